@@ -1,0 +1,84 @@
+"""create_app(): the Starlette application, its routes and its lifespan (engine, sessions)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import TypedDict
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from aidmap.db.engine import make_engine, make_sessionmaker
+from aidmap.resolvers.accounts import viewer_for_token
+from aidmap.schema import schema
+from aidmap.schema.context import Context, Loaders
+from aidmap.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class State(TypedDict):
+    sessions: async_sessionmaker[AsyncSession]
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, '' when the header is malformed."""
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else ""
+
+
+class AidmapGraphQL(GraphQL[Context, None]):
+    def __init__(self, settings: Settings) -> None:
+        # Strawberry's own IDE page loads GraphiQL from a CDN; aidmap fetches nothing at run time.
+        super().__init__(schema, graphql_ide=None)
+        self.settings = settings
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None = None) -> Context:
+        sessions: async_sessionmaker[AsyncSession] = request.state.sessions
+        token = bearer_token(request.headers.get("authorization"))
+        viewer = None
+        if token:
+            async with sessions() as session:
+                viewer = await viewer_for_token(session=session, token=token)
+        return Context(
+            sessions=sessions,
+            settings=self.settings,
+            viewer=viewer,
+            token_rejected=token is not None and viewer is None,
+            loaders=Loaders.build(sessions),
+            request=request,
+            response=response,
+        )
+
+
+def create_app(settings: Settings, *, database_url: str) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[State]:
+        engine = make_engine(database_url, pool_size=settings.db_pool_size)
+        try:
+            yield {"sessions": make_sessionmaker(engine)}
+        finally:
+            await engine.dispose()
+
+    async def health(request: Request) -> JSONResponse:
+        async with request.state.sessions() as session:
+            await session.execute(text("SELECT 1"))
+        return JSONResponse({"status": "ok"})
+
+    graphql = AidmapGraphQL(settings)
+    routes = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        Route("/healthz", health),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)

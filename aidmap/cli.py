@@ -1,0 +1,111 @@
+"""The `aidmap` command: serve | db start/stop/status/upgrade | seed --demo | export-schema."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from aidmap.settings import Settings
+
+log = logging.getLogger("aidmap")
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from aidmap import demo
+    from aidmap.app import create_app
+    from aidmap.db.migrate import upgrade
+    from aidmap.db.provision import open_database
+
+    database = open_database(settings)
+    try:
+        upgrade(database.url)
+        if not args.no_demo and demo.database_is_empty(database.url):
+            log.info("empty database: loading the demo data set")
+            demo.seed(database.url, needs=demo.DEFAULT_NEEDS)
+        app = create_app(settings, database_url=database.url)
+        log.info("GraphQL at http://%s:%d/graphql", settings.host, settings.port)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", ws="auto")
+    finally:
+        if database.started is not None:
+            database.started.stop()
+    return 0
+
+
+def _db(settings: Settings, args: argparse.Namespace) -> int:
+    from aidmap.db.migrate import upgrade
+    from aidmap.db.provision import local_cluster, open_database
+
+    if args.action == "upgrade":
+        upgrade(open_database(settings).url)
+        print("database is at the latest migration")
+        return 0
+    if settings.database_url:
+        print("AIDMAP_DATABASE_URL is set: aidmap does not manage that server", file=sys.stderr)
+        return 2
+    cluster = local_cluster(settings)
+    if args.action == "start":
+        cluster.ensure_started()
+        cluster.ensure_database("aidmap")
+        print(f"running on 127.0.0.1:{cluster.port}, data in {cluster.data_dir}")
+    elif args.action == "stop":
+        cluster.stop()
+        print("stopped")
+    else:
+        running = cluster.is_running()
+        print(f"{'running' if running else 'stopped'} (port {cluster.port}, data in {cluster.data_dir})")
+        return 0 if running else 3
+    return 0
+
+
+def _seed(settings: Settings, args: argparse.Namespace) -> int:
+    from aidmap import demo
+    from aidmap.db.migrate import upgrade
+    from aidmap.db.provision import open_database
+
+    if not args.demo:
+        print("only `aidmap seed --demo` exists so far", file=sys.stderr)
+        return 2
+    database = open_database(settings)
+    upgrade(database.url)
+    if not demo.database_is_empty(database.url) and not args.force:
+        print("the database already has data; pass --force to add the demo set anyway", file=sys.stderr)
+        return 1
+    counts = demo.seed(database.url, needs=args.needs)
+    print(", ".join(f"{n} {what}" for what, n in counts.items()))
+    return 0
+
+
+def _export_schema(settings: Settings, args: argparse.Namespace) -> int:
+    from aidmap.schema import schema
+
+    sys.stdout.write(schema.as_str() + "\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    parser = argparse.ArgumentParser(prog="aidmap", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="start PostGIS if needed, migrate, load the demo into an empty database, serve GraphQL")
+    serve.add_argument("--no-demo", action="store_true", help="do not load demo data into an empty database")
+    serve.set_defaults(run=_serve)
+    db = commands.add_parser("db", help="manage the local PostGIS cluster and migrations")
+    db.add_argument("action", choices=["start", "stop", "status", "upgrade"])
+    db.set_defaults(run=_db)
+    seed = commands.add_parser("seed", help="load data")
+    seed.add_argument("--demo", action="store_true", help="the realistic demo data set")
+    seed.add_argument("--needs", type=int, default=None, help="how many needs (default: a few thousand)")
+    seed.add_argument("--force", action="store_true", help="seed even if the database has data")
+    seed.set_defaults(run=_seed)
+    export = commands.add_parser("export-schema", help="print the GraphQL SDL")
+    export.set_defaults(run=_export_schema)
+    args = parser.parse_args(argv)
+    return int(args.run(Settings.from_env(), args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

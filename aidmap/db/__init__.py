@@ -1,0 +1,1 @@
+"""Database access: the local PostGIS launcher, the engine and the migrations."""

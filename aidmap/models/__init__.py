@@ -1,0 +1,12 @@
+"""SQLAlchemy tables, one module per aggregate."""
+
+from aidmap.models.account import AccessToken, Account, Role
+from aidmap.models.base import Base
+from aidmap.models.need import Need, NeedCategory, NeedStatus, Urgency
+from aidmap.models.offer import Offer, OfferStatus
+from aidmap.models.pledge import Pledge, PledgeStatus
+
+__all__ = [
+    "AccessToken", "Account", "Base", "Need", "NeedCategory", "NeedStatus",
+    "Offer", "OfferStatus", "Pledge", "PledgeStatus", "Role", "Urgency",
+]

@@ -1,0 +1,86 @@
+"""Needs: what a requester asks for, where, and how much of it is pledged or delivered."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from aidmap.models.base import Base, created_at_column, enum_check, latitude_of, longitude_of, point_column
+
+
+class NeedCategory(StrEnum):
+    FOOD = "FOOD"
+    MEDICINE = "MEDICINE"
+    STUDY_DEVICE = "STUDY_DEVICE"
+    MEDICAL_CONSULTATION = "MEDICAL_CONSULTATION"
+    ESSENTIALS = "ESSENTIALS"
+    ERRAND = "ERRAND"
+    OTHER = "OTHER"
+
+
+class Urgency(StrEnum):
+    LOW = "LOW"
+    NORMAL = "NORMAL"
+    HIGH = "HIGH"
+    CRITICAL = "CRITICAL"
+
+
+class NeedStatus(StrEnum):
+    OPEN = "OPEN"
+    PARTLY_PLEDGED = "PARTLY_PLEDGED"
+    PLEDGED = "PLEDGED"
+    FULFILLED = "FULFILLED"
+    CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
+
+
+# Statuses in which a need still accepts pledges (and the default search filter).
+OPEN_STATUSES = (NeedStatus.OPEN, NeedStatus.PARTLY_PLEDGED)
+# Statuses in which the owner may still edit or cancel the need.
+ACTIVE_STATUSES = (NeedStatus.OPEN, NeedStatus.PARTLY_PLEDGED, NeedStatus.PLEDGED)
+
+
+def status_for(*, quantity: int, pledged: int, delivered: int) -> NeedStatus:
+    """The status that follows from the pledged and delivered quantities of an active need."""
+    if delivered >= quantity:
+        return NeedStatus.FULFILLED
+    if pledged >= quantity:
+        return NeedStatus.PLEDGED
+    if pledged > 0:
+        return NeedStatus.PARTLY_PLEDGED
+    return NeedStatus.OPEN
+
+
+class Need(Base):
+    __tablename__ = "needs"
+    __table_args__ = (
+        enum_check("category", NeedCategory, "category"),
+        enum_check("urgency", Urgency, "urgency"),
+        enum_check("status", NeedStatus, "status"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("quantity_pledged >= 0 AND quantity_pledged <= quantity", name="pledged_within_quantity"),
+        CheckConstraint("quantity_delivered >= 0 AND quantity_delivered <= quantity_pledged", name="delivered_within_pledged"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), nullable=False, index=True)
+    category: Mapped[str] = mapped_column(Text, nullable=False)
+    title: Mapped[str] = mapped_column(String(120), nullable=False)
+    details: Mapped[str | None] = mapped_column(String(2000))
+    quantity: Mapped[int] = mapped_column(Integer, nullable=False)
+    unit: Mapped[str] = mapped_column(String(40), nullable=False)
+    urgency: Mapped[str] = mapped_column(Text, nullable=False)
+    household_size: Mapped[int | None] = mapped_column(Integer)
+    location: Mapped[object] = point_column()
+    lat: Mapped[float] = latitude_of(location)
+    lon: Mapped[float] = longitude_of(location)
+    contact_phone: Mapped[str] = mapped_column(String(20), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default=NeedStatus.OPEN.value)
+    quantity_pledged: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    quantity_delivered: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())

@@ -1,0 +1,1 @@
+"""What each field does: validate input, call models and geo, return domain objects."""

@@ -1,0 +1,124 @@
+"""Sign-up, sign-in and bearer tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import lru_cache
+
+from argon2 import PasswordHasher, profiles
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aidmap.models import AccessToken, Account, Role
+from aidmap.resolvers.problems import Code, Problem, Problems
+from aidmap.resolvers.validation import Checker, utcnow
+
+MIN_PASSWORD = 8
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in person making a request."""
+
+    account_id: int
+    display_name: str
+    roles: tuple[str, ...]
+
+
+@lru_cache(maxsize=4)
+def password_hasher(profile: str) -> PasswordHasher:
+    return PasswordHasher.from_parameters(getattr(profiles, profile))
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def _issue_token(*, session: AsyncSession, account_id: int, ttl_days: int) -> str:
+    token = secrets.token_urlsafe(32)
+    await session.execute(
+        insert(AccessToken).values(
+            account_id=account_id, token_hash=hash_token(token), expires_at=utcnow() + timedelta(days=ttl_days)
+        )
+    )
+    return token
+
+
+async def sign_up(
+    *, session: AsyncSession, display_name: str, phone: str, password: str, hash_profile: str, ttl_days: int
+) -> tuple[Account, str]:
+    """A new account with a token; raises Problems on bad input or a taken phone."""
+    check = Checker()
+    name = check.text("displayName", display_name, max_len=80)
+    normalised = check.phone("phone", phone)
+    if len(password) < MIN_PASSWORD:
+        check.add("password", f"password must be at least {MIN_PASSWORD} characters.", Code.TOO_SHORT)
+    elif len(password) > 256:
+        check.add("password", "password must be at most 256 characters.", Code.TOO_LONG)
+    if check.problems:
+        raise Problems(check.problems)
+    assert name is not None and normalised is not None
+    account = Account(
+        display_name=name,
+        phone=normalised,
+        password_hash=password_hasher(hash_profile).hash(password),
+        roles=[Role.REQUESTER.value, Role.DONOR.value],
+    )
+    session.add(account)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise Problems.one("phone", "An account with this phone number already exists.", Code.PHONE_TAKEN) from None
+    token = await _issue_token(session=session, account_id=account.id, ttl_days=ttl_days)
+    return account, token
+
+
+async def sign_in(*, session: AsyncSession, phone: str, password: str, hash_profile: str, ttl_days: int) -> tuple[Account, str]:
+    """The account for these credentials with a fresh token; one vague error for any mismatch."""
+    hasher = password_hasher(hash_profile)
+    invalid = Problems([Problem(None, "Phone number or password is wrong.", Code.INVALID_CREDENTIALS)])
+    normalised = Checker().phone("phone", phone)
+    account = None
+    if normalised is not None:
+        account = (await session.execute(select(Account).where(Account.phone == normalised))).scalar_one_or_none()
+    if account is None:
+        # Hash anyway so response time does not reveal which phones have accounts.
+        hasher.hash(password)
+        raise invalid
+    try:
+        hasher.verify(account.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        raise invalid from None
+    if hasher.check_needs_rehash(account.password_hash):
+        account.password_hash = hasher.hash(password)
+    token = await _issue_token(session=session, account_id=account.id, ttl_days=ttl_days)
+    return account, token
+
+
+async def viewer_for_token(*, session: AsyncSession, token: str) -> Viewer | None:
+    """The viewer a bearer token belongs to, or None when it is unknown, revoked or expired."""
+    row = (
+        await session.execute(
+            select(Account.id, Account.display_name, Account.roles)
+            .join(AccessToken, AccessToken.account_id == Account.id)
+            .where(
+                AccessToken.token_hash == hash_token(token),
+                AccessToken.revoked_at.is_(None),
+                AccessToken.expires_at > utcnow(),
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return Viewer(account_id=row.id, display_name=row.display_name, roles=tuple(row.roles))
+
+
+async def get_many(*, session: AsyncSession, account_ids: list[int]) -> list[Account]:
+    """Accounts by id, in no particular order."""
+    return list((await session.execute(select(Account).where(Account.id.in_(account_ids)))).scalars())

@@ -1,0 +1,56 @@
+"""Opaque keyset cursors: the sort key of the last row seen, never an offset."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+
+from aidmap.resolvers.problems import Code, UserInputError
+
+MAX_PAGE = 100
+
+
+def _encode(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, kind: str) -> list[str]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise UserInputError("after", "The cursor is not valid.", Code.INVALID) from None
+    parts = text.split("|")
+    if len(parts) != 3 or parts[0] != kind:
+        raise UserInputError("after", "The cursor is not valid for this list.", Code.INVALID)
+    return parts[1:]
+
+
+def distance_cursor(row_id: int) -> str:
+    # Only the id: the exact distance would reveal where a need is (see geo/privacy.py).
+    return _encode(f"d|{row_id}|")
+
+
+def parse_distance_cursor(cursor: str) -> int:
+    row_id, _ = _decode(cursor, "d")
+    try:
+        return int(row_id)
+    except ValueError:
+        raise UserInputError("after", "The cursor is not valid.", Code.INVALID) from None
+
+
+def created_cursor(created_at: datetime, row_id: int) -> str:
+    return _encode(f"c|{created_at.isoformat()}|{row_id}")
+
+
+def parse_created_cursor(cursor: str) -> tuple[datetime, int]:
+    created, row_id = _decode(cursor, "c")
+    try:
+        return datetime.fromisoformat(created), int(row_id)
+    except ValueError:
+        raise UserInputError("after", "The cursor is not valid.", Code.INVALID) from None
+
+
+def check_page_size(first: int) -> None:
+    if not 1 <= first <= MAX_PAGE:
+        raise UserInputError("first", f"first must be between 1 and {MAX_PAGE}.", Code.OUT_OF_RANGE)

@@ -1,0 +1,184 @@
+"""Needs: post, edit, cancel, search nearby, list my own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, select, text, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aidmap.models import Need, NeedCategory, NeedStatus, Pledge, PledgeStatus
+from aidmap.models.need import ACTIVE_STATUSES, OPEN_STATUSES, status_for
+from aidmap.resolvers.accounts import Viewer
+from aidmap.resolvers.cursors import check_page_size, created_cursor, parse_created_cursor
+from aidmap.resolvers.nearby import Hit, Page, nearest, origin_point
+from aidmap.resolvers.problems import Code, Problems
+from aidmap.resolvers.validation import DEFAULT_NEED_TTL, MAX_HOUSEHOLD, Checker, utcnow
+
+MAX_TITLE = 120
+MAX_DETAILS = 2000
+MAX_UNIT = 40
+
+# Matches the partial index predicate literally, so the planner can use that index.
+_DEFAULT_STATUS_FILTER = text("needs.status IN ('OPEN', 'PARTLY_PLEDGED')")
+
+
+@dataclass
+class NeedFields:
+    """Fields of a need as a client sends them; None means 'not given'."""
+
+    category: NeedCategory | None = None
+    title: str | None = None
+    details: str | None = None
+    quantity: int | None = None
+    unit: str | None = None
+    urgency: str | None = None
+    household_size: int | None = None
+    lat: float | None = None
+    lon: float | None = None
+    contact_phone: str | None = None
+    expires_at: datetime | None = None
+
+
+def _checked(fields: NeedFields, *, creating: bool) -> dict[str, object]:
+    """Column values for the given fields; raises Problems listing every bad one."""
+    check = Checker()
+    values: dict[str, object] = {}
+    if creating or fields.title is not None:
+        values["title"] = check.text("title", fields.title, max_len=MAX_TITLE)
+    if fields.details is not None:
+        values["details"] = check.text("details", fields.details, max_len=MAX_DETAILS, required=False)
+    if creating or fields.quantity is not None:
+        values["quantity"] = check.positive_int("quantity", fields.quantity)
+    if creating or fields.unit is not None:
+        values["unit"] = check.text("unit", fields.unit, max_len=MAX_UNIT)
+    if fields.household_size is not None:
+        values["household_size"] = check.positive_int("householdSize", fields.household_size, maximum=MAX_HOUSEHOLD)
+    if creating or fields.contact_phone is not None:
+        values["contact_phone"] = check.phone("contactPhone", fields.contact_phone)
+    if creating or fields.lat is not None:
+        before = len(check.problems)
+        check.point("location", fields.lat if fields.lat is not None else float("nan"), fields.lon if fields.lon is not None else float("nan"))
+        if len(check.problems) == before:
+            values["location"] = origin_point(lon=fields.lon, lat=fields.lat)
+    if creating or fields.expires_at is not None:
+        values["expires_at"] = check.future_time("expiresAt", fields.expires_at, default=DEFAULT_NEED_TTL, now=utcnow())
+    if fields.category is not None:
+        values["category"] = fields.category.value
+    if fields.urgency is not None:
+        values["urgency"] = fields.urgency
+    if check.problems:
+        raise Problems(check.problems)
+    return values
+
+
+async def get(*, session: AsyncSession, need_id: int) -> Need | None:
+    """The need with this id, or None."""
+    return await session.get(Need, need_id)
+
+
+async def get_many(*, session: AsyncSession, need_ids: list[int]) -> list[Need]:
+    """Needs by id, in no particular order."""
+    return list((await session.execute(select(Need).where(Need.id.in_(need_ids)))).scalars())
+
+
+async def _owned_for_update(*, session: AsyncSession, viewer: Viewer, need_id: int) -> Need:
+    need = (await session.execute(select(Need).where(Need.id == need_id).with_for_update())).scalar_one_or_none()
+    # Someone else's need looks the same as a missing one: ids reveal nothing.
+    if need is None or need.owner_id != viewer.account_id:
+        raise Problems.one("needId", "No need of yours has this id.", Code.NOT_FOUND)
+    return need
+
+
+async def create(*, session: AsyncSession, viewer: Viewer, fields: NeedFields) -> Need:
+    values = _checked(fields, creating=True)
+    need = Need(owner_id=viewer.account_id, urgency=values.pop("urgency", "NORMAL"), **values)
+    session.add(need)
+    await session.flush()
+    await session.refresh(need)
+    return need
+
+
+async def update(*, session: AsyncSession, viewer: Viewer, need_id: int, fields: NeedFields) -> Need:
+    values = _checked(fields, creating=False)
+    need = await _owned_for_update(session=session, viewer=viewer, need_id=need_id)
+    if need.status not in ACTIVE_STATUSES:
+        raise Problems.one("needId", f"A {need.status.lower()} need cannot be changed.", Code.INVALID_STATE)
+    quantity = values.get("quantity", need.quantity)
+    if isinstance(quantity, int) and quantity < need.quantity_pledged:
+        raise Problems.one("quantity", f"{need.quantity_pledged} are already pledged; quantity cannot go below that.", Code.OUT_OF_RANGE)
+    for key, value in values.items():
+        setattr(need, key, value)
+    need.status = status_for(quantity=need.quantity, pledged=need.quantity_pledged, delivered=need.quantity_delivered).value
+    need.updated_at = utcnow()
+    await session.flush()
+    await session.refresh(need)
+    return need
+
+
+async def cancel(*, session: AsyncSession, viewer: Viewer, need_id: int) -> Need:
+    """Cancel the need and the pledges still open on it."""
+    need = await _owned_for_update(session=session, viewer=viewer, need_id=need_id)
+    if need.status not in ACTIVE_STATUSES:
+        raise Problems.one("needId", f"A {need.status.lower()} need cannot be cancelled.", Code.INVALID_STATE)
+    now = utcnow()
+    pledges = (
+        await session.execute(select(Pledge).where(Pledge.need_id == need.id, Pledge.status == PledgeStatus.PLEDGED.value))
+    ).scalars()
+    for pledge in pledges:
+        pledge.status, pledge.cancelled_at, pledge.cancelled_by_id = PledgeStatus.CANCELLED.value, now, viewer.account_id
+    need.quantity_pledged = need.quantity_delivered
+    need.status, need.updated_at = NeedStatus.CANCELLED.value, now
+    await session.flush()
+    await session.refresh(need)
+    return need
+
+
+async def search(
+    *,
+    session: AsyncSession,
+    lat: float,
+    lon: float,
+    radius_m: float,
+    categories: list[NeedCategory] | None,
+    statuses: list[NeedStatus] | None,
+    first: int,
+    after: str | None,
+) -> Page[Need]:
+    """Needs within the circle, nearest first (default: open and partly pledged ones)."""
+    where: list[ColumnElement[bool]] = []
+    if not statuses or set(statuses) == set(OPEN_STATUSES):
+        where.append(_DEFAULT_STATUS_FILTER)
+    else:
+        where.append(Need.status.in_([s.value for s in statuses]))
+    if categories:
+        # One category compares with '=' so the (category, location) GiST index serves it.
+        where.append(Need.category == categories[0].value if len(categories) == 1 else Need.category.in_([c.value for c in categories]))
+    return await nearest(session=session, model=Need, lon=lon, lat=lat, radius_m=radius_m, where=where, first=first, after=after)
+
+
+async def mine(*, session: AsyncSession, viewer: Viewer, first: int, after: str | None) -> Page[Need]:
+    """The viewer's needs, newest first."""
+    check_page_size(first)
+    query = select(Need).where(Need.owner_id == viewer.account_id)
+    if after is not None:
+        created, last_id = parse_created_cursor(after)
+        query = query.where(tuple_(Need.created_at, Need.id) < tuple_(created, last_id))
+    rows = list((await session.execute(query.order_by(Need.created_at.desc(), Need.id.desc()).limit(first + 1))).scalars())
+    hits = [Hit(row=n, distance_m=0.0, cursor=created_cursor(n.created_at, n.id)) for n in rows[:first]]
+    return Page(hits=hits, has_next=len(rows) > first)
+
+
+async def actively_pledged_need_ids(*, session: AsyncSession, viewer: Viewer, need_ids: list[int]) -> set[int]:
+    """Which of these needs the viewer has an active pledge on (not yet delivered or cancelled)."""
+    if not need_ids:
+        return set()
+    rows = await session.execute(
+        select(Pledge.need_id).where(
+            Pledge.donor_id == viewer.account_id,
+            Pledge.need_id.in_(need_ids),
+            Pledge.status == PledgeStatus.PLEDGED.value,
+        )
+    )
+    return set(rows.scalars())

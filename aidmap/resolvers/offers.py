@@ -1,0 +1,135 @@
+"""Offers: post, edit, withdraw, search nearby, list my own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, select, text, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aidmap.models import NeedCategory, Offer, OfferStatus
+from aidmap.resolvers.accounts import Viewer
+from aidmap.resolvers.cursors import check_page_size, created_cursor, parse_created_cursor
+from aidmap.resolvers.nearby import Hit, Page, nearest, origin_point
+from aidmap.resolvers.needs import MAX_DETAILS, MAX_TITLE, MAX_UNIT
+from aidmap.resolvers.problems import Code, Problems
+from aidmap.resolvers.validation import DEFAULT_OFFER_TTL, Checker, utcnow
+
+
+@dataclass
+class OfferFields:
+    """Fields of an offer as a client sends them; None means 'not given'."""
+
+    category: NeedCategory | None = None
+    title: str | None = None
+    details: str | None = None
+    quantity: int | None = None
+    unit: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    radius_meters: float | None = None
+    available_until: datetime | None = None
+
+
+def _checked(fields: OfferFields, *, creating: bool) -> dict[str, object]:
+    check = Checker()
+    values: dict[str, object] = {}
+    if creating or fields.title is not None:
+        values["title"] = check.text("title", fields.title, max_len=MAX_TITLE)
+    if fields.details is not None:
+        values["details"] = check.text("details", fields.details, max_len=MAX_DETAILS, required=False)
+    if creating or fields.quantity is not None:
+        values["quantity"] = check.positive_int("quantity", fields.quantity)
+    if creating or fields.unit is not None:
+        values["unit"] = check.text("unit", fields.unit, max_len=MAX_UNIT)
+    if creating or fields.lat is not None:
+        before = len(check.problems)
+        check.point("location", fields.lat if fields.lat is not None else float("nan"), fields.lon if fields.lon is not None else float("nan"))
+        if len(check.problems) == before:
+            values["location"] = origin_point(lon=fields.lon, lat=fields.lat)
+    if creating or fields.radius_meters is not None:
+        before = len(check.problems)
+        check.radius("radiusMeters", fields.radius_meters if fields.radius_meters is not None else 0.0)
+        if len(check.problems) == before:
+            values["radius_meters"] = fields.radius_meters
+    if creating or fields.available_until is not None:
+        values["available_until"] = check.future_time(
+            "availableUntil", fields.available_until, default=DEFAULT_OFFER_TTL, now=utcnow()
+        )
+    if fields.category is not None:
+        values["category"] = fields.category.value
+    if check.problems:
+        raise Problems(check.problems)
+    return values
+
+
+async def get_many(*, session: AsyncSession, offer_ids: list[int]) -> list[Offer]:
+    """Offers by id, in no particular order."""
+    return list((await session.execute(select(Offer).where(Offer.id.in_(offer_ids)))).scalars())
+
+
+async def _owned_for_update(*, session: AsyncSession, viewer: Viewer, offer_id: int) -> Offer:
+    offer = (await session.execute(select(Offer).where(Offer.id == offer_id).with_for_update())).scalar_one_or_none()
+    if offer is None or offer.donor_id != viewer.account_id:
+        raise Problems.one("offerId", "No offer of yours has this id.", Code.NOT_FOUND)
+    return offer
+
+
+async def create(*, session: AsyncSession, viewer: Viewer, fields: OfferFields) -> Offer:
+    offer = Offer(donor_id=viewer.account_id, **_checked(fields, creating=True))
+    session.add(offer)
+    await session.flush()
+    await session.refresh(offer)
+    return offer
+
+
+async def update(*, session: AsyncSession, viewer: Viewer, offer_id: int, fields: OfferFields) -> Offer:
+    values = _checked(fields, creating=False)
+    offer = await _owned_for_update(session=session, viewer=viewer, offer_id=offer_id)
+    if offer.status not in (OfferStatus.ACTIVE, OfferStatus.EXHAUSTED):
+        raise Problems.one("offerId", f"A {offer.status.lower()} offer cannot be changed.", Code.INVALID_STATE)
+    quantity = values.get("quantity", offer.quantity)
+    if isinstance(quantity, int) and quantity < offer.quantity_pledged:
+        raise Problems.one("quantity", f"{offer.quantity_pledged} are already pledged; quantity cannot go below that.", Code.OUT_OF_RANGE)
+    for key, value in values.items():
+        setattr(offer, key, value)
+    offer.status = (OfferStatus.EXHAUSTED if offer.quantity_pledged >= offer.quantity else OfferStatus.ACTIVE).value
+    offer.updated_at = utcnow()
+    await session.flush()
+    await session.refresh(offer)
+    return offer
+
+
+async def withdraw(*, session: AsyncSession, viewer: Viewer, offer_id: int) -> Offer:
+    """Withdraw the offer; pledges already made from it stand."""
+    offer = await _owned_for_update(session=session, viewer=viewer, offer_id=offer_id)
+    if offer.status not in (OfferStatus.ACTIVE, OfferStatus.EXHAUSTED):
+        raise Problems.one("offerId", f"A {offer.status.lower()} offer cannot be withdrawn.", Code.INVALID_STATE)
+    offer.status, offer.updated_at = OfferStatus.WITHDRAWN.value, utcnow()
+    await session.flush()
+    await session.refresh(offer)
+    return offer
+
+
+async def search(
+    *, session: AsyncSession, lat: float, lon: float, radius_m: float, categories: list[NeedCategory] | None, first: int, after: str | None
+) -> Page[Offer]:
+    """Active offers within the circle, nearest first."""
+    # The literal status matches the partial index predicate, so the planner can use it.
+    where: list[ColumnElement[bool]] = [text("offers.status = 'ACTIVE'"), Offer.available_until > utcnow()]
+    if categories:
+        where.append(Offer.category == categories[0].value if len(categories) == 1 else Offer.category.in_([c.value for c in categories]))
+    return await nearest(session=session, model=Offer, lon=lon, lat=lat, radius_m=radius_m, where=where, first=first, after=after)
+
+
+async def mine(*, session: AsyncSession, viewer: Viewer, first: int, after: str | None) -> Page[Offer]:
+    """The viewer's offers, newest first."""
+    check_page_size(first)
+    query = select(Offer).where(Offer.donor_id == viewer.account_id)
+    if after is not None:
+        created, last_id = parse_created_cursor(after)
+        query = query.where(tuple_(Offer.created_at, Offer.id) < tuple_(created, last_id))
+    rows = list((await session.execute(query.order_by(Offer.created_at.desc(), Offer.id.desc()).limit(first + 1))).scalars())
+    hits = [Hit(row=o, distance_m=0.0, cursor=created_cursor(o.created_at, o.id)) for o in rows[:first]]
+    return Page(hits=hits, has_next=len(rows) > first)

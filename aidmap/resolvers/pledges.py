@@ -1,0 +1,148 @@
+"""Pledges: commit a quantity to a need, cancel before delivery, confirm delivery.
+
+Every write locks the need row first (then the offer), so concurrent pledges
+serialise on the need and can never commit more than the quantity still open.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aidmap.models import Need, Offer, OfferStatus, Pledge, PledgeStatus
+from aidmap.models.need import OPEN_STATUSES, status_for
+from aidmap.resolvers.accounts import Viewer
+from aidmap.resolvers.cursors import check_page_size, created_cursor, parse_created_cursor
+from aidmap.resolvers.nearby import Hit, Page
+from aidmap.resolvers.problems import Code, Problems
+from aidmap.resolvers.validation import Checker, utcnow
+
+
+async def _need_for_update(*, session: AsyncSession, need_id: int) -> Need | None:
+    return (
+        await session.execute(select(Need).where(Need.id == need_id).with_for_update().execution_options(populate_existing=True))
+    ).scalar_one_or_none()
+
+
+def _follow_quantities(need: Need) -> None:
+    """Set the need's status from its pledged and delivered quantities (cancelled/expired stay)."""
+    if need.status in (*OPEN_STATUSES, "PLEDGED", "FULFILLED"):
+        need.status = status_for(quantity=need.quantity, pledged=need.quantity_pledged, delivered=need.quantity_delivered).value
+    need.updated_at = utcnow()
+
+
+async def create(*, session: AsyncSession, viewer: Viewer, need_id: int, quantity: int, offer_id: int | None) -> Pledge:
+    check = Checker()
+    check.positive_int("quantity", quantity)
+    if check.problems:
+        raise Problems(check.problems)
+    need = await _need_for_update(session=session, need_id=need_id)
+    if need is None:
+        raise Problems.one("needId", "No need has this id.", Code.NOT_FOUND)
+    if need.owner_id == viewer.account_id:
+        raise Problems.one("needId", "You cannot pledge to your own need.", Code.OWN_NEED)
+    if need.status not in OPEN_STATUSES or need.expires_at <= utcnow():
+        raise Problems.one("needId", "This need no longer accepts pledges.", Code.INVALID_STATE)
+    still_open = need.quantity - need.quantity_pledged
+    if quantity > still_open:
+        raise Problems.one("quantity", f"Only {still_open} {need.unit} are still needed.", Code.QUANTITY_EXCEEDS_OPEN)
+    if offer_id is not None:
+        offer = (await session.execute(select(Offer).where(Offer.id == offer_id).with_for_update())).scalar_one_or_none()
+        if offer is None or offer.donor_id != viewer.account_id:
+            raise Problems.one("offerId", "No offer of yours has this id.", Code.NOT_FOUND)
+        if offer.status != OfferStatus.ACTIVE or offer.category != need.category:
+            raise Problems.one("offerId", "This offer is not active or is for another category.", Code.OFFER_UNAVAILABLE)
+        if offer.quantity_pledged + quantity > offer.quantity:
+            left = offer.quantity - offer.quantity_pledged
+            raise Problems.one("quantity", f"Your offer has only {left} {offer.unit} left.", Code.OFFER_UNAVAILABLE)
+        offer.quantity_pledged += quantity
+        if offer.quantity_pledged >= offer.quantity:
+            offer.status = OfferStatus.EXHAUSTED.value
+        offer.updated_at = utcnow()
+    need.quantity_pledged += quantity
+    _follow_quantities(need)
+    pledge = Pledge(need_id=need.id, donor_id=viewer.account_id, offer_id=offer_id, quantity=quantity)
+    session.add(pledge)
+    await session.flush()
+    await session.refresh(pledge)
+    return pledge
+
+
+async def _involved_for_update(*, session: AsyncSession, viewer: Viewer, pledge_id: int) -> tuple[Pledge, Need]:
+    pledge = await session.get(Pledge, pledge_id)
+    need = await _need_for_update(session=session, need_id=pledge.need_id) if pledge else None
+    if pledge is None or need is None or viewer.account_id not in (pledge.donor_id, need.owner_id):
+        raise Problems.one("pledgeId", "No pledge of yours has this id.", Code.NOT_FOUND)
+    # Re-read under the need's lock: a concurrent cancel may have changed it.
+    await session.refresh(pledge, with_for_update=True)
+    if pledge.status != PledgeStatus.PLEDGED:
+        raise Problems.one("pledgeId", f"This pledge is already {pledge.status.lower()}.", Code.INVALID_STATE)
+    return pledge, need
+
+
+async def cancel(*, session: AsyncSession, viewer: Viewer, pledge_id: int) -> Pledge:
+    """Either side cancels before delivery; the quantity opens up again."""
+    pledge, need = await _involved_for_update(session=session, viewer=viewer, pledge_id=pledge_id)
+    now = utcnow()
+    pledge.status, pledge.cancelled_at, pledge.cancelled_by_id = PledgeStatus.CANCELLED.value, now, viewer.account_id
+    need.quantity_pledged -= pledge.quantity
+    _follow_quantities(need)
+    if pledge.offer_id is not None:
+        offer = (await session.execute(select(Offer).where(Offer.id == pledge.offer_id).with_for_update())).scalar_one()
+        offer.quantity_pledged -= pledge.quantity
+        if offer.status == OfferStatus.EXHAUSTED:
+            offer.status = OfferStatus.ACTIVE.value
+        offer.updated_at = now
+    await session.flush()
+    return pledge
+
+
+async def confirm_delivery(*, session: AsyncSession, viewer: Viewer, pledge_id: int) -> Pledge:
+    """The requester confirms the donor delivered."""
+    pledge, need = await _involved_for_update(session=session, viewer=viewer, pledge_id=pledge_id)
+    if need.owner_id != viewer.account_id:
+        raise Problems.one("pledgeId", "Only the person who asked for help can confirm delivery.", Code.FORBIDDEN)
+    pledge.status, pledge.delivered_at = PledgeStatus.DELIVERED.value, utcnow()
+    need.quantity_delivered += pledge.quantity
+    _follow_quantities(need)
+    await session.flush()
+    return pledge
+
+
+async def get_many(*, session: AsyncSession, pledge_ids: list[int]) -> list[Pledge]:
+    """Pledges by id, in no particular order."""
+    return list((await session.execute(select(Pledge).where(Pledge.id.in_(pledge_ids)))).scalars())
+
+
+async def for_needs(*, session: AsyncSession, need_ids: list[int]) -> list[Pledge]:
+    """All pledges on these needs, oldest first."""
+    query = select(Pledge).where(Pledge.need_id.in_(need_ids)).order_by(Pledge.created_at, Pledge.id)
+    return list((await session.execute(query)).scalars())
+
+
+def visible_to(viewer: Viewer | None, pledge: Pledge, need_owner_id: int) -> bool:
+    """Only the donor and the requester see a pledge."""
+    return viewer is not None and viewer.account_id in (pledge.donor_id, need_owner_id)
+
+
+async def mine(*, session: AsyncSession, viewer: Viewer, first: int, after: str | None) -> Page[Pledge]:
+    """Pledges the viewer made, newest first."""
+    check_page_size(first)
+    query = select(Pledge).where(Pledge.donor_id == viewer.account_id)
+    if after is not None:
+        created, last_id = parse_created_cursor(after)
+        query = query.where(tuple_(Pledge.created_at, Pledge.id) < tuple_(created, last_id))
+    rows = list((await session.execute(query.order_by(Pledge.created_at.desc(), Pledge.id.desc()).limit(first + 1))).scalars())
+    hits = [Hit(row=p, distance_m=0.0, cursor=created_cursor(p.created_at, p.id)) for p in rows[:first]]
+    return Page(hits=hits, has_next=len(rows) > first)
+
+
+async def can_read(*, session: AsyncSession, viewer: Viewer | None, pledge: Pledge) -> bool:
+    if viewer is None:
+        return False
+    if viewer.account_id == pledge.donor_id:
+        return True
+    owner = (await session.execute(select(Need.owner_id).where(Need.id == pledge.need_id))).scalar_one()
+    return owner == viewer.account_id
+
+

@@ -1,0 +1,55 @@
+"""Expected failures, returned to clients in a payload's `errors` (never raised past the resolver)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Code(StrEnum):
+    REQUIRED = "REQUIRED"
+    INVALID = "INVALID"
+    TOO_LONG = "TOO_LONG"
+    TOO_SHORT = "TOO_SHORT"
+    OUT_OF_RANGE = "OUT_OF_RANGE"
+    NOT_FOUND = "NOT_FOUND"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    INVALID_STATE = "INVALID_STATE"
+    PHONE_TAKEN = "PHONE_TAKEN"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    QUANTITY_EXCEEDS_OPEN = "QUANTITY_EXCEEDS_OPEN"
+    OWN_NEED = "OWN_NEED"
+    OFFER_UNAVAILABLE = "OFFER_UNAVAILABLE"
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str | None
+    message: str
+    code: Code
+
+
+class Problems(Exception):
+    """Raised inside a write transaction to roll it back and report expected failures."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = problems
+
+    @classmethod
+    def one(cls, field: str | None, message: str, code: Code) -> Problems:
+        return cls([Problem(field, message, code)])
+
+
+class UserInputError(Exception):
+    """Bad arguments to a query (not a mutation): reported in top-level errors with a code."""
+
+    def __init__(self, field: str, message: str, code: Code = Code.INVALID) -> None:
+        super().__init__(message)
+        self.field = field
+        self.code = code
+
+
+UNAUTHENTICATED = Problem(None, "Sign in to do this.", Code.UNAUTHENTICATED)
+SESSION_EXPIRED = Problem(None, "Your session has expired or is not valid; sign in again.", Code.UNAUTHENTICATED)

@@ -1,0 +1,102 @@
+"""Input rules shared by the mutations: each check appends Problems instead of raising."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime, timedelta
+
+from aidmap.geo.distance import is_valid_point
+from aidmap.resolvers.problems import Code, Problem
+
+MAX_RADIUS_M = 50_000.0
+MAX_QUANTITY = 1_000_000
+MAX_HOUSEHOLD = 100
+MAX_EXPIRY = timedelta(days=90)
+DEFAULT_NEED_TTL = timedelta(days=14)
+DEFAULT_OFFER_TTL = timedelta(days=30)
+
+_PHONE_SEPARATORS = re.compile(r"[\s\-.()]")
+_E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+
+
+class Checker:
+    """Collects problems for one input object."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, field: str | None, message: str, code: Code) -> None:
+        self.problems.append(Problem(field, message, code))
+
+    def text(self, field: str, value: str | None, *, max_len: int, required: bool = True, min_len: int = 1) -> str | None:
+        """Trimmed text, or None (with a problem) when empty or too long."""
+        if value is None:
+            if required:
+                self.add(field, f"{field} is required.", Code.REQUIRED)
+            return None
+        value = value.strip()
+        if not value:
+            if required:
+                self.add(field, f"{field} must not be empty.", Code.REQUIRED)
+            return None
+        if len(value) > max_len:
+            self.add(field, f"{field} must be at most {max_len} characters.", Code.TOO_LONG)
+        elif len(value) < min_len:
+            self.add(field, f"{field} must be at least {min_len} characters.", Code.TOO_SHORT)
+        return value
+
+    def positive_int(self, field: str, value: int | None, *, maximum: int = MAX_QUANTITY, required: bool = True) -> int | None:
+        if value is None:
+            if required:
+                self.add(field, f"{field} is required.", Code.REQUIRED)
+            return None
+        if value <= 0 or value > maximum:
+            self.add(field, f"{field} must be between 1 and {maximum}.", Code.OUT_OF_RANGE)
+        return value
+
+    def point(self, field: str, lat: float, lon: float) -> None:
+        if not (math.isfinite(lat) and math.isfinite(lon)):
+            self.add(field, "Latitude and longitude must be finite numbers.", Code.INVALID)
+        elif not is_valid_point(lon, lat):
+            self.add(field, "Latitude must be within [-90, 90] and longitude within [-180, 180].", Code.OUT_OF_RANGE)
+
+    def radius(self, field: str, meters: float) -> None:
+        if not math.isfinite(meters) or meters <= 0 or meters > MAX_RADIUS_M:
+            self.add(field, f"{field} must be more than 0 and at most {MAX_RADIUS_M:.0f} metres.", Code.OUT_OF_RANGE)
+
+    def phone(self, field: str, value: str | None, *, required: bool = True) -> str | None:
+        raw = self.text(field, value, max_len=32, required=required)
+        if raw is None:
+            return None
+        normalised = normalise_phone(raw)
+        if normalised is None:
+            self.add(field, "Enter a phone number like 0912 345 678 or +84912345678.", Code.INVALID)
+        return normalised
+
+    def future_time(self, field: str, value: datetime | None, *, default: timedelta, now: datetime) -> datetime:
+        if value is None:
+            return now + default
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        if value <= now:
+            self.add(field, f"{field} must be in the future.", Code.OUT_OF_RANGE)
+        elif value > now + MAX_EXPIRY:
+            self.add(field, f"{field} must be within {MAX_EXPIRY.days} days.", Code.OUT_OF_RANGE)
+        return value
+
+
+def normalise_phone(raw: str) -> str | None:
+    """E.164 form of a phone number; Vietnamese national numbers (0xxx) get +84."""
+    digits = _PHONE_SEPARATORS.sub("", raw)
+    if digits.startswith("00"):
+        digits = "+" + digits[2:]
+    elif digits.startswith("0"):
+        digits = "+84" + digits[1:]
+    elif not digits.startswith("+"):
+        digits = "+" + digits
+    return digits if _E164.match(digits) else None
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

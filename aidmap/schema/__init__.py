@@ -1,0 +1,45 @@
+"""The GraphQL schema: root types, error masking and the parse/validation caches."""
+
+from __future__ import annotations
+
+import logging
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
+
+from aidmap.resolvers.problems import UserInputError
+from aidmap.schema.mutation import Mutation
+from aidmap.schema.query import Query
+from aidmap.schema.types import Account, Need, Offer, Pledge
+
+log = logging.getLogger("aidmap.graphql")
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    """Syntax/validation errors and UserInputError are for the client; anything else is a bug to hide."""
+    original = error.original_error
+    if original is None:
+        return False
+    if isinstance(original, UserInputError):
+        error.extensions = {"code": original.code.value, "field": original.field}
+        return False
+    log.error("unexpected error in %s", error.path, exc_info=original)
+    return True
+
+
+class ClientSafeErrors(MaskErrors):
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=_should_mask, error_message="Unexpected error.")
+
+
+def build_schema() -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[Account, Need, Offer, Pledge],
+        extensions=[ClientSafeErrors, ParserCache(maxsize=256), ValidationCache(maxsize=256)],
+    )
+
+
+schema = build_schema()

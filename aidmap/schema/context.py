@@ -1,0 +1,63 @@
+"""Per-request context: the viewer, the session factory and the DataLoaders."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from strawberry.dataloader import DataLoader
+
+from aidmap.models import Account, Need, Offer, Pledge
+from aidmap.resolvers import accounts, needs, offers, pledges
+from aidmap.resolvers.accounts import Viewer
+from aidmap.settings import Settings
+
+Row = TypeVar("Row", Account, Need, Offer, Pledge)
+
+
+def _by_id(sessions: async_sessionmaker[AsyncSession], fetch: Callable[..., Awaitable[list[Row]]], arg: str) -> DataLoader[int, Row | None]:
+    async def load(ids: list[int]) -> Sequence[Row | None]:
+        async with sessions() as session:
+            found = {row.id: row for row in await fetch(session=session, **{arg: list(ids)})}
+        return [found.get(i) for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+@dataclass
+class Loaders:
+    accounts: DataLoader[int, Account | None]
+    needs: DataLoader[int, Need | None]
+    offers: DataLoader[int, Offer | None]
+    pledges_by_need: DataLoader[int, list[Pledge]]
+
+    @classmethod
+    def build(cls, sessions: async_sessionmaker[AsyncSession]) -> Loaders:
+        async def load_pledges(need_ids: list[int]) -> Sequence[list[Pledge]]:
+            grouped: dict[int, list[Pledge]] = defaultdict(list)
+            async with sessions() as session:
+                for pledge in await pledges.for_needs(session=session, need_ids=list(need_ids)):
+                    grouped[pledge.need_id].append(pledge)
+            return [grouped[i] for i in need_ids]
+
+        return cls(
+            accounts=_by_id(sessions, accounts.get_many, "account_ids"),
+            needs=_by_id(sessions, needs.get_many, "need_ids"),
+            offers=_by_id(sessions, offers.get_many, "offer_ids"),
+            pledges_by_need=DataLoader(load_fn=load_pledges),
+        )
+
+
+@dataclass
+class Context:
+    sessions: async_sessionmaker[AsyncSession]
+    settings: Settings
+    viewer: Viewer | None
+    # A bearer token was sent but is unknown or expired: mutations say so instead of "sign in".
+    token_rejected: bool
+    loaders: Loaders
+    request: Any = None
+    response: Any = None

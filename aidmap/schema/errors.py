@@ -1,0 +1,61 @@
+"""Expected failures in the schema: one error type and code enum per domain."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import TypeVar
+
+import strawberry
+
+from aidmap.resolvers.problems import Code, Problem
+
+
+@strawberry.interface(description="An expected failure: which input field, what went wrong, and a stable code.")
+class UserError:
+    field: str | None
+    message: str
+
+
+def _codes(name: str, codes: list[Code]) -> type[Enum]:
+    return strawberry.enum(Enum(name, {c.value: c.value for c in codes}))  # type: ignore[return-value]
+
+
+_INPUT = [Code.REQUIRED, Code.INVALID, Code.TOO_LONG, Code.TOO_SHORT, Code.OUT_OF_RANGE]
+_ACCESS = [Code.NOT_FOUND, Code.UNAUTHENTICATED, Code.FORBIDDEN, Code.INVALID_STATE]
+
+AccountErrorCode = _codes("AccountErrorCode", [*_INPUT, Code.PHONE_TAKEN, Code.INVALID_CREDENTIALS])
+NeedErrorCode = _codes("NeedErrorCode", [*_INPUT, *_ACCESS])
+OfferErrorCode = _codes("OfferErrorCode", [*_INPUT, *_ACCESS])
+PledgeErrorCode = _codes(
+    "PledgeErrorCode", [*_INPUT, *_ACCESS, Code.QUANTITY_EXCEEDS_OPEN, Code.OWN_NEED, Code.OFFER_UNAVAILABLE]
+)
+
+
+@strawberry.type
+class AccountError(UserError):
+    code: AccountErrorCode  # type: ignore[valid-type]
+
+
+@strawberry.type
+class NeedError(UserError):
+    code: NeedErrorCode  # type: ignore[valid-type]
+
+
+@strawberry.type
+class OfferError(UserError):
+    code: OfferErrorCode  # type: ignore[valid-type]
+
+
+@strawberry.type
+class PledgeError(UserError):
+    code: PledgeErrorCode  # type: ignore[valid-type]
+
+
+E = TypeVar("E", AccountError, NeedError, OfferError, PledgeError)
+
+_CODE_ENUMS = {AccountError: AccountErrorCode, NeedError: NeedErrorCode, OfferError: OfferErrorCode, PledgeError: PledgeErrorCode}
+
+
+def to_errors(error_type: type[E], problems: list[Problem]) -> list[E]:
+    codes = _CODE_ENUMS[error_type]
+    return [error_type(field=p.field, message=p.message, code=codes[p.code.value]) for p in problems]

@@ -1,0 +1,109 @@
+"""Input types: one per mutation, plus GeoPointInput."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from aidmap.schema.types import NeedCategory, Urgency
+
+
+@strawberry.input(description="A point in WGS 84 degrees: lat in [-90, 90], lon in [-180, 180].")
+class GeoPointInput:
+    lat: float
+    lon: float
+
+
+@strawberry.input
+class SignUpInput:
+    display_name: str
+    phone: str
+    password: str
+
+
+@strawberry.input
+class SignInInput:
+    phone: str
+    password: str
+
+
+@strawberry.input
+class CreateNeedInput:
+    category: NeedCategory  # type: ignore[valid-type]
+    title: str
+    quantity: int
+    unit: str
+    urgency: Urgency  # type: ignore[valid-type]
+    location: GeoPointInput
+    contact_phone: str
+    details: str | None = None
+    household_size: int | None = None
+    expires_at: datetime | None = None
+
+
+@strawberry.input(description="Only the fields given change.")
+class UpdateNeedInput:
+    need_id: strawberry.ID
+    category: NeedCategory | None = None  # type: ignore[valid-type]
+    title: str | None = None
+    details: str | None = None
+    quantity: int | None = None
+    unit: str | None = None
+    urgency: Urgency | None = None  # type: ignore[valid-type]
+    household_size: int | None = None
+    location: GeoPointInput | None = None
+    contact_phone: str | None = None
+    expires_at: datetime | None = None
+
+
+@strawberry.input
+class CancelNeedInput:
+    need_id: strawberry.ID
+
+
+@strawberry.input
+class CreateOfferInput:
+    category: NeedCategory  # type: ignore[valid-type]
+    title: str
+    quantity: int
+    unit: str
+    location: GeoPointInput
+    radius_meters: float
+    details: str | None = None
+    available_until: datetime | None = None
+
+
+@strawberry.input(description="Only the fields given change.")
+class UpdateOfferInput:
+    offer_id: strawberry.ID
+    category: NeedCategory | None = None  # type: ignore[valid-type]
+    title: str | None = None
+    details: str | None = None
+    quantity: int | None = None
+    unit: str | None = None
+    location: GeoPointInput | None = None
+    radius_meters: float | None = None
+    available_until: datetime | None = None
+
+
+@strawberry.input
+class WithdrawOfferInput:
+    offer_id: strawberry.ID
+
+
+@strawberry.input
+class PledgeInput:
+    need_id: strawberry.ID
+    quantity: int
+    offer_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class CancelPledgeInput:
+    pledge_id: strawberry.ID
+
+
+@strawberry.input
+class ConfirmDeliveryInput:
+    pledge_id: strawberry.ID

@@ -1,0 +1,244 @@
+"""Root Mutation: each takes one `input` and returns `{ <object> errors }`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.types import Info
+
+from aidmap import models
+from aidmap.resolvers import accounts, needs, offers, pledges
+from aidmap.resolvers.accounts import Viewer
+from aidmap.resolvers.needs import NeedFields
+from aidmap.resolvers.offers import OfferFields
+from aidmap.resolvers.problems import SESSION_EXPIRED, UNAUTHENTICATED, Code, Problems
+from aidmap.schema.context import Context
+from aidmap.schema.errors import AccountError, NeedError, OfferError, PledgeError, to_errors
+from aidmap.schema.ids import pk_of
+from aidmap.schema.inputs import (
+    CancelNeedInput,
+    CancelPledgeInput,
+    ConfirmDeliveryInput,
+    CreateNeedInput,
+    CreateOfferInput,
+    PledgeInput,
+    SignInInput,
+    SignUpInput,
+    UpdateNeedInput,
+    UpdateOfferInput,
+    WithdrawOfferInput,
+)
+from aidmap.schema.types import Account, Need, Offer, Pledge, need_views
+
+R = TypeVar("R")
+ErrorType = TypeVar("ErrorType", AccountError, NeedError, OfferError, PledgeError)
+
+
+@strawberry.type
+class AuthPayload:
+    token: str | None = None
+    account: Account | None = None
+    errors: list[AccountError]
+
+
+@strawberry.type
+class NeedPayload:
+    need: Need | None = None
+    errors: list[NeedError]
+
+
+@strawberry.type
+class OfferPayload:
+    offer: Offer | None = None
+    errors: list[OfferError]
+
+
+@strawberry.type
+class PledgePayload:
+    pledge: Pledge | None = None
+    errors: list[PledgeError]
+
+
+async def _in_transaction(
+    ctx: Context, error_type: type[ErrorType], action: Callable[[AsyncSession, Viewer], Awaitable[R]]
+) -> tuple[R | None, list[ErrorType]]:
+    """Run a signed-in write in one transaction; Problems roll it back and become payload errors."""
+    if ctx.viewer is None:
+        return None, to_errors(error_type, [SESSION_EXPIRED if ctx.token_rejected else UNAUTHENTICATED])
+    viewer = ctx.viewer
+    try:
+        async with ctx.sessions() as session, session.begin():
+            return await action(session, viewer), []
+    except Problems as failure:
+        return None, to_errors(error_type, failure.problems)
+
+
+def _pk(global_id: str, type_name: str, field: str) -> int:
+    pk = pk_of(global_id, type_name, field)
+    if pk is None:
+        raise Problems.one(field, f"No {type_name.lower()} has this id.", Code.NOT_FOUND)
+    return pk
+
+
+def _need_fields(data: CreateNeedInput | UpdateNeedInput) -> NeedFields:
+    location = data.location
+    return NeedFields(
+        category=models.NeedCategory(data.category) if data.category is not None else None,
+        title=data.title,
+        details=data.details,
+        quantity=data.quantity,
+        unit=data.unit,
+        urgency=models.Urgency(data.urgency).value if data.urgency is not None else None,
+        household_size=data.household_size,
+        lat=location.lat if location is not None else None,
+        lon=location.lon if location is not None else None,
+        contact_phone=data.contact_phone,
+        expires_at=data.expires_at,
+    )
+
+
+def _offer_fields(data: CreateOfferInput | UpdateOfferInput) -> OfferFields:
+    location = data.location
+    return OfferFields(
+        category=models.NeedCategory(data.category) if data.category is not None else None,
+        title=data.title,
+        details=data.details,
+        quantity=data.quantity,
+        unit=data.unit,
+        lat=location.lat if location is not None else None,
+        lon=location.lon if location is not None else None,
+        radius_meters=data.radius_meters,
+        available_until=data.available_until,
+    )
+
+
+async def _need_payload(ctx: Context, row: models.Need | None, errors: list[NeedError]) -> NeedPayload:
+    return NeedPayload(need=(await need_views(ctx, [row]))[0] if row is not None else None, errors=errors)
+
+
+def _offer_payload(ctx: Context, row: models.Offer | None, errors: list[OfferError]) -> OfferPayload:
+    return OfferPayload(offer=Offer.from_model(row, ctx) if row is not None else None, errors=errors)
+
+
+def _pledge_payload(row: models.Pledge | None, errors: list[PledgeError]) -> PledgePayload:
+    return PledgePayload(pledge=Pledge.from_model(row) if row is not None else None, errors=errors)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Create an account; returns a bearer token for the Authorization header.")
+    async def sign_up(self, info: Info[Context, None], input: SignUpInput) -> AuthPayload:
+        settings = info.context.settings
+        try:
+            async with info.context.sessions() as session, session.begin():
+                account, token = await accounts.sign_up(
+                    session=session,
+                    display_name=input.display_name,
+                    phone=input.phone,
+                    password=input.password,
+                    hash_profile=settings.password_hash_profile,
+                    ttl_days=settings.token_ttl_days,
+                )
+        except Problems as failure:
+            return AuthPayload(errors=to_errors(AccountError, failure.problems))
+        return AuthPayload(token=token, account=Account.from_model(account), errors=[])
+
+    @strawberry.mutation(description="Sign in with phone and password; returns a fresh bearer token.")
+    async def sign_in(self, info: Info[Context, None], input: SignInInput) -> AuthPayload:
+        settings = info.context.settings
+        try:
+            async with info.context.sessions() as session, session.begin():
+                account, token = await accounts.sign_in(
+                    session=session,
+                    phone=input.phone,
+                    password=input.password,
+                    hash_profile=settings.password_hash_profile,
+                    ttl_days=settings.token_ttl_days,
+                )
+        except Problems as failure:
+            return AuthPayload(errors=to_errors(AccountError, failure.problems))
+        return AuthPayload(token=token, account=Account.from_model(account), errors=[])
+
+    @strawberry.mutation
+    async def create_need(self, info: Info[Context, None], input: CreateNeedInput) -> NeedPayload:
+        fields = _need_fields(input)
+        row, errors = await _in_transaction(
+            info.context, NeedError, lambda s, v: needs.create(session=s, viewer=v, fields=fields)
+        )
+        return await _need_payload(info.context, row, errors)
+
+    @strawberry.mutation
+    async def update_need(self, info: Info[Context, None], input: UpdateNeedInput) -> NeedPayload:
+        fields = _need_fields(input)
+
+        async def action(session: AsyncSession, viewer: Viewer) -> models.Need:
+            need_id = _pk(input.need_id, "Need", "needId")
+            return await needs.update(session=session, viewer=viewer, need_id=need_id, fields=fields)
+
+        row, errors = await _in_transaction(info.context, NeedError, action)
+        return await _need_payload(info.context, row, errors)
+
+    @strawberry.mutation(description="Cancel a need; its open pledges are cancelled too.")
+    async def cancel_need(self, info: Info[Context, None], input: CancelNeedInput) -> NeedPayload:
+        async def action(session: AsyncSession, viewer: Viewer) -> models.Need:
+            return await needs.cancel(session=session, viewer=viewer, need_id=_pk(input.need_id, "Need", "needId"))
+
+        row, errors = await _in_transaction(info.context, NeedError, action)
+        return await _need_payload(info.context, row, errors)
+
+    @strawberry.mutation
+    async def create_offer(self, info: Info[Context, None], input: CreateOfferInput) -> OfferPayload:
+        fields = _offer_fields(input)
+        row, errors = await _in_transaction(
+            info.context, OfferError, lambda s, v: offers.create(session=s, viewer=v, fields=fields)
+        )
+        return _offer_payload(info.context, row, errors)
+
+    @strawberry.mutation
+    async def update_offer(self, info: Info[Context, None], input: UpdateOfferInput) -> OfferPayload:
+        fields = _offer_fields(input)
+
+        async def action(session: AsyncSession, viewer: Viewer) -> models.Offer:
+            offer_id = _pk(input.offer_id, "Offer", "offerId")
+            return await offers.update(session=session, viewer=viewer, offer_id=offer_id, fields=fields)
+
+        row, errors = await _in_transaction(info.context, OfferError, action)
+        return _offer_payload(info.context, row, errors)
+
+    @strawberry.mutation
+    async def withdraw_offer(self, info: Info[Context, None], input: WithdrawOfferInput) -> OfferPayload:
+        async def action(session: AsyncSession, viewer: Viewer) -> models.Offer:
+            return await offers.withdraw(session=session, viewer=viewer, offer_id=_pk(input.offer_id, "Offer", "offerId"))
+
+        row, errors = await _in_transaction(info.context, OfferError, action)
+        return _offer_payload(info.context, row, errors)
+
+    @strawberry.mutation(description="Commit a quantity to a need, optionally from one of your offers.")
+    async def pledge(self, info: Info[Context, None], input: PledgeInput) -> PledgePayload:
+        async def action(session: AsyncSession, viewer: Viewer) -> models.Pledge:
+            need_id = _pk(input.need_id, "Need", "needId")
+            offer_id = _pk(input.offer_id, "Offer", "offerId") if input.offer_id is not None else None
+            return await pledges.create(session=session, viewer=viewer, need_id=need_id, quantity=input.quantity, offer_id=offer_id)
+
+        row, errors = await _in_transaction(info.context, PledgeError, action)
+        return _pledge_payload(row, errors)
+
+    @strawberry.mutation(description="Either side cancels a pledge before delivery.")
+    async def cancel_pledge(self, info: Info[Context, None], input: CancelPledgeInput) -> PledgePayload:
+        async def action(session: AsyncSession, viewer: Viewer) -> models.Pledge:
+            return await pledges.cancel(session=session, viewer=viewer, pledge_id=_pk(input.pledge_id, "Pledge", "pledgeId"))
+
+        row, errors = await _in_transaction(info.context, PledgeError, action)
+        return _pledge_payload(row, errors)
+
+    @strawberry.mutation(description="The requester confirms that a pledge was delivered.")
+    async def confirm_delivery(self, info: Info[Context, None], input: ConfirmDeliveryInput) -> PledgePayload:
+        async def action(session: AsyncSession, viewer: Viewer) -> models.Pledge:
+            pledge_id = _pk(input.pledge_id, "Pledge", "pledgeId")
+            return await pledges.confirm_delivery(session=session, viewer=viewer, pledge_id=pledge_id)
+
+        row, errors = await _in_transaction(info.context, PledgeError, action)
+        return _pledge_payload(row, errors)

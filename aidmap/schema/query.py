@@ -1,0 +1,183 @@
+"""Root Query: search nearby, the viewer's own lists, and Relay node look-ups."""
+
+from __future__ import annotations
+
+import asyncio
+
+import strawberry
+from strawberry.types import Info
+
+from aidmap import models
+from aidmap.resolvers import accounts, needs, offers, pledges
+from aidmap.resolvers.problems import Code, UserInputError
+from aidmap.schema.context import Context
+from aidmap.schema.ids import from_global_id
+from aidmap.schema.inputs import GeoPointInput
+from aidmap.schema.types import (
+    Account,
+    MyNeedConnection,
+    MyNeedEdge,
+    MyOfferConnection,
+    MyOfferEdge,
+    Need,
+    NeedCategory,
+    NeedConnection,
+    NeedEdge,
+    NeedStatus,
+    Node,
+    Offer,
+    OfferConnection,
+    OfferEdge,
+    PageInfo,
+    Pledge,
+    PledgeConnection,
+    PledgeEdge,
+    need_views,
+    public_distance,
+)
+
+MAX_NODES = 100
+
+
+def _page_info(page: object) -> PageInfo:
+    hits = page.hits  # type: ignore[attr-defined]
+    return PageInfo(has_next_page=page.has_next, end_cursor=hits[-1].cursor if hits else None)  # type: ignore[attr-defined]
+
+
+def _signed_in(info: Info[Context, None]) -> accounts.Viewer:
+    if info.context.viewer is None:
+        raise UserInputError("authorization", "Sign in to see this.", Code.UNAUTHENTICATED)
+    return info.context.viewer
+
+
+async def _resolve_nodes(ctx: Context, global_ids: list[str]) -> list[Node | None]:
+    """Nodes in the order asked; None for unknown ids and for pledges the viewer may not see."""
+    parsed = [from_global_id(g, "ids") for g in global_ids]
+    loaders = ctx.loaders
+
+    async def one(type_name: str, pk: int) -> Node | None:
+        if type_name == "Need":
+            row = await loaders.needs.load(pk)
+            return (await need_views(ctx, [row]))[0] if row else None
+        if type_name == "Offer":
+            offer = await loaders.offers.load(pk)
+            return Offer.from_model(offer, ctx) if offer else None
+        if type_name == "Account":
+            account = await loaders.accounts.load(pk)
+            return Account.from_model(account) if account else None
+        async with ctx.sessions() as session:
+            found = await pledges.get_many(session=session, pledge_ids=[pk])
+            visible = bool(found) and await pledges.can_read(session=session, viewer=ctx.viewer, pledge=found[0])
+        return Pledge.from_model(found[0]) if visible else None
+
+    # Gathered, so the loaders batch all ids of one type into one statement.
+    return list(await asyncio.gather(*(one(t, pk) for t, pk in parsed)))
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Needs within radiusMeters (at most 50 km) of a point, nearest first.")
+    async def needs(
+        self,
+        info: Info[Context, None],
+        near: GeoPointInput,
+        radius_meters: float,
+        first: int,
+        categories: list[NeedCategory] | None = None,  # type: ignore[valid-type]
+        statuses: list[NeedStatus] | None = None,  # type: ignore[valid-type]
+        after: str | None = None,
+    ) -> NeedConnection:
+        ctx = info.context
+        async with ctx.sessions() as session:
+            page = await needs.search(
+                session=session,
+                lat=near.lat,
+                lon=near.lon,
+                radius_m=radius_meters,
+                categories=[models.NeedCategory(c) for c in categories] if categories else None,
+                statuses=[models.NeedStatus(s) for s in statuses] if statuses else None,
+                first=first,
+                after=after,
+            )
+        views = await need_views(ctx, [hit.row for hit in page.hits])
+        edges = [
+            NeedEdge(
+                cursor=hit.cursor,
+                node=view,
+                distance_meters=round(hit.distance_m)
+                if view.exact_location is not None
+                else public_distance(origin_lat=near.lat, origin_lon=near.lon, need=view),
+            )
+            for hit, view in zip(page.hits, views, strict=True)
+        ]
+        return NeedConnection(edges=edges, page_info=_page_info(page))
+
+    @strawberry.field(description="Active offers within radiusMeters (at most 50 km) of a point, nearest first.")
+    async def offers(
+        self,
+        info: Info[Context, None],
+        near: GeoPointInput,
+        radius_meters: float,
+        first: int,
+        categories: list[NeedCategory] | None = None,  # type: ignore[valid-type]
+        after: str | None = None,
+    ) -> OfferConnection:
+        ctx = info.context
+        async with ctx.sessions() as session:
+            page = await offers.search(
+                session=session,
+                lat=near.lat,
+                lon=near.lon,
+                radius_m=radius_meters,
+                categories=[models.NeedCategory(c) for c in categories] if categories else None,
+                first=first,
+                after=after,
+            )
+        edges = [
+            OfferEdge(cursor=hit.cursor, node=Offer.from_model(hit.row, ctx), distance_meters=float(round(hit.distance_m, -2)))
+            for hit in page.hits
+        ]
+        return OfferConnection(edges=edges, page_info=_page_info(page))
+
+    @strawberry.field(description="The signed-in account, or null.")
+    async def me(self, info: Info[Context, None]) -> Account | None:
+        viewer = info.context.viewer
+        if viewer is None:
+            return None
+        account = await info.context.loaders.accounts.load(viewer.account_id)
+        return Account.from_model(account) if account else None
+
+    @strawberry.field(description="Needs I posted, newest first.")
+    async def my_needs(self, info: Info[Context, None], first: int = 20, after: str | None = None) -> MyNeedConnection:
+        viewer = _signed_in(info)
+        async with info.context.sessions() as session:
+            page = await needs.mine(session=session, viewer=viewer, first=first, after=after)
+        views = await need_views(info.context, [hit.row for hit in page.hits])
+        edges = [MyNeedEdge(cursor=hit.cursor, node=view) for hit, view in zip(page.hits, views, strict=True)]
+        return MyNeedConnection(edges=edges, page_info=_page_info(page))
+
+    @strawberry.field(description="Offers I posted, newest first.")
+    async def my_offers(self, info: Info[Context, None], first: int = 20, after: str | None = None) -> MyOfferConnection:
+        viewer = _signed_in(info)
+        async with info.context.sessions() as session:
+            page = await offers.mine(session=session, viewer=viewer, first=first, after=after)
+        edges = [MyOfferEdge(cursor=hit.cursor, node=Offer.from_model(hit.row, info.context)) for hit in page.hits]
+        return MyOfferConnection(edges=edges, page_info=_page_info(page))
+
+    @strawberry.field(description="Pledges I made, newest first.")
+    async def my_pledges(self, info: Info[Context, None], first: int = 20, after: str | None = None) -> PledgeConnection:
+        viewer = _signed_in(info)
+        async with info.context.sessions() as session:
+            page = await pledges.mine(session=session, viewer=viewer, first=first, after=after)
+        edges = [PledgeEdge(cursor=hit.cursor, node=Pledge.from_model(hit.row)) for hit in page.hits]
+        return PledgeConnection(edges=edges, page_info=_page_info(page))
+
+    @strawberry.field(description="Any object by its global ID, or null.")
+    async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
+        return (await _resolve_nodes(info.context, [id]))[0]
+
+    @strawberry.field(description=f"Objects by global ID (at most {MAX_NODES}), null where unknown.")
+    async def nodes(self, info: Info[Context, None], ids: list[strawberry.ID]) -> list[Node | None]:
+        if len(ids) > MAX_NODES:
+            raise UserInputError("ids", f"At most {MAX_NODES} ids per request.", Code.OUT_OF_RANGE)
+        return await _resolve_nodes(info.context, list(ids))

@@ -1,0 +1,307 @@
+"""Object types of the API: Node, Account, Need, Offer, Pledge and their connections."""
+
+from __future__ import annotations
+
+from datetime import datetime
+import strawberry
+from strawberry.types import Info
+
+from aidmap import models
+from aidmap.geo.distance import haversine_m
+from aidmap.geo.privacy import round_distance, snap_to_cell
+from aidmap.resolvers import needs as need_resolvers
+from aidmap.schema.context import Context
+from aidmap.schema.ids import to_global_id
+
+NeedCategory = strawberry.enum(models.NeedCategory, description="What kind of help is needed or offered.")
+NeedStatus = strawberry.enum(models.NeedStatus)
+Urgency = strawberry.enum(models.Urgency)
+OfferStatus = strawberry.enum(models.OfferStatus)
+PledgeStatus = strawberry.enum(models.PledgeStatus)
+
+
+@strawberry.type(description="A point on the Earth in WGS 84 degrees.")
+class GeoPoint:
+    lat: float
+    lon: float
+
+
+@strawberry.interface(description="An object with a global ID (Relay).")
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type(description="A person using aidmap. The phone number is shown only to its owner.")
+class Account(Node):
+    display_name: str
+    _phone: strawberry.Private[str]
+    _roles: strawberry.Private[list[str]]
+    _pk: strawberry.Private[int]
+
+    @strawberry.field
+    def phone(self, info: Info[Context, None]) -> str | None:
+        viewer = info.context.viewer
+        return self._phone if viewer is not None and viewer.account_id == self._pk else None
+
+    @strawberry.field
+    def roles(self, info: Info[Context, None]) -> list[str]:
+        viewer = info.context.viewer
+        return list(self._roles) if viewer is not None and viewer.account_id == self._pk else []
+
+    @classmethod
+    def from_model(cls, account: models.Account) -> Account:
+        return cls(
+            id=strawberry.ID(to_global_id("Account", account.id)),
+            display_name=account.display_name,
+            _phone=account.phone,
+            _roles=list(account.roles),
+            _pk=account.id,
+        )
+
+
+@strawberry.type(description="Something a person needs: food, medicine, a laptop for school, a consultation...")
+class Need(Node):
+    category: NeedCategory  # type: ignore[valid-type]
+    title: str
+    details: str | None
+    quantity: int
+    unit: str
+    urgency: Urgency  # type: ignore[valid-type]
+    household_size: int | None
+    status: NeedStatus  # type: ignore[valid-type]
+    quantity_pledged: int
+    quantity_delivered: int
+    expires_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    is_mine: bool = strawberry.field(description="True when the viewer posted this need.")
+    approximate_location: GeoPoint = strawberry.field(
+        description="The centre of the ~500 m grid cell holding the need; the same for every viewer."
+    )
+    exact_location: GeoPoint | None = strawberry.field(
+        description="Null unless the viewer is the requester or a donor with an active pledge on it."
+    )
+    contact_phone: str | None = strawberry.field(
+        description="Null unless the viewer is the requester or a donor with an active pledge on it."
+    )
+    _pk: strawberry.Private[int]
+    _owner_id: strawberry.Private[int]
+
+    @strawberry.field(description="Pledges on this need: all of them for the requester, a donor's own for a donor.")
+    async def pledges(self, info: Info[Context, None]) -> list[Pledge]:
+        viewer = info.context.viewer
+        if viewer is None:
+            return []
+        rows = await info.context.loaders.pledges_by_need.load(self._pk)
+        if viewer.account_id != self._owner_id:
+            rows = [p for p in rows if p.donor_id == viewer.account_id]
+        return [Pledge.from_model(p) for p in rows]
+
+    @classmethod
+    def from_model(cls, need: models.Need, *, private: bool, is_mine: bool) -> Need:
+        cell_lon, cell_lat = snap_to_cell(need.lon, need.lat)
+        exact = GeoPoint(lat=need.lat, lon=need.lon) if private else None
+        return cls(
+            id=strawberry.ID(to_global_id("Need", need.id)),
+            category=models.NeedCategory(need.category),
+            title=need.title,
+            details=need.details,
+            quantity=need.quantity,
+            unit=need.unit,
+            urgency=models.Urgency(need.urgency),
+            household_size=need.household_size,
+            status=models.NeedStatus(need.status),
+            quantity_pledged=need.quantity_pledged,
+            quantity_delivered=need.quantity_delivered,
+            expires_at=need.expires_at,
+            created_at=need.created_at,
+            updated_at=need.updated_at,
+            is_mine=is_mine,
+            approximate_location=GeoPoint(lat=cell_lat, lon=cell_lon),
+            exact_location=exact,
+            contact_phone=need.contact_phone if private else None,
+            _pk=need.id,
+            _owner_id=need.owner_id,
+        )
+
+
+async def need_views(ctx: Context, rows: list[models.Need]) -> list[Need]:
+    """API views of needs, with private fields only where the viewer may see them (one query per call)."""
+    viewer = ctx.viewer
+    if viewer is None:
+        return [Need.from_model(n, private=False, is_mine=False) for n in rows]
+    others = [n.id for n in rows if n.owner_id != viewer.account_id]
+    async with ctx.sessions() as session:
+        pledged = await need_resolvers.actively_pledged_need_ids(session=session, viewer=viewer, need_ids=others)
+    return [
+        Need.from_model(n, private=n.owner_id == viewer.account_id or n.id in pledged, is_mine=n.owner_id == viewer.account_id)
+        for n in rows
+    ]
+
+
+def public_distance(*, origin_lat: float, origin_lon: float, need: Need) -> float:
+    """Distance shown to someone who may not see the exact point: from the cell, to 100 m."""
+    cell = need.approximate_location
+    return round_distance(haversine_m(origin_lon, origin_lat, cell.lon, cell.lat))
+
+
+@strawberry.type(description="Something a donor can give within a radius of their location.")
+class Offer(Node):
+    category: NeedCategory  # type: ignore[valid-type]
+    title: str
+    details: str | None
+    quantity: int
+    quantity_pledged: int
+    unit: str
+    radius_meters: float
+    available_until: datetime
+    status: OfferStatus  # type: ignore[valid-type]
+    created_at: datetime
+    is_mine: bool
+    approximate_location: GeoPoint
+    exact_location: GeoPoint | None = strawberry.field(description="Null unless the viewer made the offer.")
+    _donor_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def donor(self, info: Info[Context, None]) -> Account:
+        account = await info.context.loaders.accounts.load(self._donor_id)
+        assert account is not None
+        return Account.from_model(account)
+
+    @classmethod
+    def from_model(cls, offer: models.Offer, ctx: Context) -> Offer:
+        mine = ctx.viewer is not None and ctx.viewer.account_id == offer.donor_id
+        cell_lon, cell_lat = snap_to_cell(offer.lon, offer.lat)
+        return cls(
+            id=strawberry.ID(to_global_id("Offer", offer.id)),
+            category=models.NeedCategory(offer.category),
+            title=offer.title,
+            details=offer.details,
+            quantity=offer.quantity,
+            quantity_pledged=offer.quantity_pledged,
+            unit=offer.unit,
+            radius_meters=offer.radius_meters,
+            available_until=offer.available_until,
+            status=models.OfferStatus(offer.status),
+            created_at=offer.created_at,
+            is_mine=mine,
+            approximate_location=GeoPoint(lat=cell_lat, lon=cell_lon),
+            exact_location=GeoPoint(lat=offer.lat, lon=offer.lon) if mine else None,
+            _donor_id=offer.donor_id,
+        )
+
+
+@strawberry.type(description="A donor's commitment of a quantity to a need. Seen only by the donor and the requester.")
+class Pledge(Node):
+    quantity: int
+    status: PledgeStatus  # type: ignore[valid-type]
+    created_at: datetime
+    delivered_at: datetime | None
+    cancelled_at: datetime | None
+    _need_id: strawberry.Private[int]
+    _donor_id: strawberry.Private[int]
+    _offer_id: strawberry.Private[int | None]
+
+    @strawberry.field
+    async def need(self, info: Info[Context, None]) -> Need:
+        row = await info.context.loaders.needs.load(self._need_id)
+        assert row is not None
+        return (await need_views(info.context, [row]))[0]
+
+    @strawberry.field
+    async def donor(self, info: Info[Context, None]) -> Account:
+        account = await info.context.loaders.accounts.load(self._donor_id)
+        assert account is not None
+        return Account.from_model(account)
+
+    @strawberry.field
+    async def offer(self, info: Info[Context, None]) -> Offer | None:
+        if self._offer_id is None:
+            return None
+        row = await info.context.loaders.offers.load(self._offer_id)
+        return Offer.from_model(row, info.context) if row is not None else None
+
+    @classmethod
+    def from_model(cls, pledge: models.Pledge) -> Pledge:
+        return cls(
+            id=strawberry.ID(to_global_id("Pledge", pledge.id)),
+            quantity=pledge.quantity,
+            status=models.PledgeStatus(pledge.status),
+            created_at=pledge.created_at,
+            delivered_at=pledge.delivered_at,
+            cancelled_at=pledge.cancelled_at,
+            _need_id=pledge.need_id,
+            _donor_id=pledge.donor_id,
+            _offer_id=pledge.offer_id,
+        )
+
+
+@strawberry.type
+class NeedEdge:
+    cursor: str
+    node: Need
+    distance_meters: float = strawberry.field(
+        description="Metres from the search centre: exact to 1 m if you may see the location, else from its cell to 100 m."
+    )
+
+
+@strawberry.type
+class NeedConnection:
+    edges: list[NeedEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class OfferEdge:
+    cursor: str
+    node: Offer
+    distance_meters: float
+
+
+@strawberry.type
+class OfferConnection:
+    edges: list[OfferEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class MyNeedEdge:
+    cursor: str
+    node: Need
+
+
+@strawberry.type
+class MyNeedConnection:
+    edges: list[MyNeedEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class MyOfferEdge:
+    cursor: str
+    node: Offer
+
+
+@strawberry.type
+class MyOfferConnection:
+    edges: list[MyOfferEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class PledgeEdge:
+    cursor: str
+    node: Pledge
+
+
+@strawberry.type
+class PledgeConnection:
+    edges: list[PledgeEdge]
+    page_info: PageInfo
+

@@ -1,0 +1,49 @@
+"""Configuration from the environment (AIDMAP_*), read in one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    # With no URL the service starts its own PostGIS cluster in `data_dir`.
+    database_url: str | None = None
+    data_dir: Path = PROJECT_ROOT / ".aidmap"
+    pg_port: int = 54329
+    pg_bin_dir: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    token_ttl_days: int = 30
+    # argon2 profile name from argon2.profiles; tests use CHEAPEST.
+    password_hash_profile: str = "RFC_9106_LOW_MEMORY"
+    dev_mode: bool = True
+    db_pool_size: int = 10
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        bin_dir = env.get("AIDMAP_PG_BIN")
+        return cls(
+            database_url=env.get("AIDMAP_DATABASE_URL") or None,
+            data_dir=Path(env.get("AIDMAP_DATA_DIR", str(PROJECT_ROOT / ".aidmap"))),
+            pg_port=int(env.get("AIDMAP_PG_PORT", "54329")),
+            pg_bin_dir=Path(bin_dir) if bin_dir else None,
+            host=env.get("AIDMAP_HOST", "127.0.0.1"),
+            port=int(env.get("AIDMAP_PORT", "8000")),
+            token_ttl_days=int(env.get("AIDMAP_TOKEN_TTL_DAYS", "30")),
+            password_hash_profile=env.get("AIDMAP_PASSWORD_HASH_PROFILE", "RFC_9106_LOW_MEMORY"),
+            dev_mode=_env_bool("AIDMAP_DEV", True),
+            db_pool_size=int(env.get("AIDMAP_DB_POOL_SIZE", "10")),
+        )
