@@ -19,7 +19,8 @@ log = logging.getLogger("aidmap.graphql")
 def _should_mask(error: GraphQLError) -> bool:
     """Syntax/validation errors and UserInputError are for the client; anything else is a bug to hide."""
     original = error.original_error
-    if original is None:
+    # No original error, or one graphql-core raised itself (e.g. coercing a variable): a client mistake.
+    if original is None or isinstance(original, GraphQLError):
         return False
     if isinstance(original, UserInputError):
         error.extensions = {"code": original.code.value, "field": original.field}
@@ -38,7 +39,7 @@ def build_schema() -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         types=[Account, Need, Offer, Pledge],
-        extensions=[ClientSafeErrors, ParserCache(maxsize=256), ValidationCache(maxsize=256)],
+        extensions=[ClientSafeErrors, lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
     )
 
 

@@ -1,0 +1,102 @@
+"""Factories that build valid rows through the public API, as a client would."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from tests.conftest import Api
+
+HANOI = {"lat": 21.0285, "lon": 105.8542}
+_phones = itertools.count(1)
+
+SIGN_UP = """
+mutation ($input: SignUpInput!) {
+  signUp(input: $input) { token account { id displayName } errors { field message code } }
+}"""
+
+CREATE_NEED = """
+mutation ($input: CreateNeedInput!) {
+  createNeed(input: $input) {
+    need { id title status quantity quantityPledged quantityDelivered exactLocation { lat lon } contactPhone
+           approximateLocation { lat lon } category urgency householdSize details unit expiresAt isMine }
+    errors { field message code }
+  }
+}"""
+
+CREATE_OFFER = """
+mutation ($input: CreateOfferInput!) {
+  createOffer(input: $input) {
+    offer { id title status quantity quantityPledged radiusMeters category exactLocation { lat lon } }
+    errors { field message code }
+  }
+}"""
+
+PLEDGE = """
+mutation ($input: PledgeInput!) {
+  pledge(input: $input) {
+    pledge { id quantity status need { id status quantityPledged } }
+    errors { field message code }
+  }
+}"""
+
+
+def new_phone() -> str:
+    return f"09{next(_phones):08d}"
+
+
+def sign_up(api: Api, name: str = "Nguyễn An") -> str:
+    """A new account's bearer token."""
+    payload = api.data(SIGN_UP, {"input": {"displayName": name, "phone": new_phone(), "password": "correct horse"}})["signUp"]
+    assert payload["errors"] == [], payload
+    token: str = payload["token"]
+    return token
+
+
+def need_input(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "category": "FOOD",
+        "title": "Gạo cho gia đình 4 người",
+        "quantity": 10,
+        "unit": "kg",
+        "urgency": "HIGH",
+        "location": HANOI,
+        "contactPhone": "0912 345 678",
+    }
+    base.update(overrides)
+    return base
+
+
+def create_need(api: Api, token: str, **overrides: Any) -> dict[str, Any]:
+    payload = api.data(CREATE_NEED, {"input": need_input(**overrides)}, token)["createNeed"]
+    assert payload["errors"] == [], payload
+    need: dict[str, Any] = payload["need"]
+    return need
+
+
+def offer_input(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "category": "FOOD",
+        "title": "Tặng gạo",
+        "quantity": 50,
+        "unit": "kg",
+        "location": HANOI,
+        "radiusMeters": 3000,
+    }
+    base.update(overrides)
+    return base
+
+
+def create_offer(api: Api, token: str, **overrides: Any) -> dict[str, Any]:
+    payload = api.data(CREATE_OFFER, {"input": offer_input(**overrides)}, token)["createOffer"]
+    assert payload["errors"] == [], payload
+    offer: dict[str, Any] = payload["offer"]
+    return offer
+
+
+def pledge(api: Api, token: str, need_id: str, quantity: int, offer_id: str | None = None) -> dict[str, Any]:
+    variables: dict[str, Any] = {"input": {"needId": need_id, "quantity": quantity}}
+    if offer_id is not None:
+        variables["input"]["offerId"] = offer_id
+    result: dict[str, Any] = api.data(PLEDGE, variables, token)["pledge"]
+    return result
