@@ -96,3 +96,31 @@ def api(settings: Settings) -> Iterator[Api]:
     app = create_app(settings, database_url=settings.database_url or "")
     with TestClient(app) as http:
         yield Api(http)
+
+
+@dataclass
+class LiveServer:
+    url: str
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[LiveServer]:
+    """The app under a real uvicorn on a free port, for tests that need real concurrent connections."""
+    import threading
+    import time
+
+    import uvicorn
+
+    port = free_port()
+    app = create_app(settings, database_url=settings.database_url or "")
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    yield LiveServer(url=f"http://127.0.0.1:{port}")
+    server.should_exit = True
+    thread.join(timeout=20)
