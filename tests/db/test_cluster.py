@@ -1,0 +1,112 @@
+"""The local cluster launcher and `aidmap serve`: start, stop, and nothing lost in between."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import psycopg
+import pytest
+
+from aidmap.db.cluster import LocalCluster, find_bin_dir
+from tests.conftest import free_port
+from tests.factories import CREATE_NEED, SIGN_UP, need_input
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def base_dir(tmp_path: Path) -> Iterator[Path]:
+    yield tmp_path / "aidmap-data"
+    # Never leave a server behind, whatever the test did.
+    cluster = LocalCluster(base_dir=tmp_path / "aidmap-data", port=0, bin_dir=find_bin_dir())
+    if cluster.is_running():
+        cluster.stop()
+
+
+def test_data_survives_a_cluster_restart(base_dir: Path) -> None:
+    cluster = LocalCluster(base_dir=base_dir, port=free_port(), bin_dir=find_bin_dir())
+
+    assert cluster.ensure_started() is True
+    assert cluster.ensure_started() is False  # a second start reuses the running server
+    cluster.ensure_database("aidmap")
+    with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+        conn.execute("CREATE TABLE kept (v text)")
+        conn.execute("INSERT INTO kept VALUES ('still here')")
+    cluster.stop()
+    assert not cluster.is_running()
+    if os.geteuid() == 0:
+        assert (cluster.data_dir.stat().st_uid, cluster.server_user) != (0, None)
+    cluster.start()
+
+    with psycopg.connect(cluster.conninfo()) as conn:
+        assert conn.execute("SELECT v FROM kept").fetchall() == [("still here",)]
+
+
+def _serve(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "aidmap.cli", "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(process.stdout.read().decode() if process.stdout else "serve exited")
+        try:
+            if httpx2.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx2.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("aidmap serve did not become healthy")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> str:
+    process.send_signal(signal.SIGINT)
+    out, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, out.decode()
+    return out.decode()
+
+
+def _gql(url: str, query: str, variables: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    body: dict[str, Any] = httpx2.post(f"{url}/graphql", json={"query": query, "variables": variables}, headers=headers, timeout=30).json()
+    return body["data"]
+
+
+def test_serve_starts_its_own_cluster_seeds_once_and_stops_it_without_losing_data(base_dir: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "AIDMAP_DATABASE_URL"}
+    env.update(AIDMAP_DATA_DIR=str(base_dir), AIDMAP_PG_PORT=str(free_port()), AIDMAP_PORT=str(port), AIDMAP_PASSWORD_HASH_PROFILE="CHEAPEST")
+    url = f"http://127.0.0.1:{port}"
+    count_needs = "{ needs(near: {lat: 21.0285, lon: 105.8542}, radiusMeters: 50000, first: 1, statuses: [OPEN, PARTLY_PLEDGED, PLEDGED, FULFILLED, CANCELLED]) { edges { cursor } } }"
+
+    first = _serve(env)
+    _wait_healthy(url, first)
+    token = _gql(url, SIGN_UP, {"input": {"displayName": "Lan", "phone": "0987654321", "password": "long enough"}})["signUp"]["token"]
+    made = _gql(url, CREATE_NEED, {"input": need_input(title="kept across restarts")}, token)["createNeed"]
+    assert made["errors"] == []
+    assert _gql(url, count_needs, {})["needs"]["edges"], "the demo data set was loaded into the empty database"
+    cluster = LocalCluster(base_dir=base_dir, port=int(env["AIDMAP_PG_PORT"]), bin_dir=find_bin_dir())
+    with psycopg.connect(cluster.conninfo()) as conn:
+        seeded = conn.execute("SELECT count(*) FROM needs").fetchone()
+    _stop(first)
+    assert not cluster.is_running(), "stopping the service stops the cluster it started"
+
+    second = _serve(env)
+    try:
+        _wait_healthy(url, second)
+        mine = _gql(url, "{ myNeeds(first: 5) { edges { node { title } } } }", {}, token)["myNeeds"]["edges"]
+        assert [e["node"]["title"] for e in mine] == ["kept across restarts"]
+        with psycopg.connect(cluster.conninfo()) as conn:
+            assert conn.execute("SELECT count(*) FROM needs").fetchone() == seeded, "the demo is loaded only into an empty database"
+    finally:
+        _stop(second)
+    assert not cluster.is_running()
