@@ -16,7 +16,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
-from aidmap.db.engine import make_engine, make_sessionmaker
+from aidmap.db.engine import make_engine, make_read_sessionmaker, make_sessionmaker
 from aidmap.resolvers.accounts import viewer_for_token
 from aidmap.schema import schema
 from aidmap.schema.context import Context, Loaders
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 class State(TypedDict):
     sessions: async_sessionmaker[AsyncSession]
+    reads: async_sessionmaker[AsyncSession]
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -45,17 +46,19 @@ class AidmapGraphQL(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None = None) -> Context:
         sessions: async_sessionmaker[AsyncSession] = request.state.sessions
+        reads: async_sessionmaker[AsyncSession] = request.state.reads
         token = bearer_token(request.headers.get("authorization"))
         viewer = None
         if token:
-            async with sessions() as session:
+            async with reads() as session:
                 viewer = await viewer_for_token(session=session, token=token)
         return Context(
             sessions=sessions,
+            reads=reads,
             settings=self.settings,
             viewer=viewer,
             token_rejected=token is not None and viewer is None,
-            loaders=Loaders.build(sessions),
+            loaders=Loaders.build(reads),
             request=request,
             response=response,
         )
@@ -66,12 +69,12 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
         engine = make_engine(database_url, pool_size=settings.db_pool_size)
         try:
-            yield {"sessions": make_sessionmaker(engine)}
+            yield {"sessions": make_sessionmaker(engine), "reads": make_read_sessionmaker(engine)}
         finally:
             await engine.dispose()
 
     async def health(request: Request) -> JSONResponse:
-        async with request.state.sessions() as session:
+        async with request.state.reads() as session:
             await session.execute(text("SELECT 1"))
         return JSONResponse({"status": "ok"})
 

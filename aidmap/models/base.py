@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from geoalchemy2 import Geography, Geometry
-from sqlalchemy import CheckConstraint, DateTime, MetaData, cast, func
+from sqlalchemy import CheckConstraint, DateTime, MetaData, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
 
 NAMING = {
@@ -28,11 +28,11 @@ def point_column() -> Mapped[object]:
 
 
 def latitude_of(location: Mapped[object]) -> Mapped[float]:
-    return column_property(func.ST_Y(cast(location, Geometry)))
+    return column_property(func.ST_Y(func.geometry(location, type_=Geometry)))
 
 
 def longitude_of(location: Mapped[object]) -> Mapped[float]:
-    return column_property(func.ST_X(cast(location, Geometry)))
+    return column_property(func.ST_X(func.geometry(location, type_=Geometry)))
 
 
 def created_at_column() -> Mapped[datetime]:

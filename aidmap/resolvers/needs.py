@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select, text, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.models import Need, NeedCategory, NeedStatus, Pledge, PledgeStatus
@@ -21,7 +21,7 @@ MAX_DETAILS = 2000
 MAX_UNIT = 40
 
 # Matches the partial index predicate literally, so the planner can use that index.
-_DEFAULT_STATUS_FILTER = text("needs.status IN ('OPEN', 'PARTLY_PLEDGED')")
+_DEFAULT_STATUS_FILTER = "status IN ('OPEN', 'PARTLY_PLEDGED')"
 
 
 @dataclass
@@ -147,15 +147,23 @@ async def search(
     after: str | None,
 ) -> Page[Need]:
     """Needs within the circle, nearest first (default: open and partly pledged ones)."""
-    where: list[ColumnElement[bool]] = []
+    where = []
+    params: dict[str, object] = {}
     if not statuses or set(statuses) == set(OPEN_STATUSES):
         where.append(_DEFAULT_STATUS_FILTER)
     else:
-        where.append(Need.status.in_([s.value for s in statuses]))
-    if categories:
+        where.append("status = ANY(CAST(:statuses AS text[]))")
+        params["statuses"] = sorted(s.value for s in statuses)
+    if categories and len(categories) == 1:
         # One category compares with '=' so the (category, location) GiST index serves it.
-        where.append(Need.category == categories[0].value if len(categories) == 1 else Need.category.in_([c.value for c in categories]))
-    return await nearest(session=session, model=Need, lon=lon, lat=lat, radius_m=radius_m, where=where, first=first, after=after)
+        where.append("category = CAST(:category AS text)")
+        params["category"] = categories[0].value
+    elif categories:
+        where.append("category = ANY(CAST(:categories AS text[]))")
+        params["categories"] = sorted(c.value for c in categories)
+    return await nearest(
+        session=session, model=Need, lon=lon, lat=lat, radius_m=radius_m, where=tuple(where), params=params, first=first, after=after
+    )
 
 
 async def mine(*, session: AsyncSession, viewer: Viewer, first: int, after: str | None) -> Page[Need]:

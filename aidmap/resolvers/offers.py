@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select, text, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.models import NeedCategory, Offer, OfferStatus
@@ -117,10 +117,17 @@ async def search(
 ) -> Page[Offer]:
     """Active offers within the circle, nearest first."""
     # The literal status matches the partial index predicate, so the planner can use it.
-    where: list[ColumnElement[bool]] = [text("offers.status = 'ACTIVE'"), Offer.available_until > utcnow()]
-    if categories:
-        where.append(Offer.category == categories[0].value if len(categories) == 1 else Offer.category.in_([c.value for c in categories]))
-    return await nearest(session=session, model=Offer, lon=lon, lat=lat, radius_m=radius_m, where=where, first=first, after=after)
+    where = ["status = 'ACTIVE'", "available_until > now()"]
+    params: dict[str, object] = {}
+    if categories and len(categories) == 1:
+        where.append("category = CAST(:category AS text)")
+        params["category"] = categories[0].value
+    elif categories:
+        where.append("category = ANY(CAST(:categories AS text[]))")
+        params["categories"] = sorted(c.value for c in categories)
+    return await nearest(
+        session=session, model=Offer, lon=lon, lat=lat, radius_m=radius_m, where=tuple(where), params=params, first=first, after=after
+    )
 
 
 async def mine(*, session: AsyncSession, viewer: Viewer, first: int, after: str | None) -> Page[Offer]:

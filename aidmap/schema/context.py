@@ -54,6 +54,7 @@ class Loaders:
 @dataclass
 class Context:
     sessions: async_sessionmaker[AsyncSession]
+    reads: async_sessionmaker[AsyncSession]
     settings: Settings
     viewer: Viewer | None
     # A bearer token was sent but is unknown or expired: mutations say so instead of "sign in".

@@ -65,7 +65,7 @@ async def _resolve_nodes(ctx: Context, global_ids: list[str]) -> list[Node | Non
         if type_name == "Account":
             account = await loaders.accounts.load(pk)
             return Account.from_model(account) if account else None
-        async with ctx.sessions() as session:
+        async with ctx.reads() as session:
             found = await pledges.get_many(session=session, pledge_ids=[pk])
             visible = bool(found) and await pledges.can_read(session=session, viewer=ctx.viewer, pledge=found[0])
         return Pledge.from_model(found[0]) if visible else None
@@ -88,7 +88,7 @@ class Query:
         after: str | None = None,
     ) -> NeedConnection:
         ctx = info.context
-        async with ctx.sessions() as session:
+        async with ctx.reads() as session:
             page = await needs.search(
                 session=session,
                 lat=near.lat,
@@ -123,7 +123,7 @@ class Query:
         after: str | None = None,
     ) -> OfferConnection:
         ctx = info.context
-        async with ctx.sessions() as session:
+        async with ctx.reads() as session:
             page = await offers.search(
                 session=session,
                 lat=near.lat,
@@ -150,7 +150,7 @@ class Query:
     @strawberry.field(description="Needs I posted, newest first.")
     async def my_needs(self, info: Info[Context, None], first: int = 20, after: str | None = None) -> MyNeedConnection:
         viewer = _signed_in(info)
-        async with info.context.sessions() as session:
+        async with info.context.reads() as session:
             page = await needs.mine(session=session, viewer=viewer, first=first, after=after)
         views = await need_views(info.context, [hit.row for hit in page.hits])
         edges = [MyNeedEdge(cursor=hit.cursor, node=view) for hit, view in zip(page.hits, views, strict=True)]
@@ -159,7 +159,7 @@ class Query:
     @strawberry.field(description="Offers I posted, newest first.")
     async def my_offers(self, info: Info[Context, None], first: int = 20, after: str | None = None) -> MyOfferConnection:
         viewer = _signed_in(info)
-        async with info.context.sessions() as session:
+        async with info.context.reads() as session:
             page = await offers.mine(session=session, viewer=viewer, first=first, after=after)
         edges = [MyOfferEdge(cursor=hit.cursor, node=Offer.from_model(hit.row, info.context)) for hit in page.hits]
         return MyOfferConnection(edges=edges, page_info=_page_info(page))
@@ -167,7 +167,7 @@ class Query:
     @strawberry.field(description="Pledges I made, newest first.")
     async def my_pledges(self, info: Info[Context, None], first: int = 20, after: str | None = None) -> PledgeConnection:
         viewer = _signed_in(info)
-        async with info.context.sessions() as session:
+        async with info.context.reads() as session:
             page = await pledges.mine(session=session, viewer=viewer, first=first, after=after)
         edges = [PledgeEdge(cursor=hit.cursor, node=Pledge.from_model(hit.row)) for hit in page.hits]
         return PledgeConnection(edges=edges, page_info=_page_info(page))

@@ -137,7 +137,7 @@ async def need_views(ctx: Context, rows: list[models.Need]) -> list[Need]:
     if viewer is None:
         return [Need.from_model(n, private=False, is_mine=False) for n in rows]
     others = [n.id for n in rows if n.owner_id != viewer.account_id]
-    async with ctx.sessions() as session:
+    async with ctx.reads() as session:
         pledged = await need_resolvers.actively_pledged_need_ids(session=session, viewer=viewer, need_ids=others)
     return [
         Need.from_model(n, private=n.owner_id == viewer.account_id or n.id in pledged, is_mine=n.owner_id == viewer.account_id)
