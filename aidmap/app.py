@@ -17,6 +17,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
 from aidmap.db.engine import make_engine, make_read_sessionmaker, make_sessionmaker
+from aidmap.db.reader import Reader
 from aidmap.resolvers.accounts import viewer_for_token
 from aidmap.schema import schema
 from aidmap.schema.context import Context, Loaders
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 class State(TypedDict):
     sessions: async_sessionmaker[AsyncSession]
     reads: async_sessionmaker[AsyncSession]
+    reader: Reader
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -47,14 +49,13 @@ class AidmapGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None = None) -> Context:
         sessions: async_sessionmaker[AsyncSession] = request.state.sessions
         reads: async_sessionmaker[AsyncSession] = request.state.reads
+        reader: Reader = request.state.reader
         token = bearer_token(request.headers.get("authorization"))
-        viewer = None
-        if token:
-            async with reads() as session:
-                viewer = await viewer_for_token(session=session, token=token)
+        viewer = await viewer_for_token(reader=reader, token=token) if token else None
         return Context(
             sessions=sessions,
             reads=reads,
+            reader=reader,
             settings=self.settings,
             viewer=viewer,
             token_rejected=token is not None and viewer is None,
@@ -68,9 +69,12 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
         engine = make_engine(database_url, pool_size=settings.db_pool_size)
+        reader = Reader(database_url, max_size=settings.db_pool_size)
+        await reader.open()
         try:
-            yield {"sessions": make_sessionmaker(engine), "reads": make_read_sessionmaker(engine)}
+            yield {"sessions": make_sessionmaker(engine), "reads": make_read_sessionmaker(engine), "reader": reader}
         finally:
+            await reader.close()
             await engine.dispose()
 
     async def health(request: Request) -> JSONResponse:

@@ -90,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(prog="aidmap", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="start PostGIS if needed, migrate, load the demo into an empty database, serve GraphQL")
+    serve = commands.add_parser(
+        "serve", help="start PostGIS if needed, migrate, load the demo into an empty database, serve GraphQL"
+    )
     serve.add_argument("--no-demo", action="store_true", help="do not load demo data into an empty database")
     serve.set_defaults(run=_serve)
     db = commands.add_parser("db", help="manage the local PostGIS cluster and migrations")

@@ -6,7 +6,6 @@ Every demo account signs in with its phone (0900 000 001, 0900 000 002, ...) and
 
 from __future__ import annotations
 
-import io
 import math
 import random
 from datetime import UTC, datetime, timedelta
@@ -27,9 +26,48 @@ CITIES = [
     ("Vũng Tàu", 10.3460, 107.0843, 5.0, 0.10),
 ]
 
-FAMILY_NAMES = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Ngô", "Dương"]
-GIVEN_NAMES = ["An", "Bình", "Chi", "Dũng", "Giang", "Hà", "Hải", "Hạnh", "Hùng", "Hương", "Khánh", "Lan", "Linh", "Mai",
-               "Minh", "Nam", "Ngọc", "Phúc", "Quân", "Tâm", "Thảo", "Trang", "Tuấn", "Vy"]
+FAMILY_NAMES = [
+    "Nguyễn",
+    "Trần",
+    "Lê",
+    "Phạm",
+    "Hoàng",
+    "Huỳnh",
+    "Phan",
+    "Vũ",
+    "Võ",
+    "Đặng",
+    "Bùi",
+    "Đỗ",
+    "Ngô",
+    "Dương",
+]
+GIVEN_NAMES = [
+    "An",
+    "Bình",
+    "Chi",
+    "Dũng",
+    "Giang",
+    "Hà",
+    "Hải",
+    "Hạnh",
+    "Hùng",
+    "Hương",
+    "Khánh",
+    "Lan",
+    "Linh",
+    "Mai",
+    "Minh",
+    "Nam",
+    "Ngọc",
+    "Phúc",
+    "Quân",
+    "Tâm",
+    "Thảo",
+    "Trang",
+    "Tuấn",
+    "Vy",
+]
 
 # category -> [(Vietnamese title, English title, unit range, unit)]
 NEEDS_BY_CATEGORY: dict[str, list[tuple[str, str, tuple[int, int], str]]] = {
@@ -67,7 +105,15 @@ NEEDS_BY_CATEGORY: dict[str, list[tuple[str, str, tuple[int, int], str]]] = {
         ("Hỗ trợ tiền điện tháng này", "Help with this month's electricity bill", (1, 1), "tháng"),
     ],
 }
-CATEGORY_WEIGHTS = {"FOOD": 35, "MEDICINE": 18, "STUDY_DEVICE": 12, "MEDICAL_CONSULTATION": 8, "ESSENTIALS": 14, "ERRAND": 8, "OTHER": 5}
+CATEGORY_WEIGHTS = {
+    "FOOD": 35,
+    "MEDICINE": 18,
+    "STUDY_DEVICE": 12,
+    "MEDICAL_CONSULTATION": 8,
+    "ESSENTIALS": 14,
+    "ERRAND": 8,
+    "OTHER": 5,
+}
 URGENCIES = (["LOW"] * 2) + (["NORMAL"] * 5) + (["HIGH"] * 2) + ["CRITICAL"]
 
 OFFERS_BY_CATEGORY = {
@@ -121,7 +167,9 @@ def seed(url: str, *, needs: int | None = None, seed_value: int = 2021) -> dict[
 
     with psycopg.connect(_conninfo(url)) as conn:
         first_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM accounts").fetchone()[0]  # type: ignore[index]
-        first_phone = 900_000_001 + conn.execute("SELECT count(*) FROM accounts WHERE phone LIKE '+849000%'").fetchone()[0]  # type: ignore[index]
+        first_phone = (
+            900_000_001 + conn.execute("SELECT count(*) FROM accounts WHERE phone LIKE '+849000%'").fetchone()[0]
+        )  # type: ignore[index]
         accounts = []
         for i in range(n_requesters + n_donors):
             name = f"{rng.choice(FAMILY_NAMES)} {rng.choice(GIVEN_NAMES)}"
@@ -142,13 +190,43 @@ def seed(url: str, *, needs: int | None = None, seed_value: int = 2021) -> dict[
             created = now - timedelta(minutes=rng.randint(5, 60 * 24 * 6))
             title = vi if rng.random() < 0.7 else en
             details = f"{vi}. {en}." if rng.random() < 0.5 else None
-            need_rows.append((
-                owner, category, title, details, rng.randint(lo, hi), unit, rng.choice(URGENCIES),
-                rng.randint(1, 7), f"SRID=4326;POINT({plon:.6f} {plat:.6f})", f"+84{first_phone + owner - first_id}",
-                created + timedelta(days=14), created, created,
-            ))
-        _copy(conn, "needs", ["owner_id", "category", "title", "details", "quantity", "unit", "urgency", "household_size",
-                              "location", "contact_phone", "expires_at", "created_at", "updated_at"], need_rows)
+            need_rows.append(
+                (
+                    owner,
+                    category,
+                    title,
+                    details,
+                    rng.randint(lo, hi),
+                    unit,
+                    rng.choice(URGENCIES),
+                    rng.randint(1, 7),
+                    f"SRID=4326;POINT({plon:.6f} {plat:.6f})",
+                    f"+84{first_phone + owner - first_id}",
+                    created + timedelta(days=14),
+                    created,
+                    created,
+                )
+            )
+        _copy(
+            conn,
+            "needs",
+            [
+                "owner_id",
+                "category",
+                "title",
+                "details",
+                "quantity",
+                "unit",
+                "urgency",
+                "household_size",
+                "location",
+                "contact_phone",
+                "expires_at",
+                "created_at",
+                "updated_at",
+            ],
+            need_rows,
+        )
 
         offer_rows = []
         for donor in donor_ids:
@@ -156,13 +234,35 @@ def seed(url: str, *, needs: int | None = None, seed_value: int = 2021) -> dict[
             vi, en, unit = OFFERS_BY_CATEGORY[category]
             _, lat, lon, spread, _ = _pick_city(rng)
             plat, plon = _scatter(rng, lat, lon, spread)
-            offer_rows.append((
-                donor, category, vi if rng.random() < 0.7 else en, None, rng.randint(1, 40), unit,
-                f"SRID=4326;POINT({plon:.6f} {plat:.6f})", float(rng.choice([1000, 2000, 3000, 5000, 10000])),
-                now + timedelta(days=rng.randint(3, 30)),
-            ))
-        _copy(conn, "offers", ["donor_id", "category", "title", "details", "quantity", "unit", "location",
-                               "radius_meters", "available_until"], offer_rows)
+            offer_rows.append(
+                (
+                    donor,
+                    category,
+                    vi if rng.random() < 0.7 else en,
+                    None,
+                    rng.randint(1, 40),
+                    unit,
+                    f"SRID=4326;POINT({plon:.6f} {plat:.6f})",
+                    float(rng.choice([1000, 2000, 3000, 5000, 10000])),
+                    now + timedelta(days=rng.randint(3, 30)),
+                )
+            )
+        _copy(
+            conn,
+            "offers",
+            [
+                "donor_id",
+                "category",
+                "title",
+                "details",
+                "quantity",
+                "unit",
+                "location",
+                "radius_meters",
+                "available_until",
+            ],
+            offer_rows,
+        )
 
         # About one need in six gets a pledge from a random donor; a third of those are delivered.
         conn.execute("SELECT setseed(0.2021)")
@@ -178,7 +278,9 @@ def seed(url: str, *, needs: int | None = None, seed_value: int = 2021) -> dict[
             """,
             {"donors": donor_ids, "n_donors": len(donor_ids)},
         )
-        conn.execute("UPDATE pledges SET delivered_at = created_at + interval '3 hours' WHERE status = 'DELIVERED' AND delivered_at IS NULL")
+        conn.execute(
+            "UPDATE pledges SET delivered_at = created_at + interval '3 hours' WHERE status = 'DELIVERED' AND delivered_at IS NULL"
+        )
         conn.execute(
             """
             UPDATE needs n SET quantity_pledged = p.pledged, quantity_delivered = p.delivered,

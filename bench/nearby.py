@@ -51,6 +51,7 @@ ORDER BY distance
 LIMIT %(limit)s::int
 """
 
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -101,8 +102,12 @@ def main() -> int:
 
         port = free_port()
         env = {**os.environ, "AIDMAP_DATABASE_URL": url, "AIDMAP_PORT": str(port)}
-        server = subprocess.Popen([sys.executable, "-m", "aidmap.cli", "serve", "--no-demo"], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "aidmap.cli", "serve", "--no-demo"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         http = httpx2.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
         for _ in range(300):
             try:
@@ -116,7 +121,9 @@ def main() -> int:
         sql_ms: list[float] = []
         hits: list[int] = []
         with psycopg.connect(conninfo, prepare_threshold=0) as conn:
-            plan = conn.execute("EXPLAIN " + RAW_SQL, {"lat": points[0][0], "lon": points[0][1], "category": "FOOD", "limit": 21}).fetchall()
+            plan = conn.execute(
+                "EXPLAIN " + RAW_SQL, {"lat": points[0][0], "lon": points[0][1], "category": "FOOD", "limit": 21}
+            ).fetchall()
             for i, (lat, lon) in enumerate(points):
                 params = {"lat": lat, "lon": lon, "category": "FOOD", "limit": 21}
                 t0 = time.perf_counter()
@@ -132,7 +139,12 @@ def main() -> int:
                     hits.append(len(edges))
         print("plan:", " / ".join(row[0].strip() for row in plan[:4]))
         print(f"queries: {len(sql_ms)} after {args.warmup} warm-up, mean {statistics.mean(hits):.1f} needs per page")
-        g50, g99, s50, s99 = (percentile(graphql_ms, 50), percentile(graphql_ms, 99), percentile(sql_ms, 50), percentile(sql_ms, 99))
+        g50, g99, s50, s99 = (
+            percentile(graphql_ms, 50),
+            percentile(graphql_ms, 99),
+            percentile(sql_ms, 50),
+            percentile(sql_ms, 99),
+        )
         print(f"GraphQL over HTTP : p50 {g50:7.2f} ms   p99 {g99:7.2f} ms")
         print(f"raw psycopg SQL   : p50 {s50:7.2f} ms   p99 {s99:7.2f} ms")
         print(f"ratio GraphQL/SQL : p50 {g50 / s50:5.2f}x   p99 {g99 / s99:5.2f}x")

@@ -47,7 +47,9 @@ def new_phone() -> str:
 
 def sign_up(api: Api, name: str = "Nguyễn An") -> str:
     """A new account's bearer token."""
-    payload = api.data(SIGN_UP, {"input": {"displayName": name, "phone": new_phone(), "password": "correct horse"}})["signUp"]
+    payload = api.data(SIGN_UP, {"input": {"displayName": name, "phone": new_phone(), "password": "correct horse"}})[
+        "signUp"
+    ]
     assert payload["errors"] == [], payload
     token: str = payload["token"]
     return token

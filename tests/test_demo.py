@@ -9,7 +9,9 @@ import psycopg
 from aidmap import demo
 
 
-def test_demo_seed_covers_every_category_and_city_and_keeps_quantities_consistent(database_url: str, db: psycopg.Connection[Any]) -> None:
+def test_demo_seed_covers_every_category_and_city_and_keeps_quantities_consistent(
+    database_url: str, db: psycopg.Connection[Any]
+) -> None:
     assert demo.database_is_empty(database_url)
 
     counts = demo.seed(database_url, needs=1500)

@@ -7,6 +7,16 @@ from aidmap.models.offer import Offer, OfferStatus
 from aidmap.models.pledge import Pledge, PledgeStatus
 
 __all__ = [
-    "AccessToken", "Account", "Base", "Need", "NeedCategory", "NeedStatus",
-    "Offer", "OfferStatus", "Pledge", "PledgeStatus", "Role", "Urgency",
+    "AccessToken",
+    "Account",
+    "Base",
+    "Need",
+    "NeedCategory",
+    "NeedStatus",
+    "Offer",
+    "OfferStatus",
+    "Pledge",
+    "PledgeStatus",
+    "Role",
+    "Urgency",
 ]

@@ -24,7 +24,9 @@ class Base(DeclarativeBase):
 
 def point_column() -> Mapped[object]:
     """A geography(Point, 4326); its GiST indexes are declared in the migration."""
-    return mapped_column(Geography(geometry_type="POINT", srid=4326, spatial_index=False), nullable=False, deferred=True)
+    return mapped_column(
+        Geography(geometry_type="POINT", srid=4326, spatial_index=False), nullable=False, deferred=True
+    )
 
 
 def latitude_of(location: Mapped[object]) -> Mapped[float]:

@@ -62,7 +62,9 @@ class Need(Base):
         enum_check("status", NeedStatus, "status"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("quantity_pledged >= 0 AND quantity_pledged <= quantity", name="pledged_within_quantity"),
-        CheckConstraint("quantity_delivered >= 0 AND quantity_delivered <= quantity_pledged", name="delivered_within_pledged"),
+        CheckConstraint(
+            "quantity_delivered >= 0 AND quantity_delivered <= quantity_pledged", name="delivered_within_pledged"
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -14,6 +14,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aidmap.db.reader import Reader
 from aidmap.models import AccessToken, Account, Role
 from aidmap.resolvers.problems import Code, Problem, Problems
 from aidmap.resolvers.validation import Checker, utcnow
@@ -79,7 +80,9 @@ async def sign_up(
     return account, token
 
 
-async def sign_in(*, session: AsyncSession, phone: str, password: str, hash_profile: str, ttl_days: int) -> tuple[Account, str]:
+async def sign_in(
+    *, session: AsyncSession, phone: str, password: str, hash_profile: str, ttl_days: int
+) -> tuple[Account, str]:
     """The account for these credentials with a fresh token; one vague error for any mismatch."""
     hasher = password_hasher(hash_profile)
     invalid = Problems([Problem(None, "Phone number or password is wrong.", Code.INVALID_CREDENTIALS)])
@@ -101,22 +104,18 @@ async def sign_in(*, session: AsyncSession, phone: str, password: str, hash_prof
     return account, token
 
 
-async def viewer_for_token(*, session: AsyncSession, token: str) -> Viewer | None:
+_VIEWER_SQL = """
+SELECT a.id, a.display_name, a.roles FROM access_tokens t JOIN accounts a ON a.id = t.account_id
+WHERE t.token_hash = %(token_hash)s::text AND t.revoked_at IS NULL AND t.expires_at > now()
+"""
+
+
+async def viewer_for_token(*, reader: Reader, token: str) -> Viewer | None:
     """The viewer a bearer token belongs to, or None when it is unknown, revoked or expired."""
-    row = (
-        await session.execute(
-            select(Account.id, Account.display_name, Account.roles)
-            .join(AccessToken, AccessToken.account_id == Account.id)
-            .where(
-                AccessToken.token_hash == hash_token(token),
-                AccessToken.revoked_at.is_(None),
-                AccessToken.expires_at > utcnow(),
-            )
-        )
-    ).one_or_none()
-    if row is None:
+    rows = await reader.fetch(_VIEWER_SQL, {"token_hash": hash_token(token)})
+    if not rows:
         return None
-    return Viewer(account_id=row.id, display_name=row.display_name, roles=tuple(row.roles))
+    return Viewer(account_id=rows[0].id, display_name=rows[0].display_name, roles=tuple(rows[0].roles))
 
 
 async def get_many(*, session: AsyncSession, account_ids: list[int]) -> list[Account]:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
-from functools import lru_cache
-
 from geoalchemy2 import Geography
-from sqlalchemy import ColumnElement, TextClause, func, literal_column, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, func, literal_column
 
+from aidmap.db.reader import Reader
 from aidmap.resolvers.cursors import check_page_size, distance_cursor, parse_distance_cursor
 from aidmap.resolvers.problems import UserInputError
 from aidmap.resolvers.validation import Checker
@@ -46,11 +45,11 @@ def check_search_area(*, lat: float, lon: float, radius_m: float) -> None:
         raise UserInputError(problem.field or "near", problem.message, problem.code)
 
 
-_ORIGIN = "geography(ST_SetSRID(ST_MakePoint(CAST(:lon AS float8), CAST(:lat AS float8)), 4326))"
+_ORIGIN = "geography(ST_SetSRID(ST_MakePoint(%(lon)s::float8, %(lat)s::float8), 4326))"
 
 
 @lru_cache(maxsize=64)
-def _nearest_sql(table: str, columns: tuple[str, ...], where: tuple[str, ...], resume: bool, ties: bool) -> TextClause:
+def _nearest_sql(table: str, columns: tuple[str, ...], where: tuple[str, ...], resume: bool, ties: bool) -> str:
     """The search statement for one shape of filter, built once (hot path: no per-call SQL building).
 
     The k nearest come from a KNN index scan (ORDER BY distance alone, LIMIT k) and the radius is
@@ -63,23 +62,23 @@ def _nearest_sql(table: str, columns: tuple[str, ...], where: tuple[str, ...], r
         # Resume after the last row seen, measuring its distance again from this origin: the cursor
         # holds only an id, since an exact distance would give away where a need is.
         conditions.append(
-            f"(location <-> {_ORIGIN}, id) > ((SELECT location <-> {_ORIGIN} FROM {table} WHERE id = CAST(:after_id AS bigint)), CAST(:after_id AS bigint))"
+            f"(location <-> {_ORIGIN}, id) > ((SELECT location <-> {_ORIGIN} FROM {table} WHERE id = %(after_id)s::bigint), %(after_id)s::bigint)"
         )
     order = "ORDER BY distance"
     if ties:
-        conditions.append(f"location <-> {_ORIGIN} = CAST(:boundary AS float8)")
-        conditions.append(f"ST_DWithin(location, {_ORIGIN}, CAST(:boundary AS float8) + 1.0)")
+        conditions.append(f"location <-> {_ORIGIN} = %(boundary)s::float8")
+        conditions.append(f"ST_DWithin(location, {_ORIGIN}, %(boundary)s::float8 + 1.0)")
         order = "ORDER BY id"
-    return text(
+    return (
         f"SELECT {', '.join(columns)}, ST_Y(geometry(location)) AS lat, ST_X(geometry(location)) AS lon, "
         f"location <-> {_ORIGIN} AS distance FROM {table} "
-        f"WHERE {' AND '.join(conditions) or 'true'} {order} LIMIT CAST(:limit AS integer)"
+        f"WHERE {' AND '.join(conditions) or 'true'} {order} LIMIT %(limit)s::integer"
     )
 
 
 async def nearest(
     *,
-    session: AsyncSession,
+    reader: Reader,
     model: Any,
     lon: float,
     lat: float,
@@ -91,7 +90,7 @@ async def nearest(
 ) -> Page[Any]:
     """Rows of `model` within radius_m of the point, nearest first, keyset-paged by (distance, id).
 
-    `where` holds SQL conditions on the table (literals or :named parameters given in `params`).
+    `where` holds SQL conditions on the table (literals or %(named)s parameters given in `params`).
     """
     check_page_size(first)
     check_search_area(lat=lat, lon=lon, radius_m=radius_m)
@@ -101,12 +100,12 @@ async def nearest(
     if after is not None:
         values["after_id"] = parse_distance_cursor(after)
     shape = (table.name, columns, where, after is not None)
-    rows = sorted((await session.execute(_nearest_sql(*shape, False), values)).all(), key=lambda r: (r.distance, r.id))
+    rows = sorted(await reader.fetch(_nearest_sql(*shape, False), values), key=lambda r: (r.distance, r.id))
     if len(rows) > first and rows[first - 1].distance == rows[-1].distance:
         # The page ends inside a run of equal distances: fetch that whole run so ids decide the order.
         boundary = rows[-1].distance
-        ties = (await session.execute(_nearest_sql(*shape, True), {**values, "boundary": boundary})).all()
-        rows = [r for r in rows if r.distance < boundary] + list(ties)
+        ties = await reader.fetch(_nearest_sql(*shape, True), {**values, "boundary": boundary})
+        rows = [r for r in rows if r.distance < boundary] + ties
     rows = [r for r in rows if r.distance <= radius_m]
     hits = [Hit(row=row, distance_m=row.distance, cursor=distance_cursor(row.id)) for row in rows[:first]]
     return Page(hits=hits, has_next=len(rows) > first)

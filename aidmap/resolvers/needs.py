@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aidmap.db.reader import Reader
 from aidmap.models import Need, NeedCategory, NeedStatus, Pledge, PledgeStatus
 from aidmap.models.need import ACTIVE_STATUSES, OPEN_STATUSES, status_for
 from aidmap.resolvers.accounts import Viewer
@@ -59,7 +60,11 @@ def _checked(fields: NeedFields, *, creating: bool) -> dict[str, object]:
         values["contact_phone"] = check.phone("contactPhone", fields.contact_phone)
     if creating or fields.lat is not None:
         before = len(check.problems)
-        check.point("location", fields.lat if fields.lat is not None else float("nan"), fields.lon if fields.lon is not None else float("nan"))
+        check.point(
+            "location",
+            fields.lat if fields.lat is not None else float("nan"),
+            fields.lon if fields.lon is not None else float("nan"),
+        )
         if len(check.problems) == before:
             values["location"] = origin_point(lon=fields.lon, lat=fields.lat)
     if creating or fields.expires_at is not None:
@@ -107,10 +112,16 @@ async def update(*, session: AsyncSession, viewer: Viewer, need_id: int, fields:
         raise Problems.one("needId", f"A {need.status.lower()} need cannot be changed.", Code.INVALID_STATE)
     quantity = values.get("quantity", need.quantity)
     if isinstance(quantity, int) and quantity < need.quantity_pledged:
-        raise Problems.one("quantity", f"{need.quantity_pledged} are already pledged; quantity cannot go below that.", Code.OUT_OF_RANGE)
+        raise Problems.one(
+            "quantity",
+            f"{need.quantity_pledged} are already pledged; quantity cannot go below that.",
+            Code.OUT_OF_RANGE,
+        )
     for key, value in values.items():
         setattr(need, key, value)
-    need.status = status_for(quantity=need.quantity, pledged=need.quantity_pledged, delivered=need.quantity_delivered).value
+    need.status = status_for(
+        quantity=need.quantity, pledged=need.quantity_pledged, delivered=need.quantity_delivered
+    ).value
     need.updated_at = utcnow()
     await session.flush()
     await session.refresh(need)
@@ -124,10 +135,16 @@ async def cancel(*, session: AsyncSession, viewer: Viewer, need_id: int) -> Need
         raise Problems.one("needId", f"A {need.status.lower()} need cannot be cancelled.", Code.INVALID_STATE)
     now = utcnow()
     pledges = (
-        await session.execute(select(Pledge).where(Pledge.need_id == need.id, Pledge.status == PledgeStatus.PLEDGED.value))
+        await session.execute(
+            select(Pledge).where(Pledge.need_id == need.id, Pledge.status == PledgeStatus.PLEDGED.value)
+        )
     ).scalars()
     for pledge in pledges:
-        pledge.status, pledge.cancelled_at, pledge.cancelled_by_id = PledgeStatus.CANCELLED.value, now, viewer.account_id
+        pledge.status, pledge.cancelled_at, pledge.cancelled_by_id = (
+            PledgeStatus.CANCELLED.value,
+            now,
+            viewer.account_id,
+        )
     need.quantity_pledged = need.quantity_delivered
     need.status, need.updated_at = NeedStatus.CANCELLED.value, now
     await session.flush()
@@ -137,7 +154,7 @@ async def cancel(*, session: AsyncSession, viewer: Viewer, need_id: int) -> Need
 
 async def search(
     *,
-    session: AsyncSession,
+    reader: Reader,
     lat: float,
     lon: float,
     radius_m: float,
@@ -152,17 +169,25 @@ async def search(
     if not statuses or set(statuses) == set(OPEN_STATUSES):
         where.append(_DEFAULT_STATUS_FILTER)
     else:
-        where.append("status = ANY(CAST(:statuses AS text[]))")
+        where.append("status = ANY(%(statuses)s::text[])")
         params["statuses"] = sorted(s.value for s in statuses)
     if categories and len(categories) == 1:
         # One category compares with '=' so the (category, location) GiST index serves it.
-        where.append("category = CAST(:category AS text)")
+        where.append("category = %(category)s::text")
         params["category"] = categories[0].value
     elif categories:
-        where.append("category = ANY(CAST(:categories AS text[]))")
+        where.append("category = ANY(%(categories)s::text[])")
         params["categories"] = sorted(c.value for c in categories)
     return await nearest(
-        session=session, model=Need, lon=lon, lat=lat, radius_m=radius_m, where=tuple(where), params=params, first=first, after=after
+        reader=reader,
+        model=Need,
+        lon=lon,
+        lat=lat,
+        radius_m=radius_m,
+        where=tuple(where),
+        params=params,
+        first=first,
+        after=after,
     )
 
 
@@ -173,7 +198,9 @@ async def mine(*, session: AsyncSession, viewer: Viewer, first: int, after: str 
     if after is not None:
         created, last_id = parse_created_cursor(after)
         query = query.where(tuple_(Need.created_at, Need.id) < tuple_(created, last_id))
-    rows = list((await session.execute(query.order_by(Need.created_at.desc(), Need.id.desc()).limit(first + 1))).scalars())
+    rows = list(
+        (await session.execute(query.order_by(Need.created_at.desc(), Need.id.desc()).limit(first + 1))).scalars()
+    )
     hits = [Hit(row=n, distance_m=0.0, cursor=created_cursor(n.created_at, n.id)) for n in rows[:first]]
     return Page(hits=hits, has_next=len(rows) > first)
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aidmap.db.reader import Reader
 from aidmap.models import NeedCategory, Offer, OfferStatus
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.cursors import check_page_size, created_cursor, parse_created_cursor
@@ -45,7 +46,11 @@ def _checked(fields: OfferFields, *, creating: bool) -> dict[str, object]:
         values["unit"] = check.text("unit", fields.unit, max_len=MAX_UNIT)
     if creating or fields.lat is not None:
         before = len(check.problems)
-        check.point("location", fields.lat if fields.lat is not None else float("nan"), fields.lon if fields.lon is not None else float("nan"))
+        check.point(
+            "location",
+            fields.lat if fields.lat is not None else float("nan"),
+            fields.lon if fields.lon is not None else float("nan"),
+        )
         if len(check.problems) == before:
             values["location"] = origin_point(lon=fields.lon, lat=fields.lat)
     if creating or fields.radius_meters is not None:
@@ -91,7 +96,11 @@ async def update(*, session: AsyncSession, viewer: Viewer, offer_id: int, fields
         raise Problems.one("offerId", f"A {offer.status.lower()} offer cannot be changed.", Code.INVALID_STATE)
     quantity = values.get("quantity", offer.quantity)
     if isinstance(quantity, int) and quantity < offer.quantity_pledged:
-        raise Problems.one("quantity", f"{offer.quantity_pledged} are already pledged; quantity cannot go below that.", Code.OUT_OF_RANGE)
+        raise Problems.one(
+            "quantity",
+            f"{offer.quantity_pledged} are already pledged; quantity cannot go below that.",
+            Code.OUT_OF_RANGE,
+        )
     for key, value in values.items():
         setattr(offer, key, value)
     offer.status = (OfferStatus.EXHAUSTED if offer.quantity_pledged >= offer.quantity else OfferStatus.ACTIVE).value
@@ -113,20 +122,35 @@ async def withdraw(*, session: AsyncSession, viewer: Viewer, offer_id: int) -> O
 
 
 async def search(
-    *, session: AsyncSession, lat: float, lon: float, radius_m: float, categories: list[NeedCategory] | None, first: int, after: str | None
+    *,
+    reader: Reader,
+    lat: float,
+    lon: float,
+    radius_m: float,
+    categories: list[NeedCategory] | None,
+    first: int,
+    after: str | None,
 ) -> Page[Offer]:
     """Active offers within the circle, nearest first."""
     # The literal status matches the partial index predicate, so the planner can use it.
     where = ["status = 'ACTIVE'", "available_until > now()"]
     params: dict[str, object] = {}
     if categories and len(categories) == 1:
-        where.append("category = CAST(:category AS text)")
+        where.append("category = %(category)s::text")
         params["category"] = categories[0].value
     elif categories:
-        where.append("category = ANY(CAST(:categories AS text[]))")
+        where.append("category = ANY(%(categories)s::text[])")
         params["categories"] = sorted(c.value for c in categories)
     return await nearest(
-        session=session, model=Offer, lon=lon, lat=lat, radius_m=radius_m, where=tuple(where), params=params, first=first, after=after
+        reader=reader,
+        model=Offer,
+        lon=lon,
+        lat=lat,
+        radius_m=radius_m,
+        where=tuple(where),
+        params=params,
+        first=first,
+        after=after,
     )
 
 
@@ -137,6 +161,8 @@ async def mine(*, session: AsyncSession, viewer: Viewer, first: int, after: str 
     if after is not None:
         created, last_id = parse_created_cursor(after)
         query = query.where(tuple_(Offer.created_at, Offer.id) < tuple_(created, last_id))
-    rows = list((await session.execute(query.order_by(Offer.created_at.desc(), Offer.id.desc()).limit(first + 1))).scalars())
+    rows = list(
+        (await session.execute(query.order_by(Offer.created_at.desc(), Offer.id.desc()).limit(first + 1))).scalars()
+    )
     hits = [Hit(row=o, distance_m=0.0, cursor=created_cursor(o.created_at, o.id)) for o in rows[:first]]
     return Page(hits=hits, has_next=len(rows) > first)

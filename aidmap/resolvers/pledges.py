@@ -20,14 +20,18 @@ from aidmap.resolvers.validation import Checker, utcnow
 
 async def _need_for_update(*, session: AsyncSession, need_id: int) -> Need | None:
     return (
-        await session.execute(select(Need).where(Need.id == need_id).with_for_update().execution_options(populate_existing=True))
+        await session.execute(
+            select(Need).where(Need.id == need_id).with_for_update().execution_options(populate_existing=True)
+        )
     ).scalar_one_or_none()
 
 
 def _follow_quantities(need: Need) -> None:
     """Set the need's status from its pledged and delivered quantities (cancelled/expired stay)."""
     if need.status in (*OPEN_STATUSES, "PLEDGED", "FULFILLED"):
-        need.status = status_for(quantity=need.quantity, pledged=need.quantity_pledged, delivered=need.quantity_delivered).value
+        need.status = status_for(
+            quantity=need.quantity, pledged=need.quantity_pledged, delivered=need.quantity_delivered
+        ).value
     need.updated_at = utcnow()
 
 
@@ -47,11 +51,15 @@ async def create(*, session: AsyncSession, viewer: Viewer, need_id: int, quantit
     if quantity > still_open:
         raise Problems.one("quantity", f"Only {still_open} {need.unit} are still needed.", Code.QUANTITY_EXCEEDS_OPEN)
     if offer_id is not None:
-        offer = (await session.execute(select(Offer).where(Offer.id == offer_id).with_for_update())).scalar_one_or_none()
+        offer = (
+            await session.execute(select(Offer).where(Offer.id == offer_id).with_for_update())
+        ).scalar_one_or_none()
         if offer is None or offer.donor_id != viewer.account_id:
             raise Problems.one("offerId", "No offer of yours has this id.", Code.NOT_FOUND)
         if offer.status != OfferStatus.ACTIVE or offer.category != need.category:
-            raise Problems.one("offerId", "This offer is not active or is for another category.", Code.OFFER_UNAVAILABLE)
+            raise Problems.one(
+                "offerId", "This offer is not active or is for another category.", Code.OFFER_UNAVAILABLE
+            )
         if offer.quantity_pledged + quantity > offer.quantity:
             left = offer.quantity - offer.quantity_pledged
             raise Problems.one("quantity", f"Your offer has only {left} {offer.unit} left.", Code.OFFER_UNAVAILABLE)
@@ -132,7 +140,9 @@ async def mine(*, session: AsyncSession, viewer: Viewer, first: int, after: str 
     if after is not None:
         created, last_id = parse_created_cursor(after)
         query = query.where(tuple_(Pledge.created_at, Pledge.id) < tuple_(created, last_id))
-    rows = list((await session.execute(query.order_by(Pledge.created_at.desc(), Pledge.id.desc()).limit(first + 1))).scalars())
+    rows = list(
+        (await session.execute(query.order_by(Pledge.created_at.desc(), Pledge.id.desc()).limit(first + 1))).scalars()
+    )
     hits = [Hit(row=p, distance_m=0.0, cursor=created_cursor(p.created_at, p.id)) for p in rows[:first]]
     return Page(hits=hits, has_next=len(rows) > first)
 
@@ -144,5 +154,3 @@ async def can_read(*, session: AsyncSession, viewer: Viewer | None, pledge: Pled
         return True
     owner = (await session.execute(select(Need.owner_id).where(Need.id == pledge.need_id))).scalar_one()
     return owner == viewer.account_id
-
-

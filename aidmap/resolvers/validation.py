@@ -29,7 +29,9 @@ class Checker:
     def add(self, field: str | None, message: str, code: Code) -> None:
         self.problems.append(Problem(field, message, code))
 
-    def text(self, field: str, value: str | None, *, max_len: int, required: bool = True, min_len: int = 1) -> str | None:
+    def text(
+        self, field: str, value: str | None, *, max_len: int, required: bool = True, min_len: int = 1
+    ) -> str | None:
         """Trimmed text, or None (with a problem) when empty or too long."""
         if value is None:
             if required:
@@ -46,7 +48,9 @@ class Checker:
             self.add(field, f"{field} must be at least {min_len} characters.", Code.TOO_SHORT)
         return value
 
-    def positive_int(self, field: str, value: int | None, *, maximum: int = MAX_QUANTITY, required: bool = True) -> int | None:
+    def positive_int(
+        self, field: str, value: int | None, *, maximum: int = MAX_QUANTITY, required: bool = True
+    ) -> int | None:
         if value is None:
             if required:
                 self.add(field, f"{field} is required.", Code.REQUIRED)

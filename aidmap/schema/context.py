@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from strawberry.dataloader import DataLoader
 
+from aidmap.db.reader import Reader
 from aidmap.models import Account, Need, Offer, Pledge
 from aidmap.resolvers import accounts, needs, offers, pledges
 from aidmap.resolvers.accounts import Viewer
@@ -18,7 +19,9 @@ from aidmap.settings import Settings
 Row = TypeVar("Row", Account, Need, Offer, Pledge)
 
 
-def _by_id(sessions: async_sessionmaker[AsyncSession], fetch: Callable[..., Awaitable[list[Row]]], arg: str) -> DataLoader[int, Row | None]:
+def _by_id(
+    sessions: async_sessionmaker[AsyncSession], fetch: Callable[..., Awaitable[list[Row]]], arg: str
+) -> DataLoader[int, Row | None]:
     async def load(ids: list[int]) -> Sequence[Row | None]:
         async with sessions() as session:
             found = {row.id: row for row in await fetch(session=session, **{arg: list(ids)})}
@@ -55,6 +58,7 @@ class Loaders:
 class Context:
     sessions: async_sessionmaker[AsyncSession]
     reads: async_sessionmaker[AsyncSession]
+    reader: Reader
     settings: Settings
     viewer: Viewer | None
     # A bearer token was sent but is unknown or expired: mutations say so instead of "sign in".

@@ -53,7 +53,12 @@ class PledgeError(UserError):
 
 E = TypeVar("E", AccountError, NeedError, OfferError, PledgeError)
 
-_CODE_ENUMS = {AccountError: AccountErrorCode, NeedError: NeedErrorCode, OfferError: OfferErrorCode, PledgeError: PledgeErrorCode}
+_CODE_ENUMS = {
+    AccountError: AccountErrorCode,
+    NeedError: NeedErrorCode,
+    OfferError: OfferErrorCode,
+    PledgeError: PledgeErrorCode,
+}
 
 
 def to_errors(error_type: type[E], problems: list[Problem]) -> list[E]:

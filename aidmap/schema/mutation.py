@@ -211,7 +211,9 @@ class Mutation:
     @strawberry.mutation
     async def withdraw_offer(self, info: Info[Context, None], input: WithdrawOfferInput) -> OfferPayload:
         async def action(session: AsyncSession, viewer: Viewer) -> models.Offer:
-            return await offers.withdraw(session=session, viewer=viewer, offer_id=_pk(input.offer_id, "Offer", "offerId"))
+            return await offers.withdraw(
+                session=session, viewer=viewer, offer_id=_pk(input.offer_id, "Offer", "offerId")
+            )
 
         row, errors = await _in_transaction(info.context, OfferError, action)
         return _offer_payload(info.context, row, errors)
@@ -221,7 +223,9 @@ class Mutation:
         async def action(session: AsyncSession, viewer: Viewer) -> models.Pledge:
             need_id = _pk(input.need_id, "Need", "needId")
             offer_id = _pk(input.offer_id, "Offer", "offerId") if input.offer_id is not None else None
-            return await pledges.create(session=session, viewer=viewer, need_id=need_id, quantity=input.quantity, offer_id=offer_id)
+            return await pledges.create(
+                session=session, viewer=viewer, need_id=need_id, quantity=input.quantity, offer_id=offer_id
+            )
 
         row, errors = await _in_transaction(info.context, PledgeError, action)
         return _pledge_payload(row, errors)
@@ -229,7 +233,9 @@ class Mutation:
     @strawberry.mutation(description="Either side cancels a pledge before delivery.")
     async def cancel_pledge(self, info: Info[Context, None], input: CancelPledgeInput) -> PledgePayload:
         async def action(session: AsyncSession, viewer: Viewer) -> models.Pledge:
-            return await pledges.cancel(session=session, viewer=viewer, pledge_id=_pk(input.pledge_id, "Pledge", "pledgeId"))
+            return await pledges.cancel(
+                session=session, viewer=viewer, pledge_id=_pk(input.pledge_id, "Pledge", "pledgeId")
+            )
 
         row, errors = await _in_transaction(info.context, PledgeError, action)
         return _pledge_payload(row, errors)

@@ -19,7 +19,6 @@ from aidmap.schema.types import (
     MyNeedEdge,
     MyOfferConnection,
     MyOfferEdge,
-    Need,
     NeedCategory,
     NeedConnection,
     NeedEdge,
@@ -88,17 +87,16 @@ class Query:
         after: str | None = None,
     ) -> NeedConnection:
         ctx = info.context
-        async with ctx.reads() as session:
-            page = await needs.search(
-                session=session,
-                lat=near.lat,
-                lon=near.lon,
-                radius_m=radius_meters,
-                categories=[models.NeedCategory(c) for c in categories] if categories else None,
-                statuses=[models.NeedStatus(s) for s in statuses] if statuses else None,
-                first=first,
-                after=after,
-            )
+        page = await needs.search(
+            reader=ctx.reader,
+            lat=near.lat,
+            lon=near.lon,
+            radius_m=radius_meters,
+            categories=[models.NeedCategory(c) for c in categories] if categories else None,
+            statuses=[models.NeedStatus(s) for s in statuses] if statuses else None,
+            first=first,
+            after=after,
+        )
         views = await need_views(ctx, [hit.row for hit in page.hits])
         edges = [
             NeedEdge(
@@ -123,18 +121,19 @@ class Query:
         after: str | None = None,
     ) -> OfferConnection:
         ctx = info.context
-        async with ctx.reads() as session:
-            page = await offers.search(
-                session=session,
-                lat=near.lat,
-                lon=near.lon,
-                radius_m=radius_meters,
-                categories=[models.NeedCategory(c) for c in categories] if categories else None,
-                first=first,
-                after=after,
-            )
+        page = await offers.search(
+            reader=ctx.reader,
+            lat=near.lat,
+            lon=near.lon,
+            radius_m=radius_meters,
+            categories=[models.NeedCategory(c) for c in categories] if categories else None,
+            first=first,
+            after=after,
+        )
         edges = [
-            OfferEdge(cursor=hit.cursor, node=Offer.from_model(hit.row, ctx), distance_meters=float(round(hit.distance_m, -2)))
+            OfferEdge(
+                cursor=hit.cursor, node=Offer.from_model(hit.row, ctx), distance_meters=float(round(hit.distance_m, -2))
+            )
             for hit in page.hits
         ]
         return OfferConnection(edges=edges, page_info=_page_info(page))
@@ -157,7 +156,9 @@ class Query:
         return MyNeedConnection(edges=edges, page_info=_page_info(page))
 
     @strawberry.field(description="Offers I posted, newest first.")
-    async def my_offers(self, info: Info[Context, None], first: int = 20, after: str | None = None) -> MyOfferConnection:
+    async def my_offers(
+        self, info: Info[Context, None], first: int = 20, after: str | None = None
+    ) -> MyOfferConnection:
         viewer = _signed_in(info)
         async with info.context.reads() as session:
             page = await offers.mine(session=session, viewer=viewer, first=first, after=after)
@@ -165,7 +166,9 @@ class Query:
         return MyOfferConnection(edges=edges, page_info=_page_info(page))
 
     @strawberry.field(description="Pledges I made, newest first.")
-    async def my_pledges(self, info: Info[Context, None], first: int = 20, after: str | None = None) -> PledgeConnection:
+    async def my_pledges(
+        self, info: Info[Context, None], first: int = 20, after: str | None = None
+    ) -> PledgeConnection:
         viewer = _signed_in(info)
         async with info.context.reads() as session:
             page = await pledges.mine(session=session, viewer=viewer, first=first, after=after)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+
 import strawberry
 from strawberry.types import Info
 
@@ -140,7 +141,9 @@ async def need_views(ctx: Context, rows: list[models.Need]) -> list[Need]:
     async with ctx.reads() as session:
         pledged = await need_resolvers.actively_pledged_need_ids(session=session, viewer=viewer, need_ids=others)
     return [
-        Need.from_model(n, private=n.owner_id == viewer.account_id or n.id in pledged, is_mine=n.owner_id == viewer.account_id)
+        Need.from_model(
+            n, private=n.owner_id == viewer.account_id or n.id in pledged, is_mine=n.owner_id == viewer.account_id
+        )
         for n in rows
     ]
 
@@ -304,4 +307,3 @@ class PledgeEdge:
 class PledgeConnection:
     edges: list[PledgeEdge]
     page_info: PageInfo
-

@@ -51,7 +51,9 @@ def test_data_survives_a_cluster_restart(base_dir: Path) -> None:
 
 
 def _serve(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "aidmap.cli", "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "aidmap.cli", "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
@@ -77,20 +79,29 @@ def _stop(process: subprocess.Popen[bytes]) -> str:
 
 def _gql(url: str, query: str, variables: dict[str, Any], token: str | None = None) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    body: dict[str, Any] = httpx2.post(f"{url}/graphql", json={"query": query, "variables": variables}, headers=headers, timeout=30).json()
+    body: dict[str, Any] = httpx2.post(
+        f"{url}/graphql", json={"query": query, "variables": variables}, headers=headers, timeout=30
+    ).json()
     return body["data"]
 
 
 def test_serve_starts_its_own_cluster_seeds_once_and_stops_it_without_losing_data(base_dir: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "AIDMAP_DATABASE_URL"}
-    env.update(AIDMAP_DATA_DIR=str(base_dir), AIDMAP_PG_PORT=str(free_port()), AIDMAP_PORT=str(port), AIDMAP_PASSWORD_HASH_PROFILE="CHEAPEST")
+    env.update(
+        AIDMAP_DATA_DIR=str(base_dir),
+        AIDMAP_PG_PORT=str(free_port()),
+        AIDMAP_PORT=str(port),
+        AIDMAP_PASSWORD_HASH_PROFILE="CHEAPEST",
+    )
     url = f"http://127.0.0.1:{port}"
     count_needs = "{ needs(near: {lat: 21.0285, lon: 105.8542}, radiusMeters: 50000, first: 1, statuses: [OPEN, PARTLY_PLEDGED, PLEDGED, FULFILLED, CANCELLED]) { edges { cursor } } }"
 
     first = _serve(env)
     _wait_healthy(url, first)
-    token = _gql(url, SIGN_UP, {"input": {"displayName": "Lan", "phone": "0987654321", "password": "long enough"}})["signUp"]["token"]
+    token = _gql(url, SIGN_UP, {"input": {"displayName": "Lan", "phone": "0987654321", "password": "long enough"}})[
+        "signUp"
+    ]["token"]
     made = _gql(url, CREATE_NEED, {"input": need_input(title="kept across restarts")}, token)["createNeed"]
     assert made["errors"] == []
     assert _gql(url, count_needs, {})["needs"]["edges"], "the demo data set was loaded into the empty database"
@@ -106,7 +117,9 @@ def test_serve_starts_its_own_cluster_seeds_once_and_stops_it_without_losing_dat
         mine = _gql(url, "{ myNeeds(first: 5) { edges { node { title } } } }", {}, token)["myNeeds"]["edges"]
         assert [e["node"]["title"] for e in mine] == ["kept across restarts"]
         with psycopg.connect(cluster.conninfo()) as conn:
-            assert conn.execute("SELECT count(*) FROM needs").fetchone() == seeded, "the demo is loaded only into an empty database"
+            assert conn.execute("SELECT count(*) FROM needs").fetchone() == seeded, (
+                "the demo is loaded only into an empty database"
+            )
     finally:
         _stop(second)
     assert not cluster.is_running()

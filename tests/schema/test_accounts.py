@@ -19,13 +19,22 @@ mutation ($input: CreateNeedInput!) { createNeed(input: $input) { need { id } er
 
 
 def test_sign_up_returns_a_token_that_identifies_the_account(api: Api, db: psycopg.Connection[Any]) -> None:
-    payload = api.data(SIGN_UP, {"input": {"displayName": " Trần Bình ", "phone": "0912 345 678", "password": "long enough"}})["signUp"]
+    payload = api.data(
+        SIGN_UP, {"input": {"displayName": " Trần Bình ", "phone": "0912 345 678", "password": "long enough"}}
+    )["signUp"]
 
     assert payload["errors"] == []
     assert payload["account"]["displayName"] == "Trần Bình"
     me = api.data(ME, token=payload["token"])["me"]
-    assert me == {"id": payload["account"]["id"], "displayName": "Trần Bình", "phone": "+84912345678", "roles": ["REQUESTER", "DONOR"]}
-    stored_hash, token_hash = db.execute("SELECT a.password_hash, t.token_hash FROM accounts a JOIN access_tokens t ON t.account_id = a.id").fetchone()  # type: ignore[misc]
+    assert me == {
+        "id": payload["account"]["id"],
+        "displayName": "Trần Bình",
+        "phone": "+84912345678",
+        "roles": ["REQUESTER", "DONOR"],
+    }
+    stored_hash, token_hash = db.execute(
+        "SELECT a.password_hash, t.token_hash FROM accounts a JOIN access_tokens t ON t.account_id = a.id"
+    ).fetchone()  # type: ignore[misc]
     assert stored_hash.startswith("$argon2id$")
     assert payload["token"] not in token_hash
 
@@ -39,7 +48,11 @@ def test_sign_up_rejects_bad_input_and_a_taken_phone(api: Api, db: psycopg.Conne
 
     assert taken["token"] is None and [e["code"] for e in taken["errors"]] == ["PHONE_TAKEN"]
     assert bad["token"] is None
-    assert {(e["field"], e["code"]) for e in bad["errors"]} == {("displayName", "REQUIRED"), ("phone", "INVALID"), ("password", "TOO_SHORT")}
+    assert {(e["field"], e["code"]) for e in bad["errors"]} == {
+        ("displayName", "REQUIRED"),
+        ("phone", "INVALID"),
+        ("password", "TOO_SHORT"),
+    }
     assert db.execute("SELECT count(*) FROM accounts").fetchone() == (1,)
 
 
@@ -53,7 +66,11 @@ def test_sign_in_with_right_and_wrong_credentials(api: Api) -> None:
     assert ok["errors"] == [] and ok["token"]
     assert api.data(ME, token=ok["token"])["me"]["displayName"] == "An"
     # Same answer for a wrong password and an unknown phone: nothing tells which phones have accounts.
-    assert wrong["errors"] == unknown["errors"] == [{"field": None, "message": "Phone number or password is wrong.", "code": "INVALID_CREDENTIALS"}]
+    assert (
+        wrong["errors"]
+        == unknown["errors"]
+        == [{"field": None, "message": "Phone number or password is wrong.", "code": "INVALID_CREDENTIALS"}]
+    )
 
 
 def test_anonymous_and_expired_tokens_cannot_write(api: Api, db: psycopg.Connection[Any]) -> None:
@@ -79,5 +96,7 @@ def test_phone_and_roles_are_hidden_from_others(api: Api) -> None:
     query = "query ($id: ID!) { node(id: $id) { ... on Need { pledges { id } } } }"
     assert api.data(query, {"id": need["id"]}, other)["node"]["pledges"] == []
     me = api.data(ME, token=owner)["me"]
-    account = api.data("query ($id: ID!) { node(id: $id) { ... on Account { displayName phone roles } } }", {"id": me["id"]}, other)["node"]
+    account = api.data(
+        "query ($id: ID!) { node(id: $id) { ... on Account { displayName phone roles } } }", {"id": me["id"]}, other
+    )["node"]
     assert account == {"displayName": "Chủ", "phone": None, "roles": []}

@@ -94,7 +94,9 @@ def test_values_graphql_cannot_represent_are_rejected_before_any_write(
     import json
 
     body = json.dumps({"query": CREATE_NEED, "variables": {"input": need_input(**overrides)}}, allow_nan=True)
-    response = api.http.post("/graphql", content=body, headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    response = api.http.post(
+        "/graphql", content=body, headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    )
 
     errors = response.json()["errors"]
     assert expected.lower() in errors[0]["message"].lower()
@@ -106,13 +108,21 @@ def test_update_need_changes_only_given_fields_and_only_for_the_owner(api: Api, 
     owner, stranger = sign_up(api), sign_up(api)
     need = create_need(api, owner, details="trước")
 
-    updated = api.data(UPDATE_NEED, {"input": {"needId": need["id"], "title": "Cần 20kg gạo", "quantity": 20}}, owner)["updateNeed"]
+    updated = api.data(UPDATE_NEED, {"input": {"needId": need["id"], "title": "Cần 20kg gạo", "quantity": 20}}, owner)[
+        "updateNeed"
+    ]
     foreign = api.data(UPDATE_NEED, {"input": {"needId": need["id"], "title": "hijacked"}}, stranger)["updateNeed"]
-    bad = api.data(UPDATE_NEED, {"input": {"needId": need["id"], "location": {"lat": 0, "lon": 200}}}, owner)["updateNeed"]
+    bad = api.data(UPDATE_NEED, {"input": {"needId": need["id"], "location": {"lat": 0, "lon": 200}}}, owner)[
+        "updateNeed"
+    ]
     garbage_id = api.data(UPDATE_NEED, {"input": {"needId": "bm9wZQ", "title": "x"}}, owner)["updateNeed"]
 
     assert updated["errors"] == []
-    assert updated["need"]["title"] == "Cần 20kg gạo" and updated["need"]["quantity"] == 20 and updated["need"]["details"] == "trước"
+    assert (
+        updated["need"]["title"] == "Cần 20kg gạo"
+        and updated["need"]["quantity"] == 20
+        and updated["need"]["details"] == "trước"
+    )
     assert foreign["need"] is None and foreign["errors"][0]["code"] == "NOT_FOUND"
     assert bad["errors"][0]["code"] == "OUT_OF_RANGE"
     assert garbage_id["errors"][0]["code"] == "NOT_FOUND"
@@ -151,7 +161,9 @@ def test_needs_nearby_are_ordered_by_distance_and_filtered(api: Api) -> None:
     # Needs due east of the centre at 300 m steps; one MEDICINE, one outside the radius.
     for i in range(1, 6):
         create_need(api, owner, title=f"food {i}", location={"lat": HANOI["lat"], "lon": HANOI["lon"] + i * 0.0029})
-    create_need(api, owner, title="medicine", category="MEDICINE", location={"lat": HANOI["lat"] + 0.001, "lon": HANOI["lon"]})
+    create_need(
+        api, owner, title="medicine", category="MEDICINE", location={"lat": HANOI["lat"] + 0.001, "lon": HANOI["lon"]}
+    )
     create_need(api, owner, title="far", location={"lat": HANOI["lat"] + 0.2, "lon": HANOI["lon"]})
 
     food = api.data(NEEDS, {"near": HANOI, "radius": 2000, "first": 10, "categories": ["FOOD"]}, donor)["needs"]
@@ -185,11 +197,25 @@ def test_paging_through_250_needs_has_no_duplicates_or_gaps(api: Api, db: psycop
     owner = sign_up(api)
     rng = random.Random(7)
     owner_id = db.execute("SELECT id FROM accounts").fetchone()[0]  # type: ignore[index]
-    with db.cursor().copy("COPY needs (owner_id, category, title, quantity, unit, urgency, location, contact_phone, expires_at) FROM STDIN") as copy:
+    with db.cursor().copy(
+        "COPY needs (owner_id, category, title, quantity, unit, urgency, location, contact_phone, expires_at) FROM STDIN"
+    ) as copy:
         for i in range(250):
             # Some share a point exactly, so the id tie-breaker is exercised.
             lat, lon = (21.03, 105.85) if i % 25 == 0 else (21.0 + rng.random() * 0.06, 105.82 + rng.random() * 0.06)
-            copy.write_row((owner_id, "FOOD", f"n{i}", 1, "kg", "NORMAL", f"SRID=4326;POINT({lon} {lat})", "+84912345678", "2099-01-01"))
+            copy.write_row(
+                (
+                    owner_id,
+                    "FOOD",
+                    f"n{i}",
+                    1,
+                    "kg",
+                    "NORMAL",
+                    f"SRID=4326;POINT({lon} {lat})",
+                    "+84912345678",
+                    "2099-01-01",
+                )
+            )
     db.execute("UPDATE needs SET expires_at = now() + interval '1 day'")
 
     seen: list[str] = []
@@ -221,7 +247,9 @@ def test_paging_through_250_needs_has_no_duplicates_or_gaps(api: Api, db: psycop
         ({"after": "not a cursor!"}, "after", "INVALID"),
     ],
 )
-def test_needs_query_rejects_bad_arguments_with_a_typed_error(api: Api, variables: dict[str, Any], field: str, code: str) -> None:
+def test_needs_query_rejects_bad_arguments_with_a_typed_error(
+    api: Api, variables: dict[str, Any], field: str, code: str
+) -> None:
     body = api.post(NEEDS, {"near": HANOI, "radius": 1000, "first": 10, **variables})
 
     assert body["data"] is None

@@ -44,7 +44,9 @@ def test_a_page_of_needs_with_pledges_costs_a_constant_number_of_statements(api:
     for i in range(12):
         need = create_need(api, requester, title=f"n{i}")
         pledge(api, donors[i % 3], need["id"], 1)
-    query = "{ myNeeds(first: 12) { edges { node { title pledges { quantity donor { displayName } need { status } } } } } }"
+    query = (
+        "{ myNeeds(first: 12) { edges { node { title pledges { quantity donor { displayName } need { status } } } } } }"
+    )
     statements: list[str] = []
 
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -67,7 +69,9 @@ def event_target() -> Any:
     return Engine
 
 
-def test_unexpected_errors_are_masked_and_logged(api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_unexpected_errors_are_masked_and_logged(
+    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     async def broken(**kwargs: Any) -> None:
         raise RuntimeError("connection string postgresql://secret@db leaked")
 

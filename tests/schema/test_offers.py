@@ -27,7 +27,9 @@ def test_offer_lifecycle_and_search(api: Api) -> None:
     create_offer(api, donor, title="thuốc", category="MEDICINE")
 
     found = api.data(OFFERS, {"near": HANOI, "radius": 5000, "categories": ["FOOD"]}, requester)["offers"]["edges"]
-    updated = api.data(UPDATE, {"input": {"offerId": near["id"], "title": "gần nhà", "radiusMeters": 1500}}, donor)["updateOffer"]
+    updated = api.data(UPDATE, {"input": {"offerId": near["id"], "title": "gần nhà", "radiusMeters": 1500}}, donor)[
+        "updateOffer"
+    ]
     foreign = api.data(UPDATE, {"input": {"offerId": near["id"], "title": "x"}}, requester)["updateOffer"]
     withdrawn = api.data(WITHDRAW, {"input": {"offerId": near["id"]}}, donor)["withdrawOffer"]
     after = api.data(OFFERS, {"near": HANOI, "radius": 5000, "categories": ["FOOD"]}, requester)["offers"]["edges"]
@@ -51,7 +53,9 @@ def test_offer_lifecycle_and_search(api: Api) -> None:
         ({"availableUntil": "2001-01-01T00:00:00Z"}, "availableUntil", "OUT_OF_RANGE"),
     ],
 )
-def test_create_offer_rejects_bad_input(api: Api, db: psycopg.Connection[Any], overrides: dict[str, Any], field: str, code: str) -> None:
+def test_create_offer_rejects_bad_input(
+    api: Api, db: psycopg.Connection[Any], overrides: dict[str, Any], field: str, code: str
+) -> None:
     donor = sign_up(api)
     payload = api.data(CREATE_OFFER, {"input": offer_input(**overrides)}, donor)["createOffer"]
     assert payload["offer"] is None and [(e["field"], e["code"]) for e in payload["errors"]] == [(field, code)]

@@ -35,7 +35,10 @@ def test_need_status_follows_pledged_and_delivered_quantities(api: Api) -> None:
     assert delivered_a["pledge"]["need"] == {"status": "PLEDGED", "quantityDelivered": 4}
     assert delivered_b["pledge"]["need"] == {"status": "FULFILLED", "quantityDelivered": 10}
     seen_by_requester = api.data(NEED, {"id": need["id"]}, requester)["node"]
-    assert [(p["donor"]["displayName"], p["status"]) for p in seen_by_requester["pledges"]] == [("Donor A", "DELIVERED"), ("Donor B", "DELIVERED")]
+    assert [(p["donor"]["displayName"], p["status"]) for p in seen_by_requester["pledges"]] == [
+        ("Donor A", "DELIVERED"),
+        ("Donor B", "DELIVERED"),
+    ]
 
 
 def test_pledge_rules(api: Api, db: psycopg.Connection[Any]) -> None:
@@ -49,7 +52,9 @@ def test_pledge_rules(api: Api, db: psycopg.Connection[Any]) -> None:
     anonymous = api.data(PLEDGE, {"input": {"needId": need["id"], "quantity": 1}})["pledge"]
 
     assert own["errors"][0]["code"] == "OWN_NEED"
-    assert too_much["errors"] == [{"field": "quantity", "code": "QUANTITY_EXCEEDS_OPEN", "message": "Only 5 kg are still needed."}]
+    assert too_much["errors"] == [
+        {"field": "quantity", "code": "QUANTITY_EXCEEDS_OPEN", "message": "Only 5 kg are still needed."}
+    ]
     assert zero["errors"][0]["code"] == "OUT_OF_RANGE"
     assert unknown["errors"][0]["code"] == "NOT_FOUND"
     assert anonymous["errors"][0]["code"] == "UNAUTHENTICATED"
@@ -121,7 +126,9 @@ def test_pledging_from_an_offer_uses_up_the_offer(api: Api) -> None:
     assert {o["node"]["id"]: o["node"]["status"] for o in again}[offer["id"]] == "ACTIVE"
 
 
-def test_concurrent_pledges_never_commit_more_than_is_open(api: Api, live_server: LiveServer, db: psycopg.Connection[Any]) -> None:
+def test_concurrent_pledges_never_commit_more_than_is_open(
+    api: Api, live_server: LiveServer, db: psycopg.Connection[Any]
+) -> None:
     requester = sign_up(api)
     donors = [sign_up(api, f"Donor {i}") for i in range(12)]
     need = create_need(api, requester, quantity=25)

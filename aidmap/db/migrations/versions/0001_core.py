@@ -47,7 +47,12 @@ def upgrade() -> None:
     op.create_table(
         "access_tokens",
         sa.Column("id", sa.BigInteger, primary_key=True),
-        sa.Column("account_id", sa.BigInteger, sa.ForeignKey("accounts.id", ondelete="CASCADE", name="fk_access_tokens_account_id_accounts"), nullable=False),
+        sa.Column(
+            "account_id",
+            sa.BigInteger,
+            sa.ForeignKey("accounts.id", ondelete="CASCADE", name="fk_access_tokens_account_id_accounts"),
+            nullable=False,
+        ),
         sa.Column("token_hash", sa.String(64), nullable=False),
         _now("created_at"),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
@@ -60,7 +65,9 @@ def upgrade() -> None:
     op.create_table(
         "needs",
         sa.Column("id", sa.BigInteger, primary_key=True),
-        sa.Column("owner_id", sa.BigInteger, sa.ForeignKey("accounts.id", name="fk_needs_owner_id_accounts"), nullable=False),
+        sa.Column(
+            "owner_id", sa.BigInteger, sa.ForeignKey("accounts.id", name="fk_needs_owner_id_accounts"), nullable=False
+        ),
         sa.Column("category", sa.Text, nullable=False),
         sa.Column("title", sa.String(120), nullable=False),
         sa.Column("details", sa.String(2000)),
@@ -80,12 +87,16 @@ def upgrade() -> None:
         sa.CheckConstraint(f"category IN ({CATEGORIES})", name="ck_needs_category"),
         sa.CheckConstraint("urgency IN ('LOW', 'NORMAL', 'HIGH', 'CRITICAL')", name="ck_needs_urgency"),
         sa.CheckConstraint(
-            "status IN ('OPEN', 'PARTLY_PLEDGED', 'PLEDGED', 'FULFILLED', 'CANCELLED', 'EXPIRED')", name="ck_needs_status"
+            "status IN ('OPEN', 'PARTLY_PLEDGED', 'PLEDGED', 'FULFILLED', 'CANCELLED', 'EXPIRED')",
+            name="ck_needs_status",
         ),
         sa.CheckConstraint("quantity > 0", name="ck_needs_quantity_positive"),
-        sa.CheckConstraint("quantity_pledged >= 0 AND quantity_pledged <= quantity", name="ck_needs_pledged_within_quantity"),
         sa.CheckConstraint(
-            "quantity_delivered >= 0 AND quantity_delivered <= quantity_pledged", name="ck_needs_delivered_within_pledged"
+            "quantity_pledged >= 0 AND quantity_pledged <= quantity", name="ck_needs_pledged_within_quantity"
+        ),
+        sa.CheckConstraint(
+            "quantity_delivered >= 0 AND quantity_delivered <= quantity_pledged",
+            name="ck_needs_delivered_within_pledged",
         ),
     )
     op.create_index("ix_needs_owner_id", "needs", ["owner_id"])
@@ -99,7 +110,9 @@ def upgrade() -> None:
     op.create_table(
         "offers",
         sa.Column("id", sa.BigInteger, primary_key=True),
-        sa.Column("donor_id", sa.BigInteger, sa.ForeignKey("accounts.id", name="fk_offers_donor_id_accounts"), nullable=False),
+        sa.Column(
+            "donor_id", sa.BigInteger, sa.ForeignKey("accounts.id", name="fk_offers_donor_id_accounts"), nullable=False
+        ),
         sa.Column("category", sa.Text, nullable=False),
         sa.Column("title", sa.String(120), nullable=False),
         sa.Column("details", sa.String(2000)),
@@ -116,7 +129,9 @@ def upgrade() -> None:
         sa.CheckConstraint(f"category IN ({CATEGORIES})", name="ck_offers_category"),
         sa.CheckConstraint("status IN ('ACTIVE', 'EXHAUSTED', 'WITHDRAWN', 'EXPIRED')", name="ck_offers_status"),
         sa.CheckConstraint("quantity > 0", name="ck_offers_quantity_positive"),
-        sa.CheckConstraint("quantity_pledged >= 0 AND quantity_pledged <= quantity", name="ck_offers_pledged_within_quantity"),
+        sa.CheckConstraint(
+            "quantity_pledged >= 0 AND quantity_pledged <= quantity", name="ck_offers_pledged_within_quantity"
+        ),
         sa.CheckConstraint("radius_meters > 0", name="ck_offers_radius_positive"),
     )
     op.create_index("ix_offers_donor_id", "offers", ["donor_id"])
@@ -129,14 +144,18 @@ def upgrade() -> None:
         "pledges",
         sa.Column("id", sa.BigInteger, primary_key=True),
         sa.Column("need_id", sa.BigInteger, sa.ForeignKey("needs.id", name="fk_pledges_need_id_needs"), nullable=False),
-        sa.Column("donor_id", sa.BigInteger, sa.ForeignKey("accounts.id", name="fk_pledges_donor_id_accounts"), nullable=False),
+        sa.Column(
+            "donor_id", sa.BigInteger, sa.ForeignKey("accounts.id", name="fk_pledges_donor_id_accounts"), nullable=False
+        ),
         sa.Column("offer_id", sa.BigInteger, sa.ForeignKey("offers.id", name="fk_pledges_offer_id_offers")),
         sa.Column("quantity", sa.Integer, nullable=False),
         sa.Column("status", sa.Text, nullable=False, server_default="PLEDGED"),
         _now("created_at"),
         sa.Column("delivered_at", sa.DateTime(timezone=True)),
         sa.Column("cancelled_at", sa.DateTime(timezone=True)),
-        sa.Column("cancelled_by_id", sa.BigInteger, sa.ForeignKey("accounts.id", name="fk_pledges_cancelled_by_id_accounts")),
+        sa.Column(
+            "cancelled_by_id", sa.BigInteger, sa.ForeignKey("accounts.id", name="fk_pledges_cancelled_by_id_accounts")
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_pledges"),
         sa.CheckConstraint("status IN ('PLEDGED', 'DELIVERED', 'CANCELLED')", name="ck_pledges_status"),
         sa.CheckConstraint("quantity > 0", name="ck_pledges_quantity_positive"),

@@ -1,0 +1,45 @@
+"""Hot read-only queries on a plain psycopg pool, next to SQLAlchemy.
+
+SQLAlchemy's async session costs ~0.55 ms per checkout on this machine (measured:
+0.66 ms vs 0.12 ms for `SELECT 1`), as much as the nearby search itself. The few
+hand-written, read-only statements on the hot path (search, token look-up) run
+here in autocommit; everything else, and every write, goes through SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg.rows import namedtuple_row
+from psycopg_pool import AsyncConnectionPool
+
+
+def conninfo_from_url(url: str) -> str:
+    """A libpq URI from a SQLAlchemy URL (drops the +driver part)."""
+    scheme, rest = url.split("://", 1)
+    return "postgresql://" + rest if scheme.startswith("postgres") else url
+
+
+class Reader:
+    def __init__(self, url: str, *, max_size: int) -> None:
+        self._pool = AsyncConnectionPool(
+            conninfo_from_url(url),
+            min_size=1,
+            max_size=max_size,
+            open=False,
+            # prepare_threshold: hot statements are prepared server-side after two uses.
+            kwargs={"autocommit": True, "prepare_threshold": 2},
+        )
+
+    async def open(self) -> None:
+        await self._pool.open(wait=True, timeout=30)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def fetch(self, sql: str, params: dict[str, Any]) -> list[Any]:
+        """All rows of one statement, as named tuples (attribute access by column name)."""
+        async with self._pool.connection() as conn:
+            cursor = conn.cursor(row_factory=namedtuple_row)
+            await cursor.execute(sql, params)
+            return await cursor.fetchall()
