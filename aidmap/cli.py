@@ -27,7 +27,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             demo.seed(database.url, needs=demo.DEFAULT_NEEDS)
         app = create_app(settings, database_url=database.url)
         log.info("GraphQL at http://%s:%d/graphql", settings.host, settings.port)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", ws="auto")
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=settings.access_log)
     finally:
         if database.started is not None:
             database.started.stop()
