@@ -10,6 +10,8 @@ times both paths on the same random centres, interleaved, in one run.
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import os
 import random
 import shutil
@@ -21,7 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx2
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -119,12 +120,15 @@ def main() -> int:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        http = httpx2.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+        # The stdlib client on one keep-alive connection: it adds ~0.1 ms a request (httpx adds ~0.7).
+        client = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         for _ in range(300):
             try:
-                if http.get("/healthz").status_code == 200:
+                client.request("GET", "/healthz")
+                if client.getresponse().read() and True:
                     break
-            except httpx2.HTTPError:
+            except OSError:
+                client.close()
                 time.sleep(0.1)
 
         points = centres(args.warmup + args.queries)
@@ -140,12 +144,12 @@ def main() -> int:
                 rows = [r for r in conn.execute(RAW_SQL, params).fetchall() if r[-1] <= 5000.0]
                 elapsed = {"sql": time.perf_counter() - t0}
                 for name, query in queries.items():
+                    body = json.dumps({"query": query, "variables": {"near": {"lat": lat, "lon": lon}}})
                     t0 = time.perf_counter()
-                    response = http.post(
-                        "/graphql", json={"query": query, "variables": {"near": {"lat": lat, "lon": lon}}}
-                    )
+                    client.request("POST", "/graphql", body=body, headers={"Content-Type": "application/json"})
+                    raw = client.getresponse().read()
                     elapsed[name] = time.perf_counter() - t0
-                    edges = response.json()["data"]["needs"]["edges"]
+                    edges = json.loads(raw)["data"]["needs"]["edges"]
                     assert len(edges) == min(20, len(rows)), (len(edges), len(rows))
                 if i >= args.warmup:
                     hits.append(len(edges))

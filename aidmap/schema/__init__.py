@@ -34,8 +34,15 @@ class ClientSafeErrors(MaskErrors):
         super().__init__(should_mask_error=_should_mask, error_message="Unexpected error.")
 
 
+class AidmapSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: object = None) -> None:
+        # Strawberry logs every error with a traceback; client mistakes are not server errors,
+        # and unexpected ones were already logged by ClientSafeErrors.
+        return None
+
+
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(
+    return AidmapSchema(
         query=Query,
         mutation=Mutation,
         types=[Account, Need, Offer, Pledge],
