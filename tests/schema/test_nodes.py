@@ -82,3 +82,10 @@ def test_unexpected_errors_are_masked_and_logged(
     assert body["errors"][0]["message"] == "Unexpected error."
     assert "secret" not in str(body)
     assert "leaked" in caplog.text
+
+
+def test_client_mistakes_are_not_logged_as_server_errors(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG):
+        body = api.post("{ needs(near: {lat: 21, lon: 105}, radiusMeters: -1, first: 1) { edges { cursor } } }")
+    assert body["errors"][0]["extensions"]["code"] == "OUT_OF_RANGE"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

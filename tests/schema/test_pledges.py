@@ -156,3 +156,19 @@ def test_concurrent_pledges_never_commit_more_than_is_open(
     assert (len(won), len(lost)) == (25, 15)
     stored = db.execute("SELECT quantity_pledged, status, (SELECT sum(quantity) FROM pledges) FROM needs").fetchone()
     assert stored == (25, "PLEDGED", 25)
+
+
+def test_my_pledges_lists_the_donors_pledges_newest_first(api: Api) -> None:
+    requester, donor, other = sign_up(api), sign_up(api), sign_up(api)
+    first_need = create_need(api, requester, title="first")
+    second_need = create_need(api, requester, title="second")
+    pledge(api, donor, first_need["id"], 1)
+    pledge(api, donor, second_need["id"], 2)
+    pledge(api, other, second_need["id"], 3)
+    query = "{ myPledges(first: 10) { edges { node { quantity need { title exactLocation { lat } } } } pageInfo { hasNextPage } } }"
+
+    mine = api.data(query, token=donor)["myPledges"]
+
+    assert [(e["node"]["quantity"], e["node"]["need"]["title"]) for e in mine["edges"]] == [(2, "second"), (1, "first")]
+    assert all(e["node"]["need"]["exactLocation"] is not None for e in mine["edges"])
+    assert mine["pageInfo"]["hasNextPage"] is False
