@@ -2,6 +2,8 @@
 
 from aidmap.models.account import AccessToken, Account, Role
 from aidmap.models.base import Base
+from aidmap.models.event import Event, EventKind
+from aidmap.models.message import Message
 from aidmap.models.need import Need, NeedCategory, NeedStatus, Urgency
 from aidmap.models.offer import Offer, OfferStatus
 from aidmap.models.pledge import Pledge, PledgeStatus
@@ -10,6 +12,9 @@ __all__ = [
     "AccessToken",
     "Account",
     "Base",
+    "Event",
+    "EventKind",
+    "Message",
     "Need",
     "NeedCategory",
     "NeedStatus",

@@ -9,7 +9,8 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.db.reader import Reader
-from aidmap.models import Need, NeedCategory, NeedStatus, Pledge, PledgeStatus
+from aidmap.events.outbox import emit
+from aidmap.models import EventKind, Need, NeedCategory, NeedStatus, Pledge, PledgeStatus
 from aidmap.models.need import ACTIVE_STATUSES, OPEN_STATUSES, status_for
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.cursors import check_page_size, created_cursor, parse_created_cursor
@@ -102,6 +103,7 @@ async def create(*, session: AsyncSession, viewer: Viewer, fields: NeedFields) -
     session.add(need)
     await session.flush()
     await session.refresh(need)
+    await emit(session=session, kind=EventKind.NEED_CREATED, need=need)
     return need
 
 
@@ -125,6 +127,8 @@ async def update(*, session: AsyncSession, viewer: Viewer, need_id: int, fields:
     need.updated_at = utcnow()
     await session.flush()
     await session.refresh(need)
+    donors = await _active_donors(session=session, need_id=need.id)
+    await emit(session=session, kind=EventKind.NEED_UPDATED, need=need, audience=donors)
     return need
 
 
@@ -139,17 +143,27 @@ async def cancel(*, session: AsyncSession, viewer: Viewer, need_id: int) -> Need
             select(Pledge).where(Pledge.need_id == need.id, Pledge.status == PledgeStatus.PLEDGED.value)
         )
     ).scalars()
+    donors = set()
     for pledge in pledges:
         pledge.status, pledge.cancelled_at, pledge.cancelled_by_id = (
             PledgeStatus.CANCELLED.value,
             now,
             viewer.account_id,
         )
+        donors.add(pledge.donor_id)
     need.quantity_pledged = need.quantity_delivered
     need.status, need.updated_at = NeedStatus.CANCELLED.value, now
     await session.flush()
     await session.refresh(need)
+    await emit(session=session, kind=EventKind.NEED_CANCELLED, need=need, audience=donors)
     return need
+
+
+async def _active_donors(*, session: AsyncSession, need_id: int) -> set[int]:
+    rows = await session.execute(
+        select(Pledge.donor_id).where(Pledge.need_id == need_id, Pledge.status == PledgeStatus.PLEDGED.value)
+    )
+    return set(rows.scalars())
 
 
 async def search(

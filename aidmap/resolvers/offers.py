@@ -9,7 +9,8 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.db.reader import Reader
-from aidmap.models import NeedCategory, Offer, OfferStatus
+from aidmap.events.outbox import emit
+from aidmap.models import EventKind, NeedCategory, Offer, OfferStatus
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.cursors import check_page_size, created_cursor, parse_created_cursor
 from aidmap.resolvers.nearby import Hit, Page, nearest, origin_point
@@ -86,6 +87,7 @@ async def create(*, session: AsyncSession, viewer: Viewer, fields: OfferFields) 
     session.add(offer)
     await session.flush()
     await session.refresh(offer)
+    await emit(session=session, kind=EventKind.OFFER_CREATED, offer=offer)
     return offer
 
 
@@ -107,6 +109,7 @@ async def update(*, session: AsyncSession, viewer: Viewer, offer_id: int, fields
     offer.updated_at = utcnow()
     await session.flush()
     await session.refresh(offer)
+    await emit(session=session, kind=EventKind.OFFER_UPDATED, offer=offer)
     return offer
 
 
@@ -118,6 +121,7 @@ async def withdraw(*, session: AsyncSession, viewer: Viewer, offer_id: int) -> O
     offer.status, offer.updated_at = OfferStatus.WITHDRAWN.value, utcnow()
     await session.flush()
     await session.refresh(offer)
+    await emit(session=session, kind=EventKind.OFFER_WITHDRAWN, offer=offer)
     return offer
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aidmap.models import Need, Offer, OfferStatus, Pledge, PledgeStatus
+from aidmap.events.outbox import emit
+from aidmap.models import EventKind, Need, Offer, OfferStatus, Pledge, PledgeStatus
 from aidmap.models.need import OPEN_STATUSES, status_for
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.cursors import check_page_size, created_cursor, parse_created_cursor
@@ -50,6 +51,7 @@ async def create(*, session: AsyncSession, viewer: Viewer, need_id: int, quantit
     still_open = need.quantity - need.quantity_pledged
     if quantity > still_open:
         raise Problems.one("quantity", f"Only {still_open} {need.unit} are still needed.", Code.QUANTITY_EXCEEDS_OPEN)
+    offer = None
     if offer_id is not None:
         offer = (
             await session.execute(select(Offer).where(Offer.id == offer_id).with_for_update())
@@ -73,6 +75,10 @@ async def create(*, session: AsyncSession, viewer: Viewer, need_id: int, quantit
     session.add(pledge)
     await session.flush()
     await session.refresh(pledge)
+    audience = (need.owner_id, viewer.account_id)
+    await emit(session=session, kind=EventKind.PLEDGE_CREATED, need=need, pledge_id=pledge.id, audience=audience)
+    if offer is not None:
+        await emit(session=session, kind=EventKind.OFFER_UPDATED, offer=offer)
     return pledge
 
 
@@ -102,6 +108,10 @@ async def cancel(*, session: AsyncSession, viewer: Viewer, pledge_id: int) -> Pl
             offer.status = OfferStatus.ACTIVE.value
         offer.updated_at = now
     await session.flush()
+    audience = (need.owner_id, pledge.donor_id)
+    await emit(session=session, kind=EventKind.PLEDGE_CANCELLED, need=need, pledge_id=pledge.id, audience=audience)
+    if pledge.offer_id is not None:
+        await emit(session=session, kind=EventKind.OFFER_UPDATED, offer=offer)
     return pledge
 
 
@@ -114,6 +124,8 @@ async def confirm_delivery(*, session: AsyncSession, viewer: Viewer, pledge_id: 
     need.quantity_delivered += pledge.quantity
     _follow_quantities(need)
     await session.flush()
+    audience = (need.owner_id, pledge.donor_id)
+    await emit(session=session, kind=EventKind.PLEDGE_DELIVERED, need=need, pledge_id=pledge.id, audience=audience)
     return pledge
 
 

@@ -1,0 +1,50 @@
+"""The outbox: one row per state change, written in the same transaction as the change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from geoalchemy2 import Geography
+from sqlalchemy import BigInteger, Text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from aidmap.models.base import Base, created_at_column, enum_check
+
+
+class EventKind(StrEnum):
+    NEED_CREATED = "NEED_CREATED"
+    NEED_UPDATED = "NEED_UPDATED"
+    NEED_CANCELLED = "NEED_CANCELLED"
+    NEED_EXPIRED = "NEED_EXPIRED"
+    NEED_EXPIRING = "NEED_EXPIRING"
+    NEED_RENEWED = "NEED_RENEWED"
+    OFFER_CREATED = "OFFER_CREATED"
+    OFFER_UPDATED = "OFFER_UPDATED"
+    OFFER_WITHDRAWN = "OFFER_WITHDRAWN"
+    PLEDGE_CREATED = "PLEDGE_CREATED"
+    PLEDGE_CANCELLED = "PLEDGE_CANCELLED"
+    PLEDGE_DELIVERED = "PLEDGE_DELIVERED"
+    MESSAGE_SENT = "MESSAGE_SENT"
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (enum_check("kind", EventKind, "kind"),)
+
+    # Assigned under a transaction-level advisory lock, so commit order is sequence order.
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    need_id: Mapped[int | None] = mapped_column(BigInteger)
+    offer_id: Mapped[int | None] = mapped_column(BigInteger)
+    pledge_id: Mapped[int | None] = mapped_column(BigInteger)
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    category: Mapped[str | None] = mapped_column(Text)
+    # Status of the need or offer right after the change (decides CREATED / UPDATED / CLOSED).
+    status: Mapped[str | None] = mapped_column(Text)
+    # The exact point of the need or offer: used to route the event, never sent to clients.
+    location: Mapped[object | None] = mapped_column(Geography(geometry_type="POINT", srid=4326, spatial_index=False))
+    # Accounts whose `myActivity` receives the event.
+    audience: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), nullable=False, server_default="{}")
+    created_at: Mapped[datetime] = created_at_column()
