@@ -65,19 +65,18 @@ def test_rolled_back_transaction_leaves_no_event_and_no_notification(
     async def write_then_roll_back() -> None:
         engine = create_async_engine(database_url)
         sessions = make_sessionmaker(engine)
-        async with sessions() as session:
-            async with session.begin():
-                account = Account(display_name="x", phone="+84900000000", password_hash="x", roles=[])
-                session.add(account)
-                await session.flush()
-                need = Need(
-                    owner_id=account.id, category="FOOD", title="t", quantity=1, unit="kg", urgency="LOW",
-                    location="SRID=4326;POINT(105 21)", contact_phone="+84900000000", expires_at="2099-01-01",
-                )  # fmt: skip
-                session.add(need)
-                await session.flush()
-                await emit(session=session, kind=EventKind.NEED_CREATED, need=need)
-                await session.rollback()
+        async with sessions() as session, session.begin():
+            account = Account(display_name="x", phone="+84900000000", password_hash="x", roles=[])
+            session.add(account)
+            await session.flush()
+            need = Need(
+                owner_id=account.id, category="FOOD", title="t", quantity=1, unit="kg", urgency="LOW",
+                location="SRID=4326;POINT(105 21)", contact_phone="+84900000000", expires_at="2099-01-01",
+            )  # fmt: skip
+            session.add(need)
+            await session.flush()
+            await emit(session=session, kind=EventKind.NEED_CREATED, need=need)
+            await session.rollback()
         await engine.dispose()
 
     asyncio.run(write_then_roll_back())
