@@ -15,9 +15,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET, UnsetType
 
 from aidmap.db.engine import make_engine, make_read_sessionmaker, make_sessionmaker
 from aidmap.db.reader import Reader
+from aidmap.events.fanout import FanOut
+from aidmap.events.listener import Listener
 from aidmap.resolvers.accounts import viewer_for_token
 from aidmap.schema import schema
 from aidmap.schema.context import Context, Loaders
@@ -30,6 +34,7 @@ class State(TypedDict):
     sessions: async_sessionmaker[AsyncSession]
     reads: async_sessionmaker[AsyncSession]
     reader: Reader
+    fanout: FanOut
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -50,12 +55,14 @@ class AidmapGraphQL(GraphQL[Context, None]):
         sessions: async_sessionmaker[AsyncSession] = request.state.sessions
         reads: async_sessionmaker[AsyncSession] = request.state.reads
         reader: Reader = request.state.reader
+        fanout: FanOut = request.state.fanout
         token = bearer_token(request.headers.get("authorization"))
         viewer = await viewer_for_token(reader=reader, token=token) if token else None
         return Context(
             sessions=sessions,
             reads=reads,
             reader=reader,
+            fanout=fanout,
             settings=self.settings,
             viewer=viewer,
             token_rejected=token is not None and viewer is None,
@@ -64,6 +71,18 @@ class AidmapGraphQL(GraphQL[Context, None]):
             response=response,
         )
 
+    async def on_ws_connect(self, context: Context) -> UnsetType | None:
+        """Authenticate a websocket from connection_init {"authorization": "Bearer <token>"}."""
+        params = context.connection_params or {}
+        header = params.get("authorization") or params.get("Authorization")
+        token = bearer_token(header) if isinstance(header, str) else None
+        if token is not None:
+            context.viewer = await viewer_for_token(reader=context.reader, token=token) if token else None
+            if context.viewer is None:
+                # Closes with 4403: a client with a bad token learns it now, not on its first subscription.
+                raise ConnectionRejectionError({"message": "The token is not valid or has expired."})
+        return UNSET
+
 
 def create_app(settings: Settings, *, database_url: str) -> Starlette:
     @contextlib.asynccontextmanager
@@ -71,9 +90,19 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         engine = make_engine(database_url, pool_size=settings.db_pool_size)
         reader = Reader(database_url, max_size=settings.db_pool_size)
         await reader.open()
+        fanout = FanOut(queue_limit=settings.subscriber_queue_limit)
+        listener = Listener(url=database_url, reader=reader, fanout=fanout, poll_interval=settings.event_poll_seconds)
+        await listener.start()
+        app.state.listener = listener
         try:
-            yield {"sessions": make_sessionmaker(engine), "reads": make_read_sessionmaker(engine), "reader": reader}
+            yield {
+                "sessions": make_sessionmaker(engine),
+                "reads": make_read_sessionmaker(engine),
+                "reader": reader,
+                "fanout": fanout,
+            }
         finally:
+            await listener.stop()
             await reader.close()
             await engine.dispose()
 

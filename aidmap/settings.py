@@ -31,6 +31,10 @@ class Settings:
     db_pool_size: int = 10
     # One log line per request costs ~0.1 ms; off unless asked for.
     access_log: bool = False
+    # Events a live subscriber may have waiting before it is disconnected as too slow.
+    subscriber_queue_limit: int = 256
+    # How often the listener reads the outbox even without a NOTIFY (the fallback).
+    event_poll_seconds: float = 1.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -47,4 +51,6 @@ class Settings:
             password_hash_profile=env.get("AIDMAP_PASSWORD_HASH_PROFILE", "RFC_9106_LOW_MEMORY"),
             db_pool_size=int(env.get("AIDMAP_DB_POOL_SIZE", "10")),
             access_log=_env_bool("AIDMAP_ACCESS_LOG", False),
+            subscriber_queue_limit=int(env.get("AIDMAP_SUBSCRIBER_QUEUE", "256")),
+            event_poll_seconds=float(env.get("AIDMAP_EVENT_POLL_SECONDS", "1.0")),
         )

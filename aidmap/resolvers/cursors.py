@@ -54,3 +54,15 @@ def parse_created_cursor(cursor: str) -> tuple[datetime, int]:
 def check_page_size(first: int) -> None:
     if not 1 <= first <= MAX_PAGE:
         raise UserInputError("first", f"first must be between 1 and {MAX_PAGE}.", Code.OUT_OF_RANGE)
+
+
+def event_cursor(seq: int) -> str:
+    return _encode(f"e|{seq}|")
+
+
+def parse_event_cursor(cursor: str) -> int:
+    seq, _ = _decode(cursor, "e")
+    try:
+        return int(seq)
+    except ValueError:
+        raise UserInputError("after", "The cursor is not valid.", Code.INVALID) from None

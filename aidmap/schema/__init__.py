@@ -11,7 +11,8 @@ from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 from aidmap.resolvers.problems import UserInputError
 from aidmap.schema.mutation import Mutation
 from aidmap.schema.query import Query
-from aidmap.schema.types import Account, Need, Offer, Pledge
+from aidmap.schema.subscription import Subscription
+from aidmap.schema.types import Account, Message, Need, Offer, Pledge
 
 log = logging.getLogger("aidmap.graphql")
 
@@ -45,7 +46,8 @@ def build_schema() -> strawberry.Schema:
     return AidmapSchema(
         query=Query,
         mutation=Mutation,
-        types=[Account, Need, Offer, Pledge],
+        subscription=Subscription,
+        types=[Account, Need, Offer, Pledge, Message],
         extensions=[ClientSafeErrors, lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
     )
 

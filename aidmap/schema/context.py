@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
 from aidmap.db.reader import Reader
+from aidmap.events.fanout import FanOut
 from aidmap.models import Account, Need, Offer, Pledge
 from aidmap.resolvers import accounts, needs, offers, pledges
 from aidmap.resolvers.accounts import Viewer
@@ -59,6 +61,7 @@ class Context:
     sessions: async_sessionmaker[AsyncSession]
     reads: async_sessionmaker[AsyncSession]
     reader: Reader
+    fanout: FanOut
     settings: Settings
     viewer: Viewer | None
     # A bearer token was sent but is unknown or expired: mutations say so instead of "sign in".
@@ -66,3 +69,10 @@ class Context:
     loaders: Loaders
     request: Any = None
     response: Any = None
+    # Set by strawberry from a websocket's connection_init payload.
+    connection_params: dict[str, Any] | None = None
+
+    async def close_websocket(self, code: int, reason: str) -> None:
+        """Close this context's websocket (no-op over plain HTTP)."""
+        if isinstance(self.request, WebSocket):
+            await self.request.close(code=code, reason=reason)

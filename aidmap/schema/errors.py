@@ -26,6 +26,7 @@ _ACCESS = [Code.NOT_FOUND, Code.UNAUTHENTICATED, Code.FORBIDDEN, Code.INVALID_ST
 AccountErrorCode = _codes("AccountErrorCode", [*_INPUT, Code.PHONE_TAKEN, Code.INVALID_CREDENTIALS])
 NeedErrorCode = _codes("NeedErrorCode", [*_INPUT, *_ACCESS])
 OfferErrorCode = _codes("OfferErrorCode", [*_INPUT, *_ACCESS])
+MessageErrorCode = _codes("MessageErrorCode", [*_INPUT, *_ACCESS])
 PledgeErrorCode = _codes(
     "PledgeErrorCode", [*_INPUT, *_ACCESS, Code.QUANTITY_EXCEEDS_OPEN, Code.OWN_NEED, Code.OFFER_UNAVAILABLE]
 )
@@ -47,17 +48,23 @@ class OfferError(UserError):
 
 
 @strawberry.type
+class MessageError(UserError):
+    code: MessageErrorCode  # type: ignore[valid-type]
+
+
+@strawberry.type
 class PledgeError(UserError):
     code: PledgeErrorCode  # type: ignore[valid-type]
 
 
-E = TypeVar("E", AccountError, NeedError, OfferError, PledgeError)
+E = TypeVar("E", AccountError, NeedError, OfferError, PledgeError, MessageError)
 
 _CODE_ENUMS = {
     AccountError: AccountErrorCode,
     NeedError: NeedErrorCode,
     OfferError: OfferErrorCode,
     PledgeError: PledgeErrorCode,
+    MessageError: MessageErrorCode,
 }
 
 

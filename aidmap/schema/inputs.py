@@ -107,3 +107,9 @@ class CancelPledgeInput:
 @strawberry.input
 class ConfirmDeliveryInput:
     pledge_id: strawberry.ID
+
+
+@strawberry.input
+class SendMessageInput:
+    pledge_id: strawberry.ID
+    body: str

@@ -10,13 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from aidmap import models
-from aidmap.resolvers import accounts, needs, offers, pledges
+from aidmap.resolvers import accounts, messages, needs, offers, pledges
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.needs import NeedFields
 from aidmap.resolvers.offers import OfferFields
 from aidmap.resolvers.problems import SESSION_EXPIRED, UNAUTHENTICATED, Code, Problems
 from aidmap.schema.context import Context
-from aidmap.schema.errors import AccountError, NeedError, OfferError, PledgeError, to_errors
+from aidmap.schema.errors import AccountError, MessageError, NeedError, OfferError, PledgeError, to_errors
 from aidmap.schema.ids import pk_of
 from aidmap.schema.inputs import (
     CancelNeedInput,
@@ -25,16 +25,17 @@ from aidmap.schema.inputs import (
     CreateNeedInput,
     CreateOfferInput,
     PledgeInput,
+    SendMessageInput,
     SignInInput,
     SignUpInput,
     UpdateNeedInput,
     UpdateOfferInput,
     WithdrawOfferInput,
 )
-from aidmap.schema.types import Account, Need, Offer, Pledge, need_views
+from aidmap.schema.types import Account, Message, Need, Offer, Pledge, need_views
 
 R = TypeVar("R")
-ErrorType = TypeVar("ErrorType", AccountError, NeedError, OfferError, PledgeError)
+ErrorType = TypeVar("ErrorType", AccountError, NeedError, OfferError, PledgeError, MessageError)
 
 
 @strawberry.type
@@ -125,6 +126,12 @@ def _offer_payload(ctx: Context, row: models.Offer | None, errors: list[OfferErr
 
 def _pledge_payload(row: models.Pledge | None, errors: list[PledgeError]) -> PledgePayload:
     return PledgePayload(pledge=Pledge.from_model(row) if row is not None else None, errors=errors)
+
+
+@strawberry.type
+class MessagePayload:
+    message: Message | None = None
+    errors: list[MessageError]
 
 
 @strawberry.type
@@ -248,3 +255,12 @@ class Mutation:
 
         row, errors = await _in_transaction(info.context, PledgeError, action)
         return _pledge_payload(row, errors)
+
+    @strawberry.mutation(description="Write to the other party of a pledge (requester <-> donor).")
+    async def send_message(self, info: Info[Context, None], input: SendMessageInput) -> MessagePayload:
+        async def action(session: AsyncSession, viewer: Viewer) -> models.Message:
+            pledge_id = _pk(input.pledge_id, "Pledge", "pledgeId")
+            return await messages.send(session=session, viewer=viewer, pledge_id=pledge_id, body=input.body)
+
+        row, errors = await _in_transaction(info.context, MessageError, action)
+        return MessagePayload(message=Message.from_model(row, info.context) if row else None, errors=errors)

@@ -8,13 +8,14 @@ import strawberry
 from strawberry.types import Info
 
 from aidmap import models
-from aidmap.resolvers import accounts, needs, offers, pledges
+from aidmap.resolvers import accounts, messages, needs, offers, pledges
 from aidmap.resolvers.problems import Code, UserInputError
 from aidmap.schema.context import Context
-from aidmap.schema.ids import from_global_id
+from aidmap.schema.ids import from_global_id, pk_of
 from aidmap.schema.inputs import GeoPointInput
 from aidmap.schema.types import (
     Account,
+    Message,
     MyNeedConnection,
     MyNeedEdge,
     MyOfferConnection,
@@ -64,6 +65,17 @@ async def _resolve_nodes(ctx: Context, global_ids: list[str]) -> list[Node | Non
         if type_name == "Account":
             account = await loaders.accounts.load(pk)
             return Account.from_model(account) if account else None
+        if type_name == "Message":
+            if ctx.viewer is None:
+                return None
+            async with ctx.reads() as session:
+                message = await messages.get(session=session, message_id=pk)
+                thread = (
+                    await messages.for_pledge(session=session, viewer=ctx.viewer, pledge_id=message.pledge_id)
+                    if message
+                    else None
+                )
+            return Message.from_model(message, ctx) if message and thread is not None else None
         async with ctx.reads() as session:
             found = await pledges.get_many(session=session, pledge_ids=[pk])
             visible = bool(found) and await pledges.can_read(session=session, viewer=ctx.viewer, pledge=found[0])
@@ -174,6 +186,19 @@ class Query:
             page = await pledges.mine(session=session, viewer=viewer, first=first, after=after)
         edges = [PledgeEdge(cursor=hit.cursor, node=Pledge.from_model(hit.row)) for hit in page.hits]
         return PledgeConnection(edges=edges, page_info=_page_info(page))
+
+    @strawberry.field(description="The messages of a pledge, oldest first; only its donor and requester may read them.")
+    async def messages(self, info: Info[Context, None], pledge_id: strawberry.ID) -> list[Message]:
+        viewer = _signed_in(info)
+        pk = pk_of(pledge_id, "Pledge", "pledgeId")
+        found = None
+        if pk is not None:
+            async with info.context.reads() as session:
+                found = await messages.for_pledge(session=session, viewer=viewer, pledge_id=pk)
+        if found is None:
+            # The same answer for a missing pledge and someone else's: ids reveal nothing.
+            raise UserInputError("pledgeId", "No pledge of yours has this id.", Code.NOT_FOUND)
+        return [Message.from_model(m, info.context) for m in found]
 
     @strawberry.field(description="Any object by its global ID, or null.")
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:

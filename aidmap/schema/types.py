@@ -307,3 +307,29 @@ class PledgeEdge:
 class PledgeConnection:
     edges: list[PledgeEdge]
     page_info: PageInfo
+
+
+@strawberry.type(description="A message between the requester and the donor of one pledge.")
+class Message(Node):
+    body: str
+    created_at: datetime
+    is_mine: bool
+    _sender_id: strawberry.Private[int]
+    _pledge_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def sender(self, info: Info[Context, None]) -> Account:
+        account = await info.context.loaders.accounts.load(self._sender_id)
+        assert account is not None
+        return Account.from_model(account)
+
+    @classmethod
+    def from_model(cls, message: models.Message, ctx: Context) -> Message:
+        return cls(
+            id=strawberry.ID(to_global_id("Message", message.id)),
+            body=message.body,
+            created_at=message.created_at,
+            is_mine=ctx.viewer is not None and ctx.viewer.account_id == message.sender_id,
+            _sender_id=message.sender_id,
+            _pledge_id=message.pledge_id,
+        )

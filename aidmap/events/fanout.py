@@ -1,0 +1,154 @@
+"""In-process fan-out: each event goes to the subscribers it concerns, through bounded queues.
+
+Area subscriptions (needs or offers near a point) sit in an R-tree of their circles'
+boxes: an event's point finds the few candidate circles, then the exact distance
+decides. Activity subscriptions are found by account id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from aidmap.geo.distance import haversine_m
+from aidmap.geo.index import BoxIndex, circle_box
+from aidmap.models import EventKind
+
+DEFAULT_QUEUE_LIMIT = 256
+
+NEED_KINDS = frozenset(
+    {
+        EventKind.NEED_CREATED, EventKind.NEED_UPDATED, EventKind.NEED_CANCELLED, EventKind.NEED_EXPIRED,
+        EventKind.NEED_RENEWED, EventKind.PLEDGE_CREATED, EventKind.PLEDGE_CANCELLED, EventKind.PLEDGE_DELIVERED,
+    }
+)  # fmt: skip
+OFFER_KINDS = frozenset({EventKind.OFFER_CREATED, EventKind.OFFER_UPDATED, EventKind.OFFER_WITHDRAWN})
+
+
+class Topic(StrEnum):
+    NEEDS = "needs"
+    OFFERS = "offers"
+
+
+@dataclass(frozen=True)
+class LiveEvent:
+    seq: int
+    kind: EventKind
+    need_id: int | None
+    offer_id: int | None
+    pledge_id: int | None
+    message_id: int | None
+    category: str | None
+    status: str | None
+    lon: float | None
+    lat: float | None
+    audience: tuple[int, ...]
+
+    def topic(self) -> Topic | None:
+        if self.lon is None or self.lat is None:
+            return None
+        if self.need_id is not None and self.kind in NEED_KINDS:
+            return Topic.NEEDS
+        if self.offer_id is not None and self.kind in OFFER_KINDS:
+            return Topic.OFFERS
+        return None
+
+
+class SlowSubscriber(Exception):
+    """The subscriber's queue overflowed: it must reconnect with its last cursor."""
+
+
+@dataclass(eq=False)
+class Subscription:
+    ident: int
+    limit: int
+    queue: deque[LiveEvent] = field(default_factory=deque)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    overflowed: bool = False
+
+    def push(self, event: LiveEvent) -> None:
+        if len(self.queue) >= self.limit:
+            # Never grow without bound: drop the subscriber, who can resume from its cursor.
+            self.overflowed = True
+        else:
+            self.queue.append(event)
+        self.ready.set()
+
+    async def next(self) -> LiveEvent:
+        while not self.queue:
+            if self.overflowed:
+                raise SlowSubscriber
+            self.ready.clear()
+            await self.ready.wait()
+        if self.overflowed:
+            raise SlowSubscriber
+        return self.queue.popleft()
+
+
+@dataclass(frozen=True)
+class AreaFilter:
+    lon: float
+    lat: float
+    radius_m: float
+    categories: frozenset[str]
+
+    def matches(self, event: LiveEvent) -> bool:
+        if self.categories and event.category not in self.categories:
+            return False
+        assert event.lon is not None and event.lat is not None
+        return haversine_m(self.lon, self.lat, event.lon, event.lat) <= self.radius_m
+
+
+class FanOut:
+    def __init__(self, *, queue_limit: int = DEFAULT_QUEUE_LIMIT) -> None:
+        self.queue_limit = queue_limit
+        self.last_seq = 0
+        self._ids = itertools.count(1)
+        self._areas: dict[Topic, BoxIndex] = {topic: BoxIndex() for topic in Topic}
+        self._area_subs: dict[int, tuple[Topic, AreaFilter, Subscription]] = {}
+        self._activity: dict[int, set[Subscription]] = {}
+        self._activity_owner: dict[int, int] = {}
+
+    def subscribe_area(self, topic: Topic, area: AreaFilter) -> Subscription:
+        sub = Subscription(ident=next(self._ids), limit=self.queue_limit)
+        self._area_subs[sub.ident] = (topic, area, sub)
+        self._areas[topic].insert(sub.ident, circle_box(area.lon, area.lat, area.radius_m))
+        return sub
+
+    def subscribe_activity(self, account_id: int) -> Subscription:
+        sub = Subscription(ident=next(self._ids), limit=self.queue_limit)
+        self._activity.setdefault(account_id, set()).add(sub)
+        self._activity_owner[sub.ident] = account_id
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        area = self._area_subs.pop(sub.ident, None)
+        if area is not None:
+            self._areas[area[0]].delete(sub.ident)
+        account_id = self._activity_owner.pop(sub.ident, None)
+        if account_id is not None:
+            subs = self._activity.get(account_id, set())
+            subs.discard(sub)
+            if not subs:
+                self._activity.pop(account_id, None)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._area_subs) + len(self._activity_owner)
+
+    def publish(self, event: LiveEvent) -> None:
+        """Hand an event to every subscriber it concerns (events arrive in sequence order)."""
+        self.last_seq = max(self.last_seq, event.seq)
+        topic = event.topic()
+        if topic is not None:
+            assert event.lon is not None and event.lat is not None
+            for ident in self._areas[topic].containing(event.lon, event.lat):
+                _, area, sub = self._area_subs[ident]
+                if area.matches(event):
+                    sub.push(event)
+        for account_id in event.audience:
+            for sub in self._activity.get(account_id, ()):
+                sub.push(event)

@@ -1,0 +1,203 @@
+"""Root Subscription (graphql-transport-ws on /graphql): nearby needs and offers, my activity.
+
+Each subscription registers with the process's fan-out first, then replays what the
+client missed (events after its `after` cursor) from the outbox, then streams live
+events, skipping any the replay already sent: nothing lost, nothing doubled.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from enum import Enum
+
+import strawberry
+from strawberry.types import Info
+
+from aidmap import models
+from aidmap.events.fanout import AreaFilter, LiveEvent, SlowSubscriber, Topic
+from aidmap.events.fanout import Subscription as FanOutSubscription
+from aidmap.events.store import REPLAY_LIMIT, activity_events_after, area_events_after
+from aidmap.geo.distance import haversine_m
+from aidmap.geo.privacy import round_distance
+from aidmap.models.need import OPEN_STATUSES
+from aidmap.resolvers import messages, needs, offers, pledges
+from aidmap.resolvers.cursors import event_cursor, parse_event_cursor
+from aidmap.resolvers.nearby import check_search_area
+from aidmap.resolvers.problems import Code, UserInputError
+from aidmap.schema.context import Context
+from aidmap.schema.inputs import GeoPointInput
+from aidmap.schema.types import Message, Need, NeedCategory, Offer, Pledge, need_views, public_distance
+
+log = logging.getLogger(__name__)
+
+# Close code for a subscriber whose queue overflowed (4000-4999 are the application's).
+SLOW_SUBSCRIBER_CLOSE = 4008
+
+
+@strawberry.enum
+class ChangeKind(Enum):
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+    CLOSED = "CLOSED"
+
+
+ActivityKind = strawberry.enum(models.EventKind, name="ActivityKind")
+
+
+@strawberry.type
+class NeedEvent:
+    cursor: str
+    kind: ChangeKind
+    need: Need
+    distance_meters: float
+
+
+@strawberry.type
+class OfferEvent:
+    cursor: str
+    kind: ChangeKind
+    offer: Offer
+    distance_meters: float
+
+
+@strawberry.type
+class ActivityEvent:
+    cursor: str
+    kind: ActivityKind  # type: ignore[valid-type]
+    need: Need | None
+    pledge: Pledge | None
+    message: Message | None
+
+
+def _change_kind(event: LiveEvent, open_statuses: tuple[str, ...]) -> ChangeKind:
+    if event.kind in (models.EventKind.NEED_CREATED, models.EventKind.OFFER_CREATED):
+        return ChangeKind.CREATED
+    return ChangeKind.UPDATED if event.status in open_statuses else ChangeKind.CLOSED
+
+
+async def _events(
+    ctx: Context, sub: FanOutSubscription, replay: Callable[[int], Awaitable[list[LiveEvent]]], after: str | None
+) -> AsyncGenerator[LiveEvent, None]:
+    """Replay after the cursor, then live events; unsubscribes when the client goes away."""
+    fanout = ctx.fanout
+    try:
+        last = 0
+        if after is not None:
+            last = parse_event_cursor(after)
+            while True:
+                missed = await replay(last)
+                for event in missed:
+                    yield event
+                    last = event.seq
+                if len(missed) < REPLAY_LIMIT:
+                    break
+        while True:
+            event = await sub.next()
+            if event.seq > last:
+                last = event.seq
+                yield event
+    except SlowSubscriber:
+        log.info("closing a subscriber that fell %d events behind", sub.limit)
+        await ctx.close_websocket(SLOW_SUBSCRIBER_CLOSE, "Subscriber too slow: reconnect with your last cursor")
+    finally:
+        fanout.unsubscribe(sub)
+
+
+def _area(near: GeoPointInput, radius_meters: float, categories: list[NeedCategory] | None) -> AreaFilter:  # type: ignore[valid-type]
+    check_search_area(lat=near.lat, lon=near.lon, radius_m=radius_meters)
+    return AreaFilter(
+        lon=near.lon,
+        lat=near.lat,
+        radius_m=radius_meters,
+        categories=frozenset(models.NeedCategory(c).value for c in categories or ()),
+    )
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(description="Needs in the circle that were created, changed, or left the open states.")
+    async def needs_nearby(
+        self,
+        info: Info[Context, None],
+        near: GeoPointInput,
+        radius_meters: float,
+        categories: list[NeedCategory] | None = None,  # type: ignore[valid-type]
+        after: str | None = None,
+    ) -> AsyncGenerator[NeedEvent, None]:
+        ctx = info.context
+        area = _area(near, radius_meters, categories)
+        sub = ctx.fanout.subscribe_area(Topic.NEEDS, area)
+        async for event in _events(ctx, sub, lambda seq: area_events_after(ctx.reader, Topic.NEEDS, area, seq), after):
+            assert event.need_id is not None
+            async with ctx.reads() as session:
+                rows = await needs.get_many(session=session, need_ids=[event.need_id])
+            if not rows:
+                continue
+            view = (await need_views(ctx, rows))[0]
+            distance = (
+                round(haversine_m(near.lon, near.lat, rows[0].lon, rows[0].lat))
+                if view.exact_location is not None
+                else public_distance(origin_lat=near.lat, origin_lon=near.lon, need=view)
+            )
+            yield NeedEvent(
+                cursor=event_cursor(event.seq),
+                kind=_change_kind(event, tuple(s.value for s in OPEN_STATUSES)),
+                need=view,
+                distance_meters=distance,
+            )
+
+    @strawberry.subscription(description="Offers in the circle that were created, changed, or withdrawn.")
+    async def offers_nearby(
+        self,
+        info: Info[Context, None],
+        near: GeoPointInput,
+        radius_meters: float,
+        categories: list[NeedCategory] | None = None,  # type: ignore[valid-type]
+        after: str | None = None,
+    ) -> AsyncGenerator[OfferEvent, None]:
+        ctx = info.context
+        area = _area(near, radius_meters, categories)
+        sub = ctx.fanout.subscribe_area(Topic.OFFERS, area)
+        async for event in _events(ctx, sub, lambda seq: area_events_after(ctx.reader, Topic.OFFERS, area, seq), after):
+            assert event.offer_id is not None
+            async with ctx.reads() as session:
+                rows = await offers.get_many(session=session, offer_ids=[event.offer_id])
+            if not rows:
+                continue
+            offer = rows[0]
+            yield OfferEvent(
+                cursor=event_cursor(event.seq),
+                kind=_change_kind(event, (models.OfferStatus.ACTIVE.value,)),
+                offer=Offer.from_model(offer, ctx),
+                distance_meters=round_distance(haversine_m(near.lon, near.lat, offer.lon, offer.lat)),
+            )
+
+    @strawberry.subscription(description="Pledges on my needs, changes to my pledges, messages, prompts.")
+    async def my_activity(
+        self, info: Info[Context, None], after: str | None = None
+    ) -> AsyncGenerator[ActivityEvent, None]:
+        ctx = info.context
+        viewer = ctx.viewer
+        if viewer is None:
+            raise UserInputError(
+                "authorization",
+                "Sign in (connection_init authorization) to follow your activity.",
+                Code.UNAUTHENTICATED,
+            )
+        sub = ctx.fanout.subscribe_activity(viewer.account_id)
+        replay = lambda seq: activity_events_after(ctx.reader, viewer.account_id, seq)  # noqa: E731
+        async for event in _events(ctx, sub, replay, after):
+            async with ctx.reads() as session:
+                need_rows = await needs.get_many(session=session, need_ids=[event.need_id]) if event.need_id else []
+                pledge_rows = (
+                    await pledges.get_many(session=session, pledge_ids=[event.pledge_id]) if event.pledge_id else []
+                )
+                message = await messages.get(session=session, message_id=event.message_id) if event.message_id else None
+            yield ActivityEvent(
+                cursor=event_cursor(event.seq),
+                kind=event.kind,
+                need=(await need_views(ctx, need_rows))[0] if need_rows else None,
+                pledge=Pledge.from_model(pledge_rows[0]) if pledge_rows else None,
+                message=Message.from_model(message, ctx) if message else None,
+            )

@@ -1,0 +1,129 @@
+"""Subscriptions over a real websocket: filters, replay after reconnect, activity, message privacy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import Api, LiveServer
+from tests.factories import HANOI, create_need, pledge, sign_up
+from tests.live import LiveClient
+
+NEEDS_NEARBY = """
+subscription ($near: GeoPointInput!, $radius: Float!, $categories: [NeedCategory!], $after: String) {
+  needsNearby(near: $near, radiusMeters: $radius, categories: $categories, after: $after) {
+    cursor kind distanceMeters need { id title status exactLocation { lat } }
+  }
+}"""
+MY_ACTIVITY = """
+subscription ($after: String) {
+  myActivity(after: $after) { cursor kind need { title } pledge { quantity status } message { body isMine } }
+}"""
+SEND = (
+    """mutation ($input: SendMessageInput!) { sendMessage(input: $input) { message { body } errors { field code } } }"""
+)
+MESSAGES = "query ($id: ID!) { messages(pledgeId: $id) { body isMine sender { displayName } } }"
+CANCEL_NEED = "mutation ($input: CancelNeedInput!) { cancelNeed(input: $input) { errors { code } } }"
+
+
+def _near(dlat: float = 0.0) -> dict[str, float]:
+    return {"lat": HANOI["lat"] + dlat, "lon": HANOI["lon"]}
+
+
+def _event(client: LiveClient) -> dict[str, Any]:
+    payload = client.next()
+    assert "errors" not in payload, payload
+    data: dict[str, Any] = payload["data"]
+    return data
+
+
+def test_needs_nearby_sends_matching_needs_and_their_changes(api: Api, live_server: LiveServer) -> None:
+    requester, donor = sign_up(api), sign_up(api)
+    with LiveClient(live_server.url, donor) as client:
+        client.subscribe(NEEDS_NEARBY, {"near": HANOI, "radius": 2000, "categories": ["FOOD"]})
+        client.nothing_within(0.3)  # the subscription is registered before anything happens
+
+        inside = create_need(api, requester, title="inside", location=_near(0.005), quantity=4)
+        create_need(api, requester, title="other category", category="MEDICINE")
+        create_need(api, requester, title="outside", location=_near(0.05))
+        created = _event(client)["needsNearby"]
+        pledge(api, donor, inside["id"], 1)
+        updated = _event(client)["needsNearby"]
+        pledge(api, donor, inside["id"], 3)
+        closed = _event(client)["needsNearby"]
+
+        assert (created["kind"], created["need"]["title"]) == ("CREATED", "inside")
+        assert created["need"]["exactLocation"] is None and created["distanceMeters"] % 100 == 0
+        assert (updated["kind"], updated["need"]["status"]) == ("UPDATED", "PARTLY_PLEDGED")
+        # The donor now has an active pledge, so the event carries the exact location.
+        assert updated["need"]["exactLocation"] is not None
+        assert (closed["kind"], closed["need"]["status"]) == ("CLOSED", "PLEDGED")
+        assert client.nothing_within(1.5)
+
+
+def test_reconnecting_with_the_last_cursor_replays_exactly_what_was_missed(api: Api, live_server: LiveServer) -> None:
+    requester, donor = sign_up(api), sign_up(api)
+    variables: dict[str, Any] = {"near": HANOI, "radius": 3000}
+    with LiveClient(live_server.url, donor) as client:
+        client.subscribe(NEEDS_NEARBY, variables)
+        create_need(api, requester, title="seen")
+        last = _event(client)["needsNearby"]
+    assert last["need"]["title"] == "seen"
+
+    for i in range(3):
+        create_need(api, requester, title=f"missed {i}")
+
+    with LiveClient(live_server.url, donor) as client:
+        client.subscribe(NEEDS_NEARBY, {**variables, "after": last["cursor"]})
+        replayed = [_event(client)["needsNearby"]["need"]["title"] for _ in range(3)]
+        assert client.nothing_within(0.5)
+        create_need(api, requester, title="live")
+        live = _event(client)["needsNearby"]["need"]["title"]
+
+    assert replayed == ["missed 0", "missed 1", "missed 2"]
+    assert live == "live"
+
+
+def test_my_activity_and_messages_reach_only_the_two_parties(api: Api, live_server: LiveServer) -> None:
+    requester, donor, stranger = sign_up(api, "Requester"), sign_up(api, "Donor"), sign_up(api, "Stranger")
+    need = create_need(api, requester, title="gạo")
+    with LiveClient(live_server.url, requester) as mine, LiveClient(live_server.url, stranger) as theirs:
+        mine.subscribe(MY_ACTIVITY)
+        theirs.subscribe(MY_ACTIVITY)
+        made = pledge(api, donor, need["id"], 2)["pledge"]
+        pledged = _event(mine)["myActivity"]
+        sent = api.data(SEND, {"input": {"pledgeId": made["id"], "body": "Chiều nay tôi mang tới"}}, donor)[
+            "sendMessage"
+        ]
+        message = _event(mine)["myActivity"]
+        intruder = api.data(SEND, {"input": {"pledgeId": made["id"], "body": "hi"}}, stranger)["sendMessage"]
+        empty = api.data(SEND, {"input": {"pledgeId": made["id"], "body": "  "}}, donor)["sendMessage"]
+        assert theirs.nothing_within(1.0)
+
+    assert (pledged["kind"], pledged["need"]["title"], pledged["pledge"]["quantity"]) == ("PLEDGE_CREATED", "gạo", 2)
+    assert sent["errors"] == []
+    assert message["kind"] == "MESSAGE_SENT"
+    assert message["message"] == {"body": "Chiều nay tôi mang tới", "isMine": False}
+    assert intruder["errors"] == [{"field": "pledgeId", "code": "NOT_FOUND"}]
+    assert empty["errors"] == [{"field": "body", "code": "REQUIRED"}]
+    thread = api.data(MESSAGES, {"id": made["id"]}, requester)["messages"]
+    assert thread == [{"body": "Chiều nay tôi mang tới", "isMine": False, "sender": {"displayName": "Donor"}}]
+    hidden = api.post(MESSAGES, {"id": made["id"]}, stranger)
+    assert hidden["data"] is None and hidden["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+def test_activity_needs_a_valid_token(api: Api, live_server: LiveServer) -> None:
+    with LiveClient(live_server.url) as anonymous:
+        anonymous.subscribe(MY_ACTIVITY)
+        assert anonymous.next()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    with pytest.raises(Exception) as rejected:
+        LiveClient(live_server.url, "not-a-token")
+    assert "4403" in str(rejected.value)
+
+
+def test_bad_subscription_arguments_get_a_typed_error(api: Api, live_server: LiveServer) -> None:
+    with LiveClient(live_server.url) as client:
+        client.subscribe(NEEDS_NEARBY, {"near": {"lat": 100, "lon": 0}, "radius": 1000})
+        error = client.next()["errors"][0]
+    assert error["extensions"] == {"code": "OUT_OF_RANGE", "field": "near"}
