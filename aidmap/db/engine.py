@@ -10,8 +10,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        # No pre-ping: it costs a round trip per request; stale connections are recycled instead.
-        pool_recycle=1800,
+        # A round trip per checkout, so a database restart costs no failed write; the hot
+        # read path (db/reader.py) retries instead.
+        pool_pre_ping=True,
         # psycopg prepares statements after 5 uses: the hot queries skip planning.
         connect_args={"prepare_threshold": 5},
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 from psycopg.rows import namedtuple_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -38,7 +39,18 @@ class Reader:
         await self._pool.close()
 
     async def fetch(self, sql: str, params: dict[str, Any]) -> list[Any]:
-        """All rows of one statement, as named tuples (attribute access by column name)."""
+        """All rows of one statement, as named tuples (attribute access by column name).
+
+        A read is safe to repeat: when a connection died (a database restart), the pool
+        drops every broken idle connection and the read is tried once more.
+        """
+        try:
+            return await self._fetch(sql, params)
+        except psycopg.OperationalError:
+            await self._pool.check()
+            return await self._fetch(sql, params)
+
+    async def _fetch(self, sql: str, params: dict[str, Any]) -> list[Any]:
         async with self._pool.connection() as conn:
             cursor = conn.cursor(row_factory=namedtuple_row)
             await cursor.execute(sql, params)
