@@ -22,6 +22,7 @@ from aidmap.db.engine import make_engine, make_read_sessionmaker, make_sessionma
 from aidmap.db.reader import Reader
 from aidmap.events.fanout import FanOut
 from aidmap.events.listener import Listener
+from aidmap.jobs.expiry import ExpiryJob
 from aidmap.resolvers.accounts import viewer_for_token
 from aidmap.schema import schema
 from aidmap.schema.context import Context, Loaders
@@ -94,14 +95,18 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         listener = Listener(url=database_url, reader=reader, fanout=fanout, poll_interval=settings.event_poll_seconds)
         await listener.start()
         app.state.listener = listener
+        sessions = make_sessionmaker(engine)
+        expiry = ExpiryJob(sessions=sessions, interval_s=settings.expiry_interval_seconds)
+        expiry.start()
         try:
             yield {
-                "sessions": make_sessionmaker(engine),
+                "sessions": sessions,
                 "reads": make_read_sessionmaker(engine),
                 "reader": reader,
                 "fanout": fanout,
             }
         finally:
+            await expiry.stop()
             await listener.stop()
             await reader.close()
             await engine.dispose()

@@ -35,6 +35,8 @@ class Settings:
     subscriber_queue_limit: int = 256
     # How often the listener reads the outbox even without a NOTIFY (the fallback).
     event_poll_seconds: float = 1.0
+    # How often each process expires needs and sends "still need help?" prompts.
+    expiry_interval_seconds: float = 60.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -53,4 +55,5 @@ class Settings:
             access_log=_env_bool("AIDMAP_ACCESS_LOG", False),
             subscriber_queue_limit=int(env.get("AIDMAP_SUBSCRIBER_QUEUE", "256")),
             event_poll_seconds=float(env.get("AIDMAP_EVENT_POLL_SECONDS", "1.0")),
+            expiry_interval_seconds=float(env.get("AIDMAP_EXPIRY_INTERVAL_SECONDS", "60")),
         )

@@ -81,6 +81,8 @@ class Need(Base):
     lon: Mapped[float] = longitude_of(location)
     contact_phone: Mapped[str] = mapped_column(String(20), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # Set when the requester was asked "still need help?"; cleared by renewNeed.
+    expiry_prompted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default=NeedStatus.OPEN.value)
     quantity_pledged: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     quantity_delivered: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")

@@ -159,6 +159,26 @@ async def cancel(*, session: AsyncSession, viewer: Viewer, need_id: int) -> Need
     return need
 
 
+async def renew(*, session: AsyncSession, viewer: Viewer, need_id: int, expires_at: datetime | None) -> Need:
+    """Answer "still need help?": push the expiry out (an expired need opens again)."""
+    check = Checker()
+    new_expiry = check.future_time("expiresAt", expires_at, default=DEFAULT_NEED_TTL, now=utcnow())
+    if check.problems:
+        raise Problems(check.problems)
+    need = await _owned_for_update(session=session, viewer=viewer, need_id=need_id)
+    if need.status not in (*ACTIVE_STATUSES, NeedStatus.EXPIRED):
+        raise Problems.one("needId", f"A {need.status.lower()} need cannot be renewed.", Code.INVALID_STATE)
+    need.expires_at, need.expiry_prompted_at, need.updated_at = new_expiry, None, utcnow()
+    if need.status == NeedStatus.EXPIRED:
+        need.status = status_for(
+            quantity=need.quantity, pledged=need.quantity_pledged, delivered=need.quantity_delivered
+        ).value
+    await session.flush()
+    await session.refresh(need)
+    await emit(session=session, kind=EventKind.NEED_RENEWED, need=need, audience={need.owner_id})
+    return need
+
+
 async def _active_donors(*, session: AsyncSession, need_id: int) -> set[int]:
     rows = await session.execute(
         select(Pledge.donor_id).where(Pledge.need_id == need_id, Pledge.status == PledgeStatus.PLEDGED.value)

@@ -113,3 +113,9 @@ class ConfirmDeliveryInput:
 class SendMessageInput:
     pledge_id: strawberry.ID
     body: str
+
+
+@strawberry.input(description="expiresAt defaults to 14 days from now.")
+class RenewNeedInput:
+    need_id: strawberry.ID
+    expires_at: datetime | None = None

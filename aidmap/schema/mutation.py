@@ -25,6 +25,7 @@ from aidmap.schema.inputs import (
     CreateNeedInput,
     CreateOfferInput,
     PledgeInput,
+    RenewNeedInput,
     SendMessageInput,
     SignInInput,
     SignUpInput,
@@ -192,6 +193,15 @@ class Mutation:
     async def cancel_need(self, info: Info[Context, None], input: CancelNeedInput) -> NeedPayload:
         async def action(session: AsyncSession, viewer: Viewer) -> models.Need:
             return await needs.cancel(session=session, viewer=viewer, need_id=_pk(input.need_id, "Need", "needId"))
+
+        row, errors = await _in_transaction(info.context, NeedError, action)
+        return await _need_payload(info.context, row, errors)
+
+    @strawberry.mutation(description='Answer "still need help?": move the expiry out; an expired need opens again.')
+    async def renew_need(self, info: Info[Context, None], input: RenewNeedInput) -> NeedPayload:
+        async def action(session: AsyncSession, viewer: Viewer) -> models.Need:
+            need_id = _pk(input.need_id, "Need", "needId")
+            return await needs.renew(session=session, viewer=viewer, need_id=need_id, expires_at=input.expires_at)
 
         row, errors = await _in_transaction(info.context, NeedError, action)
         return await _need_payload(info.context, row, errors)

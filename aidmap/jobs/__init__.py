@@ -1,0 +1,1 @@
+"""Background work each API process runs: expiry of needs (and, later, help-request timeouts)."""

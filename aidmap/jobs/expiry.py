@@ -1,0 +1,109 @@
+"""Needs past their expiry become EXPIRED; a day before, the requester is asked "still need help?".
+
+Safe to run in every process at once: rows are claimed with FOR UPDATE SKIP LOCKED.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aidmap.events.outbox import emit
+from aidmap.models import EventKind, Need, NeedStatus, Pledge, PledgeStatus
+from aidmap.models.need import OPEN_STATUSES
+from aidmap.resolvers.validation import utcnow
+
+log = logging.getLogger(__name__)
+
+PROMPT_BEFORE = timedelta(hours=24)
+BATCH = 200
+
+
+async def expire_due(*, sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Expire open needs whose time has passed; returns how many. A fully pledged need waits for delivery."""
+    async with sessions() as session, session.begin():
+        due = (
+            await session.execute(
+                select(Need)
+                .where(Need.status.in_([s.value for s in OPEN_STATUSES]), Need.expires_at <= utcnow())
+                .order_by(Need.expires_at)
+                .limit(BATCH)
+                .with_for_update(skip_locked=True)
+            )
+        ).scalars()
+        count = 0
+        for need in due:
+            donors = set(
+                (
+                    await session.execute(
+                        select(Pledge.donor_id).where(
+                            Pledge.need_id == need.id, Pledge.status == PledgeStatus.PLEDGED.value
+                        )
+                    )
+                ).scalars()
+            )
+            need.status, need.updated_at = NeedStatus.EXPIRED.value, utcnow()
+            await session.flush()
+            await emit(session=session, kind=EventKind.NEED_EXPIRED, need=need, audience={need.owner_id, *donors})
+            count += 1
+        return count
+
+
+async def prompt_expiring(*, sessions: async_sessionmaker[AsyncSession]) -> int:
+    """Ask requesters whose open needs expire within a day whether they still need help."""
+    async with sessions() as session, session.begin():
+        now = utcnow()
+        soon = (
+            await session.execute(
+                select(Need)
+                .where(
+                    Need.status.in_([s.value for s in OPEN_STATUSES]),
+                    Need.expires_at > now,
+                    Need.expires_at <= now + PROMPT_BEFORE,
+                    Need.expiry_prompted_at.is_(None),
+                )
+                .limit(BATCH)
+                .with_for_update(skip_locked=True)
+            )
+        ).scalars()
+        count = 0
+        for need in soon:
+            need.expiry_prompted_at = now
+            await session.flush()
+            await emit(session=session, kind=EventKind.NEED_EXPIRING, need=need, audience={need.owner_id})
+            count += 1
+        return count
+
+
+class ExpiryJob:
+    def __init__(self, *, sessions: async_sessionmaker[AsyncSession], interval_s: float) -> None:
+        self._sessions = sessions
+        self._interval = interval_s
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="aidmap-expiry")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                while await expire_due(sessions=self._sessions) == BATCH:
+                    pass
+                while await prompt_expiring(sessions=self._sessions) == BATCH:
+                    pass
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("expiry run failed; trying again next interval")
+            await asyncio.sleep(self._interval)
