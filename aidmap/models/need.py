@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aidmap.models.base import Base, created_at_column, enum_check, latitude_of, longitude_of, point_column
@@ -64,6 +64,11 @@ class Need(Base):
         CheckConstraint("quantity_pledged >= 0 AND quantity_pledged <= quantity", name="pledged_within_quantity"),
         CheckConstraint(
             "quantity_delivered >= 0 AND quantity_delivered <= quantity_pledged", name="delivered_within_pledged"
+        ),
+        Index(
+            "ix_needs_open_expires_at",
+            "expires_at",
+            postgresql_where=text("status IN ('OPEN', 'PARTLY_PLEDGED', 'PLEDGED')"),
         ),
     )
 
