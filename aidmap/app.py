@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -22,6 +23,8 @@ from aidmap.db.engine import make_engine, make_read_sessionmaker, make_sessionma
 from aidmap.db.reader import Reader
 from aidmap.events.fanout import FanOut
 from aidmap.events.listener import Listener
+from aidmap.events.match_index import MatchIndex
+from aidmap.events.store import latest_seq
 from aidmap.jobs.expiry import ExpiryJob
 from aidmap.resolvers.accounts import viewer_for_token
 from aidmap.schema import schema
@@ -36,6 +39,7 @@ class State(TypedDict):
     reads: async_sessionmaker[AsyncSession]
     reader: Reader
     fanout: FanOut
+    match_index: MatchIndex
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -57,6 +61,7 @@ class AidmapGraphQL(GraphQL[Context, None]):
         reads: async_sessionmaker[AsyncSession] = request.state.reads
         reader: Reader = request.state.reader
         fanout: FanOut = request.state.fanout
+        match_index: MatchIndex = request.state.match_index
         token = bearer_token(request.headers.get("authorization"))
         viewer = await viewer_for_token(reader=reader, token=token) if token else None
         return Context(
@@ -64,6 +69,7 @@ class AidmapGraphQL(GraphQL[Context, None]):
             reads=reads,
             reader=reader,
             fanout=fanout,
+            match_index=match_index,
             settings=self.settings,
             viewer=viewer,
             token_rejected=token is not None and viewer is None,
@@ -92,6 +98,12 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         reader = Reader(database_url, max_size=settings.db_pool_size)
         await reader.open()
         fanout = FanOut(queue_limit=settings.subscriber_queue_limit)
+        # Order matters: note the last event, load the index (a snapshot at least that new), then stream
+        # from that event on; replayed events re-apply idempotently, and none falls in between.
+        fanout.last_seq = await latest_seq(reader)
+        match_index = MatchIndex()
+        await asyncio.to_thread(match_index.load, database_url)
+        fanout.sinks.append(match_index.apply)
         listener = Listener(url=database_url, reader=reader, fanout=fanout, poll_interval=settings.event_poll_seconds)
         await listener.start()
         app.state.listener = listener
@@ -104,6 +116,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
                 "reads": make_read_sessionmaker(engine),
                 "reader": reader,
                 "fanout": fanout,
+                "match_index": match_index,
             }
         finally:
             await expiry.stop()

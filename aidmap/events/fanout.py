@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -46,6 +47,7 @@ class LiveEvent:
     lon: float | None
     lat: float | None
     audience: tuple[int, ...]
+    radius_m: float | None = None
 
     def topic(self) -> Topic | None:
         if self.lon is None or self.lat is None:
@@ -111,6 +113,8 @@ class FanOut:
         self._area_subs: dict[int, tuple[Topic, AreaFilter, Subscription]] = {}
         self._activity: dict[int, set[Subscription]] = {}
         self._activity_owner: dict[int, int] = {}
+        # In-process state kept current by the stream (the live match index), called before subscribers.
+        self.sinks: list[Callable[[LiveEvent], None]] = []
 
     def subscribe_area(self, topic: Topic, area: AreaFilter) -> Subscription:
         sub = Subscription(ident=next(self._ids), limit=self.queue_limit)
@@ -142,6 +146,8 @@ class FanOut:
     def publish(self, event: LiveEvent) -> None:
         """Hand an event to every subscriber it concerns (events arrive in sequence order)."""
         self.last_seq = max(self.last_seq, event.seq)
+        for sink in self.sinks:
+            sink(event)
         topic = event.topic()
         if topic is not None:
             assert event.lon is not None and event.lat is not None

@@ -18,7 +18,7 @@ from psycopg_pool import PoolTimeout
 from aidmap.db.reader import Reader, conninfo_from_url
 from aidmap.events.fanout import FanOut
 from aidmap.events.outbox import CHANNEL
-from aidmap.events.store import events_after, latest_seq
+from aidmap.events.store import events_after
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,7 @@ class Listener:
         self.reconnects = 0
 
     async def start(self) -> None:
-        # Live delivery starts now; older events reach subscribers through replay (`after`).
-        self._fanout.last_seq = await latest_seq(self._reader)
+        """Stream events after the fan-out's last_seq (set by the caller: older ones are replayed on demand)."""
         self._task = asyncio.create_task(self._run(), name="aidmap-event-listener")
 
     async def stop(self) -> None:

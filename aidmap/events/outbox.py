@@ -49,6 +49,7 @@ async def emit(
                 category=subject.category if subject is not None else None,
                 status=subject.status if subject is not None else None,
                 location=location,
+                radius_meters=offer.radius_meters if offer is not None else None,
                 audience=sorted(set(audience)),
             )
             .returning(Event.seq)

@@ -10,7 +10,7 @@ from aidmap.models import EventKind
 
 _COLUMNS = (
     "seq, kind, need_id, offer_id, pledge_id, message_id, category, status, "
-    "ST_X(geometry(location)) AS lon, ST_Y(geometry(location)) AS lat, audience"
+    "ST_X(geometry(location)) AS lon, ST_Y(geometry(location)) AS lat, audience, radius_meters"
 )
 REPLAY_LIMIT = 1000
 
@@ -28,6 +28,7 @@ def to_live_event(row: Any) -> LiveEvent:
         lon=row.lon,
         lat=row.lat,
         audience=tuple(row.audience),
+        radius_m=row.radius_meters,
     )
 
 

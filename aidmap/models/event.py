@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from geoalchemy2 import Geography
-from sqlalchemy import BigInteger, Text
+from sqlalchemy import BigInteger, Float, Text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -45,6 +45,8 @@ class Event(Base):
     status: Mapped[str | None] = mapped_column(Text)
     # The exact point of the need or offer: used to route the event, never sent to clients.
     location: Mapped[object | None] = mapped_column(Geography(geometry_type="POINT", srid=4326, spatial_index=False))
+    # An offer's travel radius (offer events only).
+    radius_meters: Mapped[float | None] = mapped_column(Float)
     # Accounts whose `myActivity` receives the event.
     audience: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), nullable=False, server_default="{}")
     created_at: Mapped[datetime] = created_at_column()

@@ -13,6 +13,7 @@ from strawberry.dataloader import DataLoader
 
 from aidmap.db.reader import Reader
 from aidmap.events.fanout import FanOut
+from aidmap.events.match_index import MatchIndex
 from aidmap.models import Account, Need, Offer, Pledge
 from aidmap.resolvers import accounts, needs, offers, pledges
 from aidmap.resolvers.accounts import Viewer
@@ -62,6 +63,7 @@ class Context:
     reads: async_sessionmaker[AsyncSession]
     reader: Reader
     fanout: FanOut
+    match_index: MatchIndex
     settings: Settings
     viewer: Viewer | None
     # A bearer token was sent but is unknown or expired: mutations say so instead of "sign in".

@@ -8,7 +8,8 @@ import strawberry
 from strawberry.types import Info
 
 from aidmap import models
-from aidmap.resolvers import accounts, messages, needs, offers, pledges
+from aidmap.geo.privacy import round_distance
+from aidmap.resolvers import accounts, messages, needs, offers, pledges, suggestions
 from aidmap.resolvers.problems import Code, UserInputError
 from aidmap.schema.context import Context
 from aidmap.schema.ids import from_global_id, pk_of
@@ -24,14 +25,17 @@ from aidmap.schema.types import (
     NeedConnection,
     NeedEdge,
     NeedStatus,
+    NeedSuggestion,
     Node,
     Offer,
     OfferConnection,
     OfferEdge,
+    OfferSuggestion,
     PageInfo,
     Pledge,
     PledgeConnection,
     PledgeEdge,
+    ScoreParts,
     need_views,
     public_distance,
 )
@@ -199,6 +203,53 @@ class Query:
             # The same answer for a missing pledge and someone else's: ids reveal nothing.
             raise UserInputError("pledgeId", "No pledge of yours has this id.", Code.NOT_FOUND)
         return [Message.from_model(m, info.context) for m in found]
+
+    @strawberry.field(description="Offers whose donor can reach my need, best first, with the parts of each score.")
+    async def suggested_offers(
+        self, info: Info[Context, None], need_id: strawberry.ID, first: int = 10
+    ) -> list[OfferSuggestion]:
+        viewer = _signed_in(info)
+        pk = pk_of(need_id, "Need", "needId")
+        if pk is None:
+            raise UserInputError("needId", "No need of yours has this id.", Code.NOT_FOUND)
+        ctx = info.context
+        async with ctx.reads() as session:
+            found = await suggestions.offers_for_need(
+                session=session, index=ctx.match_index, viewer=viewer, need_id=pk, first=first
+            )
+        return [
+            OfferSuggestion(
+                offer=Offer.from_model(s.offer, ctx),
+                distance_meters=round_distance(s.distance_m),
+                score=round(s.parts.total, 4),
+                parts=ScoreParts(**vars(s.parts)),
+            )
+            for s in found
+        ]
+
+    @strawberry.field(description="Open needs my offer can reach, best first, with the parts of each score.")
+    async def suggested_needs(
+        self, info: Info[Context, None], offer_id: strawberry.ID, first: int = 10
+    ) -> list[NeedSuggestion]:
+        viewer = _signed_in(info)
+        pk = pk_of(offer_id, "Offer", "offerId")
+        if pk is None:
+            raise UserInputError("offerId", "No offer of yours has this id.", Code.NOT_FOUND)
+        ctx = info.context
+        async with ctx.reads() as session:
+            found = await suggestions.needs_for_offer(
+                session=session, index=ctx.match_index, viewer=viewer, offer_id=pk, first=first
+            )
+        views = await need_views(ctx, [s.need for s in found])
+        return [
+            NeedSuggestion(
+                need=view,
+                distance_meters=round_distance(s.distance_m) if view.exact_location is None else round(s.distance_m),
+                score=round(s.parts.total, 4),
+                parts=ScoreParts(**vars(s.parts)),
+            )
+            for s, view in zip(found, views, strict=True)
+        ]
 
     @strawberry.field(description="Any object by its global ID, or null.")
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:

@@ -333,3 +333,28 @@ class Message(Node):
             _sender_id=message.sender_id,
             _pledge_id=message.pledge_id,
         )
+
+
+@strawberry.type(description="Why a suggestion ranks where it does: each part is in [0, 1] (see geo/score.py).")
+class ScoreParts:
+    distance: float
+    urgency: float
+    waiting: float
+    quantity: float
+    fairness: float
+
+
+@strawberry.type
+class OfferSuggestion:
+    offer: Offer
+    distance_meters: float
+    score: float
+    parts: ScoreParts
+
+
+@strawberry.type
+class NeedSuggestion:
+    need: Need
+    distance_meters: float
+    score: float
+    parts: ScoreParts

@@ -1,0 +1,133 @@
+"""The live match index: open needs and active offers in per-category R-trees, per process.
+
+Bulk-loaded from PostGIS at start (streamed, one pass) and kept current by the event
+stream. It only proposes candidates quickly; PostGIS stays the source of truth, and
+the suggestion resolvers re-read and re-check every candidate there.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+
+import psycopg
+
+from aidmap.db.reader import conninfo_from_url
+from aidmap.events.fanout import NEED_KINDS, OFFER_KINDS, LiveEvent
+from aidmap.geo.distance import haversine_m
+from aidmap.geo.index import BoxIndex, circle_box
+from aidmap.models.need import OPEN_STATUSES
+
+log = logging.getLogger(__name__)
+
+_OPEN = {s.value for s in OPEN_STATUSES}
+
+
+class MatchIndex:
+    def __init__(self) -> None:
+        self._needs: dict[str, BoxIndex] = {}  # category -> need points
+        self._offers: dict[str, BoxIndex] = {}  # category -> offer circles (their travel radius)
+        self._need_points: dict[int, tuple[str, float, float]] = {}
+        self._offer_circles: dict[int, tuple[str, float, float, float]] = {}
+
+    # -- loading -----------------------------------------------------------------
+    def load(self, url: str) -> None:
+        """Bulk-load every open need and active offer from PostGIS (server-side cursors, stream loading)."""
+        started = time.perf_counter()
+        with psycopg.connect(conninfo_from_url(url)) as conn:
+            needs: dict[str, list[tuple[int, float, float]]] = {}
+            with conn.cursor(name="match_index_needs") as cursor:
+                cursor.execute(
+                    "SELECT id, category, ST_X(geometry(location)), ST_Y(geometry(location)) FROM needs "
+                    "WHERE status IN ('OPEN', 'PARTLY_PLEDGED')"
+                )
+                for ident, category, lon, lat in cursor:
+                    needs.setdefault(category, []).append((ident, lon, lat))
+                    self._need_points[ident] = (category, lon, lat)
+            offers: dict[str, list[tuple[int, float, float, float]]] = {}
+            with conn.cursor(name="match_index_offers") as cursor:
+                cursor.execute(
+                    "SELECT id, category, ST_X(geometry(location)), ST_Y(geometry(location)), radius_meters "
+                    "FROM offers WHERE status = 'ACTIVE' AND available_until > now()"
+                )
+                for ident, category, lon, lat, radius in cursor:
+                    offers.setdefault(category, []).append((ident, lon, lat, radius))
+                    self._offer_circles[ident] = (category, lon, lat, radius)
+        self._needs = {c: BoxIndex(_point_entries(rows)) for c, rows in needs.items()}
+        self._offers = {c: BoxIndex(_circle_entries(rows)) for c, rows in offers.items()}
+        log.info(
+            "match index: %d needs, %d offers loaded in %.2fs",
+            len(self._need_points), len(self._offer_circles), time.perf_counter() - started,
+        )  # fmt: skip
+
+    # -- keeping current -----------------------------------------------------------
+    def apply(self, event: LiveEvent) -> None:
+        """Follow one committed event (a FanOut sink)."""
+        if event.need_id is not None and event.kind in NEED_KINDS:
+            self._drop_need(event.need_id)
+            if event.status in _OPEN and event.lon is not None and event.lat is not None and event.category:
+                self._put_need(event.need_id, event.category, event.lon, event.lat)
+        elif event.offer_id is not None and event.kind in OFFER_KINDS:
+            self._drop_offer(event.offer_id)
+            if event.status == "ACTIVE" and event.lon is not None and event.lat is not None and event.category:
+                self._put_offer(event.offer_id, event.category, event.lon, event.lat, event.radius_m or 0.0)
+
+    def _put_need(self, ident: int, category: str, lon: float, lat: float) -> None:
+        self._need_points[ident] = (category, lon, lat)
+        self._needs.setdefault(category, BoxIndex()).insert(ident, (lon, lat, lon, lat))
+
+    def _drop_need(self, ident: int) -> None:
+        known = self._need_points.pop(ident, None)
+        if known is not None:
+            self._needs[known[0]].delete(ident)
+
+    def _put_offer(self, ident: int, category: str, lon: float, lat: float, radius: float) -> None:
+        self._offer_circles[ident] = (category, lon, lat, radius)
+        self._offers.setdefault(category, BoxIndex()).insert(ident, circle_box(lon, lat, radius))
+
+    def _drop_offer(self, ident: int) -> None:
+        known = self._offer_circles.pop(ident, None)
+        if known is not None:
+            self._offers[known[0]].delete(ident)
+
+    # -- candidates -------------------------------------------------------------------
+    def offers_reaching(self, category: str, lon: float, lat: float) -> list[int]:
+        """Active offers of the category whose donor's travel circle holds the point."""
+        tree = self._offers.get(category)
+        if tree is None:
+            return []
+        found = []
+        for ident in tree.containing(lon, lat):
+            _, o_lon, o_lat, radius = self._offer_circles[ident]
+            if haversine_m(o_lon, o_lat, lon, lat) <= radius:
+                found.append(ident)
+        return found
+
+    def needs_within(self, category: str, lon: float, lat: float, radius_m: float) -> list[int]:
+        """Open needs of the category within radius_m of the point."""
+        tree = self._needs.get(category)
+        if tree is None:
+            return []
+        found = []
+        for ident in tree.within(circle_box(lon, lat, radius_m)):
+            _, n_lon, n_lat = self._need_points[ident]
+            if haversine_m(lon, lat, n_lon, n_lat) <= radius_m:
+                found.append(ident)
+        return found
+
+    @property
+    def sizes(self) -> tuple[int, int]:
+        return len(self._need_points), len(self._offer_circles)
+
+
+def _point_entries(rows: list[tuple[int, float, float]]) -> Iterator[tuple[int, tuple[float, float, float, float]]]:
+    for ident, lon, lat in rows:
+        yield ident, (lon, lat, lon, lat)
+
+
+def _circle_entries(
+    rows: list[tuple[int, float, float, float]],
+) -> Iterator[tuple[int, tuple[float, float, float, float]]]:
+    for ident, lon, lat, radius in rows:
+        yield ident, circle_box(lon, lat, radius)

@@ -1,0 +1,129 @@
+"""Suggestions: offers that can reach a need, needs an offer can reach, ranked by geo/score.py.
+
+Candidates come from the live match index (R-tree); every candidate is re-read from
+PostGIS and re-checked there, so a stale index entry can cost a miss, never a wrong answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aidmap.events.match_index import MatchIndex
+from aidmap.geo.distance import haversine_m
+from aidmap.geo.score import ScoreParts, score
+from aidmap.models import Need, Offer, OfferStatus, Pledge, PledgeStatus
+from aidmap.models.need import OPEN_STATUSES
+from aidmap.resolvers.accounts import Viewer
+from aidmap.resolvers.problems import Code, UserInputError
+from aidmap.resolvers.validation import MAX_RADIUS_M, utcnow
+
+FAIRNESS_WINDOW = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    need: Need
+    offer: Offer
+    distance_m: float
+    parts: ScoreParts
+
+
+async def _help_received(*, session: AsyncSession, requester_ids: set[int]) -> dict[int, int]:
+    """Delivered pledges per requester in the last 30 days."""
+    if not requester_ids:
+        return {}
+    rows = await session.execute(
+        select(Need.owner_id, func.count())
+        .join(Pledge, Pledge.need_id == Need.id)
+        .where(
+            Need.owner_id.in_(requester_ids),
+            Pledge.status == PledgeStatus.DELIVERED.value,
+            Pledge.delivered_at > utcnow() - FAIRNESS_WINDOW,
+        )
+        .group_by(Need.owner_id)
+    )
+    return {owner: count for owner, count in rows.all()}
+
+
+def _suggestion(need: Need, offer: Offer, help_received: int) -> Suggestion | None:
+    distance = haversine_m(offer.lon, offer.lat, need.lon, need.lat)
+    if distance > offer.radius_meters:
+        return None
+    now = utcnow()
+    parts = score(
+        distance_m=distance,
+        radius_m=offer.radius_meters,
+        urgency=need.urgency,
+        waiting_hours=(now - need.created_at).total_seconds() / 3600,
+        still_needed=need.quantity - need.quantity_pledged,
+        can_give=offer.quantity - offer.quantity_pledged,
+        help_received=help_received,
+    )
+    return Suggestion(need=need, offer=offer, distance_m=distance, parts=parts)
+
+
+def _ranked(suggestions: list[Suggestion | None], first: int) -> list[Suggestion]:
+    found = [s for s in suggestions if s is not None]
+    return sorted(found, key=lambda s: (-s.parts.total, s.distance_m))[:first]
+
+
+def _check_first(first: int) -> None:
+    if not 1 <= first <= 50:
+        raise UserInputError("first", "first must be between 1 and 50.", Code.OUT_OF_RANGE)
+
+
+async def offers_for_need(
+    *, session: AsyncSession, index: MatchIndex, viewer: Viewer, need_id: int, first: int
+) -> list[Suggestion]:
+    """Active offers of the need's category whose donor can reach it (for the need's requester)."""
+    _check_first(first)
+    need = await session.get(Need, need_id)
+    if need is None or need.owner_id != viewer.account_id:
+        raise UserInputError("needId", "No need of yours has this id.", Code.NOT_FOUND)
+    candidates = index.offers_reaching(need.category, need.lon, need.lat)
+    if not candidates or need.status not in OPEN_STATUSES:
+        return []
+    offers = (
+        await session.execute(
+            select(Offer).where(
+                Offer.id.in_(candidates),
+                Offer.status == OfferStatus.ACTIVE.value,
+                Offer.category == need.category,
+                Offer.available_until > utcnow(),
+                Offer.donor_id != viewer.account_id,
+            )
+        )
+    ).scalars()
+    received = (await _help_received(session=session, requester_ids={need.owner_id})).get(need.owner_id, 0)
+    return _ranked([_suggestion(need, offer, received) for offer in offers], first)
+
+
+async def needs_for_offer(
+    *, session: AsyncSession, index: MatchIndex, viewer: Viewer, offer_id: int, first: int
+) -> list[Suggestion]:
+    """Open needs of the offer's category within the donor's radius (for the offer's donor)."""
+    _check_first(first)
+    offer = await session.get(Offer, offer_id)
+    if offer is None or offer.donor_id != viewer.account_id:
+        raise UserInputError("offerId", "No offer of yours has this id.", Code.NOT_FOUND)
+    candidates = index.needs_within(offer.category, offer.lon, offer.lat, min(offer.radius_meters, MAX_RADIUS_M))
+    if not candidates:
+        return []
+    needs = list(
+        (
+            await session.execute(
+                select(Need).where(
+                    Need.id.in_(candidates),
+                    Need.status.in_([s.value for s in OPEN_STATUSES]),
+                    Need.category == offer.category,
+                    Need.owner_id != viewer.account_id,
+                )
+            )
+        ).scalars()
+    )
+    received = await _help_received(session=session, requester_ids={n.owner_id for n in needs})
+    return _ranked([_suggestion(need, offer, received.get(need.owner_id, 0)) for need in needs], first)
