@@ -24,6 +24,7 @@ from aidmap.db.reader import Reader
 from aidmap.events.fanout import FanOut
 from aidmap.events.listener import Listener
 from aidmap.events.match_index import MatchIndex
+from aidmap.events.snapshots import Snapshots
 from aidmap.events.store import latest_seq
 from aidmap.jobs.expiry import ExpiryJob
 from aidmap.resolvers.accounts import viewer_for_token
@@ -40,6 +41,7 @@ class State(TypedDict):
     reader: Reader
     fanout: FanOut
     match_index: MatchIndex
+    snapshots: Snapshots
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -62,6 +64,7 @@ class AidmapGraphQL(GraphQL[Context, None]):
         reader: Reader = request.state.reader
         fanout: FanOut = request.state.fanout
         match_index: MatchIndex = request.state.match_index
+        snapshots: Snapshots = request.state.snapshots
         token = bearer_token(request.headers.get("authorization"))
         viewer = await viewer_for_token(reader=reader, token=token) if token else None
         return Context(
@@ -70,6 +73,7 @@ class AidmapGraphQL(GraphQL[Context, None]):
             reader=reader,
             fanout=fanout,
             match_index=match_index,
+            snapshots=snapshots,
             settings=self.settings,
             viewer=viewer,
             token_rejected=token is not None and viewer is None,
@@ -104,6 +108,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         match_index = MatchIndex()
         await asyncio.to_thread(match_index.load, database_url)
         fanout.sinks.append(match_index.apply)
+        snapshots = app.state.snapshots = Snapshots(reader)
         listener = Listener(url=database_url, reader=reader, fanout=fanout, poll_interval=settings.event_poll_seconds)
         await listener.start()
         app.state.listener = listener
@@ -117,6 +122,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
                 "reader": reader,
                 "fanout": fanout,
                 "match_index": match_index,
+                "snapshots": snapshots,
             }
         finally:
             await expiry.stop()

@@ -101,6 +101,7 @@ def api(settings: Settings) -> Iterator[Api]:
 @dataclass
 class LiveServer:
     url: str
+    app: Any
 
 
 @pytest.fixture
@@ -121,6 +122,6 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
         if time.monotonic() > deadline:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
-    yield LiveServer(url=f"http://127.0.0.1:{port}")
+    yield LiveServer(url=f"http://127.0.0.1:{port}", app=app)
     server.should_exit = True
     thread.join(timeout=20)

@@ -14,6 +14,7 @@ from strawberry.dataloader import DataLoader
 from aidmap.db.reader import Reader
 from aidmap.events.fanout import FanOut
 from aidmap.events.match_index import MatchIndex
+from aidmap.events.snapshots import Snapshots
 from aidmap.models import Account, Need, Offer, Pledge
 from aidmap.resolvers import accounts, needs, offers, pledges
 from aidmap.resolvers.accounts import Viewer
@@ -64,6 +65,7 @@ class Context:
     reader: Reader
     fanout: FanOut
     match_index: MatchIndex
+    snapshots: Snapshots
     settings: Settings
     viewer: Viewer | None
     # A bearer token was sent but is unknown or expired: mutations say so instead of "sign in".

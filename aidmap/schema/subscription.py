@@ -21,7 +21,7 @@ from aidmap.events.store import REPLAY_LIMIT, activity_events_after, area_events
 from aidmap.geo.distance import haversine_m
 from aidmap.geo.privacy import round_distance
 from aidmap.models.need import OPEN_STATUSES
-from aidmap.resolvers import messages, needs, offers, pledges
+from aidmap.resolvers import messages, needs, pledges
 from aidmap.resolvers.cursors import event_cursor, parse_event_cursor
 from aidmap.resolvers.nearby import check_search_area
 from aidmap.resolvers.problems import Code, UserInputError
@@ -130,14 +130,15 @@ class Subscription:
         sub = ctx.fanout.subscribe_area(Topic.NEEDS, area)
         async for event in _events(ctx, sub, lambda seq: area_events_after(ctx.reader, Topic.NEEDS, area, seq), after):
             assert event.need_id is not None
-            async with ctx.reads() as session:
-                rows = await needs.get_many(session=session, need_ids=[event.need_id])
-            if not rows:
+            snapshot = await ctx.snapshots.need(event.seq, event.need_id)
+            if snapshot is None:
                 continue
-            view = (await need_views(ctx, rows))[0]
+            viewer_id = ctx.viewer.account_id if ctx.viewer is not None else None
+            private = snapshot.visible_to(viewer_id)
+            view = Need.from_model(snapshot.row, private=private, is_mine=viewer_id == snapshot.row.owner_id)
             distance = (
-                round(haversine_m(near.lon, near.lat, rows[0].lon, rows[0].lat))
-                if view.exact_location is not None
+                round(haversine_m(near.lon, near.lat, snapshot.row.lon, snapshot.row.lat))
+                if private
                 else public_distance(origin_lat=near.lat, origin_lon=near.lon, need=view)
             )
             yield NeedEvent(
@@ -161,11 +162,9 @@ class Subscription:
         sub = ctx.fanout.subscribe_area(Topic.OFFERS, area)
         async for event in _events(ctx, sub, lambda seq: area_events_after(ctx.reader, Topic.OFFERS, area, seq), after):
             assert event.offer_id is not None
-            async with ctx.reads() as session:
-                rows = await offers.get_many(session=session, offer_ids=[event.offer_id])
-            if not rows:
+            offer = await ctx.snapshots.offer(event.seq, event.offer_id)
+            if offer is None:
                 continue
-            offer = rows[0]
             yield OfferEvent(
                 cursor=event_cursor(event.seq),
                 kind=_change_kind(event, (models.OfferStatus.ACTIVE.value,)),

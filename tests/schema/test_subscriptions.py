@@ -127,3 +127,20 @@ def test_bad_subscription_arguments_get_a_typed_error(api: Api, live_server: Liv
         client.subscribe(NEEDS_NEARBY, {"near": {"lat": 100, "lon": 0}, "radius": 1000})
         error = client.next()["errors"][0]
     assert error["extensions"] == {"code": "OUT_OF_RANGE", "field": "near"}
+
+
+def test_one_event_is_read_once_for_all_subscribers_of_a_process(api: Api, live_server: LiveServer) -> None:
+    requester, donor = sign_up(api), sign_up(api)
+    snapshots = live_server.app.state.snapshots
+    clients = [LiveClient(live_server.url, donor if i == 0 else None) for i in range(5)]
+    try:
+        for client in clients:
+            client.subscribe(NEEDS_NEARBY, {"near": HANOI, "radius": 3000})
+        clients[0].nothing_within(0.3)
+        create_need(api, requester, title="shared")
+        received = [_event(c)["needsNearby"]["need"]["title"] for c in clients]
+    finally:
+        for client in clients:
+            client.close()
+    assert received == ["shared"] * 5
+    assert snapshots.reads == 1

@@ -1,0 +1,69 @@
+"""What a need or offer looks like after an event, read once per process and shared by all its subscribers.
+
+Without this, an event that 5,000 subscribers in one circle should see costs 5,000 reads of
+the same row; with it, one. Only the viewer-specific part (may this person see the exact
+point?) is decided per subscriber, from the snapshot's list of active donors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from aidmap.db.reader import Reader
+from aidmap.models import Need, Offer
+
+_NEED_COLUMNS = ", ".join(f"n.{c.name}" for c in Need.__table__.c if c.name != "location")
+_OFFER_COLUMNS = ", ".join(f"o.{c.name}" for c in Offer.__table__.c if c.name != "location")
+
+_NEED_SQL = f"""
+SELECT {_NEED_COLUMNS}, ST_Y(geometry(n.location)) AS lat, ST_X(geometry(n.location)) AS lon,
+       coalesce((SELECT array_agg(p.donor_id) FROM pledges p WHERE p.need_id = n.id AND p.status = 'PLEDGED'), '{{}}')
+         AS active_donors
+FROM needs n WHERE n.id = %(id)s::bigint
+"""
+_OFFER_SQL = f"""
+SELECT {_OFFER_COLUMNS}, ST_Y(geometry(o.location)) AS lat, ST_X(geometry(o.location)) AS lon
+FROM offers o WHERE o.id = %(id)s::bigint
+"""
+
+
+@dataclass(frozen=True)
+class NeedSnapshot:
+    row: Any
+    active_donors: frozenset[int]
+
+    def visible_to(self, account_id: int | None) -> bool:
+        """May this account see the exact location and phone (requester, or a donor with an active pledge)?"""
+        return account_id is not None and (account_id == self.row.owner_id or account_id in self.active_donors)
+
+
+class Snapshots:
+    def __init__(self, reader: Reader, *, keep: int = 4096) -> None:
+        self._reader = reader
+        self._keep = keep
+        self._loads: OrderedDict[tuple[str, int], asyncio.Future[Any]] = OrderedDict()
+        self.reads = 0  # how many rows were actually read (for tests and the fan-out benchmark)
+
+    async def need(self, seq: int, need_id: int) -> NeedSnapshot | None:
+        row = await self._shared(("need", seq), _NEED_SQL, need_id)
+        return NeedSnapshot(row=row, active_donors=frozenset(row.active_donors)) if row is not None else None
+
+    async def offer(self, seq: int, offer_id: int) -> Any:
+        return await self._shared(("offer", seq), _OFFER_SQL, offer_id)
+
+    async def _shared(self, key: tuple[str, int], sql: str, ident: int) -> Any:
+        load = self._loads.get(key)
+        if load is None:
+            load = asyncio.ensure_future(self._read(sql, ident))
+            self._loads[key] = load
+            while len(self._loads) > self._keep:
+                self._loads.popitem(last=False)
+        return await asyncio.shield(load)
+
+    async def _read(self, sql: str, ident: int) -> Any:
+        self.reads += 1
+        rows = await self._reader.fetch(sql, {"id": ident})
+        return rows[0] if rows else None
