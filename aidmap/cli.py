@@ -27,7 +27,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             demo.seed(database.url, needs=demo.DEFAULT_NEEDS)
         app = create_app(settings, database_url=database.url)
         log.info("GraphQL at http://%s:%d/graphql", settings.host, settings.port)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info", access_log=settings.access_log)
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="info",
+            access_log=settings.access_log,
+            # Events are a few hundred bytes: compressing each costs more CPU than it saves.
+            ws_per_message_deflate=False,
+        )
     finally:
         if database.started is not None:
             database.started.stop()

@@ -56,6 +56,8 @@ class Snapshots:
 
     async def _shared(self, key: tuple[str, int], sql: str, ident: int) -> Any:
         load = self._loads.get(key)
+        if load is not None and load.done():
+            return load.result()  # the common case: another subscriber already read it
         if load is None:
             load = asyncio.ensure_future(self._read(sql, ident))
             self._loads[key] = load

@@ -1,0 +1,180 @@
+"""Benchmark: live fan-out to many websocket subscribers.
+
+Starts a throwaway PostGIS cluster and `aidmap serve` in its own process, opens N
+`needsNearby` subscriptions (graphql-transport-ws) with centres spread over Hà Nội,
+then creates needs at a steady rate and measures, for every delivery, the time from
+sending the createNeed mutation (so the mutation's own work is included) to the event
+arriving at the subscriber. Also reports the server's memory per idle subscription.
+
+    python bench/fanout.py --subscribers 1000 --needs 40 --rate 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx2
+from websockets.asyncio.client import connect
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from aidmap.db.cluster import LocalCluster, find_bin_dir  # noqa: E402
+from aidmap.db.migrate import upgrade  # noqa: E402
+
+HANOI = (21.0285, 105.8542)
+SUBSCRIBE = """subscription ($near: GeoPointInput!) {
+  needsNearby(near: $near, radiusMeters: 3000) { cursor kind distanceMeters need { id title category urgency approximateLocation { lat lon } } }
+}"""
+CREATE = """mutation ($input: CreateNeedInput!) { createNeed(input: $input) { need { id } errors { code } } }"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def spread(rng: random.Random, sigma_km: float) -> dict[str, float]:
+    return {"lat": HANOI[0] + rng.gauss(0, sigma_km) / 111.32, "lon": HANOI[1] + rng.gauss(0, sigma_km) / 104.0}
+
+
+async def subscriber(
+    ws_url: str, near: dict[str, float], ready: asyncio.Event, received: dict[str, list[float]]
+) -> None:
+    async with connect(ws_url, subprotocols=["graphql-transport-ws"], max_queue=None, open_timeout=60) as ws:  # type: ignore[list-item]
+        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        await ws.recv()
+        await ws.send(
+            json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE, "variables": {"near": near}}})
+        )
+        ready.set()
+        async for raw in ws:
+            now = time.perf_counter()
+            message = json.loads(raw)
+            if message.get("type") == "next":
+                title = message["payload"]["data"]["needsNearby"]["need"]["title"]
+                received.setdefault(title, []).append(now)
+            elif message.get("type") == "ping":
+                await ws.send(json.dumps({"type": "pong"}))
+
+
+async def run(args: argparse.Namespace, url: str, server_pid: int, port: int) -> None:
+    rng = random.Random(7)
+    base = f"http://127.0.0.1:{port}"
+    async with httpx2.AsyncClient(base_url=base, timeout=60) as http:
+        signup = await http.post(
+            "/graphql",
+            json={
+                "query": 'mutation { signUp(input: {displayName: "bench", phone: "0900999999", password: "bench-password"}) { token } }'
+            },
+        )
+        token = signup.json()["data"]["signUp"]["token"]
+        before = rss_kib(server_pid)
+
+        received: dict[str, list[float]] = {}
+        readies = []
+        tasks = []
+        ws_url = f"ws://127.0.0.1:{port}/graphql"
+        for i in range(args.subscribers):
+            ready = asyncio.Event()
+            readies.append(ready)
+            tasks.append(asyncio.create_task(subscriber(ws_url, spread(rng, 4.0), ready, received)))
+            if i % 200 == 199:
+                await asyncio.sleep(0.05)  # let the server keep up with the handshakes
+        await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), timeout=300)
+        await asyncio.sleep(3)  # subscriptions registered server-side
+        after = rss_kib(server_pid)
+        print(f"subscribers: {args.subscribers}; server RSS {before / 1024:.0f} MiB -> {after / 1024:.0f} MiB; "
+              f"{(after - before) / args.subscribers:.1f} KiB per idle subscription")  # fmt: skip
+
+        sent: dict[str, float] = {}
+        interval = 1.0 / args.rate
+        for i in range(args.needs):
+            title = f"bench need {i}"
+            point = spread(rng, 2.0)
+            sent[title] = time.perf_counter()
+            variables = {"input": {"category": "FOOD", "title": title, "quantity": 3, "unit": "kg", "urgency": "HIGH",
+                                   "location": point, "contactPhone": "0900999999"}}  # fmt: skip
+            response = await http.post(
+                "/graphql", json={"query": CREATE, "variables": variables}, headers={"Authorization": f"Bearer {token}"}
+            )
+            assert response.json()["data"]["createNeed"]["errors"] == []
+            await asyncio.sleep(max(0.0, sent[title] + interval - time.perf_counter()))
+        await asyncio.sleep(5)  # the last deliveries
+
+        latencies = [(t - sent[title]) * 1000 for title, times in received.items() if title in sent for t in times]
+        per_need = [len(received.get(t, [])) for t in sent]
+        print(
+            f"needs: {args.needs} at {args.rate}/s; deliveries {len(latencies)} (mean {statistics.mean(per_need):.0f} subscribers per need)"
+        )
+        print(
+            f"commit -> received: p50 {percentile(latencies, 50):.1f} ms  p99 {percentile(latencies, 99):.1f} ms  max {max(latencies):.1f} ms"
+        )
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--needs", type=int, default=40)
+    parser.add_argument("--rate", type=float, default=2.0, help="needs created per second")
+    args = parser.parse_args()
+
+    base = Path(tempfile.mkdtemp(prefix="aidmap-fanout-"))
+    cluster = LocalCluster(base_dir=base, port=free_port(), bin_dir=find_bin_dir(), durable=False)
+    cluster.init()
+    cluster.start()
+    server = None
+    try:
+        cluster.ensure_database("aidmap")
+        url = cluster.url()
+        upgrade(url)
+        port = free_port()
+        env = {**os.environ, "AIDMAP_DATABASE_URL": url, "AIDMAP_PORT": str(port), "AIDMAP_PASSWORD_HASH_PROFILE": "CHEAPEST",
+               "AIDMAP_DB_POOL_SIZE": "20"}  # fmt: skip
+        server = subprocess.Popen([sys.executable, "-m", "aidmap.cli", "serve", "--no-demo"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        for _ in range(300):
+            try:
+                if httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx2.HTTPError:
+                time.sleep(0.1)
+        asyncio.run(run(args, url, server.pid, port))
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        cluster.stop()
+        shutil.rmtree(base, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
