@@ -27,6 +27,7 @@ from aidmap.events.match_index import MatchIndex
 from aidmap.events.snapshots import Snapshots
 from aidmap.events.store import latest_seq
 from aidmap.jobs.expiry import ExpiryJob
+from aidmap.jobs.help_requests import HelpCascadeJob
 from aidmap.resolvers.accounts import viewer_for_token
 from aidmap.schema import schema
 from aidmap.schema.context import Context, Loaders
@@ -115,6 +116,8 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         sessions = make_sessionmaker(engine)
         expiry = ExpiryJob(sessions=sessions, interval_s=settings.expiry_interval_seconds)
         expiry.start()
+        cascade = HelpCascadeJob(sessions=sessions, timeout_s=settings.help_timeout_seconds)
+        cascade.start()
         try:
             yield {
                 "sessions": sessions,
@@ -125,6 +128,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
                 "snapshots": snapshots,
             }
         finally:
+            await cascade.stop()
             await expiry.stop()
             await listener.stop()
             await reader.close()

@@ -37,6 +37,8 @@ class Settings:
     event_poll_seconds: float = 1.0
     # How often each process expires needs and sends "still need help?" prompts.
     expiry_interval_seconds: float = 60.0
+    # How long each round of instant-help donors has to accept before the next 3 are asked.
+    help_timeout_seconds: float = 60.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -56,4 +58,5 @@ class Settings:
             subscriber_queue_limit=int(env.get("AIDMAP_SUBSCRIBER_QUEUE", "256")),
             event_poll_seconds=float(env.get("AIDMAP_EVENT_POLL_SECONDS", "1.0")),
             expiry_interval_seconds=float(env.get("AIDMAP_EXPIRY_INTERVAL_SECONDS", "60")),
+            help_timeout_seconds=float(env.get("AIDMAP_HELP_TIMEOUT_SECONDS", "60")),
         )

@@ -64,7 +64,8 @@ def db(database_url: str) -> Iterator[psycopg.Connection[Any]]:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, password_hash_profile="CHEAPEST")
+    # A short instant-help round, so the cascade test does not wait a minute.
+    return Settings(database_url=database_url, password_hash_profile="CHEAPEST", help_timeout_seconds=1.0)
 
 
 class GraphQLError(AssertionError):

@@ -48,6 +48,7 @@ class LiveEvent:
     lat: float | None
     audience: tuple[int, ...]
     radius_m: float | None = None
+    help_request_id: int | None = None
 
     def topic(self) -> Topic | None:
         if self.lon is None or self.lat is None:

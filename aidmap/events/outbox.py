@@ -27,6 +27,7 @@ async def emit(
     offer: Offer | None = None,
     pledge_id: int | None = None,
     message_id: int | None = None,
+    help_request_id: int | None = None,
     audience: Iterable[int] = (),
 ) -> int:
     """Write one event for a change made in this session's transaction; returns its sequence number."""
@@ -46,6 +47,7 @@ async def emit(
                 offer_id=offer.id if offer is not None else None,
                 pledge_id=pledge_id,
                 message_id=message_id,
+                help_request_id=help_request_id,
                 category=subject.category if subject is not None else None,
                 status=subject.status if subject is not None else None,
                 location=location,

@@ -10,7 +10,7 @@ from aidmap.models import EventKind
 
 _COLUMNS = (
     "seq, kind, need_id, offer_id, pledge_id, message_id, category, status, "
-    "ST_X(geometry(location)) AS lon, ST_Y(geometry(location)) AS lat, audience, radius_meters"
+    "ST_X(geometry(location)) AS lon, ST_Y(geometry(location)) AS lat, audience, radius_meters, help_request_id"
 )
 REPLAY_LIMIT = 1000
 
@@ -29,6 +29,7 @@ def to_live_event(row: Any) -> LiveEvent:
         lat=row.lat,
         audience=tuple(row.audience),
         radius_m=row.radius_meters,
+        help_request_id=row.help_request_id,
     )
 
 

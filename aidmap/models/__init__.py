@@ -3,6 +3,7 @@
 from aidmap.models.account import AccessToken, Account, Role
 from aidmap.models.base import Base
 from aidmap.models.event import Event, EventKind
+from aidmap.models.help import DonorAvailability, HelpAsk, HelpRequest, HelpRequestStatus
 from aidmap.models.message import Message
 from aidmap.models.need import Need, NeedCategory, NeedStatus, Urgency
 from aidmap.models.offer import Offer, OfferStatus
@@ -12,6 +13,10 @@ __all__ = [
     "AccessToken",
     "Account",
     "Base",
+    "DonorAvailability",
+    "HelpAsk",
+    "HelpRequest",
+    "HelpRequestStatus",
     "Event",
     "EventKind",
     "Message",

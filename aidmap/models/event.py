@@ -27,6 +27,11 @@ class EventKind(StrEnum):
     PLEDGE_CANCELLED = "PLEDGE_CANCELLED"
     PLEDGE_DELIVERED = "PLEDGE_DELIVERED"
     MESSAGE_SENT = "MESSAGE_SENT"
+    HELP_REQUESTED = "HELP_REQUESTED"
+    HELP_ASKED = "HELP_ASKED"
+    HELP_ESCALATED = "HELP_ESCALATED"
+    HELP_ACCEPTED = "HELP_ACCEPTED"
+    HELP_EXHAUSTED = "HELP_EXHAUSTED"
 
 
 class Event(Base):
@@ -40,6 +45,7 @@ class Event(Base):
     offer_id: Mapped[int | None] = mapped_column(BigInteger)
     pledge_id: Mapped[int | None] = mapped_column(BigInteger)
     message_id: Mapped[int | None] = mapped_column(BigInteger)
+    help_request_id: Mapped[int | None] = mapped_column(BigInteger)
     category: Mapped[str | None] = mapped_column(Text)
     # Status of the need or offer right after the change (decides CREATED / UPDATED / CLOSED).
     status: Mapped[str | None] = mapped_column(Text)

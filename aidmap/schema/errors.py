@@ -27,6 +27,7 @@ AccountErrorCode = _codes("AccountErrorCode", [*_INPUT, Code.PHONE_TAKEN, Code.I
 NeedErrorCode = _codes("NeedErrorCode", [*_INPUT, *_ACCESS])
 OfferErrorCode = _codes("OfferErrorCode", [*_INPUT, *_ACCESS])
 MessageErrorCode = _codes("MessageErrorCode", [*_INPUT, *_ACCESS])
+HelpErrorCode = _codes("HelpErrorCode", [*_INPUT, *_ACCESS, Code.QUANTITY_EXCEEDS_OPEN, Code.OWN_NEED])
 PledgeErrorCode = _codes(
     "PledgeErrorCode", [*_INPUT, *_ACCESS, Code.QUANTITY_EXCEEDS_OPEN, Code.OWN_NEED, Code.OFFER_UNAVAILABLE]
 )
@@ -53,11 +54,16 @@ class MessageError(UserError):
 
 
 @strawberry.type
+class HelpError(UserError):
+    code: HelpErrorCode  # type: ignore[valid-type]
+
+
+@strawberry.type
 class PledgeError(UserError):
     code: PledgeErrorCode  # type: ignore[valid-type]
 
 
-E = TypeVar("E", AccountError, NeedError, OfferError, PledgeError, MessageError)
+E = TypeVar("E", AccountError, NeedError, OfferError, PledgeError, MessageError, HelpError)
 
 _CODE_ENUMS = {
     AccountError: AccountErrorCode,
@@ -65,6 +71,7 @@ _CODE_ENUMS = {
     OfferError: OfferErrorCode,
     PledgeError: PledgeErrorCode,
     MessageError: MessageErrorCode,
+    HelpError: HelpErrorCode,
 }
 
 

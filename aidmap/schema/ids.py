@@ -7,7 +7,7 @@ import binascii
 
 from aidmap.resolvers.problems import Code, UserInputError
 
-NODE_TYPES = ("Need", "Offer", "Pledge", "Account", "Message")
+NODE_TYPES = ("Need", "Offer", "Pledge", "Account", "Message", "HelpRequest")
 
 
 def to_global_id(type_name: str, pk: int) -> str:

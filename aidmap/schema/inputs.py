@@ -119,3 +119,23 @@ class SendMessageInput:
 class RenewNeedInput:
     need_id: strawberry.ID
     expires_at: datetime | None = None
+
+
+@strawberry.input(
+    description="available: false stops instant-help requests; near and radiusMeters are needed when true."
+)
+class SetAvailabilityInput:
+    available: bool
+    categories: list[NeedCategory] | None = None  # type: ignore[valid-type]
+    near: GeoPointInput | None = None
+    radius_meters: float | None = None
+
+
+@strawberry.input
+class RequestHelpNowInput:
+    need_id: strawberry.ID
+
+
+@strawberry.input
+class AcceptHelpRequestInput:
+    help_request_id: strawberry.ID

@@ -11,14 +11,16 @@ from strawberry.types import Info
 
 from aidmap import models
 from aidmap.resolvers import accounts, messages, needs, offers, pledges
+from aidmap.resolvers import help as help_requests
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.needs import NeedFields
 from aidmap.resolvers.offers import OfferFields
 from aidmap.resolvers.problems import SESSION_EXPIRED, UNAUTHENTICATED, Code, Problems
 from aidmap.schema.context import Context
-from aidmap.schema.errors import AccountError, MessageError, NeedError, OfferError, PledgeError, to_errors
+from aidmap.schema.errors import AccountError, HelpError, MessageError, NeedError, OfferError, PledgeError, to_errors
 from aidmap.schema.ids import pk_of
 from aidmap.schema.inputs import (
+    AcceptHelpRequestInput,
     CancelNeedInput,
     CancelPledgeInput,
     ConfirmDeliveryInput,
@@ -26,17 +28,19 @@ from aidmap.schema.inputs import (
     CreateOfferInput,
     PledgeInput,
     RenewNeedInput,
+    RequestHelpNowInput,
     SendMessageInput,
+    SetAvailabilityInput,
     SignInInput,
     SignUpInput,
     UpdateNeedInput,
     UpdateOfferInput,
     WithdrawOfferInput,
 )
-from aidmap.schema.types import Account, Message, Need, Offer, Pledge, need_views
+from aidmap.schema.types import Account, Availability, HelpRequest, Message, Need, Offer, Pledge, need_views
 
 R = TypeVar("R")
-ErrorType = TypeVar("ErrorType", AccountError, NeedError, OfferError, PledgeError, MessageError)
+ErrorType = TypeVar("ErrorType", AccountError, NeedError, OfferError, PledgeError, MessageError, HelpError)
 
 
 @strawberry.type
@@ -133,6 +137,19 @@ def _pledge_payload(row: models.Pledge | None, errors: list[PledgeError]) -> Ple
 class MessagePayload:
     message: Message | None = None
     errors: list[MessageError]
+
+
+@strawberry.type
+class AvailabilityPayload:
+    availability: Availability | None = None
+    errors: list[HelpError]
+
+
+@strawberry.type
+class HelpRequestPayload:
+    help_request: HelpRequest | None = None
+    pledge: Pledge | None = None
+    errors: list[HelpError]
 
 
 @strawberry.type
@@ -274,3 +291,44 @@ class Mutation:
 
         row, errors = await _in_transaction(info.context, MessageError, action)
         return MessagePayload(message=Message.from_model(row, info.context) if row else None, errors=errors)
+
+    @strawberry.mutation(description="Be (or stop being) one of the donors asked for instant help nearby.")
+    async def set_availability(self, info: Info[Context, None], input: SetAvailabilityInput) -> AvailabilityPayload:
+        async def action(session: AsyncSession, viewer: Viewer) -> models.DonorAvailability:
+            return await help_requests.set_availability(
+                session=session,
+                viewer=viewer,
+                available=input.available,
+                categories=[models.NeedCategory(c) for c in input.categories or ()],
+                lat=input.near.lat if input.near else None,
+                lon=input.near.lon if input.near else None,
+                radius_m=input.radius_meters,
+            )
+
+        row, errors = await _in_transaction(info.context, HelpError, action)
+        return AvailabilityPayload(availability=Availability.from_model(row) if row else None, errors=errors)
+
+    @strawberry.mutation(description="Ask the 3 nearest available donors now; the next 3 if nobody accepts in time.")
+    async def request_help_now(self, info: Info[Context, None], input: RequestHelpNowInput) -> HelpRequestPayload:
+        async def action(session: AsyncSession, viewer: Viewer) -> models.HelpRequest:
+            return await help_requests.request_help(
+                session=session, viewer=viewer, need_id=_pk(input.need_id, "Need", "needId")
+            )
+
+        row, errors = await _in_transaction(info.context, HelpError, action)
+        return HelpRequestPayload(help_request=HelpRequest.from_model(row) if row else None, errors=errors)
+
+    @strawberry.mutation(
+        description="Accept an instant-help request you were asked; the first to accept gets a pledge."
+    )
+    async def accept_help_request(self, info: Info[Context, None], input: AcceptHelpRequestInput) -> HelpRequestPayload:
+        async def action(session: AsyncSession, viewer: Viewer) -> tuple[models.HelpRequest, models.Pledge]:
+            request_id = _pk(input.help_request_id, "HelpRequest", "helpRequestId")
+            return await help_requests.accept(session=session, viewer=viewer, help_request_id=request_id)
+
+        result, errors = await _in_transaction(info.context, HelpError, action)
+        if result is None:
+            return HelpRequestPayload(errors=errors)
+        return HelpRequestPayload(
+            help_request=HelpRequest.from_model(result[0]), pledge=Pledge.from_model(result[1]), errors=[]
+        )

@@ -21,13 +21,14 @@ from aidmap.events.store import REPLAY_LIMIT, activity_events_after, area_events
 from aidmap.geo.distance import haversine_m
 from aidmap.geo.privacy import round_distance
 from aidmap.models.need import OPEN_STATUSES
+from aidmap.resolvers import help as help_requests
 from aidmap.resolvers import messages, needs, pledges
 from aidmap.resolvers.cursors import event_cursor, parse_event_cursor
 from aidmap.resolvers.nearby import check_search_area
 from aidmap.resolvers.problems import Code, UserInputError
 from aidmap.schema.context import Context
 from aidmap.schema.inputs import GeoPointInput
-from aidmap.schema.types import Message, Need, NeedCategory, Offer, Pledge, need_views, public_distance
+from aidmap.schema.types import HelpRequest, Message, Need, NeedCategory, Offer, Pledge, need_views, public_distance
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class ActivityEvent:
     need: Need | None
     pledge: Pledge | None
     message: Message | None
+    help_request: HelpRequest | None
 
 
 def _change_kind(event: LiveEvent, open_statuses: tuple[str, ...]) -> ChangeKind:
@@ -193,10 +195,16 @@ class Subscription:
                     await pledges.get_many(session=session, pledge_ids=[event.pledge_id]) if event.pledge_id else []
                 )
                 message = await messages.get(session=session, message_id=event.message_id) if event.message_id else None
+                help_request = (
+                    await help_requests.get(session=session, help_request_id=event.help_request_id)
+                    if event.help_request_id
+                    else None
+                )
             yield ActivityEvent(
                 cursor=event_cursor(event.seq),
                 kind=event.kind,
                 need=(await need_views(ctx, need_rows))[0] if need_rows else None,
                 pledge=Pledge.from_model(pledge_rows[0]) if pledge_rows else None,
                 message=Message.from_model(message, ctx) if message else None,
+                help_request=HelpRequest.from_model(help_request) if help_request else None,
             )

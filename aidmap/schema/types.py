@@ -358,3 +358,50 @@ class NeedSuggestion:
     distance_meters: float
     score: float
     parts: ScoreParts
+
+
+HelpRequestStatus = strawberry.enum(models.HelpRequestStatus)
+
+
+@strawberry.type(description="An instant-help request: asked round by round to the nearest available donors.")
+class HelpRequest(Node):
+    status: HelpRequestStatus  # type: ignore[valid-type]
+    round: int
+    created_at: datetime
+    _need_id: strawberry.Private[int]
+    _pledge_id: strawberry.Private[int | None]
+
+    @strawberry.field
+    async def need(self, info: Info[Context, None]) -> Need:
+        row = await info.context.loaders.needs.load(self._need_id)
+        assert row is not None
+        return (await need_views(info.context, [row]))[0]
+
+    @classmethod
+    def from_model(cls, request: models.HelpRequest) -> HelpRequest:
+        return cls(
+            id=strawberry.ID(to_global_id("HelpRequest", request.id)),
+            status=models.HelpRequestStatus(request.status),
+            round=request.round,
+            created_at=request.created_at,
+            _need_id=request.need_id,
+            _pledge_id=request.pledge_id,
+        )
+
+
+@strawberry.type(description="Whether, where and for what a donor can be asked for instant help.")
+class Availability:
+    available: bool
+    categories: list[NeedCategory]  # type: ignore[valid-type]
+    near: GeoPoint | None
+    radius_meters: float | None
+
+    @classmethod
+    def from_model(cls, row: models.DonorAvailability) -> Availability:
+        near = GeoPoint(lat=row.lat, lon=row.lon) if row.lat is not None and row.lon is not None else None
+        return cls(
+            available=row.available,
+            categories=[models.NeedCategory(c) for c in row.categories],
+            near=near,
+            radius_meters=row.radius_meters,
+        )

@@ -84,19 +84,19 @@ def upgrade() -> None:
         _now("created_at"),
         _now("updated_at"),
         sa.PrimaryKeyConstraint("id", name="pk_needs"),
-        sa.CheckConstraint(f"category IN ({CATEGORIES})", name="ck_needs_category"),
-        sa.CheckConstraint("urgency IN ('LOW', 'NORMAL', 'HIGH', 'CRITICAL')", name="ck_needs_urgency"),
+        sa.CheckConstraint(f"category IN ({CATEGORIES})", name=op.f("ck_needs_category")),
+        sa.CheckConstraint("urgency IN ('LOW', 'NORMAL', 'HIGH', 'CRITICAL')", name=op.f("ck_needs_urgency")),
         sa.CheckConstraint(
             "status IN ('OPEN', 'PARTLY_PLEDGED', 'PLEDGED', 'FULFILLED', 'CANCELLED', 'EXPIRED')",
-            name="ck_needs_status",
+            name=op.f("ck_needs_status"),
         ),
-        sa.CheckConstraint("quantity > 0", name="ck_needs_quantity_positive"),
+        sa.CheckConstraint("quantity > 0", name=op.f("ck_needs_quantity_positive")),
         sa.CheckConstraint(
-            "quantity_pledged >= 0 AND quantity_pledged <= quantity", name="ck_needs_pledged_within_quantity"
+            "quantity_pledged >= 0 AND quantity_pledged <= quantity", name=op.f("ck_needs_pledged_within_quantity")
         ),
         sa.CheckConstraint(
             "quantity_delivered >= 0 AND quantity_delivered <= quantity_pledged",
-            name="ck_needs_delivered_within_pledged",
+            name=op.f("ck_needs_delivered_within_pledged"),
         ),
     )
     op.create_index("ix_needs_owner_id", "needs", ["owner_id"])
@@ -126,13 +126,13 @@ def upgrade() -> None:
         _now("created_at"),
         _now("updated_at"),
         sa.PrimaryKeyConstraint("id", name="pk_offers"),
-        sa.CheckConstraint(f"category IN ({CATEGORIES})", name="ck_offers_category"),
-        sa.CheckConstraint("status IN ('ACTIVE', 'EXHAUSTED', 'WITHDRAWN', 'EXPIRED')", name="ck_offers_status"),
-        sa.CheckConstraint("quantity > 0", name="ck_offers_quantity_positive"),
+        sa.CheckConstraint(f"category IN ({CATEGORIES})", name=op.f("ck_offers_category")),
+        sa.CheckConstraint("status IN ('ACTIVE', 'EXHAUSTED', 'WITHDRAWN', 'EXPIRED')", name=op.f("ck_offers_status")),
+        sa.CheckConstraint("quantity > 0", name=op.f("ck_offers_quantity_positive")),
         sa.CheckConstraint(
-            "quantity_pledged >= 0 AND quantity_pledged <= quantity", name="ck_offers_pledged_within_quantity"
+            "quantity_pledged >= 0 AND quantity_pledged <= quantity", name=op.f("ck_offers_pledged_within_quantity")
         ),
-        sa.CheckConstraint("radius_meters > 0", name="ck_offers_radius_positive"),
+        sa.CheckConstraint("radius_meters > 0", name=op.f("ck_offers_radius_positive")),
     )
     op.create_index("ix_offers_donor_id", "offers", ["donor_id"])
     op.execute(
@@ -157,8 +157,8 @@ def upgrade() -> None:
             "cancelled_by_id", sa.BigInteger, sa.ForeignKey("accounts.id", name="fk_pledges_cancelled_by_id_accounts")
         ),
         sa.PrimaryKeyConstraint("id", name="pk_pledges"),
-        sa.CheckConstraint("status IN ('PLEDGED', 'DELIVERED', 'CANCELLED')", name="ck_pledges_status"),
-        sa.CheckConstraint("quantity > 0", name="ck_pledges_quantity_positive"),
+        sa.CheckConstraint("status IN ('PLEDGED', 'DELIVERED', 'CANCELLED')", name=op.f("ck_pledges_status")),
+        sa.CheckConstraint("quantity > 0", name=op.f("ck_pledges_quantity_positive")),
     )
     op.create_index("ix_pledges_need_id", "pledges", ["need_id"])
     op.create_index("ix_pledges_donor_id", "pledges", ["donor_id"])

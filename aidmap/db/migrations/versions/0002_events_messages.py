@@ -39,7 +39,7 @@ def upgrade() -> None:
         sa.Column("audience", postgresql.ARRAY(sa.BigInteger), nullable=False, server_default="{}"),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.PrimaryKeyConstraint("seq", name="pk_events"),
-        sa.CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in KINDS) + ")", name="ck_events_kind"),
+        sa.CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in KINDS) + ")", name=op.f("ck_events_kind")),
     )
     # Replay for one person's activity, and for one area.
     op.execute("CREATE INDEX ix_events_audience ON events USING gin (audience)")
