@@ -53,6 +53,11 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -112,6 +117,7 @@ async def run(args: argparse.Namespace, url: str, server_pid: int, port: int) ->
               f"{(after - before) / args.subscribers:.1f} KiB per idle subscription")  # fmt: skip
 
         sent: dict[str, float] = {}
+        cpu_before = cpu_seconds(server_pid)
         interval = 1.0 / args.rate
         for i in range(args.needs):
             title = f"bench need {i}"
@@ -126,10 +132,14 @@ async def run(args: argparse.Namespace, url: str, server_pid: int, port: int) ->
             await asyncio.sleep(max(0.0, sent[title] + interval - time.perf_counter()))
         await asyncio.sleep(5)  # the last deliveries
 
+        cpu_used = cpu_seconds(server_pid) - cpu_before
         latencies = [(t - sent[title]) * 1000 for title, times in received.items() if title in sent for t in times]
         per_need = [len(received.get(t, [])) for t in sent]
         print(
             f"needs: {args.needs} at {args.rate}/s; deliveries {len(latencies)} (mean {statistics.mean(per_need):.0f} subscribers per need)"
+        )
+        print(
+            f"server CPU: {cpu_used:.1f} s for {len(latencies)} deliveries, {cpu_used / max(1, len(latencies)) * 1e6:.0f} us each"
         )
         print(
             f"commit -> received: p50 {percentile(latencies, 50):.1f} ms  p99 {percentile(latencies, 99):.1f} ms  max {max(latencies):.1f} ms"
