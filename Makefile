@@ -1,6 +1,6 @@
 # The two commands a newcomer needs: `make run` and `make test`.
 # Each one installs what is missing first (scripts/setup.sh).
-.PHONY: setup run test bench bench-1m schema audit
+.PHONY: setup run test bench bench-1m bench-fanout schema audit
 
 setup:
 	@bash scripts/setup.sh
@@ -22,3 +22,7 @@ bench-1m: setup
 
 audit: setup
 	.venv/bin/pip-audit --skip-editable
+
+bench-fanout: setup
+	.venv/bin/python bench/fanout.py --subscribers 1000 --needs 30 --rate 2
+	.venv/bin/python bench/fanout.py --subscribers 10000 --needs 20 --rate 0.5
