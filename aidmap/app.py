@@ -26,8 +26,8 @@ from aidmap.events.listener import Listener
 from aidmap.events.match_index import MatchIndex
 from aidmap.events.snapshots import Snapshots
 from aidmap.events.store import latest_seq
-from aidmap.jobs.expiry import ExpiryJob
-from aidmap.jobs.help_requests import HelpCascadeJob
+from aidmap.jobs.expiry import expiry_job
+from aidmap.jobs.help_requests import help_cascade_job
 from aidmap.resolvers.accounts import viewer_for_token
 from aidmap.schema import schema
 from aidmap.schema.context import Context, Loaders
@@ -114,9 +114,9 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         await listener.start()
         app.state.listener = listener
         sessions = make_sessionmaker(engine)
-        expiry = ExpiryJob(sessions=sessions, interval_s=settings.expiry_interval_seconds)
+        expiry = expiry_job(sessions=sessions, interval_s=settings.expiry_interval_seconds)
         expiry.start()
-        cascade = HelpCascadeJob(sessions=sessions, timeout_s=settings.help_timeout_seconds)
+        cascade = help_cascade_job(sessions=sessions, timeout_s=settings.help_timeout_seconds)
         cascade.start()
         try:
             yield {

@@ -5,20 +5,16 @@ Safe to run in every process at once: rows are claimed with FOR UPDATE SKIP LOCK
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aidmap.events.outbox import emit
+from aidmap.jobs.periodic import PeriodicJob
 from aidmap.models import EventKind, Need, NeedStatus, Pledge, PledgeStatus
 from aidmap.models.need import OPEN_STATUSES
 from aidmap.resolvers.validation import utcnow
-
-log = logging.getLogger(__name__)
 
 PROMPT_BEFORE = timedelta(hours=24)
 BATCH = 200
@@ -80,30 +76,13 @@ async def prompt_expiring(*, sessions: async_sessionmaker[AsyncSession]) -> int:
         return count
 
 
-class ExpiryJob:
-    def __init__(self, *, sessions: async_sessionmaker[AsyncSession], interval_s: float) -> None:
-        self._sessions = sessions
-        self._interval = interval_s
-        self._task: asyncio.Task[None] | None = None
+async def run_expiry(*, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """One pass of the expiry job: expire what is due, then ask about what is due soon."""
+    while await expire_due(sessions=sessions) == BATCH:
+        pass
+    while await prompt_expiring(sessions=sessions) == BATCH:
+        pass
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="aidmap-expiry")
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                while await expire_due(sessions=self._sessions) == BATCH:
-                    pass
-                while await prompt_expiring(sessions=self._sessions) == BATCH:
-                    pass
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("expiry run failed; trying again next interval")
-            await asyncio.sleep(self._interval)
+def expiry_job(*, sessions: async_sessionmaker[AsyncSession], interval_s: float) -> PeriodicJob:
+    return PeriodicJob(name="aidmap-expiry", step=lambda: run_expiry(sessions=sessions), interval_s=interval_s)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
@@ -43,6 +45,16 @@ def check_search_area(*, lat: float, lon: float, radius_m: float) -> None:
     if check.problems:
         problem = check.problems[0]
         raise UserInputError(problem.field or "near", problem.message, problem.code)
+
+
+def category_filter(categories: Sequence[StrEnum] | None, where: list[str], params: dict[str, object]) -> None:
+    """Add the category condition: '=' for one category, so the (category, location) GiST index serves it."""
+    if categories and len(categories) == 1:
+        where.append("category = %(category)s::text")
+        params["category"] = categories[0].value
+    elif categories:
+        where.append("category = ANY(%(categories)s::text[])")
+        params["categories"] = sorted(c.value for c in categories)
 
 
 _ORIGIN = "geography(ST_SetSRID(ST_MakePoint(%(lon)s::float8, %(lat)s::float8), 4326))"

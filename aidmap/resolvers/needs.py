@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.db.reader import Reader
@@ -13,8 +13,8 @@ from aidmap.events.outbox import emit
 from aidmap.models import EventKind, Need, NeedCategory, NeedStatus, Pledge, PledgeStatus
 from aidmap.models.need import ACTIVE_STATUSES, OPEN_STATUSES, status_for
 from aidmap.resolvers.accounts import Viewer
-from aidmap.resolvers.cursors import check_page_size, created_cursor, parse_created_cursor
-from aidmap.resolvers.nearby import Hit, Page, nearest, origin_point
+from aidmap.resolvers.nearby import Page, category_filter, nearest, origin_point
+from aidmap.resolvers.paging import newest_first
 from aidmap.resolvers.problems import Code, Problems
 from aidmap.resolvers.validation import DEFAULT_NEED_TTL, MAX_HOUSEHOLD, Checker, utcnow
 
@@ -205,13 +205,7 @@ async def search(
     else:
         where.append("status = ANY(%(statuses)s::text[])")
         params["statuses"] = sorted(s.value for s in statuses)
-    if categories and len(categories) == 1:
-        # One category compares with '=' so the (category, location) GiST index serves it.
-        where.append("category = %(category)s::text")
-        params["category"] = categories[0].value
-    elif categories:
-        where.append("category = ANY(%(categories)s::text[])")
-        params["categories"] = sorted(c.value for c in categories)
+    category_filter(categories, where, params)
     return await nearest(
         reader=reader,
         model=Need,
@@ -227,16 +221,8 @@ async def search(
 
 async def mine(*, session: AsyncSession, viewer: Viewer, first: int, after: str | None) -> Page[Need]:
     """The viewer's needs, newest first."""
-    check_page_size(first)
-    query = select(Need).where(Need.owner_id == viewer.account_id)
-    if after is not None:
-        created, last_id = parse_created_cursor(after)
-        query = query.where(tuple_(Need.created_at, Need.id) < tuple_(created, last_id))
-    rows = list(
-        (await session.execute(query.order_by(Need.created_at.desc(), Need.id.desc()).limit(first + 1))).scalars()
-    )
-    hits = [Hit(row=n, distance_m=0.0, cursor=created_cursor(n.created_at, n.id)) for n in rows[:first]]
-    return Page(hits=hits, has_next=len(rows) > first)
+    where = Need.owner_id == viewer.account_id
+    return await newest_first(session=session, model=Need, where=where, first=first, after=after)
 
 
 async def actively_pledged_need_ids(*, session: AsyncSession, viewer: Viewer, need_ids: list[int]) -> set[int]:

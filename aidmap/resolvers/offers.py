@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.db.reader import Reader
 from aidmap.events.outbox import emit
 from aidmap.models import EventKind, NeedCategory, Offer, OfferStatus
 from aidmap.resolvers.accounts import Viewer
-from aidmap.resolvers.cursors import check_page_size, created_cursor, parse_created_cursor
-from aidmap.resolvers.nearby import Hit, Page, nearest, origin_point
+from aidmap.resolvers.nearby import Page, category_filter, nearest, origin_point
 from aidmap.resolvers.needs import MAX_DETAILS, MAX_TITLE, MAX_UNIT
+from aidmap.resolvers.paging import newest_first
 from aidmap.resolvers.problems import Code, Problems
 from aidmap.resolvers.validation import DEFAULT_OFFER_TTL, Checker, utcnow
 
@@ -139,12 +139,7 @@ async def search(
     # The literal status matches the partial index predicate, so the planner can use it.
     where = ["status = 'ACTIVE'", "available_until > now()"]
     params: dict[str, object] = {}
-    if categories and len(categories) == 1:
-        where.append("category = %(category)s::text")
-        params["category"] = categories[0].value
-    elif categories:
-        where.append("category = ANY(%(categories)s::text[])")
-        params["categories"] = sorted(c.value for c in categories)
+    category_filter(categories, where, params)
     return await nearest(
         reader=reader,
         model=Offer,
@@ -160,13 +155,5 @@ async def search(
 
 async def mine(*, session: AsyncSession, viewer: Viewer, first: int, after: str | None) -> Page[Offer]:
     """The viewer's offers, newest first."""
-    check_page_size(first)
-    query = select(Offer).where(Offer.donor_id == viewer.account_id)
-    if after is not None:
-        created, last_id = parse_created_cursor(after)
-        query = query.where(tuple_(Offer.created_at, Offer.id) < tuple_(created, last_id))
-    rows = list(
-        (await session.execute(query.order_by(Offer.created_at.desc(), Offer.id.desc()).limit(first + 1))).scalars()
-    )
-    hits = [Hit(row=o, distance_m=0.0, cursor=created_cursor(o.created_at, o.id)) for o in rows[:first]]
-    return Page(hits=hits, has_next=len(rows) > first)
+    where = Offer.donor_id == viewer.account_id
+    return await newest_first(session=session, model=Offer, where=where, first=first, after=after)

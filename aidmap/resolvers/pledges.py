@@ -6,15 +6,15 @@ serialise on the need and can never commit more than the quantity still open.
 
 from __future__ import annotations
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.events.outbox import emit
 from aidmap.models import EventKind, Need, Offer, OfferStatus, Pledge, PledgeStatus
 from aidmap.models.need import OPEN_STATUSES, status_for
 from aidmap.resolvers.accounts import Viewer
-from aidmap.resolvers.cursors import check_page_size, created_cursor, parse_created_cursor
-from aidmap.resolvers.nearby import Hit, Page
+from aidmap.resolvers.nearby import Page
+from aidmap.resolvers.paging import newest_first
 from aidmap.resolvers.problems import Code, Problems
 from aidmap.resolvers.validation import Checker, utcnow
 
@@ -147,16 +147,8 @@ def visible_to(viewer: Viewer | None, pledge: Pledge, need_owner_id: int) -> boo
 
 async def mine(*, session: AsyncSession, viewer: Viewer, first: int, after: str | None) -> Page[Pledge]:
     """Pledges the viewer made, newest first."""
-    check_page_size(first)
-    query = select(Pledge).where(Pledge.donor_id == viewer.account_id)
-    if after is not None:
-        created, last_id = parse_created_cursor(after)
-        query = query.where(tuple_(Pledge.created_at, Pledge.id) < tuple_(created, last_id))
-    rows = list(
-        (await session.execute(query.order_by(Pledge.created_at.desc(), Pledge.id.desc()).limit(first + 1))).scalars()
-    )
-    hits = [Hit(row=p, distance_m=0.0, cursor=created_cursor(p.created_at, p.id)) for p in rows[:first]]
-    return Page(hits=hits, has_next=len(rows) > first)
+    where = Pledge.donor_id == viewer.account_id
+    return await newest_first(session=session, model=Pledge, where=where, first=first, after=after)
 
 
 async def can_read(*, session: AsyncSession, viewer: Viewer | None, pledge: Pledge) -> bool:
