@@ -65,7 +65,13 @@ def db(database_url: str) -> Iterator[psycopg.Connection[Any]]:
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     # A short instant-help round, so the cascade test does not wait a minute.
-    return Settings(database_url=database_url, password_hash_profile="CHEAPEST", help_timeout_seconds=1.0)
+    # Expiry runs only when a test calls it (or sets its own interval), so it never races a test.
+    return Settings(
+        database_url=database_url,
+        password_hash_profile="CHEAPEST",
+        help_timeout_seconds=1.0,
+        expiry_interval_seconds=3600,
+    )
 
 
 class GraphQLError(AssertionError):

@@ -28,10 +28,11 @@ class PeriodicJob:
 
     async def _run(self) -> None:
         while True:
+            # Wait first: a process that just started has nothing urgent, and its clients get the first word.
+            await asyncio.sleep(self._interval)
             try:
                 await self._step()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("%s failed; trying again in %.1fs", self._name, self._interval)
-            await asyncio.sleep(self._interval)
