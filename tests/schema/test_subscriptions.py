@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Api, LiveServer
-from tests.factories import HANOI, create_need, pledge, sign_up
+from tests.factories import HANOI, create_need, create_offer, pledge, sign_up
 from tests.live import LiveClient
 
 NEEDS_NEARBY = """
@@ -144,3 +144,34 @@ def test_one_event_is_read_once_for_all_subscribers_of_a_process(api: Api, live_
             client.close()
     assert received == ["shared"] * 5
     assert snapshots.reads == 1
+
+
+OFFERS_NEARBY = """
+subscription ($near: GeoPointInput!, $categories: [NeedCategory!]) {
+  offersNearby(near: $near, radiusMeters: 2000, categories: $categories) {
+    cursor kind distanceMeters offer { title status exactLocation { lat } }
+  }
+}"""
+WITHDRAW = "mutation ($input: WithdrawOfferInput!) { withdrawOffer(input: $input) { errors { code } } }"
+
+
+def test_offers_nearby_sends_matching_offers_and_their_withdrawal(api: Api, live_server: LiveServer) -> None:
+    requester, donor = sign_up(api), sign_up(api)
+    with LiveClient(live_server.url, requester) as client:
+        client.subscribe(OFFERS_NEARBY, {"near": HANOI, "categories": ["STUDY_DEVICE"]})
+        client.nothing_within(0.3)
+        laptop = create_offer(api, donor, title="laptop", category="STUDY_DEVICE", location=_near(0.005))
+        create_offer(api, donor, title="rice", category="FOOD", location=_near(0.005))
+        create_offer(api, donor, title="far laptop", category="STUDY_DEVICE", location=_near(0.05))
+        created = _event(client)["offersNearby"]
+        api.data(WITHDRAW, {"input": {"offerId": laptop["id"]}}, donor)
+        withdrawn = _event(client)["offersNearby"]
+        assert client.nothing_within(1.0)
+
+    assert (created["kind"], created["offer"]["title"], created["offer"]["exactLocation"]) == (
+        "CREATED",
+        "laptop",
+        None,
+    )
+    assert created["distanceMeters"] % 100 == 0
+    assert (withdrawn["kind"], withdrawn["offer"]["status"]) == ("CLOSED", "WITHDRAWN")
