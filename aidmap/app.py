@@ -31,6 +31,7 @@ from aidmap.jobs.help_requests import help_cascade_job
 from aidmap.resolvers.accounts import viewer_for_token
 from aidmap.schema import schema
 from aidmap.schema.context import Context, Loaders
+from aidmap.schema.sharing import SharedResults
 from aidmap.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class State(TypedDict):
     fanout: FanOut
     match_index: MatchIndex
     snapshots: Snapshots
+    shared_results: SharedResults
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -66,6 +68,7 @@ class AidmapGraphQL(GraphQL[Context, None]):
         fanout: FanOut = request.state.fanout
         match_index: MatchIndex = request.state.match_index
         snapshots: Snapshots = request.state.snapshots
+        shared_results: SharedResults = request.state.shared_results
         token = bearer_token(request.headers.get("authorization"))
         viewer = await viewer_for_token(reader=reader, token=token) if token else None
         return Context(
@@ -75,6 +78,7 @@ class AidmapGraphQL(GraphQL[Context, None]):
             fanout=fanout,
             match_index=match_index,
             snapshots=snapshots,
+            shared_results=shared_results,
             settings=self.settings,
             viewer=viewer,
             token_rejected=token is not None and viewer is None,
@@ -97,6 +101,7 @@ class AidmapGraphQL(GraphQL[Context, None]):
 
 
 def create_app(settings: Settings, *, database_url: str) -> Starlette:
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
         engine = make_engine(database_url, pool_size=settings.db_pool_size)
@@ -110,6 +115,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         await asyncio.to_thread(match_index.load, database_url)
         fanout.sinks.append(match_index.apply)
         snapshots = app.state.snapshots = Snapshots(reader)
+        shared_results = app.state.shared_results = SharedResults(enabled=settings.share_event_results)
         listener = Listener(url=database_url, reader=reader, fanout=fanout, poll_interval=settings.event_poll_seconds)
         await listener.start()
         app.state.listener = listener
@@ -126,6 +132,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
                 "fanout": fanout,
                 "match_index": match_index,
                 "snapshots": snapshots,
+                "shared_results": shared_results,
             }
         finally:
             await cascade.stop()

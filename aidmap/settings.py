@@ -39,6 +39,8 @@ class Settings:
     expiry_interval_seconds: float = 60.0
     # How long each round of instant-help donors has to accept before the next 3 are asked.
     help_timeout_seconds: float = 60.0
+    # Execute a live event's selection once per process for all subscribers who asked the same.
+    share_event_results: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -59,4 +61,5 @@ class Settings:
             event_poll_seconds=float(env.get("AIDMAP_EVENT_POLL_SECONDS", "1.0")),
             expiry_interval_seconds=float(env.get("AIDMAP_EXPIRY_INTERVAL_SECONDS", "60")),
             help_timeout_seconds=float(env.get("AIDMAP_HELP_TIMEOUT_SECONDS", "60")),
+            share_event_results=_env_bool("AIDMAP_SHARE_EVENT_RESULTS", True),
         )

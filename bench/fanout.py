@@ -113,6 +113,7 @@ async def run(args: argparse.Namespace, url: str, server_pid: int, port: int) ->
         await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), timeout=300)
         await asyncio.sleep(3)  # subscriptions registered server-side
         after = rss_kib(server_pid)
+        print(f"shared execution: {'off' if args.no_share else 'on'}")
         print(f"subscribers: {args.subscribers}; server RSS {before / 1024:.0f} MiB -> {after / 1024:.0f} MiB; "
               f"{(after - before) / args.subscribers:.1f} KiB per idle subscription")  # fmt: skip
 
@@ -154,6 +155,9 @@ def main() -> int:
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--needs", type=int, default=40)
     parser.add_argument("--rate", type=float, default=2.0, help="needs created per second")
+    parser.add_argument(
+        "--no-share", action="store_true", help="execute each subscriber's selection separately (for comparison)"
+    )
     args = parser.parse_args()
 
     base = Path(tempfile.mkdtemp(prefix="aidmap-fanout-"))
@@ -167,7 +171,8 @@ def main() -> int:
         upgrade(url)
         port = free_port()
         env = {**os.environ, "AIDMAP_DATABASE_URL": url, "AIDMAP_PORT": str(port), "AIDMAP_PASSWORD_HASH_PROFILE": "CHEAPEST",
-               "AIDMAP_DB_POOL_SIZE": "20"}  # fmt: skip
+               "AIDMAP_DB_POOL_SIZE": "20",
+               "AIDMAP_SHARE_EVENT_RESULTS": "0" if args.no_share else "1"}  # fmt: skip
         server = subprocess.Popen([sys.executable, "-m", "aidmap.cli", "serve", "--no-demo"], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         for _ in range(300):

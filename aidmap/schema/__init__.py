@@ -11,6 +11,7 @@ from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 from aidmap.resolvers.problems import UserInputError
 from aidmap.schema.mutation import Mutation
 from aidmap.schema.query import Query
+from aidmap.schema.sharing import SharingExecutionContext
 from aidmap.schema.subscription import Subscription
 from aidmap.schema.types import Account, Message, Need, Offer, Pledge
 
@@ -49,6 +50,7 @@ def build_schema() -> strawberry.Schema:
         subscription=Subscription,
         types=[Account, Need, Offer, Pledge, Message],
         extensions=[ClientSafeErrors, lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
+        execution_context_class=SharingExecutionContext,
     )
 
 

@@ -18,6 +18,7 @@ from aidmap.events.snapshots import Snapshots
 from aidmap.models import Account, Need, Offer, Pledge
 from aidmap.resolvers import accounts, needs, offers, pledges
 from aidmap.resolvers.accounts import Viewer
+from aidmap.schema.sharing import SharedResults
 from aidmap.settings import Settings
 
 Row = TypeVar("Row", Account, Need, Offer, Pledge)
@@ -66,6 +67,7 @@ class Context:
     fanout: FanOut
     match_index: MatchIndex
     snapshots: Snapshots
+    shared_results: SharedResults
     settings: Settings
     viewer: Viewer | None
     # A bearer token was sent but is unknown or expired: mutations say so instead of "sign in".

@@ -52,6 +52,8 @@ class NeedEvent:
     kind: ChangeKind
     need: Need
     distance_meters: float
+    # What makes two subscribers' payloads the same apart from distance (schema/sharing.py).
+    share_key: strawberry.Private[tuple[object, ...]]
 
 
 @strawberry.type
@@ -60,6 +62,7 @@ class OfferEvent:
     kind: ChangeKind
     offer: Offer
     distance_meters: float
+    share_key: strawberry.Private[tuple[object, ...]]
 
 
 @strawberry.type
@@ -148,6 +151,7 @@ class Subscription:
                 kind=_change_kind(event, tuple(s.value for s in OPEN_STATUSES)),
                 need=view,
                 distance_meters=distance,
+                share_key=(event.seq, "need", private, view.is_mine),
             )
 
     @strawberry.subscription(description="Offers in the circle that were created, changed, or withdrawn.")
@@ -172,6 +176,7 @@ class Subscription:
                 kind=_change_kind(event, (models.OfferStatus.ACTIVE.value,)),
                 offer=Offer.from_model(offer, ctx),
                 distance_meters=round_distance(haversine_m(near.lon, near.lat, offer.lon, offer.lat)),
+                share_key=(event.seq, "offer", ctx.viewer is not None and ctx.viewer.account_id == offer.donor_id),
             )
 
     @strawberry.subscription(description="Pledges on my needs, changes to my pledges, messages, prompts.")

@@ -175,3 +175,31 @@ def test_offers_nearby_sends_matching_offers_and_their_withdrawal(api: Api, live
     )
     assert created["distanceMeters"] % 100 == 0
     assert (withdrawn["kind"], withdrawn["offer"]["status"]) == ("CLOSED", "WITHDRAWN")
+
+
+def test_a_selection_is_executed_once_per_event_and_each_subscriber_gets_its_own_distance(
+    api: Api, live_server: LiveServer
+) -> None:
+    requester, donor = sign_up(api), sign_up(api)
+    shared = live_server.app.state.shared_results
+    centres = [_near(0.0), _near(0.01), _near(0.02)]
+    clients = [LiveClient(live_server.url) for _ in centres] + [LiveClient(live_server.url, donor)]
+    try:
+        for client, centre in zip(clients, [*centres, HANOI], strict=True):
+            client.subscribe(NEEDS_NEARBY, {"near": centre, "radius": 5000})
+        clients[0].nothing_within(0.3)
+        before = shared.executions
+        api.data(CANCEL_NEED, {"input": {"needId": create_need(api, requester, title="x")["id"]}}, requester)
+        events = [[_event(c)["needsNearby"] for _ in range(2)] for c in clients]
+    finally:
+        for client in clients:
+            client.close()
+
+    created = [e[0] for e in events]
+    assert [e["kind"] for e in created] == ["CREATED"] * 4
+    distances = [e["distanceMeters"] for e in created[:3]]
+    assert len(set(distances)) == 3, "each subscriber keeps its own distance"
+    # Two events (created, cancelled) x one public payload: executed twice, not eight times.
+    # A signed-in donor without a pledge on this need gets the same public payload.
+    assert shared.executions - before == 2
+    assert created[3]["need"]["exactLocation"] is None

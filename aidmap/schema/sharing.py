@@ -1,0 +1,130 @@
+"""Execute a live event's selection once and reuse the result for every subscriber who asked the same.
+
+A need created in a dense district may concern thousands of `needsNearby` subscribers
+of one process. Their payloads differ only in `distanceMeters` (and in the need's
+private fields, for the few who may see them), so the selection is executed once per
+(event, document, privacy class, variables used in the selection), and each further
+subscriber gets a copy with its own distance patched in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import ExecutionResult, FieldNode, OperationDefinitionNode, OperationType, VariableNode, visit
+from graphql.language import Visitor
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+SHARED_ROOT_FIELDS = frozenset({"needsNearby", "offersNearby"})
+
+
+@dataclass(frozen=True)
+class SelectionPlan:
+    root_key: str
+    distance_keys: tuple[str, ...]
+    # Variables the payload's selection uses (None: could not tell, so all count).
+    selection_variables: frozenset[str] | None
+
+
+class _Variables(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def enter_variable(self, node: VariableNode, *_: Any) -> None:
+        self.names.add(node.name.value)
+
+
+_plans: dict[int, SelectionPlan | None] = {}
+
+
+class SharedResults:
+    """One app's cache of executed event selections (per app: each app has its own event sequence)."""
+
+    def __init__(self, *, enabled: bool = True, keep: int = 4096) -> None:
+        self.enabled = enabled
+        self.keep = keep
+        self.executions = 0  # selections actually executed (for tests and bench/fanout.py)
+        self.results: OrderedDict[tuple[Any, ...], asyncio.Future[ExecutionResult]] = OrderedDict()
+
+
+def _plan(operation: OperationDefinitionNode, has_fragments: bool) -> SelectionPlan | None:
+    selections = operation.selection_set.selections
+    if operation.operation is not OperationType.SUBSCRIPTION or len(selections) != 1:
+        return None
+    root = selections[0]
+    if not isinstance(root, FieldNode) or root.name.value not in SHARED_ROOT_FIELDS or root.selection_set is None:
+        return None
+    distance_keys = []
+    for node in root.selection_set.selections:
+        if not isinstance(node, FieldNode):
+            return None  # a fragment at this level might hide distanceMeters: execute per subscriber
+        if node.name.value == "distanceMeters":
+            distance_keys.append(node.alias.value if node.alias else node.name.value)
+    variables = None
+    if not has_fragments:
+        collector = _Variables()
+        visit(root.selection_set, collector)
+        variables = frozenset(collector.names)
+    return SelectionPlan(
+        root_key=root.alias.value if root.alias else root.name.value,
+        distance_keys=tuple(distance_keys),
+        selection_variables=variables,
+    )
+
+
+def _patched(result: ExecutionResult, plan: SelectionPlan, distance: float) -> ExecutionResult:
+    data = result.data
+    if result.errors or not isinstance(data, dict) or not isinstance(data.get(plan.root_key), dict):
+        return result
+    event = dict(data[plan.root_key])
+    for key in plan.distance_keys:
+        event[key] = distance
+    return ExecutionResult(data={plan.root_key: event}, errors=None)
+
+
+class SharingExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        share_key = getattr(self.root_value, "share_key", None)
+        cache: SharedResults | None = getattr(self.context_value, "shared_results", None)
+        if share_key is None or cache is None or not cache.enabled:
+            return super().execute_operation(serially)
+        operation = self.operation
+        if id(operation) not in _plans:
+            _plans[id(operation)] = _plan(operation, bool(self.fragments))
+        plan = _plans[id(operation)]
+        if plan is None:
+            return super().execute_operation(serially)
+        variables = getattr(self.variable_values, "coerced", self.variable_values) or {}
+        used = sorted(
+            (name, repr(value))
+            for name, value in variables.items()
+            if plan.selection_variables is None or name in plan.selection_variables
+        )
+        key = (share_key, id(operation), tuple(used))
+        shared = cache.results.get(key)
+        if shared is None:
+            cache.executions += 1
+            outcome = super().execute_operation(serially)
+            shared = asyncio.ensure_future(_as_coroutine(outcome))
+            cache.results[key] = shared
+            while len(cache.results) > cache.keep:
+                cache.results.popitem(last=False)
+        distance = self.root_value.distance_meters
+        if shared.done():
+            return _patched(shared.result(), plan, distance)
+        return _finish(shared, plan, distance)
+
+
+async def _as_coroutine(outcome: ExecutionResult | Awaitable[ExecutionResult]) -> ExecutionResult:
+    if isinstance(outcome, ExecutionResult):
+        return outcome
+    return await outcome
+
+
+async def _finish(shared: asyncio.Future[ExecutionResult], plan: SelectionPlan, distance: float) -> ExecutionResult:
+    return _patched(await asyncio.shield(shared), plan, distance)
