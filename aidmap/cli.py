@@ -35,6 +35,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             access_log=settings.access_log,
             # Events are a few hundred bytes: compressing each costs more CPU than it saves.
             ws_per_message_deflate=False,
+            # Thousands of live subscribers reconnecting at once (after a deploy) need a deep accept queue.
+            backlog=8192,
         )
     finally:
         if database.started is not None:

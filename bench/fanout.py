@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx2
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidMessage, InvalidStatus
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -68,6 +69,21 @@ def spread(rng: random.Random, sigma_km: float) -> dict[str, float]:
 
 
 async def subscriber(
+    ws_url: str, near: dict[str, float], ready: asyncio.Event, received: dict[str, list[float]]
+) -> None:
+    for attempt in range(6):
+        try:
+            await _subscribe(ws_url, near, ready, received)
+            return
+        except (OSError, InvalidMessage, InvalidStatus, TimeoutError):
+            # Thousands of handshakes at once can overflow the listen backlog: back off and retry.
+            if ready.is_set():
+                raise
+            await asyncio.sleep(0.5 * (attempt + 1))
+    raise RuntimeError("could not subscribe")
+
+
+async def _subscribe(
     ws_url: str, near: dict[str, float], ready: asyncio.Event, received: dict[str, list[float]]
 ) -> None:
     async with connect(ws_url, subprotocols=["graphql-transport-ws"], max_queue=None, open_timeout=60) as ws:  # type: ignore[list-item]
