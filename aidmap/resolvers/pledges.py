@@ -140,11 +140,6 @@ async def for_needs(*, session: AsyncSession, need_ids: list[int]) -> list[Pledg
     return list((await session.execute(query)).scalars())
 
 
-def visible_to(viewer: Viewer | None, pledge: Pledge, need_owner_id: int) -> bool:
-    """Only the donor and the requester see a pledge."""
-    return viewer is not None and viewer.account_id in (pledge.donor_id, need_owner_id)
-
-
 async def mine(*, session: AsyncSession, viewer: Viewer, first: int, after: str | None) -> Page[Pledge]:
     """Pledges the viewer made, newest first."""
     where = Pledge.donor_id == viewer.account_id
@@ -152,6 +147,7 @@ async def mine(*, session: AsyncSession, viewer: Viewer, first: int, after: str 
 
 
 async def can_read(*, session: AsyncSession, viewer: Viewer | None, pledge: Pledge) -> bool:
+    """Only the donor and the requester of a pledge may see it."""
     if viewer is None:
         return False
     if viewer.account_id == pledge.donor_id:
