@@ -119,6 +119,63 @@ def _area(near: GeoPointInput, radius_meters: float, categories: list[NeedCatego
     )
 
 
+async def need_events(
+    ctx: Context,
+    near: GeoPointInput,
+    radius_meters: float,
+    categories: list[NeedCategory] | None,  # type: ignore[valid-type]
+    after: str | None,
+) -> AsyncGenerator[NeedEvent, None]:
+    """The needsNearby stream (also run directly by the lean websocket path, schema/live_socket.py)."""
+    area = _area(near, radius_meters, categories)
+    sub = ctx.fanout.subscribe_area(Topic.NEEDS, area)
+    async for event in _events(ctx, sub, lambda seq: area_events_after(ctx.reader, Topic.NEEDS, area, seq), after):
+        assert event.need_id is not None
+        snapshot = await ctx.snapshots.need(event.seq, event.need_id)
+        if snapshot is None:
+            continue
+        viewer_id = ctx.viewer.account_id if ctx.viewer is not None else None
+        private = snapshot.visible_to(viewer_id)
+        view = Need.from_model(snapshot.row, private=private, is_mine=viewer_id == snapshot.row.owner_id)
+        distance = (
+            round(haversine_m(near.lon, near.lat, snapshot.row.lon, snapshot.row.lat))
+            if private
+            else public_distance(origin_lat=near.lat, origin_lon=near.lon, need=view)
+        )
+        yield NeedEvent(
+            cursor=event_cursor(event.seq),
+            kind=_change_kind(event, tuple(s.value for s in OPEN_STATUSES)),
+            need=view,
+            distance_meters=distance,
+            share_key=(event.seq, "need", private, view.is_mine),
+        )
+
+
+async def offer_events(
+    ctx: Context,
+    near: GeoPointInput,
+    radius_meters: float,
+    categories: list[NeedCategory] | None,  # type: ignore[valid-type]
+    after: str | None,
+) -> AsyncGenerator[OfferEvent, None]:
+    """The offersNearby stream."""
+    area = _area(near, radius_meters, categories)
+    sub = ctx.fanout.subscribe_area(Topic.OFFERS, area)
+    async for event in _events(ctx, sub, lambda seq: area_events_after(ctx.reader, Topic.OFFERS, area, seq), after):
+        assert event.offer_id is not None
+        offer = await ctx.snapshots.offer(event.seq, event.offer_id)
+        if offer is None:
+            continue
+        mine = ctx.viewer is not None and ctx.viewer.account_id == offer.donor_id
+        yield OfferEvent(
+            cursor=event_cursor(event.seq),
+            kind=_change_kind(event, (models.OfferStatus.ACTIVE.value,)),
+            offer=Offer.from_model(offer, ctx),
+            distance_meters=round_distance(haversine_m(near.lon, near.lat, offer.lon, offer.lat)),
+            share_key=(event.seq, "offer", mine),
+        )
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(description="Needs in the circle that were created, changed, or left the open states.")
@@ -130,29 +187,8 @@ class Subscription:
         categories: list[NeedCategory] | None = None,  # type: ignore[valid-type]
         after: str | None = None,
     ) -> AsyncGenerator[NeedEvent, None]:
-        ctx = info.context
-        area = _area(near, radius_meters, categories)
-        sub = ctx.fanout.subscribe_area(Topic.NEEDS, area)
-        async for event in _events(ctx, sub, lambda seq: area_events_after(ctx.reader, Topic.NEEDS, area, seq), after):
-            assert event.need_id is not None
-            snapshot = await ctx.snapshots.need(event.seq, event.need_id)
-            if snapshot is None:
-                continue
-            viewer_id = ctx.viewer.account_id if ctx.viewer is not None else None
-            private = snapshot.visible_to(viewer_id)
-            view = Need.from_model(snapshot.row, private=private, is_mine=viewer_id == snapshot.row.owner_id)
-            distance = (
-                round(haversine_m(near.lon, near.lat, snapshot.row.lon, snapshot.row.lat))
-                if private
-                else public_distance(origin_lat=near.lat, origin_lon=near.lon, need=view)
-            )
-            yield NeedEvent(
-                cursor=event_cursor(event.seq),
-                kind=_change_kind(event, tuple(s.value for s in OPEN_STATUSES)),
-                need=view,
-                distance_meters=distance,
-                share_key=(event.seq, "need", private, view.is_mine),
-            )
+        async for event in need_events(info.context, near, radius_meters, categories, after):
+            yield event
 
     @strawberry.subscription(description="Offers in the circle that were created, changed, or withdrawn.")
     async def offers_nearby(
@@ -163,21 +199,8 @@ class Subscription:
         categories: list[NeedCategory] | None = None,  # type: ignore[valid-type]
         after: str | None = None,
     ) -> AsyncGenerator[OfferEvent, None]:
-        ctx = info.context
-        area = _area(near, radius_meters, categories)
-        sub = ctx.fanout.subscribe_area(Topic.OFFERS, area)
-        async for event in _events(ctx, sub, lambda seq: area_events_after(ctx.reader, Topic.OFFERS, area, seq), after):
-            assert event.offer_id is not None
-            offer = await ctx.snapshots.offer(event.seq, event.offer_id)
-            if offer is None:
-                continue
-            yield OfferEvent(
-                cursor=event_cursor(event.seq),
-                kind=_change_kind(event, (models.OfferStatus.ACTIVE.value,)),
-                offer=Offer.from_model(offer, ctx),
-                distance_meters=round_distance(haversine_m(near.lon, near.lat, offer.lon, offer.lat)),
-                share_key=(event.seq, "offer", ctx.viewer is not None and ctx.viewer.account_id == offer.donor_id),
-            )
+        async for event in offer_events(info.context, near, radius_meters, categories, after):
+            yield event
 
     @strawberry.subscription(description="Pledges on my needs, changes to my pledges, messages, prompts.")
     async def my_activity(
