@@ -31,6 +31,7 @@ from aidmap.jobs.help_requests import help_cascade_job
 from aidmap.resolvers.accounts import viewer_for_token
 from aidmap.schema import schema
 from aidmap.schema.context import Context, Loaders
+from aidmap.schema.live_socket import AidmapTransportWSHandler
 from aidmap.schema.sharing import SharedResults
 from aidmap.settings import Settings
 
@@ -56,6 +57,8 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 class AidmapGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = AidmapTransportWSHandler
+
     def __init__(self, settings: Settings) -> None:
         # Strawberry's own IDE page loads GraphiQL from a CDN; aidmap fetches nothing at run time.
         super().__init__(schema, graphql_ide=None)

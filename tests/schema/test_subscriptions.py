@@ -203,3 +203,18 @@ def test_a_selection_is_executed_once_per_event_and_each_subscriber_gets_its_own
     # A signed-in donor without a pledge on this need gets the same public payload.
     assert shared.executions - before == 2
     assert created[3]["need"]["exactLocation"] is None
+
+
+def test_area_subscriptions_take_the_lean_path_and_others_strawberrys(api: Api, live_server: LiveServer) -> None:
+    from aidmap.schema.live_socket import AidmapTransportWSHandler
+
+    token = sign_up(api)
+    before = AidmapTransportWSHandler.lean_operations
+    with LiveClient(live_server.url, token) as client:
+        client.subscribe(NEEDS_NEARBY, {"near": HANOI, "radius": 1000})
+        client.subscribe(MY_ACTIVITY)
+        client.subscribe("subscription { needsNearby(near: {lat: 0, lon: 0}, radiusMeters: 1) { nope } }")
+        invalid = client.next()
+        client.nothing_within(0.3)
+    assert AidmapTransportWSHandler.lean_operations - before == 1
+    assert "nope" in invalid["errors"][0]["message"]

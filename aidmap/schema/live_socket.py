@@ -1,0 +1,124 @@
+"""A leaner graphql-transport-ws path for the area subscriptions (needsNearby, offersNearby).
+
+Strawberry runs every event of every subscriber through its full operation pipeline
+(extension hooks, result handling): about 0.4 ms of CPU per delivery in
+bench/fanout.py, which is what limits how many subscribers one process can serve.
+For a subscription document this module can plan (schema/sharing.py), the operation is
+validated and its arguments coerced once, by graphql-core as usual; then each event is
+executed with the shared executor (one execution per distinct selection) and sent
+directly. Anything else (other subscriptions, documents with errors, fragments at the
+top of the selection) takes strawberry's own path unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, Callable
+from functools import lru_cache
+from typing import Any
+
+from graphql import DocumentNode, FieldNode, GraphQLError, OperationType, parse, validate
+from graphql.execution import execute_subscription_event
+from graphql.execution.values import get_argument_values
+from graphql.pyutils import is_awaitable
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
+
+from aidmap.resolvers.problems import UserInputError
+from aidmap.schema import schema as aidmap_schema
+from aidmap.schema.context import Context
+from aidmap.schema.inputs import GeoPointInput
+from aidmap.schema.sharing import _plan
+from aidmap.schema.subscription import need_events, offer_events
+
+log = logging.getLogger(__name__)
+
+STREAMS: dict[str, Callable[..., AsyncGenerator[Any, None]]] = {
+    "needsNearby": need_events,
+    "offersNearby": offer_events,
+}
+
+
+@lru_cache(maxsize=256)
+def _checked_document(query: str) -> DocumentNode | None:
+    """The parsed document if it parses and validates, else None (strawberry then reports the errors)."""
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return None
+    return None if validate(aidmap_schema._schema, document) else document
+
+
+def _client_errors(errors: list[GraphQLError]) -> list[dict[str, Any]]:
+    from aidmap.schema import _should_mask  # the same masking as every other response
+
+    return [
+        GraphQLError("Unexpected error.", path=e.path).formatted if _should_mask(e) else e.formatted for e in errors
+    ]
+
+
+class AidmapTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    lean_operations = 0  # operations that took this path (a test checks the path is really used)
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        prepared = self._prepare(operation)
+        if prepared is None:
+            await super().run_operation(operation)
+            return
+        AidmapTransportWSHandler.lean_operations += 1
+        executor, stream = prepared
+        try:
+            async with contextlib.aclosing(stream):
+                async for payload in stream:
+                    result = execute_subscription_event(executor.build_per_event_executor(payload))
+                    if is_awaitable(result):
+                        result = await result
+                    if result.errors:
+                        payload_json: dict[str, Any] = {"data": result.data, "errors": _client_errors(result.errors)}
+                        await operation.send_operation_message(
+                            {"id": operation.id, "type": "next", "payload": payload_json}
+                        )  # type: ignore[typeddict-item]
+                    else:
+                        await operation.send_next(result)
+            await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        except UserInputError as error:
+            formatted = GraphQLError(str(error), extensions={"code": error.code.value, "field": error.field}).formatted
+            await operation.send_operation_message({"id": operation.id, "type": "error", "payload": [formatted]})
+        except Exception as error:  # pragma: no cover - mirrors strawberry's own handler
+            await self.handle_task_exception(error)
+            with contextlib.suppress(Exception):
+                await operation.send_operation_message({"id": operation.id, "type": "complete"})
+            self.operations.pop(operation.id, None)
+            raise
+
+    def _prepare(self, operation: Operation[Context, None]) -> tuple[Any, AsyncGenerator[Any, None]] | None:
+        document = _checked_document(operation.query)
+        if document is None:
+            return None
+        executor = aidmap_schema.execution_context_class.build(
+            aidmap_schema._schema,
+            document,
+            context_value=self.context,
+            raw_variable_values=operation.variables,
+            operation_name=operation.operation_name,
+        )
+        if isinstance(executor, list) or executor.operation.operation is not OperationType.SUBSCRIPTION:
+            return None
+        if _plan(executor.operation, bool(executor.fragments)) is None:
+            return None
+        root = executor.operation.selection_set.selections[0]
+        assert isinstance(root, FieldNode)
+        subscription_type = aidmap_schema._schema.subscription_type
+        assert subscription_type is not None
+        field = subscription_type.fields[root.name.value]
+        try:
+            args = get_argument_values(field, root, executor.variable_values)
+        except GraphQLError:
+            return None
+        near = args["near"]
+        if isinstance(near, dict):  # graphql-core coerces input objects to dicts; the streams take GeoPointInput
+            near = GeoPointInput(lat=near["lat"], lon=near["lon"])
+        stream = STREAMS[root.name.value](
+            self.context, near, args["radiusMeters"], args.get("categories"), args.get("after")
+        )
+        return executor, stream
