@@ -18,7 +18,7 @@ from aidmap.schema.types import Account, Message, Need, Offer, Pledge
 log = logging.getLogger("aidmap.graphql")
 
 
-def _should_mask(error: GraphQLError) -> bool:
+def should_mask_error(error: GraphQLError) -> bool:
     """Syntax/validation errors and UserInputError are for the client; anything else is a bug to hide."""
     original = error.original_error
     # No original error, or one graphql-core raised itself (e.g. coercing a variable): a client mistake.
@@ -33,7 +33,7 @@ def _should_mask(error: GraphQLError) -> bool:
 
 class ClientSafeErrors(MaskErrors):
     def __init__(self) -> None:
-        super().__init__(should_mask_error=_should_mask, error_message="Unexpected error.")
+        super().__init__(should_mask_error=should_mask_error, error_message="Unexpected error.")
 
 
 class AidmapSchema(strawberry.Schema):

@@ -26,6 +26,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 
 from aidmap.resolvers.problems import UserInputError
 from aidmap.schema import schema as aidmap_schema
+from aidmap.schema import should_mask_error
 from aidmap.schema.context import Context
 from aidmap.schema.inputs import GeoPointInput
 from aidmap.schema.sharing import _plan
@@ -50,10 +51,10 @@ def _checked_document(query: str) -> DocumentNode | None:
 
 
 def _client_errors(errors: list[GraphQLError]) -> list[dict[str, Any]]:
-    from aidmap.schema import _should_mask  # the same masking as every other response
-
+    # The same masking as every other response.
     return [
-        GraphQLError("Unexpected error.", path=e.path).formatted if _should_mask(e) else e.formatted for e in errors
+        GraphQLError("Unexpected error.", path=e.path).formatted if should_mask_error(e) else e.formatted
+        for e in errors
     ]
 
 
