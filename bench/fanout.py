@@ -135,6 +135,7 @@ async def run(args: argparse.Namespace, url: str, server_pid: int, port: int) ->
 
         sent: dict[str, float] = {}
         cpu_before = cpu_seconds(server_pid)
+        client_cpu_before = time.process_time()
         interval = 1.0 / args.rate
         for i in range(args.needs):
             title = f"bench need {i}"
@@ -150,6 +151,7 @@ async def run(args: argparse.Namespace, url: str, server_pid: int, port: int) ->
         await asyncio.sleep(5)  # the last deliveries
 
         cpu_used = cpu_seconds(server_pid) - cpu_before
+        client_cpu = time.process_time() - client_cpu_before
         latencies = [(t - sent[title]) * 1000 for title, times in received.items() if title in sent for t in times]
         per_need = [len(received.get(t, [])) for t in sent]
         print(

@@ -13,6 +13,7 @@ top of the selection) takes strawberry's own path unchanged.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import AsyncGenerator, Callable
 from functools import lru_cache
@@ -22,6 +23,8 @@ from graphql import DocumentNode, FieldNode, GraphQLError, OperationType, parse,
 from graphql.execution import execute_subscription_event
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import is_awaitable
+from starlette.websockets import WebSocketDisconnect
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 
 from aidmap.resolvers.problems import UserInputError
@@ -71,7 +74,10 @@ class AidmapTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         try:
             async with contextlib.aclosing(stream):
                 async for payload in stream:
-                    result = execute_subscription_event(executor.build_per_event_executor(payload))
+                    event_executor = executor.build_per_event_executor(payload)
+                    if await self._send_shared(operation, event_executor, payload):
+                        continue
+                    result = execute_subscription_event(event_executor)
                     if is_awaitable(result):
                         result = await result
                     if result.errors:
@@ -82,6 +88,8 @@ class AidmapTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                     else:
                         await operation.send_next(result)
             await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        except (WebSocketDisconnect, WebSocketDisconnected):
+            return  # the client went away: the stream is closed, the subscription removed
         except UserInputError as error:
             formatted = GraphQLError(str(error), extensions={"code": error.code.value, "field": error.field}).formatted
             await operation.send_operation_message({"id": operation.id, "type": "error", "payload": [formatted]})
@@ -91,6 +99,29 @@ class AidmapTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 await operation.send_operation_message({"id": operation.id, "type": "complete"})
             self.operations.pop(operation.id, None)
             raise
+
+    async def _send_shared(self, operation: Operation[Context, None], event_executor: Any, payload: Any) -> bool:
+        """Send the event from JSON encoded once for everyone who asked the same; False if it cannot be shared."""
+        shared_key = event_executor.shared_key()
+        if shared_key is None or operation.completed:
+            return False
+        cache, plan, key = shared_key
+        body = cache.encoded.get(key)
+        if body is None:
+            result = execute_subscription_event(event_executor)
+            if is_awaitable(result):
+                result = await result
+            data = result.data
+            if result.errors or not isinstance(data, dict) or not isinstance(data.get(plan.root_key), dict):
+                return False
+            rest = {k: v for k, v in data[plan.root_key].items() if k not in plan.distance_keys}
+            body = json.dumps(rest, separators=(",", ":"), ensure_ascii=False)
+            cache.remember_encoded(key, body)
+        distances = ",".join(f"{json.dumps(k)}:{json.dumps(payload.distance_meters)}" for k in plan.distance_keys)
+        event = ("{" + distances + ("," + body[1:] if body != "{}" else "}")) if distances else body
+        text = f'{{"id":{json.dumps(operation.id)},"type":"next","payload":{{"data":{{{json.dumps(plan.root_key)}:{event}}}}}}}'
+        await self.websocket.ws.send_text(text)  # type: ignore[attr-defined]
+        return True
 
     def _prepare(self, operation: Operation[Context, None]) -> tuple[Any, AsyncGenerator[Any, None]] | None:
         document = _checked_document(operation.query)

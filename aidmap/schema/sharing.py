@@ -50,6 +50,13 @@ class SharedResults:
         self.keep = keep
         self.executions = 0  # selections actually executed (for tests and bench/fanout.py)
         self.results: OrderedDict[tuple[Any, ...], asyncio.Future[ExecutionResult]] = OrderedDict()
+        # The same results as JSON without the distance fields, encoded once (schema/live_socket.py).
+        self.encoded: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+
+    def remember_encoded(self, key: tuple[Any, ...], body: str) -> None:
+        self.encoded[key] = body
+        while len(self.encoded) > self.keep:
+            self.encoded.popitem(last=False)
 
 
 def _plan(operation: OperationDefinitionNode, has_fragments: bool) -> SelectionPlan | None:
@@ -88,24 +95,31 @@ def _patched(result: ExecutionResult, plan: SelectionPlan, distance: float) -> E
 
 
 class SharingExecutionContext(StrawberryGraphQLCoreExecutionContext):
-    def execute_operation(self, serially: bool | None = None) -> Any:
+    def shared_key(self) -> tuple[SharedResults, SelectionPlan, tuple[Any, ...]] | None:
+        """(cache, plan, key) when this event's result can be shared, else None."""
         share_key = getattr(self.root_value, "share_key", None)
         cache: SharedResults | None = getattr(self.context_value, "shared_results", None)
         if share_key is None or cache is None or not cache.enabled:
-            return super().execute_operation(serially)
+            return None
         operation = self.operation
         if id(operation) not in _plans:
             _plans[id(operation)] = _plan(operation, bool(self.fragments))
         plan = _plans[id(operation)]
         if plan is None:
-            return super().execute_operation(serially)
+            return None
         variables = getattr(self.variable_values, "coerced", self.variable_values) or {}
         used = sorted(
             (name, repr(value))
             for name, value in variables.items()
             if plan.selection_variables is None or name in plan.selection_variables
         )
-        key = (share_key, id(operation), tuple(used))
+        return cache, plan, (share_key, id(operation), tuple(used))
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        shared_key = self.shared_key()
+        if shared_key is None:
+            return super().execute_operation(serially)
+        cache, plan, key = shared_key
         shared = cache.results.get(key)
         if shared is None:
             cache.executions += 1
