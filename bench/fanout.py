@@ -160,6 +160,7 @@ async def run(args: argparse.Namespace, url: str, server_pid: int, port: int) ->
         print(
             f"server CPU: {cpu_used:.1f} s for {len(latencies)} deliveries, {cpu_used / max(1, len(latencies)) * 1e6:.0f} us each"
         )
+        print(f"client CPU (this process, receiving): {client_cpu:.1f} s over the same span")
         print(
             f"commit -> received: p50 {percentile(latencies, 50):.1f} ms  p99 {percentile(latencies, 99):.1f} ms  max {max(latencies):.1f} ms"
         )
