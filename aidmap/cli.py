@@ -88,6 +88,27 @@ def _seed(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _areas(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from aidmap.db.migrate import upgrade
+    from aidmap.db.provision import open_database
+    from aidmap.resolvers import areas
+
+    database = open_database(settings)
+    try:
+        upgrade(database.url)
+        count = areas.import_files(database.url, [Path(f) for f in args.files])
+    except areas.AreaFileError as error:
+        print(error, file=sys.stderr)
+        return 2
+    finally:
+        if database.started is not None:
+            database.started.stop()
+    print(f"imported {count} areas")
+    return 0
+
+
 def _export_schema(settings: Settings, args: argparse.Namespace) -> int:
     from aidmap.schema import schema
 
@@ -113,6 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     seed.add_argument("--needs", type=int, default=None, help="how many needs (default: a few thousand)")
     seed.add_argument("--force", action="store_true", help="seed even if the database has data")
     seed.set_defaults(run=_seed)
+    areas_cmd = commands.add_parser("areas", help="administrative areas")
+    areas_cmd.add_argument("action", choices=["import"])
+    areas_cmd.add_argument("files", nargs="+", help="GeoJSON FeatureCollections (code, name, level, parentCode)")
+    areas_cmd.set_defaults(run=_areas)
     export = commands.add_parser("export-schema", help="print the GraphQL SDL")
     export.set_defaults(run=_export_schema)
     args = parser.parse_args(argv)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from aidmap.resolvers.accounts import password_hasher
+from aidmap.resolvers.areas import BACKFILL_WARDS, BUNDLED, areas_are_empty, import_files
 
 DEFAULT_NEEDS = 3000
 DEMO_PASSWORD = "aidmap-demo"
@@ -165,6 +166,9 @@ def seed(url: str, *, needs: int | None = None, seed_value: int = 2021) -> dict[
     categories = list(CATEGORY_WEIGHTS)
     weights = list(CATEGORY_WEIGHTS.values())
 
+    if areas_are_empty(url):
+        # The real ward boundaries shipped with the package, so demo needs have wards.
+        import_files(url, sorted(BUNDLED.glob("*.geojson")))
     with psycopg.connect(_conninfo(url)) as conn:
         first_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM accounts").fetchone()[0]  # type: ignore[index]
         first_phone = (
@@ -292,6 +296,7 @@ def seed(url: str, *, needs: int | None = None, seed_value: int = 2021) -> dict[
             WHERE p.need_id = n.id
             """
         )
+        conn.execute(BACKFILL_WARDS)
         conn.execute("ANALYZE")
         n_pledges = conn.execute("SELECT count(*) FROM pledges").fetchone()[0]  # type: ignore[index]
     return {"accounts": len(accounts), "needs": n_needs, "offers": len(offer_rows), "pledges": int(n_pledges)}

@@ -1,6 +1,7 @@
 """SQLAlchemy tables, one module per aggregate."""
 
 from aidmap.models.account import AccessToken, Account, Role
+from aidmap.models.area import AdminArea, AreaLevel
 from aidmap.models.base import Base
 from aidmap.models.event import Event, EventKind
 from aidmap.models.help import DonorAvailability, HelpAsk, HelpRequest, HelpRequestStatus
@@ -12,6 +13,8 @@ from aidmap.models.pledge import Pledge, PledgeStatus
 __all__ = [
     "AccessToken",
     "Account",
+    "AdminArea",
+    "AreaLevel",
     "Base",
     "DonorAvailability",
     "HelpAsk",

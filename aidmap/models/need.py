@@ -86,6 +86,8 @@ class Need(Base):
     lon: Mapped[float] = longitude_of(location)
     contact_phone: Mapped[str] = mapped_column(String(20), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    # The ward the point falls in (point-in-polygon at creation), if the areas are imported.
+    ward_code: Mapped[str | None] = mapped_column(Text, index=True)
     # Set when the requester was asked "still need help?"; cleared by renewNeed.
     expiry_prompted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default=NeedStatus.OPEN.value)

@@ -13,6 +13,7 @@ from aidmap.events.outbox import emit
 from aidmap.models import EventKind, Need, NeedCategory, NeedStatus, Pledge, PledgeStatus
 from aidmap.models.need import ACTIVE_STATUSES, OPEN_STATUSES, status_for
 from aidmap.resolvers.accounts import Viewer
+from aidmap.resolvers.areas import assign_ward
 from aidmap.resolvers.nearby import Page, category_filter, nearest, origin_point
 from aidmap.resolvers.paging import newest_first
 from aidmap.resolvers.problems import Code, Problems
@@ -102,6 +103,7 @@ async def create(*, session: AsyncSession, viewer: Viewer, fields: NeedFields) -
     need = Need(owner_id=viewer.account_id, urgency=values.pop("urgency", "NORMAL"), **values)
     session.add(need)
     await session.flush()
+    await assign_ward(session=session, need_id=need.id)
     await session.refresh(need)
     await emit(session=session, kind=EventKind.NEED_CREATED, need=need)
     return need
@@ -126,6 +128,8 @@ async def update(*, session: AsyncSession, viewer: Viewer, need_id: int, fields:
     ).value
     need.updated_at = utcnow()
     await session.flush()
+    if "location" in values:
+        await assign_ward(session=session, need_id=need.id)
     await session.refresh(need)
     donors = await _active_donors(session=session, need_id=need.id)
     await emit(session=session, kind=EventKind.NEED_UPDATED, need=need, audience=donors)

@@ -15,8 +15,8 @@ from aidmap.db.reader import Reader
 from aidmap.events.fanout import FanOut
 from aidmap.events.match_index import MatchIndex
 from aidmap.events.snapshots import Snapshots
-from aidmap.models import Account, Need, Offer, Pledge
-from aidmap.resolvers import accounts, needs, offers, pledges
+from aidmap.models import Account, AdminArea, Need, Offer, Pledge
+from aidmap.resolvers import accounts, areas, needs, offers, pledges
 from aidmap.resolvers.accounts import Viewer
 from aidmap.schema.sharing import SharedResults
 from aidmap.settings import Settings
@@ -41,6 +41,7 @@ class Loaders:
     needs: DataLoader[int, Need | None]
     offers: DataLoader[int, Offer | None]
     pledges_by_need: DataLoader[int, list[Pledge]]
+    areas: DataLoader[str, AdminArea | None]
 
     @classmethod
     def build(cls, sessions: async_sessionmaker[AsyncSession]) -> Loaders:
@@ -51,7 +52,13 @@ class Loaders:
                     grouped[pledge.need_id].append(pledge)
             return [grouped[i] for i in need_ids]
 
+        async def load_areas(codes: list[str]) -> Sequence[AdminArea | None]:
+            async with sessions() as session:
+                found = {a.code: a for a in await areas.get_many(session=session, codes=list(codes))}
+            return [found.get(c) for c in codes]
+
         return cls(
+            areas=DataLoader(load_fn=load_areas),
             accounts=_by_id(sessions, accounts.get_many, "account_ids"),
             needs=_by_id(sessions, needs.get_many, "need_ids"),
             offers=_by_id(sessions, offers.get_many, "offer_ids"),

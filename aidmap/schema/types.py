@@ -66,6 +66,19 @@ class Account(Node):
         )
 
 
+@strawberry.type(description="A province or ward (phường / xã).")
+class AdminArea:
+    code: str
+    name: str
+    name_en: str | None
+    full_name: str | None
+    level: str
+
+    @classmethod
+    def from_model(cls, area: models.AdminArea) -> AdminArea:
+        return cls(code=area.code, name=area.name, name_en=area.name_en, full_name=area.full_name, level=area.level)
+
+
 @strawberry.type(description="Something a person needs: food, medicine, a laptop for school, a consultation...")
 class Need(Node):
     category: NeedCategory  # type: ignore[valid-type]
@@ -93,6 +106,14 @@ class Need(Node):
     )
     _pk: strawberry.Private[int]
     _owner_id: strawberry.Private[int]
+    _ward_code: strawberry.Private[str | None]
+
+    @strawberry.field(description="The ward the need is in (from its exact point), when the areas are imported.")
+    async def ward(self, info: Info[Context, None]) -> AdminArea | None:
+        if self._ward_code is None:
+            return None
+        area = await info.context.loaders.areas.load(self._ward_code)
+        return AdminArea.from_model(area) if area is not None else None
 
     @strawberry.field(description="Pledges on this need: all of them for the requester, a donor's own for a donor.")
     async def pledges(self, info: Info[Context, None]) -> list[Pledge]:
@@ -129,6 +150,7 @@ class Need(Node):
             contact_phone=need.contact_phone if private else None,
             _pk=need.id,
             _owner_id=need.owner_id,
+            _ward_code=need.ward_code,
         )
 
 

@@ -1,0 +1,84 @@
+"""Administrative areas: import from GeoJSON, and the ward a need's point falls in."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aidmap.db.reader import conninfo_from_url
+from aidmap.models import AdminArea, AreaLevel
+
+BUNDLED = Path(__file__).resolve().parent.parent / "data" / "vn-admin"
+
+_UPSERT = """
+INSERT INTO admin_areas (code, name, name_en, full_name, level, parent_code, geom)
+VALUES (%(code)s, %(name)s, %(name_en)s, %(full_name)s, %(level)s, %(parent_code)s,
+        ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON(%(geometry)s), 4326)), 3)))
+ON CONFLICT (code) DO UPDATE SET name = excluded.name, name_en = excluded.name_en, full_name = excluded.full_name,
+    level = excluded.level, parent_code = excluded.parent_code, geom = excluded.geom
+"""
+# Needs posted before their ward's polygon was known get it now.
+BACKFILL_WARDS = """
+UPDATE needs n SET ward_code = a.code FROM admin_areas a
+WHERE n.ward_code IS NULL AND a.level = 'ward' AND ST_Covers(a.geom, n.location::geometry)
+"""
+_WARD_OF_NEED = text(
+    "UPDATE needs SET ward_code = (SELECT a.code FROM admin_areas a WHERE a.level = 'ward' "
+    "AND ST_Covers(a.geom, needs.location::geometry) ORDER BY a.code LIMIT 1) WHERE id = :need_id"
+)
+
+
+class AreaFileError(ValueError):
+    """The file is not a GeoJSON FeatureCollection of areas."""
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    try:
+        collection = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise AreaFileError(f"{path}: cannot read GeoJSON ({error})") from None
+    if not isinstance(collection, dict) or collection.get("type") != "FeatureCollection":
+        raise AreaFileError(f"{path}: expected a GeoJSON FeatureCollection")
+    rows = []
+    levels = {level.value for level in AreaLevel}
+    for number, feature in enumerate(collection.get("features") or [], start=1):
+        props = feature.get("properties") or {}
+        code, name, level = props.get("code") or feature.get("id"), props.get("name"), props.get("level")
+        if not code or not name or level not in levels or not feature.get("geometry"):
+            raise AreaFileError(
+                f"{path}: feature {number} needs code, name, level ({', '.join(sorted(levels))}) and a geometry"
+            )
+        rows.append({
+            "code": str(code), "name": name, "name_en": props.get("nameEn"), "full_name": props.get("fullName"),
+            "level": level, "parent_code": props.get("parentCode"), "geometry": json.dumps(feature["geometry"]),
+        })  # fmt: skip
+    return rows
+
+
+def import_files(url: str, paths: list[Path]) -> int:
+    """Upsert every area of the files (all or nothing) and give waiting needs their ward; returns the count."""
+    rows = [row for path in paths for row in _rows(path)]
+    with psycopg.connect(conninfo_from_url(url)) as conn:
+        with conn.cursor() as cursor:
+            cursor.executemany(_UPSERT, rows)
+        conn.execute(BACKFILL_WARDS)
+    return len(rows)
+
+
+def areas_are_empty(url: str) -> bool:
+    with psycopg.connect(conninfo_from_url(url)) as conn:
+        return conn.execute("SELECT NOT EXISTS (SELECT 1 FROM admin_areas)").fetchone() == (True,)
+
+
+async def assign_ward(*, session: AsyncSession, need_id: int) -> None:
+    """Set the need's ward by point-in-polygon in PostGIS (none when no imported ward covers it)."""
+    await session.execute(_WARD_OF_NEED, {"need_id": need_id})
+
+
+async def get_many(*, session: AsyncSession, codes: list[str]) -> list[AdminArea]:
+    return list((await session.execute(select(AdminArea).where(AdminArea.code.in_(codes)))).scalars())
