@@ -21,6 +21,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from aidmap.db.engine import make_engine, make_read_sessionmaker, make_sessionmaker
 from aidmap.db.reader import Reader
+from aidmap.events.access_log import AccessLog
 from aidmap.events.fanout import FanOut
 from aidmap.events.listener import Listener
 from aidmap.events.match_index import MatchIndex
@@ -46,6 +47,7 @@ class State(TypedDict):
     match_index: MatchIndex
     snapshots: Snapshots
     shared_results: SharedResults
+    access_log: AccessLog
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -72,6 +74,7 @@ class AidmapGraphQL(GraphQL[Context, None]):
         match_index: MatchIndex = request.state.match_index
         snapshots: Snapshots = request.state.snapshots
         shared_results: SharedResults = request.state.shared_results
+        access_log: AccessLog = request.state.access_log
         token = bearer_token(request.headers.get("authorization"))
         viewer = await viewer_for_token(reader=reader, token=token) if token else None
         return Context(
@@ -82,6 +85,7 @@ class AidmapGraphQL(GraphQL[Context, None]):
             match_index=match_index,
             snapshots=snapshots,
             shared_results=shared_results,
+            access_log=access_log,
             settings=self.settings,
             viewer=viewer,
             token_rejected=token is not None and viewer is None,
@@ -119,6 +123,8 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         fanout.sinks.append(match_index.apply)
         snapshots = app.state.snapshots = Snapshots(reader)
         shared_results = app.state.shared_results = SharedResults(enabled=settings.share_event_results)
+        access_log = app.state.access_log = AccessLog(reader)
+        access_log.start()
         listener = Listener(url=database_url, reader=reader, fanout=fanout, poll_interval=settings.event_poll_seconds)
         await listener.start()
         app.state.listener = listener
@@ -136,8 +142,10 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
                 "match_index": match_index,
                 "snapshots": snapshots,
                 "shared_results": shared_results,
+                "access_log": access_log,
             }
         finally:
+            await access_log.stop()
             await cascade.stop()
             await expiry.stop()
             await listener.stop()

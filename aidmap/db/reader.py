@@ -50,6 +50,11 @@ class Reader:
             await self._pool.check()
             return await self._fetch(sql, params)
 
+    async def execute(self, sql: str, params: dict[str, Any]) -> None:
+        """One statement that returns nothing (an autocommitted write)."""
+        async with self._pool.connection() as conn:
+            await conn.execute(sql, params)
+
     async def _fetch(self, sql: str, params: dict[str, Any]) -> list[Any]:
         async with self._pool.connection() as conn:
             cursor = conn.cursor(row_factory=namedtuple_row)

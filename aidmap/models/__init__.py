@@ -5,6 +5,7 @@ from aidmap.models.area import AdminArea, AreaLevel
 from aidmap.models.base import Base
 from aidmap.models.event import Event, EventKind
 from aidmap.models.help import DonorAvailability, HelpAsk, HelpRequest, HelpRequestStatus
+from aidmap.models.location_read import LocationRead, PrivateField
 from aidmap.models.message import Message
 from aidmap.models.need import Need, NeedCategory, NeedStatus, Urgency
 from aidmap.models.offer import Offer, OfferStatus
@@ -22,7 +23,9 @@ __all__ = [
     "HelpRequestStatus",
     "Event",
     "EventKind",
+    "LocationRead",
     "Message",
+    "PrivateField",
     "Need",
     "NeedCategory",
     "NeedStatus",

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.db.reader import Reader
 from aidmap.events.outbox import emit
-from aidmap.models import EventKind, Need, NeedCategory, NeedStatus, Pledge, PledgeStatus
+from aidmap.models import Account, EventKind, LocationRead, Need, NeedCategory, NeedStatus, Pledge, PledgeStatus
 from aidmap.models.need import ACTIVE_STATUSES, OPEN_STATUSES, status_for
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.areas import assign_ward
@@ -241,3 +241,15 @@ async def actively_pledged_need_ids(*, session: AsyncSession, viewer: Viewer, ne
         )
     )
     return set(rows.scalars())
+
+
+async def location_reads(*, session: AsyncSession, need_id: int, first: int) -> list[tuple[str, str, datetime]]:
+    """(reader's display name, field, when) for the need's logged private reads, newest first."""
+    rows = await session.execute(
+        select(Account.display_name, LocationRead.field, LocationRead.read_at)
+        .join(Account, Account.id == LocationRead.reader_id)
+        .where(LocationRead.need_id == need_id)
+        .order_by(LocationRead.read_at.desc(), LocationRead.id.desc())
+        .limit(first)
+    )
+    return [(name, field, read_at) for name, field, read_at in rows.all()]

@@ -12,6 +12,7 @@ from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
 from aidmap.db.reader import Reader
+from aidmap.events.access_log import AccessLog
 from aidmap.events.fanout import FanOut
 from aidmap.events.match_index import MatchIndex
 from aidmap.events.snapshots import Snapshots
@@ -75,6 +76,7 @@ class Context:
     match_index: MatchIndex
     snapshots: Snapshots
     shared_results: SharedResults
+    access_log: AccessLog
     settings: Settings
     viewer: Viewer | None
     # A bearer token was sent but is unknown or expired: mutations say so instead of "sign in".

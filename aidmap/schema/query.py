@@ -119,7 +119,7 @@ class Query:
                 cursor=hit.cursor,
                 node=view,
                 distance_meters=round(hit.distance_m)
-                if view.exact_location is not None
+                if view.shows_private()
                 else public_distance(origin_lat=near.lat, origin_lon=near.lon, need=view),
             )
             for hit, view in zip(page.hits, views, strict=True)
@@ -244,7 +244,7 @@ class Query:
         return [
             NeedSuggestion(
                 need=view,
-                distance_meters=round_distance(s.distance_m) if view.exact_location is None else round(s.distance_m),
+                distance_meters=round_distance(s.distance_m) if not view.shows_private() else round(s.distance_m),
                 score=round(s.parts.total, 4),
                 parts=ScoreParts(**vars(s.parts)),
             )

@@ -147,7 +147,8 @@ async def need_events(
             kind=_change_kind(event, tuple(s.value for s in OPEN_STATUSES)),
             need=view,
             distance_meters=distance,
-            share_key=(event.seq, "need", private, view.is_mine),
+            # A donor who may see private fields gets an execution of their own, so their read is logged.
+            share_key=(event.seq, "need", viewer_id if private else None, view.is_mine),
         )
 
 

@@ -66,6 +66,16 @@ class Account(Node):
         )
 
 
+PrivateField = strawberry.enum(models.PrivateField)
+
+
+@strawberry.type(description="One read of a need's exact location or phone by someone other than the requester.")
+class LocationRead:
+    reader_name: str
+    field: PrivateField  # type: ignore[valid-type]
+    read_at: datetime
+
+
 @strawberry.type(description="A province or ward (phường / xã).")
 class AdminArea:
     code: str
@@ -98,15 +108,44 @@ class Need(Node):
     approximate_location: GeoPoint = strawberry.field(
         description="The centre of the ~500 m grid cell holding the need; the same for every viewer."
     )
-    exact_location: GeoPoint | None = strawberry.field(
-        description="Null unless the viewer is the requester or a donor with an active pledge on it."
-    )
-    contact_phone: str | None = strawberry.field(
-        description="Null unless the viewer is the requester or a donor with an active pledge on it."
-    )
+    _exact: strawberry.Private[GeoPoint | None]
+    _phone: strawberry.Private[str | None]
     _pk: strawberry.Private[int]
     _owner_id: strawberry.Private[int]
     _ward_code: strawberry.Private[str | None]
+
+    def shows_private(self) -> bool:
+        """Does this view carry the exact location and phone (requester, or donor with an active pledge)?"""
+        return self._exact is not None
+
+    def _log_read(self, info: Info[Context, None], field: models.PrivateField) -> None:
+        viewer = info.context.viewer
+        if viewer is not None and viewer.account_id != self._owner_id:
+            info.context.access_log.record(need_id=self._pk, reader_id=viewer.account_id, field=field)
+
+    @strawberry.field(description="Null unless the viewer is the requester or a donor with an active pledge on it.")
+    def exact_location(self, info: Info[Context, None]) -> GeoPoint | None:
+        if self._exact is not None:
+            self._log_read(info, models.PrivateField.EXACT_LOCATION)
+        return self._exact
+
+    @strawberry.field(description="Null unless the viewer is the requester or a donor with an active pledge on it.")
+    def contact_phone(self, info: Info[Context, None]) -> str | None:
+        if self._phone is not None:
+            self._log_read(info, models.PrivateField.CONTACT_PHONE)
+        return self._phone
+
+    @strawberry.field(description="Who saw this need's exact location or phone, newest first: for the requester only.")
+    async def location_reads(self, info: Info[Context, None], first: int = 50) -> list[LocationRead]:
+        viewer = info.context.viewer
+        if viewer is None or viewer.account_id != self._owner_id:
+            return []
+        async with info.context.reads() as session:
+            rows = await need_resolvers.location_reads(session=session, need_id=self._pk, first=min(max(first, 1), 100))
+        return [
+            LocationRead(reader_name=name, field=models.PrivateField(field), read_at=read_at)
+            for name, field, read_at in rows
+        ]
 
     @strawberry.field(description="The ward the need is in (from its exact point), when the areas are imported.")
     async def ward(self, info: Info[Context, None]) -> AdminArea | None:
@@ -146,8 +185,8 @@ class Need(Node):
             updated_at=need.updated_at,
             is_mine=is_mine,
             approximate_location=GeoPoint(lat=cell_lat, lon=cell_lon),
-            exact_location=exact,
-            contact_phone=need.contact_phone if private else None,
+            _exact=exact,
+            _phone=need.contact_phone if private else None,
             _pk=need.id,
             _owner_id=need.owner_id,
             _ward_code=need.ward_code,

@@ -1,0 +1,64 @@
+"""Writes the access log of private need fields in small batches, off the request path.
+
+A resolver that hands out an exact location or a phone number records it here without
+waiting; a background task inserts what accumulated every `interval` seconds (one
+statement per batch). Reads by the requester themself are not logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aidmap.db.reader import Reader
+from aidmap.models.location_read import PrivateField
+
+log = logging.getLogger(__name__)
+
+_INSERT = """
+INSERT INTO location_reads (need_id, reader_id, field)
+SELECT * FROM unnest(%(needs)s::bigint[], %(readers)s::bigint[], %(fields)s::text[])
+"""
+
+
+class AccessLog:
+    def __init__(self, reader: Reader, *, interval: float = 0.2) -> None:
+        self._reader = reader
+        self._interval = interval
+        self._pending: list[tuple[int, int, str]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def record(self, *, need_id: int, reader_id: int, field: PrivateField) -> None:
+        self._pending.append((need_id, reader_id, field.value))
+
+    async def flush(self) -> None:
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        needs, readers, fields = (list(column) for column in zip(*batch, strict=True))
+        try:
+            await self._reader.execute(_INSERT, {"needs": needs, "readers": readers, "fields": fields})
+        except Exception:
+            self._pending = batch + self._pending  # keep them for the next try
+            raise
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="aidmap-access-log")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("could not write the location access log; will retry")
