@@ -109,6 +109,33 @@ def _areas(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _admin(settings: Settings, args: argparse.Namespace) -> int:
+    import getpass
+
+    from aidmap.db.migrate import upgrade
+    from aidmap.db.provision import open_database
+    from aidmap.resolvers.roles import create_admin
+
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else ""
+    database = open_database(settings)
+    try:
+        upgrade(database.url)
+        if not args.password_stdin:
+            password = getpass.getpass("Password for the admin (ignored if the account exists): ")
+        account_id, created = create_admin(
+            url=database.url, phone=args.phone, display_name=args.name or "", password=password,
+            hash_profile=settings.password_hash_profile,
+        )  # fmt: skip
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
+    finally:
+        if database.started is not None:
+            database.started.stop()
+    print(f"{'created' if created else 'promoted'} admin account {account_id}")
+    return 0
+
+
 def _export_schema(settings: Settings, args: argparse.Namespace) -> int:
     from aidmap.schema import schema
 
@@ -134,6 +161,12 @@ def main(argv: list[str] | None = None) -> int:
     seed.add_argument("--needs", type=int, default=None, help="how many needs (default: a few thousand)")
     seed.add_argument("--force", action="store_true", help="seed even if the database has data")
     seed.set_defaults(run=_seed)
+    admin = commands.add_parser("admin", help="bootstrap the first admin")
+    admin.add_argument("action", choices=["create"])
+    admin.add_argument("--phone", required=True)
+    admin.add_argument("--name", help="display name, for a new account")
+    admin.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    admin.set_defaults(run=_admin)
     areas_cmd = commands.add_parser("areas", help="administrative areas")
     areas_cmd.add_argument("action", choices=["import"])
     areas_cmd.add_argument("files", nargs="+", help="GeoJSON FeatureCollections (code, name, level, parentCode)")

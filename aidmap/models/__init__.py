@@ -1,6 +1,6 @@
 """SQLAlchemy tables, one module per aggregate."""
 
-from aidmap.models.account import AccessToken, Account, Role
+from aidmap.models.account import AccessToken, Account, Role, VerifierArea
 from aidmap.models.area import AdminArea, AreaLevel
 from aidmap.models.base import Base
 from aidmap.models.event import Event, EventKind
@@ -35,4 +35,5 @@ __all__ = [
     "PledgeStatus",
     "Role",
     "Urgency",
+    "VerifierArea",
 ]

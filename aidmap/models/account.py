@@ -15,6 +15,9 @@ from aidmap.models.base import Base, created_at_column
 class Role(StrEnum):
     REQUESTER = "REQUESTER"
     DONOR = "DONOR"
+    OPERATOR = "OPERATOR"  # hotline intake: files needs on behalf of people
+    VERIFIER = "VERIFIER"  # checks needs in the areas of verifier_areas
+    ADMIN = "ADMIN"  # grants roles
 
 
 class Account(Base):
@@ -39,3 +42,10 @@ class AccessToken(Base):
     created_at: Mapped[datetime] = created_at_column()
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class VerifierArea(Base):
+    __tablename__ = "verifier_areas"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    area_code: Mapped[str] = mapped_column(ForeignKey("admin_areas.code"), primary_key=True)

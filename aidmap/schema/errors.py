@@ -27,6 +27,7 @@ AccountErrorCode = _codes("AccountErrorCode", [*_INPUT, Code.PHONE_TAKEN, Code.I
 NeedErrorCode = _codes("NeedErrorCode", [*_INPUT, *_ACCESS])
 OfferErrorCode = _codes("OfferErrorCode", [*_INPUT, *_ACCESS])
 MessageErrorCode = _codes("MessageErrorCode", [*_INPUT, *_ACCESS])
+RoleErrorCode = _codes("RoleErrorCode", [*_INPUT, *_ACCESS])
 HelpErrorCode = _codes("HelpErrorCode", [*_INPUT, *_ACCESS, Code.QUANTITY_EXCEEDS_OPEN, Code.OWN_NEED])
 PledgeErrorCode = _codes(
     "PledgeErrorCode", [*_INPUT, *_ACCESS, Code.QUANTITY_EXCEEDS_OPEN, Code.OWN_NEED, Code.OFFER_UNAVAILABLE]
@@ -59,11 +60,16 @@ class HelpError(UserError):
 
 
 @strawberry.type
+class RoleError(UserError):
+    code: RoleErrorCode  # type: ignore[valid-type]
+
+
+@strawberry.type
 class PledgeError(UserError):
     code: PledgeErrorCode  # type: ignore[valid-type]
 
 
-E = TypeVar("E", AccountError, NeedError, OfferError, PledgeError, MessageError, HelpError)
+E = TypeVar("E", AccountError, NeedError, OfferError, PledgeError, MessageError, HelpError, RoleError)
 
 _CODE_ENUMS = {
     AccountError: AccountErrorCode,
@@ -72,6 +78,7 @@ _CODE_ENUMS = {
     PledgeError: PledgeErrorCode,
     MessageError: MessageErrorCode,
     HelpError: HelpErrorCode,
+    RoleError: RoleErrorCode,
 }
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import strawberry
 
-from aidmap.schema.types import NeedCategory, Urgency
+from aidmap.schema.types import NeedCategory, Role, Urgency
 
 
 @strawberry.input(description="A point in WGS 84 degrees: lat in [-90, 90], lon in [-180, 180].")
@@ -139,3 +139,16 @@ class RequestHelpNowInput:
 @strawberry.input
 class AcceptHelpRequestInput:
     help_request_id: strawberry.ID
+
+
+@strawberry.input(description="areaCodes: the wards or provinces a verifier answers for (verifier only).")
+class GrantRoleInput:
+    account_id: strawberry.ID
+    role: Role  # type: ignore[valid-type]
+    area_codes: list[str] | None = None
+
+
+@strawberry.input
+class RevokeRoleInput:
+    account_id: strawberry.ID
+    role: Role  # type: ignore[valid-type]

@@ -10,14 +10,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from aidmap import models
-from aidmap.resolvers import accounts, messages, needs, offers, pledges
+from aidmap.resolvers import accounts, messages, needs, offers, pledges, roles
 from aidmap.resolvers import help as help_requests
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.needs import NeedFields
 from aidmap.resolvers.offers import OfferFields
 from aidmap.resolvers.problems import SESSION_EXPIRED, UNAUTHENTICATED, Code, Problems
 from aidmap.schema.context import Context
-from aidmap.schema.errors import AccountError, HelpError, MessageError, NeedError, OfferError, PledgeError, to_errors
+from aidmap.schema.errors import (
+    AccountError,
+    HelpError,
+    MessageError,
+    NeedError,
+    OfferError,
+    PledgeError,
+    RoleError,
+    to_errors,
+)
 from aidmap.schema.ids import pk_of
 from aidmap.schema.inputs import (
     AcceptHelpRequestInput,
@@ -26,9 +35,11 @@ from aidmap.schema.inputs import (
     ConfirmDeliveryInput,
     CreateNeedInput,
     CreateOfferInput,
+    GrantRoleInput,
     PledgeInput,
     RenewNeedInput,
     RequestHelpNowInput,
+    RevokeRoleInput,
     SendMessageInput,
     SetAvailabilityInput,
     SignInInput,
@@ -40,7 +51,7 @@ from aidmap.schema.inputs import (
 from aidmap.schema.types import Account, Availability, HelpRequest, Message, Need, Offer, Pledge, need_views
 
 R = TypeVar("R")
-ErrorType = TypeVar("ErrorType", AccountError, NeedError, OfferError, PledgeError, MessageError, HelpError)
+ErrorType = TypeVar("ErrorType", AccountError, NeedError, OfferError, PledgeError, MessageError, HelpError, RoleError)
 
 
 @strawberry.type
@@ -150,6 +161,12 @@ class HelpRequestPayload:
     help_request: HelpRequest | None = None
     pledge: Pledge | None = None
     errors: list[HelpError]
+
+
+@strawberry.type
+class RolePayload:
+    account: Account | None = None
+    errors: list[RoleError]
 
 
 @strawberry.type
@@ -332,3 +349,26 @@ class Mutation:
         return HelpRequestPayload(
             help_request=HelpRequest.from_model(result[0]), pledge=Pledge.from_model(result[1]), errors=[]
         )
+
+    @strawberry.mutation(description="Admins only: give an account a role (a verifier with its areas).")
+    async def grant_role(self, info: Info[Context, None], input: GrantRoleInput) -> RolePayload:
+        async def action(session: AsyncSession, viewer: Viewer) -> models.Account:
+            account_id = _pk(input.account_id, "Account", "accountId")
+            return await roles.grant(
+                session=session, viewer=viewer, account_id=account_id, role=models.Role(input.role),
+                area_codes=input.area_codes or [],
+            )  # fmt: skip
+
+        row, errors = await _in_transaction(info.context, RoleError, action)
+        return RolePayload(account=Account.from_model(row) if row else None, errors=errors)
+
+    @strawberry.mutation(description="Admins only: take a role away (a verifier loses its areas).")
+    async def revoke_role(self, info: Info[Context, None], input: RevokeRoleInput) -> RolePayload:
+        async def action(session: AsyncSession, viewer: Viewer) -> models.Account:
+            account_id = _pk(input.account_id, "Account", "accountId")
+            return await roles.revoke(
+                session=session, viewer=viewer, account_id=account_id, role=models.Role(input.role)
+            )
+
+        row, errors = await _in_transaction(info.context, RoleError, action)
+        return RolePayload(account=Account.from_model(row) if row else None, errors=errors)

@@ -38,6 +38,9 @@ class PageInfo:
     end_cursor: str | None
 
 
+Role = strawberry.enum(models.Role)
+
+
 @strawberry.type(description="A person using aidmap. The phone number is shown only to its owner.")
 class Account(Node):
     display_name: str
@@ -50,10 +53,11 @@ class Account(Node):
         viewer = info.context.viewer
         return self._phone if viewer is not None and viewer.account_id == self._pk else None
 
-    @strawberry.field
+    @strawberry.field(description="Shown to the account itself and to admins.")
     def roles(self, info: Info[Context, None]) -> list[str]:
         viewer = info.context.viewer
-        return list(self._roles) if viewer is not None and viewer.account_id == self._pk else []
+        allowed = viewer is not None and (viewer.account_id == self._pk or models.Role.ADMIN.value in viewer.roles)
+        return list(self._roles) if allowed else []
 
     @classmethod
     def from_model(cls, account: models.Account) -> Account:
