@@ -36,8 +36,10 @@ class NeedSnapshot:
     active_donors: frozenset[int]
 
     def visible_to(self, account_id: int | None) -> bool:
-        """May this account see the exact location and phone (requester, or a donor with an active pledge)?"""
-        return account_id is not None and (account_id == self.row.owner_id or account_id in self.active_donors)
+        """May this account see the exact location and phone (requester, filer, or a donor with an active pledge)?"""
+        return account_id is not None and (
+            account_id in (self.row.owner_id, self.row.filed_by_id) or account_id in self.active_donors
+        )
 
 
 class Snapshots:

@@ -74,6 +74,11 @@ class Need(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), nullable=False, index=True)
+    # Who filed it for someone without a smartphone (operator, relative); NULL when the owner did.
+    filed_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    # The person it is for, when filed on their behalf; they claim it by signing up with this phone.
+    beneficiary_name: Mapped[str | None] = mapped_column(String(80))
+    beneficiary_phone: Mapped[str | None] = mapped_column(String(20), index=True)
     category: Mapped[str] = mapped_column(Text, nullable=False)
     title: Mapped[str] = mapped_column(String(120), nullable=False)
     details: Mapped[str | None] = mapped_column(String(2000))

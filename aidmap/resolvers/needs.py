@@ -98,9 +98,19 @@ async def _owned_for_update(*, session: AsyncSession, viewer: Viewer, need_id: i
     return need
 
 
-async def create(*, session: AsyncSession, viewer: Viewer, fields: NeedFields) -> Need:
+async def create(
+    *, session: AsyncSession, viewer: Viewer, fields: NeedFields, on_behalf_of: tuple[str, str] | None = None
+) -> Need:
+    """Post a need; with on_behalf_of (name, phone) the viewer files it for someone who can claim it later."""
     values = _checked(fields, creating=True)
     need = Need(owner_id=viewer.account_id, urgency=values.pop("urgency", "NORMAL"), **values)
+    if on_behalf_of is not None:
+        check = Checker()
+        name = check.text("onBehalfOf.displayName", on_behalf_of[0], max_len=80)
+        phone = check.phone("onBehalfOf.phone", on_behalf_of[1])
+        if check.problems:
+            raise Problems(check.problems)
+        need.filed_by_id, need.beneficiary_name, need.beneficiary_phone = viewer.account_id, name, phone
     session.add(need)
     await session.flush()
     await assign_ward(session=session, need_id=need.id)
@@ -180,6 +190,25 @@ async def renew(*, session: AsyncSession, viewer: Viewer, need_id: int, expires_
     await session.flush()
     await session.refresh(need)
     await emit(session=session, kind=EventKind.NEED_RENEWED, need=need, audience={need.owner_id})
+    return need
+
+
+async def claim(*, session: AsyncSession, viewer: Viewer, need_id: int, phone: str) -> Need:
+    """The person a need was filed for takes it over, proven by their account's phone."""
+    need = (await session.execute(select(Need).where(Need.id == need_id).with_for_update())).scalar_one_or_none()
+    if need is None or need.beneficiary_phone is None or need.beneficiary_phone != phone:
+        raise Problems.one("needId", "No need was filed for your phone number with this id.", Code.NOT_FOUND)
+    if need.owner_id == viewer.account_id:
+        raise Problems.one("needId", "This need is already yours.", Code.INVALID_STATE)
+    need.owner_id, need.updated_at = viewer.account_id, utcnow()
+    await session.flush()
+    await session.refresh(need)
+    await emit(
+        session=session,
+        kind=EventKind.NEED_UPDATED,
+        need=need,
+        audience={viewer.account_id, need.filed_by_id or 0} - {0},
+    )
     return need
 
 

@@ -28,6 +28,12 @@ class SignInInput:
     password: str
 
 
+@strawberry.input(description="The person a need is filed for (they can claim it later with this phone).")
+class OnBehalfOfInput:
+    display_name: str
+    phone: str
+
+
 @strawberry.input
 class CreateNeedInput:
     category: NeedCategory  # type: ignore[valid-type]
@@ -40,6 +46,7 @@ class CreateNeedInput:
     details: str | None = None
     household_size: int | None = None
     expires_at: datetime | None = None
+    on_behalf_of: OnBehalfOfInput | None = None
 
 
 @strawberry.input(description="Only the fields given change.")
@@ -152,3 +159,8 @@ class GrantRoleInput:
 class RevokeRoleInput:
     account_id: strawberry.ID
     role: Role  # type: ignore[valid-type]
+
+
+@strawberry.input
+class ClaimNeedInput:
+    need_id: strawberry.ID

@@ -32,6 +32,7 @@ from aidmap.schema.inputs import (
     AcceptHelpRequestInput,
     CancelNeedInput,
     CancelPledgeInput,
+    ClaimNeedInput,
     ConfirmDeliveryInput,
     CreateNeedInput,
     CreateOfferInput,
@@ -207,8 +208,9 @@ class Mutation:
     @strawberry.mutation
     async def create_need(self, info: Info[Context, None], input: CreateNeedInput) -> NeedPayload:
         fields = _need_fields(input)
+        behalf = (input.on_behalf_of.display_name, input.on_behalf_of.phone) if input.on_behalf_of else None
         row, errors = await _in_transaction(
-            info.context, NeedError, lambda s, v: needs.create(session=s, viewer=v, fields=fields)
+            info.context, NeedError, lambda s, v: needs.create(session=s, viewer=v, fields=fields, on_behalf_of=behalf)
         )
         return await _need_payload(info.context, row, errors)
 
@@ -372,3 +374,14 @@ class Mutation:
 
         row, errors = await _in_transaction(info.context, RoleError, action)
         return RolePayload(account=Account.from_model(row) if row else None, errors=errors)
+
+    @strawberry.mutation(description="Take over a need someone filed for you: your account's phone must match.")
+    async def claim_need(self, info: Info[Context, None], input: ClaimNeedInput) -> NeedPayload:
+        async def action(session: AsyncSession, viewer: Viewer) -> models.Need:
+            need_id = _pk(input.need_id, "Need", "needId")
+            account = await session.get(models.Account, viewer.account_id)
+            assert account is not None
+            return await needs.claim(session=session, viewer=viewer, need_id=need_id, phone=account.phone)
+
+        row, errors = await _in_transaction(info.context, NeedError, action)
+        return await _need_payload(info.context, row, errors)

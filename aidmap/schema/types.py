@@ -73,6 +73,12 @@ class Account(Node):
 PrivateField = strawberry.enum(models.PrivateField)
 
 
+@strawberry.type
+class Beneficiary:
+    display_name: str
+    phone: str | None
+
+
 @strawberry.type(description="One read of a need's exact location or phone by someone other than the requester.")
 class LocationRead:
     reader_name: str
@@ -116,7 +122,22 @@ class Need(Node):
     _phone: strawberry.Private[str | None]
     _pk: strawberry.Private[int]
     _owner_id: strawberry.Private[int]
+    _filed_by_id: strawberry.Private[int | None]
+    _beneficiary: strawberry.Private[tuple[str | None, str | None]]
     _ward_code: strawberry.Private[str | None]
+
+    @strawberry.field(description="True when the viewer filed this need for someone else.")
+    def filed_by_me(self, info: Info[Context, None]) -> bool:
+        viewer = info.context.viewer
+        return viewer is not None and self._filed_by_id == viewer.account_id
+
+    @strawberry.field(description="The person it was filed for: shown to the requester and the filer only.")
+    def on_behalf_of(self, info: Info[Context, None]) -> Beneficiary | None:
+        viewer = info.context.viewer
+        name, phone = self._beneficiary
+        if name is None or viewer is None or viewer.account_id not in (self._owner_id, self._filed_by_id):
+            return None
+        return Beneficiary(display_name=name, phone=phone)
 
     def shows_private(self) -> bool:
         """Does this view carry the exact location and phone (requester, or donor with an active pledge)?"""
@@ -193,6 +214,8 @@ class Need(Node):
             _phone=need.contact_phone if private else None,
             _pk=need.id,
             _owner_id=need.owner_id,
+            _filed_by_id=need.filed_by_id,
+            _beneficiary=(need.beneficiary_name, need.beneficiary_phone),
             _ward_code=need.ward_code,
         )
 
@@ -202,12 +225,15 @@ async def need_views(ctx: Context, rows: list[models.Need]) -> list[Need]:
     viewer = ctx.viewer
     if viewer is None:
         return [Need.from_model(n, private=False, is_mine=False) for n in rows]
-    others = [n.id for n in rows if n.owner_id != viewer.account_id]
+    others = [n.id for n in rows if viewer.account_id not in (n.owner_id, n.filed_by_id)]
     async with ctx.reads() as session:
         pledged = await need_resolvers.actively_pledged_need_ids(session=session, viewer=viewer, need_ids=others)
     return [
         Need.from_model(
-            n, private=n.owner_id == viewer.account_id or n.id in pledged, is_mine=n.owner_id == viewer.account_id
+            n,
+            # The requester, whoever filed it for them, and donors with an active pledge.
+            private=viewer.account_id in (n.owner_id, n.filed_by_id) or n.id in pledged,
+            is_mine=n.owner_id == viewer.account_id,
         )
         for n in rows
     ]

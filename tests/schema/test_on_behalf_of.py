@@ -1,0 +1,55 @@
+"""Filing a need for someone without a smartphone, and that person claiming it later."""
+
+from __future__ import annotations
+
+from tests.conftest import Api
+from tests.factories import CREATE_NEED, SIGN_UP, need_input, sign_up
+
+CLAIM = "mutation ($input: ClaimNeedInput!) { claimNeed(input: $input) { need { isMine filedByMe } errors { field code } } }"
+NEED = """query ($id: ID!) { node(id: $id) { ... on Need { isMine filedByMe exactLocation { lat } contactPhone
+  onBehalfOf { displayName phone } } } }"""
+MY_NEEDS = "{ myNeeds(first: 5) { edges { node { title } } } }"
+
+
+def test_an_operator_files_a_need_and_the_person_claims_it(api: Api) -> None:
+    operator, stranger = sign_up(api, "Tổng đài viên"), sign_up(api, "Người lạ")
+    filed = api.data(
+        CREATE_NEED,
+        {"input": need_input(title="Gạo cho bà Lan", onBehalfOf={"displayName": "Bà Lan", "phone": "0977 111 222"})},
+        operator,
+    )["createNeed"]
+    need_id = filed["need"]["id"]
+
+    seen_by_operator = api.data(NEED, {"id": need_id}, operator)["node"]
+    seen_by_stranger = api.data(NEED, {"id": need_id}, stranger)["node"]
+    wrong_person = api.data(CLAIM, {"input": {"needId": need_id}}, stranger)["claimNeed"]
+    lan = api.data(SIGN_UP, {"input": {"displayName": "Lan", "phone": "+84977111222", "password": "mật khẩu dài"}})[
+        "signUp"
+    ]["token"]
+    claimed = api.data(CLAIM, {"input": {"needId": need_id}}, lan)["claimNeed"]
+    twice = api.data(CLAIM, {"input": {"needId": need_id}}, lan)["claimNeed"]
+    after_claim = api.data(NEED, {"id": need_id}, operator)["node"]
+
+    assert filed["errors"] == []
+    assert seen_by_operator["filedByMe"] and seen_by_operator["isMine"]
+    assert seen_by_operator["onBehalfOf"] == {"displayName": "Bà Lan", "phone": "+84977111222"}
+    assert seen_by_stranger["onBehalfOf"] is None and seen_by_stranger["exactLocation"] is None
+    assert wrong_person["errors"] == [{"field": "needId", "code": "NOT_FOUND"}]
+    assert claimed["errors"] == [] and claimed["need"] == {"isMine": True, "filedByMe": False}
+    assert twice["errors"] == [{"field": "needId", "code": "INVALID_STATE"}]
+    assert [e["node"]["title"] for e in api.data(MY_NEEDS, token=lan)["myNeeds"]["edges"]] == ["Gạo cho bà Lan"]
+    # Whoever filed it keeps seeing what they need to follow up: the exact location and phone.
+    assert after_claim["isMine"] is False and after_claim["filedByMe"] is True
+    assert after_claim["exactLocation"] is not None and after_claim["contactPhone"] is not None
+
+
+def test_on_behalf_of_needs_a_name_and_a_valid_phone(api: Api) -> None:
+    operator = sign_up(api)
+    bad = api.data(CREATE_NEED, {"input": need_input(onBehalfOf={"displayName": " ", "phone": "abc"})}, operator)[
+        "createNeed"
+    ]
+    assert bad["need"] is None
+    assert {(e["field"], e["code"]) for e in bad["errors"]} == {
+        ("onBehalfOf.displayName", "REQUIRED"),
+        ("onBehalfOf.phone", "INVALID"),
+    }
