@@ -51,7 +51,10 @@ class AccessLog:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self.flush()
+        try:
+            await self.flush()
+        except Exception:
+            log.exception("could not write the last %d location reads at shutdown", len(self._pending))
 
     async def _run(self) -> None:
         while True:
