@@ -14,6 +14,7 @@ from typing import Any
 
 from aidmap.db.reader import Reader
 from aidmap.models import Need, Offer
+from aidmap.models.need import may_see_private
 
 _NEED_COLUMNS = ", ".join(f"n.{c.name}" for c in Need.__table__.c if c.name != "location")
 _OFFER_COLUMNS = ", ".join(f"o.{c.name}" for c in Offer.__table__.c if c.name != "location")
@@ -37,8 +38,11 @@ class NeedSnapshot:
 
     def visible_to(self, account_id: int | None) -> bool:
         """May this account see the exact location and phone (requester, filer, or a donor with an active pledge)?"""
-        return account_id is not None and (
-            account_id in (self.row.owner_id, self.row.filed_by_id) or account_id in self.active_donors
+        return may_see_private(
+            account_id=account_id,
+            owner_id=self.row.owner_id,
+            filed_by_id=self.row.filed_by_id,
+            active_donor=account_id in self.active_donors,
         )
 
 

@@ -43,6 +43,12 @@ OPEN_STATUSES = (NeedStatus.OPEN, NeedStatus.PARTLY_PLEDGED)
 ACTIVE_STATUSES = (NeedStatus.OPEN, NeedStatus.PARTLY_PLEDGED, NeedStatus.PLEDGED)
 
 
+def may_see_private(*, account_id: int | None, owner_id: int, filed_by_id: int | None, active_donor: bool) -> bool:
+    """Who may see a need's exact location and phone: its requester, whoever filed it for them,
+    and donors with an active pledge on it. The one place this rule lives (issue 4 widens it)."""
+    return account_id is not None and (account_id in (owner_id, filed_by_id) or active_donor)
+
+
 def status_for(*, quantity: int, pledged: int, delivered: int) -> NeedStatus:
     """The status that follows from the pledged and delivered quantities of an active need."""
     if delivered >= quantity:

@@ -37,7 +37,7 @@ from aidmap.schema.types import (
     PledgeEdge,
     ScoreParts,
     need_views,
-    public_distance,
+    shown_distance,
 )
 
 MAX_NODES = 100
@@ -118,9 +118,9 @@ class Query:
             NeedEdge(
                 cursor=hit.cursor,
                 node=view,
-                distance_meters=round(hit.distance_m)
-                if view.shows_private()
-                else public_distance(origin_lat=near.lat, origin_lon=near.lon, need=view),
+                distance_meters=shown_distance(
+                    need=view, exact_m=hit.distance_m, origin_lat=near.lat, origin_lon=near.lon
+                ),
             )
             for hit, view in zip(page.hits, views, strict=True)
         ]

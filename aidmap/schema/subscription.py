@@ -28,7 +28,7 @@ from aidmap.resolvers.nearby import check_search_area
 from aidmap.resolvers.problems import Code, UserInputError
 from aidmap.schema.context import Context
 from aidmap.schema.inputs import GeoPointInput
-from aidmap.schema.types import HelpRequest, Message, Need, NeedCategory, Offer, Pledge, need_views, public_distance
+from aidmap.schema.types import HelpRequest, Message, Need, NeedCategory, Offer, Pledge, need_views, shown_distance
 
 log = logging.getLogger(__name__)
 
@@ -137,11 +137,8 @@ async def need_events(
         viewer_id = ctx.viewer.account_id if ctx.viewer is not None else None
         private = snapshot.visible_to(viewer_id)
         view = Need.from_model(snapshot.row, private=private, is_mine=viewer_id == snapshot.row.owner_id)
-        distance = (
-            round(haversine_m(near.lon, near.lat, snapshot.row.lon, snapshot.row.lat))
-            if private
-            else public_distance(origin_lat=near.lat, origin_lon=near.lon, need=view)
-        )
+        exact_m = haversine_m(near.lon, near.lat, snapshot.row.lon, snapshot.row.lat)
+        distance = shown_distance(need=view, exact_m=exact_m, origin_lat=near.lat, origin_lon=near.lon)
         yield NeedEvent(
             cursor=event_cursor(event.seq),
             kind=_change_kind(event, tuple(s.value for s in OPEN_STATUSES)),

@@ -10,6 +10,7 @@ from strawberry.types import Info
 from aidmap import models
 from aidmap.geo.distance import haversine_m
 from aidmap.geo.privacy import round_distance, snap_to_cell
+from aidmap.models.need import may_see_private
 from aidmap.resolvers import needs as need_resolvers
 from aidmap.schema.context import Context
 from aidmap.schema.ids import to_global_id
@@ -140,7 +141,7 @@ class Need(Node):
         return Beneficiary(display_name=name, phone=phone)
 
     def shows_private(self) -> bool:
-        """Does this view carry the exact location and phone (requester, or donor with an active pledge)?"""
+        """Does this view carry the exact location and phone (see models.need.may_see_private)?"""
         return self._exact is not None
 
     def _log_read(self, info: Info[Context, None], field: models.PrivateField) -> None:
@@ -231,16 +232,22 @@ async def need_views(ctx: Context, rows: list[models.Need]) -> list[Need]:
     return [
         Need.from_model(
             n,
-            # The requester, whoever filed it for them, and donors with an active pledge.
-            private=viewer.account_id in (n.owner_id, n.filed_by_id) or n.id in pledged,
+            private=may_see_private(
+                account_id=viewer.account_id,
+                owner_id=n.owner_id,
+                filed_by_id=n.filed_by_id,
+                active_donor=n.id in pledged,
+            ),
             is_mine=n.owner_id == viewer.account_id,
         )
         for n in rows
     ]
 
 
-def public_distance(*, origin_lat: float, origin_lon: float, need: Need) -> float:
-    """Distance shown to someone who may not see the exact point: from the cell, to 100 m."""
+def shown_distance(*, need: Need, exact_m: float, origin_lat: float, origin_lon: float) -> float:
+    """The distance this viewer is shown: exact to 1 m if they may see the point, else from its cell to 100 m."""
+    if need.shows_private():
+        return float(round(exact_m))
     cell = need.approximate_location
     return round_distance(haversine_m(origin_lon, origin_lat, cell.lon, cell.lat))
 
