@@ -244,7 +244,10 @@ class Query:
         return [
             NeedSuggestion(
                 need=view,
-                distance_meters=round_distance(s.distance_m) if not view.shows_private() else round(s.distance_m),
+                # From the cell, like every other public distance: a donor could otherwise place offers to triangulate.
+                distance_meters=shown_distance(
+                    need=view, exact_m=s.distance_m, origin_lat=s.offer.lat, origin_lon=s.offer.lon
+                ),
                 score=round(s.parts.total, 4),
                 parts=ScoreParts(**vars(s.parts)),
             )

@@ -111,3 +111,21 @@ def test_suggestions_rank_with_visible_parts_and_follow_changes(api: Api) -> Non
     assert after
     stranger = api.post(SUGGESTED_OFFERS, {"id": need["id"]}, donor_far)
     assert stranger["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
+def test_suggested_needs_show_public_distances_from_the_cell(api: Api) -> None:
+    from aidmap.geo.distance import haversine_m
+    from aidmap.geo.privacy import round_distance, snap_to_cell
+
+    requester, donor = sign_up(api), sign_up(api)
+    point = {"lat": 21.0312, "lon": 105.8571}
+    create_need(api, requester, title="gạo", location=point)
+    origin = {"lat": 21.0285, "lon": 105.8542}
+    offer = create_offer(api, donor, location=origin, radiusMeters=3000)
+    query = "query ($id: ID!) { suggestedNeeds(offerId: $id) { distanceMeters need { exactLocation { lat } } } }"
+
+    found = _eventually(lambda: api.data(query, {"id": offer["id"]}, donor)["suggestedNeeds"])
+
+    cell_lon, cell_lat = snap_to_cell(point["lon"], point["lat"])
+    assert found[0]["need"]["exactLocation"] is None
+    assert found[0]["distanceMeters"] == round_distance(haversine_m(origin["lon"], origin["lat"], cell_lon, cell_lat))
