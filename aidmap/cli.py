@@ -1,4 +1,4 @@
-"""The `aidmap` command: serve | db start/stop/status/upgrade | seed --demo | export-schema."""
+"""The `aidmap` command: serve | db | seed --demo | admin create | partner | areas import | export-schema."""
 
 from __future__ import annotations
 
@@ -136,6 +136,45 @@ def _admin(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _partner(settings: Settings, args: argparse.Namespace) -> int:
+    from aidmap.db.migrate import upgrade
+    from aidmap.db.provision import open_database
+    from aidmap.resolvers import partners
+
+    database = open_database(settings)
+    try:
+        upgrade(database.url)
+        if args.action == "create":
+            if not args.name or not args.scopes:
+                print("partner create needs --name and --scopes", file=sys.stderr)
+                return 2
+            partner_id, key = partners.create(
+                url=database.url,
+                name=args.name,
+                scopes=partners.parse_scopes(args.scopes),
+                rate_limit_per_minute=args.rate_limit,
+                allowed_origins=[o.strip() for o in (args.origins or "").split(",") if o.strip()],
+            )
+            print(f"created partner {partner_id}; its API key (shown only now, store it safely):")
+            print(key)
+        elif args.action == "revoke":
+            if not args.name or not partners.revoke(url=database.url, name=args.name):
+                print(f"no active partner named {args.name!r}", file=sys.stderr)
+                return 2
+            print(f"revoked the key of {args.name}")
+        else:
+            for name, scopes, limit, origins, active in partners.listing(url=database.url):
+                state = "active" if active else "revoked"
+                print(f"{name}\t{state}\t{','.join(scopes)}\t{limit}/min\t{','.join(origins) or '-'}")
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
+    finally:
+        if database.started is not None:
+            database.started.stop()
+    return 0
+
+
 def _export_schema(settings: Settings, args: argparse.Namespace) -> int:
     from aidmap.schema import schema
 
@@ -167,6 +206,13 @@ def main(argv: list[str] | None = None) -> int:
     admin.add_argument("--name", help="display name, for a new account")
     admin.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     admin.set_defaults(run=_admin)
+    partner = commands.add_parser("partner", help="partner apps: API keys with scopes and rate limits")
+    partner.add_argument("action", choices=["create", "revoke", "list"])
+    partner.add_argument("--name")
+    partner.add_argument("--scopes", help="comma-separated, e.g. needs:read,needs:write,private:read")
+    partner.add_argument("--rate-limit", type=int, default=600, help="requests per minute (default 600)")
+    partner.add_argument("--origins", help="comma-separated browser origins allowed to call with the key (CORS)")
+    partner.set_defaults(run=_partner)
     areas_cmd = commands.add_parser("areas", help="administrative areas")
     areas_cmd.add_argument("action", choices=["import"])
     areas_cmd.add_argument("files", nargs="+", help="GeoJSON FeatureCollections (code, name, level, parentCode)")

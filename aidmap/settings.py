@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +43,29 @@ class Settings:
     help_timeout_seconds: float = 60.0
     # Execute a live event's selection once per process for all subscribers who asked the same.
     share_event_results: bool = True
+    # Development mode: introspection and the GraphQL explorer on (`make run` sets it).
+    dev: bool = False
+    # New needs wait for a verifier of their ward before anyone else sees them.
+    require_verification: bool = False
+    # Quotas: open needs per person and category; a donor's pledges not yet delivered.
+    max_open_needs_per_category: int = 3
+    max_active_pledges: int = 10
+    # Reports from this many different accounts hide a need until a verifier or admin reviews it.
+    reports_to_hide: int = 3
+    # Keys the contact-phone hashes used for duplicate checks; with none, one is generated in data_dir.
+    # Several processes on one database must share it (set AIDMAP_SECRET_KEY).
+    secret_key: str = ""
+    # Requests per minute per client IP (requests with a partner key count against the key's own limit).
+    rate_limit_per_ip: int = 600
+    # Browser origins allowed besides the partners' own (CORS and websocket Origin check).
+    allowed_origins: tuple[str, ...] = ()
+    # GraphQL limits.
+    max_query_depth: int = 10
+    max_aliases: int = 30
+    max_query_tokens: int = 2000
+    max_query_cost: int = 5000
+    max_subscriptions_per_connection: int = 20
+    connection_init_timeout_seconds: float = 10.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -62,4 +87,39 @@ class Settings:
             expiry_interval_seconds=float(env.get("AIDMAP_EXPIRY_INTERVAL_SECONDS", "60")),
             help_timeout_seconds=float(env.get("AIDMAP_HELP_TIMEOUT_SECONDS", "60")),
             share_event_results=_env_bool("AIDMAP_SHARE_EVENT_RESULTS", True),
+            dev=_env_bool("AIDMAP_DEV", False),
+            require_verification=_env_bool("AIDMAP_REQUIRE_VERIFICATION", False),
+            max_open_needs_per_category=int(env.get("AIDMAP_MAX_OPEN_NEEDS_PER_CATEGORY", "3")),
+            max_active_pledges=int(env.get("AIDMAP_MAX_ACTIVE_PLEDGES", "10")),
+            reports_to_hide=int(env.get("AIDMAP_REPORTS_TO_HIDE", "3")),
+            secret_key=env.get("AIDMAP_SECRET_KEY", ""),
+            rate_limit_per_ip=int(env.get("AIDMAP_RATE_LIMIT_PER_IP", "600")),
+            allowed_origins=tuple(o.strip() for o in env.get("AIDMAP_ALLOWED_ORIGINS", "").split(",") if o.strip()),
+            max_query_depth=int(env.get("AIDMAP_MAX_QUERY_DEPTH", "10")),
+            max_aliases=int(env.get("AIDMAP_MAX_ALIASES", "30")),
+            max_query_tokens=int(env.get("AIDMAP_MAX_QUERY_TOKENS", "2000")),
+            max_query_cost=int(env.get("AIDMAP_MAX_QUERY_COST", "5000")),
+            max_subscriptions_per_connection=int(env.get("AIDMAP_MAX_SUBSCRIPTIONS_PER_CONNECTION", "20")),
+            connection_init_timeout_seconds=float(env.get("AIDMAP_CONNECTION_INIT_TIMEOUT_SECONDS", "10")),
         )
+
+    def phone_hash_key(self) -> bytes:
+        """The key for contact-phone hashes: AIDMAP_SECRET_KEY, else a random one kept in data_dir."""
+        return _secret_key(self.secret_key, self.data_dir)
+
+
+@functools.lru_cache(maxsize=8)
+def _secret_key(configured: str, data_dir: Path) -> bytes:
+    if configured:
+        return configured.encode()
+    path = data_dir / "secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process made it first
+        else:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()

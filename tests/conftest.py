@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import itertools
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,8 +71,14 @@ def settings(database_url: str) -> Settings:
     return Settings(
         database_url=database_url,
         password_hash_profile="CHEAPEST",
+        secret_key="test-secret",
         help_timeout_seconds=1.0,
         expiry_interval_seconds=3600,
+        # Most tests post many needs and requests as one person from one address; the tests of
+        # quotas and rate limits set these back (make_api).
+        max_open_needs_per_category=1000,
+        max_active_pledges=1000,
+        rate_limit_per_ip=1_000_000,
     )
 
 
@@ -103,6 +111,19 @@ def api(settings: Settings) -> Iterator[Api]:
     app = create_app(settings, database_url=settings.database_url or "")
     with TestClient(app) as http:
         yield Api(http)
+
+
+@pytest.fixture
+def make_api(settings: Settings) -> Iterator[Callable[..., Api]]:
+    """Api factory for tests that change settings: make_api(require_verification=True)."""
+    with contextlib.ExitStack() as stack:
+
+        def make(**overrides: Any) -> Api:
+            changed = dataclasses.replace(settings, **overrides)
+            app = create_app(changed, database_url=changed.database_url or "")
+            return Api(stack.enter_context(TestClient(app)))
+
+        yield make
 
 
 @dataclass

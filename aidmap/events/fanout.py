@@ -23,7 +23,8 @@ DEFAULT_QUEUE_LIMIT = 256
 NEED_KINDS = frozenset(
     {
         EventKind.NEED_CREATED, EventKind.NEED_UPDATED, EventKind.NEED_CANCELLED, EventKind.NEED_EXPIRED,
-        EventKind.NEED_RENEWED, EventKind.PLEDGE_CREATED, EventKind.PLEDGE_CANCELLED, EventKind.PLEDGE_DELIVERED,
+        EventKind.NEED_RENEWED, EventKind.NEED_VERIFIED, EventKind.NEED_REJECTED, EventKind.NEED_HIDDEN,
+        EventKind.PLEDGE_CREATED, EventKind.PLEDGE_CANCELLED, EventKind.PLEDGE_DELIVERED,
     }
 )  # fmt: skip
 OFFER_KINDS = frozenset({EventKind.OFFER_CREATED, EventKind.OFFER_UPDATED, EventKind.OFFER_WITHDRAWN})

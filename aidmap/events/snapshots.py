@@ -14,7 +14,7 @@ from typing import Any
 
 from aidmap.db.reader import Reader
 from aidmap.models import Need, Offer
-from aidmap.models.need import may_see_private
+from aidmap.models.need import Principal, may_see_need, may_see_private
 
 _NEED_COLUMNS = ", ".join(f"n.{c.name}" for c in Need.__table__.c if c.name != "location")
 _OFFER_COLUMNS = ", ".join(f"o.{c.name}" for c in Offer.__table__.c if c.name != "location")
@@ -36,14 +36,23 @@ class NeedSnapshot:
     row: Any
     active_donors: frozenset[int]
 
-    def visible_to(self, account_id: int | None) -> bool:
-        """May this account see the exact location and phone (requester, filer, or a donor with an active pledge)?"""
-        return may_see_private(
-            account_id=account_id,
-            owner_id=self.row.owner_id,
-            filed_by_id=self.row.filed_by_id,
-            active_donor=account_id in self.active_donors,
-        )
+    def _facts(self, who: Principal) -> dict[str, Any]:
+        row = self.row
+        return {
+            "owner_id": row.owner_id,
+            "filed_by_id": row.filed_by_id,
+            "ward_code": row.ward_code,
+            "partner_id": row.partner_id,
+            "active_donor": who.account_id in self.active_donors,
+        }
+
+    def private_to(self, who: Principal) -> bool:
+        """May they see the exact location and phone (models.need.may_see_private)?"""
+        return may_see_private(who, **self._facts(who))
+
+    def seen_by(self, who: Principal) -> bool:
+        """May they see the need at all (hidden ones only by those in charge)?"""
+        return may_see_need(who, status=self.row.status, **self._facts(who))
 
 
 class Snapshots:

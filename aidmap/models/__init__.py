@@ -7,8 +7,9 @@ from aidmap.models.event import Event, EventKind
 from aidmap.models.help import DonorAvailability, HelpAsk, HelpRequest, HelpRequestStatus
 from aidmap.models.location_read import LocationRead, PrivateField
 from aidmap.models.message import Message
-from aidmap.models.need import Need, NeedCategory, NeedStatus, Urgency
+from aidmap.models.need import Need, NeedCategory, NeedReport, NeedStatus, Urgency
 from aidmap.models.offer import Offer, OfferStatus
+from aidmap.models.partner import Partner, Scope
 from aidmap.models.pledge import Pledge, PledgeStatus
 
 __all__ = [
@@ -28,7 +29,10 @@ __all__ = [
     "PrivateField",
     "Need",
     "NeedCategory",
+    "NeedReport",
     "NeedStatus",
+    "Partner",
+    "Scope",
     "Offer",
     "OfferStatus",
     "Pledge",

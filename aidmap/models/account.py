@@ -29,6 +29,8 @@ class Account(Base):
     phone: Mapped[str] = mapped_column(String(20), nullable=False, unique=True)
     password_hash: Mapped[str] = mapped_column(Text, nullable=False)
     roles: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
+    # The partner app that signed this person up; that partner may act for them.
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"), index=True)
     created_at: Mapped[datetime] = created_at_column()
 
 

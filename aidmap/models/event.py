@@ -20,6 +20,9 @@ class EventKind(StrEnum):
     NEED_EXPIRED = "NEED_EXPIRED"
     NEED_EXPIRING = "NEED_EXPIRING"
     NEED_RENEWED = "NEED_RENEWED"
+    NEED_VERIFIED = "NEED_VERIFIED"  # verified, or kept after review: public (again)
+    NEED_REJECTED = "NEED_REJECTED"
+    NEED_HIDDEN = "NEED_HIDDEN"  # reported by 3 accounts: under review
     OFFER_CREATED = "OFFER_CREATED"
     OFFER_UPDATED = "OFFER_UPDATED"
     OFFER_WITHDRAWN = "OFFER_WITHDRAWN"

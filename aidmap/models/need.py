@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -35,18 +36,86 @@ class NeedStatus(StrEnum):
     FULFILLED = "FULFILLED"
     CANCELLED = "CANCELLED"
     EXPIRED = "EXPIRED"
+    # Not public: waiting for a verifier of its ward (AIDMAP_REQUIRE_VERIFICATION=1).
+    PENDING_VERIFICATION = "PENDING_VERIFICATION"
+    # Not public: reported by 3 accounts, waiting for a verifier or admin to keep or reject it.
+    UNDER_REVIEW = "UNDER_REVIEW"
+    # Not public: a verifier rejected it (with a reason the requester sees).
+    REJECTED = "REJECTED"
 
 
 # Statuses in which a need still accepts pledges (and the default search filter).
 OPEN_STATUSES = (NeedStatus.OPEN, NeedStatus.PARTLY_PLEDGED)
 # Statuses in which the owner may still edit or cancel the need.
 ACTIVE_STATUSES = (NeedStatus.OPEN, NeedStatus.PARTLY_PLEDGED, NeedStatus.PLEDGED)
+# Statuses in which only the people in charge of the need see it at all.
+HIDDEN_STATUSES = (NeedStatus.PENDING_VERIFICATION, NeedStatus.UNDER_REVIEW, NeedStatus.REJECTED)
+# Statuses that count against a person's quota of open needs, and for duplicate checks.
+LIVE_STATUSES = (*ACTIVE_STATUSES, NeedStatus.PENDING_VERIFICATION, NeedStatus.UNDER_REVIEW)
 
 
-def may_see_private(*, account_id: int | None, owner_id: int, filed_by_id: int | None, active_donor: bool) -> bool:
-    """Who may see a need's exact location and phone: its requester, whoever filed it for them,
-    and donors with an active pledge on it. The one place this rule lives (issue 4 widens it)."""
-    return account_id is not None and (account_id in (owner_id, filed_by_id) or active_donor)
+@dataclass(frozen=True)
+class Principal:
+    """Who is looking, as far as need privacy is concerned (built from the request's viewer and partner key)."""
+
+    account_id: int | None = None
+    is_admin: bool = False
+    # Ward codes this person verifies (their verifier areas and every area below them).
+    verifier_wards: frozenset[str] = frozenset()
+    # Set when the request comes through a partner app's key.
+    partner_id: int | None = None
+    # False when a partner key without the `private:read` scope sent the request.
+    partner_may_see_private: bool = True
+
+
+ANONYMOUS = Principal()
+
+
+def in_charge_of(who: Principal, *, owner_id: int, filed_by_id: int | None, ward_code: str | None) -> bool:
+    """The requester, whoever filed it, the verifiers of its ward and admins: who may verify or see it hidden."""
+    if who.is_admin:
+        return True
+    if who.account_id is not None and who.account_id in (owner_id, filed_by_id):
+        return True
+    return ward_code is not None and ward_code in who.verifier_wards
+
+
+def may_see_private(
+    who: Principal,
+    *,
+    owner_id: int,
+    filed_by_id: int | None,
+    ward_code: str | None,
+    partner_id: int | None,
+    active_donor: bool,
+) -> bool:
+    """Who may see a need's exact location and phone: the people in charge of it, donors with an
+    active pledge on it, and the partner app it was filed through (with the scope). Through a
+    partner key without `private:read`, nobody. The one place this rule lives."""
+    if not who.partner_may_see_private:
+        return False
+    if in_charge_of(who, owner_id=owner_id, filed_by_id=filed_by_id, ward_code=ward_code) or active_donor:
+        return True
+    return who.account_id is None and who.partner_id is not None and who.partner_id == partner_id
+
+
+def may_see_need(
+    who: Principal,
+    *,
+    status: str,
+    owner_id: int,
+    filed_by_id: int | None,
+    ward_code: str | None,
+    partner_id: int | None,
+    active_donor: bool,
+) -> bool:
+    """Public needs are seen by everyone; hidden ones (pending, under review, rejected) by those in charge,
+    donors already pledged to it, and the partner app it came through."""
+    if status not in HIDDEN_STATUSES:
+        return True
+    if in_charge_of(who, owner_id=owner_id, filed_by_id=filed_by_id, ward_code=ward_code) or active_donor:
+        return True
+    return who.account_id is None and who.partner_id is not None and who.partner_id == partner_id
 
 
 def status_for(*, quantity: int, pledged: int, delivered: int) -> NeedStatus:
@@ -76,6 +145,12 @@ class Need(Base):
             "expires_at",
             postgresql_where=text("status IN ('OPEN', 'PARTLY_PLEDGED', 'PLEDGED')"),
         ),
+        Index(
+            "ix_needs_hidden_by_ward",
+            "ward_code",
+            "created_at",
+            postgresql_where=text("status IN ('PENDING_VERIFICATION', 'UNDER_REVIEW')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -99,6 +174,17 @@ class Need(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     # The ward the point falls in (point-in-polygon at creation), if the areas are imported.
     ward_code: Mapped[str | None] = mapped_column(Text, index=True)
+    # The partner app it was filed through, if any (that partner may see it with `private:read`).
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
+    # HMAC-SHA256 of the contact phone with the server's secret key: finds needs with the same phone
+    # without an index of phones in clear.
+    contact_phone_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Flagged at creation for verifiers (same phone, or similar text nearby); never rejected for it.
+    possible_duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("needs.id"))
+    # Verification: who (a verifier of the ward or an admin) and when; or why it was rejected.
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rejected_reason: Mapped[str | None] = mapped_column(String(500))
     # Set when the requester was asked "still need help?"; cleared by renewNeed.
     expiry_prompted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default=NeedStatus.OPEN.value)
@@ -106,3 +192,14 @@ class Need(Base):
     quantity_delivered: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+class NeedReport(Base):
+    """An account's report that a need is abusive or false; 3 from different accounts hide the need."""
+
+    __tablename__ = "need_reports"
+
+    need_id: Mapped[int] = mapped_column(ForeignKey("needs.id"), primary_key=True)
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(500), nullable=False)
+    created_at: Mapped[datetime] = created_at_column()

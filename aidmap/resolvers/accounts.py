@@ -29,6 +29,19 @@ class Viewer:
     account_id: int
     display_name: str
     roles: tuple[str, ...]
+    phone: str = ""
+    # Ward codes covered by this person's verifier areas (the areas and everything below them).
+    verifier_wards: frozenset[str] = frozenset()
+    # The partner app that signed this person up, if any.
+    partner_id: int | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return Role.ADMIN.value in self.roles
+
+    @property
+    def is_verifier(self) -> bool:
+        return Role.VERIFIER.value in self.roles
 
 
 @lru_cache(maxsize=4)
@@ -104,18 +117,47 @@ async def sign_in(
     return account, token
 
 
-_VIEWER_SQL = """
-SELECT a.id, a.display_name, a.roles FROM access_tokens t JOIN accounts a ON a.id = t.account_id
+_VIEWER_COLUMNS = "a.id, a.display_name, a.roles, a.phone, a.partner_id"
+_VIEWER_SQL = f"""
+SELECT {_VIEWER_COLUMNS} FROM access_tokens t JOIN accounts a ON a.id = t.account_id
 WHERE t.token_hash = %(token_hash)s::text AND t.revoked_at IS NULL AND t.expires_at > now()
 """
+_ACCOUNT_VIEWER_SQL = f"SELECT {_VIEWER_COLUMNS} FROM accounts a WHERE a.id = %(id)s::bigint"
+# A verifier bound to a province or district verifies every ward below it.
+_VERIFIER_WARDS_SQL = """
+WITH RECURSIVE covered(code) AS (
+    SELECT area_code FROM verifier_areas WHERE account_id = %(id)s::bigint
+    UNION SELECT a.code FROM admin_areas a JOIN covered c ON a.parent_code = c.code
+)
+SELECT code FROM covered
+"""
+
+
+async def _viewer(reader: Reader, row: object) -> Viewer:
+    roles = tuple(row.roles)  # type: ignore[attr-defined]
+    wards: frozenset[str] = frozenset()
+    if Role.VERIFIER.value in roles:
+        wards = frozenset(r.code for r in await reader.fetch(_VERIFIER_WARDS_SQL, {"id": row.id}))  # type: ignore[attr-defined]
+    return Viewer(
+        account_id=row.id,  # type: ignore[attr-defined]
+        display_name=row.display_name,  # type: ignore[attr-defined]
+        roles=roles,
+        phone=row.phone,  # type: ignore[attr-defined]
+        verifier_wards=wards,
+        partner_id=row.partner_id,  # type: ignore[attr-defined]
+    )
 
 
 async def viewer_for_token(*, reader: Reader, token: str) -> Viewer | None:
     """The viewer a bearer token belongs to, or None when it is unknown, revoked or expired."""
     rows = await reader.fetch(_VIEWER_SQL, {"token_hash": hash_token(token)})
-    if not rows:
-        return None
-    return Viewer(account_id=rows[0].id, display_name=rows[0].display_name, roles=tuple(rows[0].roles))
+    return await _viewer(reader, rows[0]) if rows else None
+
+
+async def viewer_for_account(*, reader: Reader, account_id: int) -> Viewer | None:
+    """The viewer for an account a partner acts for (the caller checks the partner owns it)."""
+    rows = await reader.fetch(_ACCOUNT_VIEWER_SQL, {"id": account_id})
+    return await _viewer(reader, rows[0]) if rows else None
 
 
 async def get_many(*, session: AsyncSession, account_ids: list[int]) -> list[Account]:

@@ -5,23 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.db.reader import Reader
 from aidmap.events.outbox import emit
 from aidmap.models import Account, EventKind, LocationRead, Need, NeedCategory, NeedStatus, Pledge, PledgeStatus
-from aidmap.models.need import ACTIVE_STATUSES, OPEN_STATUSES, status_for
+from aidmap.models.need import ACTIVE_STATUSES, HIDDEN_STATUSES, OPEN_STATUSES, status_for
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.areas import assign_ward
+from aidmap.resolvers.duplicates import phone_hash, possible_duplicate
 from aidmap.resolvers.nearby import Page, category_filter, nearest, origin_point
 from aidmap.resolvers.paging import newest_first
-from aidmap.resolvers.problems import Code, Problems
+from aidmap.resolvers.problems import Code, Problems, UserInputError
 from aidmap.resolvers.validation import DEFAULT_NEED_TTL, MAX_HOUSEHOLD, Checker, utcnow
 
 MAX_TITLE = 120
 MAX_DETAILS = 2000
 MAX_UNIT = 40
+
+# The requester may still edit a need while it waits for verification.
+EDITABLE_STATUSES = (*ACTIVE_STATUSES, NeedStatus.PENDING_VERIFICATION)
 
 # Matches the partial index predicate literally, so the planner can use that index.
 _DEFAULT_STATUS_FILTER = "status IN ('OPEN', 'PARTLY_PLEDGED')"
@@ -98,10 +102,53 @@ async def _owned_for_update(*, session: AsyncSession, viewer: Viewer, need_id: i
     return need
 
 
+@dataclass(frozen=True)
+class IntakePolicy:
+    """The server's rules for new needs (from Settings), and the partner app a need comes through."""
+
+    phone_key: bytes
+    require_verification: bool = False
+    max_open_per_category: int = 3
+    partner_id: int | None = None
+
+
+_OPEN_FOR_PERSON = """
+SELECT count(*) FROM needs WHERE category = :category
+  AND status IN ('OPEN', 'PARTLY_PLEDGED', 'PLEDGED', 'PENDING_VERIFICATION', 'UNDER_REVIEW') AND {who}
+"""
+
+
+async def _check_quota(
+    *, session: AsyncSession, viewer: Viewer, category: str, beneficiary_phone: str | None, limit: int
+) -> None:
+    """At most `limit` live needs per person and category: the person is the beneficiary when the
+    need is filed on someone's behalf (an operator files for many people), else the viewer."""
+    if beneficiary_phone is not None:
+        key, who, params = f"phone:{beneficiary_phone}", "beneficiary_phone = :phone", {"phone": beneficiary_phone}
+    else:
+        key, who = f"account:{viewer.account_id}", "owner_id = :me AND (filed_by_id IS NULL OR filed_by_id <> :me)"
+        params = {"me": viewer.account_id}
+    # Two concurrent posts by one person must not both pass the count.
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7))"), {"key": f"quota:{key}"})
+    count = (await session.execute(text(_OPEN_FOR_PERSON.format(who=who)), {"category": category, **params})).scalar()
+    if count is not None and count >= limit:
+        raise Problems.one(
+            "category",
+            f"At most {limit} open needs per category for one person; close or cancel one first.",
+            Code.QUOTA_EXCEEDED,
+        )
+
+
 async def create(
-    *, session: AsyncSession, viewer: Viewer, fields: NeedFields, on_behalf_of: tuple[str, str] | None = None
+    *,
+    session: AsyncSession,
+    viewer: Viewer,
+    fields: NeedFields,
+    policy: IntakePolicy,
+    on_behalf_of: tuple[str, str] | None = None,
 ) -> Need:
-    """Post a need; with on_behalf_of (name, phone) the viewer files it for someone who can claim it later."""
+    """Post a need; with on_behalf_of (name, phone) the viewer files it for someone who can claim it later.
+    With verification required it waits, hidden, for a verifier of its ward."""
     values = _checked(fields, creating=True)
     need = Need(owner_id=viewer.account_id, urgency=values.pop("urgency", "NORMAL"), **values)
     if on_behalf_of is not None:
@@ -111,18 +158,38 @@ async def create(
         if check.problems:
             raise Problems(check.problems)
         need.filed_by_id, need.beneficiary_name, need.beneficiary_phone = viewer.account_id, name, phone
+    await _check_quota(
+        session=session,
+        viewer=viewer,
+        category=need.category,
+        beneficiary_phone=need.beneficiary_phone,
+        limit=policy.max_open_per_category,
+    )
+    need.partner_id = policy.partner_id
+    need.contact_phone_hash = phone_hash(need.contact_phone, policy.phone_key)
+    if policy.require_verification:
+        need.status = NeedStatus.PENDING_VERIFICATION.value
     session.add(need)
     await session.flush()
     await assign_ward(session=session, need_id=need.id)
+    need.possible_duplicate_of_id = await possible_duplicate(
+        session=session,
+        need_id=need.id,
+        category=need.category,
+        phone_hash_value=need.contact_phone_hash,
+        title=need.title,
+        details=need.details,
+    )
+    await session.flush()
     await session.refresh(need)
     await emit(session=session, kind=EventKind.NEED_CREATED, need=need)
     return need
 
 
-async def update(*, session: AsyncSession, viewer: Viewer, need_id: int, fields: NeedFields) -> Need:
+async def update(*, session: AsyncSession, viewer: Viewer, need_id: int, fields: NeedFields, phone_key: bytes) -> Need:
     values = _checked(fields, creating=False)
     need = await _owned_for_update(session=session, viewer=viewer, need_id=need_id)
-    if need.status not in ACTIVE_STATUSES:
+    if need.status not in EDITABLE_STATUSES:
         raise Problems.one("needId", f"A {need.status.lower()} need cannot be changed.", Code.INVALID_STATE)
     quantity = values.get("quantity", need.quantity)
     if isinstance(quantity, int) and quantity < need.quantity_pledged:
@@ -133,9 +200,12 @@ async def update(*, session: AsyncSession, viewer: Viewer, need_id: int, fields:
         )
     for key, value in values.items():
         setattr(need, key, value)
-    need.status = status_for(
-        quantity=need.quantity, pledged=need.quantity_pledged, delivered=need.quantity_delivered
-    ).value
+    if "contact_phone" in values:
+        need.contact_phone_hash = phone_hash(need.contact_phone, phone_key)
+    if need.status != NeedStatus.PENDING_VERIFICATION:
+        need.status = status_for(
+            quantity=need.quantity, pledged=need.quantity_pledged, delivered=need.quantity_delivered
+        ).value
     need.updated_at = utcnow()
     await session.flush()
     if "location" in values:
@@ -149,7 +219,7 @@ async def update(*, session: AsyncSession, viewer: Viewer, need_id: int, fields:
 async def cancel(*, session: AsyncSession, viewer: Viewer, need_id: int) -> Need:
     """Cancel the need and the pledges still open on it."""
     need = await _owned_for_update(session=session, viewer=viewer, need_id=need_id)
-    if need.status not in ACTIVE_STATUSES:
+    if need.status not in (*EDITABLE_STATUSES, NeedStatus.UNDER_REVIEW):
         raise Problems.one("needId", f"A {need.status.lower()} need cannot be cancelled.", Code.INVALID_STATE)
     now = utcnow()
     pledges = (
@@ -231,6 +301,10 @@ async def search(
     after: str | None,
 ) -> Page[Need]:
     """Needs within the circle, nearest first (default: open and partly pledged ones)."""
+    hidden = [s.value for s in statuses or () if s in HIDDEN_STATUSES]
+    if hidden:
+        # Not public: verifiers list them with verificationQueue, requesters with myNeeds.
+        raise UserInputError("statuses", f"Needs that are {', '.join(hidden)} are not listed publicly.", Code.INVALID)
     where = []
     params: dict[str, object] = {}
     if not statuses or set(statuses) == set(OPEN_STATUSES):

@@ -16,9 +16,11 @@ from aidmap.events.access_log import AccessLog
 from aidmap.events.fanout import FanOut
 from aidmap.events.match_index import MatchIndex
 from aidmap.events.snapshots import Snapshots
-from aidmap.models import Account, AdminArea, Need, Offer, Pledge
+from aidmap.models import Account, AdminArea, Need, Offer, Pledge, Scope
+from aidmap.models.need import Principal
 from aidmap.resolvers import accounts, areas, needs, offers, pledges
 from aidmap.resolvers.accounts import Viewer
+from aidmap.resolvers.partners import PartnerKey
 from aidmap.schema.sharing import SharedResults
 from aidmap.settings import Settings
 
@@ -86,6 +88,20 @@ class Context:
     response: Any = None
     # Set by strawberry from a websocket's connection_init payload.
     connection_params: dict[str, Any] | None = None
+    # The partner app whose key sent the request (then `viewer`, if set, is a user it acts for).
+    partner: PartnerKey | None = None
+
+    @property
+    def principal(self) -> Principal:
+        """Who is looking, for the need privacy rules (models.need)."""
+        viewer, partner = self.viewer, self.partner
+        return Principal(
+            account_id=viewer.account_id if viewer is not None else None,
+            is_admin=viewer is not None and viewer.is_admin,
+            verifier_wards=viewer.verifier_wards if viewer is not None else frozenset(),
+            partner_id=partner.id if partner is not None else None,
+            partner_may_see_private=partner is None or partner.allows(Scope.PRIVATE_READ),
+        )
 
     async def close_websocket(self, code: int, reason: str) -> None:
         """Close this context's websocket (no-op over plain HTTP)."""

@@ -24,13 +24,14 @@ _INPUT = [Code.REQUIRED, Code.INVALID, Code.TOO_LONG, Code.TOO_SHORT, Code.OUT_O
 _ACCESS = [Code.NOT_FOUND, Code.UNAUTHENTICATED, Code.FORBIDDEN, Code.INVALID_STATE]
 
 AccountErrorCode = _codes("AccountErrorCode", [*_INPUT, Code.PHONE_TAKEN, Code.INVALID_CREDENTIALS])
-NeedErrorCode = _codes("NeedErrorCode", [*_INPUT, *_ACCESS])
+NeedErrorCode = _codes("NeedErrorCode", [*_INPUT, *_ACCESS, Code.QUOTA_EXCEEDED, Code.ALREADY_REPORTED])
 OfferErrorCode = _codes("OfferErrorCode", [*_INPUT, *_ACCESS])
 MessageErrorCode = _codes("MessageErrorCode", [*_INPUT, *_ACCESS])
 RoleErrorCode = _codes("RoleErrorCode", [*_INPUT, *_ACCESS])
 HelpErrorCode = _codes("HelpErrorCode", [*_INPUT, *_ACCESS, Code.QUANTITY_EXCEEDS_OPEN, Code.OWN_NEED])
 PledgeErrorCode = _codes(
-    "PledgeErrorCode", [*_INPUT, *_ACCESS, Code.QUANTITY_EXCEEDS_OPEN, Code.OWN_NEED, Code.OFFER_UNAVAILABLE]
+    "PledgeErrorCode",
+    [*_INPUT, *_ACCESS, Code.QUANTITY_EXCEEDS_OPEN, Code.OWN_NEED, Code.OFFER_UNAVAILABLE, Code.QUOTA_EXCEEDED],
 )
 
 

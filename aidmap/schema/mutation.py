@@ -209,18 +209,30 @@ class Mutation:
     async def create_need(self, info: Info[Context, None], input: CreateNeedInput) -> NeedPayload:
         fields = _need_fields(input)
         behalf = (input.on_behalf_of.display_name, input.on_behalf_of.phone) if input.on_behalf_of else None
+        ctx = info.context
+        policy = needs.IntakePolicy(
+            phone_key=ctx.settings.phone_hash_key(),
+            require_verification=ctx.settings.require_verification,
+            max_open_per_category=ctx.settings.max_open_needs_per_category,
+            partner_id=ctx.partner.id if ctx.partner is not None else None,
+        )
         row, errors = await _in_transaction(
-            info.context, NeedError, lambda s, v: needs.create(session=s, viewer=v, fields=fields, on_behalf_of=behalf)
+            ctx,
+            NeedError,
+            lambda s, v: needs.create(session=s, viewer=v, fields=fields, policy=policy, on_behalf_of=behalf),
         )
         return await _need_payload(info.context, row, errors)
 
     @strawberry.mutation
     async def update_need(self, info: Info[Context, None], input: UpdateNeedInput) -> NeedPayload:
         fields = _need_fields(input)
+        phone_key = info.context.settings.phone_hash_key()
 
         async def action(session: AsyncSession, viewer: Viewer) -> models.Need:
             need_id = _pk(input.need_id, "Need", "needId")
-            return await needs.update(session=session, viewer=viewer, need_id=need_id, fields=fields)
+            return await needs.update(
+                session=session, viewer=viewer, need_id=need_id, fields=fields, phone_key=phone_key
+            )
 
         row, errors = await _in_transaction(info.context, NeedError, action)
         return await _need_payload(info.context, row, errors)

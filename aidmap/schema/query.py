@@ -38,6 +38,7 @@ from aidmap.schema.types import (
     ScoreParts,
     need_views,
     shown_distance,
+    visible_need_views,
 )
 
 MAX_NODES = 100
@@ -62,7 +63,7 @@ async def _resolve_nodes(ctx: Context, global_ids: list[str]) -> list[Node | Non
     async def one(type_name: str, pk: int) -> Node | None:
         if type_name == "Need":
             row = await loaders.needs.load(pk)
-            return (await need_views(ctx, [row]))[0] if row else None
+            return (await visible_need_views(ctx, [row]))[0] if row else None
         if type_name == "Offer":
             offer = await loaders.offers.load(pk)
             return Offer.from_model(offer, ctx) if offer else None

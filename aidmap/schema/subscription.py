@@ -78,6 +78,9 @@ class ActivityEvent:
 def _change_kind(event: LiveEvent, open_statuses: tuple[str, ...]) -> ChangeKind:
     if event.kind in (models.EventKind.NEED_CREATED, models.EventKind.OFFER_CREATED):
         return ChangeKind.CREATED
+    if event.kind is models.EventKind.NEED_VERIFIED:
+        # Verified (or kept after review): new to the public, whatever its status was to those in charge.
+        return ChangeKind.CREATED if event.status in open_statuses else ChangeKind.UPDATED
     return ChangeKind.UPDATED if event.status in open_statuses else ChangeKind.CLOSED
 
 
@@ -134,8 +137,11 @@ async def need_events(
         snapshot = await ctx.snapshots.need(event.seq, event.need_id)
         if snapshot is None:
             continue
-        viewer_id = ctx.viewer.account_id if ctx.viewer is not None else None
-        private = snapshot.visible_to(viewer_id)
+        who = ctx.principal
+        if not snapshot.seen_by(who) and event.kind is not models.EventKind.NEED_HIDDEN:
+            continue  # pending verification, under review or rejected: not for this subscriber
+        viewer_id = who.account_id
+        private = snapshot.private_to(who)
         view = Need.from_model(snapshot.row, private=private, is_mine=viewer_id == snapshot.row.owner_id)
         exact_m = haversine_m(near.lon, near.lat, snapshot.row.lon, snapshot.row.lat)
         distance = shown_distance(need=view, exact_m=exact_m, origin_lat=near.lat, origin_lon=near.lon)

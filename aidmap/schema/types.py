@@ -10,7 +10,7 @@ from strawberry.types import Info
 from aidmap import models
 from aidmap.geo.distance import haversine_m
 from aidmap.geo.privacy import round_distance, snap_to_cell
-from aidmap.models.need import may_see_private
+from aidmap.models.need import may_see_need, may_see_private
 from aidmap.resolvers import needs as need_resolvers
 from aidmap.schema.context import Context
 from aidmap.schema.ids import to_global_id
@@ -221,27 +221,51 @@ class Need(Node):
         )
 
 
-async def need_views(ctx: Context, rows: list[models.Need]) -> list[Need]:
-    """API views of needs, with private fields only where the viewer may see them (one query per call)."""
+def _privacy_facts(n: models.Need, pledged: set[int]) -> dict[str, object]:
+    return {
+        "owner_id": n.owner_id,
+        "filed_by_id": n.filed_by_id,
+        "ward_code": n.ward_code,
+        "partner_id": n.partner_id,
+        "active_donor": n.id in pledged,
+    }
+
+
+async def _pledged_by_viewer(ctx: Context, rows: list[models.Need]) -> set[int]:
     viewer = ctx.viewer
     if viewer is None:
-        return [Need.from_model(n, private=False, is_mine=False) for n in rows]
+        return set()
     others = [n.id for n in rows if viewer.account_id not in (n.owner_id, n.filed_by_id)]
+    if not others:
+        return set()
     async with ctx.reads() as session:
-        pledged = await need_resolvers.actively_pledged_need_ids(session=session, viewer=viewer, need_ids=others)
+        return await need_resolvers.actively_pledged_need_ids(session=session, viewer=viewer, need_ids=others)
+
+
+async def need_views(ctx: Context, rows: list[models.Need]) -> list[Need]:
+    """API views of needs the viewer is known to be involved with (their own, their pledges' needs),
+    with private fields only where the viewer may see them (at most one query per call)."""
+    who, pledged = ctx.principal, await _pledged_by_viewer(ctx, rows)
+    mine = ctx.viewer.account_id if ctx.viewer is not None else None
     return [
-        Need.from_model(
-            n,
-            private=may_see_private(
-                account_id=viewer.account_id,
-                owner_id=n.owner_id,
-                filed_by_id=n.filed_by_id,
-                active_donor=n.id in pledged,
-            ),
-            is_mine=n.owner_id == viewer.account_id,
-        )
+        Need.from_model(n, private=may_see_private(who, **_privacy_facts(n, pledged)), is_mine=n.owner_id == mine)  # type: ignore[arg-type]
         for n in rows
     ]
+
+
+async def visible_need_views(ctx: Context, rows: list[models.Need]) -> list[Need | None]:
+    """Like need_views, for needs looked up by id: None where the viewer may not see the need at all
+    (hidden while pending verification, under review or rejected), the same as for an unknown id."""
+    who, pledged = ctx.principal, await _pledged_by_viewer(ctx, rows)
+    mine = ctx.viewer.account_id if ctx.viewer is not None else None
+    views: list[Need | None] = []
+    for n in rows:
+        facts = _privacy_facts(n, pledged)
+        if not may_see_need(who, status=n.status, **facts):  # type: ignore[arg-type]
+            views.append(None)
+            continue
+        views.append(Need.from_model(n, private=may_see_private(who, **facts), is_mine=n.owner_id == mine))  # type: ignore[arg-type]
+    return views
 
 
 def shown_distance(*, need: Need, exact_m: float, origin_lat: float, origin_lon: float) -> float:

@@ -20,6 +20,6 @@ def test_contract_names_are_present() -> None:
         "pledge(input: PledgeInput!): PledgePayload!",
         "confirmDelivery(input: ConfirmDeliveryInput!): PledgePayload!",
         "nodes(ids: [ID!]!): [Node]!",
-        "enum NeedStatus {\n  OPEN\n  PARTLY_PLEDGED\n  PLEDGED\n  FULFILLED\n  CANCELLED\n  EXPIRED\n}",
+        "enum NeedStatus {\n  OPEN\n  PARTLY_PLEDGED\n  PLEDGED\n  FULFILLED\n  CANCELLED\n  EXPIRED\n  PENDING_VERIFICATION\n  UNDER_REVIEW\n  REJECTED\n}",
     ]:
         assert fragment in sdl, fragment

@@ -1,0 +1,41 @@
+"""Partner apps: organisations that embed aidmap with their own API key, scopes and limits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, DateTime, Integer, String, Text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from aidmap.models.base import Base, created_at_column
+
+
+class Scope(StrEnum):
+    """What a partner key may do; a request through a key can never do more than its scopes."""
+
+    ACCOUNTS = "accounts"  # sign its users up and in, act for them, read `me`
+    NEEDS_READ = "needs:read"
+    NEEDS_WRITE = "needs:write"
+    OFFERS_READ = "offers:read"
+    OFFERS_WRITE = "offers:write"
+    PLEDGES_WRITE = "pledges:write"
+    MESSAGES = "messages"
+    PRIVATE_READ = "private:read"  # exact locations and phones, where the person acted for may see them
+    VERIFY = "verify"  # verifier and admin work, for users who hold those roles
+
+
+class Partner(Base):
+    __tablename__ = "partners"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), nullable=False, unique=True)
+    # sha256 of the key: the key itself is shown once, at creation.
+    key_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
+    rate_limit_per_minute: Mapped[int] = mapped_column(Integer, nullable=False)
+    # Browser origins allowed to call the API with this key (CORS).
+    allowed_origins: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default="{}")
+    created_at: Mapped[datetime] = created_at_column()
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,151 @@
+"""Partner apps: API keys with scopes, a rate limit and CORS origins; created from the command line."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+
+from aidmap.db.reader import Reader
+from aidmap.models import Scope
+
+KEY_PREFIX = "amk_"  # tells a partner key from a user token at a glance (and in leaked-secret scanners)
+DEFAULT_RATE_LIMIT = 600
+
+
+@dataclass(frozen=True)
+class PartnerKey:
+    """A valid, unrevoked partner key as a request presents it."""
+
+    id: int
+    name: str
+    scopes: frozenset[str]
+    rate_limit_per_minute: int
+    allowed_origins: frozenset[str]
+
+    def allows(self, scope: Scope) -> bool:
+        return scope.value in self.scopes
+
+
+def is_partner_key(token: str) -> bool:
+    return token.startswith(KEY_PREFIX)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def parse_scopes(raw: str) -> list[str]:
+    """Scopes from 'needs:read,needs:write'; raises ValueError naming unknown ones."""
+    scopes = sorted({s.strip() for s in raw.split(",") if s.strip()})
+    known = {s.value for s in Scope}
+    unknown = [s for s in scopes if s not in known]
+    if unknown:
+        raise ValueError(f"Unknown scopes: {', '.join(unknown)}. Known: {', '.join(sorted(known))}.")
+    return scopes
+
+
+def create(
+    *, url: str, name: str, scopes: list[str], rate_limit_per_minute: int, allowed_origins: list[str]
+) -> tuple[int, str]:
+    """A new partner; returns (id, key). Only the key's hash is stored: the key is shown once."""
+    import psycopg
+
+    from aidmap.db.reader import conninfo_from_url
+
+    name = name.strip()
+    if not name or len(name) > 80:
+        raise ValueError("Give the partner a name of 1 to 80 characters (--name).")
+    if rate_limit_per_minute <= 0:
+        raise ValueError("The rate limit must be a positive number of requests per minute.")
+    for origin in allowed_origins:
+        if not origin.startswith(("http://", "https://")) or origin.endswith("/"):
+            raise ValueError(f"An origin looks like https://app.example.org (no path): {origin!r}.")
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    with psycopg.connect(conninfo_from_url(url)) as conn:
+        if conn.execute("SELECT 1 FROM partners WHERE name = %s", (name,)).fetchone():
+            raise ValueError(f"A partner named {name!r} already exists.")
+        row = conn.execute(
+            "INSERT INTO partners (name, key_hash, scopes, rate_limit_per_minute, allowed_origins) "
+            "VALUES (%s, %s, %s, %s, %s) RETURNING id",
+            (name, hash_key(key), scopes, rate_limit_per_minute, allowed_origins),
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), key
+
+
+def revoke(*, url: str, name: str) -> bool:
+    """Revoke the partner's key; False when no active partner has that name."""
+    import psycopg
+
+    from aidmap.db.reader import conninfo_from_url
+
+    with psycopg.connect(conninfo_from_url(url)) as conn:
+        cursor = conn.execute(
+            "UPDATE partners SET revoked_at = now() WHERE name = %s AND revoked_at IS NULL", (name.strip(),)
+        )
+        return cursor.rowcount == 1
+
+
+def listing(*, url: str) -> list[tuple[str, list[str], int, list[str], bool]]:
+    """(name, scopes, rate limit, origins, active) of every partner."""
+    import psycopg
+
+    from aidmap.db.reader import conninfo_from_url
+
+    with psycopg.connect(conninfo_from_url(url)) as conn:
+        rows = conn.execute(
+            "SELECT name, scopes, rate_limit_per_minute, allowed_origins, revoked_at IS NULL FROM partners ORDER BY name"
+        ).fetchall()
+    return [(r[0], list(r[1]), int(r[2]), list(r[3]), bool(r[4])) for r in rows]
+
+
+_KEY_SQL = """
+SELECT id, name, scopes, rate_limit_per_minute, allowed_origins FROM partners
+WHERE key_hash = %(key_hash)s::text AND revoked_at IS NULL
+"""
+_ORIGINS_SQL = "SELECT DISTINCT unnest(allowed_origins) AS origin FROM partners WHERE revoked_at IS NULL"
+
+
+class PartnerKeys:
+    """Key look-ups with a short cache: the rate limiter and the GraphQL context both ask on every request.
+    A revoked key stops working within `ttl_s`."""
+
+    def __init__(self, reader: Reader, *, ttl_s: float = 10.0) -> None:
+        self._reader = reader
+        self._ttl_s = ttl_s
+        self._keys: dict[str, tuple[float, PartnerKey | None]] = {}
+        self._origins: tuple[float, frozenset[str]] | None = None
+
+    async def lookup(self, key: str) -> PartnerKey | None:
+        digest = hash_key(key)
+        now = time.monotonic()
+        cached = self._keys.get(digest)
+        if cached is not None and now - cached[0] < self._ttl_s:
+            return cached[1]
+        rows = await self._reader.fetch(_KEY_SQL, {"key_hash": digest})
+        found = (
+            PartnerKey(
+                id=rows[0].id,
+                name=rows[0].name,
+                scopes=frozenset(rows[0].scopes),
+                rate_limit_per_minute=rows[0].rate_limit_per_minute,
+                allowed_origins=frozenset(rows[0].allowed_origins),
+            )
+            if rows
+            else None
+        )
+        if len(self._keys) > 10_000:  # random keys from an attacker must not grow this without bound
+            self._keys.clear()
+        self._keys[digest] = (now, found)
+        return found
+
+    async def all_origins(self) -> frozenset[str]:
+        """Origins any active partner allows (what a CORS preflight, which carries no key, is checked against)."""
+        now = time.monotonic()
+        if self._origins is not None and now - self._origins[0] < self._ttl_s:
+            return self._origins[1]
+        origins = frozenset(r.origin for r in await self._reader.fetch(_ORIGINS_SQL, {}))
+        self._origins = (now, origins)
+        return origins
