@@ -102,3 +102,20 @@ def pledge(api: Api, token: str, need_id: str, quantity: int, offer_id: str | No
         variables["input"]["offerId"] = offer_id
     result: dict[str, Any] = api.data(PLEDGE, variables, token)["pledge"]
     return result
+
+
+def account_pk(db: Any, token: str) -> int:
+    """The database id of the account a token belongs to."""
+    from aidmap.resolvers.accounts import hash_token
+
+    row = db.execute("SELECT account_id FROM access_tokens WHERE token_hash = %s", (hash_token(token),)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def give_role(db: Any, token: str, role: str, area_codes: tuple[str, ...] = ()) -> None:
+    """Grant a role directly in the database (the grantRole flow has its own tests)."""
+    pk = account_pk(db, token)
+    db.execute("UPDATE accounts SET roles = array_append(roles, %s) WHERE id = %s", (role, pk))
+    for code in area_codes:
+        db.execute("INSERT INTO verifier_areas (account_id, area_code) VALUES (%s, %s)", (pk, code))

@@ -1,4 +1,4 @@
-"""Newest-first keyset pages of one person's needs, offers or pledges."""
+"""Keyset pages in creation order: one person's needs, offers or pledges, a verifier's queue."""
 
 from __future__ import annotations
 
@@ -12,15 +12,23 @@ from aidmap.resolvers.nearby import Hit, Page
 
 
 async def newest_first(
-    *, session: AsyncSession, model: Any, where: ColumnElement[bool], first: int, after: str | None
+    *,
+    session: AsyncSession,
+    model: Any,
+    where: ColumnElement[bool],
+    first: int,
+    after: str | None,
+    oldest_first: bool = False,
 ) -> Page[Any]:
-    """Rows of `model` matching `where`, newest first, keyset-paged by (created_at, id)."""
+    """Rows of `model` matching `where`, newest (or oldest) first, keyset-paged by (created_at, id)."""
     check_page_size(first)
     query = select(model).where(where)
+    key = tuple_(model.created_at, model.id)
     if after is not None:
         created, last_id = parse_created_cursor(after)
-        query = query.where(tuple_(model.created_at, model.id) < tuple_(created, last_id))
-    query = query.order_by(model.created_at.desc(), model.id.desc()).limit(first + 1)
+        query = query.where(key > tuple_(created, last_id) if oldest_first else key < tuple_(created, last_id))
+    order = (model.created_at, model.id) if oldest_first else (model.created_at.desc(), model.id.desc())
+    query = query.order_by(*order).limit(first + 1)
     rows = list((await session.execute(query)).scalars())
     hits = [Hit(row=row, distance_m=0.0, cursor=created_cursor(row.created_at, row.id)) for row in rows[:first]]
     return Page(hits=hits, has_next=len(rows) > first)

@@ -6,12 +6,12 @@ serialise on the need and can never commit more than the quantity still open.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.events.outbox import emit
 from aidmap.models import EventKind, Need, Offer, OfferStatus, Pledge, PledgeStatus
-from aidmap.models.need import OPEN_STATUSES, status_for
+from aidmap.models.need import HIDDEN_STATUSES, OPEN_STATUSES, status_for
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.nearby import Page
 from aidmap.resolvers.paging import newest_first
@@ -36,18 +36,54 @@ def _follow_quantities(need: Need) -> None:
     need.updated_at = utcnow()
 
 
-async def create(*, session: AsyncSession, viewer: Viewer, need_id: int, quantity: int, offer_id: int | None) -> Pledge:
+async def _check_pledge_quota(session: AsyncSession, donor_id: int, limit: int) -> None:
+    # Serialise one donor's pledges so two at once cannot both pass the count.
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7))"), {"key": f"pledges:{donor_id}"}
+    )
+    active = (
+        await session.execute(
+            select(func.count())
+            .select_from(Pledge)
+            .where(Pledge.donor_id == donor_id, Pledge.status == PledgeStatus.PLEDGED.value)
+        )
+    ).scalar_one()
+    if active >= limit:
+        raise Problems.one(
+            "quantity",
+            f"You have {active} pledges not yet delivered (the most at once is {limit}); deliver or cancel one first.",
+            Code.QUOTA_EXCEEDED,
+        )
+
+
+async def create(
+    *,
+    session: AsyncSession,
+    viewer: Viewer,
+    need_id: int,
+    quantity: int,
+    offer_id: int | None,
+    max_active: int | None = None,
+) -> Pledge:
+    """Pledge a quantity; with max_active, a donor may have at most that many pledges not yet delivered."""
     check = Checker()
     check.positive_int("quantity", quantity)
     if check.problems:
         raise Problems(check.problems)
     need = await _need_for_update(session=session, need_id=need_id)
-    if need is None:
+    in_charge = need is not None and (
+        viewer.is_admin or viewer.account_id in (need.owner_id, need.filed_by_id)
+        or (need.ward_code is not None and need.ward_code in viewer.verifier_wards)
+    )  # fmt: skip
+    if need is None or (need.status in HIDDEN_STATUSES and not in_charge):
+        # A need hidden from this donor (pending, under review, rejected) looks like no need at all.
         raise Problems.one("needId", "No need has this id.", Code.NOT_FOUND)
     if need.owner_id == viewer.account_id:
         raise Problems.one("needId", "You cannot pledge to your own need.", Code.OWN_NEED)
     if need.status not in OPEN_STATUSES or need.expires_at <= utcnow():
         raise Problems.one("needId", "This need no longer accepts pledges.", Code.INVALID_STATE)
+    if max_active is not None:
+        await _check_pledge_quota(session, viewer.account_id, max_active)
     still_open = need.quantity - need.quantity_pledged
     if quantity > still_open:
         raise Problems.one("quantity", f"Only {still_open} {need.unit} are still needed.", Code.QUANTITY_EXCEEDS_OPEN)

@@ -164,3 +164,20 @@ class RevokeRoleInput:
 @strawberry.input
 class ClaimNeedInput:
     need_id: strawberry.ID
+
+
+@strawberry.input
+class VerifyNeedInput:
+    need_id: strawberry.ID
+
+
+@strawberry.input
+class RejectNeedInput:
+    need_id: strawberry.ID
+    reason: str = strawberry.field(description="Shown to the requester and whoever filed the need.")
+
+
+@strawberry.input
+class ReportNeedInput:
+    need_id: strawberry.ID
+    reason: str

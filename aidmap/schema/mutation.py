@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from aidmap import models
-from aidmap.resolvers import accounts, messages, needs, offers, pledges, roles
+from aidmap.resolvers import accounts, messages, needs, offers, pledges, roles, verification
 from aidmap.resolvers import help as help_requests
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.needs import NeedFields
@@ -38,7 +38,9 @@ from aidmap.schema.inputs import (
     CreateOfferInput,
     GrantRoleInput,
     PledgeInput,
+    RejectNeedInput,
     RenewNeedInput,
+    ReportNeedInput,
     RequestHelpNowInput,
     RevokeRoleInput,
     SendMessageInput,
@@ -47,6 +49,7 @@ from aidmap.schema.inputs import (
     SignUpInput,
     UpdateNeedInput,
     UpdateOfferInput,
+    VerifyNeedInput,
     WithdrawOfferInput,
 )
 from aidmap.schema.types import Account, Availability, HelpRequest, Message, Need, Offer, Pledge, need_views
@@ -171,6 +174,12 @@ class RolePayload:
 
 
 @strawberry.type
+class ReportPayload:
+    reported: bool
+    errors: list[NeedError]
+
+
+@strawberry.type
 class Mutation:
     @strawberry.mutation(description="Create an account; returns a bearer token for the Authorization header.")
     async def sign_up(self, info: Info[Context, None], input: SignUpInput) -> AuthPayload:
@@ -289,7 +298,12 @@ class Mutation:
             need_id = _pk(input.need_id, "Need", "needId")
             offer_id = _pk(input.offer_id, "Offer", "offerId") if input.offer_id is not None else None
             return await pledges.create(
-                session=session, viewer=viewer, need_id=need_id, quantity=input.quantity, offer_id=offer_id
+                session=session,
+                viewer=viewer,
+                need_id=need_id,
+                quantity=input.quantity,
+                offer_id=offer_id,
+                max_active=info.context.settings.max_active_pledges,
             )
 
         row, errors = await _in_transaction(info.context, PledgeError, action)
@@ -397,3 +411,37 @@ class Mutation:
 
         row, errors = await _in_transaction(info.context, NeedError, action)
         return await _need_payload(info.context, row, errors)
+
+    @strawberry.mutation(description="Verifiers of the need's ward and admins: make a pending or reported need public.")
+    async def verify_need(self, info: Info[Context, None], input: VerifyNeedInput) -> NeedPayload:
+        async def action(session: AsyncSession, viewer: Viewer) -> models.Need:
+            return await verification.verify(
+                session=session, viewer=viewer, need_id=_pk(input.need_id, "Need", "needId")
+            )
+
+        row, errors = await _in_transaction(info.context, NeedError, action)
+        return await _need_payload(info.context, row, errors)
+
+    @strawberry.mutation(
+        description="Verifiers of the need's ward and admins: reject it, with a reason for the requester."
+    )
+    async def reject_need(self, info: Info[Context, None], input: RejectNeedInput) -> NeedPayload:
+        async def action(session: AsyncSession, viewer: Viewer) -> models.Need:
+            need_id = _pk(input.need_id, "Need", "needId")
+            return await verification.reject(session=session, viewer=viewer, need_id=need_id, reason=input.reason)
+
+        row, errors = await _in_transaction(info.context, NeedError, action)
+        return await _need_payload(info.context, row, errors)
+
+    @strawberry.mutation(description="Report an abusive or false need; reports from 3 accounts hide it for review.")
+    async def report_need(self, info: Info[Context, None], input: ReportNeedInput) -> ReportPayload:
+        hide_at = info.context.settings.reports_to_hide
+
+        async def action(session: AsyncSession, viewer: Viewer) -> models.Need:
+            need_id = _pk(input.need_id, "Need", "needId")
+            return await verification.report(
+                session=session, viewer=viewer, need_id=need_id, reason=input.reason, hide_at=hide_at
+            )
+
+        row, errors = await _in_transaction(info.context, NeedError, action)
+        return ReportPayload(reported=row is not None, errors=errors)

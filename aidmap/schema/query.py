@@ -9,7 +9,7 @@ from strawberry.types import Info
 
 from aidmap import models
 from aidmap.geo.privacy import round_distance
-from aidmap.resolvers import accounts, messages, needs, offers, pledges, suggestions
+from aidmap.resolvers import accounts, messages, needs, offers, pledges, suggestions, verification
 from aidmap.resolvers.problems import Code, UserInputError
 from aidmap.schema.context import Context
 from aidmap.schema.ids import from_global_id, pk_of
@@ -168,6 +168,23 @@ class Query:
         viewer = _signed_in(info)
         async with info.context.reads() as session:
             page = await needs.mine(session=session, viewer=viewer, first=first, after=after)
+        views = await need_views(info.context, [hit.row for hit in page.hits])
+        edges = [MyNeedEdge(cursor=hit.cursor, node=view) for hit, view in zip(page.hits, views, strict=True)]
+        return MyNeedConnection(edges=edges, page_info=_page_info(page))
+
+    @strawberry.field(
+        description="Verifiers and admins: needs waiting for verification or review in my areas, oldest first."
+    )
+    async def verification_queue(
+        self, info: Info[Context, None], first: int = 20, after: str | None = None
+    ) -> MyNeedConnection:
+        viewer = _signed_in(info)
+        if verification.queue_filter(viewer) is None:
+            raise UserInputError(
+                "authorization", "Only verifiers and admins have a verification queue.", Code.FORBIDDEN
+            )
+        async with info.context.reads() as session:
+            page = await verification.queue(session=session, viewer=viewer, first=first, after=after)
         views = await need_views(info.context, [hit.row for hit in page.hits])
         edges = [MyNeedEdge(cursor=hit.cursor, node=view) for hit, view in zip(page.hits, views, strict=True)]
         return MyNeedConnection(edges=edges, page_info=_page_info(page))

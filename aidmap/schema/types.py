@@ -12,6 +12,7 @@ from aidmap.geo.distance import haversine_m
 from aidmap.geo.privacy import round_distance, snap_to_cell
 from aidmap.models.need import may_see_need, may_see_private
 from aidmap.resolvers import needs as need_resolvers
+from aidmap.resolvers import verification
 from aidmap.schema.context import Context
 from aidmap.schema.ids import to_global_id
 
@@ -100,6 +101,18 @@ class AdminArea:
         return cls(code=area.code, name=area.name, name_en=area.name_en, full_name=area.full_name, level=area.level)
 
 
+@strawberry.type(description="A ward's check of a need, shown to donors.")
+class Verification:
+    verified_at: datetime
+    area: AdminArea | None = strawberry.field(description="The ward it was verified for (the need's ward).")
+
+
+@strawberry.type(description="A report that a need is abusive or false.")
+class NeedReport:
+    reason: str
+    created_at: datetime
+
+
 @strawberry.type(description="Something a person needs: food, medicine, a laptop for school, a consultation...")
 class Need(Node):
     category: NeedCategory  # type: ignore[valid-type]
@@ -126,6 +139,52 @@ class Need(Node):
     _filed_by_id: strawberry.Private[int | None]
     _beneficiary: strawberry.Private[tuple[str | None, str | None]]
     _ward_code: strawberry.Private[str | None]
+    _verified_at: strawberry.Private[datetime | None]
+    _rejected_reason: strawberry.Private[str | None]
+    _duplicate_of: strawberry.Private[int | None]
+
+    def _reviewer(self, ctx: Context) -> bool:
+        """Admins and verifiers of the need's ward: who sees duplicate flags and reports."""
+        viewer = ctx.viewer
+        if viewer is None:
+            return False
+        return viewer.is_admin or (self._ward_code is not None and self._ward_code in viewer.verifier_wards)
+
+    @strawberry.field(description='"Verified by <ward>": when a verifier of its ward (or an admin) checked it.')
+    async def verification(self, info: Info[Context, None]) -> Verification | None:
+        if self._verified_at is None or self.status == models.NeedStatus.REJECTED:
+            return None
+        area = await info.context.loaders.areas.load(self._ward_code) if self._ward_code else None
+        return Verification(verified_at=self._verified_at, area=AdminArea.from_model(area) if area else None)
+
+    @strawberry.field(description="Why a verifier rejected it: for the requester, the filer and reviewers.")
+    def rejected_reason(self, info: Info[Context, None]) -> str | None:
+        viewer = info.context.viewer
+        if viewer is None or not (
+            viewer.account_id in (self._owner_id, self._filed_by_id) or self._reviewer(info.context)
+        ):
+            return None
+        return self._rejected_reason
+
+    @strawberry.field(
+        description="A live need this one may duplicate (same phone, or similar text within 200 m and 7 days): "
+        "for verifiers of its ward and admins, to check; the need is not rejected for it."
+    )
+    async def possible_duplicate_of(self, info: Info[Context, None]) -> Need | None:
+        if self._duplicate_of is None or not self._reviewer(info.context):
+            return None
+        row = await info.context.loaders.needs.load(self._duplicate_of)
+        return (await visible_need_views(info.context, [row]))[0] if row is not None else None
+
+    @strawberry.field(
+        description="Reports on this need (reporters stay anonymous): for verifiers of its ward and admins."
+    )
+    async def reports(self, info: Info[Context, None]) -> list[NeedReport]:
+        if not self._reviewer(info.context):
+            return []
+        async with info.context.reads() as session:
+            rows = await verification.reports_for(session=session, need_id=self._pk)
+        return [NeedReport(reason=r.reason, created_at=r.created_at) for r in rows]
 
     @strawberry.field(description="True when the viewer filed this need for someone else.")
     def filed_by_me(self, info: Info[Context, None]) -> bool:
@@ -218,6 +277,9 @@ class Need(Node):
             _filed_by_id=need.filed_by_id,
             _beneficiary=(need.beneficiary_name, need.beneficiary_phone),
             _ward_code=need.ward_code,
+            _verified_at=need.verified_at,
+            _rejected_reason=need.rejected_reason,
+            _duplicate_of=need.possible_duplicate_of_id,
         )
 
 

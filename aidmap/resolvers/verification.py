@@ -1,0 +1,198 @@
+"""Ward verification, reports and review: the work of verifiers (bound to areas) and admins.
+
+As Hue-S routed support requests to the ward: with verification required, a new need is
+seen only by the people in charge of it until a verifier of its ward verifies or rejects it.
+Reports from `reports_to_hide` different accounts hide a public need until a verifier or
+admin keeps it (verifyNeed) or takes it down (rejectNeed).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, and_, func, select, true
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from aidmap.events.outbox import emit
+from aidmap.models import EventKind, Need, NeedReport, NeedStatus, Pledge, PledgeStatus
+from aidmap.models.need import ACTIVE_STATUSES, HIDDEN_STATUSES, Principal, may_see_need, status_for
+from aidmap.resolvers.accounts import Viewer
+from aidmap.resolvers.nearby import Page
+from aidmap.resolvers.paging import newest_first
+from aidmap.resolvers.problems import Code, Problems
+from aidmap.resolvers.validation import Checker, utcnow
+
+MAX_REASON = 500
+
+
+def _not_found() -> Problems:
+    return Problems.one("needId", "No need has this id.", Code.NOT_FOUND)
+
+
+def _principal(viewer: Viewer) -> Principal:
+    return Principal(account_id=viewer.account_id, is_admin=viewer.is_admin, verifier_wards=viewer.verifier_wards)
+
+
+def may_verify(viewer: Viewer, need: Need) -> bool:
+    """Admins, and verifiers of the need's ward; never for a need they posted or filed themselves."""
+    if viewer.account_id in (need.owner_id, need.filed_by_id):
+        return False
+    return viewer.is_admin or (need.ward_code is not None and need.ward_code in viewer.verifier_wards)
+
+
+async def _need_for_update(session: AsyncSession, viewer: Viewer, need_id: int) -> Need:
+    need = (await session.execute(select(Need).where(Need.id == need_id).with_for_update())).scalar_one_or_none()
+    if need is None:
+        raise _not_found()
+    active_donor = await _is_active_donor(session, viewer.account_id, need.id)
+    if not may_see_need(
+        _principal(viewer),
+        status=need.status,
+        owner_id=need.owner_id,
+        filed_by_id=need.filed_by_id,
+        ward_code=need.ward_code,
+        partner_id=need.partner_id,
+        active_donor=active_donor,
+    ):
+        raise _not_found()  # a hidden need someone may not see looks like no need at all
+    return need
+
+
+async def _is_active_donor(session: AsyncSession, account_id: int, need_id: int) -> bool:
+    found = await session.execute(
+        select(Pledge.id).where(
+            Pledge.need_id == need_id, Pledge.donor_id == account_id, Pledge.status == PledgeStatus.PLEDGED.value
+        )
+    )
+    return found.first() is not None
+
+
+def _reopened_status(need: Need) -> str:
+    return status_for(quantity=need.quantity, pledged=need.quantity_pledged, delivered=need.quantity_delivered).value
+
+
+async def verify(*, session: AsyncSession, viewer: Viewer, need_id: int) -> Need:
+    """Verify a pending need, or keep a need that was hidden by reports: it becomes public."""
+    need = await _need_for_update(session, viewer, need_id)
+    if not may_verify(viewer, need):
+        raise Problems.one("needId", "Only a verifier of this need's ward or an admin can verify it.", Code.FORBIDDEN)
+    if need.status not in (NeedStatus.PENDING_VERIFICATION, NeedStatus.UNDER_REVIEW):
+        raise Problems.one("needId", f"A {need.status.lower()} need has nothing to verify.", Code.INVALID_STATE)
+    if need.status == NeedStatus.UNDER_REVIEW:
+        # Kept after review: the reports are settled, later reports start a new count.
+        await session.execute(NeedReport.__table__.delete().where(NeedReport.need_id == need.id))
+    now = utcnow()
+    need.status, need.verified_by_id, need.verified_at, need.updated_at = (
+        _reopened_status(need),
+        viewer.account_id,
+        now,
+        now,
+    )
+    await session.flush()
+    await session.refresh(need)
+    await emit(session=session, kind=EventKind.NEED_VERIFIED, need=need, audience=_people(need))
+    return need
+
+
+async def reject(*, session: AsyncSession, viewer: Viewer, need_id: int, reason: str) -> Need:
+    """Reject a pending need, or take down a public or reported one; open pledges on it are cancelled."""
+    check = Checker()
+    reason_text = check.text("reason", reason, max_len=MAX_REASON)
+    if check.problems:
+        raise Problems(check.problems)
+    need = await _need_for_update(session, viewer, need_id)
+    if not may_verify(viewer, need):
+        raise Problems.one("needId", "Only a verifier of this need's ward or an admin can reject it.", Code.FORBIDDEN)
+    if need.status not in (NeedStatus.PENDING_VERIFICATION, NeedStatus.UNDER_REVIEW, *ACTIVE_STATUSES):
+        raise Problems.one("needId", f"A {need.status.lower()} need cannot be rejected.", Code.INVALID_STATE)
+    was_public = need.status not in HIDDEN_STATUSES
+    now = utcnow()
+    donors = await _cancel_open_pledges(session, need, viewer.account_id)
+    need.status, need.rejected_reason, need.updated_at = NeedStatus.REJECTED.value, reason_text, now
+    need.verified_by_id, need.verified_at = viewer.account_id, now
+    await session.flush()
+    await session.refresh(need)
+    # NEED_HIDDEN tells public subscribers it left their view; a never-public need gets NEED_REJECTED.
+    kind = EventKind.NEED_HIDDEN if was_public else EventKind.NEED_REJECTED
+    await emit(session=session, kind=kind, need=need, audience=_people(need) | donors)
+    return need
+
+
+async def report(*, session: AsyncSession, viewer: Viewer, need_id: int, reason: str, hide_at: int) -> Need:
+    """Report a need; with reports from `hide_at` different accounts a public need is hidden for review."""
+    check = Checker()
+    reason_text = check.text("reason", reason, max_len=MAX_REASON)
+    if check.problems:
+        raise Problems(check.problems)
+    need = await _need_for_update(session, viewer, need_id)
+    if viewer.account_id in (need.owner_id, need.filed_by_id):
+        raise Problems.one("needId", "You cannot report your own need.", Code.INVALID_STATE)
+    try:
+        async with session.begin_nested():
+            session.add(NeedReport(need_id=need.id, reporter_id=viewer.account_id, reason=reason_text))
+            await session.flush()
+    except IntegrityError:
+        raise Problems.one("needId", "You have already reported this need.", Code.ALREADY_REPORTED) from None
+    reporters = (
+        await session.execute(select(func.count()).select_from(NeedReport).where(NeedReport.need_id == need.id))
+    ).scalar_one()
+    if reporters >= hide_at and need.status in ACTIVE_STATUSES:
+        need.status, need.updated_at = NeedStatus.UNDER_REVIEW.value, utcnow()
+        await session.flush()
+        await session.refresh(need)
+        donors = await _active_donors(session, need.id)
+        await emit(session=session, kind=EventKind.NEED_HIDDEN, need=need, audience=_people(need) | donors)
+    return need
+
+
+def _people(need: Need) -> set[int]:
+    return {need.owner_id} | ({need.filed_by_id} if need.filed_by_id is not None else set())
+
+
+async def _active_donors(session: AsyncSession, need_id: int) -> set[int]:
+    rows = await session.execute(
+        select(Pledge.donor_id).where(Pledge.need_id == need_id, Pledge.status == PledgeStatus.PLEDGED.value)
+    )
+    return set(rows.scalars())
+
+
+async def _cancel_open_pledges(session: AsyncSession, need: Need, by_id: int) -> set[int]:
+    now = utcnow()
+    donors: set[int] = set()
+    for pledge in (
+        await session.execute(
+            select(Pledge).where(Pledge.need_id == need.id, Pledge.status == PledgeStatus.PLEDGED.value)
+        )
+    ).scalars():
+        pledge.status, pledge.cancelled_at, pledge.cancelled_by_id = PledgeStatus.CANCELLED.value, now, by_id
+        donors.add(pledge.donor_id)
+    need.quantity_pledged = need.quantity_delivered
+    return donors
+
+
+def queue_filter(viewer: Viewer) -> ColumnElement[bool] | None:
+    """Needs waiting for this viewer: pending or under review, in their wards (all of them for an admin)."""
+    waiting = Need.status.in_([NeedStatus.PENDING_VERIFICATION.value, NeedStatus.UNDER_REVIEW.value])
+    if viewer.is_admin:
+        where: ColumnElement[bool] = true()
+    elif viewer.verifier_wards:
+        where = Need.ward_code.in_(sorted(viewer.verifier_wards))
+    else:
+        return None
+    # Never their own: a verifier does not verify what they posted or filed.
+    not_mine = (Need.owner_id != viewer.account_id) & Need.filed_by_id.is_distinct_from(viewer.account_id)
+    return and_(waiting, where, not_mine)
+
+
+async def queue(*, session: AsyncSession, viewer: Viewer, first: int, after: str | None) -> Page[Need]:
+    """The verifier's queue, oldest first (first come, first served)."""
+    where = queue_filter(viewer)
+    if where is None:
+        raise Problems.one(None, "Only verifiers and admins have a verification queue.", Code.FORBIDDEN)
+    return await newest_first(session=session, model=Need, where=where, first=first, after=after, oldest_first=True)
+
+
+async def reports_for(*, session: AsyncSession, need_id: int) -> list[NeedReport]:
+    rows = await session.execute(
+        select(NeedReport).where(NeedReport.need_id == need_id).order_by(NeedReport.created_at)
+    )
+    return list(rows.scalars())

@@ -1,0 +1,93 @@
+"""Duplicate signals and quotas at intake: flagged for verifiers, never silently rejected."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from aidmap.resolvers.areas import BUNDLED, import_files
+from tests.conftest import Api
+from tests.factories import CREATE_NEED, PLEDGE, create_need, give_role, need_input, sign_up
+
+HOAN_KIEM_LAKE = {"lat": 21.0288, "lon": 105.8525}
+DUPLICATE = "query ($id: ID!) { node(id: $id) { ... on Need { possibleDuplicateOf { id title } } } }"
+CANCEL = "mutation ($id: ID!) { cancelNeed(input: {needId: $id}) { errors { code } } }"
+
+
+def _metres_north(point: dict[str, float], metres: float) -> dict[str, float]:
+    return {"lat": point["lat"] + metres / 111_320, "lon": point["lon"]}
+
+
+def test_same_phone_or_similar_text_nearby_is_flagged_for_the_wards_verifier(
+    api: Api, database_url: str, db: psycopg.Connection[Any]
+) -> None:
+    import_files(database_url, [BUNDLED / "01_ha_noi.geojson"])
+    neighbour, relative, stranger, verifier = (sign_up(api, n) for n in ("hàng xóm", "con gái", "người lạ", "phường"))
+    give_role(db, verifier, "VERIFIER", ("00070",))
+    first = create_need(
+        api, neighbour, title="Gạo cho gia đình bà Lan", contactPhone="0911 000 001", location=HOAN_KIEM_LAKE
+    )
+    # The same family, registered again by a relative, typed without accents, 80 m away.
+    retyped = create_need(
+        api, relative, title="gao cho gia dinh ba Lan", contactPhone="0911 000 002",
+        location=_metres_north(HOAN_KIEM_LAKE, 80),
+    )  # fmt: skip
+    same_phone = create_need(
+        api, relative, category="MEDICINE", title="Thuốc huyết áp", contactPhone="+84911000001",
+        location=_metres_north(HOAN_KIEM_LAKE, 900),
+    )  # fmt: skip
+    unrelated = create_need(
+        api, stranger, title="Sữa cho em bé", contactPhone="0911 000 003", location=_metres_north(HOAN_KIEM_LAKE, 50)
+    )
+    far_away = create_need(
+        api, stranger, title="Gạo cho gia đình bà Lan", contactPhone="0911 000 004",
+        location=_metres_north(HOAN_KIEM_LAKE, 600),
+    )  # fmt: skip
+
+    def flagged(need: dict[str, Any], token: str | None = verifier) -> Any:
+        return api.data(DUPLICATE, {"id": need["id"]}, token)["node"]["possibleDuplicateOf"]
+
+    assert flagged(retyped) == {"id": first["id"], "title": "Gạo cho gia đình bà Lan"}
+    assert flagged(same_phone)["id"] == first["id"]
+    assert flagged(first) is None and flagged(unrelated) is None and flagged(far_away) is None
+    assert flagged(retyped, relative) is None and flagged(retyped, None) is None  # for verifiers only
+    assert retyped["status"] == "OPEN"  # flagged, not rejected
+    # The index holds keyed hashes, never the phone in clear.
+    hashes = [h for (h,) in db.execute("SELECT contact_phone_hash FROM needs ORDER BY id")]
+    assert len(hashes[0]) == 64 and hashes[0] == hashes[2] and "0911" not in hashes[0] and "84911" not in hashes[0]
+
+
+def test_a_person_has_at_most_three_open_needs_per_category(make_api: Any) -> None:
+    api: Api = make_api(max_open_needs_per_category=3)
+    person, operator = sign_up(api), sign_up(api, "tổng đài")
+    needs = [create_need(api, person, title=f"need {i}") for i in range(3)]
+
+    fourth = api.data(CREATE_NEED, {"input": need_input(title="one too many")}, person)["createNeed"]
+    other_category = api.data(CREATE_NEED, {"input": need_input(category="MEDICINE")}, person)["createNeed"]
+    # An operator files for many people: the quota counts the person it is for, not the operator.
+    for i in range(3):
+        behalf = {"displayName": f"Người {i}", "phone": f"0977 000 00{i}"}
+        filed = api.data(CREATE_NEED, {"input": need_input(onBehalfOf=behalf)}, operator)["createNeed"]
+        assert filed["errors"] == []
+    api.data(CANCEL, {"id": needs[0]["id"]}, person)
+    after_cancel = api.data(CREATE_NEED, {"input": need_input(title="now it fits")}, person)["createNeed"]
+
+    assert fourth == {"need": None, "errors": [{
+        "field": "category",
+        "message": "At most 3 open needs per category for one person; close or cancel one first.",
+        "code": "QUOTA_EXCEEDED",
+    }]}  # fmt: skip
+    assert other_category["errors"] == [] and after_cancel["errors"] == []
+
+
+def test_a_donor_has_at_most_m_pledges_not_yet_delivered(make_api: Any, db: psycopg.Connection[Any]) -> None:
+    api: Api = make_api(max_active_pledges=2)
+    requester, donor = sign_up(api), sign_up(api, "nhà hảo tâm")
+    needs = [create_need(api, requester, category=c) for c in ("FOOD", "MEDICINE", "ESSENTIALS")]
+
+    results = [api.data(PLEDGE, {"input": {"needId": n["id"], "quantity": 1}}, donor)["pledge"] for n in needs]
+
+    assert [r["errors"] for r in results[:2]] == [[], []]
+    assert results[2]["pledge"] is None and results[2]["errors"][0]["code"] == "QUOTA_EXCEEDED"
+    assert db.execute("SELECT count(*) FROM pledges").fetchone() == (2,)
