@@ -6,17 +6,22 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import TypedDict
 
+from cross_web import HTTPException
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.websocket_origin import normalize_origin
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
 from aidmap.db.engine import make_engine, make_read_sessionmaker, make_sessionmaker
@@ -27,11 +32,17 @@ from aidmap.events.listener import Listener
 from aidmap.events.match_index import MatchIndex
 from aidmap.events.snapshots import Snapshots
 from aidmap.events.store import latest_seq
+from aidmap.guards.origins import OriginMiddleware
+from aidmap.guards.rate_limit import RateLimitMiddleware
 from aidmap.jobs.expiry import expiry_job
 from aidmap.jobs.help_requests import help_cascade_job
-from aidmap.resolvers.accounts import viewer_for_token
-from aidmap.schema import schema
+from aidmap.models import Scope
+from aidmap.resolvers.accounts import Viewer, viewer_for_account, viewer_for_token
+from aidmap.resolvers.partners import PartnerKey, PartnerKeys, is_partner_key
+from aidmap.schema import build_schema
 from aidmap.schema.context import Context, Loaders
+from aidmap.schema.ids import pk_of
+from aidmap.schema.limits import Limits
 from aidmap.schema.live_socket import AidmapTransportWSHandler
 from aidmap.schema.sharing import SharedResults
 from aidmap.settings import Settings
@@ -48,6 +59,7 @@ class State(TypedDict):
     snapshots: Snapshots
     shared_results: SharedResults
     access_log: AccessLog
+    partner_keys: PartnerKeys
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -58,12 +70,55 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else ""
 
 
+ACT_AS_HEADER = "aidmap-act-as"
+
+
+async def _partner_and_viewer(
+    *, reader: Reader, keys: PartnerKeys, key: str, act_as: str | None, origin: str | None
+) -> tuple[PartnerKey, Viewer | None]:
+    """Resolve a partner key (and the account it acts for); raises PartnerRefused with a status and reason."""
+    partner = await keys.lookup(key)
+    if partner is None:
+        raise PartnerRefused(401, "The API key is not valid or has been revoked.")
+    if origin is not None and normalize_origin(origin) not in partner.allowed_origins:
+        raise PartnerRefused(403, "This API key may not be used from this browser origin.")
+    if not act_as:
+        return partner, None
+    pk = pk_of(act_as, "Account", ACT_AS_HEADER)
+    viewer = await viewer_for_account(reader=reader, account_id=pk) if pk is not None else None
+    if viewer is None or viewer.partner_id != partner.id or not partner.allows(Scope.ACCOUNTS):
+        # The same answer whether the account exists or belongs to another partner.
+        raise PartnerRefused(403, "This API key may act only for accounts it signed up (scope accounts).")
+    return partner, viewer
+
+
+class PartnerRefused(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
 class AidmapGraphQL(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = AidmapTransportWSHandler
 
     def __init__(self, settings: Settings) -> None:
-        # Strawberry's own IDE page loads GraphiQL from a CDN; aidmap fetches nothing at run time.
-        super().__init__(schema, graphql_ide=None)
+        limits = Limits(
+            dev=settings.dev,
+            max_depth=settings.max_query_depth,
+            max_aliases=settings.max_aliases,
+            max_tokens=settings.max_query_tokens,
+            max_cost=settings.max_query_cost,
+        )
+        super().__init__(
+            build_schema(limits),
+            # Strawberry's own IDE page loads GraphiQL from a CDN; aidmap fetches nothing at run time.
+            graphql_ide=None,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            connection_init_wait_timeout=timedelta(seconds=settings.connection_init_timeout_seconds),
+            # Origins are checked in front of the app for HTTP and websockets alike (guards/origins.py).
+            allowed_origins=("*",),
+        )
+        self.max_subscriptions_per_connection = settings.max_subscriptions_per_connection
         self.settings = settings
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None = None) -> Context:
@@ -76,7 +131,20 @@ class AidmapGraphQL(GraphQL[Context, None]):
         shared_results: SharedResults = request.state.shared_results
         access_log: AccessLog = request.state.access_log
         token = bearer_token(request.headers.get("authorization"))
-        viewer = await viewer_for_token(reader=reader, token=token) if token else None
+        partner: PartnerKey | None = None
+        if token and is_partner_key(token):
+            try:
+                partner, viewer = await _partner_and_viewer(
+                    reader=reader,
+                    keys=request.state.partner_keys,
+                    key=token,
+                    act_as=request.headers.get(ACT_AS_HEADER),
+                    origin=request.headers.get("origin"),
+                )
+            except PartnerRefused as refused:
+                raise HTTPException(refused.status, refused.reason) from None
+        else:
+            viewer = await viewer_for_token(reader=reader, token=token) if token else None
         return Context(
             sessions=sessions,
             reads=reads,
@@ -88,18 +156,33 @@ class AidmapGraphQL(GraphQL[Context, None]):
             access_log=access_log,
             settings=self.settings,
             viewer=viewer,
-            token_rejected=token is not None and viewer is None,
+            token_rejected=token is not None and viewer is None and partner is None,
             loaders=Loaders.build(reads),
             request=request,
             response=response,
+            partner=partner,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | None:
-        """Authenticate a websocket from connection_init {"authorization": "Bearer <token>"}."""
+        """Authenticate a websocket from connection_init {"authorization": "Bearer <token or key>"}
+        (a partner key may add {"actAs": "<account id>"})."""
         params = context.connection_params or {}
         header = params.get("authorization") or params.get("Authorization")
         token = bearer_token(header) if isinstance(header, str) else None
-        if token is not None:
+        if token and is_partner_key(token):
+            act_as = params.get("actAs")
+            origin = context.request.headers.get("origin") if context.request is not None else None
+            try:
+                context.partner, context.viewer = await _partner_and_viewer(
+                    reader=context.reader,
+                    keys=context.request.state.partner_keys,
+                    key=token,
+                    act_as=act_as if isinstance(act_as, str) else None,
+                    origin=origin,
+                )
+            except PartnerRefused as refused:
+                raise ConnectionRejectionError({"message": refused.reason}) from None
+        elif token is not None:
             context.viewer = await viewer_for_token(reader=context.reader, token=token) if token else None
             if context.viewer is None:
                 # Closes with 4403: a client with a bad token learns it now, not on its first subscription.
@@ -143,6 +226,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
                 "snapshots": snapshots,
                 "shared_results": shared_results,
                 "access_log": access_log,
+                "partner_keys": PartnerKeys(reader),
             }
         finally:
             await access_log.stop()
@@ -163,4 +247,9 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", health),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    middleware = [
+        # Outermost first: refuse over-limit clients before anything else, then check origins.
+        Middleware(RateLimitMiddleware, per_ip=settings.rate_limit_per_ip),
+        Middleware(OriginMiddleware, allowed=settings.allowed_origins),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)

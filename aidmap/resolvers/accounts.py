@@ -64,9 +64,17 @@ async def _issue_token(*, session: AsyncSession, account_id: int, ttl_days: int)
 
 
 async def sign_up(
-    *, session: AsyncSession, display_name: str, phone: str, password: str, hash_profile: str, ttl_days: int
+    *,
+    session: AsyncSession,
+    display_name: str,
+    phone: str,
+    password: str,
+    hash_profile: str,
+    ttl_days: int,
+    partner_id: int | None = None,
 ) -> tuple[Account, str]:
-    """A new account with a token; raises Problems on bad input or a taken phone."""
+    """A new account with a token; raises Problems on bad input or a taken phone. Signed up through
+    a partner app's key, the account belongs to that partner, which may then act for it."""
     check = Checker()
     name = check.text("displayName", display_name, max_len=80)
     normalised = check.phone("phone", phone)
@@ -82,6 +90,7 @@ async def sign_up(
         phone=normalised,
         password_hash=password_hasher(hash_profile).hash(password),
         roles=[Role.REQUESTER.value, Role.DONOR.value],
+        partner_id=partner_id,
     )
     session.add(account)
     try:

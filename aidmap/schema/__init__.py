@@ -6,9 +6,11 @@ import logging
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
+from graphql.validation import ASTValidationRule
+from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimiter, ParserCache, ValidationCache
 
 from aidmap.resolvers.problems import UserInputError
+from aidmap.schema.limits import Limits, operation_checks, page_defaults
 from aidmap.schema.mutation import Mutation
 from aidmap.schema.query import Query
 from aidmap.schema.sharing import SharingExecutionContext
@@ -37,21 +39,40 @@ class ClientSafeErrors(MaskErrors):
 
 
 class AidmapSchema(strawberry.Schema):
+    limits: Limits
+    limit_rules: tuple[type[ASTValidationRule], ...]
+
     def process_errors(self, errors: list[GraphQLError], execution_context: object = None) -> None:
         # Strawberry logs every error with a traceback; client mistakes are not server errors,
         # and unexpected ones were already logged by ClientSafeErrors.
         return None
 
 
-def build_schema() -> strawberry.Schema:
-    return AidmapSchema(
+def build_schema(limits: Limits | None = None) -> AidmapSchema:
+    """The schema with its limits (depth, aliases, tokens, cost, introspection only in dev mode)."""
+    limits = limits or Limits(dev=True)
+    rules = limits.validation_rules()  # built once: the validation cache keys on these objects
+    checks = operation_checks(limits)
+    built = AidmapSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         types=[Account, Need, Offer, Pledge, Message],
-        extensions=[ClientSafeErrors, lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
+        extensions=[
+            ClientSafeErrors,
+            lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+            lambda: AddValidationRules(rules),
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+            checks,
+        ],
         execution_context_class=SharingExecutionContext,
     )
+    checks.pages = page_defaults(built._schema)
+    built.limits = limits
+    built.limit_rules = tuple(rules)
+    return built
 
 
+# For the SDL (export-schema, the committed schema.graphql); the server builds its own from its settings.
 schema = build_schema()

@@ -21,6 +21,7 @@ from aidmap.models.need import Principal
 from aidmap.resolvers import accounts, areas, needs, offers, pledges
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.partners import PartnerKey
+from aidmap.resolvers.problems import Code, UserInputError
 from aidmap.schema.sharing import SharedResults
 from aidmap.settings import Settings
 
@@ -90,6 +91,12 @@ class Context:
     connection_params: dict[str, Any] | None = None
     # The partner app whose key sent the request (then `viewer`, if set, is a user it acts for).
     partner: PartnerKey | None = None
+
+    def require_scope(self, scope: Scope, field: str) -> None:
+        """Refuse when a partner key without this scope sent the request (subscriptions; other
+        operations are checked before execution, schema/limits.py)."""
+        if self.partner is not None and not self.partner.allows(scope):
+            raise UserInputError(field, f"This API key may not use {field} ({scope.value}).", Code.FORBIDDEN)
 
     @property
     def principal(self) -> Principal:

@@ -19,7 +19,7 @@ from collections.abc import AsyncGenerator, Callable
 from functools import lru_cache
 from typing import Any
 
-from graphql import DocumentNode, FieldNode, GraphQLError, OperationType, parse, validate
+from graphql import DocumentNode, FieldNode, GraphQLError, OperationType, parse, specified_rules, validate
 from graphql.execution import execute_subscription_event
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import is_awaitable
@@ -28,8 +28,7 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 
 from aidmap.resolvers.problems import UserInputError
-from aidmap.schema import schema as aidmap_schema
-from aidmap.schema import should_mask_error
+from aidmap.schema import AidmapSchema, should_mask_error
 from aidmap.schema.context import Context
 from aidmap.schema.inputs import GeoPointInput
 from aidmap.schema.sharing import _plan
@@ -44,13 +43,15 @@ STREAMS: dict[str, Callable[..., AsyncGenerator[Any, None]]] = {
 
 
 @lru_cache(maxsize=256)
-def _checked_document(query: str) -> DocumentNode | None:
-    """The parsed document if it parses and validates, else None (strawberry then reports the errors)."""
+def _checked_document(schema: AidmapSchema, query: str) -> DocumentNode | None:
+    """The parsed document if it parses and validates under the schema's limits, else None
+    (strawberry's own path then reports the errors)."""
     try:
-        document = parse(query)
+        document = parse(query, max_tokens=schema.limits.max_tokens)
     except GraphQLError:
         return None
-    return None if validate(aidmap_schema._schema, document) else document
+    rules = (*specified_rules, *schema.limit_rules)
+    return None if validate(schema._schema, document, rules) else document
 
 
 def _client_errors(errors: list[GraphQLError]) -> list[dict[str, Any]]:
@@ -124,11 +125,13 @@ class AidmapTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         return True
 
     def _prepare(self, operation: Operation[Context, None]) -> tuple[Any, AsyncGenerator[Any, None]] | None:
-        document = _checked_document(operation.query)
+        schema = self.schema
+        assert isinstance(schema, AidmapSchema)
+        document = _checked_document(schema, operation.query)
         if document is None:
             return None
-        executor = aidmap_schema.execution_context_class.build(
-            aidmap_schema._schema,
+        executor = schema.execution_context_class.build(
+            schema._schema,
             document,
             context_value=self.context,
             raw_variable_values=operation.variables,
@@ -140,7 +143,7 @@ class AidmapTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             return None
         root = executor.operation.selection_set.selections[0]
         assert isinstance(root, FieldNode)
-        subscription_type = aidmap_schema._schema.subscription_type
+        subscription_type = schema._schema.subscription_type
         assert subscription_type is not None
         field = subscription_type.fields[root.name.value]
         try:

@@ -183,7 +183,7 @@ class ReportPayload:
 class Mutation:
     @strawberry.mutation(description="Create an account; returns a bearer token for the Authorization header.")
     async def sign_up(self, info: Info[Context, None], input: SignUpInput) -> AuthPayload:
-        settings = info.context.settings
+        settings, partner = info.context.settings, info.context.partner
         try:
             async with info.context.sessions() as session, session.begin():
                 account, token = await accounts.sign_up(
@@ -193,10 +193,13 @@ class Mutation:
                     password=input.password,
                     hash_profile=settings.password_hash_profile,
                     ttl_days=settings.token_ttl_days,
+                    partner_id=partner.id if partner is not None else None,
                 )
         except Problems as failure:
             return AuthPayload(errors=to_errors(AccountError, failure.problems))
-        return AuthPayload(token=token, account=Account.from_model(account), errors=[])
+        # A partner app acts for the person with its key and `Aidmap-Act-As: <account id>`, within its
+        # scopes; handing it a bearer token as well would let it step outside them.
+        return AuthPayload(token=token if partner is None else None, account=Account.from_model(account), errors=[])
 
     @strawberry.mutation(description="Sign in with phone and password; returns a fresh bearer token.")
     async def sign_in(self, info: Info[Context, None], input: SignInInput) -> AuthPayload:

@@ -130,6 +130,7 @@ async def need_events(
     after: str | None,
 ) -> AsyncGenerator[NeedEvent, None]:
     """The needsNearby stream (also run directly by the lean websocket path, schema/live_socket.py)."""
+    ctx.require_scope(models.Scope.NEEDS_READ, "needsNearby")
     area = _area(near, radius_meters, categories)
     sub = ctx.fanout.subscribe_area(Topic.NEEDS, area)
     async for event in _events(ctx, sub, lambda seq: area_events_after(ctx.reader, Topic.NEEDS, area, seq), after):
@@ -163,6 +164,7 @@ async def offer_events(
     after: str | None,
 ) -> AsyncGenerator[OfferEvent, None]:
     """The offersNearby stream."""
+    ctx.require_scope(models.Scope.OFFERS_READ, "offersNearby")
     area = _area(near, radius_meters, categories)
     sub = ctx.fanout.subscribe_area(Topic.OFFERS, area)
     async for event in _events(ctx, sub, lambda seq: area_events_after(ctx.reader, Topic.OFFERS, area, seq), after):
@@ -211,6 +213,7 @@ class Subscription:
         self, info: Info[Context, None], after: str | None = None
     ) -> AsyncGenerator[ActivityEvent, None]:
         ctx = info.context
+        ctx.require_scope(models.Scope.ACCOUNTS, "myActivity")
         viewer = ctx.viewer
         if viewer is None:
             raise UserInputError(
