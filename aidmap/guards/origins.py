@@ -60,9 +60,8 @@ class OriginMiddleware:
             await response(scope, receive, send)
             return
         if not allowed:
-            # No CORS headers: the browser keeps the response from the page. The request still runs
-            # (as CORS specifies) but it carries no cookies; aidmap authenticates by header only.
-            await self.app(scope, receive, send)
+            # A page on another origin (a simple GET needs no preflight): refused before anything runs.
+            await PlainTextResponse("Origin not allowed", status_code=403)(scope, receive, send)
             return
 
         async def send_with_cors(message: Message) -> None:

@@ -1,8 +1,9 @@
-"""Administrative areas: import from GeoJSON, and the ward a need's point falls in."""
+"""Administrative areas: import from GeoJSON, the ward a need's point falls in, and area statistics."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.db.reader import conninfo_from_url
 from aidmap.models import AdminArea, AreaLevel
+from aidmap.resolvers.accounts import Viewer
+from aidmap.resolvers.problems import Code, Problems
 
 BUNDLED = Path(__file__).resolve().parent.parent / "data" / "vn-admin"
 
@@ -82,3 +85,51 @@ async def assign_ward(*, session: AsyncSession, need_id: int) -> None:
 
 async def get_many(*, session: AsyncSession, codes: list[str]) -> list[AdminArea]:
     return list((await session.execute(select(AdminArea).where(AdminArea.code.in_(codes)))).scalars())
+
+
+@dataclass(frozen=True)
+class AreaStats:
+    counts: list[tuple[str, str, int]]  # (category, status, needs)
+    people_helped: int
+    median_seconds_to_first_pledge: float | None
+
+
+_SCOPED = """
+WITH RECURSIVE area(code) AS (
+    SELECT code FROM admin_areas WHERE code = :code
+    UNION SELECT a.code FROM admin_areas a JOIN area ON a.parent_code = area.code
+), scoped AS (SELECT * FROM needs WHERE ward_code IN (SELECT code FROM area))
+"""
+
+
+async def stats(*, session: AsyncSession, viewer: Viewer, code: str) -> tuple[AdminArea, AreaStats]:
+    """Needs of an area (and every area in it) by category and status, people helped, and the
+    median time from posting to the first pledge: for admins and the area's verifiers."""
+    area = await session.get(AdminArea, code)
+    if area is None:
+        raise Problems.one("areaCode", "No area has this code.", Code.NOT_FOUND)
+    if not (viewer.is_admin or code in viewer.verifier_wards):
+        raise Problems.one("areaCode", "Only admins and verifiers of this area see its statistics.", Code.FORBIDDEN)
+    counts = await session.execute(
+        text(_SCOPED + "SELECT category, status, count(*) FROM scoped GROUP BY 1, 2 ORDER BY 1, 2"), {"code": code}
+    )
+    # A household counts as its size (1 when not given) once anything was delivered to it.
+    people = await session.execute(
+        text(_SCOPED + "SELECT coalesce(sum(coalesce(household_size, 1)), 0) FROM scoped WHERE quantity_delivered > 0"),
+        {"code": code},
+    )
+    median = await session.execute(
+        text(
+            _SCOPED
+            + """SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM first_pledge - created_at))
+            FROM (SELECT n.created_at, min(p.created_at) AS first_pledge
+                  FROM scoped n JOIN pledges p ON p.need_id = n.id GROUP BY n.id, n.created_at) AS firsts"""
+        ),
+        {"code": code},
+    )
+    seconds = median.scalar()
+    return area, AreaStats(
+        counts=[(c, s, int(n)) for c, s, n in counts],
+        people_helped=int(people.scalar_one()),
+        median_seconds_to_first_pledge=float(seconds) if seconds is not None else None,
+    )

@@ -9,13 +9,15 @@ from strawberry.types import Info
 
 from aidmap import models
 from aidmap.geo.privacy import round_distance
-from aidmap.resolvers import accounts, messages, needs, offers, pledges, suggestions, verification
-from aidmap.resolvers.problems import Code, UserInputError
+from aidmap.resolvers import accounts, areas, messages, needs, offers, pledges, suggestions, verification
+from aidmap.resolvers.problems import Code, Problems, UserInputError
 from aidmap.schema.context import Context
 from aidmap.schema.ids import from_global_id, pk_of
 from aidmap.schema.inputs import GeoPointInput
 from aidmap.schema.types import (
     Account,
+    AdminArea,
+    AreaStats,
     Message,
     MyNeedConnection,
     MyNeedEdge,
@@ -23,6 +25,7 @@ from aidmap.schema.types import (
     MyOfferEdge,
     NeedCategory,
     NeedConnection,
+    NeedCount,
     NeedEdge,
     NeedStatus,
     NeedSuggestion,
@@ -188,6 +191,25 @@ class Query:
         views = await need_views(info.context, [hit.row for hit in page.hits])
         edges = [MyNeedEdge(cursor=hit.cursor, node=view) for hit, view in zip(page.hits, views, strict=True)]
         return MyNeedConnection(edges=edges, page_info=_page_info(page))
+
+    @strawberry.field(description="Needs of an area by category and status, people helped, time to first pledge.")
+    async def area_stats(self, info: Info[Context, None], area_code: str) -> AreaStats:
+        viewer = _signed_in(info)
+        try:
+            async with info.context.reads() as session:
+                area, found = await areas.stats(session=session, viewer=viewer, code=area_code)
+        except Problems as failure:
+            problem = failure.problems[0]
+            raise UserInputError("areaCode", problem.message, problem.code) from None
+        return AreaStats(
+            area=AdminArea.from_model(area),
+            counts=[
+                NeedCount(category=models.NeedCategory(c), status=models.NeedStatus(s), count=n)
+                for c, s, n in found.counts
+            ],
+            people_helped=found.people_helped,
+            median_seconds_to_first_pledge=found.median_seconds_to_first_pledge,
+        )
 
     @strawberry.field(description="Offers I posted, newest first.")
     async def my_offers(

@@ -101,6 +101,25 @@ class AdminArea:
         return cls(code=area.code, name=area.name, name_en=area.name_en, full_name=area.full_name, level=area.level)
 
 
+@strawberry.type
+class NeedCount:
+    category: NeedCategory  # type: ignore[valid-type]
+    status: NeedStatus  # type: ignore[valid-type]
+    count: int
+
+
+@strawberry.type(description="What happened in an area (and every area in it): for admins and its verifiers.")
+class AreaStats:
+    area: AdminArea
+    counts: list[NeedCount] = strawberry.field(description="Needs by category and status.")
+    people_helped: int = strawberry.field(
+        description="People in households that received at least one delivery (a household without a size counts 1)."
+    )
+    median_seconds_to_first_pledge: float | None = strawberry.field(
+        description="Median time from posting a need to its first pledge; null when nothing was pledged."
+    )
+
+
 @strawberry.type(description="A ward's check of a need, shown to donors.")
 class Verification:
     verified_at: datetime

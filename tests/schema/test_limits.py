@@ -1,0 +1,135 @@
+"""GraphQL hardening: depth, aliases, tokens, cost, page sizes, batching, introspection, websockets."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from typing import Any
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from aidmap.settings import Settings
+from tests.conftest import Api, LiveServer
+from tests.live import LiveClient
+
+NEAR = "near: {lat: 21.0285, lon: 105.8542}, radiusMeters: 1000"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return dataclasses.replace(settings, connection_init_timeout_seconds=1.0)
+
+
+def _code(body: dict[str, Any]) -> str | None:
+    errors = body.get("errors") or []
+    return errors[0].get("extensions", {}).get("code") if errors else None
+
+
+def _message(body: dict[str, Any]) -> str:
+    return str(body["errors"][0]["message"])
+
+
+def test_documents_too_deep_too_aliased_or_too_long_are_refused_before_running(api: Api) -> None:
+    nested = "pledges { need { " * 5 + "id" + " } }" * 5
+    deep = api.post(f"{{ needs({NEAR}, first: 1) {{ edges {{ node {{ {nested} }} }} }} }}")
+    aliases = api.post("{ " + " ".join(f"a{i}: __typename" for i in range(31)) + " }")
+    long_document = api.post("{ " + "__typename " * 2001 + "}")
+    fine = api.post("{ " + " ".join(f"a{i}: __typename" for i in range(30)) + " }")
+
+    assert "exceeds maximum operation depth of 10" in _message(deep)
+    assert _message(aliases) == "31 aliases found. Allowed: 30"
+    assert "Document contains more than 2000 tokens" in _message(long_document)
+    assert "errors" not in fine
+
+
+def test_cost_counts_pages_across_nested_lists(make_api: Any) -> None:
+    api: Api = make_api(max_query_cost=200)
+    query = "query ($n: Int!) { needs(" + NEAR + ", first: $n) { edges { node { id title pledges { id } } } } }"
+
+    small = api.post(query, {"n": 20})
+    big = api.post(query, {"n": 50})
+    nodes = api.post("query ($ids: [ID!]!) { nodes(ids: $ids) { id ... on Need { title pledges { id } } } }",
+                     {"ids": ["TmVlZDox"] * 60})  # fmt: skip
+
+    assert "errors" not in small
+    assert _code(big) == "QUERY_TOO_COSTLY" and big["data"] is None
+    assert "cost 301" in _message(big)
+    assert _code(nodes) == "QUERY_TOO_COSTLY"
+
+
+def test_pages_and_id_lists_are_capped_at_100(api: Api) -> None:
+    page = api.post(f"{{ needs({NEAR}, first: 101) {{ edges {{ cursor }} }} }}")
+    ids = api.post("query ($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ["TmVlZDox"] * 101})
+
+    assert _code(page) == "OUT_OF_RANGE" and _code(ids) == "OUT_OF_RANGE"
+
+
+def test_batches_are_refused_and_get_runs_queries_only(api: Api) -> None:
+    batch = api.http.post("/graphql", json=[{"query": "{ __typename }"}, {"query": "{ __typename }"}])
+    get_query = api.http.get("/graphql", params={"query": "{ __typename }"})
+    get_mutation = api.http.get(
+        "/graphql", params={"query": 'mutation { signIn(input: {phone: "0900000001", password: "x"}) { token } }'}
+    )
+
+    assert batch.status_code == 400
+    assert get_query.status_code == 200 and get_query.json() == {"data": {"__typename": "Query"}}
+    assert get_mutation.status_code == 400 and "mutations are not allowed" in get_mutation.text.lower()
+
+
+def test_introspection_is_off_unless_dev_mode(make_api: Any) -> None:
+    query = "{ __schema { queryType { name } } }"
+
+    production = make_api(dev=False).post(query)
+    dev = make_api(dev=True).post(query)
+
+    assert "introspection" in _message(production).lower()
+    assert dev == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
+
+
+def test_unexpected_errors_are_masked(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aidmap.resolvers import needs
+
+    async def broken(**_: Any) -> Any:
+        raise RuntimeError("relation needs does not exist at 10.0.0.5")
+
+    monkeypatch.setattr(needs, "search", broken)
+    body = api.post(f"{{ needs({NEAR}, first: 1) {{ edges {{ cursor }} }} }}")
+
+    assert body["errors"][0]["message"] == "Unexpected error."
+    assert "10.0.0.5" not in json.dumps(body)
+
+
+def test_websockets_speak_only_graphql_transport_ws(live_server: LiveServer) -> None:
+    url = live_server.url.replace("http", "ws", 1) + "/graphql"
+    with (
+        connect(url, subprotocols=["graphql-ws"]) as old,  # type: ignore[list-item]
+        pytest.raises(ConnectionClosed) as closed,
+    ):
+        old.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4406  # subprotocol not acceptable
+
+
+def test_a_socket_that_never_sends_connection_init_is_closed(live_server: LiveServer) -> None:
+    url = live_server.url.replace("http", "ws", 1) + "/graphql"
+    started = time.monotonic()
+    with (
+        connect(url, subprotocols=["graphql-transport-ws"]) as silent,  # type: ignore[list-item]
+        pytest.raises(ConnectionClosed) as closed,
+    ):
+        silent.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4408
+    assert time.monotonic() - started < 5
+
+
+def test_at_most_20_subscriptions_per_connection(live_server: LiveServer) -> None:
+    subscription = "subscription { needsNearby(near: {lat: 21.0, lon: 105.8}, radiusMeters: 1000) { cursor } }"
+    with LiveClient(live_server.url) as client:
+        for _ in range(20):
+            client.subscribe(subscription)
+        assert client.nothing_within(0.3)
+        client.subscribe(subscription)
+        refused = client.next(timeout=5)
+    assert refused == {"errors": [{"message": "Subscription limit reached"}]}
