@@ -5,8 +5,9 @@
 setup:
 	@bash scripts/setup.sh
 
+# Dev mode (introspection on) unless the caller says otherwise.
 run: setup
-	.venv/bin/aidmap serve
+	AIDMAP_DEV=$${AIDMAP_DEV:-1} .venv/bin/aidmap serve
 
 test: setup
 	.venv/bin/python -m pytest
