@@ -7,6 +7,7 @@ need the variables, so they are checked just before execution.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,8 @@ from strawberry.extensions.max_aliases import create_validator as max_aliases_ru
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 
 from aidmap.models import Scope
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -192,8 +195,14 @@ class OperationChecks(SchemaExtension):
         document = ctx.graphql_document
         if document is not None and ctx.result is None:
             partner = getattr(ctx.context, "partner", None)
-            missing = missing_scopes(partner.scopes, root_fields(document, ctx.operation_name)) if partner else []
-            cost = query_cost(document, ctx.operation_name, ctx.variables or {}, self.pages)
+            try:
+                missing = missing_scopes(partner.scopes, root_fields(document, ctx.operation_name)) if partner else []
+                cost = query_cost(document, ctx.operation_name, ctx.variables or {}, self.pages)
+            except Exception:  # a bug here must neither leak its message nor let the operation through
+                log.exception("checking an operation failed")
+                ctx.result = refusal("Unexpected error.", "INTERNAL")
+                yield
+                return
             if missing:
                 ctx.result = refusal(f"This API key may not use: {', '.join(missing)}.", "FORBIDDEN")
             elif cost > self.max_cost:
@@ -204,6 +213,6 @@ class OperationChecks(SchemaExtension):
         yield
 
 
-def operation_checks(limits: Limits, schema: GraphQLSchema | None = None) -> type[OperationChecks]:
+def operation_checks(limits: Limits) -> type[OperationChecks]:
     """OperationChecks bound to these limits (strawberry builds one extension instance per request)."""
     return type("BoundOperationChecks", (OperationChecks,), {"max_cost": limits.max_cost})

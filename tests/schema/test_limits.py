@@ -133,3 +133,15 @@ def test_at_most_20_subscriptions_per_connection(live_server: LiveServer) -> Non
         client.subscribe(subscription)
         refused = client.next(timeout=5)
     assert refused == {"errors": [{"message": "Subscription limit reached"}]}
+
+
+def test_a_failing_check_refuses_the_operation_without_leaking(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aidmap.schema import limits
+
+    def broken(*_: Any) -> int:
+        raise TypeError("'NoneType' object is not iterable")
+
+    monkeypatch.setattr(limits, "query_cost", broken)
+    body = api.post("{ __typename }")
+
+    assert body == {"data": None, "errors": [{"message": "Unexpected error.", "extensions": {"code": "INTERNAL"}}]}
