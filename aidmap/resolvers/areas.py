@@ -133,3 +133,39 @@ async def stats(*, session: AsyncSession, viewer: Viewer, code: str) -> tuple[Ad
         people_helped=int(people.scalar_one()),
         median_seconds_to_first_pledge=float(seconds) if seconds is not None else None,
     )
+
+
+MAX_OUTLINES = 300
+# ~30 m: enough for a city map on a phone, and a ward outline stays a few hundred points.
+SIMPLIFY_DEGREES = 0.0003
+
+_OUTLINES = text(
+    """
+    SELECT code, name, name_en, full_name, level,
+           ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, :tolerance), 5) AS outline
+    FROM admin_areas
+    WHERE level = :level
+      AND geom && ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :degrees)
+      AND ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius)
+    ORDER BY code LIMIT :limit
+    """
+)
+
+
+async def outlines(
+    *, session: AsyncSession, lat: float, lon: float, radius_m: float, level: str
+) -> list[tuple[AdminArea, str]]:
+    """Areas of a level within radius_m of a point, with simplified GeoJSON outlines (the map's base layer)."""
+    # A bounding box first (index), then the exact distance; one degree of latitude is ~111 km.
+    degrees = radius_m / 111_000 * 2
+    rows = await session.execute(
+        _OUTLINES,
+        {
+            "lat": lat, "lon": lon, "radius": radius_m, "degrees": degrees, "level": level,
+            "tolerance": SIMPLIFY_DEGREES, "limit": MAX_OUTLINES,
+        },
+    )  # fmt: skip
+    return [
+        (AdminArea(code=r.code, name=r.name, name_en=r.name_en, full_name=r.full_name, level=r.level), r.outline)
+        for r in rows
+    ]

@@ -63,7 +63,7 @@ ROOT_SCOPES: dict[str, Scope | None] = {
     "needs": Scope.NEEDS_READ, "node": Scope.NEEDS_READ, "nodes": Scope.NEEDS_READ,
     "suggestedNeeds": Scope.NEEDS_READ, "suggestedOffers": Scope.NEEDS_READ, "myNeeds": Scope.NEEDS_READ,
     "myPledges": Scope.NEEDS_READ, "offers": Scope.OFFERS_READ, "myOffers": Scope.OFFERS_READ,
-    "me": Scope.ACCOUNTS, "messages": Scope.MESSAGES, "verificationQueue": Scope.VERIFY, "areaStats": Scope.VERIFY,
+    "me": Scope.ACCOUNTS, "areas": Scope.NEEDS_READ, "messages": Scope.MESSAGES, "verificationQueue": Scope.VERIFY, "areaStats": Scope.VERIFY,
     # Mutation
     "signUp": Scope.ACCOUNTS, "signIn": Scope.ACCOUNTS,
     "createNeed": Scope.NEEDS_WRITE, "updateNeed": Scope.NEEDS_WRITE, "cancelNeed": Scope.NEEDS_WRITE,

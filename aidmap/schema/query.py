@@ -10,6 +10,7 @@ from strawberry.types import Info
 from aidmap import models
 from aidmap.geo.privacy import round_distance
 from aidmap.resolvers import accounts, areas, messages, needs, offers, pledges, suggestions, verification
+from aidmap.resolvers.nearby import check_search_area
 from aidmap.resolvers.problems import Code, Problems, UserInputError
 from aidmap.schema.context import Context
 from aidmap.schema.ids import from_global_id, pk_of
@@ -17,6 +18,8 @@ from aidmap.schema.inputs import GeoPointInput
 from aidmap.schema.types import (
     Account,
     AdminArea,
+    AreaLevel,
+    AreaOutline,
     AreaStats,
     Message,
     MyNeedConnection,
@@ -191,6 +194,21 @@ class Query:
         views = await need_views(info.context, [hit.row for hit in page.hits])
         edges = [MyNeedEdge(cursor=hit.cursor, node=view) for hit, view in zip(page.hits, views, strict=True)]
         return MyNeedConnection(edges=edges, page_info=_page_info(page))
+
+    @strawberry.field(description="Wards (or provinces) within radiusMeters (at most 50 km) of a point, with outlines.")
+    async def areas(
+        self,
+        info: Info[Context, None],
+        near: GeoPointInput,
+        radius_meters: float,
+        level: AreaLevel = AreaLevel.WARD,  # type: ignore[assignment]
+    ) -> list[AreaOutline]:
+        check_search_area(lat=near.lat, lon=near.lon, radius_m=radius_meters)
+        async with info.context.reads() as session:
+            found = await areas.outlines(
+                session=session, lat=near.lat, lon=near.lon, radius_m=radius_meters, level=models.AreaLevel(level).value
+            )
+        return [AreaOutline(area=AdminArea.from_model(area), geojson=outline) for area, outline in found]
 
     @strawberry.field(description="Needs of an area by category and status, people helped, time to first pledge.")
     async def area_stats(self, info: Info[Context, None], area_code: str) -> AreaStats:

@@ -41,6 +41,7 @@ class PageInfo:
 
 
 Role = strawberry.enum(models.Role)
+AreaLevel = strawberry.enum(models.AreaLevel, name="AreaLevel")
 
 
 @strawberry.type(description="A person using aidmap. The phone number is shown only to its owner.")
@@ -99,6 +100,14 @@ class AdminArea:
     @classmethod
     def from_model(cls, area: models.AdminArea) -> AdminArea:
         return cls(code=area.code, name=area.name, name_en=area.name_en, full_name=area.full_name, level=area.level)
+
+
+@strawberry.type(description="An area with its outline, for drawing maps without a tile server.")
+class AreaOutline:
+    area: AdminArea
+    geojson: str = strawberry.field(
+        description="The outline as a GeoJSON Polygon or MultiPolygon (simplified to ~30 m)."
+    )
 
 
 @strawberry.type
