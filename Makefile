@@ -9,7 +9,9 @@ setup:
 run: setup
 	AIDMAP_DEV=$${AIDMAP_DEV:-1} .venv/bin/aidmap serve
 
-test: setup
+# The tests also drive the page in Debian's chromium (installed when missing).
+test:
+	@AIDMAP_WITH_BROWSER=1 bash scripts/setup.sh
 	.venv/bin/python -m pytest
 
 schema: setup

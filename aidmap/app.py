@@ -16,7 +16,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -24,6 +25,7 @@ from strawberry.http.websocket_origin import normalize_origin
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
+from aidmap import i18n
 from aidmap.db.engine import make_engine, make_read_sessionmaker, make_sessionmaker
 from aidmap.db.reader import Reader
 from aidmap.events.access_log import AccessLog
@@ -45,7 +47,7 @@ from aidmap.schema.ids import pk_of
 from aidmap.schema.limits import Limits
 from aidmap.schema.live_socket import AidmapTransportWSHandler
 from aidmap.schema.sharing import SharedResults
-from aidmap.settings import Settings
+from aidmap.settings import FRONTEND_DIR, Settings
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +132,8 @@ class AidmapGraphQL(GraphQL[Context, None]):
         snapshots: Snapshots = request.state.snapshots
         shared_results: SharedResults = request.state.shared_results
         access_log: AccessLog = request.state.access_log
+        # Error messages follow Accept-Language (the context var lives as long as this request's task).
+        i18n.language.set(i18n.pick(request.headers.get("accept-language")))
         token = bearer_token(request.headers.get("authorization"))
         partner: PartnerKey | None = None
         if token and is_partner_key(token):
@@ -241,11 +245,17 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
             await session.execute(text("SELECT 1"))
         return JSONResponse({"status": "ok"})
 
+    async def page_config(request: Request) -> JSONResponse:
+        return JSONResponse({"tileUrl": settings.tile_url or None})
+
     graphql = AidmapGraphQL(settings)
     routes = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", health),
+        Route("/config.json", page_config),
+        # The reference page: last, so it never shadows the API.
+        Mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="page"),
     ]
     middleware = [
         # Outermost first: refuse over-limit clients before anything else, then check origins.

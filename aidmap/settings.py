@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The reference page (static files, no build step).
+FRONTEND_DIR = PROJECT_ROOT / "frontend_stub"
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -66,6 +68,8 @@ class Settings:
     max_query_cost: int = 5000
     max_subscriptions_per_connection: int = 20
     connection_init_timeout_seconds: float = 10.0
+    # Raster map tiles for the page ({z}/{x}/{y}); without, the page draws ward outlines only.
+    tile_url: str = ""
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -101,6 +105,7 @@ class Settings:
             max_query_cost=int(env.get("AIDMAP_MAX_QUERY_COST", "5000")),
             max_subscriptions_per_connection=int(env.get("AIDMAP_MAX_SUBSCRIPTIONS_PER_CONNECTION", "20")),
             connection_init_timeout_seconds=float(env.get("AIDMAP_CONNECTION_INIT_TIMEOUT_SECONDS", "10")),
+            tile_url=env.get("AIDMAP_TILE_URL", ""),
         )
 
     def phone_hash_key(self) -> bytes:

@@ -9,6 +9,7 @@ from graphql import GraphQLError
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimiter, ParserCache, ValidationCache
 
+from aidmap.i18n import translate
 from aidmap.resolvers.problems import UserInputError
 from aidmap.schema.limits import Limits, operation_checks, page_defaults
 from aidmap.schema.mutation import Mutation
@@ -28,6 +29,7 @@ def should_mask_error(error: GraphQLError) -> bool:
         return False
     if isinstance(original, UserInputError):
         error.extensions = {"code": original.code.value, "field": original.field}
+        error.message = translate(error.message, original.code.value)
         return False
     log.error("unexpected error in %s", error.path, exc_info=original)
     return True
@@ -36,6 +38,11 @@ def should_mask_error(error: GraphQLError) -> bool:
 class ClientSafeErrors(MaskErrors):
     def __init__(self) -> None:
         super().__init__(should_mask_error=should_mask_error, error_message="Unexpected error.")
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        anonymised = super().anonymise_error(error)
+        anonymised.message = translate(anonymised.message, None)
+        return anonymised
 
 
 class AidmapSchema(strawberry.Schema):

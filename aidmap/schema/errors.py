@@ -7,6 +7,7 @@ from typing import TypeVar
 
 import strawberry
 
+from aidmap.i18n import translate
 from aidmap.resolvers.problems import Code, Problem
 
 
@@ -85,4 +86,7 @@ _CODE_ENUMS = {
 
 def to_errors(error_type: type[E], problems: list[Problem]) -> list[E]:
     codes = _CODE_ENUMS[error_type]
-    return [error_type(field=p.field, message=p.message, code=codes[p.code.value]) for p in problems]
+    return [
+        error_type(field=p.field, message=translate(p.message, p.code.value), code=codes[p.code.value])
+        for p in problems
+    ]

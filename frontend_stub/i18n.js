@@ -1,0 +1,98 @@
+// Labels in Vietnamese and English. The API's own error messages come translated
+// by the server (Accept-Language), so the page never translates them itself.
+const STRINGS = {
+  vi: {
+    skip: "Bỏ qua đến nội dung", navLabel: "Chính", tabNeed: "Tôi cần giúp đỡ", tabHelp: "Tôi muốn giúp",
+    tabVerify: "Xác minh", signOut: "Đăng xuất", signIn: "Đăng nhập", signUp: "Tạo tài khoản",
+    heroTitle: "Kết nối người cần giúp với hàng xóm có thể giúp",
+    heroText: "Đăng yêu cầu về thực phẩm, thuốc, thiết bị học tập; hoặc giúp người gần bạn. Vị trí chính xác chỉ được chia sẻ với người đang giúp bạn.",
+    phone: "Số điện thoại", password: "Mật khẩu", passwordNew: "Mật khẩu (ít nhất 8 ký tự)", displayName: "Tên hiển thị",
+    postNeed: "Đăng yêu cầu hỗ trợ", category: "Loại", title: "Tiêu đề", details: "Chi tiết", quantity: "Số lượng",
+    unit: "Đơn vị", urgency: "Mức độ khẩn cấp", expires: "Cần trước ngày", contactPhone: "Số điện thoại liên hệ",
+    where: "Ở đâu? Bấm vào bản đồ, nhập toạ độ, hoặc dùng vị trí của bạn.", lat: "Vĩ độ", lon: "Kinh độ",
+    useMyLocation: "Dùng vị trí của tôi", post: "Đăng yêu cầu", myNeeds: "Yêu cầu của tôi", radius: "Bán kính",
+    search: "Tìm", nearby: "Gần bạn", live: "trực tiếp", liveOff: "mất kết nối", myPledges: "Cam kết của tôi",
+    queue: "Cần xác minh trong phường của tôi", mapLabel: "Bản đồ",
+    cellsHint: "Mỗi ô vuông là một vùng khoảng 500 m: vị trí chính xác chỉ được chia sẻ khi bạn đã cam kết giúp.",
+    footer: "aidmap: mã nguồn mở, giao diện tham khảo dùng API GraphQL công khai.",
+    allCategories: "Tất cả", pledge: "Cam kết", pledgeQuantity: "Số lượng cam kết", away: "cách", needed: "cần",
+    pledged: "đã cam kết", delivered: "đã nhận", confirmDelivery: "Xác nhận đã nhận", chat: "Trò chuyện",
+    send: "Gửi", message: "Tin nhắn", noNeeds: "Bạn chưa có yêu cầu nào.", noNearby: "Không có yêu cầu nào trong vùng này.",
+    noPledges: "Bạn chưa cam kết giúp ai.", noQueue: "Không có gì cần xác minh.", by: "từ", verify: "Xác minh",
+    reject: "Từ chối", reason: "Lý do", verifiedBy: "Đã xác minh bởi", posted: "Đã đăng yêu cầu.",
+    pledgedOk: "Cảm ơn bạn! Đã gửi cam kết.", newNeed: "Có yêu cầu mới gần bạn.", signedOut: "Bạn đã đăng xuất.",
+    exact: "Địa chỉ chính xác", contact: "Liên hệ", cancelPledge: "Hủy cam kết", pledgesOnNeed: "Người giúp",
+    noPledgesYet: "Chưa có ai cam kết.", you: "Bạn", locationMissing: "Hãy chọn vị trí trên bản đồ hoặc nhập toạ độ.",
+    geoUnavailable: "Trình duyệt không cho biết vị trí.", signInFirst: "Hãy đăng nhập để tiếp tục.",
+    households: "người", expiresOn: "hạn",
+  },
+  en: {
+    skip: "Skip to content", navLabel: "Main", tabNeed: "I need help", tabHelp: "I want to help", tabVerify: "Verify",
+    signOut: "Sign out", signIn: "Sign in", signUp: "Create an account",
+    heroTitle: "Connecting people who need help with neighbours who can give it",
+    heroText: "Ask for food, medicine or a device for school, or help someone near you. Your exact location is shared only with the people helping you.",
+    phone: "Phone number", password: "Password", passwordNew: "Password (at least 8 characters)", displayName: "Display name",
+    postNeed: "Ask for help", category: "Category", title: "Title", details: "Details", quantity: "Quantity",
+    unit: "Unit", urgency: "Urgency", expires: "Needed by", contactPhone: "Contact phone",
+    where: "Where? Click the map, type coordinates, or use your location.", lat: "Latitude", lon: "Longitude",
+    useMyLocation: "Use my location", post: "Post", myNeeds: "My needs", radius: "Radius",
+    search: "Search", nearby: "Near you", live: "live", liveOff: "offline", myPledges: "My pledges",
+    queue: "Waiting for verification in my wards", mapLabel: "Map",
+    cellsHint: "Each square is an area of about 500 m: the exact location is shared only once you pledge.",
+    footer: "aidmap: open source; this reference page uses only the public GraphQL API.",
+    allCategories: "All", pledge: "Pledge", pledgeQuantity: "Quantity to pledge", away: "away", needed: "needed",
+    pledged: "pledged", delivered: "delivered", confirmDelivery: "Confirm delivery", chat: "Chat",
+    send: "Send", message: "Message", noNeeds: "You have not asked for anything yet.", noNearby: "No needs in this area.",
+    noPledges: "You have not pledged yet.", noQueue: "Nothing to verify.", by: "from", verify: "Verify",
+    reject: "Reject", reason: "Reason", verifiedBy: "Verified by", posted: "Your need is posted.",
+    pledgedOk: "Thank you! Your pledge is sent.", newNeed: "A new need near you.", signedOut: "You are signed out.",
+    exact: "Exact location", contact: "Contact", cancelPledge: "Cancel pledge", pledgesOnNeed: "Helpers",
+    noPledgesYet: "No pledges yet.", you: "You", locationMissing: "Choose the location on the map or type coordinates.",
+    geoUnavailable: "The browser did not share a location.", signInFirst: "Sign in to continue.",
+    households: "people", expiresOn: "until",
+  },
+};
+
+const CATEGORIES = {
+  vi: { FOOD: "Thực phẩm", MEDICINE: "Thuốc", STUDY_DEVICE: "Thiết bị học tập", MEDICAL_CONSULTATION: "Tư vấn y tế",
+        ESSENTIALS: "Nhu yếu phẩm", ERRAND: "Việc vặt", OTHER: "Khác" },
+  en: { FOOD: "Food", MEDICINE: "Medicine", STUDY_DEVICE: "Study device", MEDICAL_CONSULTATION: "Medical consultation",
+        ESSENTIALS: "Essentials", ERRAND: "Errand", OTHER: "Other" },
+};
+const STATUSES = {
+  vi: { OPEN: "Đang mở", PARTLY_PLEDGED: "Đã có một phần", PLEDGED: "Đã đủ cam kết", FULFILLED: "Đã hoàn thành",
+        CANCELLED: "Đã hủy", EXPIRED: "Hết hạn", PENDING_VERIFICATION: "Chờ xác minh", UNDER_REVIEW: "Đang xem xét",
+        REJECTED: "Bị từ chối", DELIVERED: "Đã giao" },
+  en: { OPEN: "Open", PARTLY_PLEDGED: "Partly pledged", PLEDGED: "Fully pledged", FULFILLED: "Fulfilled",
+        CANCELLED: "Cancelled", EXPIRED: "Expired", PENDING_VERIFICATION: "Pending verification", UNDER_REVIEW: "Under review",
+        REJECTED: "Rejected", DELIVERED: "Delivered" },
+};
+const URGENCIES = {
+  vi: { LOW: "Thấp", NORMAL: "Bình thường", HIGH: "Cao", CRITICAL: "Rất khẩn cấp" },
+  en: { LOW: "Low", NORMAL: "Normal", HIGH: "High", CRITICAL: "Critical" },
+};
+
+let current = localStorage.getItem("aidmap.lang") ||
+  ((navigator.languages || [navigator.language || "vi"]).some((l) => l.toLowerCase().startsWith("vi")) ? "vi" :
+    (navigator.language || "").toLowerCase().startsWith("en") ? "en" : "vi");
+
+export const lang = () => current;
+export const t = (key) => STRINGS[current][key] ?? key;
+export const category = (c) => CATEGORIES[current][c] ?? c;
+export const status = (s) => STATUSES[current][s] ?? s;
+export const urgency = (u) => URGENCIES[current][u] ?? u;
+export const categories = () => Object.keys(CATEGORIES.en);
+export const urgencies = () => Object.keys(URGENCIES.en);
+
+export function setLang(next) {
+  current = next;
+  localStorage.setItem("aidmap.lang", next);
+  applyStatic();
+}
+
+/** Fill every element marked data-i18n (text) or data-i18n-aria (aria-label). */
+export function applyStatic(root = document) {
+  document.documentElement.lang = current;
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll("[data-i18n-aria]")) el.setAttribute("aria-label", t(el.dataset.i18nAria));
+}
