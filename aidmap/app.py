@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
@@ -113,8 +113,9 @@ class AidmapGraphQL(GraphQL[Context, None]):
         )
         super().__init__(
             build_schema(limits),
-            # Strawberry's own IDE page loads GraphiQL from a CDN; aidmap fetches nothing at run time.
-            graphql_ide=None,
+            # In dev mode GET /graphql from a browser shows GraphiQL: aidmap's own vendored copy
+            # (render_graphql_ide), never strawberry's page, which loads it from a CDN.
+            graphql_ide="graphiql" if settings.dev else None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             connection_init_wait_timeout=timedelta(seconds=settings.connection_init_timeout_seconds),
             # Origins are checked in front of the app for HTTP and websockets alike (guards/origins.py).
@@ -122,6 +123,9 @@ class AidmapGraphQL(GraphQL[Context, None]):
         )
         self.max_subscriptions_per_connection = settings.max_subscriptions_per_connection
         self.settings = settings
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return HTMLResponse((FRONTEND_DIR / "explorer.html").read_text(encoding="utf-8"))
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None = None) -> Context:
         sessions: async_sessionmaker[AsyncSession] = request.state.sessions

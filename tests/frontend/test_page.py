@@ -6,35 +6,19 @@ Screenshots of every view go to test-artifacts/screenshots/ (not committed): loo
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx2
-import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from aidmap.resolvers.areas import BUNDLED, import_files
-from aidmap.settings import PROJECT_ROOT
 from tests.conftest import LiveServer
 from tests.factories import CREATE_NEED, SIGN_UP, need_input
+from tests.frontend.conftest import SHOTS
 
-SHOTS = PROJECT_ROOT / "test-artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 CENTRE = ("21.0285", "105.8542")
 _phones = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is missing: `make test` installs it (scripts/setup.sh with AIDMAP_WITH_BROWSER=1)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield launched
-        launched.close()
 
 
 class Person:
