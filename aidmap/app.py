@@ -7,10 +7,10 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from cross_web import HTTPException
-from sqlalchemy import text
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -18,6 +18,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Send
+from starlette.types import Scope as AsgiScope
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -27,6 +29,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from aidmap import i18n
 from aidmap.db.engine import make_engine, make_read_sessionmaker, make_sessionmaker
+from aidmap.db.migrate import head_revision
 from aidmap.db.reader import Reader
 from aidmap.events.access_log import AccessLog
 from aidmap.events.fanout import FanOut
@@ -39,6 +42,7 @@ from aidmap.guards.rate_limit import RateLimitMiddleware
 from aidmap.jobs.expiry import expiry_job
 from aidmap.jobs.help_requests import help_cascade_job
 from aidmap.models import Scope
+from aidmap.observability import Metrics, RequestIdMiddleware
 from aidmap.resolvers.accounts import Viewer, viewer_for_account, viewer_for_token
 from aidmap.resolvers.partners import PartnerKey, PartnerKeys, is_partner_key
 from aidmap.schema import build_schema
@@ -62,6 +66,7 @@ class State(TypedDict):
     shared_results: SharedResults
     access_log: AccessLog
     partner_keys: PartnerKeys
+    metrics: Metrics
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -73,6 +78,20 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 ACT_AS_HEADER = "aidmap-act-as"
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+def wants_graphql_response(accept: str | None) -> bool:
+    """Did the client ask for application/graphql-response+json (before application/json)?"""
+    if not accept:
+        return False
+    for part in accept.split(","):
+        media = part.split(";")[0].strip().lower()
+        if media == GRAPHQL_RESPONSE:
+            return True
+        if media in ("application/json", "*/*", "application/*"):
+            return False
+    return False
 
 
 async def _partner_and_viewer(
@@ -124,6 +143,48 @@ class AidmapGraphQL(GraphQL[Context, None]):
         self.max_subscriptions_per_connection = settings.max_subscriptions_per_connection
         self.settings = settings
 
+    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as refused:
+            # Refusals before GraphQL runs (bad key, bad JSON, wrong method) are GraphQL-shaped too.
+            response = JSONResponse({"errors": [{"message": refused.reason}]}, status_code=refused.status_code)
+            if refused.status_code == 405:
+                response.headers["allow"] = "GET, POST"
+        await response(scope, receive, send)
+
+    async def execute_single(
+        self, request: Any, request_adapter: Any, sub_response: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        try:
+            return await super().execute_single(request, request_adapter, sub_response, *args, **kwargs)
+        except HTTPException as refused:
+            # GraphQL over HTTP: a mutation over GET is 405 Method Not Allowed.
+            if request_adapter.method == "GET" and refused.status_code == 400 and "mutation" in refused.reason.lower():
+                raise HTTPException(405, "Mutations need POST.") from None
+            raise
+
+    async def process_result(self, request: Any, result: Any) -> Any:
+        response = await super().process_result(request, result)
+        sub_response = request.scope.get("aidmap.sub_response")
+        if sub_response is not None and wants_graphql_response(request.headers.get("accept")):
+            # application/graphql-response+json: a request that failed before execution (it did not
+            # parse or validate, or exceeded a limit) is a 400; anything that ran is a 200.
+            sub_response.aidmap_media_type = GRAPHQL_RESPONSE
+            if result.errors and result.data is None:
+                sub_response.status_code = 400
+        return response
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        response = super().create_response(response_data, sub_response)
+        media_type = getattr(sub_response, "aidmap_media_type", None)
+        if media_type is not None:
+            response.headers["content-type"] = f"{media_type}; charset=utf-8"
+        return response
+
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse((FRONTEND_DIR / "explorer.html").read_text(encoding="utf-8"))
 
@@ -136,6 +197,8 @@ class AidmapGraphQL(GraphQL[Context, None]):
         snapshots: Snapshots = request.state.snapshots
         shared_results: SharedResults = request.state.shared_results
         access_log: AccessLog = request.state.access_log
+        if response is not None and not isinstance(request, WebSocket):
+            request.scope["aidmap.sub_response"] = response  # process_result sets the status and media type
         # Error messages follow Accept-Language (the context var lives as long as this request's task).
         i18n.language.set(i18n.pick(request.headers.get("accept-language")))
         token = bearer_token(request.headers.get("authorization"))
@@ -169,6 +232,7 @@ class AidmapGraphQL(GraphQL[Context, None]):
             request=request,
             response=response,
             partner=partner,
+            metrics=request.state.metrics,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | None:
@@ -235,6 +299,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
                 "shared_results": shared_results,
                 "access_log": access_log,
                 "partner_keys": PartnerKeys(reader),
+                "metrics": metrics,
             }
         finally:
             await access_log.stop()
@@ -244,10 +309,36 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
             await reader.close()
             await engine.dispose()
 
+    metrics = Metrics()
+
     async def health(request: Request) -> JSONResponse:
-        async with request.state.reads() as session:
-            await session.execute(text("SELECT 1"))
+        """The process is up (a load balancer's liveness check: no database needed)."""
         return JSONResponse({"status": "ok"})
+
+    async def ready(request: Request) -> JSONResponse:
+        """Ready for traffic: database reachable, migrations current, event listener connected."""
+        problems = []
+        try:
+            rows = await request.state.reader.fetch("SELECT version_num FROM alembic_version", {})
+            if not rows or rows[0].version_num != head_revision():
+                problems.append("migrations are not current: run `aidmap db upgrade`")
+        except Exception:  # any failure to ask is a reason not to take traffic
+            problems.append("database unreachable")
+        if not request.app.state.listener.connected.is_set():
+            problems.append("event listener not connected")
+        status = 503 if problems else 200
+        return JSONResponse(
+            {"status": "ready" if not problems else "not ready", "problems": problems}, status_code=status
+        )
+
+    async def metrics_page(request: Request) -> Response:
+        fanout: FanOut = request.state.fanout
+        metrics.subscriptions.set(fanout.open_subscriptions())
+        try:
+            metrics.event_lag.set(max(0, await latest_seq(request.state.reader) - fanout.last_seq))
+        except Exception:  # the page must answer even while the database is down
+            log.warning("metrics: could not read the latest event")
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     async def page_config(request: Request) -> JSONResponse:
         return JSONResponse({"tileUrl": settings.tile_url or None})
@@ -257,12 +348,15 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         Route("/graphql", graphql, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", health),
+        Route("/readyz", ready),
+        Route("/metrics", metrics_page),
         Route("/config.json", page_config),
         # The reference page: last, so it never shadows the API.
         Mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="page"),
     ]
     middleware = [
-        # Outermost first: refuse over-limit clients before anything else, then check origins.
+        # Outermost first: a request id for every log line, refuse over-limit clients, then check origins.
+        Middleware(RequestIdMiddleware),
         Middleware(RateLimitMiddleware, per_ip=settings.rate_limit_per_ip),
         Middleware(OriginMiddleware, allowed=settings.allowed_origins),
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from aidmap.settings import Settings
@@ -183,7 +184,12 @@ def _export_schema(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from aidmap.observability import configure_logging
+
+    # JSON lines (with the request id) for `serve` unless AIDMAP_LOG_FORMAT=text; text for the other commands.
+    argv_list = sys.argv[1:] if argv is None else argv
+    serving = bool(argv_list) and argv_list[0] == "serve"
+    configure_logging(os.environ.get("AIDMAP_LOG_FORMAT", "json" if serving else "text"))
     logging.getLogger("alembic").setLevel(logging.WARNING)
     parser = argparse.ArgumentParser(prog="aidmap", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)

@@ -118,6 +118,9 @@ class FanOut:
         # In-process state kept current by the stream (the live match index), called before subscribers.
         self.sinks: list[Callable[[LiveEvent], None]] = []
 
+    def open_subscriptions(self) -> int:
+        return len(self._area_subs) + len(self._activity_owner)
+
     def subscribe_area(self, topic: Topic, area: AreaFilter) -> Subscription:
         sub = Subscription(ident=next(self._ids), limit=self.queue_limit)
         self._area_subs[sub.ident] = (topic, area, sub)

@@ -10,6 +10,7 @@ from graphql.validation import ASTValidationRule
 from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimiter, ParserCache, ValidationCache
 
 from aidmap.i18n import translate
+from aidmap.observability import MetricsExtension
 from aidmap.resolvers.problems import UserInputError
 from aidmap.schema.limits import Limits, operation_checks, page_defaults
 from aidmap.schema.mutation import Mutation
@@ -72,6 +73,7 @@ def build_schema(limits: Limits | None = None) -> AidmapSchema:
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
             checks,
+            MetricsExtension,
         ],
         execution_context_class=SharingExecutionContext,
     )

@@ -91,6 +91,8 @@ class Context:
     connection_params: dict[str, Any] | None = None
     # The partner app whose key sent the request (then `viewer`, if set, is a user it acts for).
     partner: PartnerKey | None = None
+    # The process's Prometheus metrics (observability.Metrics).
+    metrics: Any = None
 
     def require_scope(self, scope: Scope, field: str) -> None:
         """Refuse when a partner key without this scope sent the request (subscriptions; other
