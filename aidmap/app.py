@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any, TypedDict
 
 from cross_web import HTTPException
+from graphql import GraphQLError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
@@ -23,8 +24,10 @@ from starlette.types import Scope as AsgiScope
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
 from strawberry.http.websocket_origin import normalize_origin
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from aidmap import i18n
@@ -45,6 +48,7 @@ from aidmap.models import Scope
 from aidmap.observability import Metrics, RequestIdMiddleware
 from aidmap.resolvers.accounts import Viewer, viewer_for_account, viewer_for_token
 from aidmap.resolvers.partners import PartnerKey, PartnerKeys, is_partner_key
+from aidmap.resolvers.persisted import MAX_QUERY_CHARS, PersistedQueries, sha256_of
 from aidmap.schema import build_schema
 from aidmap.schema.context import Context, Loaders
 from aidmap.schema.ids import pk_of
@@ -67,6 +71,7 @@ class State(TypedDict):
     access_log: AccessLog
     partner_keys: PartnerKeys
     metrics: Metrics
+    persisted_queries: PersistedQueries
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -113,6 +118,40 @@ async def _partner_and_viewer(
     return partner, viewer
 
 
+def _pq_error(message: str, code: str) -> ExecutionResult:
+    return ExecutionResult(data=None, errors=[GraphQLError(message, extensions={"code": code})])
+
+
+async def persisted_query(
+    store: PersistedQueries, partner: PartnerKey | None, data: GraphQLRequestData
+) -> ExecutionResult | None:
+    """Apollo's automatic persisted queries: fill in the query from its hash, or remember a new one.
+    A partner with registered_queries_only may send only hashes registered for it. None: go on."""
+    extension = (data.extensions or {}).get("persistedQuery")
+    if partner is not None and partner.registered_queries_only:
+        digest = extension.get("sha256Hash") if isinstance(extension, dict) else None
+        if not isinstance(digest, str) or not await store.registered_for(partner.id, digest):
+            return _pq_error(
+                "This API key accepts only its registered queries, sent by hash.", "PERSISTED_QUERY_NOT_REGISTERED"
+            )
+    if not isinstance(extension, dict):
+        return None
+    digest = extension.get("sha256Hash")
+    if extension.get("version") != 1 or not isinstance(digest, str) or len(digest) != 64:
+        return _pq_error("persistedQuery needs version 1 and a sha256Hash.", "PERSISTED_QUERY_INVALID")
+    if data.query:
+        if sha256_of(data.query) != digest:
+            return _pq_error("provided sha does not match query", "PERSISTED_QUERY_HASH_MISMATCH")
+        if len(data.query) <= MAX_QUERY_CHARS:
+            await store.put(digest, data.query)
+        return None
+    known = await store.get(digest)
+    if known is None:
+        return _pq_error("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
+    data.query = known
+    return None
+
+
 class PartnerRefused(Exception):
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
@@ -156,11 +195,22 @@ class AidmapGraphQL(GraphQL[Context, None]):
                 response.headers["allow"] = "GET, POST"
         await response(scope, receive, send)
 
-    async def execute_single(
-        self, request: Any, request_adapter: Any, sub_response: Any, *args: Any, **kwargs: Any
+    async def execute_single(  # noqa: PLR0917
+        self,
+        request: Any,
+        request_adapter: Any,
+        sub_response: Any,
+        context: Context,
+        root_value: Any,
+        request_data: GraphQLRequestData,
     ) -> Any:
+        refused = await persisted_query(request.state.persisted_queries, context.partner, request_data)
+        if refused is not None:
+            return refused
         try:
-            return await super().execute_single(request, request_adapter, sub_response, *args, **kwargs)
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
         except HTTPException as refused:
             # GraphQL over HTTP: a mutation over GET is 405 Method Not Allowed.
             if request_adapter.method == "GET" and refused.status_code == 400 and "mutation" in refused.reason.lower():
@@ -184,6 +234,10 @@ class AidmapGraphQL(GraphQL[Context, None]):
         if media_type is not None:
             response.headers["content-type"] = f"{media_type}; charset=utf-8"
         return response
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET with only a persisted-query hash is an operation, not a browser asking for GraphiQL.
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(request)
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse((FRONTEND_DIR / "explorer.html").read_text(encoding="utf-8"))
@@ -300,6 +354,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
                 "access_log": access_log,
                 "partner_keys": PartnerKeys(reader),
                 "metrics": metrics,
+                "persisted_queries": PersistedQueries(reader),
             }
         finally:
             await access_log.stop()

@@ -155,9 +155,20 @@ def _partner(settings: Settings, args: argparse.Namespace) -> int:
                 scopes=partners.parse_scopes(args.scopes),
                 rate_limit_per_minute=args.rate_limit,
                 allowed_origins=[o.strip() for o in (args.origins or "").split(",") if o.strip()],
+                registered_queries_only=args.registered_queries_only,
             )
             print(f"created partner {partner_id}; its API key (shown only now, store it safely):")
             print(key)
+        elif args.action == "register-queries":
+            from pathlib import Path
+
+            from aidmap.resolvers.persisted import register
+
+            if not args.name or not args.files:
+                print("partner register-queries needs --name and --query FILE", file=sys.stderr)
+                return 2
+            for path, digest in register(url=database.url, partner_name=args.name, paths=[Path(f) for f in args.files]):
+                print(f"{digest}\t{path}")
         elif args.action == "revoke":
             if not args.name or not partners.revoke(url=database.url, name=args.name):
                 print(f"no active partner named {args.name!r}", file=sys.stderr)
@@ -213,11 +224,18 @@ def main(argv: list[str] | None = None) -> int:
     admin.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     admin.set_defaults(run=_admin)
     partner = commands.add_parser("partner", help="partner apps: API keys with scopes and rate limits")
-    partner.add_argument("action", choices=["create", "revoke", "list"])
+    partner.add_argument("action", choices=["create", "revoke", "list", "register-queries"])
     partner.add_argument("--name")
     partner.add_argument("--scopes", help="comma-separated, e.g. needs:read,needs:write,private:read")
     partner.add_argument("--rate-limit", type=int, default=600, help="requests per minute (default 600)")
     partner.add_argument("--origins", help="comma-separated browser origins allowed to call with the key (CORS)")
+    partner.add_argument(
+        "--registered-queries-only", action="store_true",
+        help="accept only queries registered for this partner (register-queries), sent by hash",
+    )  # fmt: skip
+    partner.add_argument(
+        "--query", dest="files", action="append", default=[], help="register-queries: a .graphql file (repeatable)"
+    )
     partner.set_defaults(run=_partner)
     areas_cmd = commands.add_parser("areas", help="administrative areas")
     areas_cmd.add_argument("action", choices=["import"])

@@ -64,6 +64,14 @@ const state = {
   stopNearby: null,
 };
 
+// Live events can start several reloads of one list at once; only the newest may draw,
+// or an older answer (fetched before the latest message) would overwrite a newer one.
+const generations = {};
+function startLoad(key) {
+  const mine = (generations[key] = (generations[key] || 0) + 1);
+  return () => generations[key] !== mine;
+}
+
 // ---------------------------------------------------------------- feedback
 function banner(text) {
   const node = $("#banner");
@@ -200,18 +208,21 @@ function chatToggle(pledgeId, container) {
 }
 
 async function reopenChats(root) {
+  const boxes = [];
   for (const pledgeId of state.openChats) {
     const holder = root.querySelector(`[data-pledge-holder="${pledgeId}"]`);
-    if (holder) holder.append(await chatBox(pledgeId));
+    if (holder) boxes.push(chatBox(pledgeId).then((box) => holder.append(box)));
   }
+  await Promise.all(boxes);
 }
 
 // ---------------------------------------------------------------- I need help
 let needMap;
 
 async function loadMyNeeds() {
+  const stale = startLoad("myNeeds");
   const data = await run("need", () => gql(Q.myNeeds));
-  if (!data) return;
+  if (!data || stale()) return;
   const list = $("#my-needs");
   list.replaceChildren(...data.myNeeds.edges.map(({ node }) => {
     const pledges = node.pledges.map((p) => {
@@ -315,8 +326,9 @@ async function searchNearby() {
   helpMap.setView(query.near, query.radius);
   helpMap.setMarks({ me: query.near, radius: query.radius });
   drawAreas(helpMap, query.near, query.radius);
+  const stale = startLoad("nearby");
   const data = await run("help", () => gql(Q.needs, query));
-  if (!data) return;
+  if (!data || stale()) return;
   state.nearby = new Map(data.needs.edges.map((e) => [e.node.id, { node: e.node, distanceMeters: e.distanceMeters }]));
   drawNearby();
   // Follow this area live: new needs appear, closed ones leave, without reloading.
@@ -332,8 +344,9 @@ async function searchNearby() {
 }
 
 async function loadMyPledges() {
+  const stale = startLoad("myPledges");
   const data = await run("help", () => gql(Q.myPledges));
-  if (!data) return;
+  if (!data || stale()) return;
   const list = $("#my-pledges");
   list.replaceChildren(...data.myPledges.edges.map(({ node }) => {
     const need = node.need;
@@ -357,8 +370,9 @@ async function loadMyPledges() {
 
 // ---------------------------------------------------------------- verifier
 async function loadQueue() {
+  const stale = startLoad("queue");
   const data = await run("verify", () => gql(Q.queue));
-  if (!data) return;
+  if (!data || stale()) return;
   $("#queue").replaceChildren(...data.verificationQueue.edges.map(({ node }) => {
     const reason = h("input", { "aria-label": t("reason"), placeholder: t("reason"), maxlength: 500 });
     const error = h("p", { class: "field-error", role: "alert" });

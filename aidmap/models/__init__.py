@@ -9,7 +9,7 @@ from aidmap.models.location_read import LocationRead, PrivateField
 from aidmap.models.message import Message
 from aidmap.models.need import Need, NeedCategory, NeedReport, NeedStatus, Urgency
 from aidmap.models.offer import Offer, OfferStatus
-from aidmap.models.partner import Partner, Scope
+from aidmap.models.partner import Partner, PartnerQuery, PersistedQuery, Scope
 from aidmap.models.pledge import Pledge, PledgeStatus
 
 __all__ = [
@@ -32,6 +32,8 @@ __all__ = [
     "NeedReport",
     "NeedStatus",
     "Partner",
+    "PartnerQuery",
+    "PersistedQuery",
     "Scope",
     "Offer",
     "OfferStatus",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, DateTime, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, false
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -37,5 +37,24 @@ class Partner(Base):
     rate_limit_per_minute: Mapped[int] = mapped_column(Integer, nullable=False)
     # Browser origins allowed to call the API with this key (CORS).
     allowed_origins: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default="{}")
+    # Accept only queries registered for this partner (by hash), never arbitrary documents.
+    registered_queries_only: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=false())
     created_at: Mapped[datetime] = created_at_column()
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PersistedQuery(Base):
+    """A query document by its sha256 (Apollo's automatic persisted queries, and partners' registered ones)."""
+
+    __tablename__ = "persisted_queries"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    query: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class PartnerQuery(Base):
+    __tablename__ = "partner_queries"
+
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("persisted_queries.sha256"), primary_key=True)

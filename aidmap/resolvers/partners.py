@@ -23,6 +23,7 @@ class PartnerKey:
     scopes: frozenset[str]
     rate_limit_per_minute: int
     allowed_origins: frozenset[str]
+    registered_queries_only: bool = False
 
     def allows(self, scope: Scope) -> bool:
         return scope.value in self.scopes
@@ -47,7 +48,13 @@ def parse_scopes(raw: str) -> list[str]:
 
 
 def create(
-    *, url: str, name: str, scopes: list[str], rate_limit_per_minute: int, allowed_origins: list[str]
+    *,
+    url: str,
+    name: str,
+    scopes: list[str],
+    rate_limit_per_minute: int,
+    allowed_origins: list[str],
+    registered_queries_only: bool = False,
 ) -> tuple[int, str]:
     """A new partner; returns (id, key). Only the key's hash is stored: the key is shown once."""
     import psycopg
@@ -67,9 +74,9 @@ def create(
         if conn.execute("SELECT 1 FROM partners WHERE name = %s", (name,)).fetchone():
             raise ValueError(f"A partner named {name!r} already exists.")
         row = conn.execute(
-            "INSERT INTO partners (name, key_hash, scopes, rate_limit_per_minute, allowed_origins) "
-            "VALUES (%s, %s, %s, %s, %s) RETURNING id",
-            (name, hash_key(key), scopes, rate_limit_per_minute, allowed_origins),
+            "INSERT INTO partners (name, key_hash, scopes, rate_limit_per_minute, allowed_origins, "
+            "registered_queries_only) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+            (name, hash_key(key), scopes, rate_limit_per_minute, allowed_origins, registered_queries_only),
         ).fetchone()
     assert row is not None
     return int(row[0]), key
@@ -102,7 +109,7 @@ def listing(*, url: str) -> list[tuple[str, list[str], int, list[str], bool]]:
 
 
 _KEY_SQL = """
-SELECT id, name, scopes, rate_limit_per_minute, allowed_origins FROM partners
+SELECT id, name, scopes, rate_limit_per_minute, allowed_origins, registered_queries_only FROM partners
 WHERE key_hash = %(key_hash)s::text AND revoked_at IS NULL
 """
 _ORIGINS_SQL = "SELECT DISTINCT unnest(allowed_origins) AS origin FROM partners WHERE revoked_at IS NULL"
@@ -132,6 +139,7 @@ class PartnerKeys:
                 scopes=frozenset(rows[0].scopes),
                 rate_limit_per_minute=rows[0].rate_limit_per_minute,
                 allowed_origins=frozenset(rows[0].allowed_origins),
+                registered_queries_only=rows[0].registered_queries_only,
             )
             if rows
             else None

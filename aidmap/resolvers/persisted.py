@@ -1,0 +1,90 @@
+"""Persisted queries: Apollo's automatic protocol (send a hash; send the query once when it is unknown),
+and partners that accept only queries registered for them in advance."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from pathlib import Path
+
+from aidmap.db.reader import Reader
+
+MAX_CACHED = 2048
+MAX_QUERY_CHARS = 100_000
+
+
+def sha256_of(query: str) -> str:
+    return hashlib.sha256(query.encode("utf-8")).hexdigest()
+
+
+class PersistedQueries:
+    """Hash -> query, shared by every process through the database, cached in this one."""
+
+    def __init__(self, reader: Reader) -> None:
+        self._reader = reader
+        self._queries: OrderedDict[str, str] = OrderedDict()
+        self._registered: set[tuple[int, str]] = set()
+
+    def _remember(self, digest: str, query: str) -> None:
+        self._queries[digest] = query
+        self._queries.move_to_end(digest)
+        while len(self._queries) > MAX_CACHED:
+            self._queries.popitem(last=False)
+
+    async def get(self, digest: str) -> str | None:
+        query = self._queries.get(digest)
+        if query is None:
+            rows = await self._reader.fetch(
+                "SELECT query FROM persisted_queries WHERE sha256 = %(sha)s::text", {"sha": digest}
+            )
+            if not rows:
+                return None
+            query = rows[0].query
+            self._remember(digest, query)
+        return query
+
+    async def put(self, digest: str, query: str) -> None:
+        await self._reader.execute(
+            "INSERT INTO persisted_queries (sha256, query) VALUES (%(sha)s::text, %(query)s::text) "
+            "ON CONFLICT (sha256) DO NOTHING",
+            {"sha": digest, "query": query},
+        )
+        self._remember(digest, query)
+
+    async def registered_for(self, partner_id: int, digest: str) -> bool:
+        if (partner_id, digest) in self._registered:
+            return True
+        rows = await self._reader.fetch(
+            "SELECT 1 AS ok FROM partner_queries WHERE partner_id = %(p)s::bigint AND sha256 = %(sha)s::text",
+            {"p": partner_id, "sha": digest},
+        )
+        if rows:
+            self._registered.add((partner_id, digest))
+        return bool(rows)
+
+
+def register(*, url: str, partner_name: str, paths: list[Path]) -> list[tuple[str, str]]:
+    """Register each file's document for the partner; returns (file, sha256) pairs. The client sends
+    the same text's sha256 as extensions.persistedQuery.sha256Hash."""
+    import psycopg
+
+    from aidmap.db.reader import conninfo_from_url
+
+    registered = []
+    with psycopg.connect(conninfo_from_url(url)) as conn:
+        row = conn.execute("SELECT id FROM partners WHERE name = %s AND revoked_at IS NULL", (partner_name,)).fetchone()
+        if row is None:
+            raise ValueError(f"No active partner named {partner_name!r}.")
+        for path in paths:
+            query = path.read_text(encoding="utf-8")
+            digest = sha256_of(query)
+            conn.execute(
+                "INSERT INTO persisted_queries (sha256, query) VALUES (%s, %s) ON CONFLICT (sha256) DO NOTHING",
+                (digest, query),
+            )
+            conn.execute(
+                "INSERT INTO partner_queries (partner_id, sha256) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                (row[0], digest),
+            )
+            registered.append((str(path), digest))
+    return registered
