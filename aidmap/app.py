@@ -49,6 +49,7 @@ from aidmap.observability import Metrics, RequestIdMiddleware
 from aidmap.resolvers.accounts import Viewer, viewer_for_account, viewer_for_token
 from aidmap.resolvers.partners import PartnerKey, PartnerKeys, is_partner_key
 from aidmap.resolvers.persisted import MAX_QUERY_CHARS, PersistedQueries, sha256_of
+from aidmap.resolvers.webhooks import delivery_policy, webhook_job
 from aidmap.schema import build_schema
 from aidmap.schema.context import Context, Loaders
 from aidmap.schema.ids import pk_of
@@ -342,6 +343,13 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         expiry.start()
         cascade = help_cascade_job(sessions=sessions, timeout_s=settings.help_timeout_seconds)
         cascade.start()
+        webhooks = webhook_job(
+            sessions=sessions,
+            interval_s=settings.webhook_interval_seconds,
+            policy=delivery_policy(settings),
+            on_failure=metrics.webhook_failures.inc,
+        )
+        webhooks.start()
         try:
             yield {
                 "sessions": sessions,
@@ -358,6 +366,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
             }
         finally:
             await access_log.stop()
+            await webhooks.stop()
             await cascade.stop()
             await expiry.stop()
             await listener.stop()

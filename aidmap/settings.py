@@ -68,6 +68,11 @@ class Settings:
     max_query_cost: int = 5000
     max_subscriptions_per_connection: int = 20
     connection_init_timeout_seconds: float = 10.0
+    # Webhooks: how often each process queues and delivers; the first retry's delay (doubling);
+    # whether endpoints may be private addresses (tests, closed deployments).
+    webhook_interval_seconds: float = 1.0
+    webhook_retry_seconds: float = 10.0
+    webhook_allow_private: bool = False
     # Raster map tiles for the page ({z}/{x}/{y}); without, the page draws ward outlines only.
     tile_url: str = ""
 
@@ -106,6 +111,9 @@ class Settings:
             max_subscriptions_per_connection=int(env.get("AIDMAP_MAX_SUBSCRIPTIONS_PER_CONNECTION", "20")),
             connection_init_timeout_seconds=float(env.get("AIDMAP_CONNECTION_INIT_TIMEOUT_SECONDS", "10")),
             tile_url=env.get("AIDMAP_TILE_URL", ""),
+            webhook_interval_seconds=float(env.get("AIDMAP_WEBHOOK_INTERVAL_SECONDS", "1")),
+            webhook_retry_seconds=float(env.get("AIDMAP_WEBHOOK_RETRY_SECONDS", "10")),
+            webhook_allow_private=_env_bool("AIDMAP_WEBHOOK_ALLOW_PRIVATE", False),
         )
 
     def phone_hash_key(self) -> bytes:

@@ -11,6 +11,7 @@ from aidmap.models.need import Need, NeedCategory, NeedReport, NeedStatus, Urgen
 from aidmap.models.offer import Offer, OfferStatus
 from aidmap.models.partner import Partner, PartnerQuery, PersistedQuery, Scope
 from aidmap.models.pledge import Pledge, PledgeStatus
+from aidmap.models.webhook import DeliveryStatus, Webhook, WebhookDelivery
 
 __all__ = [
     "AccessToken",
@@ -42,4 +43,7 @@ __all__ = [
     "Role",
     "Urgency",
     "VerifierArea",
+    "DeliveryStatus",
+    "Webhook",
+    "WebhookDelivery",
 ]

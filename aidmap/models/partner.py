@@ -24,6 +24,7 @@ class Scope(StrEnum):
     MESSAGES = "messages"
     PRIVATE_READ = "private:read"  # exact locations and phones, where the person acted for may see them
     VERIFY = "verify"  # verifier and admin work, for users who hold those roles
+    WEBHOOKS = "webhooks"  # register endpoints that receive events
 
 
 class Partner(Base):

@@ -29,6 +29,7 @@ NeedErrorCode = _codes("NeedErrorCode", [*_INPUT, *_ACCESS, Code.QUOTA_EXCEEDED,
 OfferErrorCode = _codes("OfferErrorCode", [*_INPUT, *_ACCESS])
 MessageErrorCode = _codes("MessageErrorCode", [*_INPUT, *_ACCESS])
 RoleErrorCode = _codes("RoleErrorCode", [*_INPUT, *_ACCESS])
+WebhookErrorCode = _codes("WebhookErrorCode", [*_INPUT, *_ACCESS, Code.QUOTA_EXCEEDED])
 HelpErrorCode = _codes("HelpErrorCode", [*_INPUT, *_ACCESS, Code.QUANTITY_EXCEEDS_OPEN, Code.OWN_NEED])
 PledgeErrorCode = _codes(
     "PledgeErrorCode",
@@ -67,11 +68,16 @@ class RoleError(UserError):
 
 
 @strawberry.type
+class WebhookError(UserError):
+    code: WebhookErrorCode  # type: ignore[valid-type]
+
+
+@strawberry.type
 class PledgeError(UserError):
     code: PledgeErrorCode  # type: ignore[valid-type]
 
 
-E = TypeVar("E", AccountError, NeedError, OfferError, PledgeError, MessageError, HelpError, RoleError)
+E = TypeVar("E", AccountError, NeedError, OfferError, PledgeError, MessageError, HelpError, RoleError, WebhookError)
 
 _CODE_ENUMS = {
     AccountError: AccountErrorCode,
@@ -81,6 +87,7 @@ _CODE_ENUMS = {
     MessageError: MessageErrorCode,
     HelpError: HelpErrorCode,
     RoleError: RoleErrorCode,
+    WebhookError: WebhookErrorCode,
 }
 
 

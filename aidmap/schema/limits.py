@@ -73,6 +73,8 @@ ROOT_SCOPES: dict[str, Scope | None] = {
     "setAvailability": Scope.OFFERS_WRITE, "acceptHelpRequest": Scope.OFFERS_WRITE,
     "pledge": Scope.PLEDGES_WRITE, "cancelPledge": Scope.PLEDGES_WRITE, "confirmDelivery": Scope.PLEDGES_WRITE,
     "sendMessage": Scope.MESSAGES, "verifyNeed": Scope.VERIFY, "rejectNeed": Scope.VERIFY,
+    "createWebhook": Scope.WEBHOOKS, "deleteWebhook": Scope.WEBHOOKS, "webhooks": Scope.WEBHOOKS,
+    "webhookDeliveries": Scope.WEBHOOKS,
     "grantRole": None, "revokeRole": None,  # admin work is never done through a partner app
     # Subscription
     "needsNearby": Scope.NEEDS_READ, "offersNearby": Scope.OFFERS_READ, "myActivity": Scope.ACCOUNTS,

@@ -46,6 +46,7 @@ from aidmap.schema.types import (
     shown_distance,
     visible_need_views,
 )
+from aidmap.schema.webhooks import WebhookQuery
 
 MAX_NODES = 100
 
@@ -97,7 +98,7 @@ async def _resolve_nodes(ctx: Context, global_ids: list[str]) -> list[Node | Non
 
 
 @strawberry.type
-class Query:
+class Query(WebhookQuery):
     @strawberry.field(description="Needs within radiusMeters (at most 50 km) of a point, nearest first.")
     async def needs(
         self,
