@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+from typing import Any
 
 from aidmap.settings import Settings
 
@@ -187,6 +188,124 @@ def _partner(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _account_viewer(url: str, phone: str) -> Any:
+    from aidmap.db.reader import Reader
+    from aidmap.resolvers.accounts import viewer_for_account
+    from aidmap.resolvers.validation import normalise_phone
+
+    normalised = normalise_phone(phone)
+    reader = Reader(url, max_size=2)
+    await reader.open()
+    try:
+        rows = await reader.fetch("SELECT id FROM accounts WHERE phone = %(p)s::text", {"p": normalised or ""})
+        return await viewer_for_account(reader=reader, account_id=rows[0].id) if rows else None
+    finally:
+        await reader.close()
+
+
+def _import(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+    from pathlib import Path
+
+    from rich.progress import Progress
+
+    from aidmap.db.engine import make_engine, make_sessionmaker
+    from aidmap.db.migrate import upgrade
+    from aidmap.db.provision import open_database
+    from aidmap.resolvers import imports
+    from aidmap.resolvers.needs import IntakePolicy
+
+    path = Path(args.file)
+    fmt = "geojson" if path.suffix.lower() in (".geojson", ".json") else "csv"
+    try:
+        rows = imports.parse(path.read_text(encoding="utf-8-sig"), fmt)
+    except (OSError, imports.ImportFileError) as error:
+        print(error, file=sys.stderr)
+        return 2
+    database = open_database(settings)
+    try:
+        upgrade(database.url)
+
+        async def run() -> imports.ImportReport | None:
+            viewer = await _account_viewer(database.url, args.filed_by)
+            if viewer is None or not ({"OPERATOR", "ADMIN"} & set(viewer.roles)):
+                return None
+            engine = make_engine(database.url, pool_size=2)
+            policy = IntakePolicy(
+                phone_key=settings.phone_hash_key(),
+                require_verification=settings.require_verification,
+                max_open_per_category=max(settings.max_open_needs_per_category, imports.MAX_ROWS),
+            )
+            try:
+                with Progress() as progress:
+                    task = progress.add_task(f"importing {path.name}", total=len(rows))
+                    return await imports.import_rows(
+                        sessions=make_sessionmaker(engine), viewer=viewer, rows=rows, policy=policy,
+                        progress=lambda n: progress.advance(task, n),
+                    )  # fmt: skip
+            finally:
+                await engine.dispose()
+
+        report = asyncio.run(run())
+    finally:
+        if database.started is not None:
+            database.started.stop()
+    if report is None:
+        print(f"--filed-by {args.filed_by}: no operator (or admin) account has this phone", file=sys.stderr)
+        return 2
+    report_path = Path(args.report) if args.report else path.with_suffix(path.suffix + ".report.csv")
+    with report_path.open("w", encoding="utf-8", newline="") as out:
+        report.write_csv(out)
+    print(
+        f"imported {report.imported}, already there {report.skipped}, failed {len({f.line for f in report.failed})} rows"
+    )
+    print(f"report of failed rows: {report_path}")
+    return 0
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from aidmap.db.engine import make_engine, make_read_sessionmaker
+    from aidmap.db.provision import open_database
+    from aidmap.models.need import ANONYMOUS, Principal
+    from aidmap.resolvers import imports
+
+    database = open_database(settings)
+    try:
+
+        async def run() -> list[dict[str, Any]] | None:
+            who = ANONYMOUS
+            if args.as_phone:
+                viewer = await _account_viewer(database.url, args.as_phone)
+                if viewer is None:
+                    return None
+                who = Principal(
+                    account_id=viewer.account_id, is_admin=viewer.is_admin, verifier_wards=viewer.verifier_wards
+                )
+            engine = make_engine(database.url, pool_size=2)
+            try:
+                async with make_read_sessionmaker(engine)() as session:
+                    return list(await imports.export_rows(session=session, area_code=args.area, who=who))
+            finally:
+                await engine.dispose()
+
+        rows = asyncio.run(run())
+    finally:
+        if database.started is not None:
+            database.started.stop()
+    if rows is None:
+        print(f"--as {args.as_phone}: no account has this phone", file=sys.stderr)
+        return 2
+    if args.output:
+        with open(args.output, "w", encoding="utf-8", newline="") as out:
+            count = imports.write_export(rows, args.format, out)
+    else:
+        count = imports.write_export(rows, args.format, sys.stdout)  # type: ignore[arg-type]
+    print(f"exported {count} needs", file=sys.stderr)
+    return 0
+
+
 def _export_schema(settings: Settings, args: argparse.Namespace) -> int:
     from aidmap.schema import schema
 
@@ -237,6 +356,19 @@ def main(argv: list[str] | None = None) -> int:
         "--query", dest="files", action="append", default=[], help="register-queries: a .graphql file (repeatable)"
     )
     partner.set_defaults(run=_partner)
+    import_cmd = commands.add_parser("import", help="bulk-import needs from a hotline's CSV or GeoJSON")
+    import_cmd.add_argument("what", choices=["needs"])
+    import_cmd.add_argument("file", help="FILE.csv or FILE.geojson (columns: see docs/partners.md)")
+    import_cmd.add_argument("--filed-by", required=True, help="phone of the operator account the needs are filed by")
+    import_cmd.add_argument("--report", help="where to write failed rows (default FILE.report.csv)")
+    import_cmd.set_defaults(run=_import)
+    export_cmd = commands.add_parser("export", help="export an area's needs as a partner may see them")
+    export_cmd.add_argument("what", choices=["needs"])
+    export_cmd.add_argument("--area", required=True, help="area code (a province covers its wards)")
+    export_cmd.add_argument("--format", choices=["geojson", "csv"], default="geojson")
+    export_cmd.add_argument("--as", dest="as_phone", help="export as this account sees (default: the public view)")
+    export_cmd.add_argument("--output", help="file to write (default: standard output)")
+    export_cmd.set_defaults(run=_export)
     areas_cmd = commands.add_parser("areas", help="administrative areas")
     areas_cmd.add_argument("action", choices=["import"])
     areas_cmd.add_argument("files", nargs="+", help="GeoJSON FeatureCollections (code, name, level, parentCode)")

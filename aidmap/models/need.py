@@ -145,6 +145,8 @@ class Need(Base):
             "expires_at",
             postgresql_where=text("status IN ('OPEN', 'PARTLY_PLEDGED', 'PLEDGED')"),
         ),
+        # An import's row id, unique per filer: re-running the same file creates nothing new.
+        Index("uq_needs_filed_by_id_external_id", "filed_by_id", "external_id", unique=True),
         Index(
             "ix_needs_hidden_by_ward",
             "ward_code",
@@ -174,6 +176,8 @@ class Need(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     # The ward the point falls in (point-in-polygon at creation), if the areas are imported.
     ward_code: Mapped[str | None] = mapped_column(Text, index=True)
+    # The row id in the hotline's spreadsheet it was imported from.
+    external_id: Mapped[str | None] = mapped_column(String(100))
     # The partner app it was filed through, if any (that partner may see it with `private:read`).
     partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
     # HMAC-SHA256 of the contact phone with the server's secret key: finds needs with the same phone

@@ -25,6 +25,7 @@ class Scope(StrEnum):
     PRIVATE_READ = "private:read"  # exact locations and phones, where the person acted for may see them
     VERIFY = "verify"  # verifier and admin work, for users who hold those roles
     WEBHOOKS = "webhooks"  # register endpoints that receive events
+    IMPORT = "import"  # bulk-import needs for the operator it acts for
 
 
 class Partner(Base):

@@ -74,7 +74,7 @@ ROOT_SCOPES: dict[str, Scope | None] = {
     "pledge": Scope.PLEDGES_WRITE, "cancelPledge": Scope.PLEDGES_WRITE, "confirmDelivery": Scope.PLEDGES_WRITE,
     "sendMessage": Scope.MESSAGES, "verifyNeed": Scope.VERIFY, "rejectNeed": Scope.VERIFY,
     "createWebhook": Scope.WEBHOOKS, "deleteWebhook": Scope.WEBHOOKS, "webhooks": Scope.WEBHOOKS,
-    "webhookDeliveries": Scope.WEBHOOKS,
+    "webhookDeliveries": Scope.WEBHOOKS, "importNeeds": Scope.IMPORT,
     "grantRole": None, "revokeRole": None,  # admin work is never done through a partner app
     # Subscription
     "needsNearby": Scope.NEEDS_READ, "offersNearby": Scope.OFFERS_READ, "myActivity": Scope.ACCOUNTS,

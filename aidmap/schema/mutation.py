@@ -53,7 +53,7 @@ from aidmap.schema.inputs import (
     WithdrawOfferInput,
 )
 from aidmap.schema.types import Account, Availability, HelpRequest, Message, Need, Offer, Pledge, need_views
-from aidmap.schema.webhooks import WebhookMutation
+from aidmap.schema.webhooks import ImportMutation, WebhookMutation
 
 R = TypeVar("R")
 ErrorType = TypeVar("ErrorType", AccountError, NeedError, OfferError, PledgeError, MessageError, HelpError, RoleError)
@@ -181,7 +181,7 @@ class ReportPayload:
 
 
 @strawberry.type
-class Mutation(WebhookMutation):
+class Mutation(WebhookMutation, ImportMutation):
     @strawberry.mutation(description="Create an account; returns a bearer token for the Authorization header.")
     async def sign_up(self, info: Info[Context, None], input: SignUpInput) -> AuthPayload:
         settings, partner = info.context.settings, info.context.partner

@@ -127,6 +127,72 @@ class WebhookMutation:
         return WebhookPayload(webhook=Webhook.from_model(hook), errors=[])
 
 
+ImportFormat = strawberry.enum(Enum("ImportFormat", {"CSV": "csv", "GEOJSON": "geojson"}))  # type: ignore[misc]
+MAX_IMPORT_CHARS = 5_000_000
+
+
+@strawberry.input
+class ImportNeedsInput:
+    format: ImportFormat  # type: ignore[valid-type]
+    content: str = strawberry.field(
+        description="The file's text (CSV with a header row, or a GeoJSON FeatureCollection)."
+    )
+
+
+@strawberry.type
+class ImportFailure:
+    line: int
+    field: str | None
+    message: str
+
+
+@strawberry.type
+class ImportReport:
+    imported: int
+    skipped: int = strawberry.field(description="Rows whose external_id this operator had already imported.")
+    failed: list[ImportFailure]
+    errors: list[WebhookError]
+
+
+@strawberry.type
+class ImportMutation:
+    @strawberry.mutation(description="Operators (or a partner acting for one, scope import): bulk-import needs.")
+    async def import_needs(self, info: Info[Context, None], input: ImportNeedsInput) -> ImportReport:
+        from aidmap.resolvers import imports
+        from aidmap.resolvers.needs import IntakePolicy
+
+        ctx = info.context
+
+        def refused(problem: Problem) -> ImportReport:
+            return ImportReport(imported=0, skipped=0, failed=[], errors=to_errors(WebhookError, [problem]))
+
+        viewer = ctx.viewer
+        if viewer is None:
+            return refused(Problem(None, "Sign in to do this.", Code.UNAUTHENTICATED))
+        if not ({"OPERATOR", "ADMIN"} & set(viewer.roles)):
+            return refused(Problem(None, "Only operators and admins import needs.", Code.FORBIDDEN))
+        if len(input.content) > MAX_IMPORT_CHARS:
+            return refused(Problem("content", f"content must be at most {MAX_IMPORT_CHARS} characters.", Code.TOO_LONG))
+        fmt = input.format.value if isinstance(input.format, Enum) else str(input.format)
+        try:
+            rows = imports.parse(input.content, fmt)
+        except imports.ImportFileError as error:
+            return refused(Problem("content", str(error), Code.INVALID))
+        policy = IntakePolicy(
+            phone_key=ctx.settings.phone_hash_key(),
+            require_verification=ctx.settings.require_verification,
+            max_open_per_category=imports.MAX_ROWS,
+            partner_id=ctx.partner.id if ctx.partner is not None else None,
+        )
+        report = await imports.import_rows(sessions=ctx.sessions, viewer=viewer, rows=rows, policy=policy)
+        return ImportReport(
+            imported=report.imported,
+            skipped=report.skipped,
+            failed=[ImportFailure(line=f.line, field=f.field, message=f.message) for f in report.failed],
+            errors=[],
+        )
+
+
 @strawberry.type
 class WebhookQuery:
     @strawberry.field(description="Partner apps: my webhooks.")

@@ -1,0 +1,240 @@
+"""Bulk import and export of needs: the spreadsheets hotlines kept in 2021, in and out.
+
+Import: every row is checked with the same rules as createNeed; rows that pass are written
+(in batches, each row in its own savepoint so one bad row never spoils its batch) and
+announced like any new need; rows that fail are reported with their line and reason. A row
+whose external_id this filer already imported is skipped, so re-running a file is harmless.
+Export writes what the caller may see: approximate locations unless they may see the exact one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aidmap.geo.privacy import snap_to_cell
+from aidmap.models import Need, NeedCategory, Urgency
+from aidmap.models.need import HIDDEN_STATUSES, Principal, may_see_private
+from aidmap.resolvers import needs as need_resolvers
+from aidmap.resolvers.accounts import Viewer
+from aidmap.resolvers.problems import Problems
+
+COLUMNS = [
+    "external_id", "category", "title", "details", "quantity", "unit", "urgency", "household_size",
+    "lat", "lon", "contact_phone", "expires_at", "beneficiary_name", "beneficiary_phone",
+]  # fmt: skip
+BATCH = 200
+MAX_ROWS = 100_000
+
+
+@dataclass
+class RowFailure:
+    line: int
+    field: str | None
+    message: str
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    skipped: int = 0  # already imported (same external_id from the same filer)
+    failed: list[RowFailure] = field(default_factory=list)
+
+    def write_csv(self, out: io.TextIOBase) -> None:
+        writer = csv.writer(out)
+        writer.writerow(["line", "field", "reason"])
+        for failure in self.failed:
+            writer.writerow([failure.line, failure.field or "", failure.message])
+
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be read (not CSV with a header, not a GeoJSON FeatureCollection)."""
+
+
+def parse(content: str, fmt: str) -> list[tuple[int, dict[str, Any]]]:
+    """(line or feature number, row) pairs. CSV lines count from the header (line 1)."""
+    if fmt == "csv":
+        reader = csv.DictReader(io.StringIO(content))
+        if reader.fieldnames is None or "title" not in reader.fieldnames:
+            raise ImportFileError("A CSV file needs a header row with at least: " + ", ".join(COLUMNS[1:11]) + ".")
+        rows = [(reader.line_num, dict(row)) for row in reader]
+    elif fmt == "geojson":
+        try:
+            data = json.loads(content)
+        except json.JSONDecodeError as error:
+            raise ImportFileError(f"Not JSON: {error.msg} (line {error.lineno}).") from None
+        if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
+            raise ImportFileError("A GeoJSON file must be a FeatureCollection of Point features.")
+        rows = []
+        for number, feature in enumerate(data.get("features") or [], start=1):
+            properties = dict(feature.get("properties") or {}) if isinstance(feature, dict) else {}
+            geometry = feature.get("geometry") if isinstance(feature, dict) else None
+            if isinstance(geometry, dict) and geometry.get("type") == "Point":
+                coordinates = geometry.get("coordinates") or [None, None]
+                properties["lon"], properties["lat"] = coordinates[0], coordinates[1]
+            rows.append((number, properties))
+    else:
+        raise ImportFileError("The format is csv or geojson.")
+    if len(rows) > MAX_ROWS:
+        raise ImportFileError(f"At most {MAX_ROWS} rows per file.")
+    return rows
+
+
+def _number(value: Any, kind: type) -> Any:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        return float("nan") if kind is float else -1  # fails the same checks as a bad API value
+
+
+def _fields(row: dict[str, Any]) -> tuple[need_resolvers.NeedFields, tuple[str, str] | None, str | None]:
+    """NeedFields as createNeed would build them; raises Problems for values no input could hold."""
+    from aidmap.resolvers.problems import Code, Problem
+
+    problems = []
+    category = str(row.get("category") or "").strip().upper()
+    if category not in NeedCategory.__members__:
+        problems.append(Problem("category", f"category must be one of {', '.join(NeedCategory)}.", Code.INVALID))
+    urgency = str(row.get("urgency") or "NORMAL").strip().upper()
+    if urgency not in Urgency.__members__:
+        problems.append(Problem("urgency", f"urgency must be one of {', '.join(Urgency)}.", Code.INVALID))
+    expires: datetime | None = None
+    if row.get("expires_at"):
+        try:
+            expires = datetime.fromisoformat(str(row["expires_at"]))
+        except ValueError:
+            problems.append(Problem("expires_at", "expires_at must be an ISO 8601 time.", Code.INVALID))
+        else:
+            if expires.tzinfo is None:
+                problems.append(Problem("expires_at", "expires_at needs a time zone (e.g. +07:00).", Code.INVALID))
+    external_id = str(row.get("external_id") or "").strip() or None
+    if external_id is not None and len(external_id) > 100:
+        problems.append(Problem("external_id", "external_id must be at most 100 characters.", Code.TOO_LONG))
+    if problems:
+        raise Problems(problems)
+    behalf = None
+    if row.get("beneficiary_name") or row.get("beneficiary_phone"):
+        behalf = (str(row.get("beneficiary_name") or ""), str(row.get("beneficiary_phone") or ""))
+    fields = need_resolvers.NeedFields(
+        category=NeedCategory(category),
+        title=str(row.get("title") or ""),
+        details=str(row["details"]) if row.get("details") else None,
+        quantity=_number(row.get("quantity"), int),
+        unit=str(row.get("unit") or ""),
+        urgency=urgency,
+        household_size=_number(row.get("household_size"), int),
+        lat=_number(row.get("lat"), float),
+        lon=_number(row.get("lon"), float),
+        contact_phone=str(row.get("contact_phone") or ""),
+        expires_at=expires,
+    )
+    return fields, behalf, external_id
+
+
+async def import_rows(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    viewer: Viewer,
+    rows: list[tuple[int, dict[str, Any]]],
+    policy: need_resolvers.IntakePolicy,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Write the rows that pass, filed by the viewer (an operator), and report the others."""
+    report = ImportReport()
+    for start in range(0, len(rows), BATCH):
+        batch = rows[start : start + BATCH]
+        async with sessions() as session, session.begin():
+            ids = [str(r.get("external_id") or "").strip() for _, r in batch]
+            known = set(
+                (
+                    await session.execute(
+                        select(Need.external_id).where(
+                            Need.filed_by_id == viewer.account_id, Need.external_id.in_([i for i in ids if i])
+                        )
+                    )
+                ).scalars()
+            )
+            for line, row in batch:
+                try:
+                    fields, behalf, external_id = _fields(row)
+                    if external_id is not None and external_id in known:
+                        report.skipped += 1
+                        continue
+                    async with session.begin_nested():
+                        need = await need_resolvers.create(
+                            session=session, viewer=viewer, fields=fields, policy=policy,
+                            on_behalf_of=behalf or None,
+                        )  # fmt: skip
+                        need.filed_by_id, need.external_id = viewer.account_id, external_id
+                        await session.flush()
+                    if external_id is not None:
+                        known.add(external_id)
+                    report.imported += 1
+                except Problems as failure:
+                    report.failed.extend(RowFailure(line, p.field, p.message) for p in failure.problems)
+        if progress is not None:
+            progress(len(batch))
+    return report
+
+
+_EXPORT = text(
+    """
+    WITH RECURSIVE area(code) AS (
+        SELECT code FROM admin_areas WHERE code = :code
+        UNION SELECT a.code FROM admin_areas a JOIN area ON a.parent_code = area.code
+    )
+    SELECT n.*, ST_Y(geometry(n.location)) AS lat_, ST_X(geometry(n.location)) AS lon_ FROM needs n
+    WHERE n.ward_code IN (SELECT code FROM area) AND n.status NOT IN :hidden
+    ORDER BY n.id
+    """
+).bindparams()
+
+
+async def export_rows(*, session: AsyncSession, area_code: str, who: Principal) -> Iterable[dict[str, Any]]:
+    """The area's public needs as this caller may see them."""
+    from sqlalchemy import bindparam
+
+    query = _EXPORT.bindparams(bindparam("hidden", expanding=True))
+    rows = await session.execute(query, {"code": area_code, "hidden": [s.value for s in HIDDEN_STATUSES]})
+    out = []
+    for n in rows.mappings():
+        private = may_see_private(
+            who, owner_id=n["owner_id"], filed_by_id=n["filed_by_id"], ward_code=n["ward_code"],
+            partner_id=n["partner_id"], active_donor=False,
+        )  # fmt: skip
+        lon, lat = (n["lon_"], n["lat_"]) if private else snap_to_cell(n["lon_"], n["lat_"])
+        out.append({
+            "id": n["id"], "category": n["category"], "title": n["title"], "details": n["details"] or "",
+            "quantity": n["quantity"], "quantity_pledged": n["quantity_pledged"], "unit": n["unit"],
+            "urgency": n["urgency"], "status": n["status"], "ward_code": n["ward_code"], "lat": lat, "lon": lon,
+            "location_precision": "exact" if private else "approximate_500m",
+            "contact_phone": n["contact_phone"] if private else "",
+            "created_at": n["created_at"].isoformat(), "expires_at": n["expires_at"].isoformat(),
+        })  # fmt: skip
+    return out
+
+
+def write_export(rows: Iterable[dict[str, Any]], fmt: str, out: io.TextIOBase) -> int:
+    rows = list(rows)
+    if fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["id"])
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        features = [
+            {"type": "Feature", "geometry": {"type": "Point", "coordinates": [r["lon"], r["lat"]]},
+             "properties": {k: v for k, v in r.items() if k not in ("lat", "lon")}}
+            for r in rows
+        ]  # fmt: skip
+        json.dump({"type": "FeatureCollection", "features": features}, out, ensure_ascii=False)
+    return len(rows)
