@@ -227,6 +227,8 @@ class AidmapGraphQL(GraphQL[Context, None]):
             sub_response.aidmap_media_type = GRAPHQL_RESPONSE
             if result.errors and result.data is None:
                 sub_response.status_code = 400
+                if isinstance(response, dict):
+                    response.pop("data", None)  # a request error has no data entry at all
         return response
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:

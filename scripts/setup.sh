@@ -8,7 +8,12 @@ PG_MAJOR="${AIDMAP_PG_MAJOR:-15}"
 need_debs=()
 [ -x "/usr/lib/postgresql/${PG_MAJOR}/bin/postgres" ] || need_debs+=("postgresql-${PG_MAJOR}")
 [ -f "/usr/share/postgresql/${PG_MAJOR}/extension/postgis.control" ] || need_debs+=("postgresql-${PG_MAJOR}-postgis-3")
-if [ "${AIDMAP_WITH_BROWSER:-0}" = 1 ] && ! [ -x /usr/bin/chromium ]; then need_debs+=(chromium); fi
+# The tests also need a browser (the page) and Node.js (graphql-http's audit, the docs' JS examples).
+if [ "${AIDMAP_WITH_BROWSER:-0}" = 1 ]; then
+  [ -x /usr/bin/chromium ] || need_debs+=(chromium)
+  command -v node >/dev/null || need_debs+=(nodejs)
+  command -v npm >/dev/null || need_debs+=(npm)
+fi
 
 if [ ${#need_debs[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_debs[*]}"
@@ -29,4 +34,14 @@ if ! [ -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e '.[test]'
   touch "$stamp"
+fi
+
+# JavaScript packages the tests run (pinned by tests/node/package-lock.json), from the npm registry.
+if [ "${AIDMAP_WITH_BROWSER:-0}" = 1 ]; then
+  node_stamp=tests/node/node_modules/.aidmap-installed
+  if ! [ -f "$node_stamp" ] || [ tests/node/package-lock.json -nt "$node_stamp" ]; then
+    echo "setup: installing the tests' JavaScript packages (npm ci)"
+    (cd tests/node && npm ci --no-audit --no-fund --ignore-scripts >/dev/null)
+    touch "$node_stamp"
+  fi
 fi
