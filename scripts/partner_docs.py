@@ -1,0 +1,245 @@
+"""Writes docs/partners.md: the partner guide, with every query, mutation and subscription shown in
+curl, Python (gql) and JavaScript (graphql-ws). tests/docs/test_partner_docs.py runs every example
+against a real server and fails when this file and the committed doc differ, so the docs cannot rot.
+
+    .venv/bin/python scripts/partner_docs.py > docs/partners.md
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Example:
+    field: str
+    kind: str  # query | mutation | subscription
+    document: str
+    variables: dict[str, object] = field(default_factory=dict)
+    # key: the partner key alone; user: the key acting for $ACCOUNT_ID; token: a user's own bearer token
+    auth: str = "user"
+    note: str = ""
+
+
+NEAR = {"lat": 21.0285, "lon": 105.8542}
+NEED_FIELDS = "id title category status quantity quantityPledged unit urgency approximateLocation { lat lon }"
+
+EXAMPLES = [
+    # -- accounts
+    Example("signUp", "mutation", "mutation ($input: SignUpInput!) { signUp(input: $input) { account { id displayName } errors { field code message } } }",
+            {"input": {"displayName": "Trần Thị Mai", "phone": "$NEW_PHONE", "password": "a long passphrase"}}, "key",
+            "Through a partner key the account belongs to the partner; no token is returned: act for it with `Aidmap-Act-As`."),
+    Example("signIn", "mutation", "mutation ($input: SignInInput!) { signIn(input: $input) { token errors { code message } } }",
+            {"input": {"phone": "$USER_PHONE", "password": "a long passphrase"}}, "key"),
+    Example("me", "query", "{ me { id displayName phone roles } }"),
+    # -- needs
+    Example("needs", "query", f"query ($near: GeoPointInput!) {{ needs(near: $near, radiusMeters: 3000, categories: [FOOD, MEDICINE], first: 10) {{ edges {{ distanceMeters cursor node {{ {NEED_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }}",
+            {"near": NEAR}, "key", "Nearest first; pass `pageInfo.endCursor` as `after` for the next page."),
+    Example("areas", "query", "query ($near: GeoPointInput!) { areas(near: $near, radiusMeters: 1500) { area { code name level } geojson } }", {"near": NEAR}, "key"),
+    Example("node", "query", f"query ($id: ID!) {{ node(id: $id) {{ id ... on Need {{ {NEED_FIELDS} verification {{ verifiedAt area {{ name }} }} }} }} }}", {"id": "$NEED_ID"}, "key"),
+    Example("nodes", "query", "query ($ids: [ID!]!) { nodes(ids: $ids) { id __typename } }", {"ids": ["$NEED_ID", "$OFFER_ID"]}, "key"),
+    Example("createNeed", "mutation", "mutation ($input: CreateNeedInput!) { createNeed(input: $input) { need { id status exactLocation { lat lon } } errors { field code message } } }",
+            {"input": {"category": "FOOD", "title": "Gạo cho gia đình 4 người", "quantity": 10, "unit": "kg", "urgency": "HIGH",
+                       "location": {"lat": 21.0288, "lon": 105.8525}, "contactPhone": "0912 345 678"}}),
+    Example("updateNeed", "mutation", "mutation ($input: UpdateNeedInput!) { updateNeed(input: $input) { need { id quantity } errors { field code } } }",
+            {"input": {"needId": "$MY_NEED_ID", "quantity": 12}}),
+    Example("renewNeed", "mutation", "mutation ($input: RenewNeedInput!) { renewNeed(input: $input) { need { id expiresAt } errors { code } } }", {"input": {"needId": "$MY_NEED_ID"}}),
+    Example("myNeeds", "query", "{ myNeeds(first: 10) { edges { node { id title status pledges { id quantity status } } } } }"),
+    Example("claimNeed", "mutation", "mutation ($input: ClaimNeedInput!) { claimNeed(input: $input) { need { id } errors { code } } }", {"input": {"needId": "$FILED_NEED_ID"}},
+            note="For a need someone filed on your behalf, with your account's phone."),
+    Example("reportNeed", "mutation", "mutation ($input: ReportNeedInput!) { reportNeed(input: $input) { reported errors { code } } }", {"input": {"needId": "$NEED_ID", "reason": "Địa chỉ không có thật"}}),
+    Example("suggestedOffers", "query", "query ($id: ID!) { suggestedOffers(needId: $id) { distanceMeters score offer { id title } } }", {"id": "$MY_NEED_ID"}),
+    Example("requestHelpNow", "mutation", "mutation ($input: RequestHelpNowInput!) { requestHelpNow(input: $input) { helpRequest { id status } errors { code message } } }", {"input": {"needId": "$MY_NEED_ID"}}),
+    # -- offers and pledges
+    Example("createOffer", "mutation", "mutation ($input: CreateOfferInput!) { createOffer(input: $input) { offer { id status } errors { field code } } }",
+            {"input": {"category": "FOOD", "title": "Rau từ vườn nhà", "quantity": 20, "unit": "kg", "location": NEAR, "radiusMeters": 3000}}),
+    Example("updateOffer", "mutation", "mutation ($input: UpdateOfferInput!) { updateOffer(input: $input) { offer { id quantity } errors { code } } }", {"input": {"offerId": "$OFFER_ID", "quantity": 25}}),
+    Example("offers", "query", "query ($near: GeoPointInput!) { offers(near: $near, radiusMeters: 5000, first: 10) { edges { distanceMeters node { id title quantity unit } } } }", {"near": NEAR}, "key"),
+    Example("myOffers", "query", "{ myOffers(first: 10) { edges { node { id title status } } } }"),
+    Example("suggestedNeeds", "query", "query ($id: ID!) { suggestedNeeds(offerId: $id) { distanceMeters score need { id title } } }", {"id": "$OFFER_ID"}),
+    Example("setAvailability", "mutation", "mutation ($input: SetAvailabilityInput!) { setAvailability(input: $input) { errors { code } } }",
+            {"input": {"available": True, "near": NEAR, "radiusMeters": 3000, "categories": ["MEDICAL_CONSULTATION"]}}),
+    Example("acceptHelpRequest", "mutation", "mutation ($input: AcceptHelpRequestInput!) { acceptHelpRequest(input: $input) { pledge { id } errors { code } } }", {"input": {"helpRequestId": "$HELP_REQUEST_ID"}},
+            note="Answers a HELP_ASKED event of myActivity; whoever accepts first gets the pledge."),
+    Example("pledge", "mutation", "mutation ($input: PledgeInput!) { pledge(input: $input) { pledge { id quantity status } errors { field code message } } }", {"input": {"needId": "$NEED_ID", "quantity": 1}}),
+    Example("myPledges", "query", "{ myPledges(first: 10) { edges { node { id quantity status need { title exactLocation { lat lon } contactPhone } } } } }",
+            note="Once you pledge, the need's exact location and phone are yours to see (with `private:read`)."),
+    Example("sendMessage", "mutation", "mutation ($input: SendMessageInput!) { sendMessage(input: $input) { message { id body } errors { code } } }", {"input": {"pledgeId": "$PLEDGE_ID", "body": "Tôi sẽ đến lúc 5 giờ chiều"}}),
+    Example("messages", "query", "query ($id: ID!) { messages(pledgeId: $id) { body isMine sender { displayName } } }", {"id": "$PLEDGE_ID"}),
+    Example("confirmDelivery", "mutation", "mutation ($input: ConfirmDeliveryInput!) { confirmDelivery(input: $input) { pledge { id status } errors { code } } }", {"input": {"pledgeId": "$MY_PLEDGE_ID"}},
+            note="The requester confirms a pledge on their need."),
+    Example("cancelPledge", "mutation", "mutation ($input: CancelPledgeInput!) { cancelPledge(input: $input) { pledge { id status } errors { code } } }", {"input": {"pledgeId": "$PLEDGE_ID"}}),
+    Example("withdrawOffer", "mutation", "mutation ($input: WithdrawOfferInput!) { withdrawOffer(input: $input) { offer { id status } errors { code } } }", {"input": {"offerId": "$OFFER_ID"}}),
+    Example("cancelNeed", "mutation", "mutation ($input: CancelNeedInput!) { cancelNeed(input: $input) { need { id status } errors { code } } }", {"input": {"needId": "$MY_NEED_ID"}}),
+    # -- verification and administration
+    Example("verificationQueue", "query", "{ verificationQueue(first: 10) { edges { node { id title status reports { reason } possibleDuplicateOf { id } } } } }", note="Verifiers and admins (scope `verify`)."),
+    Example("verifyNeed", "mutation", "mutation ($input: VerifyNeedInput!) { verifyNeed(input: $input) { need { id status } errors { code } } }", {"input": {"needId": "$NEED_ID"}}),
+    Example("rejectNeed", "mutation", "mutation ($input: RejectNeedInput!) { rejectNeed(input: $input) { need { id status } errors { code } } }", {"input": {"needId": "$OTHER_NEED_ID", "reason": "Trùng với yêu cầu khác"}}),
+    Example("areaStats", "query", 'query { areaStats(areaCode: "00070") { area { name } counts { category status count } peopleHelped medianSecondsToFirstPledge } }'),
+    Example("grantRole", "mutation", "mutation ($input: GrantRoleInput!) { grantRole(input: $input) { account { id } errors { code } } }",
+            {"input": {"accountId": "$OTHER_ACCOUNT_ID", "role": "VERIFIER", "areaCodes": ["00070"]}}, "token", "Admins only, with their own token: never through a partner key."),
+    Example("revokeRole", "mutation", "mutation ($input: RevokeRoleInput!) { revokeRole(input: $input) { account { id } errors { code } } }",
+            {"input": {"accountId": "$OTHER_ACCOUNT_ID", "role": "VERIFIER"}}, "token"),
+    # -- webhooks and import
+    Example("createWebhook", "mutation", "mutation ($input: CreateWebhookInput!) { createWebhook(input: $input) { webhook { id secret events } errors { field code } } }",
+            {"input": {"url": "$WEBHOOK_URL", "events": ["NEED_CREATED", "PLEDGE_CREATED"], "near": NEAR, "radiusMeters": 5000}}, "key",
+            "Store `secret`: it is shown only now, and signs every delivery."),
+    Example("webhooks", "query", "{ webhooks { id url events } }", auth="key"),
+    Example("webhookDeliveries", "query", "query ($id: ID!) { webhookDeliveries(webhookId: $id) { eventId status attempts lastStatusCode } }", {"id": "$WEBHOOK_ID"}, "key"),
+    Example("deleteWebhook", "mutation", "mutation ($id: ID!) { deleteWebhook(webhookId: $id) { webhook { id } errors { code } } }", {"id": "$WEBHOOK_ID"}, "key"),
+    Example("importNeeds", "mutation", "mutation ($input: ImportNeedsInput!) { importNeeds(input: $input) { imported skipped failed { line field message } errors { code } } }",
+            {"input": {"format": "CSV", "content": "external_id,category,title,quantity,unit,lat,lon,contact_phone\nHK-9,FOOD,Sữa cho em bé,6,hộp,21.029,105.853,0912 000 009\n"}},
+            note="Operators (scope `import`); re-sending the same external_id creates nothing."),
+    # -- live
+    Example("needsNearby", "subscription", "subscription ($near: GeoPointInput!) { needsNearby(near: $near, radiusMeters: 3000) { cursor kind distanceMeters need { id title status } } }", {"near": NEAR}, "key",
+            "Keep the last `cursor`; after a reconnect pass it as `after` to get what you missed, in order."),
+    Example("offersNearby", "subscription", "subscription ($near: GeoPointInput!) { offersNearby(near: $near, radiusMeters: 3000) { cursor kind offer { id title } } }", {"near": NEAR}, "key"),
+    Example("myActivity", "subscription", "subscription { myActivity { cursor kind need { title } pledge { quantity } message { body } } }"),
+]  # fmt: skip
+
+
+def _env_expanded_json(value: object) -> str:
+    """JSON for a single-quoted shell string: "$NAME" placeholders become '"$NAME"' splices."""
+    text = json.dumps(value, ensure_ascii=False)
+    for name in PLACEHOLDERS:
+        text = text.replace(f'"${name}"', f'"\'"${name}"\'"')
+    return text
+
+
+PLACEHOLDERS = [
+    "NEW_PHONE", "USER_PHONE", "NEED_ID", "OFFER_ID", "MY_NEED_ID", "FILED_NEED_ID", "HELP_REQUEST_ID", "PLEDGE_ID",
+    "MY_PLEDGE_ID", "OTHER_NEED_ID", "OTHER_ACCOUNT_ID", "WEBHOOK_URL", "WEBHOOK_ID",
+]  # fmt: skip
+
+
+def curl(example: Example) -> str:
+    headers = {
+        "key": ['-H "Authorization: Bearer $AIDMAP_KEY"'],
+        "user": ['-H "Authorization: Bearer $AIDMAP_KEY"', '-H "Aidmap-Act-As: $ACCOUNT_ID"'],
+        "token": ['-H "Authorization: Bearer $AIDMAP_TOKEN"'],
+    }[example.auth]
+    body = _env_expanded_json({"query": example.document, "variables": example.variables})
+    if example.kind == "subscription":
+        return "# Subscriptions need a websocket (graphql-transport-ws): see the Python and JavaScript tabs."
+    return "\n".join(
+        [f'curl -s "$AIDMAP_URL/graphql" -H "Content-Type: application/json" {" ".join(headers)} \\', f"  -d '{body}'"]
+    )
+
+
+def _py_variables(variables: dict[str, object]) -> str:
+    text = json.dumps(variables, ensure_ascii=False)
+    for name in PLACEHOLDERS:
+        text = text.replace(f'"${name}"', f'os.environ["{name}"]')
+    return text.replace("true", "True").replace("false", "False")
+
+
+def python(example: Example) -> str:
+    auth = {
+        "key": 'headers = {"Authorization": f"Bearer {os.environ[\'AIDMAP_KEY\']}"}',
+        "user": 'headers = {"Authorization": f"Bearer {os.environ[\'AIDMAP_KEY\']}", "Aidmap-Act-As": os.environ["ACCOUNT_ID"]}',
+        "token": 'headers = {"Authorization": f"Bearer {os.environ[\'AIDMAP_TOKEN\']}"}',
+    }[example.auth]
+    lines = ["import asyncio, json, os", "from gql import Client, gql"]
+    if example.kind == "subscription":
+        init = {
+            "key": '{"authorization": f"Bearer {os.environ[\'AIDMAP_KEY\']}"}',
+            "user": '{"authorization": f"Bearer {os.environ[\'AIDMAP_KEY\']}", "actAs": os.environ["ACCOUNT_ID"]}',
+            "token": '{"authorization": f"Bearer {os.environ[\'AIDMAP_TOKEN\']}"}',
+        }[example.auth]
+        lines += [
+            "from gql.transport.websockets import WebsocketsTransport",
+            "",
+            "async def main():",
+            "    transport = WebsocketsTransport(",
+            '        url=os.environ["AIDMAP_URL"].replace("http", "ws", 1) + "/graphql",',
+            f"        init_payload={init},",
+            "        subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],  # graphql-transport-ws",
+            "    )",
+            "    async with Client(transport=transport) as session:",
+            f"        async for event in session.subscribe(gql({example.document!r}), variable_values={_py_variables(example.variables)}):",
+            "            print(json.dumps(event, ensure_ascii=False))",
+            "            break  # a real client keeps listening, remembering event cursors",
+            "",
+            "asyncio.run(main())",
+        ]
+    else:
+        lines += [
+            "from gql.transport.httpx import HTTPXAsyncTransport",
+            "",
+            "async def main():",
+            f"    {auth}",
+            '    transport = HTTPXAsyncTransport(url=os.environ["AIDMAP_URL"] + "/graphql", headers=headers)',
+            "    async with Client(transport=transport) as session:",
+            f"        result = await session.execute(gql({example.document!r}), variable_values={_py_variables(example.variables)})",
+            "        print(json.dumps(result, ensure_ascii=False))",
+            "",
+            "asyncio.run(main())",
+        ]
+    return "\n".join(lines)
+
+
+def _js_variables(variables: dict[str, object]) -> str:
+    text = json.dumps(variables, ensure_ascii=False)
+    for name in PLACEHOLDERS:
+        text = text.replace(f'"${name}"', f"process.env.{name}")
+    return text
+
+
+def javascript(example: Example) -> str:
+    params = {
+        "key": "{ authorization: `Bearer ${process.env.AIDMAP_KEY}` }",
+        "user": "{ authorization: `Bearer ${process.env.AIDMAP_KEY}`, actAs: process.env.ACCOUNT_ID }",
+        "token": "{ authorization: `Bearer ${process.env.AIDMAP_TOKEN}` }",
+    }[example.auth]
+    return "\n".join([
+        'import { createClient } from "graphql-ws";',
+        'import WebSocket from "ws"; // browsers and Node 22+ have their own WebSocket',
+        "",
+        "const client = createClient({",
+        '  url: process.env.AIDMAP_URL.replace(/^http/, "ws") + "/graphql",',
+        "  webSocketImpl: WebSocket,",
+        f"  connectionParams: {params},",
+        "});",
+        f"const query = {json.dumps(example.document, ensure_ascii=False)};",
+        f"for await (const result of client.iterate({{ query, variables: {_js_variables(example.variables)} }})) {{",
+        "  console.log(JSON.stringify(result));",
+        "  break; // " + ("a real client keeps listening" if example.kind == "subscription" else "one result"),
+        "}",
+        "await client.dispose();",
+    ])  # fmt: skip
+
+
+def render() -> str:
+    head = (ROOT / "docs" / "partners.intro.md").read_text(encoding="utf-8")
+    parts = [head.rstrip(), "", "## Every operation", ""]
+    parts.append(
+        "Each operation below has the same three forms. They read `AIDMAP_URL`, `AIDMAP_KEY` (a partner key),"
+        " `ACCOUNT_ID` (the account you act for) and the ids they name from the environment."
+        " `tests/docs/test_partner_docs.py` runs every one of them against a real server."
+    )
+    sections = {"query": "Queries", "mutation": "Mutations", "subscription": "Subscriptions"}
+    for kind, title in sections.items():
+        parts += ["", f"### {title}"]
+        for example in (e for e in EXAMPLES if e.kind == kind):
+            parts += ["", f"#### `{example.field}`", ""]
+            if example.note:
+                parts += [example.note, ""]
+            auth = {
+                "key": "the partner key",
+                "user": "the partner key acting for `$ACCOUNT_ID`",
+                "token": "a user's own token",
+            }[example.auth]
+            parts += [f"Sent with {auth}.", ""]
+            parts += [f"```sh example={example.field}", curl(example), "```", ""]
+            parts += [f"```python example={example.field}", python(example), "```", ""]
+            parts += [f"```js example={example.field}", javascript(example), "```"]
+    return "\n".join(parts) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render())
