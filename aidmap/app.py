@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -40,6 +41,7 @@ from aidmap.events.listener import Listener
 from aidmap.events.match_index import MatchIndex
 from aidmap.events.snapshots import Snapshots
 from aidmap.events.store import latest_seq
+from aidmap.guards.body_limit import BodyLimitMiddleware
 from aidmap.guards.origins import OriginMiddleware
 from aidmap.guards.rate_limit import RateLimitMiddleware
 from aidmap.jobs.expiry import expiry_job
@@ -238,6 +240,13 @@ class AidmapGraphQL(GraphQL[Context, None]):
             response.headers["content-type"] = f"{media_type}; charset=utf-8"
         return response
 
+    def decode_json(self, data: str | bytes) -> object:
+        # Bytes that are not UTF-8 are a malformed request (400), not a server error.
+        try:
+            return super().decode_json(data)
+        except (UnicodeDecodeError, RecursionError) as error:
+            raise json.JSONDecodeError(f"Not UTF-8 JSON: {type(error).__name__}", "", 0) from None
+
     def should_render_graphql_ide(self, request: Any) -> bool:
         # A GET with only a persisted-query hash is an operation, not a browser asking for GraphiQL.
         return "extensions" not in request.query_params and super().should_render_graphql_ide(request)
@@ -423,6 +432,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
     middleware = [
         # Outermost first: a request id for every log line, refuse over-limit clients, then check origins.
         Middleware(RequestIdMiddleware),
+        Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_seconds),
         Middleware(RateLimitMiddleware, per_ip=settings.rate_limit_per_ip),
         Middleware(OriginMiddleware, allowed=settings.allowed_origins),
     ]

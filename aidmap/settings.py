@@ -73,6 +73,9 @@ class Settings:
     webhook_interval_seconds: float = 1.0
     webhook_retry_seconds: float = 10.0
     webhook_allow_private: bool = False
+    # Request bodies: the largest accepted (importNeeds sends files) and how long one may take to arrive.
+    max_body_bytes: int = 6_000_000
+    body_timeout_seconds: float = 10.0
     # Raster map tiles for the page ({z}/{x}/{y}); without, the page draws ward outlines only.
     tile_url: str = ""
 
@@ -111,6 +114,8 @@ class Settings:
             max_subscriptions_per_connection=int(env.get("AIDMAP_MAX_SUBSCRIPTIONS_PER_CONNECTION", "20")),
             connection_init_timeout_seconds=float(env.get("AIDMAP_CONNECTION_INIT_TIMEOUT_SECONDS", "10")),
             tile_url=env.get("AIDMAP_TILE_URL", ""),
+            max_body_bytes=int(env.get("AIDMAP_MAX_BODY_BYTES", "6000000")),
+            body_timeout_seconds=float(env.get("AIDMAP_BODY_TIMEOUT_SECONDS", "10")),
             webhook_interval_seconds=float(env.get("AIDMAP_WEBHOOK_INTERVAL_SECONDS", "1")),
             webhook_retry_seconds=float(env.get("AIDMAP_WEBHOOK_RETRY_SECONDS", "10")),
             webhook_allow_private=_env_bool("AIDMAP_WEBHOOK_ALLOW_PRIVATE", False),
