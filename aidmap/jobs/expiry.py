@@ -14,6 +14,7 @@ from aidmap.events.outbox import emit
 from aidmap.jobs.periodic import PeriodicJob
 from aidmap.models import EventKind, Need, NeedStatus, Pledge, PledgeStatus
 from aidmap.models.need import OPEN_STATUSES
+from aidmap.resolvers import idempotency
 from aidmap.resolvers.validation import utcnow
 
 PROMPT_BEFORE = timedelta(hours=24)
@@ -82,6 +83,9 @@ async def run_expiry(*, sessions: async_sessionmaker[AsyncSession]) -> None:
         pass
     while await prompt_expiring(sessions=sessions) == BATCH:
         pass
+    # Idempotency keys are kept 48 hours (at least the 24 clients are promised).
+    async with sessions() as session, session.begin():
+        await idempotency.forget_old(session=session)
 
 
 def expiry_job(*, sessions: async_sessionmaker[AsyncSession], interval_s: float) -> PeriodicJob:

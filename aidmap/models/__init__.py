@@ -5,6 +5,7 @@ from aidmap.models.area import AdminArea, AreaLevel
 from aidmap.models.base import Base
 from aidmap.models.event import Event, EventKind
 from aidmap.models.help import DonorAvailability, HelpAsk, HelpRequest, HelpRequestStatus
+from aidmap.models.idempotency import IdempotencyKey
 from aidmap.models.location_read import LocationRead, PrivateField
 from aidmap.models.message import Message
 from aidmap.models.need import Need, NeedCategory, NeedReport, NeedStatus, Urgency
@@ -21,6 +22,7 @@ __all__ = [
     "Base",
     "DonorAvailability",
     "HelpAsk",
+    "IdempotencyKey",
     "HelpRequest",
     "HelpRequestStatus",
     "Event",

@@ -22,7 +22,7 @@ def _codes(name: str, codes: list[Code]) -> type[Enum]:
 
 
 _INPUT = [Code.REQUIRED, Code.INVALID, Code.TOO_LONG, Code.TOO_SHORT, Code.OUT_OF_RANGE]
-_ACCESS = [Code.NOT_FOUND, Code.UNAUTHENTICATED, Code.FORBIDDEN, Code.INVALID_STATE]
+_ACCESS = [Code.NOT_FOUND, Code.UNAUTHENTICATED, Code.FORBIDDEN, Code.INVALID_STATE, Code.IDEMPOTENCY_KEY_REUSED]
 
 AccountErrorCode = _codes("AccountErrorCode", [*_INPUT, Code.PHONE_TAKEN, Code.INVALID_CREDENTIALS])
 NeedErrorCode = _codes("NeedErrorCode", [*_INPUT, *_ACCESS, Code.QUOTA_EXCEEDED, Code.ALREADY_REPORTED])

@@ -47,6 +47,9 @@ class CreateNeedInput:
     household_size: int | None = None
     expires_at: datetime | None = None
     on_behalf_of: OnBehalfOfInput | None = None
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="Retrying with the same key and input returns the first result and writes nothing."
+    )
 
 
 @strawberry.input(description="Only the fields given change.")
@@ -79,6 +82,9 @@ class CreateOfferInput:
     radius_meters: float
     details: str | None = None
     available_until: datetime | None = None
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="Retrying with the same key and input returns the first result and writes nothing."
+    )
 
 
 @strawberry.input(description="Only the fields given change.")
@@ -104,6 +110,9 @@ class PledgeInput:
     need_id: strawberry.ID
     quantity: int
     offer_id: strawberry.ID | None = None
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="Retrying with the same key and input returns the first result and writes nothing."
+    )
 
 
 @strawberry.input
@@ -120,6 +129,9 @@ class ConfirmDeliveryInput:
 class SendMessageInput:
     pledge_id: strawberry.ID
     body: str
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="Retrying with the same key and input returns the first result and writes nothing."
+    )
 
 
 @strawberry.input(description="expiresAt defaults to 14 days from now.")

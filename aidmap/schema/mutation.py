@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from aidmap import models
-from aidmap.resolvers import accounts, messages, needs, offers, pledges, roles, verification
+from aidmap.resolvers import accounts, idempotency, messages, needs, offers, pledges, roles, verification
 from aidmap.resolvers import help as help_requests
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.needs import NeedFields
@@ -96,6 +96,33 @@ async def _in_transaction(
             return await action(session, viewer), []
     except Problems as failure:
         return None, to_errors(error_type, failure.problems)
+
+
+def _idempotent(
+    key: str | None,
+    operation: str,
+    given: object,
+    model: type[Any],
+    make: Callable[[AsyncSession, Viewer], Awaitable[R]],
+) -> Callable[[AsyncSession, Viewer], Awaitable[R]]:
+    """Wrap a create so a retry with the same idempotency key returns the first result and writes nothing."""
+    if key is None:
+        return make
+    digest = idempotency.input_hash(given)
+
+    async def action(session: AsyncSession, viewer: Viewer) -> R:
+        existing = await idempotency.claim(
+            session=session, account_id=viewer.account_id, key=key, operation=operation, digest=digest
+        )
+        if existing is not None:
+            found = await session.get(model, existing)
+            assert found is not None
+            return found  # type: ignore[no-any-return]
+        made = await make(session, viewer)
+        await idempotency.remember(session=session, account_id=viewer.account_id, key=key, result_id=made.id)  # type: ignore[attr-defined]
+        return made
+
+    return action
 
 
 def _pk(global_id: str, type_name: str, field: str) -> int:
@@ -229,10 +256,9 @@ class Mutation(WebhookMutation, ImportMutation):
             max_open_per_category=ctx.settings.max_open_needs_per_category,
             partner_id=ctx.partner.id if ctx.partner is not None else None,
         )
+        make = lambda s, v: needs.create(session=s, viewer=v, fields=fields, policy=policy, on_behalf_of=behalf)  # noqa: E731
         row, errors = await _in_transaction(
-            ctx,
-            NeedError,
-            lambda s, v: needs.create(session=s, viewer=v, fields=fields, policy=policy, on_behalf_of=behalf),
+            ctx, NeedError, _idempotent(input.idempotency_key, "createNeed", input, models.Need, make)
         )
         return await _need_payload(info.context, row, errors)
 
@@ -270,8 +296,9 @@ class Mutation(WebhookMutation, ImportMutation):
     @strawberry.mutation
     async def create_offer(self, info: Info[Context, None], input: CreateOfferInput) -> OfferPayload:
         fields = _offer_fields(input)
+        make = lambda s, v: offers.create(session=s, viewer=v, fields=fields)  # noqa: E731
         row, errors = await _in_transaction(
-            info.context, OfferError, lambda s, v: offers.create(session=s, viewer=v, fields=fields)
+            info.context, OfferError, _idempotent(input.idempotency_key, "createOffer", input, models.Offer, make)
         )
         return _offer_payload(info.context, row, errors)
 
@@ -310,7 +337,9 @@ class Mutation(WebhookMutation, ImportMutation):
                 max_active=info.context.settings.max_active_pledges,
             )
 
-        row, errors = await _in_transaction(info.context, PledgeError, action)
+        row, errors = await _in_transaction(
+            info.context, PledgeError, _idempotent(input.idempotency_key, "pledge", input, models.Pledge, action)
+        )
         return _pledge_payload(row, errors)
 
     @strawberry.mutation(description="Either side cancels a pledge before delivery.")
@@ -338,7 +367,9 @@ class Mutation(WebhookMutation, ImportMutation):
             pledge_id = _pk(input.pledge_id, "Pledge", "pledgeId")
             return await messages.send(session=session, viewer=viewer, pledge_id=pledge_id, body=input.body)
 
-        row, errors = await _in_transaction(info.context, MessageError, action)
+        row, errors = await _in_transaction(
+            info.context, MessageError, _idempotent(input.idempotency_key, "sendMessage", input, models.Message, action)
+        )
         return MessagePayload(message=Message.from_model(row, info.context) if row else None, errors=errors)
 
     @strawberry.mutation(description="Be (or stop being) one of the donors asked for instant help nearby.")
