@@ -25,9 +25,10 @@ def snap_to_cell(lon: float, lat: float) -> tuple[float, float]:
     center_lat = min(90.0, -90.0 + (row + 0.5) * CELL_LAT_DEG)
     lon_deg = _cell_lon_deg(center_lat)
     col = math.floor((lon + 180.0) / lon_deg)
-    center_lon = -180.0 + (col + 0.5) * lon_deg
-    if center_lon > 180.0:
-        center_lon -= 360.0
+    west = -180.0 + col * lon_deg
+    # The last column of a band is cut short at the antimeridian (cells rarely divide 360 degrees):
+    # its centre is the middle of what is left, so it stays inside its own cell.
+    center_lon = min(west + lon_deg / 2, (west + 180.0) / 2) if west + lon_deg > 180.0 else west + lon_deg / 2
     return round(center_lon, 6), round(center_lat, 6)
 
 
