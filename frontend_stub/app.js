@@ -61,6 +61,7 @@ const state = {
   helpCenter: { ...HANOI },
   nearby: new Map(), // need id -> { node, distanceMeters }
   openChats: new Set(),
+  drafts: new Map(), // pledge id -> unsent chat text: live updates redraw lists while people type
   stopNearby: null,
 };
 
@@ -179,12 +180,19 @@ async function chatBox(pledgeId) {
     list.scrollTop = list.scrollHeight;
   };
   const input = h("input", { "aria-label": t("message"), maxlength: 1000, name: "body" });
+  input.value = state.drafts.get(pledgeId) || "";
+  input.addEventListener("input", () => state.drafts.set(pledgeId, input.value));
   const form = h("form", {
     onsubmit: async (event) => {
       event.preventDefault();
-      if (!input.value.trim()) return;
-      const data = await run("chat", () => gql(Q.send, { input: { pledgeId, body: input.value } }));
-      if (data && !data.sendMessage.errors.length) { input.value = ""; refresh(); }
+      const body = input.value.trim() || (state.drafts.get(pledgeId) || "").trim();
+      if (!body) return;
+      const data = await run("chat", () => gql(Q.send, { input: { pledgeId, body } }));
+      if (data && !data.sendMessage.errors.length) {
+        state.drafts.delete(pledgeId);
+        for (const field of document.querySelectorAll(`.chat[data-pledge="${pledgeId}"] input`)) field.value = "";
+        refresh();
+      }
     },
   }, input, h("button", { type: "submit", class: "small primary" }, t("send")));
   box.append(form);
@@ -207,13 +215,24 @@ function chatToggle(pledgeId, container) {
   }, t("chat"));
 }
 
-async function reopenChats(root) {
+async function reopenChats(root, focused = null) {
   const boxes = [];
   for (const pledgeId of state.openChats) {
     const holder = root.querySelector(`[data-pledge-holder="${pledgeId}"]`);
-    if (holder) boxes.push(chatBox(pledgeId).then((box) => holder.append(box)));
+    if (holder) {
+      boxes.push(chatBox(pledgeId).then((box) => {
+        holder.append(box);
+        if (pledgeId === focused) box.querySelector("input").focus(); // keep typing where you were
+      }));
+    }
   }
   await Promise.all(boxes);
+}
+
+/** The pledge whose chat box has the keyboard focus (to give it back after a redraw). */
+function focusedChat() {
+  const box = document.activeElement && document.activeElement.closest && document.activeElement.closest(".chat");
+  return box ? box.dataset.pledge : null;
 }
 
 // ---------------------------------------------------------------- I need help
@@ -224,6 +243,7 @@ async function loadMyNeeds() {
   const data = await run("need", () => gql(Q.myNeeds));
   if (!data || stale()) return;
   const list = $("#my-needs");
+  const focused = focusedChat();
   list.replaceChildren(...data.myNeeds.edges.map(({ node }) => {
     const pledges = node.pledges.map((p) => {
       const holder = h("li", { class: "sub", "data-pledge-holder": p.id },
@@ -244,7 +264,7 @@ async function loadMyNeeds() {
       h("p", { class: "meta" }, t("pledgesOnNeed")),
       pledges.length ? h("ul", { class: "list" }, pledges) : h("p", { class: "hint" }, t("noPledgesYet")));
   }));
-  await reopenChats(list);
+  await reopenChats(list, focused);
 }
 
 function setNeedLocation(point) {
@@ -348,6 +368,7 @@ async function loadMyPledges() {
   const data = await run("help", () => gql(Q.myPledges));
   if (!data || stale()) return;
   const list = $("#my-pledges");
+  const focused = focusedChat();
   list.replaceChildren(...data.myPledges.edges.map(({ node }) => {
     const need = node.need;
     const holder = h("li", { class: "item", "data-pledge-holder": node.id },
@@ -365,7 +386,7 @@ async function loadMyPledges() {
     holder.append(row);
     return holder;
   }));
-  await reopenChats(list);
+  await reopenChats(list, focused);
 }
 
 // ---------------------------------------------------------------- verifier
