@@ -52,7 +52,7 @@ from aidmap.resolvers.accounts import Viewer, viewer_for_account, viewer_for_tok
 from aidmap.resolvers.partners import PartnerKey, PartnerKeys, is_partner_key
 from aidmap.resolvers.persisted import MAX_QUERY_CHARS, PersistedQueries, sha256_of
 from aidmap.resolvers.webhooks import delivery_policy, webhook_job
-from aidmap.schema import build_schema
+from aidmap.schema import UNAVAILABLE_MESSAGE, build_schema, database_unavailable
 from aidmap.schema.context import Context, Loaders
 from aidmap.schema.ids import pk_of
 from aidmap.schema.limits import Limits
@@ -193,9 +193,14 @@ class AidmapGraphQL(GraphQL[Context, None]):
             response = await self.run(Request(scope=scope, receive=receive))
         except HTTPException as refused:
             # Refusals before GraphQL runs (bad key, bad JSON, wrong method) are GraphQL-shaped too.
-            response = JSONResponse({"errors": [{"message": refused.reason}]}, status_code=refused.status_code)
+            error: dict[str, Any] = {"message": refused.reason}
+            if refused.status_code == 503:
+                error["extensions"] = {"code": "UNAVAILABLE", "retryable": True}
+            response = JSONResponse({"errors": [error]}, status_code=refused.status_code)
             if refused.status_code == 405:
                 response.headers["allow"] = "GET, POST"
+            if refused.status_code == 503:
+                response.headers["retry-after"] = "2"
         await response(scope, receive, send)
 
     async def execute_single(  # noqa: PLR0917
@@ -255,6 +260,17 @@ class AidmapGraphQL(GraphQL[Context, None]):
         return HTMLResponse((FRONTEND_DIR / "explorer.html").read_text(encoding="utf-8"))
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket | None = None) -> Context:
+        try:
+            return await self._context(request, response)
+        except HTTPException:
+            raise
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            log.warning("database unavailable while authenticating a request")
+            raise HTTPException(503, i18n.translate(UNAVAILABLE_MESSAGE, "UNAVAILABLE")) from None
+
+    async def _context(self, request: Request | WebSocket, response: Response | WebSocket | None = None) -> Context:
         sessions: async_sessionmaker[AsyncSession] = request.state.sessions
         reads: async_sessionmaker[AsyncSession] = request.state.reads
         reader: Reader = request.state.reader

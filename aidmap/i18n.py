@@ -66,6 +66,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^At most (?P<n>\d+) open needs per category"), "Mỗi người chỉ có tối đa {n} yêu cầu đang mở cho mỗi loại; hãy đóng hoặc hủy bớt một yêu cầu."),
     (re.compile(r"^You have already reported this need\.$"), "Bạn đã báo cáo yêu cầu này rồi."),
     (re.compile(r"^Unexpected error\.$"), "Đã có lỗi không mong muốn."),
+    (re.compile(r"^The database is unavailable"), "Hệ thống đang tạm gián đoạn; hãy thử lại sau vài giây."),
 ]  # fmt: skip
 
 BY_CODE = {

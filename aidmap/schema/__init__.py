@@ -32,8 +32,29 @@ def should_mask_error(error: GraphQLError) -> bool:
         error.extensions = {"code": original.code.value, "field": original.field}
         error.message = translate(error.message, original.code.value)
         return False
+    if database_unavailable(original):
+        # Not a bug: the database is restarting or unreachable. Say so, so clients retry (safely with
+        # an idempotencyKey: a write whose answer was lost may have committed).
+        log.warning("database unavailable in %s: %s", error.path, type(original).__name__)
+        error.message = translate(UNAVAILABLE_MESSAGE, "UNAVAILABLE")
+        error.extensions = {"code": "UNAVAILABLE", "retryable": True}
+        return False
     log.error("unexpected error in %s", error.path, exc_info=original)
     return True
+
+
+UNAVAILABLE_MESSAGE = "The database is unavailable for a moment; retry in a few seconds."
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """A lost or refused database connection (as opposed to a bug in a query)."""
+    import psycopg
+    import psycopg_pool
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(error, DBAPIError):
+        return bool(error.connection_invalidated) or isinstance(error.orig, psycopg.OperationalError)
+    return isinstance(error, psycopg.OperationalError | psycopg_pool.PoolTimeout | ConnectionError)
 
 
 class ClientSafeErrors(MaskErrors):
