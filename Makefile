@@ -1,6 +1,6 @@
 # The two commands a newcomer needs: `make run` and `make test`.
 # Each one installs what is missing first (scripts/setup.sh).
-.PHONY: setup run test bench bench-1m bench-fanout schema audit
+.PHONY: setup run test bench bench-1m bench-fanout soak schema audit
 
 setup:
 	@bash scripts/setup.sh
@@ -29,3 +29,7 @@ audit: setup
 bench-fanout: setup
 	.venv/bin/python bench/fanout.py --subscribers 1000 --needs 30 --rate 2
 	.venv/bin/python bench/fanout.py --subscribers 10000 --needs 20 --rate 0.5
+
+# Ten minutes of mixed load with 1,000 open subscriptions (a short form runs in `make test`).
+soak: setup
+	.venv/bin/python bench/soak.py --seconds 600 --subscribers 1000
