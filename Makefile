@@ -1,6 +1,6 @@
 # The two commands a newcomer needs: `make run` and `make test`.
 # Each one installs what is missing first (scripts/setup.sh).
-.PHONY: setup run test bench bench-1m bench-fanout soak schema audit
+.PHONY: setup run test bench bench-1m bench-fanout bench-all soak schema audit
 
 setup:
 	@bash scripts/setup.sh
@@ -33,3 +33,8 @@ bench-fanout: setup
 # Ten minutes of mixed load with 1,000 open subscriptions (a short form runs in `make test`).
 soak: setup
 	.venv/bin/python bench/soak.py --seconds 600 --subscribers 1000
+
+# Every benchmark at 10k, 100k and 1M needs, one report with plots: bench/results/report.md.
+bench-all: setup
+	.venv/bin/python -m pip install -q -e '.[test,bench]'
+	.venv/bin/python bench/run_all.py
