@@ -190,7 +190,7 @@ def main() -> int:
         upgrade(url)
         port = free_port()
         env = {**os.environ, "AIDMAP_DATABASE_URL": url, "AIDMAP_PORT": str(port), "AIDMAP_PASSWORD_HASH_PROFILE": "CHEAPEST",
-               "AIDMAP_DB_POOL_SIZE": "20", "AIDMAP_RATE_LIMIT_PER_IP": "100000000",
+               "AIDMAP_DB_POOL_SIZE": "20", "AIDMAP_RATE_LIMIT_PER_IP": "100000000", "AIDMAP_MAX_OPEN_NEEDS_PER_CATEGORY": "100000",
                "AIDMAP_SHARE_EVENT_RESULTS": "0" if args.no_share else "1"}  # fmt: skip
         server = subprocess.Popen([sys.executable, "-m", "aidmap.cli", "serve", "--no-demo"], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip

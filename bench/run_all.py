@@ -5,7 +5,8 @@
 
 For each size: how long the data takes to load (and the rate), the database's size on disk,
 how long the in-process R-tree match index takes to rebuild at start, and the nearby query over
-raw SQL and over GraphQL (bench/nearby.py, p50 and p99). Then live fan-out latency against the
+raw SQL and over GraphQL (bench/nearby.py, p50 and p99), and the nearby query's throughput on one
+server process at p99 under 50 ms (bench/throughput.py, load from separate processes). Then live fan-out latency against the
 number of subscribers (bench/fanout.py). All figures come from this one run on this machine.
 """
 
@@ -35,6 +36,7 @@ from aidmap.db.reader import conninfo_from_url  # noqa: E402
 from aidmap.events.match_index import MatchIndex  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 RESULTS = HERE / "results"
 NUMBER = r"([0-9.]+)"
 
@@ -66,6 +68,10 @@ def measure_size(cluster: LocalCluster, needs: int, queries: int) -> dict[str, A
         [sys.executable, str(HERE / "nearby.py"), "--queries", str(queries), "--warmup", "200"],
         env={**os.environ, "AIDMAP_DATABASE_URL": url}, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
+    import throughput
+
+    load = throughput.measure(url, seconds=8)
+    best = load["best"] or {"rps": 0, "p99_ms": None, "concurrency": None}
     sql = re.search(rf"raw psycopg SQL\s*: p50\s+{NUMBER} ms\s+p99\s+{NUMBER} ms", out)
     lists = re.search(rf"GraphQL/HTTP list\s+fields : p50\s+{NUMBER} ms\s+p99\s+{NUMBER} ms", out)
     full = re.search(rf"GraphQL/HTTP full\s+fields : p50\s+{NUMBER} ms\s+p99\s+{NUMBER} ms", out)
@@ -76,6 +82,8 @@ def measure_size(cluster: LocalCluster, needs: int, queries: int) -> dict[str, A
         "index_rebuild_s": round(rebuild_s, 2),
         "sql_p50": float(sql[1]), "sql_p99": float(sql[2]), "list_p50": float(lists[1]), "list_p99": float(lists[2]),
         "full_p50": float(full[1]), "full_p99": float(full[2]),
+        "throughput_rps": best["rps"], "throughput_p99": best["p99_ms"], "throughput_concurrency": best["concurrency"],
+        "throughput_steps": load["steps"],
     }  # fmt: skip
 
 
@@ -148,18 +156,23 @@ def report(sizes: list[dict[str, Any]], fanout: list[dict[str, Any]], images: li
         "",
         "## Data size",
         "",
-        "| open needs | offers | load (s) | load rate (rows/s) | database (MiB) | R-tree rebuild (s) | SQL p50 / p99 (ms) | GraphQL list p50 / p99 (ms) | GraphQL full p50 / p99 (ms) | list p50 ratio |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| open needs | offers | load (s) | load rate (rows/s) | database (MiB) | R-tree rebuild (s) | SQL p50 / p99 (ms) | GraphQL list p50 / p99 (ms) | GraphQL full p50 / p99 (ms) | list p50 ratio | nearby req/s at p99 < 50 ms (one process) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for s in sizes:
         lines.append(
             f"| {s['needs']:,} | {s['offers']:,} | {s['load_s']} | {s['load_rows_per_s']:,} | {s['db_mib']} | {s['index_rebuild_s']} "
             f"| {s['sql_p50']} / {s['sql_p99']} | {s['list_p50']} / {s['list_p99']} | {s['full_p50']} / {s['full_p99']} "
-            f"| {s['list_p50'] / s['sql_p50']:.1f}x |"
+            f"| {s['list_p50'] / s['sql_p50']:.1f}x | {s['throughput_rps']:,} (p99 {s['throughput_p99']} ms, {s['throughput_concurrency']} connections) |"
         )
     if fanout:
         lines += ["", "## Live fan-out", "", "| subscribers | p50 (ms) | p99 (ms) |", "| --- | --- | --- |"]
         lines += [f"| {f['subscribers']:,} | {f['p50_ms']} | {f['p99_ms']} |" for f in fanout]
+    lines += [
+        "",
+        "The load generators share the machine's cores with the server and PostgreSQL, so the throughput",
+        "figures are lower bounds for a dedicated server core.",
+    ]
     lines += ["", "## Plots", ""] + [f"![{name}]({name})" for name in images] + [""]
     return "\n".join(lines)
 
