@@ -34,6 +34,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             host=settings.host,
             port=settings.port,
             log_level="info",
+            # uvicorn's own lines go through the same handler: JSON with the request id, like ours.
+            log_config=None,
             access_log=settings.access_log,
             # Events are a few hundred bytes: compressing each costs more CPU than it saves.
             ws_per_message_deflate=False,
