@@ -8,11 +8,12 @@ PG_MAJOR="${AIDMAP_PG_MAJOR:-15}"
 need_debs=()
 [ -x "/usr/lib/postgresql/${PG_MAJOR}/bin/postgres" ] || need_debs+=("postgresql-${PG_MAJOR}")
 [ -f "/usr/share/postgresql/${PG_MAJOR}/extension/postgis.control" ] || need_debs+=("postgresql-${PG_MAJOR}-postgis-3")
-# The tests also need a browser (the page) and Node.js (graphql-http's audit, the docs' JS examples).
+# npm fetches the page's GraphiQL at set-up (never at run time); the tests also drive a browser and
+# run JavaScript (graphql-http's audit, the docs' examples).
+command -v node >/dev/null || need_debs+=(nodejs)
+command -v npm >/dev/null || need_debs+=(npm)
 if [ "${AIDMAP_WITH_BROWSER:-0}" = 1 ]; then
   [ -x /usr/bin/chromium ] || need_debs+=(chromium)
-  command -v node >/dev/null || need_debs+=(nodejs)
-  command -v npm >/dev/null || need_debs+=(npm)
 fi
 
 if [ ${#need_debs[@]} -gt 0 ]; then
@@ -34,6 +35,14 @@ if ! [ -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e '.[test]'
   touch "$stamp"
+fi
+
+# The page's vendored GraphiQL (pinned by frontend_stub/package-lock.json; built files are not committed).
+vendor_stamp=frontend_stub/vendor/.aidmap-installed
+if ! [ -f "$vendor_stamp" ] || [ frontend_stub/package-lock.json -nt "$vendor_stamp" ]; then
+  echo "setup: vendoring the page's GraphiQL from npm"
+  bash scripts/vendor-frontend.sh >/dev/null
+  touch "$vendor_stamp"
 fi
 
 # JavaScript packages the tests run (pinned by tests/node/package-lock.json), from the npm registry.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Refreshes frontend_stub/vendor/ from npm, pinned by frontend_stub/package-lock.json.
-# Run by hand when upgrading; the files are committed, so neither `make run` nor the
-# page ever needs npm or the internet.
+# Fills frontend_stub/vendor/ from npm, pinned by frontend_stub/package-lock.json.
+# scripts/setup.sh runs it (so `make run` and `make test` have it); the files are not
+# committed, and the page never loads anything from the internet at run time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work="$(mktemp -d)"
