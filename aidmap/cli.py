@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from aidmap.settings import Settings
@@ -13,21 +15,32 @@ from aidmap.settings import Settings
 log = logging.getLogger("aidmap")
 
 
-def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from aidmap import demo
-    from aidmap.app import create_app
+@contextlib.contextmanager
+def _migrated_database(settings: Settings) -> Iterator[str]:
+    """The database's URL, migrated; a local cluster started for this command is stopped afterwards."""
     from aidmap.db.migrate import upgrade
     from aidmap.db.provision import open_database
 
     database = open_database(settings)
     try:
         upgrade(database.url)
-        if not args.no_demo and demo.database_is_empty(database.url):
+        yield database.url
+    finally:
+        if database.started is not None:
+            database.started.stop()
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from aidmap import demo
+    from aidmap.app import create_app
+
+    with _migrated_database(settings) as url:
+        if not args.no_demo and demo.database_is_empty(url):
             log.info("empty database: loading the demo data set")
-            demo.seed(database.url, needs=demo.DEFAULT_NEEDS)
-        app = create_app(settings, database_url=database.url)
+            demo.seed(url, needs=demo.DEFAULT_NEEDS)
+        app = create_app(settings, database_url=url)
         log.info("GraphQL at http://%s:%d/graphql", settings.host, settings.port)
         uvicorn.run(
             app,
@@ -42,9 +55,6 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             # Thousands of live subscribers reconnecting at once (after a deploy) need a deep accept queue.
             backlog=8192,
         )
-    finally:
-        if database.started is not None:
-            database.started.stop()
     return 0
 
 
@@ -95,20 +105,14 @@ def _seed(settings: Settings, args: argparse.Namespace) -> int:
 def _areas(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from aidmap.db.migrate import upgrade
-    from aidmap.db.provision import open_database
     from aidmap.resolvers import areas
 
-    database = open_database(settings)
     try:
-        upgrade(database.url)
-        count = areas.import_files(database.url, [Path(f) for f in args.files])
+        with _migrated_database(settings) as url:
+            count = areas.import_files(url, [Path(f) for f in args.files])
     except areas.AreaFileError as error:
         print(error, file=sys.stderr)
         return 2
-    finally:
-        if database.started is not None:
-            database.started.stop()
     print(f"imported {count} areas")
     return 0
 
@@ -116,77 +120,65 @@ def _areas(settings: Settings, args: argparse.Namespace) -> int:
 def _admin(settings: Settings, args: argparse.Namespace) -> int:
     import getpass
 
-    from aidmap.db.migrate import upgrade
-    from aidmap.db.provision import open_database
     from aidmap.resolvers.roles import create_admin
 
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else ""
-    database = open_database(settings)
     try:
-        upgrade(database.url)
-        if not args.password_stdin:
-            password = getpass.getpass("Password for the admin (ignored if the account exists): ")
-        account_id, created = create_admin(
-            url=database.url, phone=args.phone, display_name=args.name or "", password=password,
-            hash_profile=settings.password_hash_profile,
-        )  # fmt: skip
+        with _migrated_database(settings) as url:
+            if not args.password_stdin:
+                password = getpass.getpass("Password for the admin (ignored if the account exists): ")
+            account_id, created = create_admin(
+                url=url, phone=args.phone, display_name=args.name or "", password=password,
+                hash_profile=settings.password_hash_profile,
+            )  # fmt: skip
     except ValueError as error:
         print(error, file=sys.stderr)
         return 2
-    finally:
-        if database.started is not None:
-            database.started.stop()
     print(f"{'created' if created else 'promoted'} admin account {account_id}")
     return 0
 
 
 def _partner(settings: Settings, args: argparse.Namespace) -> int:
-    from aidmap.db.migrate import upgrade
-    from aidmap.db.provision import open_database
     from aidmap.resolvers import partners
 
-    database = open_database(settings)
     try:
-        upgrade(database.url)
-        if args.action == "create":
-            if not args.name or not args.scopes:
-                print("partner create needs --name and --scopes", file=sys.stderr)
-                return 2
-            partner_id, key = partners.create(
-                url=database.url,
-                name=args.name,
-                scopes=partners.parse_scopes(args.scopes),
-                rate_limit_per_minute=args.rate_limit,
-                allowed_origins=[o.strip() for o in (args.origins or "").split(",") if o.strip()],
-                registered_queries_only=args.registered_queries_only,
-            )
-            print(f"created partner {partner_id}; its API key (shown only now, store it safely):")
-            print(key)
-        elif args.action == "register-queries":
-            from pathlib import Path
+        with _migrated_database(settings) as url:
+            if args.action == "create":
+                if not args.name or not args.scopes:
+                    print("partner create needs --name and --scopes", file=sys.stderr)
+                    return 2
+                partner_id, key = partners.create(
+                    url=url,
+                    name=args.name,
+                    scopes=partners.parse_scopes(args.scopes),
+                    rate_limit_per_minute=args.rate_limit,
+                    allowed_origins=[o.strip() for o in (args.origins or "").split(",") if o.strip()],
+                    registered_queries_only=args.registered_queries_only,
+                )
+                print(f"created partner {partner_id}; its API key (shown only now, store it safely):")
+                print(key)
+            elif args.action == "register-queries":
+                from pathlib import Path
 
-            from aidmap.resolvers.persisted import register
+                from aidmap.resolvers.persisted import register
 
-            if not args.name or not args.files:
-                print("partner register-queries needs --name and --query FILE", file=sys.stderr)
-                return 2
-            for path, digest in register(url=database.url, partner_name=args.name, paths=[Path(f) for f in args.files]):
-                print(f"{digest}\t{path}")
-        elif args.action == "revoke":
-            if not args.name or not partners.revoke(url=database.url, name=args.name):
-                print(f"no active partner named {args.name!r}", file=sys.stderr)
-                return 2
-            print(f"revoked the key of {args.name}")
-        else:
-            for name, scopes, limit, origins, active in partners.listing(url=database.url):
-                state = "active" if active else "revoked"
-                print(f"{name}\t{state}\t{','.join(scopes)}\t{limit}/min\t{','.join(origins) or '-'}")
+                if not args.name or not args.files:
+                    print("partner register-queries needs --name and --query FILE", file=sys.stderr)
+                    return 2
+                for path, digest in register(url=url, partner_name=args.name, paths=[Path(f) for f in args.files]):
+                    print(f"{digest}\t{path}")
+            elif args.action == "revoke":
+                if not args.name or not partners.revoke(url=url, name=args.name):
+                    print(f"no active partner named {args.name!r}", file=sys.stderr)
+                    return 2
+                print(f"revoked the key of {args.name}")
+            else:
+                for name, scopes, limit, origins, active in partners.listing(url=url):
+                    state = "active" if active else "revoked"
+                    print(f"{name}\t{state}\t{','.join(scopes)}\t{limit}/min\t{','.join(origins) or '-'}")
     except ValueError as error:
         print(error, file=sys.stderr)
         return 2
-    finally:
-        if database.started is not None:
-            database.started.stop()
     return 0
 
 
@@ -212,8 +204,6 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
     from aidmap.db.engine import make_engine, make_sessionmaker
-    from aidmap.db.migrate import upgrade
-    from aidmap.db.provision import open_database
     from aidmap.resolvers import imports
     from aidmap.resolvers.needs import IntakePolicy
 
@@ -224,15 +214,13 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
     except (OSError, imports.ImportFileError) as error:
         print(error, file=sys.stderr)
         return 2
-    database = open_database(settings)
-    try:
-        upgrade(database.url)
+    with _migrated_database(settings) as url:
 
         async def run() -> imports.ImportReport | None:
-            viewer = await _account_viewer(database.url, args.filed_by)
+            viewer = await _account_viewer(url, args.filed_by)
             if viewer is None or not ({"OPERATOR", "ADMIN"} & set(viewer.roles)):
                 return None
-            engine = make_engine(database.url, pool_size=2)
+            engine = make_engine(url, pool_size=2)
             policy = IntakePolicy(
                 phone_key=settings.phone_hash_key(),
                 require_verification=settings.require_verification,
@@ -249,9 +237,6 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
                 await engine.dispose()
 
         report = asyncio.run(run())
-    finally:
-        if database.started is not None:
-            database.started.stop()
     if report is None:
         print(f"--filed-by {args.filed_by}: no operator (or admin) account has this phone", file=sys.stderr)
         return 2
@@ -269,23 +254,21 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
 
     from aidmap.db.engine import make_engine, make_read_sessionmaker
-    from aidmap.db.provision import open_database
     from aidmap.models.need import ANONYMOUS, Principal
     from aidmap.resolvers import imports
 
-    database = open_database(settings)
-    try:
+    with _migrated_database(settings) as url:
 
         async def run() -> list[dict[str, Any]] | None:
             who = ANONYMOUS
             if args.as_phone:
-                viewer = await _account_viewer(database.url, args.as_phone)
+                viewer = await _account_viewer(url, args.as_phone)
                 if viewer is None:
                     return None
                 who = Principal(
                     account_id=viewer.account_id, is_admin=viewer.is_admin, verifier_wards=viewer.verifier_wards
                 )
-            engine = make_engine(database.url, pool_size=2)
+            engine = make_engine(url, pool_size=2)
             try:
                 async with make_read_sessionmaker(engine)() as session:
                     return list(await imports.export_rows(session=session, area_code=args.area, who=who))
@@ -293,9 +276,6 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
                 await engine.dispose()
 
         rows = asyncio.run(run())
-    finally:
-        if database.started is not None:
-            database.started.stop()
     if rows is None:
         print(f"--as {args.as_phone}: no account has this phone", file=sys.stderr)
         return 2
