@@ -254,7 +254,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
 
     from aidmap.db.engine import make_engine, make_read_sessionmaker
-    from aidmap.models.need import ANONYMOUS, Principal
+    from aidmap.models.need import ANONYMOUS
     from aidmap.resolvers import imports
 
     with _migrated_database(settings) as url:
@@ -265,9 +265,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
                 viewer = await _account_viewer(url, args.as_phone)
                 if viewer is None:
                     return None
-                who = Principal(
-                    account_id=viewer.account_id, is_admin=viewer.is_admin, verifier_wards=viewer.verifier_wards
-                )
+                who = viewer.principal
             engine = make_engine(url, pool_size=2)
             try:
                 async with make_read_sessionmaker(engine)() as session:

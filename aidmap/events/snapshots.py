@@ -14,7 +14,7 @@ from typing import Any
 
 from aidmap.db.reader import Reader
 from aidmap.models import Need, Offer
-from aidmap.models.need import Principal, may_see_need, may_see_private
+from aidmap.models.need import Principal, may_see_need, may_see_private, privacy_facts
 
 _NEED_COLUMNS = ", ".join(f"n.{c.name}" for c in Need.__table__.c if c.name != "location")
 _OFFER_COLUMNS = ", ".join(f"o.{c.name}" for c in Offer.__table__.c if c.name != "location")
@@ -37,14 +37,7 @@ class NeedSnapshot:
     active_donors: frozenset[int]
 
     def _facts(self, who: Principal) -> dict[str, Any]:
-        row = self.row
-        return {
-            "owner_id": row.owner_id,
-            "filed_by_id": row.filed_by_id,
-            "ward_code": row.ward_code,
-            "partner_id": row.partner_id,
-            "active_donor": who.account_id in self.active_donors,
-        }
+        return privacy_facts(self.row, active_donor=who.account_id in self.active_donors)
 
     def private_to(self, who: Principal) -> bool:
         """May they see the exact location and phone (models.need.may_see_private)?"""

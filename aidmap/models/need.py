@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -71,13 +72,27 @@ class Principal:
 ANONYMOUS = Principal()
 
 
+def reviews(who: Principal, *, ward_code: str | None) -> bool:
+    """Admins, and the verifiers of the ward: who reviews a need (verifies it, sees its reports and flags)."""
+    return who.is_admin or (ward_code is not None and ward_code in who.verifier_wards)
+
+
 def in_charge_of(who: Principal, *, owner_id: int, filed_by_id: int | None, ward_code: str | None) -> bool:
-    """The requester, whoever filed it, the verifiers of its ward and admins: who may verify or see it hidden."""
-    if who.is_admin:
-        return True
+    """The requester, whoever filed it, and its reviewers: who may see it while it is hidden."""
     if who.account_id is not None and who.account_id in (owner_id, filed_by_id):
         return True
-    return ward_code is not None and ward_code in who.verifier_wards
+    return reviews(who, ward_code=ward_code)
+
+
+def privacy_facts(need: Any, *, active_donor: bool) -> dict[str, Any]:
+    """The facts about a need (a model or a row with the same column names) that the rules below read."""
+    return {
+        "owner_id": need.owner_id,
+        "filed_by_id": need.filed_by_id,
+        "ward_code": need.ward_code,
+        "partner_id": need.partner_id,
+        "active_donor": active_donor,
+    }
 
 
 def may_see_private(

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.db.reader import Reader
 from aidmap.models import AccessToken, Account, Role
+from aidmap.models.need import Principal
 from aidmap.resolvers.problems import Code, Problem, Problems
 from aidmap.resolvers.validation import Checker, utcnow
 
@@ -42,6 +43,11 @@ class Viewer:
     @property
     def is_verifier(self) -> bool:
         return Role.VERIFIER.value in self.roles
+
+    @property
+    def principal(self) -> Principal:
+        """This person, for the need privacy rules (models.need)."""
+        return Principal(account_id=self.account_id, is_admin=self.is_admin, verifier_wards=self.verifier_wards)
 
 
 @lru_cache(maxsize=4)

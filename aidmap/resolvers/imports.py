@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aidmap.geo.privacy import snap_to_cell
 from aidmap.models import Need, NeedCategory, Urgency
-from aidmap.models.need import HIDDEN_STATUSES, Principal, may_see_private
+from aidmap.models.need import HIDDEN_STATUSES, Principal, may_see_private, privacy_facts
 from aidmap.resolvers import needs as need_resolvers
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.problems import Problems
@@ -207,11 +207,9 @@ async def export_rows(*, session: AsyncSession, area_code: str, who: Principal) 
     query = _EXPORT.bindparams(bindparam("hidden", expanding=True))
     rows = await session.execute(query, {"code": area_code, "hidden": [s.value for s in HIDDEN_STATUSES]})
     out = []
-    for n in rows.mappings():
-        private = may_see_private(
-            who, owner_id=n["owner_id"], filed_by_id=n["filed_by_id"], ward_code=n["ward_code"],
-            partner_id=n["partner_id"], active_donor=False,
-        )  # fmt: skip
+    for row in rows:
+        private = may_see_private(who, **privacy_facts(row, active_donor=False))
+        n = row._mapping
         lon, lat = (n["lon_"], n["lat_"]) if private else snap_to_cell(n["lon_"], n["lat_"])
         out.append({
             "id": n["id"], "category": n["category"], "title": n["title"], "details": n["details"] or "",

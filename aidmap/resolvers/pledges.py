@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.events.outbox import emit
 from aidmap.models import EventKind, Need, Offer, OfferStatus, Pledge, PledgeStatus
-from aidmap.models.need import HIDDEN_STATUSES, OPEN_STATUSES, status_for
+from aidmap.models.need import HIDDEN_STATUSES, OPEN_STATUSES, in_charge_of, status_for
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.nearby import Page
 from aidmap.resolvers.paging import newest_first
@@ -71,11 +71,12 @@ async def create(
     if check.problems:
         raise Problems(check.problems)
     need = await _need_for_update(session=session, need_id=need_id)
-    in_charge = need is not None and (
-        viewer.is_admin or viewer.account_id in (need.owner_id, need.filed_by_id)
-        or (need.ward_code is not None and need.ward_code in viewer.verifier_wards)
-    )  # fmt: skip
-    if need is None or (need.status in HIDDEN_STATUSES and not in_charge):
+    if need is None or (
+        need.status in HIDDEN_STATUSES
+        and not in_charge_of(
+            viewer.principal, owner_id=need.owner_id, filed_by_id=need.filed_by_id, ward_code=need.ward_code
+        )
+    ):
         # A need hidden from this donor (pending, under review, rejected) looks like no need at all.
         raise Problems.one("needId", "No need has this id.", Code.NOT_FOUND)
     if need.owner_id == viewer.account_id:

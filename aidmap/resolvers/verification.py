@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.events.outbox import emit
 from aidmap.models import EventKind, Need, NeedReport, NeedStatus, Pledge, PledgeStatus
-from aidmap.models.need import ACTIVE_STATUSES, HIDDEN_STATUSES, Principal, may_see_need, status_for
+from aidmap.models.need import ACTIVE_STATUSES, HIDDEN_STATUSES, may_see_need, privacy_facts, reviews, status_for
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.nearby import Page
 from aidmap.resolvers.paging import newest_first
@@ -28,15 +28,11 @@ def _not_found() -> Problems:
     return Problems.one("needId", "No need has this id.", Code.NOT_FOUND)
 
 
-def _principal(viewer: Viewer) -> Principal:
-    return Principal(account_id=viewer.account_id, is_admin=viewer.is_admin, verifier_wards=viewer.verifier_wards)
-
-
 def may_verify(viewer: Viewer, need: Need) -> bool:
     """Admins, and verifiers of the need's ward; never for a need they posted or filed themselves."""
     if viewer.account_id in (need.owner_id, need.filed_by_id):
         return False
-    return viewer.is_admin or (need.ward_code is not None and need.ward_code in viewer.verifier_wards)
+    return reviews(viewer.principal, ward_code=need.ward_code)
 
 
 async def _need_for_update(session: AsyncSession, viewer: Viewer, need_id: int) -> Need:
@@ -44,15 +40,7 @@ async def _need_for_update(session: AsyncSession, viewer: Viewer, need_id: int) 
     if need is None:
         raise _not_found()
     active_donor = await _is_active_donor(session, viewer.account_id, need.id)
-    if not may_see_need(
-        _principal(viewer),
-        status=need.status,
-        owner_id=need.owner_id,
-        filed_by_id=need.filed_by_id,
-        ward_code=need.ward_code,
-        partner_id=need.partner_id,
-        active_donor=active_donor,
-    ):
+    if not may_see_need(viewer.principal, status=need.status, **privacy_facts(need, active_donor=active_donor)):
         raise _not_found()  # a hidden need someone may not see looks like no need at all
     return need
 

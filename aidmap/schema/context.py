@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from aidmap.events.fanout import FanOut
 from aidmap.events.match_index import MatchIndex
 from aidmap.events.snapshots import Snapshots
 from aidmap.models import Account, AdminArea, Need, Offer, Pledge, Scope
-from aidmap.models.need import Principal
+from aidmap.models.need import ANONYMOUS, Principal
 from aidmap.resolvers import accounts, areas, needs, offers, pledges
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.partners import PartnerKey
@@ -103,13 +104,11 @@ class Context:
     @property
     def principal(self) -> Principal:
         """Who is looking, for the need privacy rules (models.need)."""
-        viewer, partner = self.viewer, self.partner
-        return Principal(
-            account_id=viewer.account_id if viewer is not None else None,
-            is_admin=viewer is not None and viewer.is_admin,
-            verifier_wards=viewer.verifier_wards if viewer is not None else frozenset(),
-            partner_id=partner.id if partner is not None else None,
-            partner_may_see_private=partner is None or partner.allows(Scope.PRIVATE_READ),
+        person = self.viewer.principal if self.viewer is not None else ANONYMOUS
+        if self.partner is None:
+            return person
+        return dataclasses.replace(
+            person, partner_id=self.partner.id, partner_may_see_private=self.partner.allows(Scope.PRIVATE_READ)
         )
 
     async def close_websocket(self, code: int, reason: str) -> None:

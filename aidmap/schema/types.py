@@ -10,7 +10,7 @@ from strawberry.types import Info
 from aidmap import models
 from aidmap.geo.distance import haversine_m
 from aidmap.geo.privacy import round_distance, snap_to_cell
-from aidmap.models.need import may_see_need, may_see_private
+from aidmap.models.need import may_see_need, may_see_private, privacy_facts, reviews
 from aidmap.resolvers import needs as need_resolvers
 from aidmap.resolvers import verification
 from aidmap.schema.context import Context
@@ -174,9 +174,7 @@ class Need(Node):
     def _reviewer(self, ctx: Context) -> bool:
         """Admins and verifiers of the need's ward: who sees duplicate flags and reports."""
         viewer = ctx.viewer
-        if viewer is None:
-            return False
-        return viewer.is_admin or (self._ward_code is not None and self._ward_code in viewer.verifier_wards)
+        return viewer is not None and reviews(viewer.principal, ward_code=self._ward_code)
 
     @strawberry.field(description='"Verified by <ward>": when a verifier of its ward (or an admin) checked it.')
     async def verification(self, info: Info[Context, None]) -> Verification | None:
@@ -311,16 +309,6 @@ class Need(Node):
         )
 
 
-def _privacy_facts(n: models.Need, pledged: set[int]) -> dict[str, object]:
-    return {
-        "owner_id": n.owner_id,
-        "filed_by_id": n.filed_by_id,
-        "ward_code": n.ward_code,
-        "partner_id": n.partner_id,
-        "active_donor": n.id in pledged,
-    }
-
-
 async def _pledged_by_viewer(ctx: Context, rows: list[models.Need]) -> set[int]:
     viewer = ctx.viewer
     if viewer is None:
@@ -338,7 +326,11 @@ async def need_views(ctx: Context, rows: list[models.Need]) -> list[Need]:
     who, pledged = ctx.principal, await _pledged_by_viewer(ctx, rows)
     mine = ctx.viewer.account_id if ctx.viewer is not None else None
     return [
-        Need.from_model(n, private=may_see_private(who, **_privacy_facts(n, pledged)), is_mine=n.owner_id == mine)  # type: ignore[arg-type]
+        Need.from_model(
+            n,
+            private=may_see_private(who, **privacy_facts(n, active_donor=n.id in pledged)),
+            is_mine=n.owner_id == mine,
+        )  # type: ignore[arg-type]
         for n in rows
     ]
 
@@ -350,7 +342,7 @@ async def visible_need_views(ctx: Context, rows: list[models.Need]) -> list[Need
     mine = ctx.viewer.account_id if ctx.viewer is not None else None
     views: list[Need | None] = []
     for n in rows:
-        facts = _privacy_facts(n, pledged)
+        facts = privacy_facts(n, active_donor=n.id in pledged)
         if not may_see_need(who, status=n.status, **facts):  # type: ignore[arg-type]
             views.append(None)
             continue
