@@ -48,7 +48,7 @@ from aidmap.jobs.expiry import expiry_job
 from aidmap.jobs.help_requests import help_cascade_job
 from aidmap.models import Scope
 from aidmap.observability import Metrics, RequestIdMiddleware
-from aidmap.resolvers.accounts import Viewer, viewer_for_account, viewer_for_token
+from aidmap.resolvers.accounts import Viewer, bearer_token, viewer_for_account, viewer_for_token
 from aidmap.resolvers.partners import PartnerKey, PartnerKeys, is_partner_key
 from aidmap.resolvers.persisted import MAX_QUERY_CHARS, PersistedQueries, sha256_of
 from aidmap.resolvers.webhooks import delivery_policy, webhook_job
@@ -75,14 +75,6 @@ class State(TypedDict):
     partner_keys: PartnerKeys
     metrics: Metrics
     persisted_queries: PersistedQueries
-
-
-def bearer_token(authorization: str | None) -> str | None:
-    """The token of an `Authorization: Bearer <token>` header, '' when the header is malformed."""
-    if authorization is None:
-        return None
-    scheme, _, token = authorization.strip().partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else ""
 
 
 ACT_AS_HEADER = "aidmap-act-as"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from aidmap.resolvers.accounts import bearer_token
 from aidmap.resolvers.partners import PartnerKeys, is_partner_key
 
 MAX_BUCKETS = 100_000
@@ -53,14 +54,6 @@ class TokenBuckets:
         stale = [k for k, b in self._buckets.items() if now - b.updated > 60.0]
         for key in stale or list(self._buckets)[: MAX_BUCKETS // 10]:
             del self._buckets[key]
-
-
-def _bearer(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").strip().partition(" ")
-            return token.strip() if scheme.lower() == "bearer" else None
-    return None
 
 
 class RateLimitMiddleware:
@@ -110,7 +103,8 @@ class RateLimitMiddleware:
         await send({"type": "http.response.body", "body": body})
 
     async def _key(self, scope: Scope) -> tuple[str, int]:
-        token = _bearer(scope)
+        header = dict(scope.get("headers", ())).get(b"authorization")
+        token = bearer_token(header.decode("latin-1") if header is not None else None)
         keys: PartnerKeys | None = scope.get("state", {}).get("partner_keys")
         if token and is_partner_key(token) and keys is not None:
             try:

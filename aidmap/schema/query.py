@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
@@ -54,6 +55,13 @@ MAX_NODES = 100
 def _page_info(page: object) -> PageInfo:
     hits = page.hits  # type: ignore[attr-defined]
     return PageInfo(has_next_page=page.has_next, end_cursor=hits[-1].cursor if hits else None)  # type: ignore[attr-defined]
+
+
+async def _need_connection(ctx: Context, page: Any) -> MyNeedConnection:
+    """A page of needs in list order (mine, a verifier's queue) as a connection."""
+    views = await need_views(ctx, [hit.row for hit in page.hits])
+    edges = [MyNeedEdge(cursor=hit.cursor, node=view) for hit, view in zip(page.hits, views, strict=True)]
+    return MyNeedConnection(edges=edges, page_info=_page_info(page))
 
 
 def _signed_in(info: Info[Context, None]) -> accounts.Viewer:
@@ -175,9 +183,7 @@ class Query(WebhookQuery):
         viewer = _signed_in(info)
         async with info.context.reads() as session:
             page = await needs.mine(session=session, viewer=viewer, first=first, after=after)
-        views = await need_views(info.context, [hit.row for hit in page.hits])
-        edges = [MyNeedEdge(cursor=hit.cursor, node=view) for hit, view in zip(page.hits, views, strict=True)]
-        return MyNeedConnection(edges=edges, page_info=_page_info(page))
+        return await _need_connection(info.context, page)
 
     @strawberry.field(
         description="Verifiers and admins: needs waiting for verification or review in my areas, oldest first."
@@ -192,9 +198,7 @@ class Query(WebhookQuery):
             )
         async with info.context.reads() as session:
             page = await verification.queue(session=session, viewer=viewer, first=first, after=after)
-        views = await need_views(info.context, [hit.row for hit in page.hits])
-        edges = [MyNeedEdge(cursor=hit.cursor, node=view) for hit, view in zip(page.hits, views, strict=True)]
-        return MyNeedConnection(edges=edges, page_info=_page_info(page))
+        return await _need_connection(info.context, page)
 
     @strawberry.field(description="Wards (or provinces) within radiusMeters (at most 50 km) of a point, with outlines.")
     async def areas(
