@@ -17,7 +17,8 @@ from typing import Any
 
 from graphql import ExecutionResult, FieldNode, OperationDefinitionNode, OperationType, VariableNode, visit
 from graphql.language import Visitor
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from aidmap.schema.plain_fields import PlainFieldsExecutionContext
 
 SHARED_ROOT_FIELDS = frozenset({"needsNearby", "offersNearby"})
 
@@ -94,7 +95,7 @@ def _patched(result: ExecutionResult, plan: SelectionPlan, distance: float) -> E
     return ExecutionResult(data={plan.root_key: event}, errors=None)
 
 
-class SharingExecutionContext(StrawberryGraphQLCoreExecutionContext):
+class SharingExecutionContext(PlainFieldsExecutionContext):
     def shared_key(self) -> tuple[SharedResults, SelectionPlan, tuple[Any, ...]] | None:
         """(cache, plan, key) when this event's result can be shared, else None."""
         share_key = getattr(self.root_value, "share_key", None)
