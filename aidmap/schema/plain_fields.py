@@ -12,10 +12,15 @@ interfaces and unions, @defer and @stream, middleware) goes through graphql-core
 A completer that meets a value it cannot complete (null where non-null is promised, a value
 that does not serialize) gives up, and the field runs the ordinary way, which reports the
 proper error: a plain read has no side effects, so reading it twice is harmless.
+
+Plans are also kept across requests for documents without directives (the parser cache hands
+out the same document object for the same text, so its field nodes identify a selection; with
+no @include/@skip the selection does not depend on the variables).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,8 +31,10 @@ from graphql import (
     GraphQLOutputType,
     Undefined,
     is_leaf_type,
+    visit,
 )
 from graphql.execution.collect_fields import FieldDetails
+from graphql.language import BREAK, Visitor
 from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
@@ -38,6 +45,34 @@ Completer = Callable[[Any], Any]
 FieldDetailsList = Sequence[FieldDetails]
 # (response name, field details, completer or None for the ordinary way)
 Plan = tuple[tuple[str, FieldDetailsList, Completer | None], ...]
+
+# Across requests: (schema, parent type, selection's field nodes) -> (what keeps the ids valid, plan).
+_shared_plans: OrderedDict[tuple[Any, ...], tuple[object, Plan | None]] = OrderedDict()
+_static_documents: OrderedDict[int, tuple[object, bool]] = OrderedDict()
+KEEP = 512
+
+
+class _HasDirective(Visitor):
+    found = False
+
+    def enter_directive(self, *_: Any) -> Any:
+        self.found = True
+        return BREAK
+
+
+def _without_directives(nodes: Sequence[Any]) -> bool:
+    for node in nodes:
+        finder = _HasDirective()
+        visit(node, finder)
+        if finder.found:
+            return False
+    return True
+
+
+def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
+    cache[key] = value
+    while len(cache) > KEEP:
+        cache.popitem(last=False)
 
 
 class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -54,13 +89,33 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         cached = plans.get(key)
         if cached is not None:
             return cached[1]
+        shared_key = None
+        if self._static():
+            shape = tuple((name, *(id(d.node) for d in details)) for name, details in grouped_field_set.items())
+            shared_key = (id(self.schema), parent_type.name, shape)
+            shared = _shared_plans.get(shared_key)
+            if shared is not None:
+                plans[key] = (grouped_field_set, shared[1])
+                return shared[1]
         plans[key] = (grouped_field_set, None)  # keeps the key's object alive, and stops recursion
         entries = tuple(
             (name, details, self._field_completer(parent_type, details)) for name, details in grouped_field_set.items()
         )
         plan = entries if any(completer is not None for _, _, completer in entries) else None
         plans[key] = (grouped_field_set, plan)
+        if shared_key is not None:
+            _remember(_shared_plans, shared_key, ((self.schema, grouped_field_set), plan))
         return plan
+
+    def _static(self) -> bool:
+        """Is the document free of directives (so its selections do not depend on the variables)?"""
+        operation = self.operation
+        known = _static_documents.get(id(operation))
+        if known is None:
+            nodes = [operation, *(getattr(f, "definition", f) for f in self.fragments.values())]
+            known = (nodes, _without_directives(nodes))
+            _remember(_static_documents, id(operation), known)
+        return known[1]
 
     def _field_completer(self, parent_type: GraphQLObjectType, details: FieldDetailsList) -> Completer | None:
         if any(d.defer_usage is not None or d.node.directives or d.node.arguments for d in details):

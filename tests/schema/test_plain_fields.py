@@ -169,3 +169,20 @@ def test_plain_fields_skip_graphql_cores_field_machinery() -> None:
     run(Counting, QUERIES[1])
     # A resolver runs the ordinary way, and so do the objects above it; their other fields stay plain.
     assert calls == ["Query.page", "Page.edges"] + ["Edge.node", "Item.computed"] * 3
+
+
+def test_plans_kept_across_requests_follow_the_variables() -> None:
+    plain = strawberry.Schema(query=Query, execution_context_class=PlainFieldsExecutionContext)
+    ordinary = strawberry.Schema(query=Query, execution_context_class=StrawberryGraphQLCoreExecutionContext)
+    for query in (
+        QUERIES[4],
+        "query ($yes: Boolean!) { page { edges { node { ... on Item @include(if: $yes) { name } quantity } } } }",
+    ):
+        for yes in (True, False, True):
+            got = plain.execute_sync(query, variable_values={"yes": yes})
+            want = ordinary.execute_sync(query, variable_values={"yes": yes})
+            assert (got.data, got.errors) == (want.data, want.errors)
+    for broken in (None, "null name", None):
+        got = plain.execute_sync(BROKEN[0].replace("$b", '"x"' if broken is None else f'"{broken}"'))
+        want = ordinary.execute_sync(BROKEN[0].replace("$b", '"x"' if broken is None else f'"{broken}"'))
+        assert (got.data, [e.message for e in got.errors or []]) == (want.data, [e.message for e in want.errors or []])
