@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any, TypedDict
 
+import orjson
 from cross_web import HTTPException
 from graphql import GraphQLError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -237,6 +238,14 @@ class AidmapGraphQL(GraphQL[Context, None]):
         if media_type is not None:
             response.headers["content-type"] = f"{media_type}; charset=utf-8"
         return response
+
+    def encode_json(self, data: object) -> str | bytes:
+        # orjson: ~6 us for a 20-need page where json.dumps takes ~100 us (3% of the request).
+        # Text, not bytes: websocket messages are encoded here too, and must be text frames.
+        try:
+            return orjson.dumps(data).decode()
+        except TypeError:  # something orjson does not know (an int beyond 64 bits...): the standard way
+            return super().encode_json(data)
 
     def decode_json(self, data: str | bytes) -> object:
         # Bytes that are not UTF-8 are a malformed request (400), not a server error.
