@@ -1,9 +1,13 @@
 # The two commands a newcomer needs: `make run` and `make test`.
 # Each one installs what is missing first (scripts/setup.sh).
-.PHONY: setup run test bench bench-1m bench-fanout bench-all soak schema audit
+.PHONY: setup setup-bench run test bench bench-1m bench-throughput bench-fanout bench-all soak schema audit
 
 setup:
 	@bash scripts/setup.sh
+
+# The benchmarks also need Debian's wrk (the HTTP load generator).
+setup-bench:
+	@AIDMAP_WITH_BENCH=1 bash scripts/setup.sh
 
 # Dev mode (introspection on) unless the caller says otherwise.
 run: setup
@@ -17,24 +21,29 @@ test:
 schema: setup
 	.venv/bin/aidmap export-schema > schema.graphql
 
-bench: setup
+bench: setup-bench
 	.venv/bin/python bench/nearby.py
+	.venv/bin/python bench/throughput.py
 
-bench-1m: setup
+bench-1m: setup-bench
 	.venv/bin/python bench/nearby.py --needs 1000000
+
+# Requests per second of the nearby query on one server process at p99 under 50 ms (wrk).
+bench-throughput: setup-bench
+	.venv/bin/python bench/throughput.py
 
 audit: setup
 	.venv/bin/pip-audit --skip-editable
 
-bench-fanout: setup
+bench-fanout: setup-bench
 	.venv/bin/python bench/fanout.py --subscribers 1000 --needs 30 --rate 2
 	.venv/bin/python bench/fanout.py --subscribers 10000 --needs 20 --rate 0.5
 
 # Ten minutes of mixed load with 1,000 open subscriptions (a short form runs in `make test`).
-soak: setup
+soak: setup-bench
 	.venv/bin/python bench/soak.py --seconds 600 --subscribers 1000
 
 # Every benchmark at 10k, 100k and 1M needs, one report with plots: bench/results/report.md.
-bench-all: setup
+bench-all: setup-bench
 	.venv/bin/python -m pip install -q -e '.[test,bench]'
 	.venv/bin/python bench/run_all.py

@@ -15,6 +15,10 @@ command -v npm >/dev/null || need_debs+=(npm)
 if [ "${AIDMAP_WITH_BROWSER:-0}" = 1 ]; then
   [ -x /usr/bin/chromium ] || need_debs+=(chromium)
 fi
+# The benchmarks' HTTP load generator (bench/throughput.py).
+if [ "${AIDMAP_WITH_BENCH:-0}" = 1 ]; then
+  command -v wrk >/dev/null || need_debs+=(wrk)
+fi
 
 if [ ${#need_debs[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_debs[*]}"
