@@ -1,0 +1,129 @@
+"""Suggested needs read growing rings around the offer, and answer exactly as ranking every need in reach."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+
+from aidmap.db.engine import make_engine, make_read_sessionmaker
+from aidmap.events.match_index import MatchIndex
+from aidmap.resolvers import suggestions
+from aidmap.resolvers.accounts import Viewer
+
+CENTRE = (105.8542, 21.0285)
+
+
+def _dense_city(db: psycopg.Connection[Any], rng: random.Random) -> tuple[int, list[int]]:
+    """A dense core of 400 needs around the centre and 3,600 spread over 20 km (various urgency, age,
+    quantity, owners, some helped already), and FOOD offers of several radii at the centre."""
+    db.execute(
+        "INSERT INTO accounts (display_name, phone, password_hash, roles) "
+        "SELECT 'p' || i, '+8490000' || lpad(i::text, 4, '0'), 'x', '{}' FROM generate_series(1, 400) AS i"
+    )
+    owners = [r[0] for r in db.execute("SELECT id FROM accounts ORDER BY id")]
+    donor = owners.pop()
+    now = datetime.now(UTC)
+    with db.cursor().copy(
+        "COPY needs (owner_id, category, title, quantity, quantity_pledged, unit, urgency, location, contact_phone,"
+        " expires_at, status, created_at) FROM STDIN"
+    ) as copy:
+        for i in range(4000):
+            if i < 400:
+                lon, lat = CENTRE[0] + rng.gauss(0, 0.003), CENTRE[1] + rng.gauss(0, 0.003)
+            else:
+                lon, lat = CENTRE[0] + rng.uniform(-0.1, 0.1), CENTRE[1] + rng.uniform(-0.09, 0.09)
+            quantity = rng.randint(1, 20)
+            copy.write_row((
+                rng.choice(owners), rng.choice(["FOOD", "FOOD", "MEDICINE"]), f"n{i}", quantity,
+                rng.randint(0, quantity - 1), "kg", rng.choice(["LOW", "NORMAL", "HIGH", "CRITICAL"]),
+                f"SRID=4326;POINT({lon} {lat})", "+84900000001", "2099-01-01",
+                rng.choice(["OPEN", "OPEN", "PARTLY_PLEDGED", "CANCELLED"]), now - timedelta(hours=rng.uniform(0, 120)),
+            ))  # fmt: skip
+    # Some requesters were helped recently: the fairness part differs between them.
+    db.execute(
+        "INSERT INTO pledges (need_id, donor_id, quantity, status, delivered_at) "
+        "SELECT id, %(donor)s, 1, 'DELIVERED', now() - interval '1 day' FROM needs WHERE id %% 40 = 0",
+        {"donor": donor},
+    )
+    offers = []
+    for radius in (300.0, 2000.0, 5000.0, 10000.0):
+        for quantity in (1, 50):
+            offers.append(db.execute(
+                "INSERT INTO offers (donor_id, category, title, quantity, unit, location, radius_meters, available_until) "
+                "VALUES (%s, 'FOOD', 'o', %s, 'kg', ST_MakePoint(%s, %s)::geography, %s, '2099-01-01') RETURNING id",
+                (donor, quantity, *CENTRE, radius),
+            ).fetchone()[0])  # type: ignore[index]  # fmt: skip
+    return donor, offers
+
+
+def test_rings_answer_like_ranking_everything(
+    database_url: str, db: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    donor, offers = _dense_city(db, random.Random(7))
+    index = MatchIndex()
+    index.load(database_url)
+    viewer = Viewer(account_id=donor, display_name="d", roles=())
+    now = datetime.now(UTC)
+    monkeypatch.setattr(suggestions, "utcnow", lambda: now)  # the waiting part must not move between runs
+
+    async def answers(first_ring: float) -> list[list[tuple[int, float]]]:
+        monkeypatch.setattr(suggestions, "FIRST_RING_M", first_ring)
+        engine = make_engine(database_url, pool_size=2)
+        sessions = make_read_sessionmaker(engine)
+        out = []
+        try:
+            for offer_id in offers:
+                for first in (1, 10, 50):
+                    async with sessions() as session:
+                        found = await suggestions.needs_for_offer(
+                            session=session, index=index, viewer=viewer, offer_id=offer_id, first=first
+                        )
+                    out.append([(s.need.id, s.parts.total) for s in found])
+        finally:
+            await engine.dispose()
+        return out
+
+    everything = asyncio.run(answers(first_ring=1e9))  # one ring holding the whole radius: rank them all
+    rings = asyncio.run(answers(first_ring=suggestions.FIRST_RING_M))
+    # The same needs in the same order (the waiting part moves with the clock between the runs).
+    assert [[i for i, _ in a] for a in rings] == [[i for i, _ in a] for a in everything]
+    assert all(
+        abs(x - y) < 1e-4 for a, b in zip(rings, everything, strict=True) for (_, x), (_, y) in zip(a, b, strict=True)
+    )
+    assert all(everything), "every offer should have suggestions in this city"
+    assert max(len(a) for a in everything) == 50
+
+
+def test_the_search_stops_early_in_a_dense_city(database_url: str, db: psycopg.Connection[Any]) -> None:
+    donor, offers = _dense_city(db, random.Random(8))
+    index = MatchIndex()
+    index.load(database_url)
+    asked: list[int] = []
+    within = index.needs_within
+
+    def counting(category: str, lon: float, lat: float, radius_m: float) -> list[int]:
+        found = within(category, lon, lat, radius_m)
+        asked.append(len(found))
+        return found
+
+    index.needs_within = counting  # type: ignore[method-assign]
+
+    async def run() -> None:
+        engine = make_engine(database_url, pool_size=2)
+        try:
+            async with make_read_sessionmaker(engine)() as session:
+                await suggestions.needs_for_offer(
+                    session=session, index=index, viewer=Viewer(account_id=donor, display_name="d", roles=()),
+                    offer_id=offers[-1], first=10,
+                )  # fmt: skip
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    in_reach = len(within("FOOD", *CENTRE, 10_000.0))
+    assert asked[-1] < in_reach / 4, (asked, in_reach)  # the 10 km offer stopped well inside its radius
