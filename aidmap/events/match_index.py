@@ -116,6 +116,11 @@ class MatchIndex:
                 found.append(ident)
         return found
 
+    def count_needs_near(self, category: str, lon: float, lat: float, radius_m: float) -> int:
+        """About how many open needs of the category are within radius_m (those in its bounding box)."""
+        tree = self._needs.get(category)
+        return 0 if tree is None else tree.count(circle_box(lon, lat, radius_m))
+
     @property
     def sizes(self) -> tuple[int, int]:
         return len(self._need_points), len(self._offer_circles)

@@ -75,6 +75,10 @@ class BoxIndex:
         """Ids whose box intersects `box`."""
         return list(self._tree.intersection(box))
 
+    def count(self, box: Box) -> int:
+        """How many boxes intersect `box` (counted inside the tree, no ids built)."""
+        return int(self._tree.count(box))
+
     def nearest(self, lon: float, lat: float, k: int) -> list[int]:
         """The k ids nearest the point in degree space (a candidate list: re-rank by true distance)."""
         return list(self._tree.nearest((lon, lat, lon, lat), k))

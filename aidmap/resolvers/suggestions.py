@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.events.match_index import MatchIndex
 from aidmap.geo.distance import haversine_m
-from aidmap.geo.score import WAITING_FULL_HOURS, ScoreParts, score
+from aidmap.geo.score import WAITING_FULL_HOURS, WEIGHTS, ScoreParts, score
 from aidmap.models import Need, Offer, OfferStatus, Pledge, PledgeStatus
 from aidmap.models.need import OPEN_STATUSES
 from aidmap.resolvers.accounts import Viewer
@@ -103,6 +103,10 @@ async def offers_for_need(
 
 
 FIRST_RING_M = 500.0
+DISTANCE_WEIGHT = WEIGHTS["distance"]
+MIN_RING_M = 50.0
+# The first ring shrinks until it holds about this many candidates per suggestion asked for.
+CANDIDATES_PER_SUGGESTION = 20
 
 
 def best_possible(distance_m: float, radius_m: float) -> float:
@@ -118,7 +122,8 @@ async def needs_for_offer(
 ) -> list[Suggestion]:
     """Open needs of the offer's category within the donor's radius (for the offer's donor), best first.
 
-    Needs are read in growing rings around the offer (500 m, 1 km, 2 km...), and the search stops
+    Needs are read in growing rings around the offer (500 m, 1 km, 2 km...; the first ring is smaller
+    where needs are denser), and the search stops
     once the `first`-th best so far beats anything a farther need could score. In a dense city a
     10 km offer holds tens of thousands of needs (reading them all took ~1 s at 100k needs); the
     best ten are nearly always in the first ring or two. The answer is the same as ranking them all.
@@ -131,6 +136,11 @@ async def needs_for_offer(
     ranked: list[Suggestion] = []
     seen: set[int] = set()
     ring = min(radius, FIRST_RING_M)
+    while (
+        ring > MIN_RING_M
+        and index.count_needs_near(offer.category, offer.lon, offer.lat, ring) > CANDIDATES_PER_SUGGESTION * first
+    ):
+        ring /= 2
     while True:
         candidates = [i for i in index.needs_within(offer.category, offer.lon, offer.lat, ring) if i not in seen]
         seen.update(candidates)
@@ -153,3 +163,7 @@ async def needs_for_offer(
         if ring >= radius or (len(ranked) == first and ranked[-1].parts.total >= best_possible(ring, radius)):
             return ranked
         ring = min(radius, ring * 2)
+        if len(ranked) == first:
+            # Only needs closer than this can still beat the last one kept: no need to read beyond it.
+            worst_kept = ranked[-1].parts.total
+            ring = min(ring, radius * (1 - (worst_kept - best_possible(radius, radius)) / DISTANCE_WEIGHT))
