@@ -151,8 +151,11 @@ def _copy(conn: psycopg.Connection, table: str, columns: list[str], rows: list[t
             copy.write_row(row)
 
 
-def seed(url: str, *, needs: int | None = None, seed_value: int = 2021) -> dict[str, int]:
-    """Insert the demo set (deterministic for a given seed); returns how many rows of each kind."""
+def seed(url: str, *, needs: int | None = None, offers: int | None = None, seed_value: int = 2021) -> dict[str, int]:
+    """Insert the demo set (deterministic for a given seed); returns how many rows of each kind.
+
+    One offer per donor unless `offers` asks for more (donors then make several).
+    """
     n_needs = DEFAULT_NEEDS if needs is None else needs
     rng = random.Random(seed_value)
     now = datetime.now(UTC)
@@ -229,7 +232,8 @@ def seed(url: str, *, needs: int | None = None, seed_value: int = 2021) -> dict[
         )
 
         offer_rows = []
-        for donor in donor_ids:
+        for i in range(len(donor_ids) if offers is None else offers):
+            donor = donor_ids[i % len(donor_ids)]
             category = rng.choices(categories, weights=weights)[0]
             vi, en, unit = OFFERS_BY_CATEGORY[category]
             _, lat, lon, spread, _ = _pick_city(rng)

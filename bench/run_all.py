@@ -5,9 +5,10 @@
 
 For each size: how long the data takes to load (and the rate), the database's size on disk,
 how long the in-process R-tree match index takes to rebuild at start, and the nearby query over
-raw SQL and over GraphQL (bench/nearby.py, p50 and p99), and the nearby query's throughput on one
-server process at p99 under 50 ms (bench/throughput.py, load from separate processes). Then live fan-out latency against the
-number of subscribers (bench/fanout.py). All figures come from this one run on this machine.
+raw SQL and over GraphQL (bench/nearby.py, p50 and p99), suggestions over GraphQL (bench/suggestions.py),
+and the nearby query's throughput on one server process at p99 under 50 ms (bench/throughput.py, wrk).
+Offers: one for every ten needs (100k at 1M). Then live fan-out latency against the number of
+subscribers (bench/fanout.py). All figures come from this one run on this machine.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def measure_size(cluster: LocalCluster, needs: int, queries: int) -> dict[str, A
     url = cluster.url(name)
     upgrade(url)
     started = time.perf_counter()
-    counts = demo.seed(url, needs=needs)
+    counts = demo.seed(url, needs=needs, offers=max(needs // 10, 1000))
     load_s = time.perf_counter() - started
     with psycopg.connect(conninfo_from_url(url)) as conn:
         size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]  # type: ignore[index]
@@ -68,6 +69,10 @@ def measure_size(cluster: LocalCluster, needs: int, queries: int) -> dict[str, A
         [sys.executable, str(HERE / "nearby.py"), "--queries", str(queries), "--warmup", "200"],
         env={**os.environ, "AIDMAP_DATABASE_URL": url}, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
+    suggested = subprocess.run(
+        [sys.executable, str(HERE / "suggestions.py"), "--samples", "40"],
+        env={**os.environ, "AIDMAP_DATABASE_URL": url}, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
     import throughput
 
     load = throughput.measure(url, seconds=8)
@@ -76,6 +81,9 @@ def measure_size(cluster: LocalCluster, needs: int, queries: int) -> dict[str, A
     lists = re.search(rf"GraphQL/HTTP list\s+fields : p50\s+{NUMBER} ms\s+p99\s+{NUMBER} ms", out)
     full = re.search(rf"GraphQL/HTTP full\s+fields : p50\s+{NUMBER} ms\s+p99\s+{NUMBER} ms", out)
     assert sql and lists and full, out
+    by_need = re.search(rf"suggestedNeeds\s*: p50\s+{NUMBER} ms\s+p99\s+{NUMBER} ms", suggested)
+    by_offer = re.search(rf"suggestedOffers\s*: p50\s+{NUMBER} ms\s+p99\s+{NUMBER} ms", suggested)
+    assert by_need and by_offer, suggested
     return {
         "needs": needs, "offers": offers, "rows": sum(counts.values()) if isinstance(counts, dict) else needs,
         "load_s": round(load_s, 1), "load_rows_per_s": round(needs / load_s), "db_mib": round(size / 2**20, 1),
@@ -83,7 +91,10 @@ def measure_size(cluster: LocalCluster, needs: int, queries: int) -> dict[str, A
         "sql_p50": float(sql[1]), "sql_p99": float(sql[2]), "list_p50": float(lists[1]), "list_p99": float(lists[2]),
         "full_p50": float(full[1]), "full_p99": float(full[2]),
         "throughput_rps": best["rps"], "throughput_p99": best["p99_ms"], "throughput_concurrency": best["concurrency"],
-        "throughput_steps": load["steps"],
+        "throughput_steps": load["steps"], "healthz_rps": load["healthz_rps"],
+        "throughput_cpu_ms": best.get("server_cpu_ms_per_request"),
+        "suggested_needs_p50": float(by_need[1]), "suggested_needs_p99": float(by_need[2]),
+        "suggested_offers_p50": float(by_offer[1]), "suggested_offers_p99": float(by_offer[2]),
     }  # fmt: skip
 
 
@@ -110,7 +121,9 @@ def plots(sizes: list[dict[str, Any]], fanout: list[dict[str, Any]]) -> list[str
     for key, label in [("sql", "raw SQL"), ("list", "GraphQL, list"), ("full", "GraphQL, full")]:
         axis.plot(n, [s[f"{key}_p50"] for s in sizes], marker="o", label=f"{label} p50")
         axis.plot(n, [s[f"{key}_p99"] for s in sizes], marker="x", linestyle="--", label=f"{label} p99")
-    axis.set(xscale="log", xlabel="open needs", ylabel="ms", title="Nearby query latency against data size")
+    for key, label in [("suggested_needs", "suggestedNeeds"), ("suggested_offers", "suggestedOffers")]:
+        axis.plot(n, [s[f"{key}_p50"] for s in sizes], marker="s", label=f"{label} p50")
+    axis.set(xscale="log", yscale="log", xlabel="open needs", ylabel="ms", title="Query latency against data size")
     axis.legend(fontsize=7)
     axis.grid(alpha=0.3)
     figure.tight_layout()
@@ -156,22 +169,35 @@ def report(sizes: list[dict[str, Any]], fanout: list[dict[str, Any]], images: li
         "",
         "## Data size",
         "",
-        "| open needs | offers | load (s) | load rate (rows/s) | database (MiB) | R-tree rebuild (s) | SQL p50 / p99 (ms) | GraphQL list p50 / p99 (ms) | GraphQL full p50 / p99 (ms) | list p50 ratio | nearby req/s at p99 < 50 ms (one process) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| open needs | offers | load (s) | load rate (rows/s) | database (MiB) | R-tree rebuild (s) | SQL p50 / p99 (ms) | GraphQL list p50 / p99 (ms) | GraphQL full p50 / p99 (ms) | list p50 ratio | suggestedNeeds p50 / p99 (ms) | suggestedOffers p50 / p99 (ms) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for s in sizes:
         lines.append(
             f"| {s['needs']:,} | {s['offers']:,} | {s['load_s']} | {s['load_rows_per_s']:,} | {s['db_mib']} | {s['index_rebuild_s']} "
             f"| {s['sql_p50']} / {s['sql_p99']} | {s['list_p50']} / {s['list_p99']} | {s['full_p50']} / {s['full_p99']} "
-            f"| {s['list_p50'] / s['sql_p50']:.1f}x | {s['throughput_rps']:,} (p99 {s['throughput_p99']} ms, {s['throughput_concurrency']} connections) |"
+            f"| {s['list_p50'] / s['sql_p50']:.1f}x | {s['suggested_needs_p50']} / {s['suggested_needs_p99']} "
+            f"| {s['suggested_offers_p50']} / {s['suggested_offers_p99']} |"
+        )
+    lines += [
+        "",
+        "## Throughput (one server process, wrk on loopback)",
+        "",
+        "| open needs | nearby req/s at p99 < 50 ms | p99 (ms) | connections | server CPU per request (ms) | GET /healthz req/s (HTTP floor) | nearby / floor |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for s in sizes:
+        lines.append(
+            f"| {s['needs']:,} | {s['throughput_rps']:,} | {s['throughput_p99']} | {s['throughput_concurrency']} "
+            f"| {s['throughput_cpu_ms']} | {s['healthz_rps']:,} | {s['throughput_rps'] / s['healthz_rps']:.2f} |"
         )
     if fanout:
         lines += ["", "## Live fan-out", "", "| subscribers | p50 (ms) | p99 (ms) |", "| --- | --- | --- |"]
         lines += [f"| {f['subscribers']:,} | {f['p50_ms']} | {f['p99_ms']} |" for f in fanout]
     lines += [
         "",
-        "The load generators share the machine's cores with the server and PostgreSQL, so the throughput",
-        "figures are lower bounds for a dedicated server core.",
+        "wrk and PostgreSQL share the machine's 2 cores with the server, so the throughput figures are",
+        "lower bounds for a dedicated server core; the server's CPU time per request is the steadier figure.",
     ]
     lines += ["", "## Plots", ""] + [f"![{name}]({name})" for name in images] + [""]
     return "\n".join(lines)

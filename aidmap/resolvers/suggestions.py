@@ -159,11 +159,13 @@ async def needs_for_offer(
             )
             received = await _help_received(session=session, requester_ids={n.owner_id for n in needs})
             ranked = _ranked([*ranked, *(_suggestion(n, offer, received.get(n.owner_id, 0)) for n in needs)], first)
-        # Every need not read yet is farther than `ring`, so it scores below best_possible(ring).
-        if ring >= radius or (len(ranked) == first and ranked[-1].parts.total >= best_possible(ring, radius)):
+        if ring >= radius:
             return ranked
-        ring = min(radius, ring * 2)
+        limit = radius
         if len(ranked) == first:
-            # Only needs closer than this can still beat the last one kept: no need to read beyond it.
+            # A need farther than this scores below the last one kept, whatever its other parts.
             worst_kept = ranked[-1].parts.total
-            ring = min(ring, radius * (1 - (worst_kept - best_possible(radius, radius)) / DISTANCE_WEIGHT))
+            limit = min(radius, radius * (1 - (worst_kept - best_possible(radius, radius)) / DISTANCE_WEIGHT))
+        if limit <= ring:
+            return ranked
+        ring = min(limit, ring * 2)

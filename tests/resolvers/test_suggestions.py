@@ -20,7 +20,8 @@ CENTRE = (105.8542, 21.0285)
 
 def _dense_city(db: psycopg.Connection[Any], rng: random.Random) -> tuple[int, list[int]]:
     """A dense core of 400 needs around the centre and 3,600 spread over 20 km (various urgency, age,
-    quantity, owners, some helped already), and FOOD offers of several radii at the centre."""
+    quantity, owners, some helped already); FOOD offers of several radii at the centre (the first 8:
+    300 m to 10 km, then quantity 1 or 50) and 24 more at random places."""
     db.execute(
         "INSERT INTO accounts (display_name, phone, password_hash, roles) "
         "SELECT 'p' || i, '+8490000' || lpad(i::text, 4, '0'), 'x', '{}' FROM generate_series(1, 400) AS i"
@@ -51,13 +52,17 @@ def _dense_city(db: psycopg.Connection[Any], rng: random.Random) -> tuple[int, l
         {"donor": donor},
     )
     offers = []
-    for radius in (300.0, 2000.0, 5000.0, 10000.0):
-        for quantity in (1, 50):
-            offers.append(db.execute(
-                "INSERT INTO offers (donor_id, category, title, quantity, unit, location, radius_meters, available_until) "
-                "VALUES (%s, 'FOOD', 'o', %s, 'kg', ST_MakePoint(%s, %s)::geography, %s, '2099-01-01') RETURNING id",
-                (donor, quantity, *CENTRE, radius),
-            ).fetchone()[0])  # type: ignore[index]  # fmt: skip
+    spots = [CENTRE] * 8 + [
+        (CENTRE[0] + rng.uniform(-0.08, 0.08), CENTRE[1] + rng.uniform(-0.07, 0.07)) for _ in range(24)
+    ]
+    for i, (lon, lat) in enumerate(spots):
+        radius = (300.0, 2000.0, 5000.0, 10000.0)[i % 4] if i < 8 else rng.uniform(200, 10000)
+        quantity = (1, 50)[i // 4 % 2] if i < 8 else rng.randint(1, 30)
+        offers.append(db.execute(
+            "INSERT INTO offers (donor_id, category, title, quantity, unit, location, radius_meters, available_until) "
+            "VALUES (%s, 'FOOD', 'o', %s, 'kg', ST_MakePoint(%s, %s)::geography, %s, '2099-01-01') RETURNING id",
+            (donor, quantity, lon, lat, radius),
+        ).fetchone()[0])  # type: ignore[index]  # fmt: skip
     return donor, offers
 
 
@@ -119,7 +124,7 @@ def test_the_search_stops_early_in_a_dense_city(database_url: str, db: psycopg.C
             async with make_read_sessionmaker(engine)() as session:
                 await suggestions.needs_for_offer(
                     session=session, index=index, viewer=Viewer(account_id=donor, display_name="d", roles=()),
-                    offer_id=offers[-1], first=10,
+                    offer_id=offers[7], first=10,  # 10 km, quantity 50
                 )  # fmt: skip
         finally:
             await engine.dispose()
