@@ -55,6 +55,8 @@ class Report:
     subscribers_lost: int = 0
     rss_after_warmup_kib: int = 0
     rss_end_kib: int = 0
+    # (seconds after warm-up, RSS KiB) every 30 s: a leak climbs steadily, a cache levels off.
+    rss_timeline: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def error_rate(self) -> float:
@@ -175,8 +177,12 @@ async def run_load(base: str, pid: int, seconds: float, subscribers: int, worker
     # Count only what happens after warm-up.
     report.requests, report.errors, report.by_kind, report.events_delivered = 0, 0, {}, 0
     latencies.clear()
-    await asyncio.sleep(seconds)
+    started = time.monotonic()
+    while (left := seconds - (time.monotonic() - started)) > 0:
+        report.rss_timeline.append((round(time.monotonic() - started), rss_kib(pid)))
+        await asyncio.sleep(min(30.0, left))
     report.rss_end_kib = rss_kib(pid)
+    report.rss_timeline.append((round(time.monotonic() - started), report.rss_end_kib))
     stop.set()
     await asyncio.gather(*tasks, *subs)
     if latencies:

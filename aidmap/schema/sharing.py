@@ -10,6 +10,7 @@ subscriber gets a copy with its own distance patched in.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import OrderedDict
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -40,7 +41,12 @@ class _Variables(Visitor):
         self.names.add(node.name.value)
 
 
-_plans: dict[int, SelectionPlan | None] = {}
+# id(operation) -> (the operation, its serial number, its plan). Entries hold the operation, so its id
+# cannot be reused while it is here; an evicted operation seen again gets a new serial number, so
+# results cached under the old one are never handed to a different document.
+_plans: OrderedDict[int, tuple[OperationDefinitionNode, int, SelectionPlan | None]] = OrderedDict()
+_serials = itertools.count()
+KEEP_PLANS = 1024
 
 
 class SharedResults:
@@ -103,9 +109,14 @@ class SharingExecutionContext(PlainFieldsExecutionContext):
         if share_key is None or cache is None or not cache.enabled:
             return None
         operation = self.operation
-        if id(operation) not in _plans:
-            _plans[id(operation)] = _plan(operation, bool(self.fragments))
-        plan = _plans[id(operation)]
+        entry = _plans.get(id(operation))
+        if entry is None or entry[0] is not operation:
+            entry = _plans[id(operation)] = (operation, next(_serials), _plan(operation, bool(self.fragments)))
+            while len(_plans) > KEEP_PLANS:
+                _plans.popitem(last=False)
+        else:
+            _plans.move_to_end(id(operation))
+        _, serial, plan = entry
         if plan is None:
             return None
         variables = getattr(self.variable_values, "coerced", self.variable_values) or {}
@@ -114,7 +125,7 @@ class SharingExecutionContext(PlainFieldsExecutionContext):
             for name, value in variables.items()
             if plan.selection_variables is None or name in plan.selection_variables
         )
-        return cache, plan, (share_key, id(operation), tuple(used))
+        return cache, plan, (share_key, serial, tuple(used))
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         shared_key = self.shared_key()
