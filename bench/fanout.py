@@ -34,6 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from aidmap.db.cluster import LocalCluster, find_bin_dir  # noqa: E402
 from aidmap.db.migrate import upgrade  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from throughput import stop_server  # noqa: E402
+
 HANOI = (21.0285, 105.8542)
 SUBSCRIBE = """subscription ($near: GeoPointInput!) {
   needsNearby(near: $near, radiusMeters: 3000) { cursor kind distanceMeters need { id title category urgency approximateLocation { lat lon } } }
@@ -203,8 +206,7 @@ def main() -> int:
         asyncio.run(run(args, url, server.pid, port))
     finally:
         if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
+            stop_server(server)
         cluster.stop()
         shutil.rmtree(base, ignore_errors=True)
     return 0

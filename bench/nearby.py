@@ -31,6 +31,9 @@ from aidmap import demo  # noqa: E402
 from aidmap.db.cluster import LocalCluster, find_bin_dir  # noqa: E402
 from aidmap.db.migrate import upgrade  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from throughput import stop_server  # noqa: E402
+
 # What a donor's list shows per need (title, category, urgency, distance, map cell), and
 # everything a detail card shows. graphql-core spends ~12 us per resolved field, so the
 # selection size matters as much as the SQL: both are measured.
@@ -174,8 +177,7 @@ def main() -> int:
             )
     finally:
         if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
+            stop_server(server)
         if cluster is not None:
             cluster.stop()
             shutil.rmtree(base or "", ignore_errors=True)

@@ -33,6 +33,9 @@ from aidmap import demo  # noqa: E402
 from aidmap.db.cluster import LocalCluster, find_bin_dir  # noqa: E402
 from aidmap.db.migrate import upgrade  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from throughput import stop_server  # noqa: E402
+
 NEEDS = "query ($near: GeoPointInput!) { needs(near: $near, radiusMeters: 3000, first: 20) { edges { distanceMeters node { id title quantity unit urgency approximateLocation { lat lon } } } } }"
 CREATE = "mutation ($input: CreateNeedInput!) { createNeed(input: $input) { need { id } errors { code } } }"
 UPDATE = "mutation ($input: UpdateNeedInput!) { updateNeed(input: $input) { need { id } errors { code } } }"
@@ -230,8 +233,7 @@ def soak(
         return asyncio.run(run_load(base, server.pid, seconds, subscribers, workers, warmup))
     finally:
         if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
+            stop_server(server)
         if cluster is not None:
             cluster.stop()
         if base_dir is not None:

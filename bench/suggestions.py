@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import psycopg  # noqa: E402
-from throughput import start_server  # noqa: E402
+from throughput import start_server, stop_server  # noqa: E402
 
 from aidmap.db.reader import conninfo_from_url  # noqa: E402
 from aidmap.demo import DEMO_PASSWORD  # noqa: E402
@@ -94,8 +94,7 @@ def main() -> int:
                         timings[name].append((time.perf_counter() - started) * 1000)
                 found[name].append(len(data[name]))
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)
     for name, values in timings.items():
         if values:
             print(

@@ -91,6 +91,17 @@ def floor_rps(port: int, seconds: float) -> int:
     return round(float(found[1]))
 
 
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL if it has not exited in 30 s: a server stuck in a loop must not outlive
+    the benchmark and eat the CPU of every run after it."""
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(timeout=30)
+
+
 def start_server(url: str, *, checkout: Path | None = None) -> tuple[subprocess.Popen[bytes], int]:
     """An aidmap server on a free port (from another checkout's code when given) once it answers."""
     port = free_port()
@@ -129,8 +140,7 @@ def compare(url: str, other: Path, *, seconds: float, concurrency: int = 4, burs
                 t["p99"].append(s["p99_ms"])
     finally:
         for server, _ in servers.values():
-            server.terminate()
-            server.wait(timeout=30)
+            stop_server(server)
     result = {}
     for name, t in totals.items():
         p99 = sorted(t["p99"])
@@ -150,8 +160,7 @@ def measure(
         steps = [step(port, server.pid, c, seconds) for c in levels]
         floor = floor_rps(port, min(seconds, 5))
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)
     within = [s for s in steps if s["p99_ms"] < target_ms and s["errors"] == 0]
     best = max(within, key=lambda s: s["rps"]) if within else None
     return {"steps": steps, "best": best, "target_p99_ms": target_ms, "healthz_rps": floor}
