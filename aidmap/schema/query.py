@@ -301,7 +301,7 @@ class Query(WebhookQuery):
         ctx = info.context
         async with ctx.reads() as session:
             found = await suggestions.needs_for_offer(
-                session=session, index=ctx.match_index, viewer=viewer, offer_id=pk, first=first
+                session=session, reader=ctx.reader, index=ctx.match_index, viewer=viewer, offer_id=pk, first=first
             )
         views = await need_views(ctx, [s.need for s in found])
         return [
