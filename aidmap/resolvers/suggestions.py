@@ -7,7 +7,7 @@ PostGIS and re-checked there, so a stale index entry can cost a miss, never a wr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -51,11 +51,11 @@ async def _help_received(*, session: AsyncSession, requester_ids: set[int]) -> d
     return {owner: count for owner, count in rows.all()}
 
 
-def _suggestion(need: Need, offer: Offer, help_received: int) -> Suggestion | None:
+def _suggestion(need: Need, offer: Offer, help_received: int, now: datetime | None = None) -> Suggestion | None:
     distance = haversine_m(offer.lon, offer.lat, need.lon, need.lat)
     if distance > offer.radius_meters:
         return None
-    now = utcnow()
+    now = now or utcnow()
     parts = score(
         distance_m=distance,
         radius_m=offer.radius_meters,
@@ -127,6 +127,27 @@ def best_possible(distance_m: float, radius_m: float) -> float:
     ).total  # fmt: skip
 
 
+async def _rank_in(
+    *, session: AsyncSession, needs: list[Any], offer: Offer, ranked: list[Suggestion], first: int, now: datetime
+) -> list[Suggestion]:
+    """`ranked` with these needs ranked in. The fairness part needs a query over each requester's
+    history; it is asked only for needs that could still rank, best first: scored as if never
+    helped (fairness 1, their highest), a need below the last one kept cannot rank at all."""
+    hopeful = sorted(
+        (s for s in (_suggestion(n, offer, 0, now) for n in needs) if s is not None),
+        key=lambda s: (-s.parts.total, s.distance_m),
+    )
+    done = 0
+    while done < len(hopeful) and not (len(ranked) == first and ranked[-1].parts.total > hopeful[done].parts.total):
+        batch = hopeful[done : done + 4 * first]
+        received = await _help_received(session=session, requester_ids={s.need.owner_id for s in batch})
+        ranked = _ranked(
+            [*ranked, *(_suggestion(s.need, offer, received.get(s.need.owner_id, 0), now) for s in batch)], first
+        )
+        done += len(batch)
+    return ranked
+
+
 async def needs_for_offer(
     *, session: AsyncSession, reader: Reader, index: MatchIndex, viewer: Viewer, offer_id: int, first: int
 ) -> list[Suggestion]:
@@ -143,6 +164,7 @@ async def needs_for_offer(
     if offer is None or offer.donor_id != viewer.account_id:
         raise UserInputError("offerId", "No offer of yours has this id.", Code.NOT_FOUND)
     radius = min(offer.radius_meters, MAX_RADIUS_M)
+    now = utcnow()  # one clock for the whole ranking, so scores compare exactly
     ranked: list[Suggestion] = []
     seen: set[int] = set()
     ring = min(radius, FIRST_RING_M)
@@ -160,8 +182,7 @@ async def needs_for_offer(
                 {"ids": candidates, "statuses": [s.value for s in OPEN_STATUSES], "category": offer.category,
                  "viewer": viewer.account_id},
             )  # fmt: skip
-            received = await _help_received(session=session, requester_ids={n.owner_id for n in needs})
-            ranked = _ranked([*ranked, *(_suggestion(n, offer, received.get(n.owner_id, 0)) for n in needs)], first)
+            ranked = await _rank_in(session=session, needs=needs, offer=offer, ranked=ranked, first=first, now=now)
         if ring >= radius:
             return ranked
         limit = radius

@@ -9,10 +9,12 @@ from typing import Any
 
 import psycopg
 import pytest
+from sqlalchemy import select
 
 from aidmap.db.engine import make_engine, make_read_sessionmaker
 from aidmap.db.reader import Reader
 from aidmap.events.match_index import MatchIndex
+from aidmap.models import Need, Offer
 from aidmap.resolvers import suggestions
 from aidmap.resolvers.accounts import Viewer
 
@@ -97,9 +99,30 @@ def test_rings_answer_like_ranking_everything(
             await engine.dispose()
         return out
 
-    everything = asyncio.run(answers(first_ring=1e9))  # one ring holding the whole radius: rank them all
+    async def reference() -> list[list[tuple[int, float]]]:
+        """Every open need within reach, each scored with its requester's history, sorted."""
+        engine = make_engine(database_url, pool_size=2)
+        out = []
+        try:
+            async with make_read_sessionmaker(engine)() as session:
+                for offer_id in offers:
+                    offer = await session.get(Offer, offer_id)
+                    ids = index.needs_within("FOOD", offer.lon, offer.lat, offer.radius_meters)
+                    needs = list((await session.execute(select(Need).where(Need.id.in_(ids)))).scalars())
+                    needs = [n for n in needs if n.status in ("OPEN", "PARTLY_PLEDGED") and n.owner_id != donor]
+                    received = await suggestions._help_received(
+                        session=session, requester_ids={n.owner_id for n in needs}
+                    )
+                    scored = [suggestions._suggestion(n, offer, received.get(n.owner_id, 0), now) for n in needs]
+                    for first in (1, 10, 50):
+                        out.append([(s.need.id, s.parts.total) for s in suggestions._ranked(scored, first)])
+        finally:
+            await engine.dispose()
+        return out
+
+    everything = asyncio.run(answers(first_ring=1e9))  # one ring holding the whole radius
     rings = asyncio.run(answers(first_ring=suggestions.FIRST_RING_M))
-    assert rings == everything
+    assert rings == everything == asyncio.run(reference())
     assert all(everything), "every offer should have suggestions in this city"
     assert max(len(a) for a in everything) == 50
 
