@@ -115,7 +115,7 @@ def test_a_database_restart_under_load_gives_retryable_errors_then_recovers_with
             worker.start()
         time.sleep(1.5)
         own_cluster.stop()
-        time.sleep(2.0)
+        time.sleep(4.0)  # longer than a request waits for a connection (db/reader.py): some must fail
         own_cluster.start()
         time.sleep(4.0)
         stop.set()

@@ -21,6 +21,12 @@ def conninfo_from_url(url: str) -> str:
     return "postgresql://" + rest if scheme.startswith("postgres") else url
 
 
+# How long a request waits for a connection. While the database is down the pool has none to give:
+# after this the request fails with the retryable UNAVAILABLE error instead of hanging (psycopg_pool
+# would wait 30 s). Queries take milliseconds, so a healthy pool never makes a request wait this long.
+CONNECTION_WAIT_S = 2.0
+
+
 class Reader:
     def __init__(self, url: str, *, max_size: int) -> None:
         self._pool = AsyncConnectionPool(
@@ -52,11 +58,11 @@ class Reader:
 
     async def execute(self, sql: str, params: dict[str, Any]) -> None:
         """One statement that returns nothing (an autocommitted write)."""
-        async with self._pool.connection() as conn:
+        async with self._pool.connection(timeout=CONNECTION_WAIT_S) as conn:
             await conn.execute(sql, params)
 
     async def _fetch(self, sql: str, params: dict[str, Any]) -> list[Any]:
-        async with self._pool.connection() as conn:
+        async with self._pool.connection(timeout=CONNECTION_WAIT_S) as conn:
             cursor = conn.cursor(row_factory=namedtuple_row)
             await cursor.execute(sql, params)
             return await cursor.fetchall()
