@@ -17,9 +17,7 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,19 +33,13 @@ from aidmap.db.cluster import LocalCluster, find_bin_dir  # noqa: E402
 from aidmap.db.migrate import upgrade  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import stop_server  # noqa: E402
+from harness import free_port, start_server, stop_server  # noqa: E402
 
 HANOI = (21.0285, 105.8542)
 SUBSCRIBE = """subscription ($near: GeoPointInput!) {
   needsNearby(near: $near, radiusMeters: 3000) { cursor kind distanceMeters need { id title category urgency approximateLocation { lat lon } } }
 }"""
 CREATE = """mutation ($input: CreateNeedInput!) { createNeed(input: $input) { need { id } errors { code } } }"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def rss_kib(pid: int) -> int:
@@ -191,18 +183,9 @@ def main() -> int:
         cluster.ensure_database("aidmap")
         url = cluster.url()
         upgrade(url)
-        port = free_port()
-        env = {**os.environ, "AIDMAP_DATABASE_URL": url, "AIDMAP_PORT": str(port), "AIDMAP_PASSWORD_HASH_PROFILE": "CHEAPEST",
-               "AIDMAP_DB_POOL_SIZE": "20", "AIDMAP_RATE_LIMIT_PER_IP": "100000000", "AIDMAP_MAX_OPEN_NEEDS_PER_CATEGORY": "100000",
-               "AIDMAP_SHARE_EVENT_RESULTS": "0" if args.no_share else "1"}  # fmt: skip
-        server = subprocess.Popen([sys.executable, "-m", "aidmap.cli", "serve", "--no-demo"], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        for _ in range(300):
-            try:
-                if httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx2.HTTPError:
-                time.sleep(0.1)
+        server, port = start_server(url, env={
+            "AIDMAP_PASSWORD_HASH_PROFILE": "CHEAPEST", "AIDMAP_DB_POOL_SIZE": "20", "AIDMAP_MAX_OPEN_NEEDS_PER_CATEGORY": "100000",
+            "AIDMAP_SHARE_EVENT_RESULTS": "0" if args.no_share else "1"})  # fmt: skip
         asyncio.run(run(args, url, server.pid, port))
     finally:
         if server is not None:

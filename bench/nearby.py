@@ -15,9 +15,7 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +30,7 @@ from aidmap.db.cluster import LocalCluster, find_bin_dir  # noqa: E402
 from aidmap.db.migrate import upgrade  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import stop_server  # noqa: E402
+from harness import free_port, start_server, stop_server  # noqa: E402
 
 # What a donor's list shows per need (title, category, urgency, distance, map cell), and
 # everything a detail card shows. graphql-core spends ~12 us per resolved field, so the
@@ -65,12 +63,6 @@ WHERE status IN ('OPEN', 'PARTLY_PLEDGED') AND category = %(category)s::text
 ORDER BY distance
 LIMIT %(limit)s::int
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -115,30 +107,9 @@ def main() -> int:
             total = conn.execute("SELECT count(*) FROM needs").fetchone()[0]  # type: ignore[index]
         print(f"data: {total:,} needs (loaded in {time.perf_counter() - started:.1f}s)")
 
-        port = free_port()
-        # One client sends every request: the per-IP rate limit would measure itself, not the search.
-        env = {
-            **os.environ,
-            "AIDMAP_DATABASE_URL": url,
-            "AIDMAP_PORT": str(port),
-            "AIDMAP_RATE_LIMIT_PER_IP": "100000000",
-        }
-        server = subprocess.Popen(
-            [sys.executable, "-m", "aidmap.cli", "serve", "--no-demo"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        server, port = start_server(url)
         # The stdlib client on one keep-alive connection: it adds ~0.1 ms a request (httpx adds ~0.7).
         client = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        for _ in range(300):
-            try:
-                client.request("GET", "/healthz")
-                if client.getresponse().read() and True:
-                    break
-            except OSError:
-                client.close()
-                time.sleep(0.1)
 
         points = centres(args.warmup + args.queries)
         timings: dict[str, list[float]] = {"sql": [], **{name: [] for name in SELECTIONS}}

@@ -38,16 +38,10 @@ from aidmap.events.match_index import MatchIndex  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from harness import free_port  # noqa: E402
+
 RESULTS = HERE / "results"
 NUMBER = r"([0-9.]+)"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def measure_size(cluster: LocalCluster, needs: int, queries: int) -> dict[str, Any]:

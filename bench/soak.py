@@ -13,11 +13,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +32,7 @@ from aidmap.db.cluster import LocalCluster, find_bin_dir  # noqa: E402
 from aidmap.db.migrate import upgrade  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import stop_server  # noqa: E402
+from harness import free_port, start_server, stop_server  # noqa: E402
 
 NEEDS = "query ($near: GeoPointInput!) { needs(near: $near, radiusMeters: 3000, first: 20) { edges { distanceMeters node { id title quantity unit urgency approximateLocation { lat lon } } } } }"
 CREATE = "mutation ($input: CreateNeedInput!) { createNeed(input: $input) { need { id } errors { code } } }"
@@ -203,7 +201,7 @@ def soak(
     cluster = None
     if database_url is None:
         base_dir = Path(tempfile.mkdtemp(prefix="aidmap-soak-"))
-        cluster = LocalCluster(base_dir=base_dir, port=_free_port(), bin_dir=find_bin_dir(), durable=False)
+        cluster = LocalCluster(base_dir=base_dir, port=free_port(), bin_dir=find_bin_dir(), durable=False)
         cluster.init()
         cluster.start()
         cluster.ensure_database("aidmap_soak")
@@ -213,23 +211,9 @@ def soak(
         upgrade(database_url)
         if demo.database_is_empty(database_url):
             demo.seed(database_url, needs=2000)
-        port = _free_port()
-        env = {**os.environ, "AIDMAP_DATABASE_URL": database_url, "AIDMAP_PORT": str(port),
-               "AIDMAP_PASSWORD_HASH_PROFILE": "CHEAPEST", "AIDMAP_RATE_LIMIT_PER_IP": "100000000",
-               "AIDMAP_MAX_ACTIVE_PLEDGES": "1000000", "AIDMAP_LOG_FORMAT": "text"}  # fmt: skip
-        server = subprocess.Popen([sys.executable, "-m", "aidmap.cli", "serve", "--no-demo"], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        server, port = start_server(database_url, env={"AIDMAP_PASSWORD_HASH_PROFILE": "CHEAPEST",
+                                                       "AIDMAP_MAX_ACTIVE_PLEDGES": "1000000"})  # fmt: skip
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.2)
         return asyncio.run(run_load(base, server.pid, seconds, subscribers, workers, warmup))
     finally:
         if server is not None:
@@ -238,14 +222,6 @@ def soak(
             cluster.stop()
         if base_dir is not None:
             shutil.rmtree(base_dir, ignore_errors=True)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def main() -> int:

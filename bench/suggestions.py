@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import psycopg  # noqa: E402
-from throughput import start_server, stop_server  # noqa: E402
+from harness import start_server, stop_server  # noqa: E402
 
 from aidmap.db.reader import conninfo_from_url  # noqa: E402
 from aidmap.demo import DEMO_PASSWORD  # noqa: E402

@@ -20,7 +20,6 @@ bursts alternate between the two:
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import re
@@ -28,7 +27,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -38,16 +36,11 @@ from aidmap import demo  # noqa: E402
 from aidmap.db.cluster import LocalCluster, find_bin_dir  # noqa: E402
 from aidmap.db.migrate import upgrade  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import free_port, start_server, stop_server  # noqa: E402
+
 SCRIPT = Path(__file__).resolve().parent / "wrk" / "nearby.lua"
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> float:
@@ -89,38 +82,6 @@ def floor_rps(port: int, seconds: float) -> int:
     found = re.search(r"Requests/sec:\s+([0-9.]+)", out)
     assert found, out
     return round(float(found[1]))
-
-
-def stop_server(server: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, and SIGKILL if it has not exited in 30 s: a server stuck in a loop must not outlive
-    the benchmark and eat the CPU of every run after it."""
-    server.terminate()
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait(timeout=30)
-
-
-def start_server(url: str, *, checkout: Path | None = None) -> tuple[subprocess.Popen[bytes], int]:
-    """An aidmap server on a free port (from another checkout's code when given) once it answers."""
-    port = free_port()
-    env = {**os.environ, "AIDMAP_DATABASE_URL": url, "AIDMAP_PORT": str(port), "AIDMAP_RATE_LIMIT_PER_IP": "1000000000",
-           "AIDMAP_LOG_FORMAT": "text"}  # fmt: skip
-    if checkout is not None:
-        env["PYTHONPATH"] = str(checkout)  # its `aidmap` package comes first
-    server = subprocess.Popen([sys.executable, "-m", "aidmap.cli", "serve", "--no-demo"], env=env, cwd=checkout,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    for _ in range(600):
-        try:
-            probe = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            probe.request("GET", "/healthz")
-            if probe.getresponse().status == 200:
-                return server, port
-        except OSError:
-            time.sleep(0.2)
-    server.kill()
-    raise SystemExit(f"the server from {checkout or 'this checkout'} did not start")
 
 
 def compare(url: str, other: Path, *, seconds: float, concurrency: int = 4, burst: float = 2) -> dict[str, Any]:
