@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import time
 from typing import Any
 
+import httpx2
 from websockets.sync.client import ClientConnection, connect
 
 PROTOCOL = "graphql-transport-ws"
@@ -60,3 +62,16 @@ class LiveClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def wait_healthy(url: str, timeout: float = 60) -> None:
+    """Until the aidmap server at `url` answers /healthz (a process started by the test)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx2.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx2.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.2)

@@ -27,7 +27,7 @@ from aidmap.db.reader import conninfo_from_url
 from aidmap.settings import Settings
 from tests.conftest import free_port
 from tests.factories import CREATE_NEED, PLEDGE, SIGN_UP, need_input
-from tests.live import LiveClient
+from tests.live import LiveClient, wait_healthy
 
 pytestmark = pytest.mark.slow
 NEEDS_NEARBY = "subscription ($after: String) { needsNearby(near: {lat: 21.0285, lon: 105.8542}, radiusMeters: 5000, after: $after) { cursor need { title } } }"
@@ -143,18 +143,6 @@ def _start_process(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
 
 
-def _wait_healthy(url: str) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx2.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx2.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.2)
-
-
 def test_killing_one_of_two_processes_loses_no_event_for_its_subscribers(database_url: str) -> None:
     env = {**os.environ, "AIDMAP_DATABASE_URL": database_url, "AIDMAP_PASSWORD_HASH_PROFILE": "CHEAPEST",
            "AIDMAP_SECRET_KEY": "t", "AIDMAP_RATE_LIMIT_PER_IP": "1000000", "AIDMAP_LOG_FORMAT": "text",
@@ -164,7 +152,7 @@ def test_killing_one_of_two_processes_loses_no_event_for_its_subscribers(databas
     doomed, survivor = (f"http://127.0.0.1:{p}" for p in ports)
     try:
         for url in (doomed, survivor):
-            _wait_healthy(url)
+            wait_healthy(url)
         _, signed = _gql(
             survivor, SIGN_UP, {"input": {"displayName": "R", "phone": "0933333333", "password": "long enough"}}
         )

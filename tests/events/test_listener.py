@@ -21,7 +21,7 @@ from aidmap.db.migrate import upgrade
 from aidmap.settings import Settings
 from tests.conftest import free_port
 from tests.factories import CREATE_NEED, SIGN_UP, need_input
-from tests.live import LiveClient
+from tests.live import LiveClient, wait_healthy
 
 pytestmark = pytest.mark.slow
 
@@ -107,15 +107,7 @@ def test_a_subscriber_on_one_process_gets_a_need_created_through_another(databas
     urls = [f"http://127.0.0.1:{p}" for p in ports]
     try:
         for url in urls:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx2.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx2.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, "server did not start"
-                time.sleep(0.2)
+            wait_healthy(url)
         token = _gql(
             urls[1], SIGN_UP, {"input": {"displayName": "B", "phone": "0922222222", "password": "long enough"}}
         )
