@@ -10,7 +10,6 @@ Demo accounts sign in with their phone and the demo password; the offers asked f
 from __future__ import annotations
 
 import argparse
-import base64
 import http.client
 import json
 import os
@@ -26,14 +25,11 @@ from harness import start_server, stop_server  # noqa: E402
 
 from aidmap.db.reader import conninfo_from_url  # noqa: E402
 from aidmap.demo import DEMO_PASSWORD  # noqa: E402
+from aidmap.schema.ids import to_global_id  # noqa: E402
 
 SIGN_IN = "mutation ($input: SignInInput!) { signIn(input: $input) { token errors { message } } }"
 NEEDS = "query ($id: ID!) { suggestedNeeds(offerId: $id, first: 10) { score distanceMeters need { id title } } }"
 OFFERS = "query ($id: ID!) { suggestedOffers(needId: $id, first: 10) { score distanceMeters offer { id title } } }"
-
-
-def global_id(kind: str, pk: int) -> str:
-    return base64.urlsafe_b64encode(f"{kind}:{pk}".encode()).decode().rstrip("=")
 
 
 def post(
@@ -89,7 +85,7 @@ def main() -> int:
             for pk, phone in rows:
                 for attempt in range(3):
                     started = time.perf_counter()
-                    data = post(client, query, {"id": global_id(kind, pk)}, token(phone))
+                    data = post(client, query, {"id": to_global_id(kind, pk)}, token(phone))
                     if attempt:  # the first ask warms the connection's prepared statements
                         timings[name].append((time.perf_counter() - started) * 1000)
                 found[name].append(len(data[name]))
