@@ -53,7 +53,9 @@ KEEP_PLANS = 1024
 class SharedResults:
     """One app's cache of executed event selections (per app: each app has its own event sequence)."""
 
-    def __init__(self, *, enabled: bool = True, keep: int = 4096) -> None:
+    # A result is worth keeping while its event is being delivered to every subscriber of the process;
+    # 512 recent events, like events/snapshots.py (4,096 held several minutes of a busy soak's events).
+    def __init__(self, *, enabled: bool = True, keep: int = 512) -> None:
         self.enabled = enabled
         self.keep = keep
         self.executions = 0  # selections actually executed (for tests and bench/fanout.py)
