@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
-import uuid
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
@@ -30,7 +30,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         given = dict(scope.get("headers", ())).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
-        ident = given if 0 < len(given) <= 64 and given.replace("-", "").isalnum() else uuid.uuid4().hex
+        ident = given if 0 < len(given) <= 64 and given.replace("-", "").isalnum() else os.urandom(16).hex()
         token = request_id.set(ident)
 
         async def send_with_id(message: Message) -> None:

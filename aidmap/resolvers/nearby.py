@@ -112,11 +112,13 @@ async def nearest(
     if after is not None:
         values["after_id"] = parse_distance_cursor(after)
     shape = (table.name, columns, where, after is not None)
-    rows = sorted(await reader.fetch(_nearest_sql(*shape, False), values), key=lambda r: (r.distance, r.id))
+    rows = sorted(
+        await reader.fetch(_nearest_sql(*shape, False), values, binary=True), key=lambda r: (r.distance, r.id)
+    )
     if len(rows) > first and rows[first - 1].distance == rows[-1].distance:
         # The page ends inside a run of equal distances: fetch that whole run so ids decide the order.
         boundary = rows[-1].distance
-        ties = await reader.fetch(_nearest_sql(*shape, True), {**values, "boundary": boundary})
+        ties = await reader.fetch(_nearest_sql(*shape, True), {**values, "boundary": boundary}, binary=True)
         rows = [r for r in rows if r.distance < boundary] + ties
     rows = [r for r in rows if r.distance <= radius_m]
     hits = [Hit(row=row, distance_m=row.distance, cursor=distance_cursor(row.id)) for row in rows[:first]]

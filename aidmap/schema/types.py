@@ -141,6 +141,12 @@ class NeedReport:
     created_at: datetime
 
 
+# Enum members by value for the hot view builders: a dict look-up is ~5x cheaper than calling the enum.
+_NEED_CATEGORIES = {member.value: member for member in models.NeedCategory}
+_NEED_STATUSES = {member.value: member for member in models.NeedStatus}
+_URGENCIES = {member.value: member for member in models.Urgency}
+
+
 @strawberry.type(description="Something a person needs: food, medicine, a laptop for school, a consultation...")
 class Need(Node):
     category: NeedCategory  # type: ignore[valid-type]
@@ -281,14 +287,14 @@ class Need(Node):
         exact = GeoPoint(lat=need.lat, lon=need.lon) if private else None
         return cls(
             id=strawberry.ID(to_global_id("Need", need.id)),
-            category=models.NeedCategory(need.category),
+            category=_NEED_CATEGORIES[need.category],
             title=need.title,
             details=need.details,
             quantity=need.quantity,
             unit=need.unit,
-            urgency=models.Urgency(need.urgency),
+            urgency=_URGENCIES[need.urgency],
             household_size=need.household_size,
-            status=models.NeedStatus(need.status),
+            status=_NEED_STATUSES[need.status],
             quantity_pledged=need.quantity_pledged,
             quantity_delivered=need.quantity_delivered,
             expires_at=need.expires_at,
