@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import secrets
 import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -42,6 +42,7 @@ WEBHOOK_EVENTS = (
 MAX_PER_PARTNER = 20
 SCAN_BATCH = 1000
 TIMEOUT_S = 5.0
+MAX_RESPONSE_BYTES = 64 * 1024  # what is read of an endpoint's answer (only its status counts)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,15 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={digest}"
 
 
+INSIDE_NETWORK = "Webhook URLs must reach the public internet, not addresses inside this network."
+
+
+def _inside_network(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 zone ("fe80::1%eth0") is not part of it
+    # Anything not globally routable: private, loopback, link-local (cloud metadata), shared (100.64/10)...
+    return not ip.is_global or ip.is_multicast
+
+
 def _refuse_private(url: str) -> str | None:
     """Why this URL may not be used (an address inside the server's network), or None."""
     host = urlsplit(url).hostname or ""
@@ -70,11 +80,56 @@ def _refuse_private(url: str) -> str | None:
         infos = socket.getaddrinfo(host, None)
     except OSError:
         return "The host of this URL cannot be resolved."
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if address.is_private or address.is_loopback or address.is_link_local or address.is_reserved:
-            return "Webhook URLs must reach the public internet, not addresses inside this network."
+    if any(_inside_network(info[4][0]) for info in infos):
+        return INSIDE_NETWORK
     return None
+
+
+class AddressRefused(OSError):
+    pass
+
+
+def _vetted_socket(host: str, port: int, timeout: float | None, allow_private: bool) -> socket.socket:
+    """A connection to `host`, made to an address checked at this moment.
+
+    Checking the URL when the webhook is created is not enough: its host may resolve to an inside
+    address later (DNS rebinding), so the names are resolved once here, every address is checked,
+    and the socket connects to one of those very addresses (no second look-up in between).
+    """
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    if not allow_private and any(_inside_network(info[4][0]) for info in infos):
+        raise AddressRefused(f"refused: {host} resolves to an address inside this network")
+    failure: OSError = OSError(f"{host} has no address")
+    for family, kind, proto, _, address in infos:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(address)
+            return sock
+        except OSError as error:
+            sock.close()
+            failure = error
+    raise failure
+
+
+class _VettedHTTP(http.client.HTTPConnection):
+    def __init__(self, host: str, port: int | None, *, timeout: float, allow_private: bool) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.allow_private = allow_private
+
+    def connect(self) -> None:
+        self.sock = _vetted_socket(self.host, self.port, self.timeout, self.allow_private)
+
+
+class _VettedHTTPS(http.client.HTTPSConnection):
+    def __init__(self, host: str, port: int | None, *, timeout: float, allow_private: bool) -> None:
+        self.tls = ssl.create_default_context()
+        super().__init__(host, port, timeout=timeout, context=self.tls)
+        self.allow_private = allow_private
+
+    def connect(self) -> None:
+        sock = _vetted_socket(self.host, self.port, self.timeout, self.allow_private)
+        self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
 
 
 async def create(
@@ -261,15 +316,25 @@ def payload(row: Any, *, partner_id: int, partner_private: bool) -> dict[str, An
     return body
 
 
-def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int | None, str | None]:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+def _post(url: str, body: bytes, headers: dict[str, str], *, allow_private: bool) -> tuple[int | None, str | None]:
+    """POST once: (HTTP status, None) or (None, why it failed). Redirects are not followed (a 3xx is a
+    failed attempt): following one would let an endpoint send the request to any address."""
+    parts = urlsplit(url)
+    connection_class = _VettedHTTPS if parts.scheme == "https" else _VettedHTTP
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310 - http(s) only, checked at creation
-            return response.status, None
-    except urllib.error.HTTPError as error:
-        return error.code, None
-    except (urllib.error.URLError, TimeoutError, OSError) as error:
-        return None, str(getattr(error, "reason", error))[:300]
+        connection = connection_class(parts.hostname or "", parts.port, timeout=TIMEOUT_S, allow_private=allow_private)
+    except ValueError as error:  # a port that is not a number
+        return None, str(error)[:300]
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        connection.request("POST", target, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read(MAX_RESPONSE_BYTES)
+        return response.status, None
+    except (OSError, http.client.HTTPException) as error:
+        return None, str(error)[:300] or type(error).__name__
+    finally:
+        connection.close()
 
 
 _DUE = text(
@@ -320,7 +385,9 @@ async def deliver_due(
                     SIGNATURE_HEADER: sign(hook.secret, now, body), EVENT_ID_HEADER: f"evt_{head.event_seq}",
                     "Aidmap-Delivery-Attempt": str(head.attempts + 1),
                 }  # fmt: skip
-                status, error = await asyncio.to_thread(_post, hook.url, body, headers)
+                status, error = await asyncio.to_thread(
+                    _post, hook.url, body, headers, allow_private=policy.allow_private_addresses
+                )
                 head.attempts += 1
                 head.last_status_code, head.last_error = status, error
                 if status is not None and 200 <= status < 300:

@@ -36,6 +36,7 @@ class Receiver:
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
         self.script: list[int] = []
+        self.redirect_to: str | None = None  # sent as Location with a 3xx
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -44,6 +45,13 @@ class Receiver:
                 status = receiver.script.pop(0) if receiver.script else 200
                 receiver.received.append({"headers": dict(self.headers), "body": body, "answered": status})
                 self.send_response(status)
+                if 300 <= status < 400 and receiver.redirect_to:
+                    self.send_header("Location", receiver.redirect_to)
+                self.end_headers()
+
+            def do_GET(self) -> None:  # noqa: N802 - what a followed 302 would become
+                receiver.received.append({"headers": dict(self.headers), "body": b"", "answered": 200})
+                self.send_response(200)
                 self.end_headers()
 
             def log_message(self, *args: Any) -> None:
@@ -169,6 +177,54 @@ def test_only_partners_with_the_scope_register_endpoints(api: Api, database_url:
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert as_person["errors"] == [{"field": None, "code": "FORBIDDEN"}]
     assert private["data"]["createWebhook"]["errors"] == [{"field": "url", "code": "INVALID"}]
+
+
+def test_an_endpoint_that_now_resolves_inside_the_network_gets_nothing(
+    make_api: Any, database_url: str, receiver: Receiver, db: psycopg.Connection[Any]
+) -> None:
+    """DNS rebinding: the URL passed the check at creation, then its host came to resolve to an
+    inside address (here: a row that points at 127.0.0.1). Delivery checks the address it connects to."""
+    strict = make_api(webhook_allow_private=False)
+    partner_id, _ = partners.create(
+        url=database_url, name="Rebinder", scopes=["webhooks"], rate_limit_per_minute=100, allowed_origins=[]
+    )
+    hook_id = db.execute(
+        "INSERT INTO webhooks (partner_id, url, secret, events, cursor_seq) "
+        "VALUES (%s, %s, 'whsec_test', ARRAY['NEED_CREATED'], (SELECT coalesce(max(seq), 0) FROM events)) RETURNING id",
+        (partner_id, receiver.url.replace("127.0.0.1", "localhost")),
+    ).fetchone()[0]  # type: ignore[index]
+    create_need(strict, sign_up(strict))
+
+    def attempted() -> Any:
+        return db.execute(
+            "SELECT attempts, last_status_code, last_error, status FROM webhook_deliveries WHERE webhook_id = %s",
+            (hook_id,),
+        ).fetchone()
+
+    _wait(lambda: (row := attempted()) is not None and row[0] >= 1)
+    attempts, status_code, error, status = attempted()
+    assert receiver.received == []
+    assert status_code is None and "inside this network" in error and status == "PENDING"
+
+
+def test_redirects_are_not_followed(api: Api, database_url: str, receiver: Receiver) -> None:
+    """A 3xx is a failed attempt: following it would let an endpoint point the request anywhere."""
+    elsewhere = Receiver()
+    try:
+        receiver.script, receiver.redirect_to = [302, 307], elsewhere.url
+        key = _partner_key(database_url, ["webhooks"])
+        hook = _post(api, key, CREATE, {"input": {"url": receiver.url, "events": ["NEED_CREATED"]}})["data"][
+            "createWebhook"
+        ]["webhook"]
+        create_need(api, sign_up(api))
+        _wait(lambda: len(receiver.accepted()) == 1)  # retried after the two redirects, then delivered
+    finally:
+        elsewhere.server.shutdown()
+        elsewhere.server.server_close()
+    assert [r["answered"] for r in receiver.received] == [302, 307, 200]
+    assert elsewhere.received == []
+    deliveries = _post(api, key, DELIVERIES, {"id": hook["id"]})["data"]["webhookDeliveries"]
+    assert [(d["status"], d["attempts"], d["lastStatusCode"]) for d in deliveries] == [("DELIVERED", 3, 200)]
 
 
 def test_the_documented_signature_check() -> None:
