@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
+import logging
 import shutil
 import socket
 import tempfile
@@ -62,6 +63,19 @@ def db(database_url: str) -> Iterator[psycopg.Connection[Any]]:
     """A plain autocommit connection to the test database, for given/then checks."""
     with psycopg.connect(database_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture(autouse=True)
+def _cli_logging_removed() -> Iterator[None]:
+    """`cli.main` puts a handler on the root logger that writes to this test's captured stderr.
+    Left there, it fails on every later log line once that capture is closed ("--- Logging error ---")."""
+    root = logging.getLogger()
+    before, level = set(root.handlers), root.level
+    yield
+    for handler in root.handlers[:]:
+        if handler not in before and type(handler) is logging.StreamHandler:
+            root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture

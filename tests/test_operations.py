@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from typing import Any
 
 import pytest
 
@@ -42,13 +44,21 @@ def test_get_runs_queries_only_and_malformed_requests_get_json_errors(api: Api) 
     assert put.status_code == 405
 
 
+def _ready(api: Api, seconds: float = 10.0) -> Any:
+    """/readyz once the app is ready: its event listener connects in the background after start."""
+    deadline = time.monotonic() + seconds
+    while (ready := api.http.get("/readyz")).status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return ready
+
+
 def test_health_readiness_and_metrics(api: Api) -> None:
     api.data("{ __typename }")
     api.post("{ nope }")
     api.data("query Nearby { needs(near: {lat: 21, lon: 105.8}, radiusMeters: 100, first: 1) { edges { cursor } } }")
 
     health = api.http.get("/healthz")
-    ready = api.http.get("/readyz")
+    ready = _ready(api)
     metrics = api.http.get("/metrics")
 
     assert health.json() == {"status": "ok"}
@@ -63,6 +73,7 @@ def test_health_readiness_and_metrics(api: Api) -> None:
 
 
 def test_readiness_fails_when_migrations_are_behind(api: Api, db: object) -> None:
+    assert _ready(api).status_code == 200  # only the migrations will be wrong, not a listener still connecting
     db.execute("UPDATE alembic_version SET version_num = '0009_on_behalf_of'")  # type: ignore[attr-defined]
     ready = api.http.get("/readyz")
     assert ready.status_code == 503
