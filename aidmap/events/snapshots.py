@@ -8,10 +8,10 @@ point?) is decided per subscriber, from the snapshot's list of active donors.
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+from aidmap.bounded import BoundedDict
 from aidmap.db.reader import Reader
 from aidmap.models import Need, Offer
 from aidmap.models.need import Principal, may_see_need, may_see_private, privacy_facts
@@ -53,8 +53,7 @@ class Snapshots:
     # reads them again. 4,096 kept ~10 MB of rows that a 10-minute soak saw as memory growth.
     def __init__(self, reader: Reader, *, keep: int = 512) -> None:
         self._reader = reader
-        self._keep = keep
-        self._loads: OrderedDict[tuple[str, int], asyncio.Future[Any]] = OrderedDict()
+        self._loads: BoundedDict[tuple[str, int], asyncio.Future[Any]] = BoundedDict(keep)
         self.reads = 0  # how many rows were actually read (for tests and the fan-out benchmark)
 
     async def need(self, seq: int, need_id: int) -> NeedSnapshot | None:
@@ -71,8 +70,6 @@ class Snapshots:
         if load is None:
             load = asyncio.ensure_future(self._read(sql, ident))
             self._loads[key] = load
-            while len(self._loads) > self._keep:
-                self._loads.popitem(last=False)
         return await asyncio.shield(load)
 
     async def _read(self, sql: str, ident: int) -> Any:

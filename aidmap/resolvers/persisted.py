@@ -4,9 +4,9 @@ and partners that accept only queries registered for them in advance."""
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from pathlib import Path
 
+from aidmap.bounded import BoundedDict
 from aidmap.db.reader import Reader
 
 MAX_CACHED = 2048
@@ -22,14 +22,8 @@ class PersistedQueries:
 
     def __init__(self, reader: Reader) -> None:
         self._reader = reader
-        self._queries: OrderedDict[str, str] = OrderedDict()
+        self._queries: BoundedDict[str, str] = BoundedDict(MAX_CACHED)
         self._registered: set[tuple[int, str]] = set()
-
-    def _remember(self, digest: str, query: str) -> None:
-        self._queries[digest] = query
-        self._queries.move_to_end(digest)
-        while len(self._queries) > MAX_CACHED:
-            self._queries.popitem(last=False)
 
     async def get(self, digest: str) -> str | None:
         query = self._queries.get(digest)
@@ -40,7 +34,7 @@ class PersistedQueries:
             if not rows:
                 return None
             query = rows[0].query
-            self._remember(digest, query)
+            self._queries[digest] = query
         return query
 
     async def put(self, digest: str, query: str) -> None:
@@ -49,7 +43,7 @@ class PersistedQueries:
             "ON CONFLICT (sha256) DO NOTHING",
             {"sha": digest, "query": query},
         )
-        self._remember(digest, query)
+        self._queries[digest] = query
 
     async def registered_for(self, partner_id: int, digest: str) -> bool:
         if (partner_id, digest) in self._registered:

@@ -117,7 +117,7 @@ class AidmapTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 return False
             rest = {k: v for k, v in data[plan.root_key].items() if k not in plan.distance_keys}
             body = json.dumps(rest, separators=(",", ":"), ensure_ascii=False)
-            cache.remember_encoded(key, body)
+            cache.encoded[key] = body
         distances = ",".join(f"{json.dumps(k)}:{json.dumps(payload.distance_meters)}" for k in plan.distance_keys)
         event = ("{" + distances + ("," + body[1:] if body != "{}" else "}")) if distances else body
         text = f'{{"id":{json.dumps(operation.id)},"type":"next","payload":{{"data":{{{json.dumps(plan.root_key)}:{event}}}}}}}'

@@ -20,7 +20,6 @@ no @include/@skip the selection does not depend on the variables).
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -39,6 +38,8 @@ from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
+from aidmap.bounded import BoundedDict
+
 GIVE_UP: Any = object()  # a completer's answer for "complete this field the ordinary way"
 
 Completer = Callable[[Any], Any]
@@ -47,9 +48,9 @@ FieldDetailsList = Sequence[FieldDetails]
 Plan = tuple[tuple[str, FieldDetailsList, Completer | None], ...]
 
 # Across requests: (schema, parent type, selection's field nodes) -> (what keeps the ids valid, plan).
-_shared_plans: OrderedDict[tuple[Any, ...], tuple[object, Plan | None]] = OrderedDict()
-_static_documents: OrderedDict[int, tuple[object, bool]] = OrderedDict()
 KEEP = 512
+_shared_plans: BoundedDict[tuple[Any, ...], tuple[object, Plan | None]] = BoundedDict(KEEP)
+_static_documents: BoundedDict[int, tuple[object, bool]] = BoundedDict(KEEP)
 
 
 class _HasDirective(Visitor):
@@ -67,12 +68,6 @@ def _without_directives(nodes: Sequence[Any]) -> bool:
         if finder.found:
             return False
     return True
-
-
-def _remember(cache: OrderedDict[Any, Any], key: Any, value: Any) -> None:
-    cache[key] = value
-    while len(cache) > KEEP:
-        cache.popitem(last=False)
 
 
 class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -104,7 +99,7 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         plan = entries if any(completer is not None for _, _, completer in entries) else None
         plans[key] = (grouped_field_set, plan)
         if shared_key is not None:
-            _remember(_shared_plans, shared_key, ((self.schema, grouped_field_set), plan))
+            _shared_plans[shared_key] = ((self.schema, grouped_field_set), plan)
         return plan
 
     def _static(self) -> bool:
@@ -114,7 +109,7 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if known is None:
             nodes = [operation, *(getattr(f, "definition", f) for f in self.fragments.values())]
             known = (nodes, _without_directives(nodes))
-            _remember(_static_documents, id(operation), known)
+            _static_documents[id(operation)] = known
         return known[1]
 
     def _field_completer(self, parent_type: GraphQLObjectType, details: FieldDetailsList) -> Completer | None:

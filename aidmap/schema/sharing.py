@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections import OrderedDict
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,7 @@ from graphql import ExecutionResult, FieldNode, OperationDefinitionNode, Operati
 from graphql.language import Visitor
 from graphql.pyutils import RefMap
 
+from aidmap.bounded import BoundedDict
 from aidmap.schema.plain_fields import PlainFieldsExecutionContext
 
 SHARED_ROOT_FIELDS = frozenset({"needsNearby", "offersNearby"})
@@ -45,9 +45,9 @@ class _Variables(Visitor):
 # id(operation) -> (the operation, its serial number, its plan). Entries hold the operation, so its id
 # cannot be reused while it is here; an evicted operation seen again gets a new serial number, so
 # results cached under the old one are never handed to a different document.
-_plans: OrderedDict[int, tuple[OperationDefinitionNode, int, SelectionPlan | None]] = OrderedDict()
-_serials = itertools.count()
 KEEP_PLANS = 1024
+_plans: BoundedDict[int, tuple[OperationDefinitionNode, int, SelectionPlan | None]] = BoundedDict(KEEP_PLANS)
+_serials = itertools.count()
 
 
 class SharedResults:
@@ -57,16 +57,10 @@ class SharedResults:
     # 512 recent events, like events/snapshots.py (4,096 held several minutes of a busy soak's events).
     def __init__(self, *, enabled: bool = True, keep: int = 512) -> None:
         self.enabled = enabled
-        self.keep = keep
         self.executions = 0  # selections actually executed (for tests and bench/fanout.py)
-        self.results: OrderedDict[tuple[Any, ...], asyncio.Future[ExecutionResult]] = OrderedDict()
+        self.results: BoundedDict[tuple[Any, ...], asyncio.Future[ExecutionResult]] = BoundedDict(keep)
         # The same results as JSON without the distance fields, encoded once (schema/live_socket.py).
-        self.encoded: OrderedDict[tuple[Any, ...], str] = OrderedDict()
-
-    def remember_encoded(self, key: tuple[Any, ...], body: str) -> None:
-        self.encoded[key] = body
-        while len(self.encoded) > self.keep:
-            self.encoded.popitem(last=False)
+        self.encoded: BoundedDict[tuple[Any, ...], str] = BoundedDict(keep)
 
 
 def _plan(operation: OperationDefinitionNode, has_fragments: bool) -> SelectionPlan | None:
@@ -128,8 +122,6 @@ class SharingExecutionContext(PlainFieldsExecutionContext):
         entry = _plans.get(id(operation))
         if entry is None or entry[0] is not operation:
             entry = _plans[id(operation)] = (operation, next(_serials), _plan(operation, bool(self.fragments)))
-            while len(_plans) > KEEP_PLANS:
-                _plans.popitem(last=False)
         else:
             _plans.move_to_end(id(operation))
         _, serial, plan = entry
@@ -154,8 +146,6 @@ class SharingExecutionContext(PlainFieldsExecutionContext):
             outcome = super().execute_operation(serially)
             shared = asyncio.ensure_future(_as_coroutine(outcome))
             cache.results[key] = shared
-            while len(cache.results) > cache.keep:
-                cache.results.popitem(last=False)
         distance = self.root_value.distance_meters
         if shared.done():
             return _patched(shared.result(), plan, distance)
