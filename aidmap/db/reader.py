@@ -8,6 +8,7 @@ here in autocommit; everything else, and every write, goes through SQLAlchemy.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import psycopg
@@ -19,6 +20,15 @@ def conninfo_from_url(url: str) -> str:
     """A libpq URI from a SQLAlchemy URL (drops the +driver part)."""
     scheme, rest = url.split("://", 1)
     return "postgresql://" + rest if scheme.startswith("postgres") else url
+
+
+@functools.cache  # tables are few and fixed; the nearby search asks on every request
+def located_columns(table: Any, alias: str = "") -> str:
+    """A select list of every column of a table with a `location`, that column given as `lat` and
+    `lon` instead (rows read here carry plain floats, not geography values)."""
+    prefix = f"{alias}." if alias else ""
+    names = [f"{prefix}{column.name}" for column in table.c if column.name != "location"]
+    return ", ".join([*names, f"ST_Y(geometry({prefix}location)) AS lat", f"ST_X(geometry({prefix}location)) AS lon"])
 
 
 # How long a request waits for a connection. While the database is down the pool has none to give:

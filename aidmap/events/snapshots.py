@@ -12,21 +12,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from aidmap.bounded import BoundedDict
-from aidmap.db.reader import Reader
+from aidmap.db.reader import Reader, located_columns
 from aidmap.models import Need, Offer
 from aidmap.models.need import Principal, may_see_need, may_see_private, privacy_facts
 
-_NEED_COLUMNS = ", ".join(f"n.{c.name}" for c in Need.__table__.c if c.name != "location")
-_OFFER_COLUMNS = ", ".join(f"o.{c.name}" for c in Offer.__table__.c if c.name != "location")
-
 _NEED_SQL = f"""
-SELECT {_NEED_COLUMNS}, ST_Y(geometry(n.location)) AS lat, ST_X(geometry(n.location)) AS lon,
+SELECT {located_columns(Need.__table__, "n")},
        coalesce((SELECT array_agg(p.donor_id) FROM pledges p WHERE p.need_id = n.id AND p.status = 'PLEDGED'), '{{}}')
          AS active_donors
 FROM needs n WHERE n.id = %(id)s::bigint
 """
 _OFFER_SQL = f"""
-SELECT {_OFFER_COLUMNS}, ST_Y(geometry(o.location)) AS lat, ST_X(geometry(o.location)) AS lon
+SELECT {located_columns(Offer.__table__, "o")}
 FROM offers o WHERE o.id = %(id)s::bigint
 """
 

@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 from geoalchemy2 import Geography
 from sqlalchemy import ColumnElement, func, literal_column
 
-from aidmap.db.reader import Reader
+from aidmap.db.reader import Reader, located_columns
 from aidmap.resolvers.cursors import check_page_size, distance_cursor, parse_distance_cursor
 from aidmap.resolvers.problems import UserInputError
 from aidmap.resolvers.validation import Checker
@@ -61,7 +61,7 @@ _ORIGIN = "geography(ST_SetSRID(ST_MakePoint(%(lon)s::float8, %(lat)s::float8), 
 
 
 @lru_cache(maxsize=64)
-def _nearest_sql(table: str, columns: tuple[str, ...], where: tuple[str, ...], resume: bool, ties: bool) -> str:
+def _nearest_sql(table: str, columns: str, where: tuple[str, ...], resume: bool, ties: bool) -> str:
     """The search statement for one shape of filter, built once (hot path: no per-call SQL building).
 
     The k nearest come from a KNN index scan (ORDER BY distance alone, LIMIT k) and the radius is
@@ -82,8 +82,7 @@ def _nearest_sql(table: str, columns: tuple[str, ...], where: tuple[str, ...], r
         conditions.append(f"ST_DWithin(location, {_ORIGIN}, %(boundary)s::float8 + 1.0)")
         order = "ORDER BY id"
     return (
-        f"SELECT {', '.join(columns)}, ST_Y(geometry(location)) AS lat, ST_X(geometry(location)) AS lon, "
-        f"location <-> {_ORIGIN} AS distance FROM {table} "
+        f"SELECT {columns}, location <-> {_ORIGIN} AS distance FROM {table} "
         f"WHERE {' AND '.join(conditions) or 'true'} {order} LIMIT %(limit)s::integer"
     )
 
@@ -107,7 +106,7 @@ async def nearest(
     check_page_size(first)
     check_search_area(lat=lat, lon=lon, radius_m=radius_m)
     table = model.__table__
-    columns = tuple(c.name for c in table.c if c.name != "location")
+    columns = located_columns(table)
     values = {**params, "lon": lon, "lat": lat, "limit": first + 1}
     if after is not None:
         values["after_id"] = parse_distance_cursor(after)

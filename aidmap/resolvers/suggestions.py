@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aidmap.db.reader import Reader
+from aidmap.db.reader import Reader, located_columns
 from aidmap.events.match_index import MatchIndex
 from aidmap.geo.distance import haversine_m
 from aidmap.geo.score import WAITING_FULL_HOURS, WEIGHTS, ScoreParts, score
@@ -105,11 +105,10 @@ async def offers_for_need(
 
 
 FIRST_RING_M = 500.0
-_NEED_COLUMNS = ", ".join(c.name for c in Need.__table__.c if c.name != "location")
 # Candidates through the hot-read pool: ~10x cheaper per row than loading ORM objects, and a
 # ring in a dense city can hold thousands.
 _CANDIDATES_SQL = (
-    f"SELECT {_NEED_COLUMNS}, ST_Y(geometry(location)) AS lat, ST_X(geometry(location)) AS lon FROM needs "
+    f"SELECT {located_columns(Need.__table__)} FROM needs "
     "WHERE id = ANY(%(ids)s::bigint[]) AND status = ANY(%(statuses)s::text[]) AND category = %(category)s::text "
     "AND owner_id <> %(viewer)s::bigint"
 )
