@@ -25,10 +25,19 @@ def conninfo_from_url(url: str) -> str:
 @functools.cache  # tables are few and fixed; the nearby search asks on every request
 def located_columns(table: Any, alias: str = "") -> str:
     """A select list of every column of a table with a `location`, that column given as `lat` and
-    `lon` instead (rows read here carry plain floats, not geography values)."""
+    `lon` instead, and its public `cell` as `cell_lat` and `cell_lon` (rows read here carry plain
+    floats, not geography values)."""
     prefix = f"{alias}." if alias else ""
-    names = [f"{prefix}{column.name}" for column in table.c if column.name != "location"]
-    return ", ".join([*names, f"ST_Y(geometry({prefix}location)) AS lat", f"ST_X(geometry({prefix}location)) AS lon"])
+    names = [f"{prefix}{column.name}" for column in table.c if column.name not in ("location", "cell")]
+    return ", ".join(
+        [
+            *names,
+            f"ST_Y(geometry({prefix}location)) AS lat",
+            f"ST_X(geometry({prefix}location)) AS lon",
+            f"ST_Y(geometry({prefix}cell)) AS cell_lat",
+            f"ST_X(geometry({prefix}cell)) AS cell_lon",
+        ]
+    )
 
 
 # How long a request waits for a connection. While the database is down the pool has none to give:

@@ -33,11 +33,13 @@ async def emit(
     """Write one event for a change made in this session's transaction; returns its sequence number."""
     await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _OUTBOX_LOCK})
     subject = need if need is not None else offer
+    # Events carry the public cell, never the exact point: the fan-out, the live match index and
+    # webhook circles decide on it, so who receives an event depends on the cell alone.
     location = None
     if need is not None:
-        location = select(Need.location).where(Need.id == need.id).scalar_subquery()
+        location = select(Need.cell).where(Need.id == need.id).scalar_subquery()
     elif offer is not None:
-        location = select(Offer.location).where(Offer.id == offer.id).scalar_subquery()
+        location = select(Offer.cell).where(Offer.id == offer.id).scalar_subquery()
     seq: int = (
         await session.execute(
             insert(Event)

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from geoalchemy2 import Geography, Geometry
-from sqlalchemy import CheckConstraint, DateTime, MetaData, func
+from sqlalchemy import CheckConstraint, Computed, DateTime, MetaData, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
 
 NAMING = {
@@ -26,6 +26,16 @@ def point_column() -> Mapped[object]:
     """A geography(Point, 4326); its GiST indexes are declared in the migration."""
     return mapped_column(
         Geography(geometry_type="POINT", srid=4326, spatial_index=False), nullable=False, deferred=True
+    )
+
+
+def cell_column() -> Mapped[object]:
+    """The centre of the point's public ~500 m cell, computed by PostgreSQL (`aidmap_cell`, migration
+    0015) from `location`: every public search, order, radius check and score reads this, never the point."""
+    return mapped_column(
+        Geography(geometry_type="POINT", srid=4326, spatial_index=False),
+        Computed("aidmap_cell(location)", persisted=True),
+        deferred=True,
     )
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, 
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from aidmap.models.base import Base, created_at_column, enum_check, latitude_of, longitude_of
+from aidmap.models.base import Base, cell_column, created_at_column, enum_check, latitude_of, longitude_of
 
 
 class HelpRequestStatus(StrEnum):
@@ -31,6 +31,8 @@ class DonorAvailability(Base):
     )
     lat: Mapped[float | None] = latitude_of(location)
     lon: Mapped[float | None] = longitude_of(location)
+    # The public cell's centre (generated from location): what every public answer is computed from.
+    cell: Mapped[object | None] = cell_column()
     radius_meters: Mapped[float | None] = mapped_column(Float)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 

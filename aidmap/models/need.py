@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from aidmap.models.base import Base, created_at_column, enum_check, latitude_of, longitude_of, point_column
+from aidmap.models.base import Base, cell_column, created_at_column, enum_check, latitude_of, longitude_of, point_column
 
 
 class NeedCategory(StrEnum):
@@ -187,6 +187,8 @@ class Need(Base):
     location: Mapped[object] = point_column()
     lat: Mapped[float] = latitude_of(location)
     lon: Mapped[float] = longitude_of(location)
+    # The public cell's centre (generated from location): what every public answer is computed from.
+    cell: Mapped[object] = cell_column()
     contact_phone: Mapped[str] = mapped_column(String(20), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     # The ward the point falls in (point-in-polygon at creation), if the areas are imported.

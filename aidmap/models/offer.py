@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, Float, ForeignKey, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from aidmap.models.base import Base, created_at_column, enum_check, latitude_of, longitude_of, point_column
+from aidmap.models.base import Base, cell_column, created_at_column, enum_check, latitude_of, longitude_of, point_column
 from aidmap.models.need import NeedCategory
 
 
@@ -40,6 +40,8 @@ class Offer(Base):
     location: Mapped[object] = point_column()
     lat: Mapped[float] = latitude_of(location)
     lon: Mapped[float] = longitude_of(location)
+    # The public cell's centre (generated from location): what every public answer is computed from.
+    cell: Mapped[object] = cell_column()
     radius_meters: Mapped[float] = mapped_column(Float, nullable=False)
     available_until: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default=OfferStatus.ACTIVE.value)
