@@ -28,7 +28,7 @@ def located_columns(table: Any, alias: str = "") -> str:
     `lon` instead, and its public `cell` as `cell_lat` and `cell_lon` (rows read here carry plain
     floats, not geography values)."""
     prefix = f"{alias}." if alias else ""
-    names = [f"{prefix}{column.name}" for column in table.c if column.name not in ("location", "cell")]
+    names = [f"{prefix}{column.name}" for column in table.c if column.name not in ("location", "cell", "rank_point")]
     return ", ".join(
         [
             *names,

@@ -1,7 +1,7 @@
 """In-process fan-out: each event goes to the subscribers it concerns, through bounded queues.
 
 Area subscriptions (needs or offers near a point) sit in an R-tree of their circles'
-boxes: an event's point finds the few candidate circles, then the exact distance
+boxes: an event's point (its public cell) finds the few candidate circles, then the distance
 decides. Activity subscriptions are found by account id.
 """
 

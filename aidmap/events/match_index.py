@@ -1,5 +1,8 @@
 """The live match index: open needs and active offers in per-category R-trees, per process.
 
+It holds public cells, never exact points (events carry only the cell, see events/outbox.py):
+every candidate it proposes, and so every suggestion and its score, depends on the cell alone.
+
 Bulk-loaded from PostGIS at start (streamed, one pass) and kept current by the event
 stream. It only proposes candidates quickly; PostGIS stays the source of truth, and
 the suggestion resolvers re-read and re-check every candidate there.
@@ -39,7 +42,7 @@ class MatchIndex:
             needs: dict[str, list[tuple[int, float, float]]] = {}
             with conn.cursor(name="match_index_needs") as cursor:
                 cursor.execute(
-                    "SELECT id, category, ST_X(geometry(location)), ST_Y(geometry(location)) FROM needs "
+                    "SELECT id, category, ST_X(geometry(cell)), ST_Y(geometry(cell)) FROM needs "
                     "WHERE status IN ('OPEN', 'PARTLY_PLEDGED')"
                 )
                 for ident, category, lon, lat in cursor:
@@ -48,7 +51,7 @@ class MatchIndex:
             offers: dict[str, list[tuple[int, float, float, float]]] = {}
             with conn.cursor(name="match_index_offers") as cursor:
                 cursor.execute(
-                    "SELECT id, category, ST_X(geometry(location)), ST_Y(geometry(location)), radius_meters "
+                    "SELECT id, category, ST_X(geometry(cell)), ST_Y(geometry(cell)), radius_meters "
                     "FROM offers WHERE status = 'ACTIVE' AND available_until > now()"
                 )
                 for ident, category, lon, lat, radius in cursor:

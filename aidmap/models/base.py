@@ -39,6 +39,16 @@ def cell_column() -> Mapped[object]:
     )
 
 
+def rank_point_column() -> Mapped[object]:
+    """The cell centre nudged by under 6 mm by a hash of the id (`aidmap_rank_point`, migration 0015):
+    a strict KNN order for public searches that is still a function of the cell (and the id) alone."""
+    return mapped_column(
+        Geography(geometry_type="POINT", srid=4326, spatial_index=False),
+        Computed("aidmap_rank_point(location, id)", persisted=True),
+        deferred=True,
+    )
+
+
 def latitude_of(location: Mapped[object]) -> Mapped[float]:
     return column_property(func.ST_Y(func.geometry(location, type_=Geometry)))
 

@@ -10,7 +10,16 @@ from typing import Any
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from aidmap.models.base import Base, cell_column, created_at_column, enum_check, latitude_of, longitude_of, point_column
+from aidmap.models.base import (
+    Base,
+    cell_column,
+    created_at_column,
+    enum_check,
+    latitude_of,
+    longitude_of,
+    point_column,
+    rank_point_column,
+)
 
 
 class NeedCategory(StrEnum):
@@ -189,6 +198,9 @@ class Need(Base):
     lon: Mapped[float] = longitude_of(location)
     # The public cell's centre (generated from location): what every public answer is computed from.
     cell: Mapped[object] = cell_column()
+    cell_lat: Mapped[float] = latitude_of(cell)
+    cell_lon: Mapped[float] = longitude_of(cell)
+    rank_point: Mapped[object] = rank_point_column()
     contact_phone: Mapped[str] = mapped_column(String(20), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     # The ward the point falls in (point-in-polygon at creation), if the areas are imported.

@@ -8,7 +8,16 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, Float, ForeignKey, Integer, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from aidmap.models.base import Base, cell_column, created_at_column, enum_check, latitude_of, longitude_of, point_column
+from aidmap.models.base import (
+    Base,
+    cell_column,
+    created_at_column,
+    enum_check,
+    latitude_of,
+    longitude_of,
+    point_column,
+    rank_point_column,
+)
 from aidmap.models.need import NeedCategory
 
 
@@ -42,6 +51,9 @@ class Offer(Base):
     lon: Mapped[float] = longitude_of(location)
     # The public cell's centre (generated from location): what every public answer is computed from.
     cell: Mapped[object] = cell_column()
+    cell_lat: Mapped[float] = latitude_of(cell)
+    cell_lon: Mapped[float] = longitude_of(cell)
+    rank_point: Mapped[object] = rank_point_column()
     radius_meters: Mapped[float] = mapped_column(Float, nullable=False)
     available_until: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default=OfferStatus.ACTIVE.value)

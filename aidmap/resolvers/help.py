@@ -34,14 +34,16 @@ from aidmap.resolvers.validation import Checker, utcnow
 DONORS_PER_ROUND = 3
 URGENT = ("HIGH", "CRITICAL")
 
+# Cell to cell: donors see whether and in which round they are asked, so who is asked must not
+# depend on the need's exact point (nor on the donors' own).
 _NEXT_DONORS = text(
     """
     SELECT a.account_id FROM donor_availability a, needs n
     WHERE n.id = :need_id AND a.available AND a.account_id <> n.owner_id
       AND (cardinality(a.categories) = 0 OR n.category = ANY(a.categories))
-      AND ST_DWithin(a.location, n.location, a.radius_meters)
+      AND ST_DWithin(a.cell, n.cell, a.radius_meters)
       AND NOT EXISTS (SELECT 1 FROM help_asks h WHERE h.help_request_id = :request_id AND h.donor_id = a.account_id)
-    ORDER BY a.location <-> n.location
+    ORDER BY a.cell <-> n.cell, a.account_id
     LIMIT :limit
     """
 )

@@ -52,7 +52,9 @@ async def _help_received(*, session: AsyncSession, requester_ids: set[int]) -> d
 
 
 def _suggestion(need: Need, offer: Offer, help_received: int, now: datetime | None = None) -> Suggestion | None:
-    distance = haversine_m(offer.lon, offer.lat, need.lon, need.lat)
+    # Cell to cell: the donor may not know the need's point nor the requester the offer's, and the
+    # distance part, the score, the rank and the cut-off at the radius are all shown to them.
+    distance = haversine_m(offer.cell_lon, offer.cell_lat, need.cell_lon, need.cell_lat)
     if distance > offer.radius_meters:
         return None
     now = now or utcnow()
@@ -70,7 +72,12 @@ def _suggestion(need: Need, offer: Offer, help_received: int, now: datetime | No
 
 def _ranked(suggestions: list[Suggestion | None], first: int) -> list[Suggestion]:
     found = [s for s in suggestions if s is not None]
-    return sorted(found, key=lambda s: (-s.parts.total, s.distance_m))[:first]
+    # Cells make equal distances common: the id breaks ties, so the answer does not depend on read order.
+    return sorted(found, key=_rank_key)[:first]
+
+
+def _rank_key(s: Suggestion) -> tuple[float, float, int, int]:
+    return (-s.parts.total, s.distance_m, s.need.id, s.offer.id)
 
 
 def _check_first(first: int) -> None:
@@ -86,7 +93,7 @@ async def offers_for_need(
     need = await session.get(Need, need_id)
     if need is None or need.owner_id != viewer.account_id:
         raise UserInputError("needId", "No need of yours has this id.", Code.NOT_FOUND)
-    candidates = index.offers_reaching(need.category, need.lon, need.lat)
+    candidates = index.offers_reaching(need.category, need.cell_lon, need.cell_lat)
     if not candidates or need.status not in OPEN_STATUSES:
         return []
     offers = (
@@ -134,7 +141,7 @@ async def _rank_in(
     helped (fairness 1, their highest), a need below the last one kept cannot rank at all."""
     hopeful = sorted(
         (s for s in (_suggestion(n, offer, 0, now) for n in needs) if s is not None),
-        key=lambda s: (-s.parts.total, s.distance_m),
+        key=_rank_key,
     )
     done = 0
     while done < len(hopeful) and not (len(ranked) == first and ranked[-1].parts.total > hopeful[done].parts.total):
@@ -169,11 +176,14 @@ async def needs_for_offer(
     ring = min(radius, FIRST_RING_M)
     while (
         ring > MIN_RING_M
-        and index.count_needs_near(offer.category, offer.lon, offer.lat, ring) > CANDIDATES_PER_SUGGESTION * first
+        and index.count_needs_near(offer.category, offer.cell_lon, offer.cell_lat, ring)
+        > CANDIDATES_PER_SUGGESTION * first
     ):
         ring /= 2
     while True:
-        candidates = [i for i in index.needs_within(offer.category, offer.lon, offer.lat, ring) if i not in seen]
+        candidates = [
+            i for i in index.needs_within(offer.category, offer.cell_lon, offer.cell_lat, ring) if i not in seen
+        ]
         seen.update(candidates)
         if candidates:
             needs = await reader.fetch(

@@ -44,7 +44,6 @@ from aidmap.schema.types import (
     PledgeEdge,
     ScoreParts,
     need_views,
-    shown_distance,
     visible_need_views,
 )
 from aidmap.schema.webhooks import WebhookQuery
@@ -134,9 +133,7 @@ class Query(WebhookQuery):
             NeedEdge(
                 cursor=hit.cursor,
                 node=view,
-                distance_meters=shown_distance(
-                    need=view, exact_m=hit.distance_m, origin_lat=near.lat, origin_lon=near.lon
-                ),
+                distance_meters=round_distance(hit.distance_m),
             )
             for hit, view in zip(page.hits, views, strict=True)
         ]
@@ -164,7 +161,7 @@ class Query(WebhookQuery):
         )
         edges = [
             OfferEdge(
-                cursor=hit.cursor, node=Offer.from_model(hit.row, ctx), distance_meters=float(round(hit.distance_m, -2))
+                cursor=hit.cursor, node=Offer.from_model(hit.row, ctx), distance_meters=round_distance(hit.distance_m)
             )
             for hit in page.hits
         ]
@@ -307,10 +304,8 @@ class Query(WebhookQuery):
         return [
             NeedSuggestion(
                 need=view,
-                # From the cell, like every other public distance: a donor could otherwise place offers to triangulate.
-                distance_meters=shown_distance(
-                    need=view, exact_m=s.distance_m, origin_lat=s.offer.lat, origin_lon=s.offer.lon
-                ),
+                # Cell to cell, like the score: a donor could otherwise place offers to triangulate.
+                distance_meters=round_distance(s.distance_m),
                 score=round(s.parts.total, 4),
                 parts=ScoreParts(**vars(s.parts)),
             )

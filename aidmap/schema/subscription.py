@@ -18,8 +18,6 @@ from aidmap import models
 from aidmap.events.fanout import AreaFilter, LiveEvent, SlowSubscriber, Topic
 from aidmap.events.fanout import Subscription as FanOutSubscription
 from aidmap.events.store import REPLAY_LIMIT, activity_events_after, area_events_after
-from aidmap.geo.distance import haversine_m
-from aidmap.geo.privacy import round_distance
 from aidmap.models.need import OPEN_STATUSES
 from aidmap.resolvers import help as help_requests
 from aidmap.resolvers import messages, needs, pledges
@@ -28,7 +26,7 @@ from aidmap.resolvers.nearby import check_search_area
 from aidmap.resolvers.problems import Code, UserInputError
 from aidmap.schema.context import Context
 from aidmap.schema.inputs import GeoPointInput
-from aidmap.schema.types import HelpRequest, Message, Need, NeedCategory, Offer, Pledge, need_views, shown_distance
+from aidmap.schema.types import HelpRequest, Message, Need, NeedCategory, Offer, Pledge, need_views, public_distance
 
 log = logging.getLogger(__name__)
 
@@ -144,8 +142,8 @@ async def need_events(
         viewer_id = who.account_id
         private = snapshot.private_to(who)
         view = Need.from_model(snapshot.row, private=private, is_mine=viewer_id == snapshot.row.owner_id)
-        exact_m = haversine_m(near.lon, near.lat, snapshot.row.lon, snapshot.row.lat)
-        distance = shown_distance(need=view, exact_m=exact_m, origin_lat=near.lat, origin_lon=near.lon)
+        row = snapshot.row
+        distance = public_distance(near.lon, near.lat, row.cell_lon, row.cell_lat)
         yield NeedEvent(
             cursor=event_cursor(event.seq),
             kind=_change_kind(event, tuple(s.value for s in OPEN_STATUSES)),
@@ -177,7 +175,7 @@ async def offer_events(
             cursor=event_cursor(event.seq),
             kind=_change_kind(event, (models.OfferStatus.ACTIVE.value,)),
             offer=Offer.from_model(offer, ctx),
-            distance_meters=round_distance(haversine_m(near.lon, near.lat, offer.lon, offer.lat)),
+            distance_meters=public_distance(near.lon, near.lat, offer.cell_lon, offer.cell_lat),
             share_key=(event.seq, "offer", mine),
         )
 

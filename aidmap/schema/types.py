@@ -356,12 +356,9 @@ async def visible_need_views(ctx: Context, rows: list[models.Need]) -> list[Need
     return views
 
 
-def shown_distance(*, need: Need, exact_m: float, origin_lat: float, origin_lon: float) -> float:
-    """The distance this viewer is shown: exact to 1 m if they may see the point, else from its cell to 100 m."""
-    if need.shows_private():
-        return float(round(exact_m))
-    cell = need.approximate_location
-    return round_distance(haversine_m(origin_lon, origin_lat, cell.lon, cell.lat))
+def public_distance(origin_lon: float, origin_lat: float, cell_lon: float, cell_lat: float) -> float:
+    """The distance every viewer is shown: from the public cell's centre, to 100 m."""
+    return round_distance(haversine_m(origin_lon, origin_lat, cell_lon, cell_lat))
 
 
 @strawberry.type(description="Something a donor can give within a radius of their location.")
@@ -460,7 +457,7 @@ class NeedEdge:
     cursor: str
     node: Need
     distance_meters: float = strawberry.field(
-        description="Metres from the search centre: exact to 1 m if you may see the location, else from its cell to 100 m."
+        description="Metres from the search centre to the need's public cell, to 100 m (the same for every viewer)."
     )
 
 

@@ -50,13 +50,13 @@ def test_r_tree_candidates_equal_the_postgis_answer_on_random_data(
         lon, lat = rng.uniform(105.75, 105.95), rng.uniform(20.95, 21.1)
         category, radius = rng.choice(CATEGORIES), rng.uniform(200, 5000)
         point = {"lon": lon, "lat": lat, "category": category, "radius": radius}
-        # use_spheroid=false: the same sphere as the index's haversine.
+        # use_spheroid=false: the same sphere as the index's haversine. The index holds public cells.
         sql_needs = {r[0] for r in db.execute(
             "SELECT id FROM needs WHERE status IN ('OPEN', 'PARTLY_PLEDGED') AND category = %(category)s "
-            "AND ST_DWithin(location, ST_MakePoint(%(lon)s, %(lat)s)::geography, %(radius)s, false)", point)}  # fmt: skip
+            "AND ST_DWithin(cell, ST_MakePoint(%(lon)s, %(lat)s)::geography, %(radius)s, false)", point)}  # fmt: skip
         sql_offers = {r[0] for r in db.execute(
             "SELECT id FROM offers WHERE status = 'ACTIVE' AND category = %(category)s "
-            "AND ST_DWithin(location, ST_MakePoint(%(lon)s, %(lat)s)::geography, radius_meters, false)", point)}  # fmt: skip
+            "AND ST_DWithin(cell, ST_MakePoint(%(lon)s, %(lat)s)::geography, radius_meters, false)", point)}  # fmt: skip
         assert set(index.needs_within(category, lon, lat, radius)) == sql_needs
         assert set(index.offers_reaching(category, lon, lat)) == sql_offers
     assert index.sizes == (
@@ -113,7 +113,7 @@ def test_suggestions_rank_with_visible_parts_and_follow_changes(api: Api) -> Non
     assert stranger["errors"][0]["extensions"]["code"] == "NOT_FOUND"
 
 
-def test_suggested_needs_show_public_distances_from_the_cell(api: Api) -> None:
+def test_suggested_needs_show_public_distances_cell_to_cell(api: Api) -> None:
     from aidmap.geo.distance import haversine_m
     from aidmap.geo.privacy import round_distance, snap_to_cell
 
@@ -127,5 +127,6 @@ def test_suggested_needs_show_public_distances_from_the_cell(api: Api) -> None:
     found = _eventually(lambda: api.data(query, {"id": offer["id"]}, donor)["suggestedNeeds"])
 
     cell_lon, cell_lat = snap_to_cell(point["lon"], point["lat"])
+    offer_lon, offer_lat = snap_to_cell(origin["lon"], origin["lat"])
     assert found[0]["need"]["exactLocation"] is None
-    assert found[0]["distanceMeters"] == round_distance(haversine_m(origin["lon"], origin["lat"], cell_lon, cell_lat))
+    assert found[0]["distanceMeters"] == round_distance(haversine_m(offer_lon, offer_lat, cell_lon, cell_lat))

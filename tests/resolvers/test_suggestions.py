@@ -107,7 +107,7 @@ def test_rings_answer_like_ranking_everything(
             async with make_read_sessionmaker(engine)() as session:
                 for offer_id in offers:
                     offer = await session.get(Offer, offer_id)
-                    ids = index.needs_within("FOOD", offer.lon, offer.lat, offer.radius_meters)
+                    ids = index.needs_within("FOOD", offer.cell_lon, offer.cell_lat, offer.radius_meters)
                     needs = list((await session.execute(select(Need).where(Need.id.in_(ids)))).scalars())
                     needs = [n for n in needs if n.status in ("OPEN", "PARTLY_PLEDGED") and n.owner_id != donor]
                     received = await suggestions._help_received(

@@ -158,15 +158,16 @@ def test_cancel_need_cancels_its_open_pledges(api: Api, db: psycopg.Connection[A
 
 def test_needs_nearby_are_ordered_by_distance_and_filtered(api: Api) -> None:
     owner, donor = sign_up(api), sign_up(api)
-    # Needs due east of the centre at 300 m steps; one MEDICINE, one outside the radius.
+    # Needs due east of the centre at 900 m steps (more than the diagonal of a ~500 m cell: public searches
+    # order by cell); one MEDICINE, one outside the radius.
     for i in range(1, 6):
-        create_need(api, owner, title=f"food {i}", location={"lat": HANOI["lat"], "lon": HANOI["lon"] + i * 0.0029})
+        create_need(api, owner, title=f"food {i}", location={"lat": HANOI["lat"], "lon": HANOI["lon"] + i * 0.0087})
     create_need(
         api, owner, title="medicine", category="MEDICINE", location={"lat": HANOI["lat"] + 0.001, "lon": HANOI["lon"]}
     )
     create_need(api, owner, title="far", location={"lat": HANOI["lat"] + 0.2, "lon": HANOI["lon"]})
 
-    food = api.data(NEEDS, {"near": HANOI, "radius": 2000, "first": 10, "categories": ["FOOD"]}, donor)["needs"]
+    food = api.data(NEEDS, {"near": HANOI, "radius": 5000, "first": 10, "categories": ["FOOD"]}, donor)["needs"]
     everything = api.data(NEEDS, {"near": HANOI, "radius": 50000, "first": 10})["needs"]
 
     assert [e["node"]["title"] for e in food["edges"]] == [f"food {i}" for i in range(1, 6)]
