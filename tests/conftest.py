@@ -146,16 +146,15 @@ class LiveServer:
     app: Any
 
 
-@pytest.fixture
-def live_server(settings: Settings) -> Iterator[LiveServer]:
-    """The app under a real uvicorn on a free port, for tests that need real concurrent connections."""
+@contextlib.contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """The app under a real uvicorn on a free port (in a thread); yields its base URL."""
     import threading
     import time
 
     import uvicorn
 
     port = free_port()
-    app = create_app(settings, database_url=settings.database_url or "")
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -164,6 +163,34 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
         if time.monotonic() > deadline:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
-    yield LiveServer(url=f"http://127.0.0.1:{port}", app=app)
-    server.should_exit = True
-    thread.join(timeout=20)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[LiveServer]:
+    """The app under a real uvicorn on a free port, for tests that need real concurrent connections."""
+    app = create_app(settings, database_url=settings.database_url or "")
+    with serving(app) as url:
+        yield LiveServer(url=url, app=app)
+
+
+@pytest.fixture
+def fresh_database(pg_cluster: LocalCluster) -> Iterator[Callable[[], str]]:
+    """A factory of more fresh databases (cloned from the migrated template), for tests that compare two worlds."""
+    names: list[str] = []
+
+    def make() -> str:
+        name = f"test_{next(_numbers)}"
+        with psycopg.connect(pg_cluster.conninfo("postgres"), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE {TEMPLATE}')
+        names.append(name)
+        return pg_cluster.url(name)
+
+    yield make
+    with psycopg.connect(pg_cluster.conninfo("postgres"), autocommit=True) as conn:
+        for name in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
