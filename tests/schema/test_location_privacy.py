@@ -7,13 +7,23 @@ least a quarter of a cell (125 m) from the true point.
 
 from __future__ import annotations
 
+import json
 import math
 import random
+import time
+from typing import Any
+
+import psycopg
 
 from aidmap.geo.distance import METERS_PER_DEGREE_LAT, haversine_m
 from aidmap.geo.privacy import CELL_SIZE_M, snap_to_cell
-from tests.conftest import Api
-from tests.factories import create_need, sign_up
+from aidmap.resolvers.cursors import event_cursor
+from tests.conftest import Api, LiveServer
+from tests.factories import create_need, create_offer, sign_up
+from tests.live import LiveClient
+
+WITHDRAW = "mutation ($input: WithdrawOfferInput!) { withdrawOffer(input: $input) { errors { code } } }"
+CANCEL = "mutation ($input: CancelNeedInput!) { cancelNeed(input: $input) { errors { code } } }"
 
 NEARBY = """query ($near: GeoPointInput!) {
   needs(near: $near, radiusMeters: 6000, first: 100) { edges { distanceMeters node { id exactLocation { lat } } } } }"""
@@ -76,3 +86,165 @@ def test_many_origins_cannot_locate_a_need_closer_than_a_quarter_cell(api: Api) 
     assert mean_error >= CELL_SIZE_M / 4, f"the fit came within {mean_error:.0f} m on average"
     # The attack itself works: it finds the cell. The cell is what protects the person.
     assert sum(to_cell) / len(to_cell) < mean_error / 2
+
+
+# -- The other channels (issue 13): each attack an outsider can run, each held to the same bar. ----------
+
+RADIUS_PROBE = """query ($near: GeoPointInput!, $radius: Float!) {
+  needs(near: $near, radiusMeters: $radius, first: 100) { edges { node { id } } } }"""
+SUGGESTED = """query ($id: ID!) { suggestedNeeds(offerId: $id, first: 50) { parts { distance } need { id } } }"""
+ORDER = """query ($near: GeoPointInput!) {
+  needs(near: $near, radiusMeters: 3000, categories: [FOOD], first: 100) { edges { node { id } } } }"""
+CELL_REPLAY = """subscription ($near: GeoPointInput!, $radius: Float!, $after: String) {
+  needsNearby(near: $near, radiusMeters: $radius, after: $after) { need { id } } }"""
+MEAN_CELL_DISTANCE_M = 0.383 * CELL_SIZE_M  # mean distance from a square's centre to a uniform point in it
+
+
+def _targets(api: Api, requester: str, rng: random.Random, n: int = 20) -> dict[str, tuple[float, float]]:
+    """n needs at random points of Hà Nội, at least 1 km apart (so each attack sees one at a time)."""
+    truth: dict[str, tuple[float, float]] = {}
+    while len(truth) < n:
+        point = (105.78 + rng.uniform(0, 0.12), 20.98 + rng.uniform(0, 0.1))
+        if all(haversine_m(*point, *other) > 1000 for other in truth.values()):
+            need = create_need(api, requester, location={"lon": point[0], "lat": point[1]}, quantity=5)
+            truth[need["id"]] = point
+    return truth
+
+
+def _offset(point: tuple[float, float], east_m: float, north_m: float) -> tuple[float, float]:
+    return (
+        point[0] + east_m / (METERS_PER_DEGREE_LAT * math.cos(math.radians(point[1]))),
+        point[1] + north_m / METERS_PER_DEGREE_LAT,
+    )
+
+
+def _assert_far(estimates: dict[str, tuple[float, float]], truth: dict[str, tuple[float, float]], attack: str) -> None:
+    errors = [haversine_m(*estimates[k], *truth[k]) for k in truth]
+    mean = sum(errors) / len(errors)
+    assert len(errors) >= 20
+    print(f"{attack}: the best estimate is {mean:.0f} m from the person on average")  # shown with pytest -rP
+    assert mean >= CELL_SIZE_M / 4, f"{attack}: the estimate came within {mean:.0f} m on average"
+
+
+def test_binary_search_on_the_radius_finds_the_cell_not_the_person(api: Api) -> None:
+    """From three origins, the smallest radius that still returns the need, found to 0.3 m, then trilaterated."""
+    rng = random.Random(13)
+    requester, attacker = sign_up(api), sign_up(api)
+    truth = _targets(api, requester, rng)
+    estimates = {}
+    for need_id, point in truth.items():
+        guess = _offset(point, 300, -200)  # the attacker's rough idea (a cell's worth off)
+        observations = []
+        for east, north in ((1500, 0), (-800, 1300), (-800, -1300)):
+            origin = _offset(guess, east, north)
+            low, high = 0.0, 5000.0
+            for _ in range(14):
+                middle = (low + high) / 2
+                edges = api.data(RADIUS_PROBE, {"near": {"lon": origin[0], "lat": origin[1]}, "radius": middle},
+                                 attacker)["needs"]["edges"]  # fmt: skip
+                if any(e["node"]["id"] == need_id for e in edges):
+                    high = middle
+                else:
+                    low = middle
+            observations.append((origin[0], origin[1], high))
+        estimates[need_id] = _least_squares(observations, guess)
+    _assert_far(estimates, truth, "radius binary search")
+
+
+def test_score_parts_from_three_planted_offers_find_the_cell_not_the_person(api: Api) -> None:
+    """A donor places three offers around a need and trilaterates from `parts.distance` (1 - d / radius)."""
+    rng = random.Random(14)
+    requester, attacker = sign_up(api), sign_up(api)
+    truth = _targets(api, requester, rng)
+    estimates = {}
+    for need_id, point in truth.items():
+        guess = _offset(point, -250, 250)
+        observations = []
+        for east, north in ((1200, 0), (-600, 1000), (-600, -1000)):
+            spot = _offset(guess, east, north)
+            offer = create_offer(api, attacker, location={"lon": spot[0], "lat": spot[1]}, radiusMeters=3000)
+            parts = []
+            for _ in range(100):  # the match index follows the event stream
+                parts = [s["parts"]["distance"] for s in api.data(SUGGESTED, {"id": offer["id"]}, attacker)[
+                    "suggestedNeeds"] if s["need"]["id"] == need_id]  # fmt: skip
+                if parts:
+                    break
+                time.sleep(0.05)
+            assert parts, "the offer should reach the need"
+            # The attacker measures from what it knows of its own offer: its exact point.
+            observations.append((spot[0], spot[1], (1 - parts[0]) * 3000))
+            api.data(WITHDRAW, {"input": {"offerId": offer["id"]}}, attacker)
+        estimates[need_id] = _least_squares(observations, guess)
+    _assert_far(estimates, truth, "score parts")
+
+
+def test_order_against_a_planted_need_finds_the_cell_not_the_person(api: Api) -> None:
+    """The attacker plants a need of its own at the target's cell centre and asks from eight directions
+    whether the target comes first: on exact-distance order that tells on which side of the centre it is."""
+    rng = random.Random(15)
+    requester, attacker = sign_up(api), sign_up(api)
+    truth = _targets(api, requester, rng)
+    estimates = {}
+    for need_id, point in truth.items():
+        centre = snap_to_cell(*point)  # public: the need's approximateLocation
+        planted = create_need(api, attacker, location={"lon": centre[0], "lat": centre[1]})["id"]
+        pull_east = pull_north = 0.0
+        for k in range(8):
+            angle = k * math.pi / 4
+            origin = _offset(centre, 800 * math.cos(angle), 800 * math.sin(angle))
+            ids = [e["node"]["id"] for e in api.data(ORDER, {"near": {"lon": origin[0], "lat": origin[1]}}, attacker)[
+                "needs"]["edges"]]  # fmt: skip
+            side = 1.0 if ids.index(need_id) < ids.index(planted) else -1.0
+            pull_east, pull_north = pull_east + side * math.cos(angle), pull_north + side * math.sin(angle)
+        norm = math.hypot(pull_east, pull_north)
+        estimates[need_id] = (
+            _offset(centre, MEAN_CELL_DISTANCE_M * pull_east / norm, MEAN_CELL_DISTANCE_M * pull_north / norm)
+            if norm > 1e-9
+            else centre
+        )
+        api.data(CANCEL, {"input": {"needId": planted}}, attacker)
+    _assert_far(estimates, truth, "order against a planted need")
+
+
+def test_tiny_needs_nearby_circles_replayed_find_the_cell_not_the_person(
+    api: Api, live_server: LiveServer, db: psycopg.Connection[Any]
+) -> None:
+    """needsNearby replays missed events for any circle: one circle on each quarter of the target's cell
+    (replayed from just before it was created) tells which quarter holds the event's point."""
+    rng = random.Random(16)
+    requester = sign_up(api)
+    truth: dict[str, tuple[float, float]] = {}
+    before: dict[str, str] = {}
+    while len(truth) < 20:
+        seq = db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]  # type: ignore[index]
+        point = (105.78 + rng.uniform(0, 0.12), 20.98 + rng.uniform(0, 0.1))
+        if all(haversine_m(*point, *other) > 1000 for other in truth.values()):
+            need_id = create_need(api, requester, location={"lon": point[0], "lat": point[1]})["id"]
+            truth[need_id], before[need_id] = point, event_cursor(seq)
+    estimates = {}
+    with LiveClient(live_server.url) as client:
+        for need_id, point in truth.items():
+            centre = snap_to_cell(*point)
+            hits = []
+            for east, north in ((125, 125), (125, -125), (-125, 125), (-125, -125)):
+                guess = _offset(centre, east, north)
+                variables = {"near": {"lon": guess[0], "lat": guess[1]}, "radius": 180.0, "after": before[need_id]}
+                if need_id in _replayed(client, client.subscribe(CELL_REPLAY, variables)):
+                    hits.append(guess)
+            assert hits, "at least the circle holding the event's point should replay it"
+            estimates[need_id] = (sum(h[0] for h in hits) / len(hits), sum(h[1] for h in hits) / len(hits))
+    _assert_far(estimates, truth, "tiny needsNearby circles")
+
+
+def _replayed(client: LiveClient, op: str) -> set[str]:
+    """Need ids replayed to one subscription (until it falls quiet), then the subscription is stopped."""
+    seen = set()
+    while True:
+        try:
+            message = json.loads(client.ws.recv(timeout=0.3))
+        except TimeoutError:
+            break
+        if message["type"] == "next" and message["id"] == op:
+            seen.add(message["payload"]["data"]["needsNearby"]["need"]["id"])
+    client.ws.send(json.dumps({"id": op, "type": "complete"}))
+    return seen
