@@ -171,8 +171,8 @@ def test_score_parts_from_three_planted_offers_find_the_cell_not_the_person(api:
                     break
                 time.sleep(0.05)
             assert parts, "the offer should reach the need"
-            # The attacker measures from what it knows of its own offer: its exact point.
-            observations.append((spot[0], spot[1], (1 - parts[0]) * 3000))
+            # A well-read attacker measures from its offer's cell, as the score does (docs: cell to cell).
+            observations.append((*snap_to_cell(*spot), (1 - parts[0]) * 3000))
             api.data(WITHDRAW, {"input": {"offerId": offer["id"]}}, attacker)
         estimates[need_id] = _least_squares(observations, guess)
     _assert_far(estimates, truth, "score parts")
