@@ -83,3 +83,19 @@ def test_rolled_back_transaction_leaves_no_event_and_no_notification(
 
     assert _events(db) == []
     assert list(db.notifies(timeout=0.3, stop_after=1)) == []
+
+
+def test_events_keep_the_public_cell_never_the_exact_point(api: Api, db: psycopg.Connection[Any]) -> None:
+    """The fan-out, the match index, replays and webhook circles all read an event's location: it is the cell."""
+    requester, donor = sign_up(api), sign_up(api)
+    need = create_need(api, requester, location={"lat": 21.03112, "lon": 105.85077})
+    create_offer(api, donor, location={"lat": 21.02011, "lon": 105.84466})
+    pledge(api, donor, need["id"], 1)
+    rows = db.execute(
+        "SELECT e.kind, ST_Equals(geometry(e.location), geometry(coalesce(n.cell, o.cell))), "
+        "ST_Equals(geometry(e.location), geometry(coalesce(n.location, o.location))) "
+        "FROM events e LEFT JOIN needs n ON n.id = e.need_id LEFT JOIN offers o ON o.id = e.offer_id "
+        "WHERE e.location IS NOT NULL"
+    ).fetchall()
+    assert {kind for kind, _, _ in rows} >= {"NEED_CREATED", "OFFER_CREATED", "PLEDGE_CREATED"}
+    assert all(is_cell and not is_exact for _, is_cell, is_exact in rows), rows
