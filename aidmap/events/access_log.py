@@ -2,7 +2,8 @@
 
 A resolver that hands out an exact location or a phone number records it here without
 waiting; a background task inserts what accumulated every `interval` seconds (one
-statement per batch). Reads by the requester themself are not logged.
+statement per batch). Reads by the requester themself are not logged; reads through a partner
+key name the partner too (a key acting for nobody names only the partner).
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import contextlib
 import logging
 
 from aidmap.db.reader import Reader
-from aidmap.models.location_read import PrivateField
+from aidmap.models.location_read import PrivateField, ReadChannel
 
 log = logging.getLogger(__name__)
 
 _INSERT = """
-INSERT INTO location_reads (need_id, reader_id, field)
-SELECT * FROM unnest(%(needs)s::bigint[], %(readers)s::bigint[], %(fields)s::text[])
+INSERT INTO location_reads (need_id, reader_id, partner_id, field, channel)
+SELECT * FROM unnest(%(needs)s::bigint[], %(readers)s::bigint[], %(partners)s::bigint[], %(fields)s::text[],
+                     %(channels)s::text[])
 """
 
 
@@ -26,19 +28,28 @@ class AccessLog:
     def __init__(self, reader: Reader, *, interval: float = 0.2) -> None:
         self._reader = reader
         self._interval = interval
-        self._pending: list[tuple[int, int, str]] = []
+        self._pending: list[tuple[int, int | None, int | None, str, str]] = []
         self._task: asyncio.Task[None] | None = None
 
-    def record(self, *, need_id: int, reader_id: int, field: PrivateField) -> None:
-        self._pending.append((need_id, reader_id, field.value))
+    def record(
+        self,
+        *,
+        need_id: int,
+        reader_id: int | None,
+        field: PrivateField,
+        partner_id: int | None = None,
+        channel: ReadChannel = ReadChannel.API,
+    ) -> None:
+        self._pending.append((need_id, reader_id, partner_id, field.value, channel.value))
 
     async def flush(self) -> None:
         batch, self._pending = self._pending, []
         if not batch:
             return
-        needs, readers, fields = (list(column) for column in zip(*batch, strict=True))
+        needs, readers, partners, fields, channels = (list(column) for column in zip(*batch, strict=True))
+        values = {"needs": needs, "readers": readers, "partners": partners, "fields": fields, "channels": channels}
         try:
-            await self._reader.execute(_INSERT, {"needs": needs, "readers": readers, "fields": fields})
+            await self._reader.execute(_INSERT, values)
         except Exception:
             self._pending = batch + self._pending  # keep them for the next try
             raise

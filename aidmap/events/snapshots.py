@@ -14,7 +14,8 @@ from typing import Any
 from aidmap.bounded import BoundedDict
 from aidmap.db.reader import Reader, located_columns
 from aidmap.models import Need, Offer
-from aidmap.models.need import Principal, may_see_need, may_see_private, privacy_facts
+from aidmap.models.need import Principal
+from aidmap.models.projection import NeedProjection, project_need
 
 _NEED_SQL = f"""
 SELECT {located_columns(Need.__table__, "n")},
@@ -33,16 +34,9 @@ class NeedSnapshot:
     row: Any
     active_donors: frozenset[int]
 
-    def _facts(self, who: Principal) -> dict[str, Any]:
-        return privacy_facts(self.row, active_donor=who.account_id in self.active_donors)
-
-    def private_to(self, who: Principal) -> bool:
-        """May they see the exact location and phone (models.need.may_see_private)?"""
-        return may_see_private(who, **self._facts(who))
-
-    def seen_by(self, who: Principal) -> bool:
-        """May they see the need at all (hidden ones only by those in charge)?"""
-        return may_see_need(who, status=self.row.status, **self._facts(who))
+    def project(self, who: Principal) -> NeedProjection:
+        """What they may see of it (models/projection.py), active donors taken from the snapshot."""
+        return project_need(who, self.row, active_donor=who.account_id in self.active_donors)
 
 
 class Snapshots:

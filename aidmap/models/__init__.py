@@ -6,7 +6,7 @@ from aidmap.models.base import Base
 from aidmap.models.event import Event, EventKind
 from aidmap.models.help import DonorAvailability, HelpAsk, HelpRequest, HelpRequestStatus
 from aidmap.models.idempotency import IdempotencyKey
-from aidmap.models.location_read import LocationRead, PrivateField
+from aidmap.models.location_read import LocationRead, PrivateField, ReadChannel
 from aidmap.models.message import Message
 from aidmap.models.need import Need, NeedCategory, NeedReport, NeedStatus, Urgency
 from aidmap.models.offer import Offer, OfferStatus
@@ -30,6 +30,7 @@ __all__ = [
     "LocationRead",
     "Message",
     "PrivateField",
+    "ReadChannel",
     "Need",
     "NeedCategory",
     "NeedReport",

@@ -20,9 +20,9 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aidmap.geo.privacy import snap_to_cell
 from aidmap.models import Need, NeedCategory, Urgency
-from aidmap.models.need import HIDDEN_STATUSES, Principal, may_see_private, privacy_facts
+from aidmap.models.need import HIDDEN_STATUSES, Principal
+from aidmap.models.projection import project_need, reads_to_log
 from aidmap.resolvers import needs as need_resolvers
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.problems import Problems
@@ -193,7 +193,7 @@ _EXPORT = text(
         SELECT code FROM admin_areas WHERE code = :code
         UNION SELECT a.code FROM admin_areas a JOIN area ON a.parent_code = area.code
     )
-    SELECT n.*, ST_Y(geometry(n.location)) AS lat_, ST_X(geometry(n.location)) AS lon_ FROM needs n
+    SELECT n.*, ST_Y(geometry(n.location)) AS lat, ST_X(geometry(n.location)) AS lon FROM needs n
     WHERE n.ward_code IN (SELECT code FROM area) AND n.status NOT IN :hidden
     ORDER BY n.id
     """
@@ -206,19 +206,33 @@ async def export_rows(*, session: AsyncSession, area_code: str, who: Principal) 
 
     query = _EXPORT.bindparams(bindparam("hidden", expanding=True))
     rows = await session.execute(query, {"code": area_code, "hidden": [s.value for s in HIDDEN_STATUSES]})
-    out = []
+    out, logged = [], []
     for row in rows:
-        private = may_see_private(who, **privacy_facts(row, active_donor=False))
+        seen = project_need(who, row, active_donor=False)
+        if not seen.visible:
+            continue
+        if reads_to_log(who, seen):
+            logged.append(row.id)
         n = row._mapping
-        lon, lat = (n["lon_"], n["lat_"]) if private else snap_to_cell(n["lon_"], n["lat_"])
+        lon, lat = seen.exact or seen.approximate
         out.append({
             "id": n["id"], "category": n["category"], "title": n["title"], "details": n["details"] or "",
             "quantity": n["quantity"], "quantity_pledged": n["quantity_pledged"], "unit": n["unit"],
             "urgency": n["urgency"], "status": n["status"], "ward_code": n["ward_code"], "lat": lat, "lon": lon,
-            "location_precision": "exact" if private else "approximate_500m",
-            "contact_phone": n["contact_phone"] if private else "",
+            "location_precision": "exact" if seen.private else "approximate_500m",
+            "contact_phone": seen.contact_phone or "",
             "created_at": n["created_at"].isoformat(), "expires_at": n["expires_at"].isoformat(),
         })  # fmt: skip
+    if logged:  # an export is a read of every private field it carries, shown to each requester
+        await session.execute(
+            text(
+                "INSERT INTO location_reads (need_id, reader_id, partner_id, field, channel) "
+                "SELECT n, :reader, :partner, f, 'EXPORT' FROM unnest(CAST(:needs AS bigint[])) AS n, "
+                "unnest(ARRAY['EXACT_LOCATION', 'CONTACT_PHONE']) AS f"
+            ),
+            {"needs": logged, "reader": who.account_id, "partner": who.partner_id},
+        )
+        await session.commit()
     return out
 
 

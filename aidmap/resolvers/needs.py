@@ -10,7 +10,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.db.reader import Reader
 from aidmap.events.outbox import emit
-from aidmap.models import Account, EventKind, LocationRead, Need, NeedCategory, NeedStatus, Pledge, PledgeStatus
+from aidmap.models import (
+    Account,
+    EventKind,
+    LocationRead,
+    Need,
+    NeedCategory,
+    NeedStatus,
+    Partner,
+    Pledge,
+    PledgeStatus,
+)
 from aidmap.models.need import ACTIVE_STATUSES, HIDDEN_STATUSES, OPEN_STATUSES, status_for
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.areas import assign_ward
@@ -346,13 +356,17 @@ async def actively_pledged_need_ids(*, session: AsyncSession, viewer: Viewer, ne
     return set(rows.scalars())
 
 
-async def location_reads(*, session: AsyncSession, need_id: int, first: int) -> list[tuple[str, str, datetime]]:
-    """(reader's display name, field, when) for the need's logged private reads, newest first."""
+async def location_reads(
+    *, session: AsyncSession, need_id: int, first: int
+) -> list[tuple[str | None, str | None, str, str, datetime]]:
+    """(reader's display name, partner app's name, field, channel, when) for the need's logged private
+    reads, newest first; a partner key acting for nobody has no reader, a person's own app no partner."""
     rows = await session.execute(
-        select(Account.display_name, LocationRead.field, LocationRead.read_at)
-        .join(Account, Account.id == LocationRead.reader_id)
+        select(Account.display_name, Partner.name, LocationRead.field, LocationRead.channel, LocationRead.read_at)
+        .outerjoin(Account, Account.id == LocationRead.reader_id)
+        .outerjoin(Partner, Partner.id == LocationRead.partner_id)
         .where(LocationRead.need_id == need_id)
         .order_by(LocationRead.read_at.desc(), LocationRead.id.desc())
         .limit(first)
     )
-    return [(name, field, read_at) for name, field, read_at in rows.all()]
+    return [tuple(row) for row in rows.all()]  # type: ignore[misc]

@@ -27,7 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aidmap.geo.privacy import snap_to_cell
 from aidmap.models import DeliveryStatus, EventKind, Webhook, WebhookDelivery
-from aidmap.models.need import Principal, may_see_need, may_see_private
+from aidmap.models.need import Principal, may_see_need
+from aidmap.models.projection import NeedProjection, project_need
 from aidmap.resolvers.problems import Code, Problems
 from aidmap.resolvers.validation import Checker, utcnow
 
@@ -276,6 +277,19 @@ def _global_id(type_name: str, pk: int) -> str:
     return to_global_id(type_name, pk)
 
 
+def need_projection(row: Any, *, partner_id: int, partner_private: bool) -> NeedProjection:
+    """What this partner's endpoint may see of the event's need (a key acting for nobody)."""
+    return project_need(
+        Principal(partner_id=partner_id, partner_may_see_private=partner_private), row, active_donor=False
+    )
+
+
+_LOG_DELIVERED_READ = text(
+    "INSERT INTO location_reads (need_id, partner_id, field, channel) "
+    "SELECT :need, :partner, f, 'WEBHOOK' FROM unnest(ARRAY['EXACT_LOCATION', 'CONTACT_PHONE']) AS f"
+)
+
+
 def payload(row: Any, *, partner_id: int, partner_private: bool) -> dict[str, Any]:
     """What an endpoint receives: the public view of the need (the exact point and phone only where the
     API would show them to this partner), the pledge or offer it concerns."""
@@ -286,20 +300,16 @@ def payload(row: Any, *, partner_id: int, partner_private: bool) -> dict[str, An
         "occurredAt": row.created_at.isoformat(),
     }
     if row.need_id is not None and row.title is not None:
-        cell_lon, cell_lat = snap_to_cell(row.lon, row.lat)
-        private = may_see_private(
-            Principal(partner_id=partner_id, partner_may_see_private=partner_private),
-            owner_id=row.owner_id, filed_by_id=row.filed_by_id, ward_code=row.ward_code,
-            partner_id=row.partner_id, active_donor=False,
-        )  # fmt: skip
+        seen = need_projection(row, partner_id=partner_id, partner_private=partner_private)
+        (cell_lon, cell_lat), exact = seen.approximate, seen.exact
         body["need"] = {
             "id": _global_id("Need", row.need_id), "title": row.title, "category": row.category, "status": row.status,
             "quantity": row.quantity, "quantityPledged": row.quantity_pledged,
             "quantityDelivered": row.quantity_delivered, "unit": row.unit, "urgency": row.urgency,
             "expiresAt": row.expires_at.isoformat(), "wardCode": row.ward_code,
             "approximateLocation": {"lat": cell_lat, "lon": cell_lon},
-            "exactLocation": {"lat": row.lat, "lon": row.lon} if private else None,
-            "contactPhone": row.contact_phone if private else None,
+            "exactLocation": {"lat": exact[1], "lon": exact[0]} if exact is not None else None,
+            "contactPhone": seen.contact_phone,
         }  # fmt: skip
     if row.pledge_id is not None and row.pledge_quantity is not None:
         body["pledge"] = {
@@ -392,6 +402,14 @@ async def deliver_due(
                 head.last_status_code, head.last_error = status, error
                 if status is not None and 200 <= status < 300:
                     head.status, head.delivered_at = DeliveryStatus.DELIVERED.value, utcnow()
+                    if (
+                        row.need_id is not None
+                        and row.title is not None
+                        and need_projection(
+                            row, partner_id=hook.partner_id, partner_private="private:read" in partner
+                        ).private
+                    ):  # the requester sees this delivery in Need.locationReads
+                        await session.execute(_LOG_DELIVERED_READ, {"need": row.need_id, "partner": hook.partner_id})
                     delivered += 1
                     continue
                 if on_failure is not None:

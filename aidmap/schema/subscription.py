@@ -137,11 +137,12 @@ async def need_events(
         if snapshot is None:
             continue
         who = ctx.principal
-        if not snapshot.seen_by(who) and event.kind is not models.EventKind.NEED_HIDDEN:
+        projection = snapshot.project(who)
+        if not projection.visible and event.kind is not models.EventKind.NEED_HIDDEN:
             continue  # pending verification, under review or rejected: not for this subscriber
         viewer_id = who.account_id
-        private = snapshot.private_to(who)
-        view = Need.from_model(snapshot.row, private=private, is_mine=viewer_id == snapshot.row.owner_id)
+        private = projection.private
+        view = Need.from_projection(projection, is_mine=viewer_id == snapshot.row.owner_id, via=models.ReadChannel.LIVE)
         row = snapshot.row
         distance = public_distance(near.lon, near.lat, row.cell_lon, row.cell_lat)
         yield NeedEvent(
@@ -149,8 +150,9 @@ async def need_events(
             kind=_change_kind(event, tuple(s.value for s in OPEN_STATUSES)),
             need=view,
             distance_meters=distance,
-            # A donor who may see private fields gets an execution of their own, so their read is logged.
-            share_key=(event.seq, "need", viewer_id if private else None, view.is_mine),
+            # Whoever may see private fields gets an execution of their own, so their read is logged and
+            # never shared: a partner key acting for nobody has no account id, so the key names it too.
+            share_key=(event.seq, "need", (viewer_id, who.partner_id) if private else None, view.is_mine),
         )
 
 

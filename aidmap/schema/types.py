@@ -10,7 +10,8 @@ from strawberry.types import Info
 from aidmap import models
 from aidmap.geo.distance import haversine_m
 from aidmap.geo.privacy import round_distance, snap_to_cell
-from aidmap.models.need import may_see_need, may_see_private, privacy_facts, reviews
+from aidmap.models.need import reviews
+from aidmap.models.projection import NeedProjection, project_need
 from aidmap.resolvers import needs as need_resolvers
 from aidmap.resolvers import verification
 from aidmap.schema.context import Context
@@ -82,10 +83,17 @@ class Beneficiary:
     phone: str | None
 
 
+ReadChannel = strawberry.enum(models.ReadChannel, description="How a private field was handed out.")
+
+
 @strawberry.type(description="One read of a need's exact location or phone by someone other than the requester.")
 class LocationRead:
-    reader_name: str
+    reader_name: str = strawberry.field(
+        description="The person who read it; the partner app's name when its key read it for nobody."
+    )
+    partner_name: str | None = strawberry.field(description="The partner app the read went through, if any.")
     field: PrivateField  # type: ignore[valid-type]
+    via: ReadChannel  # type: ignore[valid-type]
     read_at: datetime
 
 
@@ -176,6 +184,7 @@ class Need(Node):
     _verified_at: strawberry.Private[datetime | None]
     _rejected_reason: strawberry.Private[str | None]
     _duplicate_of: strawberry.Private[int | None]
+    _via: strawberry.Private[models.ReadChannel]
 
     def _reviewer(self, ctx: Context) -> bool:
         """Admins and verifiers of the need's ward: who sees duplicate flags and reports."""
@@ -231,14 +240,13 @@ class Need(Node):
             return None
         return Beneficiary(display_name=name, phone=phone)
 
-    def shows_private(self) -> bool:
-        """Does this view carry the exact location and phone (see models.need.may_see_private)?"""
-        return self._exact is not None
-
     def _log_read(self, info: Info[Context, None], field: models.PrivateField) -> None:
-        viewer = info.context.viewer
-        if viewer is not None and viewer.account_id != self._owner_id:
-            info.context.access_log.record(need_id=self._pk, reader_id=viewer.account_id, field=field)
+        """Every read of a private field but the requester's own, with the partner app it went through."""
+        who = info.context.principal
+        if who.account_id != self._owner_id:
+            info.context.access_log.record(
+                need_id=self._pk, reader_id=who.account_id, partner_id=who.partner_id, field=field, channel=self._via
+            )
 
     @strawberry.field(description="Null unless the viewer is the requester or a donor with an active pledge on it.")
     def exact_location(self, info: Info[Context, None]) -> GeoPoint | None:
@@ -260,8 +268,14 @@ class Need(Node):
         async with info.context.reads() as session:
             rows = await need_resolvers.location_reads(session=session, need_id=self._pk, first=min(max(first, 1), 100))
         return [
-            LocationRead(reader_name=name, field=models.PrivateField(field), read_at=read_at)
-            for name, field, read_at in rows
+            LocationRead(
+                reader_name=name or partner or "",
+                partner_name=partner,
+                field=models.PrivateField(field),
+                via=models.ReadChannel(channel),
+                read_at=read_at,
+            )  # fmt: skip
+            for name, partner, field, channel, read_at in rows
         ]
 
     @strawberry.field(description="The ward the need is in (from its exact point), when the areas are imported.")
@@ -282,9 +296,13 @@ class Need(Node):
         return [Pledge.from_model(p) for p in rows]
 
     @classmethod
-    def from_model(cls, need: models.Need, *, private: bool, is_mine: bool) -> Need:
-        cell_lon, cell_lat = snap_to_cell(need.lon, need.lat)
-        exact = GeoPoint(lat=need.lat, lon=need.lon) if private else None
+    def from_projection(
+        cls, projection: NeedProjection, *, is_mine: bool, via: models.ReadChannel = models.ReadChannel.API
+    ) -> Need:
+        """The API view of what models/projection.py lets this viewer see (the only way to build one)."""
+        need = projection.need
+        cell_lon, cell_lat = projection.approximate
+        exact = GeoPoint(lat=projection.exact[1], lon=projection.exact[0]) if projection.exact is not None else None
         return cls(
             id=strawberry.ID(to_global_id("Need", need.id)),
             category=_NEED_CATEGORIES[need.category],
@@ -303,7 +321,7 @@ class Need(Node):
             is_mine=is_mine,
             approximate_location=GeoPoint(lat=cell_lat, lon=cell_lon),
             _exact=exact,
-            _phone=need.contact_phone if private else None,
+            _phone=projection.contact_phone,
             _pk=need.id,
             _owner_id=need.owner_id,
             _filed_by_id=need.filed_by_id,
@@ -312,6 +330,7 @@ class Need(Node):
             _verified_at=need.verified_at,
             _rejected_reason=need.rejected_reason,
             _duplicate_of=need.possible_duplicate_of_id,
+            _via=via,
         )
 
 
@@ -332,11 +351,7 @@ async def need_views(ctx: Context, rows: list[models.Need]) -> list[Need]:
     who, pledged = ctx.principal, await _pledged_by_viewer(ctx, rows)
     mine = ctx.viewer.account_id if ctx.viewer is not None else None
     return [
-        Need.from_model(
-            n,
-            private=may_see_private(who, **privacy_facts(n, active_donor=n.id in pledged)),
-            is_mine=n.owner_id == mine,
-        )  # type: ignore[arg-type]
+        Need.from_projection(project_need(who, n, active_donor=n.id in pledged), is_mine=n.owner_id == mine)
         for n in rows
     ]
 
@@ -346,14 +361,8 @@ async def visible_need_views(ctx: Context, rows: list[models.Need]) -> list[Need
     (hidden while pending verification, under review or rejected), the same as for an unknown id."""
     who, pledged = ctx.principal, await _pledged_by_viewer(ctx, rows)
     mine = ctx.viewer.account_id if ctx.viewer is not None else None
-    views: list[Need | None] = []
-    for n in rows:
-        facts = privacy_facts(n, active_donor=n.id in pledged)
-        if not may_see_need(who, status=n.status, **facts):  # type: ignore[arg-type]
-            views.append(None)
-            continue
-        views.append(Need.from_model(n, private=may_see_private(who, **facts), is_mine=n.owner_id == mine))  # type: ignore[arg-type]
-    return views
+    projections = [project_need(who, n, active_donor=n.id in pledged) for n in rows]
+    return [Need.from_projection(p, is_mine=p.need.owner_id == mine) if p.visible else None for p in projections]
 
 
 def public_distance(origin_lon: float, origin_lat: float, cell_lon: float, cell_lat: float) -> float:

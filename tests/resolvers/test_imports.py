@@ -14,7 +14,7 @@ import pytest
 from aidmap import cli
 from aidmap.resolvers.areas import BUNDLED, import_files
 from tests.conftest import Api
-from tests.factories import give_role, sign_up
+from tests.factories import SIGN_UP, give_role, sign_up
 
 HEADER = "external_id,category,title,details,quantity,unit,urgency,household_size,lat,lon,contact_phone,expires_at,beneficiary_name,beneficiary_phone\n"
 ROWS = [
@@ -143,3 +143,25 @@ def test_partners_import_through_graphql_for_their_operator(
     assert {f["field"] for f in report["failed"]} == {"title", "quantity", "location", "contactPhone"}
     assert run()["skipped"] == 2
     assert db.execute("SELECT count(*) FROM needs WHERE partner_id IS NOT NULL").fetchone() == (2,)
+
+
+def test_an_export_with_private_fields_is_a_logged_read(
+    operator: str, tmp_path: Path, database_url: str, db: psycopg.Connection[Any], api: Api
+) -> None:
+    import_files(database_url, [BUNDLED / "01_ha_noi.geojson"])
+    sheet = tmp_path / "hotline.csv"
+    sheet.write_text(HEADER + ROWS[0] + "\n", encoding="utf-8")
+    cli.main(["import", "needs", str(sheet), "--filed-by", operator])
+    admin_phone = "0987000111"
+    admin = api.data(SIGN_UP, {"input": {"displayName": "Quản trị", "phone": admin_phone, "password": "long enough"}})
+    give_role(db, admin["signUp"]["token"], "ADMIN")
+
+    assert cli.main(["export", "needs", "--area", "01", "--output", str(tmp_path / "public.csv")]) == 0
+    assert db.execute("SELECT count(*) FROM location_reads").fetchone() == (0,)  # the public view is no read
+    assert cli.main(["export", "needs", "--area", "01", "--as", admin_phone, "--output", str(tmp_path / "a.csv")]) == 0
+
+    logged = db.execute(
+        "SELECT a.display_name, r.field, r.channel FROM location_reads r JOIN accounts a ON a.id = r.reader_id "
+        "ORDER BY r.field"
+    ).fetchall()
+    assert logged == [("Quản trị", "CONTACT_PHONE", "EXPORT"), ("Quản trị", "EXACT_LOCATION", "EXPORT")]

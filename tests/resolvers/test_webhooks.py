@@ -233,3 +233,38 @@ def test_the_documented_signature_check() -> None:
         sign("whsec_x", 1700000000, body)
         == "t=1700000000,v1=" + hmac.new(b"whsec_x", b'1700000000.{"id":"evt_1"}', hashlib.sha256).hexdigest()
     )
+
+
+def test_a_delivery_that_carries_private_fields_is_a_logged_read(
+    api: Api, database_url: str, receiver: Receiver, db: psycopg.Connection[Any]
+) -> None:
+    """A need filed through the partner reaches its `private:read` endpoint with the exact point and phone:
+    the requester sees that delivery in Need.locationReads. A public delivery is no read."""
+    from tests.factories import CREATE_NEED, SIGN_UP, need_input, new_phone
+
+    key = _partner_key(database_url, ["webhooks", "accounts", "needs:read", "needs:write", "private:read"])
+    created = _post(api, key, CREATE, {"input": {"url": receiver.url, "events": ["NEED_CREATED"]}})
+    assert created["data"]["createWebhook"]["errors"] == [], created
+    person = _post(
+        api, key, SIGN_UP, {"input": {"displayName": "Bà Lan", "phone": new_phone(), "password": "long enough"}}
+    )
+    person_id = person["data"]["signUp"]["account"]["id"]
+    filed = api.http.post(
+        "/graphql", json={"query": CREATE_NEED, "variables": {"input": need_input(location=HUE)}},
+        headers={"Authorization": f"Bearer {key}", "Aidmap-Act-As": person_id},
+    ).json()["data"]["createNeed"]["need"]  # fmt: skip
+    create_need(api, sign_up(api), title="not through the partner", location=HUE)
+    _wait(lambda: len(receiver.accepted()) == 2)
+
+    bodies = [json.loads(r["body"]) for r in receiver.accepted()]
+    assert bodies[0]["need"]["id"] == filed["id"] and bodies[0]["need"]["exactLocation"] is not None
+    assert bodies[1]["need"]["exactLocation"] is None
+    logged = db.execute(
+        "SELECT n.title, r.reader_id, p.name, r.field, r.channel FROM location_reads r "
+        "JOIN needs n ON n.id = r.need_id JOIN partners p ON p.id = r.partner_id ORDER BY r.field"
+    ).fetchall()
+    title = need_input()["title"]
+    assert logged == [
+        (title, None, "Hue-S", "CONTACT_PHONE", "WEBHOOK"),
+        (title, None, "Hue-S", "EXACT_LOCATION", "WEBHOOK"),
+    ]
