@@ -57,7 +57,8 @@ RAW_SQL = """
 SELECT id, owner_id, category, title, details, quantity, unit, urgency, household_size, contact_phone, expires_at,
        status, quantity_pledged, quantity_delivered, created_at, updated_at,
        ST_Y(geometry(location)) AS lat, ST_X(geometry(location)) AS lon,
-       location <-> geography(ST_SetSRID(ST_MakePoint(%(lon)s::float8, %(lat)s::float8), 4326)) AS distance
+       ST_Y(geometry(cell)) AS cell_lat, ST_X(geometry(cell)) AS cell_lon,
+       rank_point <-> geography(ST_SetSRID(ST_MakePoint(%(lon)s::float8, %(lat)s::float8), 4326)) AS distance
 FROM needs
 WHERE status IN ('OPEN', 'PARTLY_PLEDGED') AND category = %(category)s::text
 ORDER BY distance
