@@ -88,6 +88,8 @@ def upgrade() -> None:
         "CREATE INDEX ix_needs_open_category_rank_point ON needs USING gist (category, rank_point) "
         "WHERE status IN ('OPEN', 'PARTLY_PLEDGED')"
     )
+    # Searches for other statuses (statuses: [PLEDGED, FULFILLED...]).
+    op.execute("CREATE INDEX ix_needs_rank_point ON needs USING gist (rank_point)")
     op.execute("DROP INDEX IF EXISTS ix_offers_active_category_location")
     op.execute(
         "CREATE INDEX ix_offers_active_category_rank_point ON offers USING gist (category, rank_point) "
@@ -109,6 +111,7 @@ def downgrade() -> None:
         "CREATE INDEX ix_offers_active_category_location ON offers USING gist (category, location) WHERE status = 'ACTIVE'"
     )
     op.execute("DROP INDEX IF EXISTS ix_needs_open_category_rank_point")
+    op.execute("DROP INDEX IF EXISTS ix_needs_rank_point")
     op.execute(
         "CREATE INDEX ix_needs_open_category_location ON needs USING gist (category, location) "
         "WHERE status IN ('OPEN', 'PARTLY_PLEDGED')"
