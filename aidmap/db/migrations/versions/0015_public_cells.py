@@ -28,44 +28,50 @@ down_revision = "0014_idempotency_keys"
 branch_labels = None
 depends_on = None
 
+# plpgsql, not a CTE in SQL: 4 us a call against 48 us (a SQL function with SET is never inlined),
+# and a 100k-need COPY took 200 s instead of 20 with the SQL version.
 CELL_FUNCTION = """
 CREATE OR REPLACE FUNCTION aidmap_cell(loc geography) RETURNS geography
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, public
 AS $$
-  WITH g AS (
-    SELECT 500.0::float8 / (pi() * 6371008.8::float8 / 180.0::float8) AS lat_deg,
-           ST_X(geometry(loc)) AS lon, ST_Y(geometry(loc)) AS lat
-  ), r AS (
-    SELECT g.*, least(90.0::float8, -90.0::float8 + (floor((g.lat + 90.0::float8) / g.lat_deg) + 0.5::float8) * g.lat_deg)
-             AS center_lat
-    FROM g
-  ), w AS (
-    SELECT r.*, least(360.0::float8, r.lat_deg / greatest(cos(r.center_lat * (pi() / 180.0::float8)), 1e-6::float8))
-             AS lon_deg
-    FROM r
-  ), c AS (
-    SELECT w.*, -180.0::float8 + floor((w.lon + 180.0::float8) / w.lon_deg) * w.lon_deg AS west FROM w
-  )
-  SELECT geography(ST_SetSRID(ST_MakePoint(
-           CASE WHEN c.west + c.lon_deg > 180.0::float8
-                THEN least(c.west + c.lon_deg / 2.0::float8, (c.west + 180.0::float8) / 2.0::float8)
-                ELSE c.west + c.lon_deg / 2.0::float8 END,
-           c.center_lat), 4326))
-  FROM c
+DECLARE
+  lat_deg constant float8 := 500.0::float8 / (pi() * 6371008.8::float8 / 180.0::float8);
+  p geometry := geometry(loc);
+  lon float8 := ST_X(p);
+  lat float8 := ST_Y(p);
+  center_lat float8;
+  lon_deg float8;
+  west float8;
+  center_lon float8;
+BEGIN
+  center_lat := least(90.0::float8, -90.0::float8 + (floor((lat + 90.0::float8) / lat_deg) + 0.5::float8) * lat_deg);
+  lon_deg := least(360.0::float8, lat_deg / greatest(cos(center_lat * (pi() / 180.0::float8)), 1e-6::float8));
+  west := -180.0::float8 + floor((lon + 180.0::float8) / lon_deg) * lon_deg;
+  IF west + lon_deg > 180.0::float8 THEN
+    -- The last column of a band is cut short at the antimeridian: its centre is the middle of what is left.
+    center_lon := least(west + lon_deg / 2.0::float8, (west + 180.0::float8) / 2.0::float8);
+  ELSE
+    center_lon := west + lon_deg / 2.0::float8;
+  END IF;
+  RETURN geography(ST_SetSRID(ST_MakePoint(center_lon, center_lat), 4326));
+END
 $$
 """
 
 RANK_FUNCTION = """
 CREATE OR REPLACE FUNCTION aidmap_rank_point(loc geography, ident bigint) RETURNS geography
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, public
 AS $$
-  SELECT geography(ST_SetSRID(ST_MakePoint(
-           ST_X(geometry(c)) + ((hashint8(ident) & 1023)::float8 - 511.5::float8) * 1e-10::float8,
-           ST_Y(geometry(c)) + (((hashint8(ident) >> 10) & 1023)::float8 - 511.5::float8) * 1e-10::float8),
-         4326))
-  FROM (SELECT aidmap_cell(loc) AS c) s
+DECLARE
+  c geometry := geometry(aidmap_cell(loc));
+  h integer := hashint8(ident);
+BEGIN
+  RETURN geography(ST_SetSRID(ST_MakePoint(
+    ST_X(c) + ((h & 1023)::float8 - 511.5::float8) * 1e-10::float8,
+    ST_Y(c) + (((h >> 10) & 1023)::float8 - 511.5::float8) * 1e-10::float8), 4326));
+END
 $$
 """
 
