@@ -1,7 +1,7 @@
 """Every exact read is logged: by partner keys (acting for someone or for nobody), by webhook
 deliveries that carry private fields and by exports, each with its channel.
 
-Revision ID: 0019_read_channels
+Revision ID: 0016_read_channels
 Revises: 0015_public_cells
 Create Date: 2026-12-01
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019_read_channels"
+revision = "0016_read_channels"
 down_revision = "0015_public_cells"
 branch_labels = None
 depends_on = None
