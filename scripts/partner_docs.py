@@ -51,7 +51,9 @@ EXAMPLES = [
     Example("renewNeed", "mutation", "mutation ($input: RenewNeedInput!) { renewNeed(input: $input) { need { id expiresAt } errors { code } } }", {"input": {"needId": "$MY_NEED_ID"}}),
     Example("myNeeds", "query", "{ myNeeds(first: 10) { edges { node { id title status pledges { id quantity status } } } } }"),
     Example("claimNeed", "mutation", "mutation ($input: ClaimNeedInput!) { claimNeed(input: $input) { need { id } errors { code } } }", {"input": {"needId": "$FILED_NEED_ID"}},
-            note="For a need someone filed on your behalf, with your account's phone."),
+            note="For a need someone filed on your behalf, with your account's phone and `code`, the one-time claim code "
+                 "that createNeed returned to whoever filed it (`claimCode`; a new one from `issueClaimCode`). "
+                 "5 wrong codes lock the claim for 15 minutes (`TOO_MANY_ATTEMPTS` with `retryAfterSeconds`)."),
     Example("reportNeed", "mutation", "mutation ($input: ReportNeedInput!) { reportNeed(input: $input) { reported errors { code } } }", {"input": {"needId": "$NEED_ID", "reason": "Địa chỉ không có thật"}}),
     Example("suggestedOffers", "query", "query ($id: ID!) { suggestedOffers(needId: $id) { distanceMeters score offer { id title } } }", {"id": "$MY_NEED_ID"}),
     Example("requestHelpNow", "mutation", "mutation ($input: RequestHelpNowInput!) { requestHelpNow(input: $input) { helpRequest { id status } errors { code message } } }", {"input": {"needId": "$MY_NEED_ID"}}),

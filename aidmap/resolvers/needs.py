@@ -12,6 +12,7 @@ from aidmap.db.reader import Reader
 from aidmap.events.outbox import emit
 from aidmap.models import Account, EventKind, LocationRead, Need, NeedCategory, NeedStatus, Pledge, PledgeStatus
 from aidmap.models.need import ACTIVE_STATUSES, HIDDEN_STATUSES, OPEN_STATUSES, status_for
+from aidmap.resolvers import claims
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.areas import assign_ward
 from aidmap.resolvers.duplicates import phone_hash, possible_duplicate
@@ -263,13 +264,20 @@ async def renew(*, session: AsyncSession, viewer: Viewer, need_id: int, expires_
     return need
 
 
-async def claim(*, session: AsyncSession, viewer: Viewer, need_id: int, phone: str) -> Need:
-    """The person a need was filed for takes it over, proven by their account's phone."""
+async def claim(
+    *, session: AsyncSession, viewer: Viewer, need_id: int, phone: str, code: str | None, code_key: bytes
+) -> Need:
+    """The person a need was filed for takes it over: their account's phone must be the need's, and
+    the one-time claim code proves they hold it (anyone can sign up with a phone they do not hold)."""
     need = (await session.execute(select(Need).where(Need.id == need_id).with_for_update())).scalar_one_or_none()
     if need is None or need.beneficiary_phone is None or need.beneficiary_phone != phone:
         raise Problems.one("needId", "No need was filed for your phone number with this id.", Code.NOT_FOUND)
     if need.owner_id == viewer.account_id:
         raise Problems.one("needId", "This need is already yours.", Code.INVALID_STATE)
+    if need.owner_id != need.filed_by_id:
+        # Claimed already (by an account that was later given the phone): never taken over twice.
+        raise Problems.one("needId", "No need was filed for your phone number with this id.", Code.NOT_FOUND)
+    await claims.check(session=session, need=need, code=code, key=code_key)
     need.owner_id, need.updated_at = viewer.account_id, utcnow()
     await session.flush()
     await session.refresh(need)
@@ -280,6 +288,16 @@ async def claim(*, session: AsyncSession, viewer: Viewer, need_id: int, phone: s
         audience={viewer.account_id, need.filed_by_id or 0} - {0},
     )
     return need
+
+
+async def new_claim_code(*, session: AsyncSession, viewer: Viewer, need_id: int, code_key: bytes) -> str:
+    """Whoever filed a need for someone asks for a new claim code (the first was lost, or locked)."""
+    need = (await session.execute(select(Need).where(Need.id == need_id).with_for_update())).scalar_one_or_none()
+    if need is None or need.filed_by_id != viewer.account_id or need.beneficiary_phone is None:
+        raise Problems.one("needId", "No need you filed for someone has this id.", Code.NOT_FOUND)
+    if need.owner_id != need.filed_by_id:
+        raise Problems.one("needId", "This need has been claimed already.", Code.INVALID_STATE)
+    return await claims.issue(session=session, need_id=need.id, key=code_key)
 
 
 async def _active_donors(*, session: AsyncSession, need_id: int) -> set[int]:

@@ -88,3 +88,110 @@ def test_the_migration_on_a_real_database(database_url: str, db: psycopg.Connect
         ("+84900000005",),
         ("+84912345678",),
     ]
+
+
+CLAIM = """mutation ($input: ClaimNeedInput!) { claimNeed(input: $input) {
+  need { isMine exactLocation { lat } contactPhone } errors { field code retryAfterSeconds } } }"""
+ISSUE = "mutation ($id: ID!) { issueClaimCode(input: {needId: $id}) { claimCode errors { field code } } }"
+
+
+def _filed_for(api: Api, operator: str, phone: str) -> tuple[str, str]:
+    filed = api.data(CREATE_NEED, {"input": need_input(onBehalfOf={"displayName": "Bà Lan", "phone": phone})}, operator)  # fmt: skip
+    assert filed["createNeed"]["errors"] == []
+    return filed["createNeed"]["need"]["id"], filed["createNeed"]["claimCode"]
+
+
+def test_a_squatter_with_the_phone_but_not_the_code_cannot_claim(api: Api, db: psycopg.Connection[Any]) -> None:
+    operator = sign_up(api, "Tổng đài")
+    need_id, code = _filed_for(api, operator, "0955 000 001")
+    # Anyone may sign up with a phone they do not hold.
+    squatter = _sign_up(api, "+84 955 000 001")["token"]
+    assert code is not None and len(code) == 8 and code.isdigit()
+    assert code not in str(db.execute("SELECT * FROM need_claim_codes").fetchall())  # only a hash at rest
+
+    no_code = api.data(CLAIM, {"input": {"needId": need_id}}, squatter)["claimNeed"]
+    guesses = [
+        api.data(CLAIM, {"input": {"needId": need_id, "code": f"{n:08d}"}}, squatter)["claimNeed"]
+        for n in range(7)
+        if f"{n:08d}" != code
+    ][:6]
+
+    assert no_code["need"] is None and no_code["errors"] == [
+        {"field": "code", "code": "REQUIRED", "retryAfterSeconds": None}
+    ]
+    assert [g["errors"][0]["code"] for g in guesses] == ["CLAIM_CODE_WRONG"] * 5 + ["TOO_MANY_ATTEMPTS"]
+    assert 800 < guesses[-1]["errors"][0]["retryAfterSeconds"] <= 900
+    # Locked: even the right code waits, so a guesser gets 5 tries per 15 minutes.
+    locked = api.data(CLAIM, {"input": {"needId": need_id, "code": code}}, squatter)["claimNeed"]
+    assert locked["errors"][0]["code"] == "TOO_MANY_ATTEMPTS"
+    owner, filed_by = db.execute("SELECT owner_id, filed_by_id FROM needs").fetchone()  # type: ignore[misc]
+    assert owner == filed_by  # still the operator's
+
+    # The lock passes; the person who was read the code claims it, once.
+    db.execute("UPDATE need_claim_codes SET locked_until = now() - interval '1 second'")
+    claimed = api.data(CLAIM, {"input": {"needId": need_id, "code": code[:4] + " " + code[4:]}}, squatter)["claimNeed"]
+    assert claimed["errors"] == [] and claimed["need"]["isMine"]
+    assert db.execute("SELECT count(*) FROM need_claim_codes").fetchone() == (0,)
+
+
+def test_parallel_guesses_are_all_counted(live_server: Any, db: psycopg.Connection[Any]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx2
+
+    def post(query: str, variables: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        body: dict[str, Any] = httpx2.post(
+            live_server.url + "/graphql", json={"query": query, "variables": variables}, headers=headers, timeout=30
+        ).json()
+        return body["data"]
+
+    operator = post(SIGN_UP, {"input": {"displayName": "Op", "phone": "0911 000 009", "password": "correct horse"}})
+    filed = post(
+        CREATE_NEED,
+        {"input": need_input(onBehalfOf={"displayName": "Lan", "phone": "0955 000 009"})},
+        operator["signUp"]["token"],
+    )["createNeed"]
+    squatter = post(SIGN_UP, {"input": {"displayName": "X", "phone": "0955000009", "password": "correct horse"}})
+    wrong = [f"{n:08d}" for n in range(30) if f"{n:08d}" != filed["claimCode"]][:20]
+    with ThreadPoolExecutor(10) as pool:
+        results = list(
+            pool.map(
+                lambda c: post(
+                    CLAIM, {"input": {"needId": filed["need"]["id"], "code": c}}, squatter["signUp"]["token"]
+                ),
+                wrong,
+            )
+        )
+    codes = [r["claimNeed"]["errors"][0]["code"] for r in results]
+    assert codes.count("CLAIM_CODE_WRONG") == 5, codes
+    assert db.execute("SELECT failed_attempts FROM need_claim_codes").fetchone() == (5,)
+
+
+def test_only_the_filer_issues_a_new_code_and_the_old_one_stops_working(api: Api) -> None:
+    operator, stranger = sign_up(api, "Tổng đài"), sign_up(api, "Người lạ")
+    need_id, old = _filed_for(api, operator, "0955 000 002")
+    person = _sign_up(api, "0955000002")["token"]
+
+    refused = api.data(ISSUE, {"id": need_id}, stranger)["issueClaimCode"]
+    by_person = api.data(ISSUE, {"id": need_id}, person)["issueClaimCode"]
+    new = api.data(ISSUE, {"id": need_id}, operator)["issueClaimCode"]
+
+    assert refused == by_person == {"claimCode": None, "errors": [{"field": "needId", "code": "NOT_FOUND"}]}
+    assert new["errors"] == [] and new["claimCode"] != old
+    stale = api.data(CLAIM, {"input": {"needId": need_id, "code": old}}, person)["claimNeed"]
+    assert stale["errors"][0]["code"] == "CLAIM_CODE_WRONG"
+    assert (
+        api.data(CLAIM, {"input": {"needId": need_id, "code": new["claimCode"]}}, person)["claimNeed"]["errors"] == []
+    )
+    after = api.data(ISSUE, {"id": need_id}, operator)["issueClaimCode"]
+    assert after["errors"] == [{"field": "needId", "code": "INVALID_STATE"}]
+
+
+def test_an_expired_code_is_refused(api: Api, db: psycopg.Connection[Any]) -> None:
+    operator = sign_up(api, "Tổng đài")
+    need_id, code = _filed_for(api, operator, "0955 000 003")
+    person = _sign_up(api, "0955000003")["token"]
+    db.execute("UPDATE need_claim_codes SET expires_at = now() - interval '1 second'")
+    expired = api.data(CLAIM, {"input": {"needId": need_id, "code": code}}, person)["claimNeed"]
+    assert expired["need"] is None and expired["errors"][0]["code"] == "CLAIM_CODE_EXPIRED"

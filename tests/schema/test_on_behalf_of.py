@@ -18,16 +18,16 @@ def test_an_operator_files_a_need_and_the_person_claims_it(api: Api) -> None:
         {"input": need_input(title="Gạo cho bà Lan", onBehalfOf={"displayName": "Bà Lan", "phone": "0977 111 222"})},
         operator,
     )["createNeed"]
-    need_id = filed["need"]["id"]
+    need_id, code = filed["need"]["id"], filed["claimCode"]
 
     seen_by_operator = api.data(NEED, {"id": need_id}, operator)["node"]
     seen_by_stranger = api.data(NEED, {"id": need_id}, stranger)["node"]
-    wrong_person = api.data(CLAIM, {"input": {"needId": need_id}}, stranger)["claimNeed"]
+    wrong_person = api.data(CLAIM, {"input": {"needId": need_id, "code": code}}, stranger)["claimNeed"]
     lan = api.data(SIGN_UP, {"input": {"displayName": "Lan", "phone": "+84977111222", "password": "mật khẩu dài"}})[
         "signUp"
     ]["token"]
-    claimed = api.data(CLAIM, {"input": {"needId": need_id}}, lan)["claimNeed"]
-    twice = api.data(CLAIM, {"input": {"needId": need_id}}, lan)["claimNeed"]
+    claimed = api.data(CLAIM, {"input": {"needId": need_id, "code": code}}, lan)["claimNeed"]
+    twice = api.data(CLAIM, {"input": {"needId": need_id, "code": code}}, lan)["claimNeed"]
     after_claim = api.data(NEED, {"id": need_id}, operator)["node"]
 
     assert filed["errors"] == []

@@ -1,10 +1,13 @@
-"""Identity: phones in E.164 by libphonenumber.
+"""Identity: phones in E.164 by libphonenumber; claim codes; sign-in failures.
 
 Phones were normalised by a regular expression that kept a 0 after +84 and accepted any
 Unicode digit, so one number could hold several accounts. Stored phones (accounts,
 beneficiaries, contact phones) are rewritten in the new form. Accounts that collide after
 normalisation are never merged: the oldest keeps the number, the others keep their old
 spelling (which nobody can sign in with any more) and are listed in the log for an admin.
+
+need_claim_codes: the one-time code (an HMAC of it) that claiming a need filed on someone's
+behalf requires. sign_in_failures: the per-phone sign-in throttle, shared by every process.
 
 Revision ID: 0017_identity
 Revises: 0015_public_cells
@@ -75,7 +78,30 @@ def _upgrade_phones(conn: sa.Connection) -> None:
 
 def upgrade() -> None:
     _upgrade_phones(op.get_bind())
+    op.create_table(
+        "need_claim_codes",
+        sa.Column("need_id", sa.BigInteger(), nullable=False),
+        sa.Column("code_hash", sa.String(length=64), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("failed_attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["need_id"], ["needs.id"], name="fk_need_claim_codes_need_id_needs", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("need_id", name="pk_need_claim_codes"),
+    )
+    op.create_table(
+        "sign_in_failures",
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("key_hash", sa.String(length=64), nullable=False),
+        sa.Column("failed_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_sign_in_failures"),
+    )
+    op.create_index("ix_sign_in_failures_key_hash_failed_at", "sign_in_failures", ["key_hash", "failed_at"])
 
 
 def downgrade() -> None:
-    pass  # the normalised phones stay: the old form was the bug
+    op.drop_table("sign_in_failures")
+    op.drop_table("need_claim_codes")
+    # The normalised phones stay: the old form was the bug.
