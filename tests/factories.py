@@ -18,7 +18,6 @@ mutation ($input: SignUpInput!) {
 CREATE_NEED = """
 mutation ($input: CreateNeedInput!) {
   createNeed(input: $input) {
-    claimCode
     need { id title status quantity quantityPledged quantityDelivered exactLocation { lat lon } contactPhone
            approximateLocation { lat lon } category urgency householdSize details unit expiresAt isMine }
     errors { field message code }

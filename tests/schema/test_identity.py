@@ -9,7 +9,8 @@ import psycopg
 
 from aidmap.db.migrate import MIGRATIONS_DIR
 from tests.conftest import Api
-from tests.factories import CREATE_NEED, SIGN_UP, need_input, sign_up
+from tests.factories import CREATE_NEED as PLAIN_CREATE_NEED
+from tests.factories import SIGN_UP, need_input, sign_up
 
 SIGN_IN = "mutation ($input: SignInInput!) { signIn(input: $input) { token errors { field message code } } }"
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
@@ -90,6 +91,8 @@ def test_the_migration_on_a_real_database(database_url: str, db: psycopg.Connect
     ]
 
 
+# createNeed with the claim code that filing on someone's behalf returns once.
+CREATE_NEED = PLAIN_CREATE_NEED.replace("createNeed(input: $input) {", "createNeed(input: $input) { claimCode", 1)
 CLAIM = """mutation ($input: ClaimNeedInput!) { claimNeed(input: $input) {
   need { isMine exactLocation { lat } contactPhone } errors { field code retryAfterSeconds } } }"""
 ISSUE = "mutation ($id: ID!) { issueClaimCode(input: {needId: $id}) { claimCode errors { field code } } }"

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from tests.conftest import Api
-from tests.factories import CREATE_NEED, SIGN_UP, need_input, sign_up
+from tests.factories import CREATE_NEED as PLAIN_CREATE_NEED
+from tests.factories import SIGN_UP, need_input, sign_up
 
+# createNeed with the claim code that filing on someone's behalf returns once.
+CREATE_NEED = PLAIN_CREATE_NEED.replace("createNeed(input: $input) {", "createNeed(input: $input) { claimCode", 1)
 CLAIM = "mutation ($input: ClaimNeedInput!) { claimNeed(input: $input) { need { isMine filedByMe } errors { field code } } }"
 NEED = """query ($id: ID!) { node(id: $id) { ... on Need { isMine filedByMe exactLocation { lat } contactPhone
   onBehalfOf { displayName phone } } } }"""
