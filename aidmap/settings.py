@@ -57,6 +57,9 @@ class Settings:
     # Keys the contact-phone hashes used for duplicate checks; with none, one is generated in data_dir.
     # Several processes on one database must share it (set AIDMAP_SECRET_KEY).
     secret_key: str = ""
+    # Failed sign-ins per phone within the window before TOO_MANY_ATTEMPTS (counted in PostgreSQL).
+    sign_in_max_failures: int = 5
+    sign_in_window_seconds: int = 900
     # Requests per minute per client IP (requests with a partner key count against the key's own limit).
     rate_limit_per_ip: int = 600
     # Browser origins allowed besides the partners' own (CORS and websocket Origin check).
@@ -106,6 +109,8 @@ class Settings:
             reports_to_hide=int(env.get("AIDMAP_REPORTS_TO_HIDE", "3")),
             secret_key=env.get("AIDMAP_SECRET_KEY", ""),
             rate_limit_per_ip=int(env.get("AIDMAP_RATE_LIMIT_PER_IP", "600")),
+            sign_in_max_failures=int(env.get("AIDMAP_SIGN_IN_MAX_FAILURES", "5")),
+            sign_in_window_seconds=int(env.get("AIDMAP_SIGN_IN_WINDOW_SECONDS", "900")),
             allowed_origins=tuple(o.strip() for o in env.get("AIDMAP_ALLOWED_ORIGINS", "").split(",") if o.strip()),
             max_query_depth=int(env.get("AIDMAP_MAX_QUERY_DEPTH", "10")),
             max_aliases=int(env.get("AIDMAP_MAX_ALIASES", "30")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -10,12 +11,12 @@ from functools import lru_cache
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import insert, select
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aidmap.db.reader import Reader
-from aidmap.models import AccessToken, Account, Role
+from aidmap.models import AccessToken, Account, Role, SignInFailure
 from aidmap.models.need import Principal
 from aidmap.resolvers.problems import Code, Problem, Problems
 from aidmap.resolvers.validation import Checker, utcnow
@@ -116,27 +117,85 @@ async def sign_up(
     return account, token
 
 
+@dataclass(frozen=True)
+class SignInThrottle:
+    """At most `max_failures` failed sign-ins per phone in `window_s` (then TOO_MANY_ATTEMPTS until the
+    oldest ages out). Per phone, not per account, so an unknown phone is throttled the same way and
+    the answer tells nothing about which phones have accounts. Counted in PostgreSQL: every process
+    sees the same failures, over HTTP and websockets alike."""
+
+    key: bytes
+    max_failures: int = 5
+    window_s: int = 900
+
+    def key_hash(self, phone: str) -> str:
+        return hmac.new(self.key, f"sign-in:{phone}".encode(), hashlib.sha256).hexdigest()
+
+
+_RECENT_FAILURES = text(
+    """
+    SELECT count(*) AS failures,
+           ceil(extract(epoch FROM min(failed_at) + make_interval(secs => :window) - now()))::int AS retry_after
+    FROM sign_in_failures WHERE key_hash = :key AND failed_at > now() - make_interval(secs => :window)
+    """
+)
+
+
+async def _reserve_attempt(session: AsyncSession, throttle: SignInThrottle, key: str) -> int:
+    """Count this attempt as a failure before the password is checked (it is removed if the password
+    is right): parallel guesses each take a slot, none slips past the count."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 11))"), {"key": key})
+    await session.execute(
+        delete(SignInFailure).where(
+            SignInFailure.key_hash == key, SignInFailure.failed_at < func.now() - timedelta(seconds=throttle.window_s)
+        )
+    )
+    row = (await session.execute(_RECENT_FAILURES, {"key": key, "window": throttle.window_s})).one()
+    if row.failures >= throttle.max_failures:
+        wait = max(1, int(row.retry_after or 1))
+        raise Problems(
+            [Problem(None, f"Too many wrong attempts; try again in {wait} seconds.", Code.TOO_MANY_ATTEMPTS, wait)]
+        )
+    attempt = await session.execute(insert(SignInFailure).values(key_hash=key).returning(SignInFailure.id))
+    return int(attempt.scalar_one())
+
+
 async def sign_in(
-    *, session: AsyncSession, phone: str, password: str, hash_profile: str, ttl_days: int
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    phone: str,
+    password: str,
+    hash_profile: str,
+    ttl_days: int,
+    throttle: SignInThrottle,
 ) -> tuple[Account, str]:
-    """The account for these credentials with a fresh token; one vague error for any mismatch."""
+    """The account for these credentials with a fresh token; one vague error for any mismatch.
+    Three short transactions, so no database connection is held while the password is checked."""
     hasher = password_hasher(hash_profile)
     invalid = Problems([Problem(None, "Phone number or password is wrong.", Code.INVALID_CREDENTIALS)])
     normalised = Checker().phone("phone", phone)
-    account = None
-    if normalised is not None:
-        account = (await session.execute(select(Account).where(Account.phone == normalised))).scalar_one_or_none()
-    if account is None:
+    key = throttle.key_hash(normalised or phone.strip())
+    async with sessions() as session, session.begin():
+        attempt_id = await _reserve_attempt(session, throttle, key)
+        account = None
+        if normalised is not None:
+            account = (await session.execute(select(Account).where(Account.phone == normalised))).scalar_one_or_none()
+        stored = account.password_hash if account is not None else None
+    if account is None or stored is None:
         # Hash anyway so response time does not reveal which phones have accounts.
         hasher.hash(password)
         raise invalid
     try:
-        hasher.verify(account.password_hash, password)
+        hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
-        raise invalid from None
-    if hasher.check_needs_rehash(account.password_hash):
-        account.password_hash = hasher.hash(password)
-    token = await _issue_token(session=session, account_id=account.id, ttl_days=ttl_days)
+        raise invalid from None  # the reserved attempt stays: a failure
+    async with sessions() as session, session.begin():
+        await session.execute(delete(SignInFailure).where(SignInFailure.id == attempt_id))
+        account = await session.get(Account, account.id)
+        assert account is not None
+        if hasher.check_needs_rehash(account.password_hash):
+            account.password_hash = hasher.hash(password)
+        token = await _issue_token(session=session, account_id=account.id, ttl_days=ttl_days)
     return account, token
 
 

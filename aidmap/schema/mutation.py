@@ -248,15 +248,20 @@ class Mutation(WebhookMutation, ImportMutation):
     @strawberry.mutation(description="Sign in with phone and password; returns a fresh bearer token.")
     async def sign_in(self, info: Info[Context, None], input: SignInInput) -> AuthPayload:
         settings = info.context.settings
+        throttle = accounts.SignInThrottle(
+            key=settings.phone_hash_key(),
+            max_failures=settings.sign_in_max_failures,
+            window_s=settings.sign_in_window_seconds,
+        )
         try:
-            async with info.context.sessions() as session, session.begin():
-                account, token = await accounts.sign_in(
-                    session=session,
-                    phone=input.phone,
-                    password=input.password,
-                    hash_profile=settings.password_hash_profile,
-                    ttl_days=settings.token_ttl_days,
-                )
+            account, token = await accounts.sign_in(
+                sessions=info.context.sessions,
+                phone=input.phone,
+                password=input.password,
+                hash_profile=settings.password_hash_profile,
+                ttl_days=settings.token_ttl_days,
+                throttle=throttle,
+            )
         except Problems as failure:
             return AuthPayload(errors=to_errors(AccountError, failure.problems))
         return AuthPayload(token=token, account=Account.from_model(account), errors=[])

@@ -198,3 +198,56 @@ def test_an_expired_code_is_refused(api: Api, db: psycopg.Connection[Any]) -> No
     db.execute("UPDATE need_claim_codes SET expires_at = now() - interval '1 second'")
     expired = api.data(CLAIM, {"input": {"needId": need_id, "code": code}}, person)["claimNeed"]
     assert expired["need"] is None and expired["errors"][0]["code"] == "CLAIM_CODE_EXPIRED"
+
+
+SIGN_IN_TIMED = """mutation ($input: SignInInput!) { signIn(input: $input) {
+  token errors { field code retryAfterSeconds } } }"""
+
+
+def test_password_guessing_is_throttled_per_phone_in_every_process(make_api: Any, db: psycopg.Connection[Any]) -> None:
+    one, two = make_api(), make_api()  # two processes on one database
+    assert _sign_up(one, "0900000007")["errors"] == []
+
+    def attempt(api: Api, phone: str, password: str) -> dict[str, Any]:
+        result: dict[str, Any] = api.data(SIGN_IN_TIMED, {"input": {"phone": phone, "password": password}})["signIn"]
+        return result
+
+    spellings = ["0900000007", "+84 0900000007", "0900000007".translate(ARABIC_INDIC)]
+    wrong = [attempt((one, two)[i % 2], spellings[i % 3], f"guess {i}")["errors"][0]["code"] for i in range(5)]
+    right = attempt(two, "+84900000007", "correct horse")
+
+    assert wrong == ["INVALID_CREDENTIALS"] * 5
+    assert right["token"] is None and right["errors"][0]["code"] == "TOO_MANY_ATTEMPTS"
+    assert 800 < right["errors"][0]["retryAfterSeconds"] <= 900
+    # No phone is stored; the window passes and the right password works again.
+    assert "900000007" not in str(db.execute("SELECT * FROM sign_in_failures").fetchall())
+    db.execute("UPDATE sign_in_failures SET failed_at = failed_at - interval '16 minutes'")
+    assert attempt(one, "0900000007", "correct horse")["token"]
+
+
+def test_unknown_phones_are_throttled_alike(api: Api) -> None:
+    answers = [
+        api.data(SIGN_IN_TIMED, {"input": {"phone": "0900000008", "password": "x" * 10}})["signIn"]["errors"][0]["code"]
+        for _ in range(6)
+    ]
+    assert answers == ["INVALID_CREDENTIALS"] * 5 + ["TOO_MANY_ATTEMPTS"]
+
+
+def test_parallel_password_guesses_are_all_counted(live_server: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx2
+
+    def post(variables: dict[str, Any], query: str = SIGN_IN_TIMED) -> dict[str, Any]:
+        body: dict[str, Any] = httpx2.post(
+            live_server.url + "/graphql", json={"query": query, "variables": variables}, timeout=60
+        ).json()
+        return body["data"]
+
+    post({"input": {"displayName": "A", "phone": "0900000009", "password": "correct horse"}}, SIGN_UP)
+    with ThreadPoolExecutor(10) as pool:
+        results = list(
+            pool.map(lambda i: post({"input": {"phone": "0900000009", "password": f"guess {i}"}}), range(20))
+        )
+    codes = [r["signIn"]["errors"][0]["code"] for r in results]
+    assert codes.count("INVALID_CREDENTIALS") == 5, codes
