@@ -71,6 +71,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^No need was filed for your phone number with this id\.$"), "Không có yêu cầu nào với mã số này được gửi cho số điện thoại của bạn."),
     (re.compile(r"^No need you filed for someone has this id\.$"), "Không có yêu cầu nào bạn gửi giúp người khác với mã số này."),
     (re.compile(r"^This need has been claimed already\.$"), "Yêu cầu này đã được nhận rồi."),
+    (re.compile(r"^signIn does not take an API key"), "signIn không dùng khóa API: ứng dụng đối tác thay mặt tài khoản mình đã tạo bằng Aidmap-Act-As."),
     (re.compile(r"^Unexpected error\.$"), "Đã có lỗi không mong muốn."),
     (re.compile(r"^The database is unavailable"), "Hệ thống đang tạm gián đoạn; hãy thử lại sau vài giây."),
 ]  # fmt: skip

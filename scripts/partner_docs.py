@@ -35,7 +35,9 @@ EXAMPLES = [
             {"input": {"displayName": "Trần Thị Mai", "phone": "$NEW_PHONE", "password": "a long passphrase"}}, "key",
             "Through a partner key the account belongs to the partner; no token is returned: act for it with `Aidmap-Act-As`."),
     Example("signIn", "mutation", "mutation ($input: SignInInput!) { signIn(input: $input) { token errors { code message } } }",
-            {"input": {"phone": "$USER_PHONE", "password": "a long passphrase"}}, "key"),
+            {"input": {"phone": "$USER_PHONE", "password": "a long passphrase"}}, "token",
+            "For people's own apps. Sent with a partner key it is refused (`FORBIDDEN`): a token would outlive the key and "
+            "ignore its scopes; act for your users with `Aidmap-Act-As`."),
     Example("me", "query", "{ me { id displayName phone roles } }"),
     # -- needs
     Example("needs", "query", f"query ($near: GeoPointInput!) {{ needs(near: $near, radiusMeters: 3000, categories: [FOOD, MEDICINE], first: 10) {{ edges {{ distanceMeters cursor node {{ {NEED_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }}",

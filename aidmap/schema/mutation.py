@@ -15,7 +15,7 @@ from aidmap.resolvers import help as help_requests
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.needs import NeedFields
 from aidmap.resolvers.offers import OfferFields
-from aidmap.resolvers.problems import SESSION_EXPIRED, UNAUTHENTICATED, Code, CountedProblems, Problems
+from aidmap.resolvers.problems import SESSION_EXPIRED, UNAUTHENTICATED, Code, CountedProblems, Problem, Problems
 from aidmap.schema.context import Context
 from aidmap.schema.errors import (
     AccountError,
@@ -57,6 +57,9 @@ from aidmap.schema.types import Account, Availability, HelpRequest, Message, Nee
 from aidmap.schema.webhooks import ImportMutation, WebhookMutation
 
 R = TypeVar("R")
+PARTNER_SIGN_IN = (
+    "signIn does not take an API key: a partner app acts for the accounts it signed up with Aidmap-Act-As."
+)
 ErrorType = TypeVar("ErrorType", AccountError, NeedError, OfferError, PledgeError, MessageError, HelpError, RoleError)
 
 
@@ -248,6 +251,11 @@ class Mutation(WebhookMutation, ImportMutation):
     @strawberry.mutation(description="Sign in with phone and password; returns a fresh bearer token.")
     async def sign_in(self, info: Info[Context, None], input: SignInInput) -> AuthPayload:
         settings = info.context.settings
+        if info.context.partner is not None:
+            # A token would outlive the key and ignore its scopes (signUp withholds it for the same
+            # reason); checking the password at all would make the key a guessing oracle.
+            problem = Problem(None, PARTNER_SIGN_IN, Code.FORBIDDEN)
+            return AuthPayload(errors=to_errors(AccountError, [problem]))
         throttle = accounts.SignInThrottle(
             key=settings.phone_hash_key(),
             max_failures=settings.sign_in_max_failures,

@@ -251,3 +251,28 @@ def test_parallel_password_guesses_are_all_counted(live_server: Any) -> None:
         )
     codes = [r["signIn"]["errors"][0]["code"] for r in results]
     assert codes.count("INVALID_CREDENTIALS") == 5, codes
+
+
+def test_a_partner_key_never_gets_a_user_token_from_sign_in(api: Api, database_url: str) -> None:
+    from aidmap.resolvers import partners
+
+    key = partners.create(
+        url=database_url, name="Only accounts", scopes=["accounts"], rate_limit_per_minute=1000, allowed_origins=[]
+    )[1]
+    assert _sign_up(api, "0900000011")["errors"] == []  # someone else's account
+    own = api.http.post(
+        "/graphql",
+        json={"query": SIGN_UP, "variables": {"input": {"displayName": "B", "phone": "0900000012", "password": "correct horse"}}},
+        headers={"Authorization": f"Bearer {key}"},
+    ).json()["data"]["signUp"]  # fmt: skip
+    assert own["errors"] == [] and own["token"] is None
+
+    for phone, password in [("0900000011", "correct horse"), ("0900000012", "correct horse"), ("0900000011", "wrong")]:
+        body = api.http.post(
+            "/graphql",
+            json={"query": SIGN_IN_TIMED, "variables": {"input": {"phone": phone, "password": password}}},
+            headers={"Authorization": f"Bearer {key}"},
+        ).json()
+        answer = body["data"]["signIn"]
+        # Refused alike for right and wrong passwords: the key is no oracle either.
+        assert answer == {"token": None, "errors": [{"field": None, "code": "FORBIDDEN", "retryAfterSeconds": None}]}
