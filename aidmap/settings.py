@@ -71,6 +71,8 @@ class Settings:
     max_query_cost: int = 5000
     max_subscriptions_per_connection: int = 20
     connection_init_timeout_seconds: float = 10.0
+    # How often each process rechecks the credentials of its open websockets (revoked: closed, 4403).
+    socket_recheck_seconds: float = 3.0
     # Webhooks: how often each process queues and delivers; the first retry's delay (doubling);
     # whether endpoints may be private addresses (tests, closed deployments).
     webhook_interval_seconds: float = 1.0
@@ -118,6 +120,7 @@ class Settings:
             max_query_cost=int(env.get("AIDMAP_MAX_QUERY_COST", "5000")),
             max_subscriptions_per_connection=int(env.get("AIDMAP_MAX_SUBSCRIPTIONS_PER_CONNECTION", "20")),
             connection_init_timeout_seconds=float(env.get("AIDMAP_CONNECTION_INIT_TIMEOUT_SECONDS", "10")),
+            socket_recheck_seconds=float(env.get("AIDMAP_SOCKET_RECHECK_SECONDS", "3")),
             tile_url=env.get("AIDMAP_TILE_URL", ""),
             max_body_bytes=int(env.get("AIDMAP_MAX_BODY_BYTES", "6000000")),
             body_timeout_seconds=float(env.get("AIDMAP_BODY_TIMEOUT_SECONDS", "10")),
