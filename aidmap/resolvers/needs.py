@@ -187,9 +187,32 @@ async def create(
     return need
 
 
-async def update(*, session: AsyncSession, viewer: Viewer, need_id: int, fields: NeedFields, phone_key: bytes) -> Need:
+# What a verifier vouched for: changing any of these takes the badge away.
+VERIFIED_COLUMNS = ("title", "details", "category", "quantity", "unit", "contact_phone")
+
+
+def _changes_what_was_verified(need: Need, values: dict[str, object], fields: NeedFields) -> bool:
+    if any(column in values and values[column] != getattr(need, column) for column in VERIFIED_COLUMNS):
+        return True
+    # A move (and with it, perhaps, another ward) is a change even by a metre.
+    return "location" in values and (fields.lat, fields.lon) != (need.lat, need.lon)
+
+
+async def update(
+    *,
+    session: AsyncSession,
+    viewer: Viewer,
+    need_id: int,
+    fields: NeedFields,
+    phone_key: bytes,
+    require_verification: bool = False,
+) -> Need:
+    """Edit a need. A verified need whose text, amount, phone or place changes loses its verification
+    (a verifier vouched for what it said, not for what it says now) and, with verification required,
+    goes back to its ward's queue, hidden until a verifier looks again."""
     values = _checked(fields, creating=False)
     need = await _owned_for_update(session=session, viewer=viewer, need_id=need_id)
+    unverified = need.verified_at is not None and _changes_what_was_verified(need, values, fields)
     if need.status not in EDITABLE_STATUSES:
         raise Problems.one("needId", f"A {need.status.lower()} need cannot be changed.", Code.INVALID_STATE)
     quantity = values.get("quantity", need.quantity)
@@ -207,13 +230,19 @@ async def update(*, session: AsyncSession, viewer: Viewer, need_id: int, fields:
         need.status = status_for(
             quantity=need.quantity, pledged=need.quantity_pledged, delivered=need.quantity_delivered
         ).value
+    kind = EventKind.NEED_UPDATED
+    if unverified:
+        need.verified_by_id, need.verified_at = None, None
+        if require_verification:
+            # NEED_HIDDEN: public subscribers see it leave their view, as when reports hide it.
+            need.status, kind = NeedStatus.PENDING_VERIFICATION.value, EventKind.NEED_HIDDEN
     need.updated_at = utcnow()
     await session.flush()
     if "location" in values:
         await assign_ward(session=session, need_id=need.id)
     await session.refresh(need)
     donors = await _active_donors(session=session, need_id=need.id)
-    await emit(session=session, kind=EventKind.NEED_UPDATED, need=need, audience=donors)
+    await emit(session=session, kind=kind, need=need, audience=donors)
     return need
 
 

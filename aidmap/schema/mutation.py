@@ -304,12 +304,14 @@ class Mutation(WebhookMutation, ImportMutation):
     async def update_need(self, info: Info[Context, None], input: UpdateNeedInput) -> NeedPayload:
         fields = _need_fields(input)
         phone_key = info.context.settings.phone_hash_key()
+        require_verification = info.context.settings.require_verification
 
         async def action(session: AsyncSession, viewer: Viewer) -> models.Need:
             need_id = _pk(input.need_id, "Need", "needId")
             return await needs.update(
-                session=session, viewer=viewer, need_id=need_id, fields=fields, phone_key=phone_key
-            )
+                session=session, viewer=viewer, need_id=need_id, fields=fields, phone_key=phone_key,
+                require_verification=require_verification,
+            )  # fmt: skip
 
         row, errors = await _in_transaction(info.context, NeedError, action)
         return await _need_payload(info.context, row, errors)
