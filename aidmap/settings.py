@@ -54,6 +54,9 @@ class Settings:
     max_active_pledges: int = 10
     # Reports from this many different accounts hide a need until a verifier or admin reviews it.
     reports_to_hide: int = 3
+    # Only reports from accounts at least this old, or with a delivered pledge, count towards hiding
+    # (a reviewer's report hides at once): fresh sock-puppets cannot hide a need.
+    reporter_trust_hours: int = 24
     # Keys the contact-phone hashes used for duplicate checks; with none, one is generated in data_dir.
     # Several processes on one database must share it (set AIDMAP_SECRET_KEY).
     secret_key: str = ""
@@ -109,6 +112,7 @@ class Settings:
             max_open_needs_per_category=int(env.get("AIDMAP_MAX_OPEN_NEEDS_PER_CATEGORY", "3")),
             max_active_pledges=int(env.get("AIDMAP_MAX_ACTIVE_PLEDGES", "10")),
             reports_to_hide=int(env.get("AIDMAP_REPORTS_TO_HIDE", "3")),
+            reporter_trust_hours=int(env.get("AIDMAP_REPORTER_TRUST_HOURS", "24")),
             secret_key=env.get("AIDMAP_SECRET_KEY", ""),
             rate_limit_per_ip=int(env.get("AIDMAP_RATE_LIMIT_PER_IP", "600")),
             sign_in_max_failures=int(env.get("AIDMAP_SIGN_IN_MAX_FAILURES", "5")),

@@ -529,15 +529,19 @@ class Mutation(WebhookMutation, ImportMutation):
         row, errors = await _in_transaction(info.context, NeedError, action)
         return await _need_payload(info.context, row, errors)
 
-    @strawberry.mutation(description="Report an abusive or false need; reports from 3 accounts hide it for review.")
+    @strawberry.mutation(
+        description="Report an abusive or false need; reports from 3 accounts older than a day (or with a delivered "
+        "pledge), or one from a verifier of its ward, hide it for review."
+    )
     async def report_need(self, info: Info[Context, None], input: ReportNeedInput) -> ReportPayload:
-        hide_at = info.context.settings.reports_to_hide
+        hide_at, trust_hours = info.context.settings.reports_to_hide, info.context.settings.reporter_trust_hours
 
         async def action(session: AsyncSession, viewer: Viewer) -> models.Need:
             need_id = _pk(input.need_id, "Need", "needId")
             return await verification.report(
-                session=session, viewer=viewer, need_id=need_id, reason=input.reason, hide_at=hide_at
-            )
+                session=session, viewer=viewer, need_id=need_id, reason=input.reason, hide_at=hide_at,
+                trust_hours=trust_hours,
+            )  # fmt: skip
 
         row, errors = await _in_transaction(info.context, NeedError, action)
         return ReportPayload(reported=row is not None, errors=errors)

@@ -87,3 +87,52 @@ def test_without_required_verification_the_badge_goes_and_the_need_stays_public(
     edited = relaxed.data(UPDATE, {"input": {"needId": need_id, "title": "Khác hẳn"}}, people["requester"])
     assert edited["updateNeed"]["need"]["status"] == "OPEN"
     assert relaxed.data(NODE, {"id": need_id}, people["donor"])["node"] == {"status": "OPEN", "verification": None}
+
+
+REPORT = (
+    "mutation ($id: ID!, $r: String!) { reportNeed(input: {needId: $id, reason: $r}) { reported errors { code } } }"
+)
+SEARCH = (
+    """query ($near: GeoPointInput!) { needs(near: $near, radiusMeters: 2000, first: 20) { edges { node { id } } } }"""
+)
+
+
+def _public(api: Api, need_id: str) -> bool:
+    return need_id in [e["node"]["id"] for e in api.data(SEARCH, {"near": HOAN_KIEM_LAKE})["needs"]["edges"]]
+
+
+def test_fresh_sock_puppets_cannot_hide_a_need(make_api: Any, people: dict[str, str]) -> None:
+    api = make_api(require_verification=False)
+    need_id = create_need(api, people["requester"], location=HOAN_KIEM_LAKE)["id"]
+    puppets = [sign_up(api, f"puppet {i}") for i in range(10)]
+    answers = [api.data(REPORT, {"id": need_id, "r": "Lừa đảo"}, p)["reportNeed"] for p in puppets]
+    assert all(a == {"reported": True, "errors": []} for a in answers)  # recorded for the reviewers
+    assert _public(api, need_id)
+
+
+def test_old_accounts_or_ones_with_deliveries_hide_it_and_a_reviewer_alone_does(
+    make_api: Any, people: dict[str, str], db: psycopg.Connection[Any]
+) -> None:
+    from tests.factories import account_pk
+
+    api = make_api(require_verification=False)
+    need_id = create_need(api, people["requester"], location=HOAN_KIEM_LAKE)["id"]
+    neighbours = [sign_up(api, f"neighbour {i}") for i in range(3)]
+    for token in neighbours[:2]:
+        db.execute(
+            "UPDATE accounts SET created_at = now() - interval '25 hours' WHERE id = %s", (account_pk(db, token),)
+        )
+    # The third is new but has delivered help before.
+    other_need = create_need(api, people["requester"], title="Nước", location=HOAN_KIEM_LAKE)["id"]
+    pledged = api.data("mutation ($id: ID!) { pledge(input: {needId: $id, quantity: 1}) { pledge { id } } }", {"id": other_need}, neighbours[2])  # fmt: skip
+    db.execute("UPDATE pledges SET status = 'DELIVERED' WHERE id = (SELECT max(id) FROM pledges)")
+    assert pledged["pledge"]["pledge"]
+    for token in neighbours[:2]:
+        api.data(REPORT, {"id": need_id, "r": "Giả"}, token)
+    assert _public(api, need_id)
+    api.data(REPORT, {"id": need_id, "r": "Giả"}, neighbours[2])
+    assert not _public(api, need_id)
+
+    third_need = create_need(api, people["requester"], title="Thuốc", location=HOAN_KIEM_LAKE)["id"]
+    assert api.data(REPORT, {"id": third_need, "r": "Trùng"}, people["verifier"])["reportNeed"]["reported"]
+    assert not _public(api, third_need)
