@@ -272,6 +272,35 @@ async def viewer_for_account(*, reader: Reader, account_id: int) -> Viewer | Non
     return await _viewer(reader, rows[0]) if rows else None
 
 
+# Two people are acquainted when one pledged to a need the other posted or filed, or one filed a need
+# for the other: then each may see the other's name (not the phone, which stays the owner's).
+_ACQUAINTED_SQL = """
+SELECT EXISTS (
+    SELECT 1 FROM pledges p JOIN needs n ON n.id = p.need_id
+    WHERE (p.donor_id = %(a)s::bigint AND %(b)s::bigint IN (n.owner_id, n.filed_by_id))
+       OR (p.donor_id = %(b)s::bigint AND %(a)s::bigint IN (n.owner_id, n.filed_by_id))
+) OR EXISTS (
+    SELECT 1 FROM needs n
+    WHERE (n.owner_id = %(a)s::bigint AND n.filed_by_id = %(b)s::bigint)
+       OR (n.owner_id = %(b)s::bigint AND n.filed_by_id = %(a)s::bigint)
+) AS acquainted
+"""
+
+
+async def may_see_account(
+    *, reader: Reader, viewer: Viewer | None, partner_id: int | None, account: Account
+) -> bool:
+    """An Account node is shown to itself, admins, people it shares a pledge or a need with, and the
+    partner app that signed it up; to anyone else its id answers like an unknown one, so sequential
+    ids do not list everyone's name."""
+    if viewer is None:
+        return partner_id is not None and account.partner_id == partner_id
+    if viewer.account_id == account.id or viewer.is_admin:
+        return True
+    rows = await reader.fetch(_ACQUAINTED_SQL, {"a": viewer.account_id, "b": account.id})
+    return bool(rows and rows[0].acquainted)
+
+
 async def get_many(*, session: AsyncSession, account_ids: list[int]) -> list[Account]:
     """Accounts by id, in no particular order."""
     return list((await session.execute(select(Account).where(Account.id.in_(account_ids)))).scalars())

@@ -276,3 +276,28 @@ def test_a_partner_key_never_gets_a_user_token_from_sign_in(api: Api, database_u
         answer = body["data"]["signIn"]
         # Refused alike for right and wrong passwords: the key is no oracle either.
         assert answer == {"token": None, "errors": [{"field": None, "code": "FORBIDDEN", "retryAfterSeconds": None}]}
+
+
+def test_sequential_account_ids_do_not_list_everyones_name(api: Api, db: psycopg.Connection[Any]) -> None:
+    from aidmap.schema.ids import to_global_id
+    from tests.factories import account_pk, create_need, pledge
+
+    requester, donor, stranger = sign_up(api, "Bà Lan"), sign_up(api, "Anh Minh"), sign_up(api, "Người lạ")
+    admin = sign_up(api, "Admin A")
+    db.execute("UPDATE accounts SET roles = array_append(roles, 'ADMIN') WHERE id = %s", (account_pk(db, admin),))
+    ids = [to_global_id("Account", pk) for pk in range(1, 101)]
+    nodes = "query ($ids: [ID!]!) { nodes(ids: $ids) { ... on Account { displayName } } }"
+
+    def names(token: str | None) -> set[str]:
+        return {n["displayName"] for n in api.data(nodes, {"ids": ids}, token)["nodes"] if n}
+
+    assert names(None) == set()
+    assert names(stranger) == {"Người lạ"}  # only itself
+    assert names(admin) == {"Bà Lan", "Anh Minh", "Người lạ", "Admin A"}
+    need = create_need(api, requester)
+    assert pledge(api, donor, need["id"], 1)["errors"] == []
+    assert names(donor) == {"Anh Minh", "Bà Lan"}  # they share a pledge
+    assert names(requester) == {"Bà Lan", "Anh Minh"}
+    # A hidden account answers exactly like an id nobody has.
+    hidden = api.post(nodes, {"ids": [ids[account_pk(db, requester) - 1], to_global_id("Account", 99_999)]}, stranger)
+    assert hidden == {"data": {"nodes": [None, None]}}
