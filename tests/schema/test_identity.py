@@ -301,3 +301,29 @@ def test_sequential_account_ids_do_not_list_everyones_name(api: Api, db: psycopg
     # A hidden account answers exactly like an id nobody has.
     hidden = api.post(nodes, {"ids": [ids[account_pk(db, requester) - 1], to_global_id("Account", 99_999)]}, stranger)
     assert hidden == {"data": {"nodes": [None, None]}}
+
+
+def test_the_expiry_job_forgets_old_failures_and_expired_codes(
+    api: Api, settings: Any, db: psycopg.Connection[Any]
+) -> None:
+    import asyncio
+
+    from aidmap.db.engine import make_engine, make_sessionmaker
+    from aidmap.jobs.expiry import run_expiry
+
+    operator = sign_up(api, "Tổng đài")
+    _filed_for(api, operator, "0955 000 004")
+    _filed_for(api, operator, "0955 000 005")
+    for _ in range(2):
+        api.data(SIGN_IN_TIMED, {"input": {"phone": "0900000013", "password": "x" * 10}})
+    db.execute("UPDATE sign_in_failures SET failed_at = now() - interval '25 hours' WHERE id = (SELECT min(id) FROM sign_in_failures)")  # fmt: skip
+    db.execute("UPDATE need_claim_codes SET expires_at = now() WHERE need_id = (SELECT min(need_id) FROM need_claim_codes)")  # fmt: skip
+
+    async def run() -> None:
+        engine = make_engine(settings.database_url)
+        await run_expiry(sessions=make_sessionmaker(engine))
+        await engine.dispose()
+
+    asyncio.run(run())
+    assert db.execute("SELECT count(*) FROM sign_in_failures").fetchone() == (1,)
+    assert db.execute("SELECT count(*) FROM need_claim_codes").fetchone() == (1,)
