@@ -46,11 +46,12 @@ from aidmap.events.store import latest_seq
 from aidmap.guards.body_limit import BodyLimitMiddleware
 from aidmap.guards.origins import OriginMiddleware
 from aidmap.guards.rate_limit import RateLimitMiddleware
+from aidmap.guards.sockets import SocketGuard
 from aidmap.jobs.expiry import expiry_job
 from aidmap.jobs.help_requests import help_cascade_job
 from aidmap.models import Scope
 from aidmap.observability import Metrics, RequestIdMiddleware
-from aidmap.resolvers.accounts import Viewer, bearer_token, viewer_for_account, viewer_for_token
+from aidmap.resolvers.accounts import Viewer, bearer_token, hash_token, viewer_for_account, viewer_for_token
 from aidmap.resolvers.partners import PartnerKey, PartnerKeys, is_partner_key
 from aidmap.resolvers.persisted import MAX_QUERY_CHARS, PersistedQueries, sha256_of
 from aidmap.resolvers.webhooks import delivery_policy, webhook_job
@@ -77,6 +78,7 @@ class State(TypedDict):
     partner_keys: PartnerKeys
     metrics: Metrics
     persisted_queries: PersistedQueries
+    socket_guard: SocketGuard
 
 
 ACT_AS_HEADER = "aidmap-act-as"
@@ -338,11 +340,23 @@ class AidmapGraphQL(GraphQL[Context, None]):
                 )
             except PartnerRefused as refused:
                 raise ConnectionRejectionError({"message": refused.reason}) from None
+            if context.partner.registered_queries_only:
+                # Its documents are held to registered hashes over HTTP; a websocket would run any.
+                raise ConnectionRejectionError(
+                    {"message": "This API key accepts only its registered queries, sent by hash over HTTP."}
+                )
         elif token is not None:
             context.viewer = await viewer_for_token(reader=context.reader, token=token) if token else None
             if context.viewer is None:
                 # Closes with 4403: a client with a bad token learns it now, not on its first subscription.
                 raise ConnectionRejectionError({"message": "The token is not valid or has expired."})
+        if isinstance(context.request, WebSocket):
+            # Revoked or expired later, the credentials close this socket (guards/sockets.py).
+            context.request.state.socket_guard.register(
+                context.request,
+                token_hash=hash_token(token) if token and context.partner is None else None,
+                partner_id=context.partner.id if context.partner is not None else None,
+            )
         return UNSET
 
 
@@ -384,6 +398,8 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
             on_failure=metrics.webhook_failures.inc,
         )
         webhooks.start()
+        socket_guard = SocketGuard(reader, interval_s=settings.socket_recheck_seconds)
+        socket_guard.start()
         try:
             yield {
                 "sessions": sessions,
@@ -397,8 +413,10 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
                 "partner_keys": PartnerKeys(reader),
                 "metrics": metrics,
                 "persisted_queries": PersistedQueries(reader),
+                "socket_guard": socket_guard,
             }
         finally:
+            await socket_guard.stop()
             await access_log.stop()
             await webhooks.stop()
             await cascade.stop()

@@ -41,7 +41,7 @@ FIELDS = {
     "displayName": "Tên hiển thị", "password": "Mật khẩu", "expiresAt": "Hạn", "location": "Vị trí",
     "radiusMeters": "Bán kính", "reason": "Lý do", "body": "Nội dung", "availableUntil": "Thời hạn",
     "onBehalfOf.displayName": "Tên người cần giúp", "onBehalfOf.phone": "Số điện thoại người cần giúp",
-    "first": "first", "near": "Vị trí",
+    "first": "first", "near": "Vị trí", "code": "Mã nhận",
 }  # fmt: skip
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
@@ -65,6 +65,13 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^This need no longer accepts pledges\.$"), "Yêu cầu này không còn nhận cam kết."),
     (re.compile(r"^At most (?P<n>\d+) open needs per category"), "Mỗi người chỉ có tối đa {n} yêu cầu đang mở cho mỗi loại; hãy đóng hoặc hủy bớt một yêu cầu."),
     (re.compile(r"^You have already reported this need\.$"), "Bạn đã báo cáo yêu cầu này rồi."),
+    (re.compile(r"^Too many wrong attempts; try again in (?P<n>\d+) seconds\.$"), "Sai quá nhiều lần; hãy thử lại sau {n} giây."),
+    (re.compile(r"^The claim code is wrong\.$"), "Mã nhận yêu cầu không đúng."),
+    (re.compile(r"^This need has no valid claim code"), "Yêu cầu này không còn mã nhận hợp lệ: hãy xin người đã gửi giúp một mã mới."),
+    (re.compile(r"^No need was filed for your phone number with this id\.$"), "Không có yêu cầu nào với mã số này được gửi cho số điện thoại của bạn."),
+    (re.compile(r"^No need you filed for someone has this id\.$"), "Không có yêu cầu nào bạn gửi giúp người khác với mã số này."),
+    (re.compile(r"^This need has been claimed already\.$"), "Yêu cầu này đã được nhận rồi."),
+    (re.compile(r"^signIn does not take an API key"), "signIn không dùng khóa API: ứng dụng đối tác thay mặt tài khoản mình đã tạo bằng Aidmap-Act-As."),
     (re.compile(r"^Unexpected error\.$"), "Đã có lỗi không mong muốn."),
     (re.compile(r"^The database is unavailable"), "Hệ thống đang tạm gián đoạn; hãy thử lại sau vài giây."),
 ]  # fmt: skip
@@ -86,6 +93,9 @@ BY_CODE = {
     "OFFER_UNAVAILABLE": "Đề nghị hỗ trợ này không còn dùng được.",
     "QUOTA_EXCEEDED": "Bạn đã đạt giới hạn cho phép.",
     "ALREADY_REPORTED": "Bạn đã báo cáo yêu cầu này rồi.",
+    "TOO_MANY_ATTEMPTS": "Sai quá nhiều lần; hãy thử lại sau.",
+    "CLAIM_CODE_WRONG": "Mã nhận yêu cầu không đúng.",
+    "CLAIM_CODE_EXPIRED": "Mã nhận yêu cầu đã hết hạn; hãy xin một mã mới.",
 }
 
 

@@ -54,9 +54,15 @@ class Settings:
     max_active_pledges: int = 10
     # Reports from this many different accounts hide a need until a verifier or admin reviews it.
     reports_to_hide: int = 3
+    # Only reports from accounts at least this old, or with a delivered pledge, count towards hiding
+    # (a reviewer's report hides at once): fresh sock-puppets cannot hide a need.
+    reporter_trust_hours: int = 24
     # Keys the contact-phone hashes used for duplicate checks; with none, one is generated in data_dir.
     # Several processes on one database must share it (set AIDMAP_SECRET_KEY).
     secret_key: str = ""
+    # Failed sign-ins per phone within the window before TOO_MANY_ATTEMPTS (counted in PostgreSQL).
+    sign_in_max_failures: int = 5
+    sign_in_window_seconds: int = 900
     # Requests per minute per client IP (requests with a partner key count against the key's own limit).
     rate_limit_per_ip: int = 600
     # Browser origins allowed besides the partners' own (CORS and websocket Origin check).
@@ -68,6 +74,8 @@ class Settings:
     max_query_cost: int = 5000
     max_subscriptions_per_connection: int = 20
     connection_init_timeout_seconds: float = 10.0
+    # How often each process rechecks the credentials of its open websockets (revoked: closed, 4403).
+    socket_recheck_seconds: float = 3.0
     # Webhooks: how often each process queues and delivers; the first retry's delay (doubling);
     # whether endpoints may be private addresses (tests, closed deployments).
     webhook_interval_seconds: float = 1.0
@@ -104,8 +112,11 @@ class Settings:
             max_open_needs_per_category=int(env.get("AIDMAP_MAX_OPEN_NEEDS_PER_CATEGORY", "3")),
             max_active_pledges=int(env.get("AIDMAP_MAX_ACTIVE_PLEDGES", "10")),
             reports_to_hide=int(env.get("AIDMAP_REPORTS_TO_HIDE", "3")),
+            reporter_trust_hours=int(env.get("AIDMAP_REPORTER_TRUST_HOURS", "24")),
             secret_key=env.get("AIDMAP_SECRET_KEY", ""),
             rate_limit_per_ip=int(env.get("AIDMAP_RATE_LIMIT_PER_IP", "600")),
+            sign_in_max_failures=int(env.get("AIDMAP_SIGN_IN_MAX_FAILURES", "5")),
+            sign_in_window_seconds=int(env.get("AIDMAP_SIGN_IN_WINDOW_SECONDS", "900")),
             allowed_origins=tuple(o.strip() for o in env.get("AIDMAP_ALLOWED_ORIGINS", "").split(",") if o.strip()),
             max_query_depth=int(env.get("AIDMAP_MAX_QUERY_DEPTH", "10")),
             max_aliases=int(env.get("AIDMAP_MAX_ALIASES", "30")),
@@ -113,6 +124,7 @@ class Settings:
             max_query_cost=int(env.get("AIDMAP_MAX_QUERY_COST", "5000")),
             max_subscriptions_per_connection=int(env.get("AIDMAP_MAX_SUBSCRIPTIONS_PER_CONNECTION", "20")),
             connection_init_timeout_seconds=float(env.get("AIDMAP_CONNECTION_INIT_TIMEOUT_SECONDS", "10")),
+            socket_recheck_seconds=float(env.get("AIDMAP_SOCKET_RECHECK_SECONDS", "3")),
             tile_url=env.get("AIDMAP_TILE_URL", ""),
             max_body_bytes=int(env.get("AIDMAP_MAX_BODY_BYTES", "6000000")),
             body_timeout_seconds=float(env.get("AIDMAP_BODY_TIMEOUT_SECONDS", "10")),

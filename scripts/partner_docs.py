@@ -35,7 +35,9 @@ EXAMPLES = [
             {"input": {"displayName": "Trần Thị Mai", "phone": "$NEW_PHONE", "password": "a long passphrase"}}, "key",
             "Through a partner key the account belongs to the partner; no token is returned: act for it with `Aidmap-Act-As`."),
     Example("signIn", "mutation", "mutation ($input: SignInInput!) { signIn(input: $input) { token errors { code message } } }",
-            {"input": {"phone": "$USER_PHONE", "password": "a long passphrase"}}, "key"),
+            {"input": {"phone": "$USER_PHONE", "password": "a long passphrase"}}, "token",
+            "For people's own apps. Sent with a partner key it is refused (`FORBIDDEN`): a token would outlive the key and "
+            "ignore its scopes; act for your users with `Aidmap-Act-As`."),
     Example("me", "query", "{ me { id displayName phone roles } }"),
     # -- needs
     Example("needs", "query", f"query ($near: GeoPointInput!) {{ needs(near: $near, radiusMeters: 3000, categories: [FOOD, MEDICINE], first: 10) {{ edges {{ distanceMeters cursor node {{ {NEED_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }}",
@@ -51,7 +53,9 @@ EXAMPLES = [
     Example("renewNeed", "mutation", "mutation ($input: RenewNeedInput!) { renewNeed(input: $input) { need { id expiresAt } errors { code } } }", {"input": {"needId": "$MY_NEED_ID"}}),
     Example("myNeeds", "query", "{ myNeeds(first: 10) { edges { node { id title status pledges { id quantity status } } } } }"),
     Example("claimNeed", "mutation", "mutation ($input: ClaimNeedInput!) { claimNeed(input: $input) { need { id } errors { code } } }", {"input": {"needId": "$FILED_NEED_ID"}},
-            note="For a need someone filed on your behalf, with your account's phone."),
+            note="For a need someone filed on your behalf, with your account's phone and `code`, the one-time claim code "
+                 "that createNeed returned to whoever filed it (`claimCode`; a new one from `issueClaimCode`). "
+                 "5 wrong codes lock the claim for 15 minutes (`TOO_MANY_ATTEMPTS` with `retryAfterSeconds`)."),
     Example("reportNeed", "mutation", "mutation ($input: ReportNeedInput!) { reportNeed(input: $input) { reported errors { code } } }", {"input": {"needId": "$NEED_ID", "reason": "Địa chỉ không có thật"}}),
     Example("suggestedOffers", "query", "query ($id: ID!) { suggestedOffers(needId: $id) { distanceMeters score offer { id title } } }", {"id": "$MY_NEED_ID"}),
     Example("requestHelpNow", "mutation", "mutation ($input: RequestHelpNowInput!) { requestHelpNow(input: $input) { helpRequest { id status } errors { code message } } }", {"input": {"needId": "$MY_NEED_ID"}}),

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aidmap.events.outbox import emit
 from aidmap.jobs.periodic import PeriodicJob
-from aidmap.models import EventKind, Need, NeedStatus, Pledge, PledgeStatus
+from aidmap.models import EventKind, Need, NeedClaimCode, NeedStatus, Pledge, PledgeStatus, SignInFailure
 from aidmap.models.need import OPEN_STATUSES
 from aidmap.resolvers import idempotency
 from aidmap.resolvers.validation import utcnow
@@ -86,6 +86,9 @@ async def run_expiry(*, sessions: async_sessionmaker[AsyncSession]) -> None:
     # Idempotency keys are kept 48 hours (at least the 24 clients are promised).
     async with sessions() as session, session.begin():
         await idempotency.forget_old(session=session)
+        # Failed sign-ins older than any throttle window, and claim codes past their expiry.
+        await session.execute(delete(SignInFailure).where(SignInFailure.failed_at < func.now() - timedelta(days=1)))
+        await session.execute(delete(NeedClaimCode).where(NeedClaimCode.expires_at < func.now()))
 
 
 def expiry_job(*, sessions: async_sessionmaker[AsyncSession], interval_s: float) -> PeriodicJob:

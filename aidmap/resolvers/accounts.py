@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import hmac
+import os
 import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
+from typing import TypeVar
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import insert, select
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aidmap.db.reader import Reader
-from aidmap.models import AccessToken, Account, Role
+from aidmap.models import AccessToken, Account, Role, SignInFailure
 from aidmap.models.need import Principal
 from aidmap.resolvers.problems import Code, Problem, Problems
 from aidmap.resolvers.validation import Checker, utcnow
 
 MIN_PASSWORD = 8
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,32 @@ class Viewer:
 @lru_cache(maxsize=4)
 def password_hasher(profile: str) -> PasswordHasher:
     return PasswordHasher.from_parameters(getattr(profiles, profile))
+
+
+# argon2 takes 300-500 ms of CPU per hash with the production profile: on the event loop one sign-in
+# stalls every request of the process. In threads (argon2-cffi releases the GIL), a few at a time:
+# a flood of sign-ins queues here instead of starting a thread each (and is rate-limited in front).
+HASH_THREADS = max(1, min(4, (os.cpu_count() or 2) - 1))
+_hash_pool = ThreadPoolExecutor(max_workers=HASH_THREADS, thread_name_prefix="argon2")
+
+
+async def _off_loop(function: Callable[..., R], *args: object) -> R:
+    return await asyncio.get_running_loop().run_in_executor(_hash_pool, function, *args)
+
+
+async def hash_password(profile: str, password: str) -> str:
+    return await _off_loop(password_hasher(profile).hash, password)
+
+
+def _matches(profile: str, stored: str, password: str) -> bool:
+    try:
+        return password_hasher(profile).verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def password_matches(profile: str, stored: str, password: str) -> bool:
+    return await _off_loop(_matches, profile, stored, password)
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -102,7 +135,7 @@ async def sign_up(
     account = Account(
         display_name=name,
         phone=normalised,
-        password_hash=password_hasher(hash_profile).hash(password),
+        password_hash=await hash_password(hash_profile, password),
         roles=[Role.REQUESTER.value, Role.DONOR.value],
         partner_id=partner_id,
     )
@@ -116,27 +149,83 @@ async def sign_up(
     return account, token
 
 
+@dataclass(frozen=True)
+class SignInThrottle:
+    """At most `max_failures` failed sign-ins per phone in `window_s` (then TOO_MANY_ATTEMPTS until the
+    oldest ages out). Per phone, not per account, so an unknown phone is throttled the same way and
+    the answer tells nothing about which phones have accounts. Counted in PostgreSQL: every process
+    sees the same failures, over HTTP and websockets alike."""
+
+    key: bytes
+    max_failures: int = 5
+    window_s: int = 900
+
+    def key_hash(self, phone: str) -> str:
+        return hmac.new(self.key, f"sign-in:{phone}".encode(), hashlib.sha256).hexdigest()
+
+
+_RECENT_FAILURES = text(
+    """
+    SELECT count(*) AS failures,
+           ceil(extract(epoch FROM min(failed_at) + make_interval(secs => :window) - now()))::int AS retry_after
+    FROM sign_in_failures WHERE key_hash = :key AND failed_at > now() - make_interval(secs => :window)
+    """
+)
+
+
+async def _reserve_attempt(session: AsyncSession, throttle: SignInThrottle, key: str) -> int:
+    """Count this attempt as a failure before the password is checked (it is removed if the password
+    is right): parallel guesses each take a slot, none slips past the count."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 11))"), {"key": key})
+    await session.execute(
+        delete(SignInFailure).where(
+            SignInFailure.key_hash == key, SignInFailure.failed_at < func.now() - timedelta(seconds=throttle.window_s)
+        )
+    )
+    row = (await session.execute(_RECENT_FAILURES, {"key": key, "window": throttle.window_s})).one()
+    if row.failures >= throttle.max_failures:
+        wait = max(1, int(row.retry_after or 1))
+        raise Problems(
+            [Problem(None, f"Too many wrong attempts; try again in {wait} seconds.", Code.TOO_MANY_ATTEMPTS, wait)]
+        )
+    attempt = await session.execute(insert(SignInFailure).values(key_hash=key).returning(SignInFailure.id))
+    return int(attempt.scalar_one())
+
+
 async def sign_in(
-    *, session: AsyncSession, phone: str, password: str, hash_profile: str, ttl_days: int
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    phone: str,
+    password: str,
+    hash_profile: str,
+    ttl_days: int,
+    throttle: SignInThrottle,
 ) -> tuple[Account, str]:
-    """The account for these credentials with a fresh token; one vague error for any mismatch."""
+    """The account for these credentials with a fresh token; one vague error for any mismatch.
+    Three short transactions, so no database connection is held while the password is checked."""
     hasher = password_hasher(hash_profile)
     invalid = Problems([Problem(None, "Phone number or password is wrong.", Code.INVALID_CREDENTIALS)])
     normalised = Checker().phone("phone", phone)
-    account = None
-    if normalised is not None:
-        account = (await session.execute(select(Account).where(Account.phone == normalised))).scalar_one_or_none()
-    if account is None:
+    key = throttle.key_hash(normalised or phone.strip())
+    async with sessions() as session, session.begin():
+        attempt_id = await _reserve_attempt(session, throttle, key)
+        account = None
+        if normalised is not None:
+            account = (await session.execute(select(Account).where(Account.phone == normalised))).scalar_one_or_none()
+        stored = account.password_hash if account is not None else None
+    if account is None or stored is None:
         # Hash anyway so response time does not reveal which phones have accounts.
-        hasher.hash(password)
+        await hash_password(hash_profile, password)
         raise invalid
-    try:
-        hasher.verify(account.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        raise invalid from None
-    if hasher.check_needs_rehash(account.password_hash):
-        account.password_hash = hasher.hash(password)
-    token = await _issue_token(session=session, account_id=account.id, ttl_days=ttl_days)
+    if not await password_matches(hash_profile, stored, password):
+        raise invalid  # the reserved attempt stays: a failure
+    async with sessions() as session, session.begin():
+        await session.execute(delete(SignInFailure).where(SignInFailure.id == attempt_id))
+        account = await session.get(Account, account.id)
+        assert account is not None
+        if hasher.check_needs_rehash(account.password_hash):
+            account.password_hash = await hash_password(hash_profile, password)
+        token = await _issue_token(session=session, account_id=account.id, ttl_days=ttl_days)
     return account, token
 
 
@@ -181,6 +270,35 @@ async def viewer_for_account(*, reader: Reader, account_id: int) -> Viewer | Non
     """The viewer for an account a partner acts for (the caller checks the partner owns it)."""
     rows = await reader.fetch(_ACCOUNT_VIEWER_SQL, {"id": account_id})
     return await _viewer(reader, rows[0]) if rows else None
+
+
+# Two people are acquainted when one pledged to a need the other posted or filed, or one filed a need
+# for the other: then each may see the other's name (not the phone, which stays the owner's).
+_ACQUAINTED_SQL = """
+SELECT EXISTS (
+    SELECT 1 FROM pledges p JOIN needs n ON n.id = p.need_id
+    WHERE (p.donor_id = %(a)s::bigint AND %(b)s::bigint IN (n.owner_id, n.filed_by_id))
+       OR (p.donor_id = %(b)s::bigint AND %(a)s::bigint IN (n.owner_id, n.filed_by_id))
+) OR EXISTS (
+    SELECT 1 FROM needs n
+    WHERE (n.owner_id = %(a)s::bigint AND n.filed_by_id = %(b)s::bigint)
+       OR (n.owner_id = %(b)s::bigint AND n.filed_by_id = %(a)s::bigint)
+) AS acquainted
+"""
+
+
+async def may_see_account(
+    *, reader: Reader, viewer: Viewer | None, partner_id: int | None, account: Account
+) -> bool:
+    """An Account node is shown to itself, admins, people it shares a pledge or a need with, and the
+    partner app that signed it up; to anyone else its id answers like an unknown one, so sequential
+    ids do not list everyone's name."""
+    if viewer is None:
+        return partner_id is not None and account.partner_id == partner_id
+    if viewer.account_id == account.id or viewer.is_admin:
+        return True
+    rows = await reader.fetch(_ACQUAINTED_SQL, {"a": viewer.account_id, "b": account.id})
+    return bool(rows and rows[0].acquainted)
 
 
 async def get_many(*, session: AsyncSession, account_ids: list[int]) -> list[Account]:

@@ -22,6 +22,7 @@ from aidmap.models import (
     PledgeStatus,
 )
 from aidmap.models.need import ACTIVE_STATUSES, HIDDEN_STATUSES, OPEN_STATUSES, status_for
+from aidmap.resolvers import claims
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.areas import assign_ward
 from aidmap.resolvers.duplicates import phone_hash, possible_duplicate
@@ -196,9 +197,32 @@ async def create(
     return need
 
 
-async def update(*, session: AsyncSession, viewer: Viewer, need_id: int, fields: NeedFields, phone_key: bytes) -> Need:
+# What a verifier vouched for: changing any of these takes the badge away.
+VERIFIED_COLUMNS = ("title", "details", "category", "quantity", "unit", "contact_phone")
+
+
+def _changes_what_was_verified(need: Need, values: dict[str, object], fields: NeedFields) -> bool:
+    if any(column in values and values[column] != getattr(need, column) for column in VERIFIED_COLUMNS):
+        return True
+    # A move (and with it, perhaps, another ward) is a change even by a metre.
+    return "location" in values and (fields.lat, fields.lon) != (need.lat, need.lon)
+
+
+async def update(
+    *,
+    session: AsyncSession,
+    viewer: Viewer,
+    need_id: int,
+    fields: NeedFields,
+    phone_key: bytes,
+    require_verification: bool = False,
+) -> Need:
+    """Edit a need. A verified need whose text, amount, phone or place changes loses its verification
+    (a verifier vouched for what it said, not for what it says now) and, with verification required,
+    goes back to its ward's queue, hidden until a verifier looks again."""
     values = _checked(fields, creating=False)
     need = await _owned_for_update(session=session, viewer=viewer, need_id=need_id)
+    unverified = need.verified_at is not None and _changes_what_was_verified(need, values, fields)
     if need.status not in EDITABLE_STATUSES:
         raise Problems.one("needId", f"A {need.status.lower()} need cannot be changed.", Code.INVALID_STATE)
     quantity = values.get("quantity", need.quantity)
@@ -216,13 +240,19 @@ async def update(*, session: AsyncSession, viewer: Viewer, need_id: int, fields:
         need.status = status_for(
             quantity=need.quantity, pledged=need.quantity_pledged, delivered=need.quantity_delivered
         ).value
+    kind = EventKind.NEED_UPDATED
+    if unverified:
+        need.verified_by_id, need.verified_at = None, None
+        if require_verification:
+            # NEED_HIDDEN: public subscribers see it leave their view, as when reports hide it.
+            need.status, kind = NeedStatus.PENDING_VERIFICATION.value, EventKind.NEED_HIDDEN
     need.updated_at = utcnow()
     await session.flush()
     if "location" in values:
         await assign_ward(session=session, need_id=need.id)
     await session.refresh(need)
     donors = await _active_donors(session=session, need_id=need.id)
-    await emit(session=session, kind=EventKind.NEED_UPDATED, need=need, audience=donors)
+    await emit(session=session, kind=kind, need=need, audience=donors)
     return need
 
 
@@ -273,13 +303,20 @@ async def renew(*, session: AsyncSession, viewer: Viewer, need_id: int, expires_
     return need
 
 
-async def claim(*, session: AsyncSession, viewer: Viewer, need_id: int, phone: str) -> Need:
-    """The person a need was filed for takes it over, proven by their account's phone."""
+async def claim(
+    *, session: AsyncSession, viewer: Viewer, need_id: int, phone: str, code: str | None, code_key: bytes
+) -> Need:
+    """The person a need was filed for takes it over: their account's phone must be the need's, and
+    the one-time claim code proves they hold it (anyone can sign up with a phone they do not hold)."""
     need = (await session.execute(select(Need).where(Need.id == need_id).with_for_update())).scalar_one_or_none()
     if need is None or need.beneficiary_phone is None or need.beneficiary_phone != phone:
         raise Problems.one("needId", "No need was filed for your phone number with this id.", Code.NOT_FOUND)
     if need.owner_id == viewer.account_id:
         raise Problems.one("needId", "This need is already yours.", Code.INVALID_STATE)
+    if need.owner_id != need.filed_by_id:
+        # Claimed already (by an account that was later given the phone): never taken over twice.
+        raise Problems.one("needId", "No need was filed for your phone number with this id.", Code.NOT_FOUND)
+    await claims.check(session=session, need=need, code=code, key=code_key)
     need.owner_id, need.updated_at = viewer.account_id, utcnow()
     await session.flush()
     await session.refresh(need)
@@ -290,6 +327,16 @@ async def claim(*, session: AsyncSession, viewer: Viewer, need_id: int, phone: s
         audience={viewer.account_id, need.filed_by_id or 0} - {0},
     )
     return need
+
+
+async def new_claim_code(*, session: AsyncSession, viewer: Viewer, need_id: int, code_key: bytes) -> str:
+    """Whoever filed a need for someone asks for a new claim code (the first was lost, or locked)."""
+    need = (await session.execute(select(Need).where(Need.id == need_id).with_for_update())).scalar_one_or_none()
+    if need is None or need.filed_by_id != viewer.account_id or need.beneficiary_phone is None:
+        raise Problems.one("needId", "No need you filed for someone has this id.", Code.NOT_FOUND)
+    if need.owner_id != need.filed_by_id:
+        raise Problems.one("needId", "This need has been claimed already.", Code.INVALID_STATE)
+    return await claims.issue(session=session, need_id=need.id, key=code_key)
 
 
 async def _active_donors(*, session: AsyncSession, need_id: int) -> set[int]:

@@ -24,6 +24,9 @@ class Code(StrEnum):
     QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
     ALREADY_REPORTED = "ALREADY_REPORTED"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    TOO_MANY_ATTEMPTS = "TOO_MANY_ATTEMPTS"
+    CLAIM_CODE_WRONG = "CLAIM_CODE_WRONG"
+    CLAIM_CODE_EXPIRED = "CLAIM_CODE_EXPIRED"
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,8 @@ class Problem:
     field: str | None
     message: str
     code: Code
+    # With TOO_MANY_ATTEMPTS: when to try again.
+    retry_after_seconds: int | None = None
 
 
 class Problems(Exception):
@@ -43,6 +48,11 @@ class Problems(Exception):
     @classmethod
     def one(cls, field: str | None, message: str, code: Code) -> Problems:
         return cls([Problem(field, message, code)])
+
+
+class CountedProblems(Problems):
+    """Problems whose transaction is committed all the same: a failed attempt (a wrong claim code, a
+    wrong password) must stay counted, or parallel guesses would all see the count before it."""
 
 
 class UserInputError(Exception):

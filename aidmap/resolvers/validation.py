@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from datetime import UTC, datetime, timedelta
+
+import phonenumbers
 
 from aidmap.geo.distance import is_valid_point
 from aidmap.resolvers.problems import Code, Problem
@@ -16,8 +19,9 @@ MAX_EXPIRY = timedelta(days=90)
 DEFAULT_NEED_TTL = timedelta(days=14)
 DEFAULT_OFFER_TTL = timedelta(days=30)
 
-_PHONE_SEPARATORS = re.compile(r"[\s\-.()]")
-_E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+# What a person may type around the digits (ASCII only: any other character is refused).
+_PHONE_CHARS = re.compile(r"^\+?[0-9 \-.()]+$")
+DEFAULT_PHONE_REGION = "VN"
 
 
 class Checker:
@@ -90,16 +94,32 @@ class Checker:
         return value
 
 
-def normalise_phone(raw: str) -> str | None:
-    """E.164 form of a phone number; Vietnamese national numbers (0xxx) get +84."""
-    digits = _PHONE_SEPARATORS.sub("", raw)
-    if digits.startswith("00"):
-        digits = "+" + digits[2:]
-    elif digits.startswith("0"):
-        digits = "+84" + digits[1:]
-    elif not digits.startswith("+"):
-        digits = "+" + digits
-    return digits if _E164.match(digits) else None
+def normalise_phone(raw: str, region: str = DEFAULT_PHONE_REGION) -> str | None:
+    """The E.164 form of a phone number (national numbers are read in `region`), or None.
+
+    One number, one identity: "+84 0900000005", "0900000005", "0084 900 000 005" and the same
+    digits typed on an Arabic-Indic or fullwidth keyboard all give "+84900000005". Other
+    Unicode decimal digits are read as the digits they are (a keyboard's choice, not a
+    different number; libphonenumber alone reads a fullwidth leading 0 as a digit of the
+    number, not as the national prefix, so they are mapped before parsing). Anything else
+    that is not an ASCII digit or a separator is refused. Numbers are checked for a possible
+    length, not against the current prefix ranges, which change (VN renumbered in 2018).
+    """
+    ascii_digits = "".join(
+        str(unicodedata.decimal(c)) if not c.isascii() and unicodedata.category(c) == "Nd" else c for c in raw
+    )
+    # NBSP and other Unicode spaces are separators too; everything left must be ASCII.
+    ascii_digits = "".join(" " if c.isspace() else c for c in ascii_digits).strip()
+    if not _PHONE_CHARS.match(ascii_digits):
+        return None
+    try:
+        parsed = phonenumbers.parse(ascii_digits, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    formatted = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return formatted if formatted.isascii() and len(formatted) <= 16 else None
 
 
 def utcnow() -> datetime:

@@ -2,13 +2,14 @@
 
 As Hue-S routed support requests to the ward: with verification required, a new need is
 seen only by the people in charge of it until a verifier of its ward verifies or rejects it.
-Reports from `reports_to_hide` different accounts hide a public need until a verifier or
-admin keeps it (verifyNeed) or takes it down (rejectNeed).
+Reports from `reports_to_hide` different trusted accounts (older than a day, or with a delivered
+pledge), or one from a reviewer of its ward, hide a public need until a verifier or admin keeps it
+(verifyNeed) or takes it down (rejectNeed).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, func, select, true
+from sqlalchemy import ColumnElement, and_, select, text, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -105,8 +106,22 @@ async def reject(*, session: AsyncSession, viewer: Viewer, need_id: int, reason:
     return need
 
 
-async def report(*, session: AsyncSession, viewer: Viewer, need_id: int, reason: str, hide_at: int) -> Need:
-    """Report a need; with reports from `hide_at` different accounts a public need is hidden for review."""
+_TRUSTED_REPORTERS = text(
+    """
+    SELECT count(*) FROM need_reports r JOIN accounts a ON a.id = r.reporter_id
+    WHERE r.need_id = :need AND (
+        a.created_at <= now() - make_interval(hours => :hours)
+        OR EXISTS (SELECT 1 FROM pledges p WHERE p.donor_id = a.id AND p.status = 'DELIVERED')
+    )
+    """
+)
+
+
+async def report(
+    *, session: AsyncSession, viewer: Viewer, need_id: int, reason: str, hide_at: int, trust_hours: int = 24
+) -> Need:
+    """Report a need. It is hidden for review by a report from a verifier of its ward or an admin, or
+    by reports from `hide_at` trusted accounts: older than `trust_hours`, or with a delivered pledge."""
     check = Checker()
     reason_text = check.text("reason", reason, max_len=MAX_REASON)
     if check.problems:
@@ -120,10 +135,15 @@ async def report(*, session: AsyncSession, viewer: Viewer, need_id: int, reason:
             await session.flush()
     except IntegrityError:
         raise Problems.one("needId", "You have already reported this need.", Code.ALREADY_REPORTED) from None
-    reporters = (
-        await session.execute(select(func.count()).select_from(NeedReport).where(NeedReport.need_id == need.id))
-    ).scalar_one()
-    if reporters >= hide_at and need.status in ACTIVE_STATUSES:
+    # A reviewer's report hides at once; otherwise only trusted reporters count (fresh sock-puppets
+    # are recorded for the reviewers but never hide a need, alone or together).
+    reviewer = may_verify(viewer, need)
+    trusted = (
+        0
+        if reviewer
+        else (await session.execute(_TRUSTED_REPORTERS, {"need": need.id, "hours": trust_hours})).scalar_one()
+    )
+    if (reviewer or trusted >= hide_at) and need.status in ACTIVE_STATUSES:
         need.status, need.updated_at = NeedStatus.UNDER_REVIEW.value, utcnow()
         await session.flush()
         await session.refresh(need)

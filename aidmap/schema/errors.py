@@ -24,8 +24,14 @@ def _codes(name: str, codes: list[Code]) -> type[Enum]:
 _INPUT = [Code.REQUIRED, Code.INVALID, Code.TOO_LONG, Code.TOO_SHORT, Code.OUT_OF_RANGE]
 _ACCESS = [Code.NOT_FOUND, Code.UNAUTHENTICATED, Code.FORBIDDEN, Code.INVALID_STATE, Code.IDEMPOTENCY_KEY_REUSED]
 
-AccountErrorCode = _codes("AccountErrorCode", [*_INPUT, Code.PHONE_TAKEN, Code.INVALID_CREDENTIALS])
-NeedErrorCode = _codes("NeedErrorCode", [*_INPUT, *_ACCESS, Code.QUOTA_EXCEEDED, Code.ALREADY_REPORTED])
+AccountErrorCode = _codes(
+    "AccountErrorCode", [*_INPUT, Code.PHONE_TAKEN, Code.INVALID_CREDENTIALS, Code.TOO_MANY_ATTEMPTS, Code.FORBIDDEN]
+)
+NeedErrorCode = _codes(
+    "NeedErrorCode",
+    [*_INPUT, *_ACCESS, Code.QUOTA_EXCEEDED, Code.ALREADY_REPORTED, Code.TOO_MANY_ATTEMPTS]
+    + [Code.CLAIM_CODE_WRONG, Code.CLAIM_CODE_EXPIRED],
+)
 OfferErrorCode = _codes("OfferErrorCode", [*_INPUT, *_ACCESS])
 MessageErrorCode = _codes("MessageErrorCode", [*_INPUT, *_ACCESS])
 RoleErrorCode = _codes("RoleErrorCode", [*_INPUT, *_ACCESS])
@@ -40,11 +46,17 @@ PledgeErrorCode = _codes(
 @strawberry.type
 class AccountError(UserError):
     code: AccountErrorCode  # type: ignore[valid-type]
+    retry_after_seconds: int | None = strawberry.field(
+        default=None, description="With TOO_MANY_ATTEMPTS: seconds until the next attempt is accepted."
+    )
 
 
 @strawberry.type
 class NeedError(UserError):
     code: NeedErrorCode  # type: ignore[valid-type]
+    retry_after_seconds: int | None = strawberry.field(
+        default=None, description="With TOO_MANY_ATTEMPTS: seconds until the next attempt is accepted."
+    )
 
 
 @strawberry.type
@@ -93,7 +105,13 @@ _CODE_ENUMS = {
 
 def to_errors(error_type: type[E], problems: list[Problem]) -> list[E]:
     codes = _CODE_ENUMS[error_type]
+    timed = error_type in (AccountError, NeedError)
     return [
-        error_type(field=p.field, message=translate(p.message, p.code.value), code=codes[p.code.value])
+        error_type(
+            field=p.field,
+            message=translate(p.message, p.code.value),
+            code=codes[p.code.value],
+            **({"retry_after_seconds": p.retry_after_seconds} if timed else {}),
+        )
         for p in problems
     ]

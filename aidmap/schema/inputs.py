@@ -176,6 +176,14 @@ class RevokeRoleInput:
 @strawberry.input
 class ClaimNeedInput:
     need_id: strawberry.ID
+    code: str | None = strawberry.field(
+        default=None, description="The one-time claim code given to whoever filed the need (required)."
+    )
+
+
+@strawberry.input
+class IssueClaimCodeInput:
+    need_id: strawberry.ID
 
 
 @strawberry.input

@@ -68,6 +68,7 @@ ROOT_SCOPES: dict[str, Scope | None] = {
     "signUp": Scope.ACCOUNTS, "signIn": Scope.ACCOUNTS,
     "createNeed": Scope.NEEDS_WRITE, "updateNeed": Scope.NEEDS_WRITE, "cancelNeed": Scope.NEEDS_WRITE,
     "renewNeed": Scope.NEEDS_WRITE, "claimNeed": Scope.NEEDS_WRITE, "reportNeed": Scope.NEEDS_WRITE,
+    "issueClaimCode": Scope.NEEDS_WRITE,
     "requestHelpNow": Scope.NEEDS_WRITE,
     "createOffer": Scope.OFFERS_WRITE, "updateOffer": Scope.OFFERS_WRITE, "withdrawOffer": Scope.OFFERS_WRITE,
     "setAvailability": Scope.OFFERS_WRITE, "acceptHelpRequest": Scope.OFFERS_WRITE,

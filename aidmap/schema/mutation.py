@@ -10,12 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from aidmap import models
-from aidmap.resolvers import accounts, idempotency, messages, needs, offers, pledges, roles, verification
+from aidmap.resolvers import accounts, claims, idempotency, messages, needs, offers, pledges, roles, verification
 from aidmap.resolvers import help as help_requests
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.needs import NeedFields
 from aidmap.resolvers.offers import OfferFields
-from aidmap.resolvers.problems import SESSION_EXPIRED, UNAUTHENTICATED, Code, Problems
+from aidmap.resolvers.problems import SESSION_EXPIRED, UNAUTHENTICATED, Code, CountedProblems, Problem, Problems
 from aidmap.schema.context import Context
 from aidmap.schema.errors import (
     AccountError,
@@ -37,6 +37,7 @@ from aidmap.schema.inputs import (
     CreateNeedInput,
     CreateOfferInput,
     GrantRoleInput,
+    IssueClaimCodeInput,
     PledgeInput,
     RejectNeedInput,
     RenewNeedInput,
@@ -56,6 +57,9 @@ from aidmap.schema.types import Account, Availability, HelpRequest, Message, Nee
 from aidmap.schema.webhooks import ImportMutation, WebhookMutation
 
 R = TypeVar("R")
+PARTNER_SIGN_IN = (
+    "signIn does not take an API key: a partner app acts for the accounts it signed up with Aidmap-Act-As."
+)
 ErrorType = TypeVar("ErrorType", AccountError, NeedError, OfferError, PledgeError, MessageError, HelpError, RoleError)
 
 
@@ -69,6 +73,17 @@ class AuthPayload:
 @strawberry.type
 class NeedPayload:
     need: Need | None = None
+    errors: list[NeedError]
+    claim_code: str | None = strawberry.field(
+        default=None,
+        description="createNeed with onBehalfOf: the one-time code the person enters in claimNeed. "
+        "Shown once (a retry with the same idempotency key has none: use issueClaimCode).",
+    )
+
+
+@strawberry.type
+class ClaimCodePayload:
+    claim_code: str | None = None
     errors: list[NeedError]
 
 
@@ -93,7 +108,11 @@ async def _in_transaction(
     viewer = ctx.viewer
     try:
         async with ctx.sessions() as session, session.begin():
-            return await action(session, viewer), []
+            try:
+                return await action(session, viewer), []
+            except CountedProblems as counted:
+                failure: Problems = counted  # leaving the block normally commits the count
+        return None, to_errors(error_type, failure.problems)
     except Problems as failure:
         return None, to_errors(error_type, failure.problems)
 
@@ -232,15 +251,25 @@ class Mutation(WebhookMutation, ImportMutation):
     @strawberry.mutation(description="Sign in with phone and password; returns a fresh bearer token.")
     async def sign_in(self, info: Info[Context, None], input: SignInInput) -> AuthPayload:
         settings = info.context.settings
+        if info.context.partner is not None:
+            # A token would outlive the key and ignore its scopes (signUp withholds it for the same
+            # reason); checking the password at all would make the key a guessing oracle.
+            problem = Problem(None, PARTNER_SIGN_IN, Code.FORBIDDEN)
+            return AuthPayload(errors=to_errors(AccountError, [problem]))
+        throttle = accounts.SignInThrottle(
+            key=settings.phone_hash_key(),
+            max_failures=settings.sign_in_max_failures,
+            window_s=settings.sign_in_window_seconds,
+        )
         try:
-            async with info.context.sessions() as session, session.begin():
-                account, token = await accounts.sign_in(
-                    session=session,
-                    phone=input.phone,
-                    password=input.password,
-                    hash_profile=settings.password_hash_profile,
-                    ttl_days=settings.token_ttl_days,
-                )
+            account, token = await accounts.sign_in(
+                sessions=info.context.sessions,
+                phone=input.phone,
+                password=input.password,
+                hash_profile=settings.password_hash_profile,
+                ttl_days=settings.token_ttl_days,
+                throttle=throttle,
+            )
         except Problems as failure:
             return AuthPayload(errors=to_errors(AccountError, failure.problems))
         return AuthPayload(token=token, account=Account.from_model(account), errors=[])
@@ -256,22 +285,33 @@ class Mutation(WebhookMutation, ImportMutation):
             max_open_per_category=ctx.settings.max_open_needs_per_category,
             partner_id=ctx.partner.id if ctx.partner is not None else None,
         )
-        make = lambda s, v: needs.create(session=s, viewer=v, fields=fields, policy=policy, on_behalf_of=behalf)  # noqa: E731
+        codes: list[str] = []
+
+        async def make(session: AsyncSession, viewer: Viewer) -> models.Need:
+            need = await needs.create(session=session, viewer=viewer, fields=fields, policy=policy, on_behalf_of=behalf)
+            if behalf is not None:
+                codes.append(await claims.issue(session=session, need_id=need.id, key=policy.phone_key))
+            return need
+
         row, errors = await _in_transaction(
             ctx, NeedError, _idempotent(input.idempotency_key, "createNeed", input, models.Need, make)
         )
-        return await _need_payload(info.context, row, errors)
+        payload = await _need_payload(info.context, row, errors)
+        payload.claim_code = codes[0] if codes and row is not None else None
+        return payload
 
     @strawberry.mutation
     async def update_need(self, info: Info[Context, None], input: UpdateNeedInput) -> NeedPayload:
         fields = _need_fields(input)
         phone_key = info.context.settings.phone_hash_key()
+        require_verification = info.context.settings.require_verification
 
         async def action(session: AsyncSession, viewer: Viewer) -> models.Need:
             need_id = _pk(input.need_id, "Need", "needId")
             return await needs.update(
-                session=session, viewer=viewer, need_id=need_id, fields=fields, phone_key=phone_key
-            )
+                session=session, viewer=viewer, need_id=need_id, fields=fields, phone_key=phone_key,
+                require_verification=require_verification,
+            )  # fmt: skip
 
         row, errors = await _in_transaction(info.context, NeedError, action)
         return await _need_payload(info.context, row, errors)
@@ -436,16 +476,37 @@ class Mutation(WebhookMutation, ImportMutation):
         row, errors = await _in_transaction(info.context, RoleError, action)
         return RolePayload(account=Account.from_model(row) if row else None, errors=errors)
 
-    @strawberry.mutation(description="Take over a need someone filed for you: your account's phone must match.")
+    @strawberry.mutation(
+        description="Take over a need someone filed for you: your account's phone must match, and `code` is the "
+        "one-time claim code they were given when filing (5 wrong codes lock the claim for 15 minutes)."
+    )
     async def claim_need(self, info: Info[Context, None], input: ClaimNeedInput) -> NeedPayload:
+        code_key = info.context.settings.phone_hash_key()
+
         async def action(session: AsyncSession, viewer: Viewer) -> models.Need:
             need_id = _pk(input.need_id, "Need", "needId")
             account = await session.get(models.Account, viewer.account_id)
             assert account is not None
-            return await needs.claim(session=session, viewer=viewer, need_id=need_id, phone=account.phone)
+            return await needs.claim(
+                session=session, viewer=viewer, need_id=need_id, phone=account.phone, code=input.code,
+                code_key=code_key,
+            )  # fmt: skip
 
         row, errors = await _in_transaction(info.context, NeedError, action)
         return await _need_payload(info.context, row, errors)
+
+    @strawberry.mutation(
+        description="Whoever filed a need for someone: a new one-time claim code (the earlier one stops working)."
+    )
+    async def issue_claim_code(self, info: Info[Context, None], input: IssueClaimCodeInput) -> ClaimCodePayload:
+        code_key = info.context.settings.phone_hash_key()
+
+        async def action(session: AsyncSession, viewer: Viewer) -> str:
+            need_id = _pk(input.need_id, "Need", "needId")
+            return await needs.new_claim_code(session=session, viewer=viewer, need_id=need_id, code_key=code_key)
+
+        code, errors = await _in_transaction(info.context, NeedError, action)
+        return ClaimCodePayload(claim_code=code, errors=errors)
 
     @strawberry.mutation(description="Verifiers of the need's ward and admins: make a pending or reported need public.")
     async def verify_need(self, info: Info[Context, None], input: VerifyNeedInput) -> NeedPayload:
@@ -468,15 +529,19 @@ class Mutation(WebhookMutation, ImportMutation):
         row, errors = await _in_transaction(info.context, NeedError, action)
         return await _need_payload(info.context, row, errors)
 
-    @strawberry.mutation(description="Report an abusive or false need; reports from 3 accounts hide it for review.")
+    @strawberry.mutation(
+        description="Report an abusive or false need; reports from 3 accounts older than a day (or with a delivered "
+        "pledge), or one from a verifier of its ward, hide it for review."
+    )
     async def report_need(self, info: Info[Context, None], input: ReportNeedInput) -> ReportPayload:
-        hide_at = info.context.settings.reports_to_hide
+        hide_at, trust_hours = info.context.settings.reports_to_hide, info.context.settings.reporter_trust_hours
 
         async def action(session: AsyncSession, viewer: Viewer) -> models.Need:
             need_id = _pk(input.need_id, "Need", "needId")
             return await verification.report(
-                session=session, viewer=viewer, need_id=need_id, reason=input.reason, hide_at=hide_at
-            )
+                session=session, viewer=viewer, need_id=need_id, reason=input.reason, hide_at=hide_at,
+                trust_hours=trust_hours,
+            )  # fmt: skip
 
         row, errors = await _in_transaction(info.context, NeedError, action)
         return ReportPayload(reported=row is not None, errors=errors)

@@ -83,7 +83,12 @@ async def _resolve_nodes(ctx: Context, global_ids: list[str]) -> list[Node | Non
             return Offer.from_model(offer, ctx) if offer else None
         if type_name == "Account":
             account = await loaders.accounts.load(pk)
-            return Account.from_model(account) if account else None
+            partner_id = ctx.partner.id if ctx.partner is not None else None
+            if account is None or not await accounts.may_see_account(
+                reader=ctx.reader, viewer=ctx.viewer, partner_id=partner_id, account=account
+            ):
+                return None
+            return Account.from_model(account)
         if type_name == "Message":
             if ctx.viewer is None:
                 return None

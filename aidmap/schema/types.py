@@ -45,7 +45,10 @@ Role = strawberry.enum(models.Role)
 AreaLevel = strawberry.enum(models.AreaLevel, name="AreaLevel")
 
 
-@strawberry.type(description="A person using aidmap. The phone number is shown only to its owner.")
+@strawberry.type(
+    description="A person using aidmap. As a node, seen only by itself, admins, the people it shares a pledge "
+    "or a need with and the partner app that signed it up. The phone number is shown only to its owner."
+)
 class Account(Node):
     display_name: str
     _phone: strawberry.Private[str]

@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 
 from tests.conftest import Api
-from tests.factories import SIGN_UP, create_need, need_input, sign_up
+from tests.factories import SIGN_UP, create_need, need_input, pledge, sign_up
 
 SIGN_IN = """
 mutation ($input: SignInInput!) {
@@ -95,6 +95,7 @@ def test_phone_and_roles_are_hidden_from_others(api: Api) -> None:
     need = create_need(api, owner)
     query = "query ($id: ID!) { node(id: $id) { ... on Need { pledges { id } } } }"
     assert api.data(query, {"id": need["id"]}, other)["node"]["pledges"] == []
+    pledge(api, other, need["id"], 1)  # acquainted: the donor may see the requester's name
     me = api.data(ME, token=owner)["me"]
     account = api.data(
         "query ($id: ID!) { node(id: $id) { ... on Account { displayName phone roles } } }", {"id": me["id"]}, other

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from tests.conftest import Api
-from tests.factories import CREATE_NEED, SIGN_UP, need_input, sign_up
+from tests.factories import CREATE_NEED as PLAIN_CREATE_NEED
+from tests.factories import SIGN_UP, need_input, sign_up
 
+# createNeed with the claim code that filing on someone's behalf returns once.
+CREATE_NEED = PLAIN_CREATE_NEED.replace("createNeed(input: $input) {", "createNeed(input: $input) { claimCode", 1)
 CLAIM = "mutation ($input: ClaimNeedInput!) { claimNeed(input: $input) { need { isMine filedByMe } errors { field code } } }"
 NEED = """query ($id: ID!) { node(id: $id) { ... on Need { isMine filedByMe exactLocation { lat } contactPhone
   onBehalfOf { displayName phone } } } }"""
@@ -18,16 +21,16 @@ def test_an_operator_files_a_need_and_the_person_claims_it(api: Api) -> None:
         {"input": need_input(title="Gạo cho bà Lan", onBehalfOf={"displayName": "Bà Lan", "phone": "0977 111 222"})},
         operator,
     )["createNeed"]
-    need_id = filed["need"]["id"]
+    need_id, code = filed["need"]["id"], filed["claimCode"]
 
     seen_by_operator = api.data(NEED, {"id": need_id}, operator)["node"]
     seen_by_stranger = api.data(NEED, {"id": need_id}, stranger)["node"]
-    wrong_person = api.data(CLAIM, {"input": {"needId": need_id}}, stranger)["claimNeed"]
+    wrong_person = api.data(CLAIM, {"input": {"needId": need_id, "code": code}}, stranger)["claimNeed"]
     lan = api.data(SIGN_UP, {"input": {"displayName": "Lan", "phone": "+84977111222", "password": "mật khẩu dài"}})[
         "signUp"
     ]["token"]
-    claimed = api.data(CLAIM, {"input": {"needId": need_id}}, lan)["claimNeed"]
-    twice = api.data(CLAIM, {"input": {"needId": need_id}}, lan)["claimNeed"]
+    claimed = api.data(CLAIM, {"input": {"needId": need_id, "code": code}}, lan)["claimNeed"]
+    twice = api.data(CLAIM, {"input": {"needId": need_id, "code": code}}, lan)["claimNeed"]
     after_claim = api.data(NEED, {"id": need_id}, operator)["node"]
 
     assert filed["errors"] == []

@@ -114,6 +114,7 @@ def test_reports_from_three_accounts_hide_a_need_until_a_verifier_keeps_it(
     api: Api = make_api(require_verification=False)
     need_id = create_need(api, people["requester"], location=HOAN_KIEM_LAKE)["id"]
     reporters = [sign_up(api, f"neighbour {i}") for i in range(3)]
+    db.execute("UPDATE accounts SET created_at = now() - interval '2 days'")  # neighbours of some standing
 
     own = api.data(REPORT, {"id": need_id, "reason": "spam"}, people["requester"])["reportNeed"]
     first = api.data(REPORT, {"id": need_id, "reason": "Không có ai ở địa chỉ này"}, reporters[0])["reportNeed"]

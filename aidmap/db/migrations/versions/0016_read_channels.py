@@ -27,17 +27,17 @@ def upgrade() -> None:
     )
     op.add_column("location_reads", sa.Column("channel", sa.Text, nullable=False, server_default="API"))
     op.create_check_constraint(
-        "ck_location_reads_channel", "location_reads", "channel IN ('API', 'LIVE', 'WEBHOOK', 'EXPORT')"
+        op.f("ck_location_reads_channel"), "location_reads", "channel IN ('API', 'LIVE', 'WEBHOOK', 'EXPORT')"
     )
     op.create_check_constraint(
-        "ck_location_reads_someone", "location_reads", "reader_id IS NOT NULL OR partner_id IS NOT NULL"
+        op.f("ck_location_reads_someone"), "location_reads", "reader_id IS NOT NULL OR partner_id IS NOT NULL"
     )
 
 
 def downgrade() -> None:
     op.execute("DELETE FROM location_reads WHERE reader_id IS NULL")
-    op.drop_constraint("ck_location_reads_someone", "location_reads")
-    op.drop_constraint("ck_location_reads_channel", "location_reads")
+    op.drop_constraint(op.f("ck_location_reads_someone"), "location_reads")
+    op.drop_constraint(op.f("ck_location_reads_channel"), "location_reads")
     op.drop_column("location_reads", "channel")
     op.drop_column("location_reads", "partner_id")
     op.alter_column("location_reads", "reader_id", nullable=False)

@@ -1,0 +1,76 @@
+"""Open websockets follow their credentials: revoked keys and revoked or expired tokens close them (4403)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import psycopg
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from aidmap.resolvers import partners
+from aidmap.resolvers.accounts import hash_token
+from tests.conftest import Api, LiveServer
+from tests.factories import HANOI, sign_up
+from tests.live import PROTOCOL, LiveClient
+
+NEEDS_NEARBY = "subscription ($near: GeoPointInput!) { needsNearby(near: $near, radiusMeters: 2000) { cursor kind } }"
+
+
+def _closed_with(client: LiveClient, within_s: float) -> int | None:
+    """The close code the server sent within `within_s` (pings answered), or None if still open."""
+    deadline = time.monotonic() + within_s
+    try:
+        while time.monotonic() < deadline:
+            try:
+                message = json.loads(client.ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+            except TimeoutError:
+                return None
+            if message["type"] == "ping":
+                client.ws.send(json.dumps({"type": "pong"}))
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd is not None else -1
+    return None
+
+
+def _key(database_url: str, name: str, **options: Any) -> str:
+    return partners.create(
+        url=database_url, name=name, scopes=["needs:read"], rate_limit_per_minute=1000, allowed_origins=[], **options
+    )[1]
+
+
+def test_revoking_a_key_closes_its_open_sockets(live_server: LiveServer, database_url: str) -> None:
+    key, other = _key(database_url, "Revoked"), _key(database_url, "Kept")
+    with LiveClient(live_server.url, key) as revoked, LiveClient(live_server.url, other) as kept:
+        revoked.subscribe(NEEDS_NEARBY, {"near": HANOI})
+        kept.subscribe(NEEDS_NEARBY, {"near": HANOI})
+        assert _closed_with(revoked, 1) is None
+        assert partners.revoke(url=database_url, name="Revoked")
+        assert _closed_with(revoked, 8) == 4403
+        assert _closed_with(kept, 0.5) is None
+
+
+@pytest.mark.parametrize("how", ["expires_at = now()", "revoked_at = now()"])
+def test_an_expired_or_revoked_token_closes_its_sockets(
+    api: Api, live_server: LiveServer, db: psycopg.Connection[Any], how: str
+) -> None:
+    token, other = sign_up(api), sign_up(api)
+    with LiveClient(live_server.url, token) as client, LiveClient(live_server.url, other) as still_valid:
+        client.subscribe("subscription { myActivity { cursor } }")
+        assert _closed_with(client, 1) is None
+        db.execute(f"UPDATE access_tokens SET {how} WHERE token_hash = %s", (hash_token(token),))
+        assert _closed_with(client, 8) == 4403
+        assert _closed_with(still_valid, 0.5) is None
+
+
+def test_a_registered_queries_only_key_cannot_open_a_socket(live_server: LiveServer, database_url: str) -> None:
+    key = _key(database_url, "Registered", registered_queries_only=True)
+    ws = connect(live_server.url.replace("http", "ws", 1) + "/graphql", subprotocols=[PROTOCOL])  # type: ignore[list-item]
+    with ws:
+        ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {key}"}}))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
