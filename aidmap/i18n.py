@@ -65,6 +65,9 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^This need no longer accepts pledges\.$"), "Yêu cầu này không còn nhận cam kết."),
     (re.compile(r"^At most (?P<n>\d+) open needs per category"), "Mỗi người chỉ có tối đa {n} yêu cầu đang mở cho mỗi loại; hãy đóng hoặc hủy bớt một yêu cầu."),
     (re.compile(r"^You have already reported this need\.$"), "Bạn đã báo cáo yêu cầu này rồi."),
+    (re.compile(r"^You have pledged to (?P<n>\d+) needs in the last 24 hours without a delivery \(the most is (?P<m>\d+)\)"), "Trong 24 giờ qua bạn đã cam kết cho {n} yêu cầu mà chưa giao được lần nào (tối đa {m}); hãy giao xong một cam kết, hoặc chờ, rồi mới cam kết cho yêu cầu khác."),
+    (re.compile(r"^Only the person who asked for help, or who filed the need, can accept a pledge\.$"), "Chỉ người cần giúp, hoặc người đăng yêu cầu thay họ, mới chấp nhận được cam kết."),
+    (re.compile(r"^This pledge is already accepted\.$"), "Cam kết này đã được chấp nhận rồi."),
     (re.compile(r"^Unexpected error\.$"), "Đã có lỗi không mong muốn."),
     (re.compile(r"^The database is unavailable"), "Hệ thống đang tạm gián đoạn; hãy thử lại sau vài giây."),
 ]  # fmt: skip
@@ -86,6 +89,7 @@ BY_CODE = {
     "OFFER_UNAVAILABLE": "Đề nghị hỗ trợ này không còn dùng được.",
     "QUOTA_EXCEEDED": "Bạn đã đạt giới hạn cho phép.",
     "ALREADY_REPORTED": "Bạn đã báo cáo yêu cầu này rồi.",
+    "DISCLOSURE_LIMIT": "Bạn đã cam kết cho quá nhiều yêu cầu trong 24 giờ mà chưa giao; hãy giao xong một cam kết trước.",
 }
 
 

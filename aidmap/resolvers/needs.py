@@ -12,6 +12,7 @@ from aidmap.db.reader import Reader
 from aidmap.events.outbox import emit
 from aidmap.models import Account, EventKind, LocationRead, Need, NeedCategory, NeedStatus, Pledge, PledgeStatus
 from aidmap.models.need import ACTIVE_STATUSES, HIDDEN_STATUSES, OPEN_STATUSES, status_for
+from aidmap.models.pledge import discloses
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.areas import assign_ward
 from aidmap.resolvers.duplicates import phone_hash, possible_duplicate
@@ -211,7 +212,7 @@ async def update(*, session: AsyncSession, viewer: Viewer, need_id: int, fields:
     if "location" in values:
         await assign_ward(session=session, need_id=need.id)
     await session.refresh(need)
-    donors = await _active_donors(session=session, need_id=need.id)
+    donors = await active_donors(session=session, need_id=need.id)
     await emit(session=session, kind=EventKind.NEED_UPDATED, need=need, audience=donors)
     return need
 
@@ -282,10 +283,9 @@ async def claim(*, session: AsyncSession, viewer: Viewer, need_id: int, phone: s
     return need
 
 
-async def _active_donors(*, session: AsyncSession, need_id: int) -> set[int]:
-    rows = await session.execute(
-        select(Pledge.donor_id).where(Pledge.need_id == need_id, Pledge.status == PledgeStatus.PLEDGED.value)
-    )
+async def active_donors(*, session: AsyncSession, need_id: int) -> set[int]:
+    """The need's active donors (models.pledge.discloses): those who may see its private fields."""
+    rows = await session.execute(select(Pledge.donor_id).where(Pledge.need_id == need_id, discloses()))
     return set(rows.scalars())
 
 
@@ -333,15 +333,11 @@ async def mine(*, session: AsyncSession, viewer: Viewer, first: int, after: str 
 
 
 async def actively_pledged_need_ids(*, session: AsyncSession, viewer: Viewer, need_ids: list[int]) -> set[int]:
-    """Which of these needs the viewer has an active pledge on (not yet delivered or cancelled)."""
+    """Which of these needs the viewer is an active donor of (models.pledge.discloses)."""
     if not need_ids:
         return set()
     rows = await session.execute(
-        select(Pledge.need_id).where(
-            Pledge.donor_id == viewer.account_id,
-            Pledge.need_id.in_(need_ids),
-            Pledge.status == PledgeStatus.PLEDGED.value,
-        )
+        select(Pledge.need_id).where(Pledge.donor_id == viewer.account_id, Pledge.need_id.in_(need_ids), discloses())
     )
     return set(rows.scalars())
 
