@@ -68,8 +68,9 @@ async def _check_pledge_quota(session: AsyncSession, donor_id: int, limit: int) 
 
 
 async def disclosed_need_ids(session: AsyncSession, donor_id: int) -> set[int]:
-    """Needs whose private fields a pledge released to this donor in the last 24 hours, less those the donor
-    has delivered to: what the disclosure limit counts. Cancelled pledges count (that is the churn)."""
+    """Needs this donor pledged to in the last 24 hours, less those the donor has delivered to: what the
+    disclosure limit counts. Cancelled pledges count (that is the churn); with AIDMAP_DISCLOSE_ON=accept
+    pledges not (yet) accepted count too, so the limit holds in both modes without reading the setting."""
     delivered = (
         select(Pledge.id)
         .where(

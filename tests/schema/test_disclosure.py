@@ -257,6 +257,16 @@ def test_accept_mode_whoever_filed_the_need_accepts_it(make_api: Callable[..., A
     assert seen[0] is not None and seen[1] == "+84912345678"
 
 
+def test_an_unknown_disclose_on_value_is_refused_at_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIDMAP_DISCLOSE_ON", "accepted")
+    with pytest.raises(ValueError, match="AIDMAP_DISCLOSE_ON must be one of pledge, accept"):
+        Settings.from_env()
+    monkeypatch.setenv("AIDMAP_DISCLOSE_ON", " Accept ")
+    assert Settings.from_env().disclose_on == "accept"
+    monkeypatch.delenv("AIDMAP_DISCLOSE_ON")
+    assert (Settings.from_env().disclose_on, Settings.from_env().disclosure_limit_per_day) == ("pledge", 5)
+
+
 class TestConcurrentHarvest:
     """Many pledges from one donor at once, each on its own connection: the limit still holds."""
 
