@@ -272,11 +272,11 @@ def seed(url: str, *, needs: int | None = None, offers: int | None = None, seed_
         conn.execute("SELECT setseed(0.2021)")
         conn.execute(
             """
-            INSERT INTO pledges (need_id, donor_id, quantity, status, created_at, delivered_at)
+            INSERT INTO pledges (need_id, donor_id, quantity, status, created_at, delivered_at, accepted_at)
             SELECT n.id, (%(donors)s::bigint[])[1 + floor(random() * %(n_donors)s::int)::int],
                    greatest(1, ceil(n.quantity * (0.3 + random() * 0.7)))::int,
                    CASE WHEN random() < 0.33 THEN 'DELIVERED' ELSE 'PLEDGED' END,
-                   n.created_at + interval '30 minutes', NULL
+                   n.created_at + interval '30 minutes', NULL, n.created_at + interval '30 minutes'
             FROM needs n
             WHERE n.id > (SELECT coalesce(max(need_id), 0) FROM pledges) AND random() < 0.16
             """,

@@ -72,6 +72,9 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^No need you filed for someone has this id\.$"), "Không có yêu cầu nào bạn gửi giúp người khác với mã số này."),
     (re.compile(r"^This need has been claimed already\.$"), "Yêu cầu này đã được nhận rồi."),
     (re.compile(r"^signIn does not take an API key"), "signIn không dùng khóa API: ứng dụng đối tác thay mặt tài khoản mình đã tạo bằng Aidmap-Act-As."),
+    (re.compile(r"^You have pledged to (?P<n>\d+) needs in the last 24 hours without a delivery \(the most is (?P<m>\d+)\)"), "Trong 24 giờ qua bạn đã cam kết cho {n} yêu cầu mà chưa giao được lần nào (tối đa {m}); hãy giao xong một cam kết, hoặc chờ, rồi mới cam kết cho yêu cầu khác."),
+    (re.compile(r"^Only the person who asked for help, or who filed the need, can accept a pledge\.$"), "Chỉ người cần giúp, hoặc người đăng yêu cầu thay họ, mới chấp nhận được cam kết."),
+    (re.compile(r"^This pledge is already accepted\.$"), "Cam kết này đã được chấp nhận rồi."),
     (re.compile(r"^Unexpected error\.$"), "Đã có lỗi không mong muốn."),
     (re.compile(r"^The database is unavailable"), "Hệ thống đang tạm gián đoạn; hãy thử lại sau vài giây."),
 ]  # fmt: skip
@@ -96,6 +99,7 @@ BY_CODE = {
     "TOO_MANY_ATTEMPTS": "Sai quá nhiều lần; hãy thử lại sau.",
     "CLAIM_CODE_WRONG": "Mã nhận yêu cầu không đúng.",
     "CLAIM_CODE_EXPIRED": "Mã nhận yêu cầu đã hết hạn; hãy xin một mã mới.",
+    "DISCLOSURE_LIMIT": "Bạn đã cam kết cho quá nhiều yêu cầu trong 24 giờ mà chưa giao; hãy giao xong một cam kết trước.",
 }
 
 

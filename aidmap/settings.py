@@ -13,6 +13,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 FRONTEND_DIR = PROJECT_ROOT / "frontend_stub"
 
 
+DISCLOSE_ON = ("pledge", "accept")
+
+
 def _env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None:
@@ -52,6 +55,12 @@ class Settings:
     # Quotas: open needs per person and category; a donor's pledges not yet delivered.
     max_open_needs_per_category: int = 3
     max_active_pledges: int = 10
+    # Against harvesting by pledge-and-cancel: the private fields of at most this many distinct needs
+    # per donor per rolling 24 hours without a delivery (a confirmed delivery gives one back).
+    disclosure_limit_per_day: int = 5
+    # When a pledge releases the need's exact location and phone: at once ("pledge"), or only once the
+    # requester or whoever filed the need accepts it ("accept").
+    disclose_on: str = "pledge"
     # Reports from this many different accounts hide a need until a verifier or admin reviews it.
     reports_to_hide: int = 3
     # Only reports from accounts at least this old, or with a delivered pledge, count towards hiding
@@ -87,6 +96,10 @@ class Settings:
     # Raster map tiles for the page ({z}/{x}/{y}); without, the page draws ward outlines only.
     tile_url: str = ""
 
+    def __post_init__(self) -> None:
+        if self.disclose_on not in DISCLOSE_ON:
+            raise ValueError(f"AIDMAP_DISCLOSE_ON must be one of {', '.join(DISCLOSE_ON)}, not {self.disclose_on!r}")
+
     @classmethod
     def from_env(cls) -> Settings:
         env = os.environ
@@ -111,6 +124,8 @@ class Settings:
             require_verification=_env_bool("AIDMAP_REQUIRE_VERIFICATION", False),
             max_open_needs_per_category=int(env.get("AIDMAP_MAX_OPEN_NEEDS_PER_CATEGORY", "3")),
             max_active_pledges=int(env.get("AIDMAP_MAX_ACTIVE_PLEDGES", "10")),
+            disclosure_limit_per_day=int(env.get("AIDMAP_DISCLOSURE_LIMIT_PER_DAY", "5")),
+            disclose_on=env.get("AIDMAP_DISCLOSE_ON", "pledge").strip().lower(),
             reports_to_hide=int(env.get("AIDMAP_REPORTS_TO_HIDE", "3")),
             reporter_trust_hours=int(env.get("AIDMAP_REPORTER_TRUST_HOURS", "24")),
             secret_key=env.get("AIDMAP_SECRET_KEY", ""),

@@ -212,7 +212,8 @@ def soak(
         if demo.database_is_empty(database_url):
             demo.seed(database_url, needs=2000)
         server, port = start_server(database_url, env={"AIDMAP_PASSWORD_HASH_PROFILE": "CHEAPEST",
-                                                       "AIDMAP_MAX_ACTIVE_PLEDGES": "1000000"})  # fmt: skip
+                                                       "AIDMAP_MAX_ACTIVE_PLEDGES": "1000000",
+                                                       "AIDMAP_DISCLOSURE_LIMIT_PER_DAY": "1000000"})  # fmt: skip
         base = f"http://127.0.0.1:{port}"
         return asyncio.run(run_load(base, server.pid, seconds, subscribers, workers, warmup))
     finally:

@@ -30,7 +30,7 @@ const Q = {
   signIn: "mutation ($input: SignInInput!) { signIn(input: $input) { token errors { field message code } } }",
   signUp: "mutation ($input: SignUpInput!) { signUp(input: $input) { token errors { field message code } } }",
   myNeeds: `{ myNeeds(first: 50) { edges { node { ${NEED_FIELDS} rejectedReason expiresAt
-    pledges { id quantity status donor { displayName } } } } } }`,
+    pledges { id quantity status acceptedAt donor { displayName } } } } } }`,
   createNeed: `mutation ($input: CreateNeedInput!) { createNeed(input: $input) { need { id } errors { field message code } } }`,
   needs: `query ($near: GeoPointInput!, $radius: Float!, $categories: [NeedCategory!]) {
     needs(near: $near, radiusMeters: $radius, categories: $categories, first: 50) {
@@ -43,6 +43,7 @@ const Q = {
   messages: "query ($id: ID!) { messages(pledgeId: $id) { id body isMine sender { displayName } } }",
   send: `mutation ($input: SendMessageInput!) { sendMessage(input: $input) { errors { field message code } } }`,
   confirm: `mutation ($id: ID!) { confirmDelivery(input: {pledgeId: $id}) { errors { field message code } } }`,
+  acceptPledge: `mutation ($id: ID!) { acceptPledge(input: {pledgeId: $id}) { errors { field message code } } }`,
   cancelPledge: `mutation ($id: ID!) { cancelPledge(input: {pledgeId: $id}) { errors { field message code } } }`,
   queue: `{ verificationQueue(first: 50) { edges { node { ${NEED_FIELDS} exactLocation { lat lon } contactPhone
     details reports { reason } possibleDuplicateOf { id title } } } } }`,
@@ -253,7 +254,12 @@ async function loadMyNeeds() {
           p.status === "PLEDGED" ? h("button", {
             type: "button", class: "small primary",
             onclick: async () => { if (await run("need", () => gql(Q.confirm, { id: p.id }))) loadMyNeeds(); },
-          }, t("confirmDelivery")) : null));
+          }, t("confirmDelivery")) : null,
+          // AIDMAP_DISCLOSE_ON=accept: the donor sees the address and phone only once the requester accepts.
+          p.status === "PLEDGED" && !p.acceptedAt ? h("button", {
+            type: "button", class: "small",
+            onclick: async () => { if (await run("need", () => gql(Q.acceptPledge, { id: p.id }))) loadMyNeeds(); },
+          }, t("acceptPledge")) : null));
       holder.querySelector(".pledge-row").append(chatToggle(p.id, holder));
       return holder;
     });

@@ -65,7 +65,8 @@ def test_a_database_restart_under_load_gives_retryable_errors_then_recovers_with
 ) -> None:
     url = own_cluster.url()
     settings = Settings(database_url=url, password_hash_profile="CHEAPEST", secret_key="t", rate_limit_per_ip=10**9,
-                        max_active_pledges=10**6, expiry_interval_seconds=3600)  # fmt: skip
+                        max_active_pledges=10**6, disclosure_limit_per_day=10**6,
+                        expiry_interval_seconds=3600)  # fmt: skip
     server, base = _serve(settings, url)
     try:
         _, signed = _gql(

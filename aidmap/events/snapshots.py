@@ -15,12 +15,12 @@ from aidmap.bounded import BoundedDict
 from aidmap.db.reader import Reader, located_columns
 from aidmap.models import Need, Offer
 from aidmap.models.need import Principal
+from aidmap.models.pledge import active_donors_sql
 from aidmap.models.projection import NeedProjection, project_need
 
 _NEED_SQL = f"""
 SELECT {located_columns(Need.__table__, "n")},
-       coalesce((SELECT array_agg(p.donor_id) FROM pledges p WHERE p.need_id = n.id AND p.status = 'PLEDGED'), '{{}}')
-         AS active_donors
+       coalesce({active_donors_sql("n.id")}, '{{}}') AS active_donors
 FROM needs n WHERE n.id = %(id)s::bigint
 """
 _OFFER_SQL = f"""

@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aidmap.events.outbox import emit
 from aidmap.jobs.periodic import PeriodicJob
-from aidmap.models import EventKind, Need, NeedClaimCode, NeedStatus, Pledge, PledgeStatus, SignInFailure
+from aidmap.models import EventKind, Need, NeedClaimCode, NeedStatus, SignInFailure
 from aidmap.models.need import OPEN_STATUSES
 from aidmap.resolvers import idempotency
+from aidmap.resolvers.needs import active_donors
 from aidmap.resolvers.validation import utcnow
 
 PROMPT_BEFORE = timedelta(hours=24)
@@ -35,15 +36,7 @@ async def expire_due(*, sessions: async_sessionmaker[AsyncSession]) -> int:
         ).scalars()
         count = 0
         for need in due:
-            donors = set(
-                (
-                    await session.execute(
-                        select(Pledge.donor_id).where(
-                            Pledge.need_id == need.id, Pledge.status == PledgeStatus.PLEDGED.value
-                        )
-                    )
-                ).scalars()
-            )
+            donors = await active_donors(session=session, need_id=need.id)
             need.status, need.updated_at = NeedStatus.EXPIRED.value, utcnow()
             await session.flush()
             await emit(session=session, kind=EventKind.NEED_EXPIRED, need=need, audience={need.owner_id, *donors})

@@ -113,9 +113,10 @@ def may_see_private(
     partner_id: int | None,
     active_donor: bool,
 ) -> bool:
-    """Who may see a need's exact location and phone: the people in charge of it, donors with an
-    active pledge on it, and the partner app it was filed through (with the scope). Through a
-    partner key without `private:read`, nobody. The one place this rule lives."""
+    """Who may see a need's exact location and phone: the people in charge of it, its active donors
+    (an accepted pledge, neither delivered nor cancelled: models.pledge.discloses), and the partner app
+    it was filed through (with the scope). Through a partner key without `private:read`, nobody.
+    The one place this rule lives."""
     if not who.partner_may_see_private:
         return False
     if in_charge_of(who, owner_id=owner_id, filed_by_id=filed_by_id, ward_code=ward_code) or active_donor:

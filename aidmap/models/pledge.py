@@ -5,7 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Integer, Text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ColumnElement,
+    DateTime,
+    ForeignKey,
+    Integer,
+    Text,
+    and_,
+    func,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aidmap.models.base import Base, created_at_column, enum_check
@@ -34,3 +47,20 @@ class Pledge(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    # When the need's private fields were released to the donor: at the pledge itself with
+    # AIDMAP_DISCLOSE_ON=pledge, when the requester or filer accepts it with accept; NULL until then.
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+def discloses() -> ColumnElement[bool]:
+    """The one definition of an "active donor" (models.need.may_see_private): a pledge that is neither
+    delivered nor cancelled, and accepted. Deciding it from the row, not from the current setting,
+    keeps every reader (GraphQL views, live snapshots, event audiences) on the same answer."""
+    return and_(Pledge.status == PledgeStatus.PLEDGED.value, Pledge.accepted_at.is_not(None))
+
+
+def active_donors_sql(need_id_sql: str) -> str:
+    """discloses() as plain SQL for the raw-SQL readers: the array of a need's active donors (or NULL)."""
+    query = select(func.array_agg(Pledge.donor_id)).where(Pledge.need_id == literal_column(need_id_sql), discloses())
+    compiled = query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+    return f"({compiled})"

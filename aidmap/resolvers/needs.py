@@ -22,6 +22,7 @@ from aidmap.models import (
     PledgeStatus,
 )
 from aidmap.models.need import ACTIVE_STATUSES, HIDDEN_STATUSES, OPEN_STATUSES, status_for
+from aidmap.models.pledge import discloses
 from aidmap.resolvers import claims
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.areas import assign_ward
@@ -251,7 +252,7 @@ async def update(
     if "location" in values:
         await assign_ward(session=session, need_id=need.id)
     await session.refresh(need)
-    donors = await _active_donors(session=session, need_id=need.id)
+    donors = await active_donors(session=session, need_id=need.id)
     await emit(session=session, kind=kind, need=need, audience=donors)
     return need
 
@@ -339,10 +340,9 @@ async def new_claim_code(*, session: AsyncSession, viewer: Viewer, need_id: int,
     return await claims.issue(session=session, need_id=need.id, key=code_key)
 
 
-async def _active_donors(*, session: AsyncSession, need_id: int) -> set[int]:
-    rows = await session.execute(
-        select(Pledge.donor_id).where(Pledge.need_id == need_id, Pledge.status == PledgeStatus.PLEDGED.value)
-    )
+async def active_donors(*, session: AsyncSession, need_id: int) -> set[int]:
+    """The need's active donors (models.pledge.discloses): those who may see its private fields."""
+    rows = await session.execute(select(Pledge.donor_id).where(Pledge.need_id == need_id, discloses()))
     return set(rows.scalars())
 
 
@@ -390,15 +390,11 @@ async def mine(*, session: AsyncSession, viewer: Viewer, first: int, after: str 
 
 
 async def actively_pledged_need_ids(*, session: AsyncSession, viewer: Viewer, need_ids: list[int]) -> set[int]:
-    """Which of these needs the viewer has an active pledge on (not yet delivered or cancelled)."""
+    """Which of these needs the viewer is an active donor of (models.pledge.discloses)."""
     if not need_ids:
         return set()
     rows = await session.execute(
-        select(Pledge.need_id).where(
-            Pledge.donor_id == viewer.account_id,
-            Pledge.need_id.in_(need_ids),
-            Pledge.status == PledgeStatus.PLEDGED.value,
-        )
+        select(Pledge.need_id).where(Pledge.donor_id == viewer.account_id, Pledge.need_id.in_(need_ids), discloses())
     )
     return set(rows.scalars())
 

@@ -6,8 +6,11 @@ serialise on the need and can never commit more than the quantity still open.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from aidmap.events.outbox import emit
 from aidmap.models import EventKind, Need, Offer, OfferStatus, Pledge, PledgeStatus
@@ -17,6 +20,9 @@ from aidmap.resolvers.nearby import Page
 from aidmap.resolvers.paging import newest_first
 from aidmap.resolvers.problems import Code, Problems
 from aidmap.resolvers.validation import Checker, utcnow
+
+# The donor's earlier pledges, for the disclosure limit's count.
+DISCLOSED = aliased(Pledge, name="disclosed")
 
 
 async def _need_for_update(*, session: AsyncSession, need_id: int) -> Need | None:
@@ -36,11 +42,16 @@ def _follow_quantities(need: Need) -> None:
     need.updated_at = utcnow()
 
 
-async def _check_pledge_quota(session: AsyncSession, donor_id: int, limit: int) -> None:
-    # Serialise one donor's pledges so two at once cannot both pass the count.
+async def _lock_donor(session: AsyncSession, donor_id: int) -> None:
+    # Serialise one donor's pledges (until commit) so two at once cannot both pass a count below.
+    # Always taken after the need's row lock, never before, so it cannot deadlock with it.
     await session.execute(
         text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7))"), {"key": f"pledges:{donor_id}"}
     )
+
+
+async def _check_pledge_quota(session: AsyncSession, donor_id: int, limit: int) -> None:
+    await _lock_donor(session, donor_id)
     active = (
         await session.execute(
             select(func.count())
@@ -56,6 +67,42 @@ async def _check_pledge_quota(session: AsyncSession, donor_id: int, limit: int) 
         )
 
 
+async def disclosed_need_ids(session: AsyncSession, donor_id: int) -> set[int]:
+    """Needs this donor pledged to in the last 24 hours, less those the donor has delivered to: what the
+    disclosure limit counts. Cancelled pledges count (that is the churn); with AIDMAP_DISCLOSE_ON=accept
+    pledges not (yet) accepted count too, so the limit holds in both modes without reading the setting."""
+    delivered = (
+        select(Pledge.id)
+        .where(
+            Pledge.donor_id == donor_id, Pledge.need_id == DISCLOSED.need_id, Pledge.status == PledgeStatus.DELIVERED
+        )
+        .exists()
+    )
+    rows = await session.execute(
+        select(DISCLOSED.need_id)
+        .distinct()
+        .where(
+            DISCLOSED.donor_id == donor_id,
+            DISCLOSED.created_at > func.now() - timedelta(hours=24),
+            ~delivered,
+        )
+    )
+    return set(rows.scalars())
+
+
+async def _check_disclosure_limit(session: AsyncSession, donor_id: int, need_id: int, limit: int) -> None:
+    await _lock_donor(session, donor_id)
+    seen = await disclosed_need_ids(session, donor_id)
+    # Pledging again to a need already counted discloses nothing new.
+    if need_id not in seen and len(seen) >= limit:
+        raise Problems.one(
+            "needId",
+            f"You have pledged to {len(seen)} needs in the last 24 hours without a delivery (the most is {limit}); "
+            "deliver one, or wait, before pledging to another.",
+            Code.DISCLOSURE_LIMIT,
+        )
+
+
 async def create(
     *,
     session: AsyncSession,
@@ -64,8 +111,14 @@ async def create(
     quantity: int,
     offer_id: int | None,
     max_active: int | None = None,
+    disclosure_limit: int | None = None,
+    accept_at_once: bool = True,
 ) -> Pledge:
-    """Pledge a quantity; with max_active, a donor may have at most that many pledges not yet delivered."""
+    """Pledge a quantity; with max_active, a donor may have at most that many pledges not yet delivered;
+    with disclosure_limit, pledge to at most that many distinct needs a day without a delivery.
+    accept_at_once (AIDMAP_DISCLOSE_ON=pledge) releases the need's private fields to the donor now;
+    otherwise only acceptPledge does. An instant-help pledge is accepted at once: the requester
+    asked for the first donor who answers."""
     check = Checker()
     check.positive_int("quantity", quantity)
     if check.problems:
@@ -85,6 +138,8 @@ async def create(
         raise Problems.one("needId", "This need no longer accepts pledges.", Code.INVALID_STATE)
     if max_active is not None:
         await _check_pledge_quota(session, viewer.account_id, max_active)
+    if disclosure_limit is not None:
+        await _check_disclosure_limit(session, viewer.account_id, need.id, disclosure_limit)
     still_open = need.quantity - need.quantity_pledged
     if quantity > still_open:
         raise Problems.one("quantity", f"Only {still_open} {need.unit} are still needed.", Code.QUANTITY_EXCEEDS_OPEN)
@@ -108,7 +163,13 @@ async def create(
         offer.updated_at = utcnow()
     need.quantity_pledged += quantity
     _follow_quantities(need)
-    pledge = Pledge(need_id=need.id, donor_id=viewer.account_id, offer_id=offer_id, quantity=quantity)
+    pledge = Pledge(
+        need_id=need.id,
+        donor_id=viewer.account_id,
+        offer_id=offer_id,
+        quantity=quantity,
+        accepted_at=func.now() if accept_at_once else None,
+    )
     session.add(pledge)
     await session.flush()
     await session.refresh(pledge)
@@ -163,6 +224,30 @@ async def confirm_delivery(*, session: AsyncSession, viewer: Viewer, pledge_id: 
     await session.flush()
     audience = (need.owner_id, pledge.donor_id)
     await emit(session=session, kind=EventKind.PLEDGE_DELIVERED, need=need, pledge_id=pledge.id, audience=audience)
+    return pledge
+
+
+async def accept(*, session: AsyncSession, viewer: Viewer, pledge_id: int) -> Pledge:
+    """The requester, or whoever filed the need, accepts a pledge: its donor may now see the need's
+    exact location and phone (AIDMAP_DISCLOSE_ON=accept; with pledge, every pledge is accepted when made)."""
+    pledge = await session.get(Pledge, pledge_id)
+    need = await _need_for_update(session=session, need_id=pledge.need_id) if pledge else None
+    if pledge is None or need is None or viewer.account_id not in (pledge.donor_id, need.owner_id, need.filed_by_id):
+        raise Problems.one("pledgeId", "No pledge of yours has this id.", Code.NOT_FOUND)
+    if viewer.account_id not in (need.owner_id, need.filed_by_id):
+        raise Problems.one(
+            "pledgeId", "Only the person who asked for help, or who filed the need, can accept a pledge.", Code.FORBIDDEN
+        )
+    # Re-read under the need's lock: a concurrent cancel or accept may have changed it.
+    await session.refresh(pledge, with_for_update=True)
+    if pledge.status != PledgeStatus.PLEDGED:
+        raise Problems.one("pledgeId", f"This pledge is already {pledge.status.lower()}.", Code.INVALID_STATE)
+    if pledge.accepted_at is not None:
+        raise Problems.one("pledgeId", "This pledge is already accepted.", Code.INVALID_STATE)
+    pledge.accepted_at = utcnow()
+    await session.flush()
+    audience = {need.owner_id, pledge.donor_id} | ({need.filed_by_id} if need.filed_by_id is not None else set())
+    await emit(session=session, kind=EventKind.PLEDGE_ACCEPTED, need=need, pledge_id=pledge.id, audience=audience)
     return pledge
 
 

@@ -18,6 +18,7 @@ from aidmap.models import EventKind, Need, NeedReport, NeedStatus, Pledge, Pledg
 from aidmap.models.need import ACTIVE_STATUSES, HIDDEN_STATUSES, may_see_need, privacy_facts, reviews, status_for
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.nearby import Page
+from aidmap.resolvers.needs import active_donors
 from aidmap.resolvers.paging import newest_first
 from aidmap.resolvers.problems import Code, Problems
 from aidmap.resolvers.validation import Checker, utcnow
@@ -47,12 +48,7 @@ async def _need_for_update(session: AsyncSession, viewer: Viewer, need_id: int) 
 
 
 async def _is_active_donor(session: AsyncSession, account_id: int, need_id: int) -> bool:
-    found = await session.execute(
-        select(Pledge.id).where(
-            Pledge.need_id == need_id, Pledge.donor_id == account_id, Pledge.status == PledgeStatus.PLEDGED.value
-        )
-    )
-    return found.first() is not None
+    return account_id in await active_donors(session=session, need_id=need_id)
 
 
 def _reopened_status(need: Need) -> str:
@@ -147,20 +143,13 @@ async def report(
         need.status, need.updated_at = NeedStatus.UNDER_REVIEW.value, utcnow()
         await session.flush()
         await session.refresh(need)
-        donors = await _active_donors(session, need.id)
+        donors = await active_donors(session=session, need_id=need.id)
         await emit(session=session, kind=EventKind.NEED_HIDDEN, need=need, audience=_people(need) | donors)
     return need
 
 
 def _people(need: Need) -> set[int]:
     return {need.owner_id} | ({need.filed_by_id} if need.filed_by_id is not None else set())
-
-
-async def _active_donors(session: AsyncSession, need_id: int) -> set[int]:
-    rows = await session.execute(
-        select(Pledge.donor_id).where(Pledge.need_id == need_id, Pledge.status == PledgeStatus.PLEDGED.value)
-    )
-    return set(rows.scalars())
 
 
 async def _cancel_open_pledges(session: AsyncSession, need: Need, by_id: int) -> set[int]:

@@ -39,8 +39,11 @@ WebhookErrorCode = _codes("WebhookErrorCode", [*_INPUT, *_ACCESS, Code.QUOTA_EXC
 HelpErrorCode = _codes("HelpErrorCode", [*_INPUT, *_ACCESS, Code.QUANTITY_EXCEEDS_OPEN, Code.OWN_NEED])
 PledgeErrorCode = _codes(
     "PledgeErrorCode",
-    [*_INPUT, *_ACCESS, Code.QUANTITY_EXCEEDS_OPEN, Code.OWN_NEED, Code.OFFER_UNAVAILABLE, Code.QUOTA_EXCEEDED],
-)
+    [
+        *_INPUT, *_ACCESS, Code.QUANTITY_EXCEEDS_OPEN, Code.OWN_NEED, Code.OFFER_UNAVAILABLE, Code.QUOTA_EXCEEDED,
+        Code.DISCLOSURE_LIMIT,
+    ],
+)  # fmt: skip
 
 
 @strawberry.type

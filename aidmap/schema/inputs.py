@@ -126,6 +126,11 @@ class ConfirmDeliveryInput:
 
 
 @strawberry.input
+class AcceptPledgeInput:
+    pledge_id: strawberry.ID
+
+
+@strawberry.input
 class SendMessageInput:
     pledge_id: strawberry.ID
     body: str

@@ -30,6 +30,7 @@ from aidmap.schema.errors import (
 from aidmap.schema.ids import pk_of
 from aidmap.schema.inputs import (
     AcceptHelpRequestInput,
+    AcceptPledgeInput,
     CancelNeedInput,
     CancelPledgeInput,
     ClaimNeedInput,
@@ -375,6 +376,8 @@ class Mutation(WebhookMutation, ImportMutation):
                 quantity=input.quantity,
                 offer_id=offer_id,
                 max_active=info.context.settings.max_active_pledges,
+                disclosure_limit=info.context.settings.disclosure_limit_per_day,
+                accept_at_once=info.context.settings.disclose_on == "pledge",
             )
 
         row, errors = await _in_transaction(
@@ -397,6 +400,18 @@ class Mutation(WebhookMutation, ImportMutation):
         async def action(session: AsyncSession, viewer: Viewer) -> models.Pledge:
             pledge_id = _pk(input.pledge_id, "Pledge", "pledgeId")
             return await pledges.confirm_delivery(session=session, viewer=viewer, pledge_id=pledge_id)
+
+        row, errors = await _in_transaction(info.context, PledgeError, action)
+        return _pledge_payload(row, errors)
+
+    @strawberry.mutation(
+        description="The requester, or whoever filed the need, accepts a pledge: only then does its donor see "
+        "the need's exact location and phone (when the server runs with AIDMAP_DISCLOSE_ON=accept)."
+    )
+    async def accept_pledge(self, info: Info[Context, None], input: AcceptPledgeInput) -> PledgePayload:
+        async def action(session: AsyncSession, viewer: Viewer) -> models.Pledge:
+            pledge_id = _pk(input.pledge_id, "Pledge", "pledgeId")
+            return await pledges.accept(session=session, viewer=viewer, pledge_id=pledge_id)
 
         row, errors = await _in_transaction(info.context, PledgeError, action)
         return _pledge_payload(row, errors)

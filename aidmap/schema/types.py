@@ -426,6 +426,10 @@ class Pledge(Node):
     created_at: datetime
     delivered_at: datetime | None
     cancelled_at: datetime | None
+    accepted_at: datetime | None = strawberry.field(
+        description="When the donor was given the need's exact location and phone: when pledged, or when the "
+        "requester (or filer) accepted it if the server asks for acceptance; null until then."
+    )
     _need_id: strawberry.Private[int]
     _donor_id: strawberry.Private[int]
     _offer_id: strawberry.Private[int | None]
@@ -458,6 +462,7 @@ class Pledge(Node):
             created_at=pledge.created_at,
             delivered_at=pledge.delivered_at,
             cancelled_at=pledge.cancelled_at,
+            accepted_at=pledge.accepted_at,
             _need_id=pledge.need_id,
             _donor_id=pledge.donor_id,
             _offer_id=pledge.offer_id,
