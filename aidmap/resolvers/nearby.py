@@ -12,6 +12,7 @@ from geoalchemy2 import Geography
 from sqlalchemy import ColumnElement, func, literal_column
 
 from aidmap.db.reader import Reader, located_columns
+from aidmap.models.need import HIDDEN_STATUSES
 from aidmap.resolvers.cursors import check_page_size, distance_cursor, parse_distance_cursor
 from aidmap.resolvers.problems import UserInputError
 from aidmap.resolvers.validation import Checker
@@ -65,6 +66,7 @@ _ORIGIN = "geography(ST_SetSRID(ST_MakePoint(%(lon)s::float8, %(lat)s::float8), 
 # ends and the distance shown are then a function of the cell alone, whatever the exact point, and
 # the order is strict, so a page rarely ends inside a run of equal distances.
 _KEY = "rank_point"
+_PUBLIC = {"needs": " AND status NOT IN (" + ", ".join(f"'{s.value}'" for s in HIDDEN_STATUSES) + ")"}
 
 
 @lru_cache(maxsize=64)
@@ -80,10 +82,12 @@ def _nearest_sql(table: str, columns: str, where: tuple[str, ...], resume: bool,
     conditions = list(where)
     if resume:
         # Resume after the last row seen, measuring its distance again from this origin: the cursor
-        # holds only an id (the row may have been pledged since: it still marks the place).
+        # holds only an id (the row may have been pledged since: it still marks the place). A hidden
+        # need (pending, under review, rejected) marks nothing: its cursor answers like an unknown id's,
+        # or a made-up cursor would tell that it exists and, by bisection, its cell.
         conditions.append(
-            f"({_KEY} <-> {_ORIGIN}, id) > ((SELECT {_KEY} <-> {_ORIGIN} FROM {table} WHERE id = %(after_id)s::bigint), "
-            "%(after_id)s::bigint)"
+            f"({_KEY} <-> {_ORIGIN}, id) > ((SELECT {_KEY} <-> {_ORIGIN} FROM {table} WHERE id = %(after_id)s::bigint"
+            f"{_PUBLIC.get(table, '')}), %(after_id)s::bigint)"
         )
     order = "ORDER BY distance"
     if ties:

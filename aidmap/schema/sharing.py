@@ -31,6 +31,46 @@ class SelectionPlan:
     distance_keys: tuple[str, ...]
     # Variables the payload's selection uses (None: could not tell, so all count).
     selection_variables: frozenset[str] | None
+    # False when the selection reaches a field whose answer depends on who asks beyond what the share
+    # key says (Need.pledges, rejectedReason, reports, Account.phone...): then a result is shared only
+    # between subscriptions of the same viewer, never handed to another.
+    viewer_independent: bool = False
+
+
+_GEO: dict[str, Any] = {"lat": None, "lon": None, "__typename": None}
+_AREA: dict[str, Any] = dict.fromkeys(("code", "name", "nameEn", "fullName", "level", "__typename"))
+# Fields whose answer is the same for every viewer with the same share key (event, privacy class,
+# is-mine): an allow-list, so a field added later is viewer-scoped until someone says otherwise.
+PUBLIC_SELECTION: dict[str, Any] = {
+    **dict.fromkeys(("cursor", "kind", "distanceMeters", "__typename")),
+    "need": {
+        **dict.fromkeys((
+            "id", "category", "title", "details", "quantity", "unit", "urgency", "householdSize", "status",
+            "quantityPledged", "quantityDelivered", "expiresAt", "createdAt", "updatedAt", "isMine",
+            "contactPhone", "__typename",
+        )),
+        "approximateLocation": _GEO, "exactLocation": _GEO, "ward": _AREA,
+        "verification": {"verifiedAt": None, "area": _AREA, "__typename": None},
+    },
+    "offer": {
+        **dict.fromkeys((
+            "id", "category", "title", "details", "quantity", "quantityPledged", "unit", "radiusMeters",
+            "availableUntil", "status", "createdAt", "isMine", "__typename",
+        )),
+        "approximateLocation": _GEO, "exactLocation": _GEO,
+        "donor": {"id": None, "displayName": None, "__typename": None},
+    },
+}  # fmt: skip
+
+
+def _viewer_independent(selection_set: Any, allowed: dict[str, Any]) -> bool:
+    for node in selection_set.selections:
+        if not isinstance(node, FieldNode) or node.name.value not in allowed:
+            return False  # a fragment, or a field not known to be the same for everyone
+        below = allowed[node.name.value]
+        if node.selection_set is not None and (below is None or not _viewer_independent(node.selection_set, below)):
+            return False
+    return True
 
 
 class _Variables(Visitor):
@@ -85,6 +125,7 @@ def _plan(operation: OperationDefinitionNode, has_fragments: bool) -> SelectionP
         root_key=root.alias.value if root.alias else root.name.value,
         distance_keys=tuple(distance_keys),
         selection_variables=variables,
+        viewer_independent=_viewer_independent(root.selection_set, PUBLIC_SELECTION),
     )
 
 
@@ -133,7 +174,11 @@ class SharingExecutionContext(PlainFieldsExecutionContext):
             for name, value in variables.items()
             if plan.selection_variables is None or name in plan.selection_variables
         )
-        return cache, plan, (share_key, serial, tuple(used))
+        viewer: Any = None
+        if not plan.viewer_independent:
+            who = getattr(self.context_value, "principal", None)
+            viewer = ("viewer", who.account_id, who.partner_id) if who is not None else ("viewer", None, None)
+        return cache, plan, (share_key, serial, tuple(used), viewer)
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         shared_key = self.shared_key()

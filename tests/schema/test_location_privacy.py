@@ -248,3 +248,30 @@ def _replayed(client: LiveClient, op: str) -> set[str]:
             seen.add(message["payload"]["data"]["needsNearby"]["need"]["id"])
     client.ws.send(json.dumps({"id": op, "type": "complete"}))
     return seen
+
+
+def test_a_cursor_made_from_a_hidden_need_answers_like_an_unknown_id(api: Api, db: psycopg.Connection[Any]) -> None:
+    """Cursors carry an id; a made-up one from a hidden need (under review) must not tell that it exists,
+    nor, by where the next page starts, which cell it is in."""
+    from aidmap.resolvers.cursors import distance_cursor
+
+    requester = sign_up(api)
+    for i in range(6):
+        create_need(api, requester, title=f"public {i}", location={"lat": 21.0285 + i * 0.006, "lon": 105.8542})
+    hidden = create_need(api, requester, title="hidden", location={"lat": 21.0465, "lon": 105.8542})
+    hidden_pk, public_pk = (
+        db.execute("SELECT id FROM needs WHERE title = %s", (title,)).fetchone()[0]  # type: ignore[index]
+        for title in ("hidden", "public 2")
+    )
+    db.execute("UPDATE needs SET status = 'UNDER_REVIEW' WHERE id = %s", (hidden_pk,))
+    unknown_pk = hidden_pk + 1000
+
+    def after(pk: int) -> Any:
+        query = """query ($after: String) { needs(near: {lat: 21.0285, lon: 105.8542}, radiusMeters: 10000, first: 10,
+          after: $after, statuses: [OPEN, PARTLY_PLEDGED, PLEDGED, FULFILLED, CANCELLED, EXPIRED]) {
+          edges { node { id } } pageInfo { hasNextPage } } }"""
+        return api.post(query, {"after": distance_cursor(pk)})
+
+    assert len(after(public_pk)["data"]["needs"]["edges"]) == 3  # a real bookmark works
+    assert after(hidden_pk) == after(unknown_pk)
+    assert hidden["id"] not in json.dumps(after(public_pk))

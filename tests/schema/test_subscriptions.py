@@ -218,3 +218,36 @@ def test_area_subscriptions_take_the_lean_path_and_others_strawberrys(api: Api, 
         client.nothing_within(0.3)
     assert AidmapTransportWSHandler.lean_operations - before == 1
     assert "nope" in invalid["errors"][0]["message"]
+
+
+def test_a_shared_event_result_never_carries_another_viewers_fields(api: Api, live_server: LiveServer, db: Any) -> None:
+    """Subscribers who send the same document share one execution per event, so a field that depends on who
+    asks (the viewer's own pledges, with their phone and offer's exact point) must not reach anyone else."""
+    from aidmap.resolvers.cursors import event_cursor
+
+    document = """subscription ($near: GeoPointInput!, $after: String) {
+      needsNearby(near: $near, radiusMeters: 3000, after: $after) {
+        cursor need { id pledges { status donor { phone } offer { exactLocation { lat lon } } } } } }"""
+    requester, donor, other = sign_up(api), sign_up(api), sign_up(api)
+    need = create_need(api, requester, quantity=5)
+    offer = create_offer(api, donor)
+    made = pledge(api, donor, need["id"], 1, offer_id=offer["id"])
+    cancelled = api.data(
+        "mutation ($input: CancelPledgeInput!) { cancelPledge(input: $input) { errors { code } } }",
+        {"input": {"pledgeId": made["pledge"]["id"]}}, donor,
+    )  # fmt: skip
+    assert cancelled["cancelPledge"]["errors"] == []
+    with LiveClient(live_server.url, donor) as client:
+        client.subscribe(document, {"near": HANOI})
+        assert client.nothing_within(0.3)
+        before = db.execute("SELECT max(seq) FROM events").fetchone()[0]
+        pledge(api, other, need["id"], 1)
+        seen_by_donor = _event(client)["needsNearby"]
+    # The donor's own (cancelled) pledge, with its phone and its offer's exact point: theirs to see.
+    assert seen_by_donor["need"]["pledges"][0]["offer"]["exactLocation"] is not None
+
+    with LiveClient(live_server.url) as stranger:
+        stranger.subscribe(document, {"near": HANOI, "after": event_cursor(before)})
+        replayed = _event(stranger)["needsNearby"]
+    assert replayed["cursor"] == seen_by_donor["cursor"]
+    assert replayed["need"]["pledges"] == []
