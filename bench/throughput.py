@@ -84,9 +84,12 @@ def floor_rps(port: int, seconds: float) -> int:
     return round(float(found[1]))
 
 
-def compare(url: str, other: Path, *, seconds: float, concurrency: int = 4, burst: float = 2) -> dict[str, Any]:
-    """This checkout against another, in alternating bursts on the same database."""
-    servers = {"this checkout": start_server(url), str(other): start_server(url, checkout=other)}
+def compare(
+    url: str, other: Path, *, seconds: float, concurrency: int = 4, burst: float = 2, other_url: str | None = None
+) -> dict[str, Any]:
+    """This checkout against another, in alternating bursts on the same database (or, when the other
+    checkout's schema differs, on a database of its own with the same data: `other_url`)."""
+    servers = {"this checkout": start_server(url), str(other): start_server(other_url or url, checkout=other)}
     totals = {name: {"requests": 0, "seconds": 0.0, "cpu": 0.0, "p99": []} for name in servers}
     try:
         for server, port in servers.values():
@@ -132,6 +135,9 @@ def main() -> int:
     parser.add_argument("--needs", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=10, help="per step (with --compare-with: in all)")
     parser.add_argument("--compare-with", type=Path, help="another checkout to run side by side")
+    parser.add_argument(
+        "--compare-database-url", help="the other checkout's own database (same data, its schema), when schemas differ"
+    )
     args = parser.parse_args()
     url = os.environ.get("AIDMAP_DATABASE_URL")
     cluster, base = None, None
@@ -147,7 +153,9 @@ def main() -> int:
         if demo.database_is_empty(url):
             demo.seed(url, needs=args.needs)
         if args.compare_with:
-            compared = compare(url, args.compare_with.resolve(), seconds=args.seconds)
+            compared = compare(
+                url, args.compare_with.resolve(), seconds=args.seconds, other_url=args.compare_database_url
+            )
         else:
             result = measure(url, seconds=args.seconds)
     finally:
