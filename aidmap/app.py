@@ -165,6 +165,7 @@ class AidmapGraphQL(GraphQL[Context, None]):
             max_aliases=settings.max_aliases,
             max_tokens=settings.max_query_tokens,
             max_cost=settings.max_query_cost,
+            max_fragment_spreads=settings.max_fragment_spreads,
         )
         super().__init__(
             build_schema(limits),

@@ -66,6 +66,8 @@ class Settings:
     max_aliases: int = 30
     max_query_tokens: int = 2000
     max_query_cost: int = 5000
+    # Fragment spreads per document (`...Name`), refused before any other analysis.
+    max_fragment_spreads: int = 500
     max_subscriptions_per_connection: int = 20
     connection_init_timeout_seconds: float = 10.0
     # Webhooks: how often each process queues and delivers; the first retry's delay (doubling);
@@ -111,6 +113,7 @@ class Settings:
             max_aliases=int(env.get("AIDMAP_MAX_ALIASES", "30")),
             max_query_tokens=int(env.get("AIDMAP_MAX_QUERY_TOKENS", "2000")),
             max_query_cost=int(env.get("AIDMAP_MAX_QUERY_COST", "5000")),
+            max_fragment_spreads=int(env.get("AIDMAP_MAX_FRAGMENT_SPREADS", "500")),
             max_subscriptions_per_connection=int(env.get("AIDMAP_MAX_SUBSCRIPTIONS_PER_CONNECTION", "20")),
             connection_init_timeout_seconds=float(env.get("AIDMAP_CONNECTION_INIT_TIMEOUT_SECONDS", "10")),
             tile_url=env.get("AIDMAP_TILE_URL", ""),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 import strawberry
 from graphql import GraphQLError
@@ -67,6 +68,22 @@ class ClientSafeErrors(MaskErrors):
         return anonymised
 
 
+class CheckedValidation(ValidationCache):
+    """Spreads, depth and aliases (linear: schema/limits.py) before graphql-core's validation,
+    which a document over those limits never reaches."""
+
+    limits = Limits()
+
+    def on_validate(self) -> Iterator[None]:
+        document = self.execution_context.graphql_document
+        errors = self.limits.document_errors(document) if document is not None else []
+        if errors:
+            self.execution_context.pre_execution_errors = errors
+            yield
+            return
+        yield from super().on_validate()
+
+
 class AidmapSchema(strawberry.Schema):
     limits: Limits
     limit_rules: tuple[type[ASTValidationRule], ...]
@@ -82,6 +99,7 @@ def build_schema(limits: Limits | None = None) -> AidmapSchema:
     limits = limits or Limits(dev=True)
     rules = limits.validation_rules()  # built once: the validation cache keys on these objects
     checks = operation_checks(limits)
+    validation = type("BoundCheckedValidation", (CheckedValidation,), {"limits": limits})
     built = AidmapSchema(
         query=Query,
         mutation=Mutation,
@@ -92,7 +110,7 @@ def build_schema(limits: Limits | None = None) -> AidmapSchema:
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
             lambda: AddValidationRules(rules),
             lambda: ParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
+            lambda: validation(maxsize=256),
             checks,
             MetricsExtension,
         ],

@@ -1,18 +1,26 @@
-"""Limits on what one GraphQL document may ask: depth, aliases, tokens, cost, introspection, partner scopes.
+"""Limits on what one GraphQL document may ask: fragment spreads, depth, aliases, tokens, cost,
+introspection, partner scopes.
 
-Depth, aliases and introspection are validation rules (also used by the lean websocket
-path, schema/live_socket.py); tokens are limited while parsing; cost and partner scopes
-need the variables, so they are checked just before execution.
+Every check is linear in the size of the document: each fragment definition is measured once
+(memoised, a cycle counts as nothing: NoFragmentCyclesRule reports it) and reused for every
+spread of it, so a fragment bomb (F1 spreads F0 twice, F2 spreads F1 twice...) costs as little
+to refuse as it costs to read. strawberry's QueryDepthLimiter and MaxAliasesLimiter expand every
+spread again (2^n for n fragments): they are not used.
+
+Tokens are limited while parsing; spreads, depth and aliases right after (document_errors, before
+graphql-core's validation, also on the websocket path, schema/live_socket.py); cost and partner
+scopes need the variables, so they are checked just before execution.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
@@ -30,12 +38,13 @@ from graphql import (
 )
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
-from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
-from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 
 from aidmap.models import Scope
 
 log = logging.getLogger(__name__)
+
+# Counts saturate here: a bomb's true count (2^60) is as refused as this, and stays a small int.
+SATURATED = 1 << 40
 
 
 @dataclass(frozen=True)
@@ -45,15 +54,129 @@ class Limits:
     max_aliases: int = 30
     max_tokens: int = 2000
     max_cost: int = 5000
+    max_fragment_spreads: int = 500
+    # Fragments spread within fragments within...: graphql-core aborts validation past ~80 without
+    # saying why; real clients nest a handful.
+    max_fragment_nesting: int = 30
 
     def validation_rules(self) -> list[type[ASTValidationRule]]:
-        rules: list[type[ASTValidationRule]] = [
-            max_depth_rule(self.max_depth, None, None),
-            max_aliases_rule(self.max_aliases),
-        ]
-        if not self.dev:
-            rules.append(NoSchemaIntrospectionCustomRule)
-        return rules
+        return [] if self.dev else [NoSchemaIntrospectionCustomRule]
+
+    def document_errors(self, document: DocumentNode) -> list[GraphQLError]:
+        """Spreads, depth and aliases, in one linear pass; [] when the document is within them."""
+        return document_errors(document, self)
+
+
+def too_complex(message: str, nodes: Any = None) -> GraphQLError:
+    return GraphQLError(message, nodes, extensions={"code": "QUERY_TOO_COMPLEX"})
+
+
+def _selection_sets(document: DocumentNode) -> Iterator[SelectionSetNode]:
+    """Every selection set of the document once (iteratively: no recursion limit to hit)."""
+    stack = [d.selection_set for d in document.definitions if hasattr(d, "selection_set")]
+    while stack:
+        selection_set = stack.pop()
+        yield selection_set
+        for selection in selection_set.selections:
+            child = getattr(selection, "selection_set", None)
+            if child is not None:
+                stack.append(child)
+
+
+def count_spreads(document: DocumentNode) -> int:
+    return sum(isinstance(s, FragmentSpreadNode) for ss in _selection_sets(document) for s in ss.selections)
+
+
+class _PerFragment:
+    """measure(selection_set) with every fragment measured once: `combine` folds a selection set's
+    selections, `spread` is a fragment's value (memoised; 0 while it is being measured: a cycle)."""
+
+    def __init__(self, document: DocumentNode, measure: Callable[[_PerFragment, SelectionSetNode], int]) -> None:
+        self.fragments = _fragments(document)
+        self._measure = measure
+        self._memo: dict[str, int] = {}
+
+    def __call__(self, selection_set: SelectionSetNode) -> int:
+        return self._measure(self, selection_set)
+
+    def spread(self, name: str) -> int:
+        known = self._memo.get(name)
+        if known is not None:
+            return known
+        fragment = self.fragments.get(name)
+        if fragment is None:
+            return 0  # unknown fragment: validation reports it
+        self._memo[name] = 0  # in progress: a cycle through here counts nothing
+        value = self._memo[name] = self._measure(self, fragment.selection_set)
+        return value
+
+
+def _depth(walk: _PerFragment, selection_set: SelectionSetNode) -> int:
+    # The deepest level of a selection below this set (its own selections are level 0), counted as
+    # strawberry's limiter counts: introspection fields (__schema, __type) are not counted.
+    deepest = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            if selection.selection_set is not None and not selection.name.value.startswith("__"):
+                deepest = max(deepest, 1 + walk(selection.selection_set))
+        elif isinstance(selection, InlineFragmentNode):
+            deepest = max(deepest, walk(selection.selection_set))
+        elif isinstance(selection, FragmentSpreadNode):
+            deepest = max(deepest, walk.spread(selection.name.value))
+    return deepest
+
+
+def _nesting(walk: _PerFragment, selection_set: SelectionSetNode) -> int:
+    deepest = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FragmentSpreadNode):
+            deepest = max(deepest, 1 + walk.spread(selection.name.value))
+        else:
+            child = getattr(selection, "selection_set", None)
+            if child is not None:
+                deepest = max(deepest, walk(child))
+    return deepest
+
+
+def _aliases(walk: _PerFragment, selection_set: SelectionSetNode) -> int:
+    total = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            total += selection.alias is not None
+            if selection.selection_set is not None:
+                total += walk(selection.selection_set)
+        elif isinstance(selection, InlineFragmentNode):
+            total += walk(selection.selection_set)
+        elif isinstance(selection, FragmentSpreadNode):
+            total += walk.spread(selection.name.value)
+    return min(total, SATURATED)
+
+
+def document_errors(document: DocumentNode, limits: Limits) -> list[GraphQLError]:
+    spreads = count_spreads(document)
+    if spreads > limits.max_fragment_spreads:
+        # Before any other analysis: nothing else is looked at in a document this convoluted.
+        return [too_complex(f"The document has {spreads} fragment spreads, at most {limits.max_fragment_spreads}.")]
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    errors: list[GraphQLError] = []
+    try:
+        nesting = max((_PerFragment(document, _nesting)(o.selection_set) for o in operations), default=0)
+        if nesting > limits.max_fragment_nesting:
+            return [too_complex(f"Fragments are nested {nesting} deep, at most {limits.max_fragment_nesting}.")]
+        depth, aliases = _PerFragment(document, _depth), _PerFragment(document, _aliases)
+        for operation in operations:
+            if depth(operation.selection_set) > limits.max_depth:
+                name = operation.name.value if operation.name else "anonymous"
+                errors.append(
+                    too_complex(f"'{name}' exceeds maximum operation depth of {limits.max_depth}", [operation])
+                )
+        total_aliases = min(sum(aliases(o.selection_set) for o in operations), SATURATED)
+    except RecursionError:  # nesting deeper than Python's stack: far past any depth limit
+        return [too_complex(f"The document exceeds maximum operation depth of {limits.max_depth}")]
+    if total_aliases > limits.max_aliases:
+        shown = f"more than {SATURATED}" if total_aliases >= SATURATED else str(total_aliases)
+        errors.append(too_complex(f"{shown} aliases found. Allowed: {limits.max_aliases}"))
+    return errors
 
 
 # The scope a partner key needs for each root field. A field missing here is refused to partners:
@@ -93,24 +216,23 @@ def _operation(document: Any, name: str | None) -> OperationDefinitionNode | Non
 
 
 def root_fields(document: Any, operation_name: str | None) -> set[str]:
-    """Names of the root fields an operation selects (through fragments too)."""
+    """Names of the root fields an operation selects (through fragments too; each fragment looked at once)."""
     operation = _operation(document, operation_name)
     fragments = _fragments(document)
     names: set[str] = set()
-
-    def walk(selection_set: SelectionSetNode, seen: frozenset[str]) -> None:
-        for selection in selection_set.selections:
+    seen: set[str] = set()
+    stack = [operation.selection_set] if operation is not None else []
+    while stack:
+        for selection in stack.pop().selections:
             if isinstance(selection, FieldNode):
                 names.add(selection.name.value)
             elif isinstance(selection, InlineFragmentNode):
-                walk(selection.selection_set, seen)
+                stack.append(selection.selection_set)
             elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
+                seen.add(selection.name.value)
                 fragment = fragments.get(selection.name.value)
                 if fragment is not None:
-                    walk(fragment.selection_set, seen | {selection.name.value})
-
-    if operation is not None:
-        walk(operation.selection_set, frozenset())
+                    stack.append(fragment.selection_set)
     return names
 
 
@@ -145,7 +267,6 @@ def query_cost(document: Any, operation_name: str | None, variables: dict[str, A
     operation = _operation(document, operation_name)
     if operation is None:
         return 0
-    fragments = _fragments(document)
 
     def size(field: FieldNode) -> int:
         for argument in field.arguments or ():
@@ -164,22 +285,22 @@ def query_cost(document: Any, operation_name: str | None, variables: dict[str, A
                 return max(len(value_or_var), 1)
         return pages.get(field.name.value, 1)
 
-    def cost(selection_set: SelectionSetNode, multiplier: int, seen: frozenset[str]) -> int:
+    def cost(walk: _PerFragment, selection_set: SelectionSetNode) -> int:
+        # A selection set's cost at multiplier 1; under a list of n it costs n times that, so
+        # each fragment's cost is computed once and multiplied wherever it is spread.
         total = 0
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                total += multiplier
+                total += 1
                 if selection.selection_set is not None:
-                    total += cost(selection.selection_set, multiplier * size(selection), seen)
+                    total += size(selection) * walk(selection.selection_set)
             elif isinstance(selection, InlineFragmentNode):
-                total += cost(selection.selection_set, multiplier, seen)
-            elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
-                fragment = fragments.get(selection.name.value)
-                if fragment is not None:
-                    total += cost(fragment.selection_set, multiplier, seen | {selection.name.value})
-        return total
+                total += walk(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += walk.spread(selection.name.value)
+        return min(total, SATURATED)
 
-    return cost(operation.selection_set, 1, frozenset())
+    return _PerFragment(document, cost)(operation.selection_set)
 
 
 def refusal(message: str, code: str) -> ExecutionResult:

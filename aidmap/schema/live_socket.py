@@ -50,6 +50,8 @@ def _checked_document(schema: AidmapSchema, query: str) -> DocumentNode | None:
         document = parse(query, max_tokens=schema.limits.max_tokens)
     except GraphQLError:
         return None
+    if schema.limits.document_errors(document):
+        return None
     rules = (*specified_rules, *schema.limit_rules)
     return None if validate(schema._schema, document, rules) else document
 
