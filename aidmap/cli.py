@@ -52,6 +52,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             access_log=settings.access_log,
             # Events are a few hundred bytes: compressing each costs more CPU than it saves.
             ws_per_message_deflate=False,
+            # A websocket message may be as large as an HTTP body, not uvicorn's 16 MiB.
+            ws_max_size=settings.max_body_bytes,
             # Thousands of live subscribers reconnecting at once (after a deploy) need a deep accept queue.
             backlog=8192,
         )

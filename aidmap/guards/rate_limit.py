@@ -1,5 +1,8 @@
 """Rate limiting: a token bucket per partner key (its own limit) or, without a key, per client IP.
 
+Operations sent over a websocket (graphql-transport-ws `subscribe` messages) draw from the same
+bucket as the handshake's key (schema/live_socket.py asks through `scope["aidmap.rate_limit"]`).
+
 In-process: with N processes behind a load balancer a client gets up to N times the limit
 (see docs). Over the limit, HTTP 429 with Retry-After, before any GraphQL work is done.
 """
@@ -69,7 +72,9 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         key, limit = await self._key(scope)
-        wait = self.buckets.take(key, limit)
+        wait = await self.take(key, limit)
+        if scope["type"] == "websocket":
+            scope["aidmap.rate_limit"] = (self, key, limit)
         if wait == 0.0:
             await self.app(scope, receive, send)
             return
@@ -101,6 +106,10 @@ class RateLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+    async def take(self, key: str, limit: int) -> float:
+        """Spend one request of `key`; 0 when allowed, else the seconds until the next one is."""
+        return self.buckets.take(key, limit)
 
     async def _key(self, scope: Scope) -> tuple[str, int]:
         header = dict(scope.get("headers", ())).get(b"authorization")

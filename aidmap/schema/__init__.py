@@ -13,7 +13,7 @@ from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimit
 from aidmap.i18n import translate
 from aidmap.observability import MetricsExtension
 from aidmap.resolvers.problems import UserInputError
-from aidmap.schema.limits import Limits, operation_checks, page_defaults
+from aidmap.schema.limits import Limits, OperationChecks, operation_checks, page_defaults
 from aidmap.schema.mutation import Mutation
 from aidmap.schema.query import Query
 from aidmap.schema.sharing import SharingExecutionContext
@@ -86,6 +86,7 @@ class CheckedValidation(ValidationCache):
 
 class AidmapSchema(strawberry.Schema):
     limits: Limits
+    checks: type[OperationChecks]
     limit_rules: tuple[type[ASTValidationRule], ...]
 
     def process_errors(self, errors: list[GraphQLError], execution_context: object = None) -> None:
@@ -118,6 +119,7 @@ def build_schema(limits: Limits | None = None) -> AidmapSchema:
     )
     checks.pages = page_defaults(built._schema)
     built.limits = limits
+    built.checks = checks
     built.limit_rules = tuple(rules)
     return built
 

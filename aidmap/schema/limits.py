@@ -313,26 +313,36 @@ class OperationChecks(SchemaExtension):
     max_cost = 5000
     pages: dict[str, int] = {}  # noqa: RUF012 - set once per schema (limits_extension)
 
+    @classmethod
+    def refusal_for(
+        cls, document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None, partner: Any
+    ) -> ExecutionResult | None:
+        """The refusal for an operation over cost or outside the partner's scopes, else None
+        (also used by the websocket path that bypasses strawberry's pipeline, schema/live_socket.py)."""
+        try:
+            missing = missing_scopes(partner.scopes, root_fields(document, operation_name)) if partner else []
+            cost = query_cost(document, operation_name, variables or {}, cls.pages)
+        except Exception:  # a bug here must neither leak its message nor let the operation through
+            log.exception("checking an operation failed")
+            return refusal("Unexpected error.", "INTERNAL")
+        if missing:
+            return refusal(f"This API key may not use: {', '.join(missing)}.", "FORBIDDEN")
+        if cost > cls.max_cost:
+            return refusal(
+                f"This query may return too much (cost {cost}, at most {cls.max_cost}): ask for smaller pages.",
+                "QUERY_TOO_COSTLY",
+            )
+        return None
+
     def on_execute(self) -> Iterator[None]:
         ctx = self.execution_context
         document = ctx.graphql_document
         if document is not None and ctx.result is None:
-            partner = getattr(ctx.context, "partner", None)
-            try:
-                missing = missing_scopes(partner.scopes, root_fields(document, ctx.operation_name)) if partner else []
-                cost = query_cost(document, ctx.operation_name, ctx.variables or {}, self.pages)
-            except Exception:  # a bug here must neither leak its message nor let the operation through
-                log.exception("checking an operation failed")
-                ctx.result = refusal("Unexpected error.", "INTERNAL")
-                yield
-                return
-            if missing:
-                ctx.result = refusal(f"This API key may not use: {', '.join(missing)}.", "FORBIDDEN")
-            elif cost > self.max_cost:
-                ctx.result = refusal(
-                    f"This query may return too much (cost {cost}, at most {self.max_cost}): ask for smaller pages.",
-                    "QUERY_TOO_COSTLY",
-                )
+            refused = self.refusal_for(
+                document, ctx.operation_name, ctx.variables, getattr(ctx.context, "partner", None)
+            )
+            if refused is not None:
+                ctx.result = refused
         yield
 
 

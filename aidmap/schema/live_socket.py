@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 from collections.abc import AsyncGenerator, Callable
 from functools import lru_cache
 from typing import Any
@@ -64,8 +65,45 @@ def _client_errors(errors: list[GraphQLError]) -> list[dict[str, Any]]:
     ]
 
 
+# Operations refused in a row for the rate limit before the socket is closed (4429): a client
+# that keeps sending after being told to wait is abusing, not unlucky.
+REFUSALS_BEFORE_CLOSE = 20
+
+
 class AidmapTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     lean_operations = 0  # operations that took this path (a test checks the path is really used)
+    refused_in_a_row = 0
+
+    async def handle_subscribe(self, message: Any) -> None:
+        # Every operation (query, mutation, subscription) counts against the same bucket as an HTTP
+        # request of the same partner key or address; the handshake spent one already.
+        if self.connection_acknowledged and message.get("id") not in self.operations:
+            wait = await self._rate_limit_wait()
+            if wait > 0:
+                self.refused_in_a_row += 1
+                if self.refused_in_a_row >= REFUSALS_BEFORE_CLOSE:
+                    await self.websocket.close(code=4429, reason="Too many requests")
+                    return
+                retry_after = max(1, math.ceil(wait))
+                error = GraphQLError(
+                    f"Too many requests; retry after {retry_after} s.", extensions={"code": "RATE_LIMITED"}
+                )
+                await self.send_message({"id": message["id"], "type": "error", "payload": [error.formatted]})
+                return
+            self.refused_in_a_row = 0
+        await super().handle_subscribe(message)
+
+    async def _rate_limit_wait(self) -> float:
+        request = self.context.request
+        limiter = request.scope.get("aidmap.rate_limit") if request is not None else None
+        if limiter is None:
+            return 0.0
+        middleware, key, limit = limiter
+        partner = self.context.partner  # a key sent in connection_init, not in the handshake's headers
+        if partner is not None:
+            key, limit = f"partner:{partner.id}", partner.rate_limit_per_minute
+        wait: float = await middleware.take(key, limit)
+        return wait
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         prepared = self._prepare(operation)
@@ -141,6 +179,8 @@ class AidmapTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         )
         if isinstance(executor, list) or executor.operation.operation is not OperationType.SUBSCRIPTION:
             return None
+        if schema.checks.refusal_for(document, operation.operation_name, operation.variables, self.context.partner):
+            return None  # strawberry's path refuses it, with the same checks, in the usual shape
         if _plan(executor.operation, bool(executor.fragments)) is None:
             return None
         root = executor.operation.selection_set.selections[0]
