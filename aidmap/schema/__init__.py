@@ -13,7 +13,7 @@ from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimit
 from aidmap.i18n import translate
 from aidmap.observability import MetricsExtension
 from aidmap.resolvers.problems import UserInputError
-from aidmap.schema.limits import Limits, OperationChecks, operation_checks, page_defaults
+from aidmap.schema.limits import Limits, OperationChecks, operation_checks
 from aidmap.schema.mutation import Mutation
 from aidmap.schema.query import Query
 from aidmap.schema.sharing import SharingExecutionContext
@@ -117,7 +117,7 @@ def build_schema(limits: Limits | None = None) -> AidmapSchema:
         ],
         execution_context_class=SharingExecutionContext,
     )
-    checks.pages = page_defaults(built._schema)
+    checks.schema = built._schema
     built.limits = limits
     built.checks = checks
     built.limit_rules = tuple(rules)

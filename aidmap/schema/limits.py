@@ -26,20 +26,21 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
-    GraphQLObjectType,
+    GraphQLField,
+    GraphQLNamedType,
     GraphQLSchema,
     InlineFragmentNode,
-    IntValueNode,
-    ListValueNode,
     NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
     SelectionSetNode,
-    VariableNode,
+    get_named_type,
 )
+from graphql.execution.values import get_argument_values, get_variable_values
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
 
 from aidmap.models import Scope
+from aidmap.resolvers.areas import MAX_OUTLINES
 
 log = logging.getLogger(__name__)
 
@@ -248,59 +249,71 @@ def missing_scopes(partner_scopes: frozenset[str], fields: set[str]) -> list[str
     return missing
 
 
-def page_defaults(schema: GraphQLSchema) -> dict[str, int]:
-    """Field name -> default page size, for every field taking `first` (cost counts pages at their default)."""
-    defaults: dict[str, int] = {}
-    for graphql_type in schema.type_map.values():
-        if isinstance(graphql_type, GraphQLObjectType) and not graphql_type.name.startswith("__"):
-            for name, field in graphql_type.fields.items():
-                first = field.args.get("first")
-                if first is not None:
-                    default = first.default_value
-                    defaults[name] = default if isinstance(default, int) else 100
-    return defaults
+# Lists whose size no argument states: their realistic size (areas returns up to MAX_OUTLINES).
+LIST_SIZES: dict[tuple[str, str], int] = {("Query", "areas"): MAX_OUTLINES}
+# Fields whose answer is large for one field: a ward's simplified outline is ~800 bytes of GeoJSON,
+# ten ordinary fields' worth (areas x30 was 7.1 MB and 2.5 s of server time at a cost of ~150).
+FIELD_WEIGHTS: dict[tuple[str, str], int] = {("AreaOutline", "geojson"): 10}
 
 
-def query_cost(document: Any, operation_name: str | None, variables: dict[str, Any], pages: dict[str, int]) -> int:
+def query_cost(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, variables: dict[str, Any]
+) -> int:
     """Every field counts once per object it may be selected on: a field under `needs(first: 100)`
-    counts 100 times, under that a `nodes(ids: [...])` list multiplies again."""
+    counts 100 times, under that a `nodes(ids: [...])` list multiplies again. The arguments are
+    the coerced ones, as execution will see them: a `first` or `ids` given as a variable's default
+    value or left to the argument's default counts as if sent."""
     operation = _operation(document, operation_name)
     if operation is None:
         return 0
+    coerced = get_variable_values(schema, operation.variable_definitions or (), variables)
+    if isinstance(coerced, list):
+        return 0  # bad variables: execution refuses them before running anything
+    fragments = _fragments(document)
 
-    def size(field: FieldNode) -> int:
-        for argument in field.arguments or ():
-            value = argument.value
-            if isinstance(value, VariableNode):
-                value_or_var: Any = variables.get(value.name.value)
-            elif isinstance(value, IntValueNode):
-                value_or_var = int(value.value)
-            elif isinstance(value, ListValueNode):
-                value_or_var = value.values
-            else:
-                continue
-            if argument.name.value == "first" and isinstance(value_or_var, int):
-                return max(value_or_var, 1)
-            if argument.name.value == "ids" and isinstance(value_or_var, list | tuple):
-                return max(len(value_or_var), 1)
-        return pages.get(field.name.value, 1)
+    def size(parent: GraphQLNamedType, field: FieldNode, definition: GraphQLField) -> int:
+        try:
+            args = get_argument_values(definition, field, coerced)
+        except GraphQLError:
+            return 1  # bad arguments: execution refuses them
+        first, ids = args.get("first"), args.get("ids")
+        if isinstance(first, int):
+            return max(first, 1)
+        if isinstance(ids, list):
+            return max(len(ids), 1)
+        return LIST_SIZES.get((parent.name, field.name.value), 1)
 
-    def cost(walk: _PerFragment, selection_set: SelectionSetNode) -> int:
+    def cost(parent: GraphQLNamedType | None, selection_set: SelectionSetNode, memo: dict[str, int]) -> int:
         # A selection set's cost at multiplier 1; under a list of n it costs n times that, so
         # each fragment's cost is computed once and multiplied wherever it is spread.
+        fields = getattr(parent, "fields", None) or {}
         total = 0
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                total += 1
+                definition = fields.get(selection.name.value)
+                total += 1 + (FIELD_WEIGHTS.get((parent.name, selection.name.value), 0) if parent else 0)
                 if selection.selection_set is not None:
-                    total += size(selection) * walk(selection.selection_set)
+                    child = get_named_type(definition.type) if definition is not None else None
+                    n = size(parent, selection, definition) if definition is not None and parent else 1
+                    total += n * cost(child, selection.selection_set, memo)
             elif isinstance(selection, InlineFragmentNode):
-                total += walk(selection.selection_set)
+                condition = selection.type_condition
+                inner = schema.get_type(condition.name.value) if condition is not None else parent
+                total += cost(inner, selection.selection_set, memo)
             elif isinstance(selection, FragmentSpreadNode):
-                total += walk.spread(selection.name.value)
+                name = selection.name.value
+                if name not in memo:
+                    fragment = fragments.get(name)
+                    memo[name] = 0  # in progress: a cycle counts nothing (validation reports it)
+                    if fragment is not None:
+                        memo[name] = cost(
+                            schema.get_type(fragment.type_condition.name.value), fragment.selection_set, memo
+                        )
+                total += memo[name]
         return min(total, SATURATED)
 
-    return _PerFragment(document, cost)(operation.selection_set)
+    root = schema.get_root_type(operation.operation)
+    return cost(root, operation.selection_set, {})
 
 
 def refusal(message: str, code: str) -> ExecutionResult:
@@ -311,7 +324,7 @@ class OperationChecks(SchemaExtension):
     """Query cost and partner scopes: checked with the variables, before anything runs."""
 
     max_cost = 5000
-    pages: dict[str, int] = {}  # noqa: RUF012 - set once per schema (limits_extension)
+    schema: GraphQLSchema | None = None  # set once per schema (build_schema)
 
     @classmethod
     def refusal_for(
@@ -321,7 +334,8 @@ class OperationChecks(SchemaExtension):
         (also used by the websocket path that bypasses strawberry's pipeline, schema/live_socket.py)."""
         try:
             missing = missing_scopes(partner.scopes, root_fields(document, operation_name)) if partner else []
-            cost = query_cost(document, operation_name, variables or {}, cls.pages)
+            assert cls.schema is not None
+            cost = query_cost(cls.schema, document, operation_name, variables or {})
         except Exception:  # a bug here must neither leak its message nor let the operation through
             log.exception("checking an operation failed")
             return refusal("Unexpected error.", "INTERNAL")
