@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from functools import lru_cache
 
 import strawberry
-from graphql import GraphQLError
+from graphql import DocumentNode, GraphQLError, parse, specified_rules, validate
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimiter, ParserCache, ValidationCache
 
@@ -126,3 +127,17 @@ def build_schema(limits: Limits | None = None) -> AidmapSchema:
 
 # For the SDL (export-schema, the committed schema.graphql); the server builds its own from its settings.
 schema = build_schema()
+
+
+@lru_cache(maxsize=256)
+def checked_document(schema: AidmapSchema, query: str) -> DocumentNode | None:
+    """The parsed document if it parses, is within the document limits and validates, else None
+    (the websocket path and the persisted-query store; strawberry's pipeline reports the errors)."""
+    try:
+        document = parse(query, max_tokens=schema.limits.max_tokens)
+    except GraphQLError:
+        return None
+    if schema.limits.document_errors(document):
+        return None
+    rules = (*specified_rules, *schema.limit_rules)
+    return None if validate(schema._schema, document, rules) else document

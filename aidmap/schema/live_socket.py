@@ -17,10 +17,9 @@ import json
 import logging
 import math
 from collections.abc import AsyncGenerator, Callable
-from functools import lru_cache
 from typing import Any
 
-from graphql import DocumentNode, FieldNode, GraphQLError, OperationType, parse, specified_rules, validate
+from graphql import FieldNode, GraphQLError, OperationType
 from graphql.execution import execute_subscription_event
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import is_awaitable
@@ -29,7 +28,7 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 
 from aidmap.resolvers.problems import UserInputError
-from aidmap.schema import AidmapSchema, should_mask_error
+from aidmap.schema import AidmapSchema, checked_document, should_mask_error
 from aidmap.schema.context import Context
 from aidmap.schema.inputs import GeoPointInput
 from aidmap.schema.sharing import _plan
@@ -41,20 +40,6 @@ STREAMS: dict[str, Callable[..., AsyncGenerator[Any, None]]] = {
     "needsNearby": need_events,
     "offersNearby": offer_events,
 }
-
-
-@lru_cache(maxsize=256)
-def _checked_document(schema: AidmapSchema, query: str) -> DocumentNode | None:
-    """The parsed document if it parses and validates under the schema's limits, else None
-    (strawberry's own path then reports the errors)."""
-    try:
-        document = parse(query, max_tokens=schema.limits.max_tokens)
-    except GraphQLError:
-        return None
-    if schema.limits.document_errors(document):
-        return None
-    rules = (*specified_rules, *schema.limit_rules)
-    return None if validate(schema._schema, document, rules) else document
 
 
 def _client_errors(errors: list[GraphQLError]) -> list[dict[str, Any]]:
@@ -167,7 +152,7 @@ class AidmapTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     def _prepare(self, operation: Operation[Context, None]) -> tuple[Any, AsyncGenerator[Any, None]] | None:
         schema = self.schema
         assert isinstance(schema, AidmapSchema)
-        document = _checked_document(schema, operation.query)
+        document = checked_document(schema, operation.query)
         if document is None:
             return None
         executor = schema.execution_context_class.build(

@@ -1,0 +1,29 @@
+"""Limits: automatic persisted queries are evicted least recently used first (last_used_at).
+
+Revision ID: 0018_limits
+Revises: 0015_public_cells
+Create Date: 2026-12-01
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0018_limits"
+down_revision = "0015_public_cells"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column(
+        "persisted_queries",
+        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    )
+    op.create_index("ix_persisted_queries_last_used_at", "persisted_queries", ["last_used_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_persisted_queries_last_used_at", table_name="persisted_queries")
+    op.drop_column("persisted_queries", "last_used_at")
