@@ -35,6 +35,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from aidmap import demo
     from aidmap.app import create_app
+    from aidmap.guards.connections import guarded_protocol
 
     with _migrated_database(settings) as url:
         if not args.no_demo and demo.database_is_empty(url):
@@ -56,6 +57,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             ws_max_size=settings.max_body_bytes,
             # Thousands of live subscribers reconnecting at once (after a deploy) need a deep accept queue.
             backlog=8192,
+            # Slow clients: a deadline for the request head, a cap per address and in all (guards/connections.py).
+            http=guarded_protocol(
+                head_timeout_s=settings.head_timeout_seconds, max_per_ip=settings.max_connections_per_ip
+            ),
+            limit_concurrency=settings.max_connections or None,
         )
     return 0
 

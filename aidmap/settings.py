@@ -78,6 +78,12 @@ class Settings:
     # Request bodies: the largest accepted (importNeeds sends files) and how long one may take to arrive.
     max_body_bytes: int = 6_000_000
     body_timeout_seconds: float = 10.0
+    # Connections (aidmap serve): how long a request head may take to arrive; open HTTP connections
+    # per client address (0: no cap) and in all (uvicorn's limit_concurrency; 0: no cap), beyond
+    # which new ones get a 503.
+    head_timeout_seconds: float = 10.0
+    max_connections_per_ip: int = 256
+    max_connections: int = 10_000
     # Raster map tiles for the page ({z}/{x}/{y}); without, the page draws ward outlines only.
     tile_url: str = ""
 
@@ -119,6 +125,9 @@ class Settings:
             tile_url=env.get("AIDMAP_TILE_URL", ""),
             max_body_bytes=int(env.get("AIDMAP_MAX_BODY_BYTES", "6000000")),
             body_timeout_seconds=float(env.get("AIDMAP_BODY_TIMEOUT_SECONDS", "10")),
+            head_timeout_seconds=float(env.get("AIDMAP_HEAD_TIMEOUT_SECONDS", "10")),
+            max_connections_per_ip=int(env.get("AIDMAP_MAX_CONNECTIONS_PER_IP", "256")),
+            max_connections=int(env.get("AIDMAP_MAX_CONNECTIONS", "10000")),
             webhook_interval_seconds=float(env.get("AIDMAP_WEBHOOK_INTERVAL_SECONDS", "1")),
             webhook_retry_seconds=float(env.get("AIDMAP_WEBHOOK_RETRY_SECONDS", "10")),
             webhook_allow_private=_env_bool("AIDMAP_WEBHOOK_ALLOW_PRIVATE", False),
