@@ -20,6 +20,10 @@ def _env_bool(name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _env_list(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     # With no URL the service starts its own PostGIS cluster in `data_dir`.
@@ -84,6 +88,9 @@ class Settings:
     head_timeout_seconds: float = 10.0
     max_connections_per_ip: int = 256
     max_connections: int = 10_000
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or networks;
+    # "*" for any): none by default, so a client cannot pick the address it is limited by.
+    trusted_proxies: tuple[str, ...] = ()
     # Raster map tiles for the page ({z}/{x}/{y}); without, the page draws ward outlines only.
     tile_url: str = ""
 
@@ -128,6 +135,7 @@ class Settings:
             head_timeout_seconds=float(env.get("AIDMAP_HEAD_TIMEOUT_SECONDS", "10")),
             max_connections_per_ip=int(env.get("AIDMAP_MAX_CONNECTIONS_PER_IP", "256")),
             max_connections=int(env.get("AIDMAP_MAX_CONNECTIONS", "10000")),
+            trusted_proxies=_env_list(env.get("AIDMAP_FORWARDED_ALLOW_IPS") or env.get("AIDMAP_TRUSTED_PROXIES", "")),
             webhook_interval_seconds=float(env.get("AIDMAP_WEBHOOK_INTERVAL_SECONDS", "1")),
             webhook_retry_seconds=float(env.get("AIDMAP_WEBHOOK_RETRY_SECONDS", "10")),
             webhook_allow_private=_env_bool("AIDMAP_WEBHOOK_ALLOW_PRIVATE", False),

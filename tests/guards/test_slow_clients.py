@@ -4,6 +4,7 @@ everyone else is served meanwhile."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -20,20 +21,27 @@ from tests.live import wait_healthy
 SLOW_SOCKETS = 2000
 
 
-@pytest.fixture
-def server(database_url: str) -> Iterator[tuple[str, int]]:
+@contextlib.contextmanager
+def serving(database_url: str, *args: str, **env: str) -> Iterator[int]:
+    """A real `aidmap serve` process on a free port (AIDMAP_* settings as keyword arguments)."""
     port = free_port()
-    env = {**os.environ, "AIDMAP_DATABASE_URL": database_url, "AIDMAP_PASSWORD_HASH_PROFILE": "CHEAPEST",
-           "AIDMAP_SECRET_KEY": "t", "AIDMAP_RATE_LIMIT_PER_IP": "1000000", "AIDMAP_LOG_FORMAT": "text",
-           "AIDMAP_PORT": str(port), "AIDMAP_HEAD_TIMEOUT_SECONDS": "2", "AIDMAP_MAX_CONNECTIONS_PER_IP": "200"}  # fmt: skip
-    process = subprocess.Popen([sys.executable, "-m", "aidmap.cli", "serve", "--no-demo"], env=env,
+    environment = {**os.environ, "AIDMAP_DATABASE_URL": database_url, "AIDMAP_PASSWORD_HASH_PROFILE": "CHEAPEST",
+                   "AIDMAP_SECRET_KEY": "t", "AIDMAP_RATE_LIMIT_PER_IP": "1000000", "AIDMAP_LOG_FORMAT": "text",
+                   "AIDMAP_PORT": str(port)} | {f"AIDMAP_{k.upper()}": v for k, v in env.items()}  # fmt: skip
+    process = subprocess.Popen([sys.executable, "-m", "aidmap.cli", "serve", "--no-demo", *args], env=environment,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         wait_healthy(f"http://127.0.0.1:{port}")
-        yield "127.0.0.1", port
+        yield port
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture
+def server(database_url: str) -> Iterator[tuple[str, int]]:
+    with serving(database_url, head_timeout_seconds="2", max_connections_per_ip="200") as port:
+        yield "127.0.0.1", port
 
 
 def _get(port: int, source: str, path: str = "/healthz") -> tuple[bytes, float]:
