@@ -79,6 +79,8 @@ class Settings:
     webhook_interval_seconds: float = 1.0
     webhook_retry_seconds: float = 10.0
     webhook_allow_private: bool = False
+    # One delivery attempt in all (connect + send + read), however the endpoint trickles.
+    webhook_timeout_seconds: float = 15.0
     # Request bodies: the largest accepted (importNeeds sends files) and how long one may take to arrive.
     max_body_bytes: int = 6_000_000
     body_timeout_seconds: float = 10.0
@@ -139,6 +141,7 @@ class Settings:
             webhook_interval_seconds=float(env.get("AIDMAP_WEBHOOK_INTERVAL_SECONDS", "1")),
             webhook_retry_seconds=float(env.get("AIDMAP_WEBHOOK_RETRY_SECONDS", "10")),
             webhook_allow_private=_env_bool("AIDMAP_WEBHOOK_ALLOW_PRIVATE", False),
+            webhook_timeout_seconds=float(env.get("AIDMAP_WEBHOOK_TIMEOUT_SECONDS", "15")),
         )
 
     def phone_hash_key(self) -> bytes:

@@ -1,4 +1,6 @@
-"""Limits: automatic persisted queries are evicted least recently used first (last_used_at).
+"""Limits: automatic persisted queries are evicted least recently used first (last_used_at);
+webhook endpoints are leased by the process delivering them (lease_until) instead of locked by a
+transaction held across HTTP calls.
 
 Revision ID: 0018_limits
 Revises: 0015_public_cells
@@ -22,8 +24,10 @@ def upgrade() -> None:
         sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     )
     op.create_index("ix_persisted_queries_last_used_at", "persisted_queries", ["last_used_at"])
+    op.add_column("webhooks", sa.Column("lease_until", sa.DateTime(timezone=True)))
 
 
 def downgrade() -> None:
+    op.drop_column("webhooks", "lease_until")
     op.drop_index("ix_persisted_queries_last_used_at", table_name="persisted_queries")
     op.drop_column("persisted_queries", "last_used_at")
