@@ -266,6 +266,8 @@ def query_cost(
     operation = _operation(document, operation_name)
     if operation is None:
         return 0
+    if not isinstance(variables, dict):
+        return 0  # not an object: execution refuses it
     coerced = get_variable_values(schema, operation.variable_definitions or (), variables)
     if isinstance(coerced, list):
         return 0  # bad variables: execution refuses them before running anything
