@@ -87,7 +87,7 @@ class AidmapTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         partner = self.context.partner  # a key sent in connection_init, not in the handshake's headers
         if partner is not None:
             key, limit = f"partner:{partner.id}", partner.rate_limit_per_minute
-        wait: float = await middleware.take(key, limit)
+        wait: float = await middleware.take(key, limit, self.context.reader)
         return wait
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:

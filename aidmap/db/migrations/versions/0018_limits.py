@@ -1,6 +1,7 @@
 """Limits: automatic persisted queries are evicted least recently used first (last_used_at);
 webhook endpoints are leased by the process delivering them (lease_until) instead of locked by a
-transaction held across HTTP calls.
+transaction held across HTTP calls; rate-limit buckets shared by every process (rate_buckets,
+UNLOGGED: losing them in a crash only refills them).
 
 Revision ID: 0018_limits
 Revises: 0015_public_cells
@@ -25,9 +26,19 @@ def upgrade() -> None:
     )
     op.create_index("ix_persisted_queries_last_used_at", "persisted_queries", ["last_used_at"])
     op.add_column("webhooks", sa.Column("lease_until", sa.DateTime(timezone=True)))
+    op.create_table(
+        "rate_buckets",
+        sa.Column("key", sa.Text, nullable=False),
+        sa.Column("tokens", sa.Float, nullable=False),
+        sa.Column("granted", sa.Integer, nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key", name="pk_rate_buckets"),
+        prefixes=["UNLOGGED"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("rate_buckets")
     op.drop_column("webhooks", "lease_until")
     op.drop_index("ix_persisted_queries_last_used_at", table_name="persisted_queries")
     op.drop_column("persisted_queries", "last_used_at")
