@@ -55,7 +55,7 @@ from aidmap.resolvers.accounts import Viewer, bearer_token, hash_token, viewer_f
 from aidmap.resolvers.partners import PartnerKey, PartnerKeys, is_partner_key
 from aidmap.resolvers.persisted import MAX_QUERY_CHARS, PersistedQueries, sha256_of
 from aidmap.resolvers.webhooks import delivery_policy, webhook_job
-from aidmap.schema import UNAVAILABLE_MESSAGE, build_schema, database_unavailable
+from aidmap.schema import UNAVAILABLE_MESSAGE, AidmapSchema, build_schema, checked_document, database_unavailable
 from aidmap.schema.context import Context, Loaders
 from aidmap.schema.ids import pk_of
 from aidmap.schema.limits import Limits
@@ -122,7 +122,7 @@ def _pq_error(message: str, code: str) -> ExecutionResult:
 
 
 async def persisted_query(
-    store: PersistedQueries, partner: PartnerKey | None, data: GraphQLRequestData
+    store: PersistedQueries, partner: PartnerKey | None, data: GraphQLRequestData, schema: AidmapSchema
 ) -> ExecutionResult | None:
     """Apollo's automatic persisted queries: fill in the query from its hash, or remember a new one.
     A partner with registered_queries_only may send only hashes registered for it. None: go on."""
@@ -141,7 +141,13 @@ async def persisted_query(
     if data.query:
         if sha256_of(data.query) != digest:
             return _pq_error("provided sha does not match query", "PERSISTED_QUERY_HASH_MISMATCH")
-        if len(data.query) <= MAX_QUERY_CHARS:
+        # Stored only once it is known to be a document worth running: small, parsed, within every
+        # limit (cost too, with these variables) and valid; else it runs, and fails, as any query
+        # would, and nothing is kept.
+        document = checked_document(schema, data.query) if len(data.query) <= MAX_QUERY_CHARS else None
+        if document is not None and not schema.checks.refusal_for(
+            document, data.operation_name, data.variables, partner
+        ):
             await store.put(digest, data.query)
         return None
     known = await store.get(digest)
@@ -167,6 +173,7 @@ class AidmapGraphQL(GraphQL[Context, None]):
             max_aliases=settings.max_aliases,
             max_tokens=settings.max_query_tokens,
             max_cost=settings.max_query_cost,
+            max_fragment_spreads=settings.max_fragment_spreads,
         )
         super().__init__(
             build_schema(limits),
@@ -208,7 +215,9 @@ class AidmapGraphQL(GraphQL[Context, None]):
         root_value: Any,
         request_data: GraphQLRequestData,
     ) -> Any:
-        refused = await persisted_query(request.state.persisted_queries, context.partner, request_data)
+        schema = self.schema
+        assert isinstance(schema, AidmapSchema)
+        refused = await persisted_query(request.state.persisted_queries, context.partner, request_data, schema)
         if refused is not None:
             return refused
         try:

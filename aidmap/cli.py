@@ -35,7 +35,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from aidmap import demo
     from aidmap.app import create_app
+    from aidmap.guards.connections import guarded_protocol
 
+    trusted = settings.trusted_proxies
+    if args.forwarded_allow_ips is not None:
+        trusted = tuple(p.strip() for p in args.forwarded_allow_ips.split(",") if p.strip())
     with _migrated_database(settings) as url:
         if not args.no_demo and demo.database_is_empty(url):
             log.info("empty database: loading the demo data set")
@@ -52,8 +56,19 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             access_log=settings.access_log,
             # Events are a few hundred bytes: compressing each costs more CPU than it saves.
             ws_per_message_deflate=False,
+            # A websocket message may be as large as an HTTP body, not uvicorn's 16 MiB.
+            ws_max_size=settings.max_body_bytes,
             # Thousands of live subscribers reconnecting at once (after a deploy) need a deep accept queue.
             backlog=8192,
+            # Slow clients: a deadline for the request head, a cap per address and in all (guards/connections.py).
+            http=guarded_protocol(
+                head_timeout_s=settings.head_timeout_seconds, max_per_ip=settings.max_connections_per_ip
+            ),
+            limit_concurrency=settings.max_connections or None,
+            # X-Forwarded-For only from the proxies configured; uvicorn's default trusts 127.0.0.1,
+            # so any local client could rotate the address it is rate-limited by.
+            proxy_headers=bool(trusted),
+            forwarded_allow_ips=",".join(trusted) or None,
         )
     return 0
 
@@ -307,6 +322,14 @@ def main(argv: list[str] | None = None) -> int:
         "serve", help="start PostGIS if needed, migrate, load the demo into an empty database, serve GraphQL"
     )
     serve.add_argument("--no-demo", action="store_true", help="do not load demo data into an empty database")
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        "--trusted-proxies",
+        dest="forwarded_allow_ips",
+        metavar="ADDRESSES",
+        help="comma-separated proxy addresses or networks whose X-Forwarded-For is believed (default: none; "
+        "AIDMAP_FORWARDED_ALLOW_IPS)",
+    )
     serve.set_defaults(run=_serve)
     db = commands.add_parser("db", help="manage the local PostGIS cluster and migrations")
     db.add_argument("action", choices=["start", "stop", "status", "upgrade"])

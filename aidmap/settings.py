@@ -23,6 +23,10 @@ def _env_bool(name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _env_list(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     # With no URL the service starts its own PostGIS cluster in `data_dir`.
@@ -81,6 +85,8 @@ class Settings:
     max_aliases: int = 30
     max_query_tokens: int = 2000
     max_query_cost: int = 5000
+    # Fragment spreads per document (`...Name`), refused before any other analysis.
+    max_fragment_spreads: int = 500
     max_subscriptions_per_connection: int = 20
     connection_init_timeout_seconds: float = 10.0
     # How often each process rechecks the credentials of its open websockets (revoked: closed, 4403).
@@ -90,9 +96,20 @@ class Settings:
     webhook_interval_seconds: float = 1.0
     webhook_retry_seconds: float = 10.0
     webhook_allow_private: bool = False
+    # One delivery attempt in all (connect + send + read), however the endpoint trickles.
+    webhook_timeout_seconds: float = 15.0
     # Request bodies: the largest accepted (importNeeds sends files) and how long one may take to arrive.
     max_body_bytes: int = 6_000_000
     body_timeout_seconds: float = 10.0
+    # Connections (aidmap serve): how long a request head may take to arrive; open HTTP connections
+    # per client address (0: no cap) and in all (uvicorn's limit_concurrency; 0: no cap), beyond
+    # which new ones get a 503.
+    head_timeout_seconds: float = 10.0
+    max_connections_per_ip: int = 256
+    max_connections: int = 10_000
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or networks;
+    # "*" for any): none by default, so a client cannot pick the address it is limited by.
+    trusted_proxies: tuple[str, ...] = ()
     # Raster map tiles for the page ({z}/{x}/{y}); without, the page draws ward outlines only.
     tile_url: str = ""
 
@@ -137,15 +154,21 @@ class Settings:
             max_aliases=int(env.get("AIDMAP_MAX_ALIASES", "30")),
             max_query_tokens=int(env.get("AIDMAP_MAX_QUERY_TOKENS", "2000")),
             max_query_cost=int(env.get("AIDMAP_MAX_QUERY_COST", "5000")),
+            max_fragment_spreads=int(env.get("AIDMAP_MAX_FRAGMENT_SPREADS", "500")),
             max_subscriptions_per_connection=int(env.get("AIDMAP_MAX_SUBSCRIPTIONS_PER_CONNECTION", "20")),
             connection_init_timeout_seconds=float(env.get("AIDMAP_CONNECTION_INIT_TIMEOUT_SECONDS", "10")),
             socket_recheck_seconds=float(env.get("AIDMAP_SOCKET_RECHECK_SECONDS", "3")),
             tile_url=env.get("AIDMAP_TILE_URL", ""),
             max_body_bytes=int(env.get("AIDMAP_MAX_BODY_BYTES", "6000000")),
             body_timeout_seconds=float(env.get("AIDMAP_BODY_TIMEOUT_SECONDS", "10")),
+            head_timeout_seconds=float(env.get("AIDMAP_HEAD_TIMEOUT_SECONDS", "10")),
+            max_connections_per_ip=int(env.get("AIDMAP_MAX_CONNECTIONS_PER_IP", "256")),
+            max_connections=int(env.get("AIDMAP_MAX_CONNECTIONS", "10000")),
+            trusted_proxies=_env_list(env.get("AIDMAP_FORWARDED_ALLOW_IPS") or env.get("AIDMAP_TRUSTED_PROXIES", "")),
             webhook_interval_seconds=float(env.get("AIDMAP_WEBHOOK_INTERVAL_SECONDS", "1")),
             webhook_retry_seconds=float(env.get("AIDMAP_WEBHOOK_RETRY_SECONDS", "10")),
             webhook_allow_private=_env_bool("AIDMAP_WEBHOOK_ALLOW_PRIVATE", False),
+            webhook_timeout_seconds=float(env.get("AIDMAP_WEBHOOK_TIMEOUT_SECONDS", "15")),
         )
 
     def phone_hash_key(self) -> bytes:

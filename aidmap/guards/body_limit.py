@@ -1,5 +1,7 @@
 """Request bodies: at most AIDMAP_MAX_BODY_BYTES, arriving within AIDMAP_BODY_TIMEOUT_SECONDS.
 
+Websocket messages get the same cap: a bigger one closes the socket (1009, message too big).
+
 A 10 MB body is refused from its Content-Length before it is read (413); a chunked one as soon
 as it grows past the limit; an upload that never finishes is cut off (408) instead of holding
 a connection and a worker forever.
@@ -38,6 +40,9 @@ class BodyLimitMiddleware:
         self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
@@ -78,3 +83,34 @@ class BodyLimitMiddleware:
         except BodyTooSlow:
             if not started:
                 await _refuse(send, 408, f"The request body did not arrive within {self.timeout_s:.0f} s.")
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        closed = False
+
+        async def limited_receive() -> Message:
+            nonlocal closed
+            message = await receive()
+            if message["type"] == "websocket.receive" and _too_big(message, self.max_bytes):
+                # The server already holds it (uvicorn's ws_max_size, set by `aidmap serve`, refuses
+                # earlier); it is not decoded, and the client learns why.
+                closed = True
+                reason = f"Message larger than {self.max_bytes} bytes"
+                await send({"type": "websocket.close", "code": 1009, "reason": reason})
+                return {"type": "websocket.disconnect", "code": 1009}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if not closed:  # nothing may follow our close
+                await send(message)
+
+        await self.app(scope, limited_receive, guarded_send)
+
+
+def _too_big(message: Message, max_bytes: int) -> bool:
+    text = message.get("text")
+    if text is None:
+        return len(message.get("bytes") or b"") > max_bytes
+    # A character is 1-4 bytes in UTF-8: encode only when the count alone cannot decide.
+    if len(text) > max_bytes or len(text) * 4 <= max_bytes:
+        return len(text) > max_bytes
+    return len(text.encode()) > max_bytes

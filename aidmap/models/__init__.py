@@ -13,6 +13,7 @@ from aidmap.models.need import Need, NeedCategory, NeedReport, NeedStatus, Urgen
 from aidmap.models.offer import Offer, OfferStatus
 from aidmap.models.partner import Partner, PartnerQuery, PersistedQuery, Scope
 from aidmap.models.pledge import Pledge, PledgeStatus
+from aidmap.models.rate_limit import RateBucket
 from aidmap.models.webhook import DeliveryStatus, Webhook, WebhookDelivery
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "Partner",
     "PartnerQuery",
     "PersistedQuery",
+    "RateBucket",
     "Scope",
     "Offer",
     "OfferStatus",

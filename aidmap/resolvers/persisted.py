@@ -10,7 +10,22 @@ from aidmap.bounded import BoundedDict
 from aidmap.db.reader import Reader
 
 MAX_CACHED = 2048
-MAX_QUERY_CHARS = 100_000
+# The largest document stored under its hash (a real one is a few kB; comments cost no tokens,
+# so without this 50 requests of a 100,000-character comment stored 5 MB).
+MAX_QUERY_CHARS = 20_000
+# Automatic (unregistered) entries kept; beyond, the least recently used go. A client whose
+# entry went simply gets PERSISTED_QUERY_NOT_FOUND and sends the query again (Apollo's protocol).
+MAX_AUTOMATIC = 10_000
+
+
+# Registered queries (partner_queries) are never evicted.
+EVICT = """
+DELETE FROM persisted_queries WHERE sha256 IN (
+    SELECT p.sha256 FROM persisted_queries p
+    WHERE NOT EXISTS (SELECT 1 FROM partner_queries r WHERE r.sha256 = p.sha256)
+    ORDER BY p.last_used_at DESC, p.sha256 OFFSET %(keep)s::int
+)
+"""
 
 
 def sha256_of(query: str) -> str:
@@ -35,15 +50,25 @@ class PersistedQueries:
                 return None
             query = rows[0].query
             self._queries[digest] = query
+            # Touched when a process first loads it: what every process uses stays.
+            await self._reader.execute(
+                "UPDATE persisted_queries SET last_used_at = now() WHERE sha256 = %(sha)s::text", {"sha": digest}
+            )
         return query
 
     async def put(self, digest: str, query: str) -> None:
+        """Store a query that parsed, validated and is within the limits (the caller checks)."""
+        if digest in self._queries:
+            return
         await self._reader.execute(
             "INSERT INTO persisted_queries (sha256, query) VALUES (%(sha)s::text, %(query)s::text) "
-            "ON CONFLICT (sha256) DO NOTHING",
+            "ON CONFLICT (sha256) DO UPDATE SET last_used_at = now()",
             {"sha": digest, "query": query},
         )
         self._queries[digest] = query
+        await self._reader.execute(EVICT, {"keep": self.max_automatic})
+
+    max_automatic = MAX_AUTOMATIC
 
     async def registered_for(self, partner_id: int, digest: str) -> bool:
         if (partner_id, digest) in self._registered:

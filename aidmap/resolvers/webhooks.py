@@ -1,28 +1,34 @@
 """Webhooks: partners register endpoints; every process queues matching outbox events for them and
 delivers each endpoint's queue in order, at least once, signed, retrying with backoff for 24 hours.
 
-Safe in several processes: an endpoint's row is locked (FOR UPDATE SKIP LOCKED) by the one
-process working on it, so deliveries to one endpoint never overlap or reorder.
+Safe in several processes: an endpoint is leased (webhooks.lease_until) by the one process
+working on it, so deliveries to one endpoint never overlap or reorder; each endpoint has its own
+task, each attempt a total deadline, and no transaction stays open across an HTTP call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
+import functools
 import hashlib
 import hmac
 import http.client
 import ipaddress
 import json
+import logging
 import secrets
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aidmap.geo.privacy import snap_to_cell
@@ -31,6 +37,8 @@ from aidmap.models.need import Principal, may_see_need
 from aidmap.models.projection import NeedProjection, project_need
 from aidmap.resolvers.problems import Code, Problems
 from aidmap.resolvers.validation import Checker, utcnow
+
+log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "Aidmap-Signature"
 EVENT_ID_HEADER = "Aidmap-Event-Id"
@@ -42,7 +50,8 @@ WEBHOOK_EVENTS = (
 )  # fmt: skip
 MAX_PER_PARTNER = 20
 SCAN_BATCH = 1000
-TIMEOUT_S = 5.0
+TIMEOUT_S = 5.0  # each connect, send, read
+ATTEMPT_DEADLINE_S = 15.0  # one whole attempt (connect + send + read)
 MAX_RESPONSE_BYTES = 64 * 1024  # what is read of an endpoint's answer (only its status counts)
 
 
@@ -51,11 +60,14 @@ class DeliveryPolicy:
     retry_base_s: float = 10.0  # first retry after this, doubling, at most an hour apart
     give_up_after: timedelta = timedelta(hours=24)
     allow_private_addresses: bool = False  # tests and private deployments deliver to 127.0.0.1
+    attempt_deadline_s: float = ATTEMPT_DEADLINE_S
 
 
 def delivery_policy(settings: Any) -> DeliveryPolicy:
     return DeliveryPolicy(
-        retry_base_s=settings.webhook_retry_seconds, allow_private_addresses=settings.webhook_allow_private
+        retry_base_s=settings.webhook_retry_seconds,
+        allow_private_addresses=settings.webhook_allow_private,
+        attempt_deadline_s=settings.webhook_timeout_seconds,
     )
 
 
@@ -326,7 +338,9 @@ def payload(row: Any, *, partner_id: int, partner_private: bool) -> dict[str, An
     return body
 
 
-def _post(url: str, body: bytes, headers: dict[str, str], *, allow_private: bool) -> tuple[int | None, str | None]:
+def _post(
+    url: str, body: bytes, headers: dict[str, str], *, allow_private: bool, deadline_s: float = ATTEMPT_DEADLINE_S
+) -> tuple[int | None, str | None]:
     """POST once: (HTTP status, None) or (None, why it failed). Redirects are not followed (a 3xx is a
     failed attempt): following one would let an endpoint send the request to any address."""
     parts = urlsplit(url)
@@ -336,41 +350,88 @@ def _post(url: str, body: bytes, headers: dict[str, str], *, allow_private: bool
     except ValueError as error:  # a port that is not a number
         return None, str(error)[:300]
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    # TIMEOUT_S bounds each connect, send and read; an endpoint that answers a byte every few
+    # seconds passes every one of them, so the whole attempt also has a deadline: past it the
+    # socket is shut down under the blocked call.
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        if connection.sock is not None:
+            with contextlib.suppress(OSError):
+                connection.sock.shutdown(socket.SHUT_RDWR)
+
+    watchdog = threading.Timer(deadline_s, expire)
+    watchdog.daemon = True
+    watchdog.start()
     try:
         connection.request("POST", target, body=body, headers=headers)
         response = connection.getresponse()
         response.read(MAX_RESPONSE_BYTES)
+        if expired.is_set():
+            return None, f"no complete answer within {deadline_s:g} s"
         return response.status, None
     except (OSError, http.client.HTTPException) as error:
+        if expired.is_set():
+            return None, f"no complete answer within {deadline_s:g} s"
         return None, str(error)[:300] or type(error).__name__
     finally:
+        watchdog.cancel()
         connection.close()
 
 
-_DUE = text(
+# An endpoint is claimed by one process for a while (a lease, committed at once), not locked by
+# a transaction: no transaction or row lock is held across an HTTP call. A process that dies
+# mid-delivery loses its lease after LEASE_S and another takes the endpoint over (at least once).
+_CLAIM = text(
     """
-    SELECT w.id FROM webhooks w
-    WHERE w.deleted_at IS NULL AND EXISTS (
-        SELECT 1 FROM webhook_deliveries d WHERE d.webhook_id = w.id AND d.status = 'PENDING' AND d.next_attempt_at <= now())
-    FOR UPDATE SKIP LOCKED
+    UPDATE webhooks SET lease_until = now() + make_interval(secs => :lease)
+    WHERE id IN (
+        SELECT w.id FROM webhooks w
+        WHERE w.deleted_at IS NULL AND (w.lease_until IS NULL OR w.lease_until < now())
+          AND w.id <> ALL(CAST(:busy AS bigint[]))
+          AND EXISTS (SELECT 1 FROM webhook_deliveries d
+                      WHERE d.webhook_id = w.id AND d.status = 'PENDING' AND d.next_attempt_at <= now())
+        FOR UPDATE SKIP LOCKED
+    )
+    RETURNING id
     """
 )
+_RENEW = text("UPDATE webhooks SET lease_until = now() + make_interval(secs => :lease) WHERE id = :id")
+_RELEASE = text("UPDATE webhooks SET lease_until = NULL WHERE id = :id")
 
 
-async def deliver_due(
-    *, sessions: async_sessionmaker[AsyncSession], policy: DeliveryPolicy, on_failure: Any = None
-) -> int:
-    """Attempt the head of each endpoint's queue (in event order); returns how many were delivered."""
-    delivered = 0
+# Blocking HTTP calls run here, not in the loop's default pool (a few threads on a small machine,
+# shared with everything else): endpoints slow up to their deadline each hold one of these.
+_HTTP_THREADS = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="aidmap-webhook")
+
+
+def _lease_s(policy: DeliveryPolicy) -> float:
+    return 2 * policy.attempt_deadline_s + 30  # longer than an attempt, renewed before each one
+
+
+async def claim_due(
+    *, sessions: async_sessionmaker[AsyncSession], policy: DeliveryPolicy, busy: set[int] | None = None
+) -> list[int]:
+    """Endpoints with a due delivery, now leased to this process (none already `busy` here)."""
     async with sessions() as session, session.begin():
-        hook_ids = [row.id for row in await session.execute(_DUE)]
-        for hook_id in hook_ids:
-            hook = await session.get(Webhook, hook_id)
-            assert hook is not None
-            partner = (
-                await session.execute(text("SELECT scopes FROM partners WHERE id = :p"), {"p": hook.partner_id})
-            ).scalar_one()
-            while True:
+        rows = await session.execute(_CLAIM, {"lease": _lease_s(policy), "busy": sorted(busy or ())})
+        return [row.id for row in rows]
+
+
+async def deliver_endpoint(
+    hook_id: int, *, sessions: async_sessionmaker[AsyncSession], policy: DeliveryPolicy, on_failure: Any = None
+) -> int:
+    """Deliver a leased endpoint's due queue in event order, one short transaction before and one
+    after each attempt; returns how many were delivered. Releases the lease."""
+    delivered = 0
+    try:
+        while True:
+            async with sessions() as session, session.begin():
+                await session.execute(_RENEW, {"id": hook_id, "lease": _lease_s(policy)})
+                hook = await session.get(Webhook, hook_id)
+                if hook is None or hook.deleted_at is not None:
+                    return delivered
                 head = (
                     await session.execute(
                         select(WebhookDelivery)
@@ -383,7 +444,10 @@ async def deliver_due(
                     )
                 ).scalar_one_or_none()
                 if head is None or head.next_attempt_at > utcnow():
-                    break  # later events wait behind the head: order per endpoint
+                    return delivered  # later events wait behind the head: order per endpoint
+                partner = (
+                    await session.execute(text("SELECT scopes FROM partners WHERE id = :p"), {"p": hook.partner_id})
+                ).scalar_one()
                 row = (await session.execute(_EVENT, {"seq": head.event_seq})).one()
                 body = json.dumps(
                     payload(row, partner_id=hook.partner_id, partner_private="private:read" in partner),
@@ -395,34 +459,56 @@ async def deliver_due(
                     SIGNATURE_HEADER: sign(hook.secret, now, body), EVENT_ID_HEADER: f"evt_{head.event_seq}",
                     "Aidmap-Delivery-Attempt": str(head.attempts + 1),
                 }  # fmt: skip
-                status, error = await asyncio.to_thread(
-                    _post, hook.url, body, headers, allow_private=policy.allow_private_addresses
+                url, delivery_id, attempts, created_at = hook.url, head.id, head.attempts, head.created_at
+                # A delivery that carries private fields is a read the requester sees in Need.locationReads.
+                private_read = (
+                    (row.need_id, hook.partner_id)
+                    if row.need_id is not None
+                    and row.title is not None
+                    and need_projection(row, partner_id=hook.partner_id, partner_private="private:read" in partner).private
+                    else None
                 )
-                head.attempts += 1
-                head.last_status_code, head.last_error = status, error
-                if status is not None and 200 <= status < 300:
-                    head.status, head.delivered_at = DeliveryStatus.DELIVERED.value, utcnow()
-                    if (
-                        row.need_id is not None
-                        and row.title is not None
-                        and need_projection(
-                            row, partner_id=hook.partner_id, partner_private="private:read" in partner
-                        ).private
-                    ):  # the requester sees this delivery in Need.locationReads
-                        await session.execute(_LOG_DELIVERED_READ, {"need": row.need_id, "partner": hook.partner_id})
-                    delivered += 1
-                    continue
+            # Committed: the HTTP call runs with no transaction open and no row locked.
+            post = functools.partial(
+                _post, url, body, headers,
+                allow_private=policy.allow_private_addresses, deadline_s=policy.attempt_deadline_s,
+            )  # fmt: skip
+            status, error = await asyncio.get_running_loop().run_in_executor(_HTTP_THREADS, post)
+            ok = status is not None and 200 <= status < 300
+            values: dict[str, Any] = {"attempts": attempts + 1, "last_status_code": status, "last_error": error}
+            if ok:
+                values |= {"status": DeliveryStatus.DELIVERED.value, "delivered_at": utcnow()}
+                delivered += 1
+            else:
                 if on_failure is not None:
                     on_failure()
-                if utcnow() - head.created_at >= policy.give_up_after:
-                    head.status = DeliveryStatus.FAILED.value  # the partner sees it in webhookDeliveries
-                    continue
-                head.next_attempt_at = utcnow() + timedelta(
-                    seconds=min(policy.retry_base_s * 2 ** (head.attempts - 1), 3600)
-                )
-                break
-            await session.flush()
-    return delivered
+                if utcnow() - created_at >= policy.give_up_after:
+                    values["status"] = DeliveryStatus.FAILED.value  # the partner sees it in webhookDeliveries
+                else:
+                    backoff = min(policy.retry_base_s * 2**attempts, 3600)
+                    values["next_attempt_at"] = utcnow() + timedelta(seconds=backoff)
+            async with sessions() as session, session.begin():
+                await session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(**values))
+                if ok and private_read is not None:
+                    await session.execute(_LOG_DELIVERED_READ, {"need": private_read[0], "partner": private_read[1]})
+            if not ok and "next_attempt_at" in values:
+                return delivered
+    finally:
+        with contextlib.suppress(Exception):  # the lease runs out by itself if this fails
+            async with sessions() as session, session.begin():
+                await session.execute(_RELEASE, {"id": hook_id})
+
+
+async def deliver_due(
+    *, sessions: async_sessionmaker[AsyncSession], policy: DeliveryPolicy, on_failure: Any = None
+) -> int:
+    """Claim every endpoint with a due delivery and deliver them all concurrently; returns how
+    many were delivered (for tests and one-off runs; the job keeps one task per endpoint)."""
+    hook_ids = await claim_due(sessions=sessions, policy=policy)
+    counts = await asyncio.gather(
+        *(deliver_endpoint(h, sessions=sessions, policy=policy, on_failure=on_failure) for h in hook_ids)
+    )
+    return sum(counts)
 
 
 def webhook_job(
@@ -430,8 +516,33 @@ def webhook_job(
 ) -> Any:
     from aidmap.jobs.periodic import PeriodicJob
 
+    # One task per endpoint: a slow endpoint holds only its own task, and the next ticks go on
+    # claiming and serving the others.
+    running: dict[int, asyncio.Task[int]] = {}
+
     async def step() -> None:
         await queue_new_events(sessions=sessions)
-        await deliver_due(sessions=sessions, policy=policy, on_failure=on_failure)
+        for hook_id in await claim_due(sessions=sessions, policy=policy, busy=set(running)):
+            task = asyncio.create_task(
+                deliver_endpoint(hook_id, sessions=sessions, policy=policy, on_failure=on_failure),
+                name=f"aidmap-webhook-{hook_id}",
+            )
+            running[hook_id] = task
+            task.add_done_callback(lambda done, hook_id=hook_id: _finished(hook_id, done))
 
-    return PeriodicJob(name="aidmap-webhooks", step=step, interval_s=interval_s)
+    def _finished(hook_id: int, task: asyncio.Task[int]) -> None:
+        running.pop(hook_id, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("delivering webhook %s failed", hook_id, exc_info=task.exception())
+
+    job = PeriodicJob(name="aidmap-webhooks", step=step, interval_s=interval_s)
+    stop = job.stop
+
+    async def stop_all() -> None:
+        await stop()
+        for task in list(running.values()):
+            task.cancel()
+        await asyncio.gather(*running.values(), return_exceptions=True)
+
+    job.stop = stop_all  # type: ignore[method-assign]
+    return job

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from functools import lru_cache
 
 import strawberry
-from graphql import GraphQLError
+from graphql import DocumentNode, GraphQLError, parse, specified_rules, validate
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimiter, ParserCache, ValidationCache
 
 from aidmap.i18n import translate
 from aidmap.observability import MetricsExtension
 from aidmap.resolvers.problems import UserInputError
-from aidmap.schema.limits import Limits, operation_checks, page_defaults
+from aidmap.schema.limits import Limits, OperationChecks, operation_checks
 from aidmap.schema.mutation import Mutation
 from aidmap.schema.query import Query
 from aidmap.schema.sharing import SharingExecutionContext
@@ -67,8 +69,25 @@ class ClientSafeErrors(MaskErrors):
         return anonymised
 
 
+class CheckedValidation(ValidationCache):
+    """Spreads, depth and aliases (linear: schema/limits.py) before graphql-core's validation,
+    which a document over those limits never reaches."""
+
+    limits = Limits()
+
+    def on_validate(self) -> Iterator[None]:
+        document = self.execution_context.graphql_document
+        errors = self.limits.document_errors(document) if document is not None else []
+        if errors:
+            self.execution_context.pre_execution_errors = errors
+            yield
+            return
+        yield from super().on_validate()
+
+
 class AidmapSchema(strawberry.Schema):
     limits: Limits
+    checks: type[OperationChecks]
     limit_rules: tuple[type[ASTValidationRule], ...]
 
     def process_errors(self, errors: list[GraphQLError], execution_context: object = None) -> None:
@@ -82,6 +101,7 @@ def build_schema(limits: Limits | None = None) -> AidmapSchema:
     limits = limits or Limits(dev=True)
     rules = limits.validation_rules()  # built once: the validation cache keys on these objects
     checks = operation_checks(limits)
+    validation = type("BoundCheckedValidation", (CheckedValidation,), {"limits": limits})
     built = AidmapSchema(
         query=Query,
         mutation=Mutation,
@@ -92,17 +112,32 @@ def build_schema(limits: Limits | None = None) -> AidmapSchema:
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
             lambda: AddValidationRules(rules),
             lambda: ParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
+            lambda: validation(maxsize=256),
             checks,
             MetricsExtension,
         ],
         execution_context_class=SharingExecutionContext,
     )
-    checks.pages = page_defaults(built._schema)
+    checks.schema = built._schema
     built.limits = limits
+    built.checks = checks
     built.limit_rules = tuple(rules)
     return built
 
 
 # For the SDL (export-schema, the committed schema.graphql); the server builds its own from its settings.
 schema = build_schema()
+
+
+@lru_cache(maxsize=256)
+def checked_document(schema: AidmapSchema, query: str) -> DocumentNode | None:
+    """The parsed document if it parses, is within the document limits and validates, else None
+    (the websocket path and the persisted-query store; strawberry's pipeline reports the errors)."""
+    try:
+        document = parse(query, max_tokens=schema.limits.max_tokens)
+    except GraphQLError:
+        return None
+    if schema.limits.document_errors(document):
+        return None
+    rules = (*specified_rules, *schema.limit_rules)
+    return None if validate(schema._schema, document, rules) else document

@@ -1,41 +1,51 @@
-"""Limits on what one GraphQL document may ask: depth, aliases, tokens, cost, introspection, partner scopes.
+"""Limits on what one GraphQL document may ask: fragment spreads, depth, aliases, tokens, cost,
+introspection, partner scopes.
 
-Depth, aliases and introspection are validation rules (also used by the lean websocket
-path, schema/live_socket.py); tokens are limited while parsing; cost and partner scopes
-need the variables, so they are checked just before execution.
+Every check is linear in the size of the document: each fragment definition is measured once
+(memoised, a cycle counts as nothing: NoFragmentCyclesRule reports it) and reused for every
+spread of it, so a fragment bomb (F1 spreads F0 twice, F2 spreads F1 twice...) costs as little
+to refuse as it costs to read. strawberry's QueryDepthLimiter and MaxAliasesLimiter expand every
+spread again (2^n for n fragments): they are not used.
+
+Tokens are limited while parsing; spreads, depth and aliases right after (document_errors, before
+graphql-core's validation, also on the websocket path, schema/live_socket.py); cost and partner
+scopes need the variables, so they are checked just before execution.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
+    DocumentNode,
     ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
-    GraphQLObjectType,
+    GraphQLField,
+    GraphQLNamedType,
     GraphQLSchema,
     InlineFragmentNode,
-    IntValueNode,
-    ListValueNode,
     NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
     SelectionSetNode,
-    VariableNode,
+    get_named_type,
 )
+from graphql.execution.values import get_argument_values, get_variable_values
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
-from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
-from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 
 from aidmap.models import Scope
+from aidmap.resolvers.areas import MAX_OUTLINES
 
 log = logging.getLogger(__name__)
+
+# Counts saturate here: a bomb's true count (2^60) is as refused as this, and stays a small int.
+SATURATED = 1 << 40
 
 
 @dataclass(frozen=True)
@@ -45,15 +55,129 @@ class Limits:
     max_aliases: int = 30
     max_tokens: int = 2000
     max_cost: int = 5000
+    max_fragment_spreads: int = 500
+    # Fragments spread within fragments within...: graphql-core aborts validation past ~80 without
+    # saying why; real clients nest a handful.
+    max_fragment_nesting: int = 30
 
     def validation_rules(self) -> list[type[ASTValidationRule]]:
-        rules: list[type[ASTValidationRule]] = [
-            max_depth_rule(self.max_depth, None, None),
-            max_aliases_rule(self.max_aliases),
-        ]
-        if not self.dev:
-            rules.append(NoSchemaIntrospectionCustomRule)
-        return rules
+        return [] if self.dev else [NoSchemaIntrospectionCustomRule]
+
+    def document_errors(self, document: DocumentNode) -> list[GraphQLError]:
+        """Spreads, depth and aliases, in one linear pass; [] when the document is within them."""
+        return document_errors(document, self)
+
+
+def too_complex(message: str, nodes: Any = None) -> GraphQLError:
+    return GraphQLError(message, nodes, extensions={"code": "QUERY_TOO_COMPLEX"})
+
+
+def _selection_sets(document: DocumentNode) -> Iterator[SelectionSetNode]:
+    """Every selection set of the document once (iteratively: no recursion limit to hit)."""
+    stack = [d.selection_set for d in document.definitions if hasattr(d, "selection_set")]
+    while stack:
+        selection_set = stack.pop()
+        yield selection_set
+        for selection in selection_set.selections:
+            child = getattr(selection, "selection_set", None)
+            if child is not None:
+                stack.append(child)
+
+
+def count_spreads(document: DocumentNode) -> int:
+    return sum(isinstance(s, FragmentSpreadNode) for ss in _selection_sets(document) for s in ss.selections)
+
+
+class _PerFragment:
+    """measure(selection_set) with every fragment measured once: `combine` folds a selection set's
+    selections, `spread` is a fragment's value (memoised; 0 while it is being measured: a cycle)."""
+
+    def __init__(self, document: DocumentNode, measure: Callable[[_PerFragment, SelectionSetNode], int]) -> None:
+        self.fragments = _fragments(document)
+        self._measure = measure
+        self._memo: dict[str, int] = {}
+
+    def __call__(self, selection_set: SelectionSetNode) -> int:
+        return self._measure(self, selection_set)
+
+    def spread(self, name: str) -> int:
+        known = self._memo.get(name)
+        if known is not None:
+            return known
+        fragment = self.fragments.get(name)
+        if fragment is None:
+            return 0  # unknown fragment: validation reports it
+        self._memo[name] = 0  # in progress: a cycle through here counts nothing
+        value = self._memo[name] = self._measure(self, fragment.selection_set)
+        return value
+
+
+def _depth(walk: _PerFragment, selection_set: SelectionSetNode) -> int:
+    # The deepest level of a selection below this set (its own selections are level 0), counted as
+    # strawberry's limiter counts: introspection fields (__schema, __type) are not counted.
+    deepest = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            if selection.selection_set is not None and not selection.name.value.startswith("__"):
+                deepest = max(deepest, 1 + walk(selection.selection_set))
+        elif isinstance(selection, InlineFragmentNode):
+            deepest = max(deepest, walk(selection.selection_set))
+        elif isinstance(selection, FragmentSpreadNode):
+            deepest = max(deepest, walk.spread(selection.name.value))
+    return deepest
+
+
+def _nesting(walk: _PerFragment, selection_set: SelectionSetNode) -> int:
+    deepest = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FragmentSpreadNode):
+            deepest = max(deepest, 1 + walk.spread(selection.name.value))
+        else:
+            child = getattr(selection, "selection_set", None)
+            if child is not None:
+                deepest = max(deepest, walk(child))
+    return deepest
+
+
+def _aliases(walk: _PerFragment, selection_set: SelectionSetNode) -> int:
+    total = 0
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            total += selection.alias is not None
+            if selection.selection_set is not None:
+                total += walk(selection.selection_set)
+        elif isinstance(selection, InlineFragmentNode):
+            total += walk(selection.selection_set)
+        elif isinstance(selection, FragmentSpreadNode):
+            total += walk.spread(selection.name.value)
+    return min(total, SATURATED)
+
+
+def document_errors(document: DocumentNode, limits: Limits) -> list[GraphQLError]:
+    spreads = count_spreads(document)
+    if spreads > limits.max_fragment_spreads:
+        # Before any other analysis: nothing else is looked at in a document this convoluted.
+        return [too_complex(f"The document has {spreads} fragment spreads, at most {limits.max_fragment_spreads}.")]
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    errors: list[GraphQLError] = []
+    try:
+        nesting = max((_PerFragment(document, _nesting)(o.selection_set) for o in operations), default=0)
+        if nesting > limits.max_fragment_nesting:
+            return [too_complex(f"Fragments are nested {nesting} deep, at most {limits.max_fragment_nesting}.")]
+        depth, aliases = _PerFragment(document, _depth), _PerFragment(document, _aliases)
+        for operation in operations:
+            if depth(operation.selection_set) > limits.max_depth:
+                name = operation.name.value if operation.name else "anonymous"
+                errors.append(
+                    too_complex(f"'{name}' exceeds maximum operation depth of {limits.max_depth}", [operation])
+                )
+        total_aliases = min(sum(aliases(o.selection_set) for o in operations), SATURATED)
+    except RecursionError:  # nesting deeper than Python's stack: far past any depth limit
+        return [too_complex(f"The document exceeds maximum operation depth of {limits.max_depth}")]
+    if total_aliases > limits.max_aliases:
+        shown = f"more than {SATURATED}" if total_aliases >= SATURATED else str(total_aliases)
+        errors.append(too_complex(f"{shown} aliases found. Allowed: {limits.max_aliases}"))
+    return errors
 
 
 # The scope a partner key needs for each root field. A field missing here is refused to partners:
@@ -95,24 +219,23 @@ def _operation(document: Any, name: str | None) -> OperationDefinitionNode | Non
 
 
 def root_fields(document: Any, operation_name: str | None) -> set[str]:
-    """Names of the root fields an operation selects (through fragments too)."""
+    """Names of the root fields an operation selects (through fragments too; each fragment looked at once)."""
     operation = _operation(document, operation_name)
     fragments = _fragments(document)
     names: set[str] = set()
-
-    def walk(selection_set: SelectionSetNode, seen: frozenset[str]) -> None:
-        for selection in selection_set.selections:
+    seen: set[str] = set()
+    stack = [operation.selection_set] if operation is not None else []
+    while stack:
+        for selection in stack.pop().selections:
             if isinstance(selection, FieldNode):
                 names.add(selection.name.value)
             elif isinstance(selection, InlineFragmentNode):
-                walk(selection.selection_set, seen)
+                stack.append(selection.selection_set)
             elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
+                seen.add(selection.name.value)
                 fragment = fragments.get(selection.name.value)
                 if fragment is not None:
-                    walk(fragment.selection_set, seen | {selection.name.value})
-
-    if operation is not None:
-        walk(operation.selection_set, frozenset())
+                    stack.append(fragment.selection_set)
     return names
 
 
@@ -128,60 +251,73 @@ def missing_scopes(partner_scopes: frozenset[str], fields: set[str]) -> list[str
     return missing
 
 
-def page_defaults(schema: GraphQLSchema) -> dict[str, int]:
-    """Field name -> default page size, for every field taking `first` (cost counts pages at their default)."""
-    defaults: dict[str, int] = {}
-    for graphql_type in schema.type_map.values():
-        if isinstance(graphql_type, GraphQLObjectType) and not graphql_type.name.startswith("__"):
-            for name, field in graphql_type.fields.items():
-                first = field.args.get("first")
-                if first is not None:
-                    default = first.default_value
-                    defaults[name] = default if isinstance(default, int) else 100
-    return defaults
+# Lists whose size no argument states: their realistic size (areas returns up to MAX_OUTLINES).
+LIST_SIZES: dict[tuple[str, str], int] = {("Query", "areas"): MAX_OUTLINES}
+# Fields whose answer is large for one field: a ward's simplified outline is ~800 bytes of GeoJSON,
+# ten ordinary fields' worth (areas x30 was 7.1 MB and 2.5 s of server time at a cost of ~150).
+FIELD_WEIGHTS: dict[tuple[str, str], int] = {("AreaOutline", "geojson"): 10}
 
 
-def query_cost(document: Any, operation_name: str | None, variables: dict[str, Any], pages: dict[str, int]) -> int:
+def query_cost(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, variables: dict[str, Any]
+) -> int:
     """Every field counts once per object it may be selected on: a field under `needs(first: 100)`
-    counts 100 times, under that a `nodes(ids: [...])` list multiplies again."""
+    counts 100 times, under that a `nodes(ids: [...])` list multiplies again. The arguments are
+    the coerced ones, as execution will see them: a `first` or `ids` given as a variable's default
+    value or left to the argument's default counts as if sent."""
     operation = _operation(document, operation_name)
     if operation is None:
         return 0
+    if not isinstance(variables, dict):
+        return 0  # not an object: execution refuses it
+    coerced = get_variable_values(schema, operation.variable_definitions or (), variables)
+    if isinstance(coerced, list):
+        return 0  # bad variables: execution refuses them before running anything
     fragments = _fragments(document)
 
-    def size(field: FieldNode) -> int:
-        for argument in field.arguments or ():
-            value = argument.value
-            if isinstance(value, VariableNode):
-                value_or_var: Any = variables.get(value.name.value)
-            elif isinstance(value, IntValueNode):
-                value_or_var = int(value.value)
-            elif isinstance(value, ListValueNode):
-                value_or_var = value.values
-            else:
-                continue
-            if argument.name.value == "first" and isinstance(value_or_var, int):
-                return max(value_or_var, 1)
-            if argument.name.value == "ids" and isinstance(value_or_var, list | tuple):
-                return max(len(value_or_var), 1)
-        return pages.get(field.name.value, 1)
+    def size(parent: GraphQLNamedType, field: FieldNode, definition: GraphQLField) -> int:
+        try:
+            args = get_argument_values(definition, field, coerced)
+        except GraphQLError:
+            return 1  # bad arguments: execution refuses them
+        first, ids = args.get("first"), args.get("ids")
+        if isinstance(first, int):
+            return max(first, 1)
+        if isinstance(ids, list):
+            return max(len(ids), 1)
+        return LIST_SIZES.get((parent.name, field.name.value), 1)
 
-    def cost(selection_set: SelectionSetNode, multiplier: int, seen: frozenset[str]) -> int:
+    def cost(parent: GraphQLNamedType | None, selection_set: SelectionSetNode, memo: dict[str, int]) -> int:
+        # A selection set's cost at multiplier 1; under a list of n it costs n times that, so
+        # each fragment's cost is computed once and multiplied wherever it is spread.
+        fields = getattr(parent, "fields", None) or {}
         total = 0
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                total += multiplier
+                definition = fields.get(selection.name.value)
+                total += 1 + (FIELD_WEIGHTS.get((parent.name, selection.name.value), 0) if parent else 0)
                 if selection.selection_set is not None:
-                    total += cost(selection.selection_set, multiplier * size(selection), seen)
+                    child = get_named_type(definition.type) if definition is not None else None
+                    n = size(parent, selection, definition) if definition is not None and parent else 1
+                    total += n * cost(child, selection.selection_set, memo)
             elif isinstance(selection, InlineFragmentNode):
-                total += cost(selection.selection_set, multiplier, seen)
-            elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
-                fragment = fragments.get(selection.name.value)
-                if fragment is not None:
-                    total += cost(fragment.selection_set, multiplier, seen | {selection.name.value})
-        return total
+                condition = selection.type_condition
+                inner = schema.get_type(condition.name.value) if condition is not None else parent
+                total += cost(inner, selection.selection_set, memo)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name not in memo:
+                    fragment = fragments.get(name)
+                    memo[name] = 0  # in progress: a cycle counts nothing (validation reports it)
+                    if fragment is not None:
+                        memo[name] = cost(
+                            schema.get_type(fragment.type_condition.name.value), fragment.selection_set, memo
+                        )
+                total += memo[name]
+        return min(total, SATURATED)
 
-    return cost(operation.selection_set, 1, frozenset())
+    root = schema.get_root_type(operation.operation)
+    return cost(root, operation.selection_set, {})
 
 
 def refusal(message: str, code: str) -> ExecutionResult:
@@ -192,28 +328,39 @@ class OperationChecks(SchemaExtension):
     """Query cost and partner scopes: checked with the variables, before anything runs."""
 
     max_cost = 5000
-    pages: dict[str, int] = {}  # noqa: RUF012 - set once per schema (limits_extension)
+    schema: GraphQLSchema | None = None  # set once per schema (build_schema)
+
+    @classmethod
+    def refusal_for(
+        cls, document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None, partner: Any
+    ) -> ExecutionResult | None:
+        """The refusal for an operation over cost or outside the partner's scopes, else None
+        (also used by the websocket path that bypasses strawberry's pipeline, schema/live_socket.py)."""
+        try:
+            missing = missing_scopes(partner.scopes, root_fields(document, operation_name)) if partner else []
+            assert cls.schema is not None
+            cost = query_cost(cls.schema, document, operation_name, variables or {})
+        except Exception:  # a bug here must neither leak its message nor let the operation through
+            log.exception("checking an operation failed")
+            return refusal("Unexpected error.", "INTERNAL")
+        if missing:
+            return refusal(f"This API key may not use: {', '.join(missing)}.", "FORBIDDEN")
+        if cost > cls.max_cost:
+            return refusal(
+                f"This query may return too much (cost {cost}, at most {cls.max_cost}): ask for smaller pages.",
+                "QUERY_TOO_COSTLY",
+            )
+        return None
 
     def on_execute(self) -> Iterator[None]:
         ctx = self.execution_context
         document = ctx.graphql_document
         if document is not None and ctx.result is None:
-            partner = getattr(ctx.context, "partner", None)
-            try:
-                missing = missing_scopes(partner.scopes, root_fields(document, ctx.operation_name)) if partner else []
-                cost = query_cost(document, ctx.operation_name, ctx.variables or {}, self.pages)
-            except Exception:  # a bug here must neither leak its message nor let the operation through
-                log.exception("checking an operation failed")
-                ctx.result = refusal("Unexpected error.", "INTERNAL")
-                yield
-                return
-            if missing:
-                ctx.result = refusal(f"This API key may not use: {', '.join(missing)}.", "FORBIDDEN")
-            elif cost > self.max_cost:
-                ctx.result = refusal(
-                    f"This query may return too much (cost {cost}, at most {self.max_cost}): ask for smaller pages.",
-                    "QUERY_TOO_COSTLY",
-                )
+            refused = self.refusal_for(
+                document, ctx.operation_name, ctx.variables, getattr(ctx.context, "partner", None)
+            )
+            if refused is not None:
+                ctx.result = refused
         yield
 
 

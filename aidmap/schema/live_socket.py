@@ -15,11 +15,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 from collections.abc import AsyncGenerator, Callable
-from functools import lru_cache
 from typing import Any
 
-from graphql import DocumentNode, FieldNode, GraphQLError, OperationType, parse, specified_rules, validate
+from graphql import FieldNode, GraphQLError, OperationType
 from graphql.execution import execute_subscription_event
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import is_awaitable
@@ -28,7 +28,7 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 
 from aidmap.resolvers.problems import UserInputError
-from aidmap.schema import AidmapSchema, should_mask_error
+from aidmap.schema import AidmapSchema, checked_document, should_mask_error
 from aidmap.schema.context import Context
 from aidmap.schema.inputs import GeoPointInput
 from aidmap.schema.sharing import _plan
@@ -42,18 +42,6 @@ STREAMS: dict[str, Callable[..., AsyncGenerator[Any, None]]] = {
 }
 
 
-@lru_cache(maxsize=256)
-def _checked_document(schema: AidmapSchema, query: str) -> DocumentNode | None:
-    """The parsed document if it parses and validates under the schema's limits, else None
-    (strawberry's own path then reports the errors)."""
-    try:
-        document = parse(query, max_tokens=schema.limits.max_tokens)
-    except GraphQLError:
-        return None
-    rules = (*specified_rules, *schema.limit_rules)
-    return None if validate(schema._schema, document, rules) else document
-
-
 def _client_errors(errors: list[GraphQLError]) -> list[dict[str, Any]]:
     # The same masking as every other response.
     return [
@@ -62,8 +50,45 @@ def _client_errors(errors: list[GraphQLError]) -> list[dict[str, Any]]:
     ]
 
 
+# Operations refused in a row for the rate limit before the socket is closed (4429): a client
+# that keeps sending after being told to wait is abusing, not unlucky.
+REFUSALS_BEFORE_CLOSE = 20
+
+
 class AidmapTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     lean_operations = 0  # operations that took this path (a test checks the path is really used)
+    refused_in_a_row = 0
+
+    async def handle_subscribe(self, message: Any) -> None:
+        # Every operation (query, mutation, subscription) counts against the same bucket as an HTTP
+        # request of the same partner key or address; the handshake spent one already.
+        if self.connection_acknowledged and message.get("id") not in self.operations:
+            wait = await self._rate_limit_wait()
+            if wait > 0:
+                self.refused_in_a_row += 1
+                if self.refused_in_a_row >= REFUSALS_BEFORE_CLOSE:
+                    await self.websocket.close(code=4429, reason="Too many requests")
+                    return
+                retry_after = max(1, math.ceil(wait))
+                error = GraphQLError(
+                    f"Too many requests; retry after {retry_after} s.", extensions={"code": "RATE_LIMITED"}
+                )
+                await self.send_message({"id": message["id"], "type": "error", "payload": [error.formatted]})
+                return
+            self.refused_in_a_row = 0
+        await super().handle_subscribe(message)
+
+    async def _rate_limit_wait(self) -> float:
+        request = self.context.request
+        limiter = request.scope.get("aidmap.rate_limit") if request is not None else None
+        if limiter is None:
+            return 0.0
+        middleware, key, limit = limiter
+        partner = self.context.partner  # a key sent in connection_init, not in the handshake's headers
+        if partner is not None:
+            key, limit = f"partner:{partner.id}", partner.rate_limit_per_minute
+        wait: float = await middleware.take(key, limit, self.context.reader)
+        return wait
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         prepared = self._prepare(operation)
@@ -127,7 +152,7 @@ class AidmapTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     def _prepare(self, operation: Operation[Context, None]) -> tuple[Any, AsyncGenerator[Any, None]] | None:
         schema = self.schema
         assert isinstance(schema, AidmapSchema)
-        document = _checked_document(schema, operation.query)
+        document = checked_document(schema, operation.query)
         if document is None:
             return None
         executor = schema.execution_context_class.build(
@@ -139,6 +164,8 @@ class AidmapTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         )
         if isinstance(executor, list) or executor.operation.operation is not OperationType.SUBSCRIPTION:
             return None
+        if schema.checks.refusal_for(document, operation.operation_name, operation.variables, self.context.partner):
+            return None  # strawberry's path refuses it, with the same checks, in the usual shape
         if _plan(executor.operation, bool(executor.fragments)) is None:
             return None
         root = executor.operation.selection_set.selections[0]

@@ -145,3 +145,29 @@ def test_a_failing_check_refuses_the_operation_without_leaking(api: Api, monkeyp
     body = api.post("{ __typename }")
 
     assert body == {"data": None, "errors": [{"message": "Unexpected error.", "extensions": {"code": "INTERNAL"}}]}
+
+
+def test_cost_counts_default_values_as_if_they_were_sent(make_api: Any) -> None:
+    api: Api = make_api(max_query_cost=200)
+    ids = ["TmVlZDox"] * 100
+    by_default = api.post(
+        "query ($ids: [ID!]! = " + json.dumps(ids) + ") { nodes(ids: $ids) { id ... on Need { title } } }"
+    )
+    page_default = api.post(
+        "query ($n: Int! = 100) { needs(" + NEAR + ", first: $n) { edges { node { id title pledges { id } } } } }"
+    )
+    sent = api.post("query ($n: Int!) { needs(" + NEAR + ", first: $n) { edges { node { id } } } }", {"n": 100})
+
+    assert _code(by_default) == "QUERY_TOO_COSTLY" and by_default["data"] is None
+    assert _code(page_default) == "QUERY_TOO_COSTLY"
+    assert _code(sent) == "QUERY_TOO_COSTLY"
+
+
+def test_area_outlines_cost_what_they_weigh(api: Api) -> None:
+    outlines = "areas(near: {lat: 21.0285, lon: 105.8542}, radiusMeters: 50000) { area { code name fullName } geojson }"
+    page = api.post("{ " + outlines + " }")  # what the reference page asks
+    many = api.post("{ " + " ".join(f"a{i}: {outlines}" for i in range(30)) + " }")
+    two = api.post(f"{{ a: {outlines} b: {outlines} }}")
+
+    assert "errors" not in page, page
+    assert _code(many) == "QUERY_TOO_COSTLY" and _code(two) == "QUERY_TOO_COSTLY"
