@@ -49,13 +49,8 @@ def pg_cluster() -> Iterator[LocalCluster]:
 
 
 @pytest.fixture
-def database_url(pg_cluster: LocalCluster) -> Iterator[str]:
-    name = f"test_{next(_numbers)}"
-    with psycopg.connect(pg_cluster.conninfo("postgres"), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE {TEMPLATE}')
-    yield pg_cluster.url(name)
-    with psycopg.connect(pg_cluster.conninfo("postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def database_url(fresh_database: Callable[[], str]) -> str:
+    return fresh_database()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aidmap.geo.privacy import snap_to_cell
-from aidmap.models.need import Principal, may_see_need, may_see_private
+from aidmap.models.need import Principal, may_see_need, may_see_private, privacy_facts
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,13 +34,7 @@ class NeedProjection:
 
 def project_need(who: Principal, need: Any, *, active_donor: bool) -> NeedProjection:
     """The need as `who` may see it (`active_donor`: they have a pledge on it that discloses)."""
-    facts = {
-        "owner_id": need.owner_id,
-        "filed_by_id": need.filed_by_id,
-        "ward_code": need.ward_code,
-        "partner_id": need.partner_id,
-        "active_donor": active_donor,
-    }
+    facts = privacy_facts(need, active_donor=active_donor)
     private = may_see_private(who, **facts)
     return NeedProjection(
         need=need,

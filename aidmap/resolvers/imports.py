@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aidmap.models import Need, NeedCategory, Urgency
+from aidmap.models import Need, NeedCategory, ReadChannel, Urgency
 from aidmap.models.need import HIDDEN_STATUSES, Principal
 from aidmap.models.projection import project_need, reads_to_log
 from aidmap.resolvers import needs as need_resolvers
@@ -224,14 +224,10 @@ async def export_rows(*, session: AsyncSession, area_code: str, who: Principal) 
             "created_at": n["created_at"].isoformat(), "expires_at": n["expires_at"].isoformat(),
         })  # fmt: skip
     if logged:  # an export is a read of every private field it carries, shown to each requester
-        await session.execute(
-            text(
-                "INSERT INTO location_reads (need_id, reader_id, partner_id, field, channel) "
-                "SELECT n, :reader, :partner, f, 'EXPORT' FROM unnest(CAST(:needs AS bigint[])) AS n, "
-                "unnest(ARRAY['EXACT_LOCATION', 'CONTACT_PHONE']) AS f"
-            ),
-            {"needs": logged, "reader": who.account_id, "partner": who.partner_id},
-        )
+        await need_resolvers.log_private_reads(
+            session=session, need_ids=logged, reader_id=who.account_id, partner_id=who.partner_id,
+            channel=ReadChannel.EXPORT,
+        )  # fmt: skip
         await session.commit()
     return out
 

@@ -20,6 +20,7 @@ from aidmap.models import (
     Partner,
     Pledge,
     PledgeStatus,
+    ReadChannel,
 )
 from aidmap.models.need import ACTIVE_STATUSES, HIDDEN_STATUSES, OPEN_STATUSES, status_for
 from aidmap.models.pledge import discloses
@@ -397,6 +398,22 @@ async def actively_pledged_need_ids(*, session: AsyncSession, viewer: Viewer, ne
         select(Pledge.need_id).where(Pledge.donor_id == viewer.account_id, Pledge.need_id.in_(need_ids), discloses())
     )
     return set(rows.scalars())
+
+
+_LOG_READS = text(
+    "INSERT INTO location_reads (need_id, reader_id, partner_id, field, channel) "
+    "SELECT n, :reader, :partner, f, :channel FROM unnest(CAST(:needs AS bigint[])) AS n, "
+    "unnest(ARRAY['EXACT_LOCATION', 'CONTACT_PHONE']) AS f"
+)
+
+
+async def log_private_reads(
+    *, session: AsyncSession, need_ids: list[int], reader_id: int | None, partner_id: int | None, channel: ReadChannel
+) -> None:
+    """Both private fields of these needs were handed out (a webhook delivery, an export): one row each,
+    in the caller's transaction. Requests log field by field through events/access_log.py instead."""
+    values = {"needs": need_ids, "reader": reader_id, "partner": partner_id, "channel": channel.value}
+    await session.execute(_LOG_READS, values)
 
 
 async def location_reads(

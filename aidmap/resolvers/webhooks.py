@@ -32,9 +32,10 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aidmap.geo.privacy import snap_to_cell
-from aidmap.models import DeliveryStatus, EventKind, Webhook, WebhookDelivery
+from aidmap.models import DeliveryStatus, EventKind, ReadChannel, Webhook, WebhookDelivery
 from aidmap.models.need import Principal, may_see_need
 from aidmap.models.projection import NeedProjection, project_need
+from aidmap.resolvers.needs import log_private_reads
 from aidmap.resolvers.problems import Code, Problems
 from aidmap.resolvers.validation import Checker, utcnow
 
@@ -289,30 +290,25 @@ def _global_id(type_name: str, pk: int) -> str:
     return to_global_id(type_name, pk)
 
 
-def need_projection(row: Any, *, partner_id: int, partner_private: bool) -> NeedProjection:
-    """What this partner's endpoint may see of the event's need (a key acting for nobody)."""
-    return project_need(
-        Principal(partner_id=partner_id, partner_may_see_private=partner_private), row, active_donor=False
-    )
+def need_projection(row: Any, *, partner_id: int, partner_private: bool) -> NeedProjection | None:
+    """What this partner's endpoint may see of the event's need (a key acting for nobody); None when
+    the event concerns no need that still exists."""
+    if row.need_id is None or row.title is None:
+        return None
+    who = Principal(partner_id=partner_id, partner_may_see_private=partner_private)
+    return project_need(who, row, active_donor=False)
 
 
-_LOG_DELIVERED_READ = text(
-    "INSERT INTO location_reads (need_id, partner_id, field, channel) "
-    "SELECT :need, :partner, f, 'WEBHOOK' FROM unnest(ARRAY['EXACT_LOCATION', 'CONTACT_PHONE']) AS f"
-)
-
-
-def payload(row: Any, *, partner_id: int, partner_private: bool) -> dict[str, Any]:
-    """What an endpoint receives: the public view of the need (the exact point and phone only where the
-    API would show them to this partner), the pledge or offer it concerns."""
+def payload(row: Any, seen: NeedProjection | None) -> dict[str, Any]:
+    """What an endpoint receives: the need as `need_projection` lets this partner see it (the exact
+    point and phone only where the API would show them), the pledge or offer it concerns."""
     body: dict[str, Any] = {
         "id": f"evt_{row.seq}",
         "seq": row.seq,
         "kind": row.kind,
         "occurredAt": row.created_at.isoformat(),
     }
-    if row.need_id is not None and row.title is not None:
-        seen = need_projection(row, partner_id=partner_id, partner_private=partner_private)
+    if seen is not None:
         (cell_lon, cell_lat), exact = seen.approximate, seen.exact
         body["need"] = {
             "id": _global_id("Need", row.need_id), "title": row.title, "category": row.category, "status": row.status,
@@ -449,10 +445,8 @@ async def deliver_endpoint(
                     await session.execute(text("SELECT scopes FROM partners WHERE id = :p"), {"p": hook.partner_id})
                 ).scalar_one()
                 row = (await session.execute(_EVENT, {"seq": head.event_seq})).one()
-                body = json.dumps(
-                    payload(row, partner_id=hook.partner_id, partner_private="private:read" in partner),
-                    ensure_ascii=False, separators=(",", ":"),
-                ).encode()  # fmt: skip
+                seen = need_projection(row, partner_id=hook.partner_id, partner_private="private:read" in partner)
+                body = json.dumps(payload(row, seen), ensure_ascii=False, separators=(",", ":")).encode()
                 now = int(time.time())
                 headers = {
                     "Content-Type": "application/json", "User-Agent": "aidmap-webhooks/1",
@@ -461,13 +455,7 @@ async def deliver_endpoint(
                 }  # fmt: skip
                 url, delivery_id, attempts, created_at = hook.url, head.id, head.attempts, head.created_at
                 # A delivery that carries private fields is a read the requester sees in Need.locationReads.
-                private_read = (
-                    (row.need_id, hook.partner_id)
-                    if row.need_id is not None
-                    and row.title is not None
-                    and need_projection(row, partner_id=hook.partner_id, partner_private="private:read" in partner).private
-                    else None
-                )
+                private_read = (row.need_id, hook.partner_id) if seen is not None and seen.private else None
             # Committed: the HTTP call runs with no transaction open and no row locked.
             post = functools.partial(
                 _post, url, body, headers,
@@ -490,7 +478,10 @@ async def deliver_endpoint(
             async with sessions() as session, session.begin():
                 await session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(**values))
                 if ok and private_read is not None:
-                    await session.execute(_LOG_DELIVERED_READ, {"need": private_read[0], "partner": private_read[1]})
+                    await log_private_reads(
+                        session=session, need_ids=[private_read[0]], reader_id=None, partner_id=private_read[1],
+                        channel=ReadChannel.WEBHOOK,
+                    )  # fmt: skip
             if not ok and "next_attempt_at" in values:
                 return delivered
     finally:
