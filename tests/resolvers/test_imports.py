@@ -84,13 +84,18 @@ def test_a_geojson_import_and_only_operators_may_file(operator: str, tmp_path: P
     assert db.execute("SELECT title FROM needs").fetchall() == [("Mì gói",)]
 
 
-def test_export_writes_approximate_locations_unless_the_caller_may_see_more(
-    operator: str, tmp_path: Path, database_url: str, db: psycopg.Connection[Any], api: Api
-) -> None:
+def _one_need_in_ha_noi(operator: str, tmp_path: Path, database_url: str) -> None:
+    """Hà Nội's wards, and one need the operator imports into them (what the export tests export)."""
     import_files(database_url, [BUNDLED / "01_ha_noi.geojson"])
     sheet = tmp_path / "hotline.csv"
     sheet.write_text(HEADER + ROWS[0] + "\n", encoding="utf-8")
     cli.main(["import", "needs", str(sheet), "--filed-by", operator])
+
+
+def test_export_writes_approximate_locations_unless_the_caller_may_see_more(
+    operator: str, tmp_path: Path, database_url: str, db: psycopg.Connection[Any], api: Api
+) -> None:
+    _one_need_in_ha_noi(operator, tmp_path, database_url)
     public_file, operator_file = tmp_path / "public.geojson", tmp_path / "operator.csv"
 
     assert cli.main(["export", "needs", "--area", "01", "--output", str(public_file)]) == 0
@@ -148,10 +153,7 @@ def test_partners_import_through_graphql_for_their_operator(
 def test_an_export_with_private_fields_is_a_logged_read(
     operator: str, tmp_path: Path, database_url: str, db: psycopg.Connection[Any], api: Api
 ) -> None:
-    import_files(database_url, [BUNDLED / "01_ha_noi.geojson"])
-    sheet = tmp_path / "hotline.csv"
-    sheet.write_text(HEADER + ROWS[0] + "\n", encoding="utf-8")
-    cli.main(["import", "needs", str(sheet), "--filed-by", operator])
+    _one_need_in_ha_noi(operator, tmp_path, database_url)
     admin_phone = "0987000111"
     admin = api.data(SIGN_UP, {"input": {"displayName": "Quản trị", "phone": admin_phone, "password": "long enough"}})
     give_role(db, admin["signUp"]["token"], "ADMIN")

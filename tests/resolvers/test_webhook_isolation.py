@@ -18,7 +18,8 @@ from aidmap.resolvers import partners
 from aidmap.settings import Settings
 from tests.conftest import Api
 from tests.factories import create_need, sign_up
-from tests.resolvers.test_webhooks import CREATE, HUE, Receiver, _post, _wait
+from tests.resolvers.conftest import Receiver
+from tests.resolvers.test_webhooks import CREATE, HUE, _post, _wait
 
 
 class Trickler:
@@ -58,14 +59,6 @@ def trickler() -> Iterator[Trickler]:
     yield found
     found.stopped.set()
     found.listener.close()
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    found = Receiver()
-    yield found
-    found.server.shutdown()
-    found.server.server_close()
 
 
 @pytest.fixture

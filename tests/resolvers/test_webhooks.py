@@ -6,10 +6,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import psycopg
@@ -22,55 +19,13 @@ from aidmap.resolvers.webhooks import sign
 from aidmap.settings import Settings
 from tests.conftest import Api
 from tests.factories import create_need, sign_up
+from tests.resolvers.conftest import Receiver
 
 CREATE = """mutation ($input: CreateWebhookInput!) { createWebhook(input: $input) {
   webhook { id secret events } errors { field code } } }"""
 DELIVERIES = """query ($id: ID!) { webhookDeliveries(webhookId: $id) { eventId status attempts lastStatusCode } }"""
 HUE = {"lat": 16.4637, "lon": 107.5909}
 HANOI = {"lat": 21.0285, "lon": 105.8542}
-
-
-class Receiver:
-    """A local endpoint that answers with the next scripted status (then 200) and records what it got."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        self.script: list[int] = []
-        self.redirect_to: str | None = None  # sent as Location with a 3xx
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                status = receiver.script.pop(0) if receiver.script else 200
-                receiver.received.append({"headers": dict(self.headers), "body": body, "answered": status})
-                self.send_response(status)
-                if 300 <= status < 400 and receiver.redirect_to:
-                    self.send_header("Location", receiver.redirect_to)
-                self.end_headers()
-
-            def do_GET(self) -> None:  # noqa: N802 - what a followed 302 would become
-                receiver.received.append({"headers": dict(self.headers), "body": b"", "answered": 200})
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/aidmap"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def accepted(self) -> list[dict[str, Any]]:
-        return [r for r in self.received if r["answered"] == 200]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    found = Receiver()
-    yield found
-    found.server.shutdown()
-    found.server.server_close()
 
 
 @pytest.fixture
