@@ -41,7 +41,8 @@ FIELDS = {
     "displayName": "Tên hiển thị", "password": "Mật khẩu", "expiresAt": "Hạn", "location": "Vị trí",
     "radiusMeters": "Bán kính", "reason": "Lý do", "body": "Nội dung", "availableUntil": "Thời hạn",
     "onBehalfOf.displayName": "Tên người cần giúp", "onBehalfOf.phone": "Số điện thoại người cần giúp",
-    "first": "first", "near": "Vị trí", "code": "Mã nhận",
+    "first": "first", "near": "Vị trí", "code": "Mã nhận", "newPassword": "Mật khẩu mới",
+    "currentPassword": "Mật khẩu hiện tại",
 }  # fmt: skip
 
 _PATTERNS: list[tuple[re.Pattern[str], str]] = [
@@ -75,6 +76,10 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^You have pledged to (?P<n>\d+) needs in the last 24 hours without a delivery \(the most is (?P<m>\d+)\)"), "Trong 24 giờ qua bạn đã cam kết cho {n} yêu cầu mà chưa giao được lần nào (tối đa {m}); hãy giao xong một cam kết, hoặc chờ, rồi mới cam kết cho yêu cầu khác."),
     (re.compile(r"^Only the person who asked for help, or who filed the need, can accept a pledge\.$"), "Chỉ người cần giúp, hoặc người đăng yêu cầu thay họ, mới chấp nhận được cam kết."),
     (re.compile(r"^This pledge is already accepted\.$"), "Cam kết này đã được chấp nhận rồi."),
+    (re.compile(r"^This password is one of the most common ones"), "Mật khẩu này nằm trong số những mật khẩu phổ biến nhất; hãy chọn mật khẩu khác (vài từ ghép lại vừa dễ nhớ vừa khó đoán)."),
+    (re.compile(r"^The current password is wrong\.$"), "Mật khẩu hiện tại không đúng."),
+    (re.compile(r"^The new password is the same as the current one\.$"), "Mật khẩu mới trùng với mật khẩu hiện tại."),
+    (re.compile(r"^Sessions are people's own"), "Phiên đăng nhập là của từng người: khóa API của đối tác không đăng xuất hay đổi mật khẩu được (người vận hành thu hồi khóa bằng `aidmap partner revoke`)."),
     (re.compile(r"^Unexpected error\.$"), "Đã có lỗi không mong muốn."),
     (re.compile(r"^The database is unavailable"), "Hệ thống đang tạm gián đoạn; hãy thử lại sau vài giây."),
 ]  # fmt: skip
@@ -84,6 +89,7 @@ BY_CODE = {
     "INVALID": "Giá trị không hợp lệ.",
     "TOO_LONG": "Nội dung quá dài.",
     "TOO_SHORT": "Nội dung quá ngắn.",
+    "TOO_COMMON": "Mật khẩu này quá phổ biến; hãy chọn mật khẩu khác.",
     "OUT_OF_RANGE": "Giá trị nằm ngoài khoảng cho phép.",
     "NOT_FOUND": "Không tìm thấy.",
     "UNAUTHENTICATED": "Hãy đăng nhập để làm việc này.",

@@ -12,11 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
+from importlib import resources
 from typing import TypeVar
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,7 +27,8 @@ from aidmap.models.need import Principal
 from aidmap.resolvers.problems import Code, Problem, Problems
 from aidmap.resolvers.validation import Checker, utcnow
 
-MIN_PASSWORD = 8
+MIN_PASSWORD = 10
+MAX_PASSWORD = 256
 R = TypeVar("R")
 
 
@@ -110,6 +112,26 @@ async def _issue_token(*, session: AsyncSession, account_id: int, ttl_days: int)
     return token
 
 
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The passwords refused as too common (aidmap/data/common-passwords.txt), in lower case."""
+    text = resources.files("aidmap").joinpath("data/common-passwords.txt").read_text(encoding="utf-8")
+    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+
+def password_problems(field: str, password: str) -> list[Problem]:
+    """Why a new password is refused: shorter than MIN_PASSWORD, longer than MAX_PASSWORD, or one of
+    the most common passwords (compared in lower case, so "PassWord123" is "password123")."""
+    if len(password) < MIN_PASSWORD:
+        return [Problem(field, f"{field} must be at least {MIN_PASSWORD} characters.", Code.TOO_SHORT)]
+    if len(password) > MAX_PASSWORD:
+        return [Problem(field, f"{field} must be at most {MAX_PASSWORD} characters.", Code.TOO_LONG)]
+    if password.strip().lower() in common_passwords():
+        message = "This password is one of the most common ones; choose another (a few words are easy to remember)."
+        return [Problem(field, message, Code.TOO_COMMON)]
+    return []
+
+
 async def sign_up(
     *,
     session: AsyncSession,
@@ -125,10 +147,7 @@ async def sign_up(
     check = Checker()
     name = check.text("displayName", display_name, max_len=80)
     normalised = check.phone("phone", phone)
-    if len(password) < MIN_PASSWORD:
-        check.add("password", f"password must be at least {MIN_PASSWORD} characters.", Code.TOO_SHORT)
-    elif len(password) > 256:
-        check.add("password", "password must be at most 256 characters.", Code.TOO_LONG)
+    check.problems.extend(password_problems("password", password))
     if check.problems:
         raise Problems(check.problems)
     assert name is not None and normalised is not None
@@ -229,6 +248,68 @@ async def sign_in(
     return account, token
 
 
+async def sign_out(*, session: AsyncSession, token_hash: str) -> int:
+    """Revoke one token (the one the request came with); returns how many were revoked (0 or 1)."""
+    result = await session.execute(
+        update(AccessToken)
+        .where(AccessToken.token_hash == token_hash, AccessToken.revoked_at.is_(None))
+        .values(revoked_at=func.now())
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def sign_out_everywhere(*, session: AsyncSession, account_id: int, keep_token_hash: str | None = None) -> int:
+    """Revoke every live token of the account (but `keep_token_hash`); returns how many. Open websockets
+    authenticated with them close on the next credential recheck (guards/sockets.py)."""
+    query = update(AccessToken).where(
+        AccessToken.account_id == account_id, AccessToken.revoked_at.is_(None), AccessToken.expires_at > func.now()
+    )
+    if keep_token_hash is not None:
+        query = query.where(AccessToken.token_hash != keep_token_hash)
+    result = await session.execute(query.values(revoked_at=func.now()))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def change_password(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    account_id: int,
+    token_hash: str,
+    current_password: str,
+    new_password: str,
+    hash_profile: str,
+    throttle: SignInThrottle,
+) -> int:
+    """Set a new password when the current one is right, and revoke every other token of the account
+    (this one stays signed in); returns how many tokens were revoked. Wrong current passwords count
+    against a budget of the account's own (throttle.max_failures per window): someone holding a stolen
+    token cannot guess the password with it, and strangers failing to sign in cannot lock the owner out
+    of changing it. Hashing runs in the bounded pool, with no database connection held."""
+    problems = password_problems("newPassword", new_password)
+    if problems:
+        raise Problems(problems)
+    if new_password == current_password:
+        raise Problems.one("newPassword", "The new password is the same as the current one.", Code.INVALID)
+    key = throttle.key_hash(f"change-password:{account_id}")
+    async with sessions() as session, session.begin():
+        attempt_id = await _reserve_attempt(session, throttle, key)
+        stored = (await session.execute(select(Account.password_hash).where(Account.id == account_id))).scalar_one()
+    if not await password_matches(hash_profile, stored, current_password):
+        raise Problems.one("currentPassword", "The current password is wrong.", Code.INVALID_CREDENTIALS)
+    new_hash = await hash_password(hash_profile, new_password)
+    async with sessions() as session, session.begin():
+        await session.execute(delete(SignInFailure).where(SignInFailure.id == attempt_id))
+        # Only if nobody changed it meanwhile: the check above was against `stored`.
+        changed = await session.execute(
+            update(Account)
+            .where(Account.id == account_id, Account.password_hash == stored)
+            .values(password_hash=new_hash)
+        )
+        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            raise Problems.one("currentPassword", "The current password is wrong.", Code.INVALID_CREDENTIALS)
+        return await sign_out_everywhere(session=session, account_id=account_id, keep_token_hash=token_hash)
+
+
 _VIEWER_COLUMNS = "a.id, a.display_name, a.roles, a.phone, a.partner_id"
 _VIEWER_SQL = f"""
 SELECT {_VIEWER_COLUMNS} FROM access_tokens t JOIN accounts a ON a.id = t.account_id
@@ -287,9 +368,7 @@ SELECT EXISTS (
 """
 
 
-async def may_see_account(
-    *, reader: Reader, viewer: Viewer | None, partner_id: int | None, account: Account
-) -> bool:
+async def may_see_account(*, reader: Reader, viewer: Viewer | None, partner_id: int | None, account: Account) -> bool:
     """An Account node is shown to itself, admins, people it shares a pledge or a need with, and the
     partner app that signed it up; to anyone else its id answers like an unknown one, so sequential
     ids do not list everyone's name."""

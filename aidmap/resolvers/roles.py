@@ -80,7 +80,7 @@ def create_admin(*, url: str, phone: str, display_name: str, password: str, hash
     import psycopg
 
     from aidmap.db.reader import conninfo_from_url
-    from aidmap.resolvers.accounts import MIN_PASSWORD, password_hasher
+    from aidmap.resolvers.accounts import password_hasher, password_problems
     from aidmap.resolvers.validation import normalise_phone
 
     normalised = normalise_phone(phone)
@@ -94,8 +94,9 @@ def create_admin(*, url: str, phone: str, display_name: str, password: str, hash
                 (row[0],),
             )
             return int(row[0]), False
-        if len(password) < MIN_PASSWORD:
-            raise ValueError(f"The password must be at least {MIN_PASSWORD} characters.")
+        problems = password_problems("The password", password)
+        if problems:
+            raise ValueError(problems[0].message)
         if not display_name.strip():
             raise ValueError("Give the admin a display name (--name).")
         created = conn.execute(

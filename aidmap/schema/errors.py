@@ -25,7 +25,9 @@ _INPUT = [Code.REQUIRED, Code.INVALID, Code.TOO_LONG, Code.TOO_SHORT, Code.OUT_O
 _ACCESS = [Code.NOT_FOUND, Code.UNAUTHENTICATED, Code.FORBIDDEN, Code.INVALID_STATE, Code.IDEMPOTENCY_KEY_REUSED]
 
 AccountErrorCode = _codes(
-    "AccountErrorCode", [*_INPUT, Code.PHONE_TAKEN, Code.INVALID_CREDENTIALS, Code.TOO_MANY_ATTEMPTS, Code.FORBIDDEN]
+    "AccountErrorCode",
+    [*_INPUT, Code.TOO_COMMON, Code.PHONE_TAKEN, Code.INVALID_CREDENTIALS, Code.TOO_MANY_ATTEMPTS, Code.FORBIDDEN]
+    + [Code.UNAUTHENTICATED],
 )
 NeedErrorCode = _codes(
     "NeedErrorCode",
