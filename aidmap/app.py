@@ -327,6 +327,7 @@ class AidmapGraphQL(GraphQL[Context, None]):
             request=request,
             response=response,
             partner=partner,
+            token_hash=hash_token(token) if token and partner is None and viewer is not None else None,
             metrics=request.state.metrics,
         )
 
@@ -359,12 +360,14 @@ class AidmapGraphQL(GraphQL[Context, None]):
             if context.viewer is None:
                 # Closes with 4403: a client with a bad token learns it now, not on its first subscription.
                 raise ConnectionRejectionError({"message": "The token is not valid or has expired."})
+            context.token_hash = hash_token(token)
         if isinstance(context.request, WebSocket):
             # Revoked or expired later, the credentials close this socket (guards/sockets.py).
             context.request.state.socket_guard.register(
                 context.request,
-                token_hash=hash_token(token) if token and context.partner is None else None,
+                token_hash=context.token_hash,
                 partner_id=context.partner.id if context.partner is not None else None,
+                viewer=context.viewer,
             )
         return UNSET
 

@@ -1,10 +1,17 @@
-"""Open websockets follow their credentials: a revoked partner key, a revoked or expired user token
-closes the sockets opened with it (4403), as HTTP refuses them.
+"""Open websockets follow their credentials: a revoked partner key, a revoked or expired user token,
+or a role taken from the account (an admin's revokeRole) closes the sockets opened with it (4403),
+as HTTP refuses them.
 
 A socket is authenticated once, at connection_init; without this, one stays open and receives
 events for as long as the client keeps it. Each process rechecks the credentials of all its open
-sockets every `interval_s` in two queries (not one per socket), straight from the database (not the
+sockets every `interval_s` in three queries (not one per socket), straight from the database (not the
 key cache), so a revocation reaches every process within about `interval_s`.
+
+A socket keeps the viewer it was opened with (its roles, its verifier wards) for as long as it is
+open, so a demoted verifier or admin would go on receiving what the role let it see: a socket whose
+account has lost any of the roles it had at connect time is closed, and the client reconnects with
+what it has now. Gaining a role closes nothing. A verifier's areas change only with the role today
+(grantRole adds areas, revokeRole VERIFIER removes them all).
 """
 
 from __future__ import annotations
@@ -13,10 +20,14 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from starlette.websockets import WebSocket, WebSocketState
 
 from aidmap.db.reader import Reader
+
+if TYPE_CHECKING:
+    from aidmap.resolvers.accounts import Viewer
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +38,16 @@ SELECT token_hash FROM access_tokens
 WHERE token_hash = ANY(%(hashes)s::text[]) AND revoked_at IS NULL AND expires_at > now()
 """
 _LIVE_PARTNERS = "SELECT id FROM partners WHERE id = ANY(%(ids)s::bigint[]) AND revoked_at IS NULL"
+_ROLES = "SELECT id, roles FROM accounts WHERE id = ANY(%(ids)s::bigint[])"
 
 
 @dataclass(frozen=True)
 class _Credentials:
     token_hash: str | None
     partner_id: int | None
+    # The account the socket acts as and the roles it had when the socket was opened.
+    account_id: int | None = None
+    roles: frozenset[str] = frozenset()
 
 
 class SocketGuard:
@@ -43,9 +58,13 @@ class SocketGuard:
         self._sockets: dict[int, tuple[WebSocket, _Credentials]] = {}
         self._task: asyncio.Task[None] | None = None
 
-    def register(self, websocket: WebSocket, *, token_hash: str | None, partner_id: int | None) -> None:
-        if token_hash is not None or partner_id is not None:
-            self._sockets[id(websocket)] = (websocket, _Credentials(token_hash, partner_id))
+    def register(
+        self, websocket: WebSocket, *, token_hash: str | None, partner_id: int | None, viewer: Viewer | None = None
+    ) -> None:
+        if token_hash is not None or partner_id is not None or viewer is not None:
+            account_id = viewer.account_id if viewer is not None else None
+            roles = frozenset(viewer.roles) if viewer is not None else frozenset()
+            self._sockets[id(websocket)] = (websocket, _Credentials(token_hash, partner_id, account_id, roles))
 
     def open_sockets(self) -> int:
         return len(self._sockets)
@@ -63,15 +82,22 @@ class SocketGuard:
             {r.token_hash for r in await self._reader.fetch(_LIVE_TOKENS, {"hashes": hashes})} if hashes else set()
         )
         live_partners = {r.id for r in await self._reader.fetch(_LIVE_PARTNERS, {"ids": ids})} if ids else set()
+        accounts = sorted({c.account_id for _, c in watched if c.account_id is not None})
+        roles: dict[int, frozenset[str]] = (
+            {r.id: frozenset(r.roles) for r in await self._reader.fetch(_ROLES, {"ids": accounts})} if accounts else {}
+        )
         closed = 0
         for websocket, credentials in watched:
             token_gone = credentials.token_hash is not None and credentials.token_hash not in live_tokens
             key_gone = credentials.partner_id is not None and credentials.partner_id not in live_partners
-            if token_gone or key_gone:
+            demoted = credentials.account_id is not None and not credentials.roles <= roles.get(
+                credentials.account_id, frozenset()
+            )
+            if token_gone or key_gone or demoted:
                 self._sockets.pop(id(websocket), None)
                 closed += 1
                 with contextlib.suppress(Exception):  # it may be closing on its own already
-                    await websocket.close(code=REVOKED_CLOSE, reason="The credentials were revoked or have expired.")
+                    await websocket.close(code=REVOKED_CLOSE, reason=_reason(token_gone or key_gone))
         return closed
 
     async def _run(self) -> None:
@@ -90,6 +116,12 @@ class SocketGuard:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+def _reason(credentials_gone: bool) -> str:
+    if credentials_gone:
+        return "The credentials were revoked or have expired."
+    return "A role of this account was revoked; reconnect."
 
 
 def _closed(websocket: WebSocket) -> bool:

@@ -92,6 +92,9 @@ class Context:
     connection_params: dict[str, Any] | None = None
     # The partner app whose key sent the request (then `viewer`, if set, is a user it acts for).
     partner: PartnerKey | None = None
+    # The hash of the user's own bearer token that authenticated `viewer` (None under a partner key):
+    # what signOut revokes and changePassword keeps.
+    token_hash: str | None = None
     # The process's Prometheus metrics (observability.Metrics).
     metrics: Any = None
 

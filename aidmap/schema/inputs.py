@@ -28,6 +28,14 @@ class SignInInput:
     password: str
 
 
+@strawberry.input
+class ChangePasswordInput:
+    current_password: str
+    new_password: str = strawberry.field(
+        description="At least 10 characters, and not one of the most common passwords (TOO_SHORT, TOO_COMMON)."
+    )
+
+
 @strawberry.input(description="The person a need is filed for (they can claim it later with this phone).")
 class OnBehalfOfInput:
     display_name: str

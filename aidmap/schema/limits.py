@@ -190,6 +190,8 @@ ROOT_SCOPES: dict[str, Scope | None] = {
     "me": Scope.ACCOUNTS, "areas": Scope.NEEDS_READ, "messages": Scope.MESSAGES, "verificationQueue": Scope.VERIFY, "areaStats": Scope.VERIFY,
     # Mutation
     "signUp": Scope.ACCOUNTS, "signIn": Scope.ACCOUNTS,
+    # Refused in the payload under any key (FORBIDDEN): a person's sessions are their own.
+    "signOut": Scope.ACCOUNTS, "signOutEverywhere": Scope.ACCOUNTS, "changePassword": Scope.ACCOUNTS,
     "createNeed": Scope.NEEDS_WRITE, "updateNeed": Scope.NEEDS_WRITE, "cancelNeed": Scope.NEEDS_WRITE,
     "renewNeed": Scope.NEEDS_WRITE, "claimNeed": Scope.NEEDS_WRITE, "reportNeed": Scope.NEEDS_WRITE,
     "issueClaimCode": Scope.NEEDS_WRITE,

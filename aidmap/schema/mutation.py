@@ -33,6 +33,7 @@ from aidmap.schema.inputs import (
     AcceptPledgeInput,
     CancelNeedInput,
     CancelPledgeInput,
+    ChangePasswordInput,
     ClaimNeedInput,
     ConfirmDeliveryInput,
     CreateNeedInput,
@@ -61,6 +62,10 @@ R = TypeVar("R")
 PARTNER_SIGN_IN = (
     "signIn does not take an API key: a partner app acts for the accounts it signed up with Aidmap-Act-As."
 )
+PARTNER_SESSION = (
+    "Sessions are people's own: a partner key cannot sign out, sign out everywhere or change a password "
+    "(an operator revokes a key with `aidmap partner revoke`)."
+)
 ErrorType = TypeVar("ErrorType", AccountError, NeedError, OfferError, PledgeError, MessageError, HelpError, RoleError)
 
 
@@ -69,6 +74,33 @@ class AuthPayload:
     token: str | None = None
     account: Account | None = None
     errors: list[AccountError]
+
+
+@strawberry.type
+class SignOutPayload:
+    revoked_tokens: int = strawberry.field(
+        description="How many bearer tokens were revoked (0 when there was nothing to revoke)."
+    )
+    errors: list[AccountError]
+
+
+@strawberry.type
+class ChangePasswordPayload:
+    account: Account | None = None
+    revoked_tokens: int = strawberry.field(
+        default=0, description="How many other tokens of the account were revoked (this request's token stays valid)."
+    )
+    errors: list[AccountError]
+
+
+def _own_session(ctx: Context) -> tuple[Viewer, str] | list[AccountError]:
+    """The signed-in person and the hash of their own token, or why this request has none: sessions
+    are ended and passwords changed with a person's own token, never through a partner key."""
+    if ctx.partner is not None:
+        return to_errors(AccountError, [Problem(None, PARTNER_SESSION, Code.FORBIDDEN)])
+    if ctx.viewer is None or ctx.token_hash is None:
+        return to_errors(AccountError, [SESSION_EXPIRED if ctx.token_rejected else UNAUTHENTICATED])
+    return ctx.viewer, ctx.token_hash
 
 
 @strawberry.type
@@ -274,6 +306,61 @@ class Mutation(WebhookMutation, ImportMutation):
         except Problems as failure:
             return AuthPayload(errors=to_errors(AccountError, failure.problems))
         return AuthPayload(token=token, account=Account.from_model(account), errors=[])
+
+    @strawberry.mutation(
+        description="End this session: the bearer token of this request stops working, over HTTP at once and on "
+        "open websockets within a few seconds (closed with 4403)."
+    )
+    async def sign_out(self, info: Info[Context, None]) -> SignOutPayload:
+        own = _own_session(info.context)
+        if isinstance(own, list):
+            return SignOutPayload(revoked_tokens=0, errors=own)
+        async with info.context.sessions() as session, session.begin():
+            revoked = await accounts.sign_out(session=session, token_hash=own[1])
+        return SignOutPayload(revoked_tokens=revoked, errors=[])
+
+    @strawberry.mutation(
+        description="End every session of this account, this one included (a lost phone, a shared computer)."
+    )
+    async def sign_out_everywhere(self, info: Info[Context, None]) -> SignOutPayload:
+        own = _own_session(info.context)
+        if isinstance(own, list):
+            return SignOutPayload(revoked_tokens=0, errors=own)
+        async with info.context.sessions() as session, session.begin():
+            revoked = await accounts.sign_out_everywhere(session=session, account_id=own[0].account_id)
+        return SignOutPayload(revoked_tokens=revoked, errors=[])
+
+    @strawberry.mutation(
+        description="Set a new password (at least 10 characters, not a common one); every other session of the "
+        "account ends, this one stays. 5 wrong current passwords in 15 minutes: TOO_MANY_ATTEMPTS."
+    )
+    async def change_password(self, info: Info[Context, None], input: ChangePasswordInput) -> ChangePasswordPayload:
+        own = _own_session(info.context)
+        if isinstance(own, list):
+            return ChangePasswordPayload(errors=own)
+        viewer, token_hash = own
+        settings = info.context.settings
+        throttle = accounts.SignInThrottle(
+            key=settings.phone_hash_key(),
+            max_failures=settings.sign_in_max_failures,
+            window_s=settings.sign_in_window_seconds,
+        )
+        try:
+            revoked = await accounts.change_password(
+                sessions=info.context.sessions,
+                account_id=viewer.account_id,
+                token_hash=token_hash,
+                current_password=input.current_password,
+                new_password=input.new_password,
+                hash_profile=settings.password_hash_profile,
+                throttle=throttle,
+            )
+        except Problems as failure:
+            return ChangePasswordPayload(errors=to_errors(AccountError, failure.problems))
+        async with info.context.sessions() as session:
+            account = await session.get(models.Account, viewer.account_id)
+        assert account is not None
+        return ChangePasswordPayload(account=Account.from_model(account), revoked_tokens=revoked, errors=[])
 
     @strawberry.mutation
     async def create_need(self, info: Info[Context, None], input: CreateNeedInput) -> NeedPayload:

@@ -1,4 +1,4 @@
-"""Open websockets follow their credentials: revoked keys and revoked or expired tokens close them (4403)."""
+"""Open websockets follow their credentials: revoked keys, revoked or expired tokens and revoked roles close them (4403)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from websockets.sync.client import connect
 
 from aidmap.resolvers import partners
 from aidmap.resolvers.accounts import hash_token
+from aidmap.resolvers.areas import BUNDLED, import_files
 from tests.conftest import Api, LiveServer
-from tests.factories import HANOI, sign_up
+from tests.factories import HANOI, give_role, sign_up
 from tests.live import PROTOCOL, LiveClient
 
 NEEDS_NEARBY = "subscription ($near: GeoPointInput!) { needsNearby(near: $near, radiusMeters: 2000) { cursor kind } }"
@@ -74,3 +75,38 @@ def test_a_registered_queries_only_key_cannot_open_a_socket(live_server: LiveSer
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+GRANT = "mutation ($input: GrantRoleInput!) { grantRole(input: $input) { errors { code } } }"
+REVOKE = "mutation ($input: RevokeRoleInput!) { revokeRole(input: $input) { errors { code } } }"
+
+
+def test_a_revoked_role_closes_the_accounts_sockets_and_a_granted_one_closes_nothing(
+    api: Api, live_server: LiveServer, database_url: str, db: psycopg.Connection[Any]
+) -> None:
+    import_files(database_url, [BUNDLED / "01_ha_noi.geojson"])
+    admin, demoted, kept, promoted = sign_up(api, "Admin"), sign_up(api, "V1"), sign_up(api, "V2"), sign_up(api, "P")
+    give_role(db, admin, "ADMIN")
+    ids = {t: api.data("{ me { id } }", token=t)["me"]["id"] for t in (demoted, kept, promoted)}
+    for verifier in (demoted, kept):
+        grant = {"input": {"accountId": ids[verifier], "role": "VERIFIER", "areaCodes": ["00070"]}}
+        assert api.data(GRANT, grant, admin)["grantRole"]["errors"] == []
+    queue = "subscription { myActivity { cursor } }"
+    with (
+        LiveClient(live_server.url, demoted) as demoted_socket,
+        LiveClient(live_server.url, kept) as kept_socket,
+        LiveClient(live_server.url, promoted) as promoted_socket,
+    ):
+        for socket in (demoted_socket, kept_socket, promoted_socket):
+            socket.subscribe(queue)
+        assert _closed_with(demoted_socket, 0.5) is None
+        operator = {"input": {"accountId": ids[promoted], "role": "OPERATOR"}}
+        assert api.data(GRANT, operator, admin)["grantRole"]["errors"] == []
+        revoke = {"input": {"accountId": ids[demoted], "role": "VERIFIER"}}
+        assert api.data(REVOKE, revoke, admin)["revokeRole"]["errors"] == []
+        assert _closed_with(demoted_socket, 8) == 4403
+        assert _closed_with(kept_socket, 0.5) is None and _closed_with(promoted_socket, 0.5) is None
+    # The token itself still works: the person reconnects with the roles they have now.
+    with LiveClient(live_server.url, demoted) as again:
+        again.subscribe(queue)
+        assert _closed_with(again, 4) is None
