@@ -41,6 +41,18 @@ def test_admin_create_bootstraps_an_admin_once(
     assert cli.main(["admin", "create", "--phone", "not a phone", "--password-stdin"]) == 2
 
 
+@pytest.mark.parametrize(("password", "said"), [("Password1", "at least 10"), ("qwertyuiop", "most common")])
+def test_admin_create_holds_the_password_rule(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, db: psycopg.Connection[Any], capsys: pytest.CaptureFixture[str],
+    password: str, said: str,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("AIDMAP_DATABASE_URL", database_url)
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{password}\n"))
+    assert cli.main(["admin", "create", "--phone", "0988 000 333", "--name", "Quản trị", "--password-stdin"]) == 2
+    assert said in capsys.readouterr().err
+    assert db.execute("SELECT count(*) FROM accounts").fetchone() == (0,)
+
+
 def test_admins_grant_and_revoke_roles_and_nobody_else_can(
     api: Api, monkeypatch: pytest.MonkeyPatch, database_url: str, db: psycopg.Connection[Any]
 ) -> None:
