@@ -39,6 +39,14 @@ EXAMPLES = [
             "For people's own apps. Sent with a partner key it is refused (`FORBIDDEN`): a token would outlive the key and "
             "ignore its scopes; act for your users with `Aidmap-Act-As`."),
     Example("me", "query", "{ me { id displayName phone roles } }"),
+    Example("changePassword", "mutation", "mutation ($input: ChangePasswordInput!) { changePassword(input: $input) { revokedTokens errors { field code message } } }",
+            {"input": {"currentPassword": "a long passphrase", "newPassword": "three green bottles"}}, "token",
+            "For people's own apps: every other token of the account is revoked, this one stays. At least 10 characters and "
+            "not a common password (`TOO_SHORT`, `TOO_COMMON`). With a partner key: `FORBIDDEN`."),
+    Example("signOut", "mutation", "mutation { signOut { revokedTokens errors { code message } } }", auth="token",
+            note="Revokes the token it is sent with (its open websockets close with 4403). With a partner key: `FORBIDDEN`."),
+    Example("signOutEverywhere", "mutation", "mutation { signOutEverywhere { revokedTokens errors { code message } } }", auth="token",
+            note="Revokes every token of the account, this one included. With a partner key: `FORBIDDEN`."),
     # -- needs
     Example("needs", "query", f"query ($near: GeoPointInput!) {{ needs(near: $near, radiusMeters: 3000, categories: [FOOD, MEDICINE], first: 10) {{ edges {{ distanceMeters cursor node {{ {NEED_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }} }} }}",
             {"near": NEAR}, "key", "Nearest first; pass `pageInfo.endCursor` as `after` for the next page."),

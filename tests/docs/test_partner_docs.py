@@ -127,6 +127,19 @@ def _world(
     return env, trigger
 
 
+SESSION_FIELDS = {"signOut", "signOutEverywhere", "changePassword"}
+
+
+def _fresh_session(api: Api) -> str:
+    phone = f"0955{next(_phones):06d}"
+    signed_up = api.data(
+        'mutation ($p: String!) { signUp(input: {displayName: "An", phone: $p, password: "a long passphrase"}) { token } }',
+        {"p": phone},
+    )
+    token: str = signed_up["signUp"]["token"]
+    return token
+
+
 def _command(language: str, code: str, workdir: Path) -> list[str]:
     if language == "sh":
         return ["bash", "-c", code]
@@ -150,6 +163,8 @@ def test_every_example_in_the_guide_runs(api: Api, live_server: LiveServer, data
             if language == "sh" and kinds[field] == "subscription":
                 continue  # the curl tab of a subscription only points to the other two
             run_env = {**os.environ, **env, "NEW_PHONE": f"0966{next(_phones):06d}"}
+            if field in SESSION_FIELDS:  # each run ends a session: its own person, signed in for it
+                run_env["AIDMAP_TOKEN"] = _fresh_session(api)
             command = _command(language, code, Path(scratch))
             if kinds[field] == "subscription":
                 process = subprocess.Popen(
