@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from aidmap.db.reader import Reader
 from aidmap.models import AccessToken, Account, Role, SignInFailure
 from aidmap.models.need import Principal
-from aidmap.resolvers.problems import Code, Problem, Problems
+from aidmap.resolvers.problems import SESSION_EXPIRED, Code, Problem, Problems
 from aidmap.resolvers.validation import Checker, utcnow
 
 MIN_PASSWORD = 10
@@ -299,6 +299,19 @@ async def change_password(
     new_hash = await hash_password(hash_profile, new_password)
     async with sessions() as session, session.begin():
         await session.execute(delete(SignInFailure).where(SignInFailure.id == attempt_id))
+        # This session may have been ended while the password was checked (signOutEverywhere from
+        # the owner's other device): then a stolen token must not get to set the password.
+        live = await session.execute(
+            select(AccessToken.id)
+            .where(
+                AccessToken.token_hash == token_hash,
+                AccessToken.revoked_at.is_(None),
+                AccessToken.expires_at > func.now(),
+            )
+            .with_for_update()
+        )
+        if live.scalar_one_or_none() is None:
+            raise Problems([SESSION_EXPIRED])
         # Only if nobody changed it meanwhile: the check above was against `stored`.
         changed = await session.execute(
             update(Account)

@@ -222,3 +222,38 @@ def test_the_rule_is_ten_characters_and_a_shipped_list(api: Api) -> None:
         assert result["signUp"]["errors"] == [], password
     token = result["signUp"]["token"]
     create_need(api, token)  # and the account works
+
+
+def test_a_session_ended_while_its_password_change_runs_cannot_set_the_password(
+    api: Api, settings: Any, db: psycopg.Connection[Any]
+) -> None:
+    """The request's token was valid when it came in, and the owner ended every session from another
+    device before the change was written: the thief holding it does not get to set a password."""
+    import asyncio
+
+    from aidmap.db.engine import make_engine, make_sessionmaker
+    from aidmap.resolvers.accounts import SignInThrottle, change_password, hash_token
+    from aidmap.resolvers.problems import Problems
+
+    phone, stolen, owner = _person(api)
+    assert api.data(SIGN_OUT_EVERYWHERE, {}, owner)["signOutEverywhere"]["revokedTokens"] == 2
+    account_id = db.execute("SELECT account_id FROM access_tokens WHERE token_hash = %s", (hash_token(stolen),))
+    row = account_id.fetchone()
+    assert row is not None
+
+    async def change() -> list[str]:
+        engine = make_engine(settings.database_url)
+        try:
+            await change_password(
+                sessions=make_sessionmaker(engine), account_id=row[0], token_hash=hash_token(stolen),
+                current_password=PASSWORD, new_password="taken over now", hash_profile="CHEAPEST",
+                throttle=SignInThrottle(key=b"test"),
+            )  # fmt: skip
+        except Problems as refused:
+            return [p.code.value for p in refused.problems]
+        finally:
+            await engine.dispose()
+        return []
+
+    assert asyncio.run(change()) == ["UNAUTHENTICATED"]
+    assert _signed_in(api, _sign_in(api, phone, PASSWORD))  # the password is the owner's still
