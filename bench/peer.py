@@ -343,6 +343,73 @@ def markdown(title: str, summary: dict[str, Any], levels: tuple[int, ...], note:
     return "\n".join(lines) + "\n"
 
 
+def goals(peer: dict[str, Any], workers: dict[str, Any] | None) -> str:
+    """Issue 16's targets, each met or not in this run."""
+
+    def verdict(met: bool) -> str:
+        return "met" if met else "**not met**"
+
+    lines = ["## Goals (issue 16)", ""]
+    for c in (1, 4):
+        if c not in peer["ratios"]:
+            continue
+        ratio, ours = peer["ratios"][c], peer["servers"]["aidmap"]["levels"][c]
+        fast = ratio["rps_median"] >= 1.3 and ours["p99_ms_median"] < TARGET_P99_MS
+        lines.append(
+            f"- {c} connection{'s' if c > 1 else ''}: ≥ 1.3x PostGraphile's req/s at p99 < 50 ms: "
+            f"{ratio['rps_median']:.2f}x (p99 {ours['p99_ms_median']:.1f} ms), {verdict(fast)}; server CPU per "
+            f"request ≤ 0.8x: {ratio['server_cpu']:.2f}x, {verdict(ratio['server_cpu'] <= 0.8)}"
+        )
+    if workers is not None:
+        best = workers["ratios"]["best_under_target"]["median"]
+        lines.append(f"- `--workers 2` more req/s at p99 < 50 ms than one worker: {best:.2f}x, {verdict(best > 1)}")
+    return "\n".join(lines) + "\n"
+
+
+def render(results: dict[str, Any]) -> str:
+    """The report from a run's bursts (`--render peer.json` writes it again without measuring)."""
+    levels, rounds = tuple(results["levels"]), results["rounds"]
+    results["peer"] = summarize(results["peer_bursts"], levels, rounds)
+    if "workers_bursts" in results:
+        results["workers"] = summarize(results["workers_bursts"], levels, rounds)
+    started = datetime.fromisoformat(results["started"])
+    report = [
+        "# aidmap and PostGraphile side by side (`make bench-peer`, `bench/peer.py`)",
+        "",
+        f"Run {started:%Y-%m-%d %H:%M} UTC: {results['needs']:,} demo needs ({results['open_food_needs']:,} open "
+        f"FOOD), {rounds} rounds of {results['seconds_per_burst']:g}-second wrk bursts per server and level, "
+        "alternating (A B, B A, ...). The job: the 20 nearest open FOOD needs within 5 km of a random point near "
+        "Hà Nội, TP. Hồ Chí Minh or Huế, with id, title, quantity, urgency and the approximate (cell) "
+        f"location. Both servers gave the same ids in the same order, with the same fields, at 25 "
+        f"points ({results['rows_compared']} rows) before timing. Server, PostgreSQL and wrk share this "
+        "machine's 2 cores; CPU per request is from /proc (the server's processes; the database's client "
+        "backends).",
+        "",
+        goals(results["peer"], results.get("workers")),
+        markdown(
+            "aidmap against PostGraphile 5.1 (one process each)",
+            results["peer"],
+            levels,
+            "PostGraphile 5.1.5 on Node 22 (both from npm, bench/peers/postgraphile/package-lock.json), "
+            "`NODE_ENV=production`, no GraphiQL, no explain; its query is a STABLE SQL function "
+            "(bench/peers/postgraphile/peer.sql) on the same `ix_needs_open_category_rank_point` index, with "
+            "aidmap's public rules (open statuses, KNN on the public rank point, radius on the k nearest, the "
+            "cell as location). Ratios are aidmap / PostGraphile, round by round.",
+        ),
+    ]
+    if "workers" in results:
+        report.append(
+            markdown(
+                "aidmap --workers 2 against one worker",
+                results["workers"],
+                levels,
+                "The same job, the same database; CPU per request sums the supervisor and both workers. "
+                "Ratios are 2 workers / 1.",
+            )
+        )
+    return "\n".join(report)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--needs", type=int, default=100_000)
@@ -351,7 +418,13 @@ def main() -> int:
     parser.add_argument("--levels", default="1,4,16", help="connections, comma-separated")
     parser.add_argument("--no-workers", action="store_true", help="skip aidmap --workers 2 against one worker")
     parser.add_argument("--out", type=Path, default=RESULTS / "peer.md")
+    parser.add_argument("--render", type=Path, metavar="JSON", help="write the report again from a run's peer.json")
     args = parser.parse_args()
+    if args.render:
+        report = render(json.loads(args.render.read_text()))
+        args.out.write_text(report)
+        print(report)
+        return 0
     levels = tuple(int(c) for c in args.levels.split(","))
     url = os.environ.get("AIDMAP_DATABASE_URL")
     cluster, base = None, None
@@ -410,45 +483,11 @@ def main() -> int:
             cluster.stop()
         if base is not None:
             shutil.rmtree(base, ignore_errors=True)
-    results["peer"] = summarize(results["peer_bursts"], levels, args.rounds)
-    report = [
-        "# aidmap and PostGraphile side by side (`make bench-peer`, `bench/peer.py`)",
-        "",
-        f"Run {started:%Y-%m-%d %H:%M} UTC: {args.needs:,} demo needs ({results['open_food_needs']:,} open FOOD), "
-        f"{args.rounds} rounds of {args.seconds:g}-second wrk bursts per server and level, alternating "
-        "(A B, B A, ...). The job: the 20 nearest open FOOD needs within 5 km of a random point near "
-        "Hà Nội, TP. Hồ Chí Minh or Huế, with id, title, quantity, urgency and the approximate (cell) "
-        f"location. Both servers gave the same ids in the same order, with the same fields, at 25 "
-        f"points ({results['rows_compared']} rows) before timing. Server, PostgreSQL and wrk share this "
-        "machine's 2 cores; CPU per request is from /proc (the server's processes; the database's client "
-        "backends).",
-        "",
-        markdown(
-            "aidmap against PostGraphile 5.1 (one process each)",
-            results["peer"],
-            levels,
-            "PostGraphile 5.1.5 on Node 22 (both from npm, bench/peers/postgraphile/package-lock.json), "
-            "`NODE_ENV=production`, no GraphiQL, no explain; its query is a STABLE SQL function "
-            "(bench/peers/postgraphile/peer.sql) on the same `ix_needs_open_category_rank_point` index, with "
-            "aidmap's public rules (open statuses, KNN on the public rank point, radius on the k nearest, the "
-            "cell as location). Ratios are aidmap / PostGraphile, round by round.",
-        ),
-    ]
-    if "workers_bursts" in results:
-        results["workers"] = summarize(results["workers_bursts"], levels, args.rounds)
-        report.append(
-            markdown(
-                "aidmap --workers 2 against one worker",
-                results["workers"],
-                levels,
-                "The same job, the same database; CPU per request sums the supervisor and both workers. "
-                "Ratios are 2 workers / 1.",
-            )
-        )
+    report = render(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(report))
+    args.out.write_text(report)
     args.out.with_suffix(".json").write_text(json.dumps(results, indent=1, default=str) + "\n")
-    print("\n".join(report))
+    print(report)
     return 0
 
 
