@@ -1,6 +1,6 @@
 # The two commands a newcomer needs: `make run` and `make test`.
 # Each one installs what is missing first (scripts/setup.sh).
-.PHONY: setup setup-bench run test bench bench-1m bench-throughput bench-fanout bench-all soak schema audit
+.PHONY: setup setup-bench run test bench bench-1m bench-throughput bench-peer bench-fanout bench-all soak schema audit
 
 setup:
 	@bash scripts/setup.sh
@@ -32,6 +32,13 @@ bench-1m: setup-bench
 bench-throughput: setup-bench
 	.venv/bin/python bench/throughput.py
 
+# aidmap side by side with PostGraphile 5 on the same job, database and index (bench/results/peer.md),
+# and aidmap --workers 2 against one worker. The peer (PostGraphile and Node 22) comes from npm,
+# pinned by bench/peers/postgraphile/package-lock.json.
+bench-peer: setup-bench
+	@AIDMAP_WITH_PEER=1 bash scripts/setup.sh
+	.venv/bin/python bench/peer.py
+
 audit: setup
 	.venv/bin/pip-audit --skip-editable
 
@@ -47,3 +54,5 @@ soak: setup-bench
 bench-all: setup-bench
 	.venv/bin/python -m pip install -q -e '.[test,bench]'
 	.venv/bin/python bench/run_all.py
+	@AIDMAP_WITH_PEER=1 bash scripts/setup.sh
+	.venv/bin/python bench/peer.py

@@ -40,14 +40,14 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     trusted = settings.trusted_proxies
     if args.forwarded_allow_ips is not None:
         trusted = tuple(p.strip() for p in args.forwarded_allow_ips.split(",") if p.strip())
+    if args.workers < 1:
+        print("--workers must be at least 1", file=sys.stderr)
+        return 2
     with _migrated_database(settings) as url:
         if not args.no_demo and demo.database_is_empty(url):
             log.info("empty database: loading the demo data set")
             demo.seed(url, needs=demo.DEFAULT_NEEDS)
-        app = create_app(settings, database_url=url)
-        log.info("GraphQL at http://%s:%d/graphql", settings.host, settings.port)
-        uvicorn.run(
-            app,
+        common: dict[str, Any] = dict(
             host=settings.host,
             port=settings.port,
             log_level="info",
@@ -60,16 +60,32 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             ws_max_size=settings.max_body_bytes,
             # Thousands of live subscribers reconnecting at once (after a deploy) need a deep accept queue.
             backlog=8192,
-            # Slow clients: a deadline for the request head, a cap per address and in all (guards/connections.py).
-            http=guarded_protocol(
-                head_timeout_s=settings.head_timeout_seconds, max_per_ip=settings.max_connections_per_ip
-            ),
+            # Per process (with --workers N, each worker counts its own connections).
             limit_concurrency=settings.max_connections or None,
             # X-Forwarded-For only from the proxies configured; uvicorn's default trusts 127.0.0.1,
             # so any local client could rotate the address it is rate-limited by.
             proxy_headers=bool(trusted),
             forwarded_allow_ips=",".join(trusted) or None,
-        )
+        )  # fmt: skip
+        log.info("GraphQL at http://%s:%d/graphql", settings.host, settings.port)
+        if args.workers == 1:
+            uvicorn.run(
+                create_app(settings, database_url=url),
+                # Slow clients: a deadline for the request head, a cap per address and in all (guards/connections.py).
+                http=guarded_protocol(
+                    head_timeout_s=settings.head_timeout_seconds, max_per_ip=settings.max_connections_per_ip
+                ),
+                **common,
+            )
+        else:
+            # N spawned processes on one socket, each building its own app (pools, listener, jobs)
+            # from aidmap/workers.py; uvicorn's supervisor restarts a worker that dies.
+            from aidmap.workers import DATABASE_URL_VARIABLE
+
+            os.environ[DATABASE_URL_VARIABLE] = url
+            uvicorn.run(
+                "aidmap.workers:app", factory=True, workers=args.workers, http="aidmap.workers:HTTPProtocol", **common
+            )
     return 0
 
 
@@ -329,6 +345,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="ADDRESSES",
         help="comma-separated proxy addresses or networks whose X-Forwarded-For is believed (default: none; "
         "AIDMAP_FORWARDED_ALLOW_IPS)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="serve with N processes on one port (uvicorn's workers), each with its own pools and event "
+        "listener; AIDMAP_DB_POOL_SIZE is per worker (default: 1)",
     )
     serve.set_defaults(run=_serve)
     db = commands.add_parser("db", help="manage the local PostGIS cluster and migrations")

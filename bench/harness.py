@@ -19,9 +19,10 @@ def free_port() -> int:
 
 
 def start_server(
-    url: str, *, env: dict[str, str] | None = None, checkout: Path | None = None
+    url: str, *, env: dict[str, str] | None = None, checkout: Path | None = None, args: tuple[str, ...] = ()
 ) -> tuple[subprocess.Popen[bytes], int]:
-    """An aidmap server on a free port once it answers /healthz; `env` adds or overrides settings.
+    """An aidmap server on a free port once it answers /healthz; `env` adds or overrides settings,
+    `args` are more options of `aidmap serve` (`--workers 2`).
 
     One client sends many requests in a benchmark, so the per-IP rate limit is lifted."""
     port = free_port()
@@ -29,7 +30,7 @@ def start_server(
                 "AIDMAP_RATE_LIMIT_PER_IP": "1000000000", "AIDMAP_LOG_FORMAT": "text", **(env or {})}  # fmt: skip
     if checkout is not None:
         settings["PYTHONPATH"] = str(checkout)  # its `aidmap` package comes first
-    server = subprocess.Popen([sys.executable, "-m", "aidmap.cli", "serve", "--no-demo"], env=settings, cwd=checkout,
+    server = subprocess.Popen([sys.executable, "-m", "aidmap.cli", "serve", "--no-demo", *args], env=settings, cwd=checkout,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     for _ in range(600):
         probe = http.client.HTTPConnection("127.0.0.1", port, timeout=2)

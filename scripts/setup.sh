@@ -58,3 +58,15 @@ if [ "${AIDMAP_WITH_BROWSER:-0}" = 1 ]; then
     touch "$node_stamp"
   fi
 fi
+
+# The peer of bench/peer.py (`make bench-peer`): PostGraphile 5 and the Node 22 it needs, both from the
+# npm registry, pinned by bench/peers/postgraphile/package-lock.json (the system's npm installs them;
+# the peer runs on node_modules/.bin/node).
+if [ "${AIDMAP_WITH_PEER:-0}" = 1 ]; then
+  peer_stamp=bench/peers/postgraphile/node_modules/.aidmap-installed
+  if ! [ -f "$peer_stamp" ] || [ bench/peers/postgraphile/package-lock.json -nt "$peer_stamp" ]; then
+    echo "setup: installing the benchmark's peer, PostGraphile 5 on Node 22 (npm ci)"
+    (cd bench/peers/postgraphile && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null)
+    touch "$peer_stamp"
+  fi
+fi
