@@ -111,6 +111,20 @@ class Context:
             person, partner_id=self.partner.id, partner_may_see_private=self.partner.allows(Scope.PRIVATE_READ)
         )
 
+    def client_address(self) -> str | None:
+        """The client's address, as the server sees it after trusted proxies (uvicorn rewrites the
+        scope's client from X-Forwarded-For only for AIDMAP_FORWARDED_ALLOW_IPS)."""
+        client = getattr(self.request, "client", None)
+        return client.host if client is not None else None
+
+    def bearer_token(self) -> str | None:
+        """The bearer token this request (or this websocket's connection_init) carries, if any."""
+        params = self.connection_params or {}
+        header = params.get("authorization") or params.get("Authorization")
+        if not isinstance(header, str) and self.request is not None:
+            header = self.request.headers.get("authorization")
+        return accounts.bearer_token(header) if isinstance(header, str) else None
+
     async def close_websocket(self, code: int, reason: str) -> None:
         """Close this context's websocket (no-op over plain HTTP)."""
         if isinstance(self.request, WebSocket):

@@ -257,11 +257,6 @@ class Mutation(WebhookMutation, ImportMutation):
             # reason); checking the password at all would make the key a guessing oracle.
             problem = Problem(None, PARTNER_SIGN_IN, Code.FORBIDDEN)
             return AuthPayload(errors=to_errors(AccountError, [problem]))
-        throttle = accounts.SignInThrottle(
-            key=settings.phone_hash_key(),
-            max_failures=settings.sign_in_max_failures,
-            window_s=settings.sign_in_window_seconds,
-        )
         try:
             account, token = await accounts.sign_in(
                 sessions=info.context.sessions,
@@ -269,7 +264,10 @@ class Mutation(WebhookMutation, ImportMutation):
                 password=input.password,
                 hash_profile=settings.password_hash_profile,
                 ttl_days=settings.token_ttl_days,
-                throttle=throttle,
+                throttle=accounts.SignInThrottle.from_settings(settings),
+                address=info.context.client_address(),
+                device=info.context.viewer,
+                device_token=info.context.bearer_token(),
             )
         except Problems as failure:
             return AuthPayload(errors=to_errors(AccountError, failure.problems))
