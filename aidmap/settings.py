@@ -14,7 +14,7 @@ FRONTEND_DIR = PROJECT_ROOT / "frontend_stub"
 
 
 DISCLOSE_ON = ("pledge", "accept")
-SMS_GATEWAYS = ("", "log", "twilio")
+SMS_GATEWAYS = ("log", "twilio")
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -84,9 +84,10 @@ class Settings:
     # Past the free failures each one locks the phone (or address) for this long, doubling, at most the cap.
     sign_in_backoff_seconds: float = 15.0
     sign_in_backoff_max_seconds: float = 300.0
-    # SMS (aidmap/notify/sms.py): "" sends no claim codes by SMS (and "log" writes them to the log,
-    # for development); "twilio" posts to Twilio's Messages API, or any gateway speaking it at sms_url.
-    sms_gateway: str = ""
+    # SMS (aidmap/notify/sms.py): "log" (the default) writes messages to the log, whole in dev mode and
+    # with digits and phones masked otherwise; "twilio" posts them to Twilio's Messages API, or to any
+    # gateway that speaks it at sms_url.
+    sms_gateway: str = "log"
     sms_url: str = "https://api.twilio.com"
     sms_account: str = ""
     sms_token: str = ""
@@ -136,9 +137,7 @@ class Settings:
         if self.disclose_on not in DISCLOSE_ON:
             raise ValueError(f"AIDMAP_DISCLOSE_ON must be one of {', '.join(DISCLOSE_ON)}, not {self.disclose_on!r}")
         if self.sms_gateway not in SMS_GATEWAYS:
-            raise ValueError(
-                f"AIDMAP_SMS_GATEWAY must be one of {', '.join(SMS_GATEWAYS[1:])} or empty, not {self.sms_gateway!r}"
-            )
+            raise ValueError(f"AIDMAP_SMS_GATEWAY must be one of {', '.join(SMS_GATEWAYS)}, not {self.sms_gateway!r}")
         if self.sms_gateway == "twilio" and not (self.sms_account and self.sms_token and self.sms_from):
             raise ValueError("AIDMAP_SMS_GATEWAY=twilio needs AIDMAP_SMS_ACCOUNT, AIDMAP_SMS_TOKEN and AIDMAP_SMS_FROM")
 
@@ -178,7 +177,7 @@ class Settings:
             sign_in_ip_window_seconds=int(env.get("AIDMAP_SIGN_IN_IP_WINDOW_SECONDS", "900")),
             sign_in_backoff_seconds=float(env.get("AIDMAP_SIGN_IN_BACKOFF_SECONDS", "15")),
             sign_in_backoff_max_seconds=float(env.get("AIDMAP_SIGN_IN_BACKOFF_MAX_SECONDS", "300")),
-            sms_gateway=env.get("AIDMAP_SMS_GATEWAY", "").strip().lower(),
+            sms_gateway=env.get("AIDMAP_SMS_GATEWAY", "").strip().lower() or "log",
             sms_url=env.get("AIDMAP_SMS_URL", "https://api.twilio.com"),
             sms_account=env.get("AIDMAP_SMS_ACCOUNT", ""),
             sms_token=env.get("AIDMAP_SMS_TOKEN", ""),

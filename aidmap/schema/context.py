@@ -19,6 +19,7 @@ from aidmap.events.match_index import MatchIndex
 from aidmap.events.snapshots import Snapshots
 from aidmap.models import Account, AdminArea, Need, Offer, Pledge, Scope
 from aidmap.models.need import ANONYMOUS, Principal
+from aidmap.notify.sms import SmsQueue
 from aidmap.resolvers import accounts, areas, needs, offers, pledges
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.partners import PartnerKey
@@ -94,6 +95,8 @@ class Context:
     partner: PartnerKey | None = None
     # The process's Prometheus metrics (observability.Metrics).
     metrics: Any = None
+    # Text messages sent in the background, through the configured gateway (or the log).
+    sms: SmsQueue | None = None
 
     def require_scope(self, scope: Scope, field: str) -> None:
         """Refuse when a partner key without this scope sent the request (subscriptions; other
