@@ -1,6 +1,6 @@
 # The two commands a newcomer needs: `make run` and `make test`.
 # Each one installs what is missing first (scripts/setup.sh).
-.PHONY: setup setup-bench run test bench bench-1m bench-throughput bench-peer bench-fanout bench-all soak schema audit
+.PHONY: setup setup-bench run test bench bench-1m bench-throughput bench-peer bench-fanout bench-signin bench-all soak schema audit
 
 setup:
 	@bash scripts/setup.sh
@@ -45,6 +45,10 @@ audit: setup
 bench-fanout: setup-bench
 	.venv/bin/python bench/fanout.py --subscribers 1000 --needs 30 --rate 2
 	.venv/bin/python bench/fanout.py --subscribers 10000 --needs 20 --rate 0.5
+
+# A trivial query's p50/p99 while 8 clients sign in, argon2 on the event loop (before) and in the pool (after).
+bench-signin: setup
+	.venv/bin/python bench/signin_load.py --seconds 20
 
 # Ten minutes of mixed load with 1,000 open subscriptions (a short form runs in `make test`).
 soak: setup-bench

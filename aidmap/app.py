@@ -50,6 +50,7 @@ from aidmap.guards.sockets import SocketGuard
 from aidmap.jobs.expiry import expiry_job
 from aidmap.jobs.help_requests import help_cascade_job
 from aidmap.models import Scope
+from aidmap.notify.sms import SmsQueue, queue_for
 from aidmap.observability import Metrics, RequestIdMiddleware
 from aidmap.resolvers.accounts import Viewer, bearer_token, hash_token, viewer_for_account, viewer_for_token
 from aidmap.resolvers.partners import PartnerKey, PartnerKeys, is_partner_key
@@ -79,6 +80,7 @@ class State(TypedDict):
     metrics: Metrics
     persisted_queries: PersistedQueries
     socket_guard: SocketGuard
+    sms: SmsQueue
 
 
 ACT_AS_HEADER = "aidmap-act-as"
@@ -329,6 +331,7 @@ class AidmapGraphQL(GraphQL[Context, None]):
             partner=partner,
             token_hash=hash_token(token) if token and partner is None and viewer is not None else None,
             metrics=request.state.metrics,
+            sms=request.state.sms,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | None:
@@ -412,6 +415,8 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         webhooks.start()
         socket_guard = SocketGuard(reader, interval_s=settings.socket_recheck_seconds)
         socket_guard.start()
+        sms = queue_for(settings, on_outcome=lambda outcome: metrics.sms_messages.labels(outcome).inc())
+        sms.start()
         try:
             yield {
                 "sessions": sessions,
@@ -426,8 +431,10 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
                 "metrics": metrics,
                 "persisted_queries": PersistedQueries(reader),
                 "socket_guard": socket_guard,
+                "sms": sms,
             }
         finally:
+            await sms.stop()
             await socket_guard.stop()
             await access_log.stop()
             await webhooks.stop()

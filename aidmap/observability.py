@@ -98,6 +98,10 @@ class Metrics:
         self.webhook_failures = Counter(
             "aidmap_webhook_delivery_failures", "Webhook delivery attempts that failed", registry=self.registry
         )
+        self.sms_messages = Counter(
+            "aidmap_sms_messages", "Text messages by outcome (sent, failed, dropped)", ["outcome"],
+            registry=self.registry,
+        )  # fmt: skip
 
 
 def operation_label(execution_context: Any) -> str:

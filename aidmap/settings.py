@@ -14,6 +14,7 @@ FRONTEND_DIR = PROJECT_ROOT / "frontend_stub"
 
 
 DISCLOSE_ON = ("pledge", "accept")
+SMS_GATEWAYS = ("log", "twilio")
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -73,9 +74,28 @@ class Settings:
     # Keys the contact-phone hashes used for duplicate checks; with none, one is generated in data_dir.
     # Several processes on one database must share it (set AIDMAP_SECRET_KEY).
     secret_key: str = ""
-    # Failed sign-ins per phone within the window before TOO_MANY_ATTEMPTS (counted in PostgreSQL).
+    # Failed sign-ins per phone within the window before TOO_MANY_ATTEMPTS (counted in PostgreSQL; each
+    # failure is forgotten after window / max_failures seconds, one at a time) ...
     sign_in_max_failures: int = 5
     sign_in_window_seconds: int = 900
+    # ... and per client address (IPv6 by /64), for many phones tried from one place.
+    sign_in_ip_max_failures: int = 30
+    sign_in_ip_window_seconds: int = 900
+    # Past the free failures each one locks the phone (or address) for this long, doubling, at most the cap.
+    sign_in_backoff_seconds: float = 15.0
+    sign_in_backoff_max_seconds: float = 300.0
+    # SMS (aidmap/notify/sms.py): "log" (the default) writes messages to the log, whole in dev mode and
+    # with digits and phones masked otherwise; "twilio" posts them to Twilio's Messages API, or to any
+    # gateway that speaks it at sms_url.
+    sms_gateway: str = "log"
+    sms_url: str = "https://api.twilio.com"
+    sms_account: str = ""
+    sms_token: str = ""
+    sms_from: str = ""
+    # One attempt in all (connect + send + answer); transient failures are retried this many times in all.
+    sms_timeout_seconds: float = 10.0
+    sms_attempts: int = 3
+    sms_retry_seconds: float = 5.0
     # Requests per minute per client IP (requests with a partner key count against the key's own limit).
     rate_limit_per_ip: int = 600
     # Browser origins allowed besides the partners' own (CORS and websocket Origin check).
@@ -116,6 +136,10 @@ class Settings:
     def __post_init__(self) -> None:
         if self.disclose_on not in DISCLOSE_ON:
             raise ValueError(f"AIDMAP_DISCLOSE_ON must be one of {', '.join(DISCLOSE_ON)}, not {self.disclose_on!r}")
+        if self.sms_gateway not in SMS_GATEWAYS:
+            raise ValueError(f"AIDMAP_SMS_GATEWAY must be one of {', '.join(SMS_GATEWAYS)}, not {self.sms_gateway!r}")
+        if self.sms_gateway == "twilio" and not (self.sms_account and self.sms_token and self.sms_from):
+            raise ValueError("AIDMAP_SMS_GATEWAY=twilio needs AIDMAP_SMS_ACCOUNT, AIDMAP_SMS_TOKEN and AIDMAP_SMS_FROM")
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -149,6 +173,18 @@ class Settings:
             rate_limit_per_ip=int(env.get("AIDMAP_RATE_LIMIT_PER_IP", "600")),
             sign_in_max_failures=int(env.get("AIDMAP_SIGN_IN_MAX_FAILURES", "5")),
             sign_in_window_seconds=int(env.get("AIDMAP_SIGN_IN_WINDOW_SECONDS", "900")),
+            sign_in_ip_max_failures=int(env.get("AIDMAP_SIGN_IN_IP_MAX_FAILURES", "30")),
+            sign_in_ip_window_seconds=int(env.get("AIDMAP_SIGN_IN_IP_WINDOW_SECONDS", "900")),
+            sign_in_backoff_seconds=float(env.get("AIDMAP_SIGN_IN_BACKOFF_SECONDS", "15")),
+            sign_in_backoff_max_seconds=float(env.get("AIDMAP_SIGN_IN_BACKOFF_MAX_SECONDS", "300")),
+            sms_gateway=env.get("AIDMAP_SMS_GATEWAY", "").strip().lower() or "log",
+            sms_url=env.get("AIDMAP_SMS_URL", "https://api.twilio.com"),
+            sms_account=env.get("AIDMAP_SMS_ACCOUNT", ""),
+            sms_token=env.get("AIDMAP_SMS_TOKEN", ""),
+            sms_from=env.get("AIDMAP_SMS_FROM", ""),
+            sms_timeout_seconds=float(env.get("AIDMAP_SMS_TIMEOUT_SECONDS", "10")),
+            sms_attempts=int(env.get("AIDMAP_SMS_ATTEMPTS", "3")),
+            sms_retry_seconds=float(env.get("AIDMAP_SMS_RETRY_SECONDS", "5")),
             allowed_origins=tuple(o.strip() for o in env.get("AIDMAP_ALLOWED_ORIGINS", "").split(",") if o.strip()),
             max_query_depth=int(env.get("AIDMAP_MAX_QUERY_DEPTH", "10")),
             max_aliases=int(env.get("AIDMAP_MAX_ALIASES", "30")),

@@ -37,7 +37,8 @@ EXAMPLES = [
     Example("signIn", "mutation", "mutation ($input: SignInInput!) { signIn(input: $input) { token errors { code message } } }",
             {"input": {"phone": "$USER_PHONE", "password": "a long passphrase"}}, "token",
             "For people's own apps. Sent with a partner key it is refused (`FORBIDDEN`): a token would outlive the key and "
-            "ignore its scopes; act for your users with `Aidmap-Act-As`."),
+            "ignore its scopes; act for your users with `Aidmap-Act-As`. Throttled per phone and per address with a "
+            "doubling wait, at most 5 minutes (`TOO_MANY_ATTEMPTS` with `retryAfterSeconds`; see Authentication)."),
     Example("me", "query", "{ me { id displayName phone roles } }"),
     Example("changePassword", "mutation", "mutation ($input: ChangePasswordInput!) { changePassword(input: $input) { revokedTokens errors { field code message } } }",
             {"input": {"currentPassword": "a long passphrase", "newPassword": "three green bottles"}}, "token",
@@ -62,7 +63,8 @@ EXAMPLES = [
     Example("myNeeds", "query", "{ myNeeds(first: 10) { edges { node { id title status pledges { id quantity status } } } } }"),
     Example("claimNeed", "mutation", "mutation ($input: ClaimNeedInput!) { claimNeed(input: $input) { need { id } errors { code } } }", {"input": {"needId": "$FILED_NEED_ID"}},
             note="For a need someone filed on your behalf, with your account's phone and `code`, the one-time claim code "
-                 "that createNeed returned to whoever filed it (`claimCode`; a new one from `issueClaimCode`). "
+                 "that createNeed returned to whoever filed it (`claimCode`; a new one from `issueClaimCode`), and texted "
+                 "to the phone where the server has an SMS gateway. "
                  "5 wrong codes lock the claim for 15 minutes (`TOO_MANY_ATTEMPTS` with `retryAfterSeconds`)."),
     Example("reportNeed", "mutation", "mutation ($input: ReportNeedInput!) { reportNeed(input: $input) { reported errors { code } } }", {"input": {"needId": "$NEED_ID", "reason": "Địa chỉ không có thật"}}),
     Example("suggestedOffers", "query", "query ($id: ID!) { suggestedOffers(needId: $id) { distanceMeters score offer { id title } } }", {"id": "$MY_NEED_ID"}),

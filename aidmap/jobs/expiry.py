@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aidmap.events.outbox import emit
 from aidmap.jobs.periodic import PeriodicJob
-from aidmap.models import EventKind, Need, NeedClaimCode, NeedStatus, SignInFailure
+from aidmap.models import EventKind, Need, NeedClaimCode, NeedStatus, SignInBackoff
 from aidmap.models.need import OPEN_STATUSES
 from aidmap.resolvers import idempotency
 from aidmap.resolvers.needs import active_donors
@@ -79,8 +79,13 @@ async def run_expiry(*, sessions: async_sessionmaker[AsyncSession]) -> None:
     # Idempotency keys are kept 48 hours (at least the 24 clients are promised).
     async with sessions() as session, session.begin():
         await idempotency.forget_old(session=session)
-        # Failed sign-ins older than any throttle window, and claim codes past their expiry.
-        await session.execute(delete(SignInFailure).where(SignInFailure.failed_at < func.now() - timedelta(days=1)))
+        # Sign-in back-off quiet for a day (forgotten long since, no lock left), and claim codes past their expiry.
+        await session.execute(
+            delete(SignInBackoff).where(
+                SignInBackoff.last_failure_at < func.now() - timedelta(days=1),
+                or_(SignInBackoff.locked_until.is_(None), SignInBackoff.locked_until < func.now()),
+            )
+        )
         await session.execute(delete(NeedClaimCode).where(NeedClaimCode.expires_at < func.now()))
 
 

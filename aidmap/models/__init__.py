@@ -6,7 +6,7 @@ from aidmap.models.base import Base
 from aidmap.models.event import Event, EventKind
 from aidmap.models.help import DonorAvailability, HelpAsk, HelpRequest, HelpRequestStatus
 from aidmap.models.idempotency import IdempotencyKey
-from aidmap.models.identity import NeedClaimCode, SignInFailure
+from aidmap.models.identity import NeedClaimCode, SignInBackoff
 from aidmap.models.location_read import LocationRead, PrivateField, ReadChannel
 from aidmap.models.message import Message
 from aidmap.models.need import Need, NeedCategory, NeedReport, NeedStatus, Urgency
@@ -48,7 +48,7 @@ __all__ = [
     "Pledge",
     "PledgeStatus",
     "Role",
-    "SignInFailure",
+    "SignInBackoff",
     "Urgency",
     "VerifierArea",
     "DeliveryStatus",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, func
+from sqlalchemy import DateTime, ForeignKey, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aidmap.models.base import Base, created_at_column
@@ -24,13 +24,17 @@ class NeedClaimCode(Base):
     created_at: Mapped[datetime] = created_at_column()
 
 
-class SignInFailure(Base):
-    """One failed (or still running) sign-in for a phone, keyed by an HMAC of the phone so the table
-    never lists the numbers people tried. In PostgreSQL, so every process counts the same failures."""
+class SignInBackoff(Base):
+    """The failed sign-ins of one key (a phone, a client address, or a device's token), keyed by an HMAC
+    so the table never lists the numbers or addresses people tried. `failures` is forgotten one at a
+    time at a steady pace after the last failure; past the free ones each failure locks the key for a
+    doubling wait (`locked_until`), capped. In PostgreSQL, so every process throttles alike."""
 
-    __tablename__ = "sign_in_failures"
-    __table_args__ = (Index("ix_sign_in_failures_key_hash_failed_at", "key_hash", "failed_at"),)
+    __tablename__ = "sign_in_backoff"
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    key_hash: Mapped[str] = mapped_column(String(64), nullable=False)
-    failed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    last_failure_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

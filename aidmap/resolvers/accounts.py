@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import ipaddress
+import math
 import os
 import secrets
 from collections.abc import Callable
@@ -22,10 +24,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aidmap.db.reader import Reader
-from aidmap.models import AccessToken, Account, Role, SignInFailure
+from aidmap.models import AccessToken, Account, Role, SignInBackoff
 from aidmap.models.need import Principal
 from aidmap.resolvers.problems import SESSION_EXPIRED, Code, Problem, Problems
 from aidmap.resolvers.validation import Checker, utcnow
+from aidmap.settings import Settings
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
@@ -169,46 +172,129 @@ async def sign_up(
 
 
 @dataclass(frozen=True)
+class BackOff:
+    """How one kind of key is throttled: `free` failures, forgotten one every `window_s / free` seconds
+    (so `free` failures within `window_s` reach the limit, and a quiet key recovers by itself); from the
+    `free`-th on, each failure locks the key for `base_s`, then twice as long each time, at most `max_s`
+    (an attacker can keep a person waiting minutes, never longer)."""
+
+    free: int = 5
+    window_s: float = 900
+    base_s: float = 15
+    max_s: float = 300
+
+    def forget_s(self) -> float:
+        return self.window_s / max(1, self.free)
+
+    def lock_after(self, failures: int) -> float | None:
+        """Seconds the key is locked after its `failures`-th remembered failure (None: not locked)."""
+        if failures < self.free:
+            return None
+        return float(min(self.max_s, self.base_s * 2 ** min(failures - self.free, 30)))
+
+
+@dataclass(frozen=True)
 class SignInThrottle:
-    """At most `max_failures` failed sign-ins per phone in `window_s` (then TOO_MANY_ATTEMPTS until the
-    oldest ages out). Per phone, not per account, so an unknown phone is throttled the same way and
-    the answer tells nothing about which phones have accounts. Counted in PostgreSQL: every process
+    """Failed sign-ins are counted per phone and per client address, each with its own back-off; a
+    sign-in is refused (TOO_MANY_ATTEMPTS, with the wait) while either is locked. Per phone, not per
+    account, so an unknown phone is throttled the same way and the answer tells nothing about which
+    phones have accounts; per address (IPv6 by /64), so trying many phones from one place is throttled
+    too. A device that already holds a valid token of the account is counted apart (its own key), so a
+    stranger's failures never lock out the person's own phone. Counted in PostgreSQL: every process
     sees the same failures, over HTTP and websockets alike."""
 
     key: bytes
-    max_failures: int = 5
-    window_s: int = 900
+    per_phone: BackOff = BackOff()
+    per_address: BackOff = BackOff(free=30)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SignInThrottle:
+        backoff = {"base_s": settings.sign_in_backoff_seconds, "max_s": settings.sign_in_backoff_max_seconds}
+        return cls(
+            key=settings.phone_hash_key(),
+            per_phone=BackOff(free=settings.sign_in_max_failures, window_s=settings.sign_in_window_seconds, **backoff),
+            per_address=BackOff(
+                free=settings.sign_in_ip_max_failures, window_s=settings.sign_in_ip_window_seconds, **backoff
+            ),
+        )
+
+    def _hash(self, kind: str, value: str) -> str:
+        return hmac.new(self.key, f"sign-in-{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
     def key_hash(self, phone: str) -> str:
-        return hmac.new(self.key, f"sign-in:{phone}".encode(), hashlib.sha256).hexdigest()
+        return self._hash("phone", phone)
+
+    def address_key(self, address: str) -> str:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return self._hash("address", address)
+        if isinstance(ip, ipaddress.IPv6Address):
+            if ip.ipv4_mapped is not None:
+                return self._hash("address", str(ip.ipv4_mapped))
+            return self._hash("address", str(ipaddress.ip_network(f"{ip}/64", strict=False)))
+        return self._hash("address", str(ip))
+
+    def device_key(self, token: str) -> str:
+        return self._hash("device", hash_token(token))
 
 
-_RECENT_FAILURES = text(
+_BACKOFF_STATE = text(
     """
-    SELECT count(*) AS failures,
-           ceil(extract(epoch FROM min(failed_at) + make_interval(secs => :window) - now()))::int AS retry_after
-    FROM sign_in_failures WHERE key_hash = :key AND failed_at > now() - make_interval(secs => :window)
+    SELECT key_hash, failures, extract(epoch FROM now() - last_failure_at) AS idle_s,
+           extract(epoch FROM locked_until - now()) AS locked_s
+    FROM sign_in_backoff WHERE key_hash = ANY(:keys)
+    """
+)
+_RECORD_FAILURE = text(
+    """
+    INSERT INTO sign_in_backoff (key_hash, failures, last_failure_at, locked_until)
+    VALUES (:key, :failures, now(), now() + make_interval(secs => :lock))
+    ON CONFLICT (key_hash) DO UPDATE SET failures = EXCLUDED.failures, last_failure_at = EXCLUDED.last_failure_at,
+                                         locked_until = EXCLUDED.locked_until
+    """
+)
+# A right password gives back the attempt it reserved: a phone's or a device's failures are forgotten
+# (the person proved the password), an address keeps the others' (one good account must not reset it).
+_FORGIVE = text(
+    """
+    UPDATE sign_in_backoff SET failures = greatest(failures - 1, 0),
+           locked_until = CASE WHEN failures - 1 >= :free THEN locked_until END
+    WHERE key_hash = :key
     """
 )
 
 
-async def _reserve_attempt(session: AsyncSession, throttle: SignInThrottle, key: str) -> int:
-    """Count this attempt as a failure before the password is checked (it is removed if the password
-    is right): parallel guesses each take a slot, none slips past the count."""
-    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 11))"), {"key": key})
-    await session.execute(
-        delete(SignInFailure).where(
-            SignInFailure.key_hash == key, SignInFailure.failed_at < func.now() - timedelta(seconds=throttle.window_s)
-        )
-    )
-    row = (await session.execute(_RECENT_FAILURES, {"key": key, "window": throttle.window_s})).one()
-    if row.failures >= throttle.max_failures:
-        wait = max(1, int(row.retry_after or 1))
+async def _reserve_attempt(session: AsyncSession, keys: list[tuple[str, BackOff]]) -> None:
+    """Count this attempt as a failure of every key before the password is checked (it is given back
+    if the password is right): parallel guesses each take a slot, none slips past the count. Refused
+    without counting while any key is locked."""
+    for key, _ in sorted(keys):  # one order for every transaction: no deadlock between two keys
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 11))"), {"key": key})
+    rows = {r.key_hash: r for r in await session.execute(_BACKOFF_STATE, {"keys": [k for k, _ in keys]})}
+    wait = max((float(r.locked_s) for r in rows.values() if r.locked_s is not None), default=0.0)
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
         raise Problems(
-            [Problem(None, f"Too many wrong attempts; try again in {wait} seconds.", Code.TOO_MANY_ATTEMPTS, wait)]
+            [
+                Problem(
+                    None, f"Too many wrong attempts; try again in {seconds} seconds.", Code.TOO_MANY_ATTEMPTS, seconds
+                )
+            ]
         )
-    attempt = await session.execute(insert(SignInFailure).values(key_hash=key).returning(SignInFailure.id))
-    return int(attempt.scalar_one())
+    for key, rule in keys:
+        row = rows.get(key)
+        remembered = max(0, row.failures - math.floor(float(row.idle_s) / rule.forget_s())) if row else 0
+        lock = rule.lock_after(remembered + 1)
+        await session.execute(_RECORD_FAILURE, {"key": key, "failures": remembered + 1, "lock": lock})
+
+
+async def _give_back(session: AsyncSession, keys: list[tuple[str, BackOff]], forget: set[str]) -> None:
+    for key, rule in sorted(keys):
+        if key in forget:
+            await session.execute(delete(SignInBackoff).where(SignInBackoff.key_hash == key))
+        else:
+            await session.execute(_FORGIVE, {"key": key, "free": rule.free})
 
 
 async def sign_in(
@@ -219,15 +305,28 @@ async def sign_in(
     hash_profile: str,
     ttl_days: int,
     throttle: SignInThrottle,
+    address: str | None = None,
+    device: Viewer | None = None,
+    device_token: str | None = None,
 ) -> tuple[Account, str]:
     """The account for these credentials with a fresh token; one vague error for any mismatch.
-    Three short transactions, so no database connection is held while the password is checked."""
+    Three short transactions, so no database connection is held while the password is checked.
+
+    `address` is the client's (after trusted proxies); `device`/`device_token` the signed-in person and
+    token the request carries: when that person's phone is the one signing in, only that device's own
+    failures count, so a stranger throttling the phone or the address does not lock it out."""
     hasher = password_hasher(hash_profile)
     invalid = Problems([Problem(None, "Phone number or password is wrong.", Code.INVALID_CREDENTIALS)])
     normalised = Checker().phone("phone", phone)
-    key = throttle.key_hash(normalised or phone.strip())
+    keys: list[tuple[str, BackOff]]
+    if device is not None and device_token and normalised is not None and device.phone == normalised:
+        keys = [(throttle.device_key(device_token), throttle.per_phone)]
+    else:
+        keys = [(throttle.key_hash(normalised or phone.strip()), throttle.per_phone)]
+        if address:
+            keys.append((throttle.address_key(address), throttle.per_address))
     async with sessions() as session, session.begin():
-        attempt_id = await _reserve_attempt(session, throttle, key)
+        await _reserve_attempt(session, keys)
         account = None
         if normalised is not None:
             account = (await session.execute(select(Account).where(Account.phone == normalised))).scalar_one_or_none()
@@ -239,7 +338,7 @@ async def sign_in(
     if not await password_matches(hash_profile, stored, password):
         raise invalid  # the reserved attempt stays: a failure
     async with sessions() as session, session.begin():
-        await session.execute(delete(SignInFailure).where(SignInFailure.id == attempt_id))
+        await _give_back(session, keys, forget={keys[0][0]})
         account = await session.get(Account, account.id)
         assert account is not None
         if hasher.check_needs_rehash(account.password_hash):
@@ -282,7 +381,7 @@ async def change_password(
 ) -> int:
     """Set a new password when the current one is right, and revoke every other token of the account
     (this one stays signed in); returns how many tokens were revoked. Wrong current passwords count
-    against a budget of the account's own (throttle.max_failures per window): someone holding a stolen
+    against a budget of the account's own (the per-phone back-off, under its own key): someone holding a stolen
     token cannot guess the password with it, and strangers failing to sign in cannot lock the owner out
     of changing it. Hashing runs in the bounded pool, with no database connection held."""
     problems = password_problems("newPassword", new_password)
@@ -290,15 +389,15 @@ async def change_password(
         raise Problems(problems)
     if new_password == current_password:
         raise Problems.one("newPassword", "The new password is the same as the current one.", Code.INVALID)
-    key = throttle.key_hash(f"change-password:{account_id}")
+    keys = [(throttle.key_hash(f"change-password:{account_id}"), throttle.per_phone)]
     async with sessions() as session, session.begin():
-        attempt_id = await _reserve_attempt(session, throttle, key)
+        await _reserve_attempt(session, keys)
         stored = (await session.execute(select(Account.password_hash).where(Account.id == account_id))).scalar_one()
     if not await password_matches(hash_profile, stored, current_password):
         raise Problems.one("currentPassword", "The current password is wrong.", Code.INVALID_CREDENTIALS)
     new_hash = await hash_password(hash_profile, new_password)
     async with sessions() as session, session.begin():
-        await session.execute(delete(SignInFailure).where(SignInFailure.id == attempt_id))
+        await _give_back(session, keys, forget={keys[0][0]})
         # This session may have been ended while the password was checked (signOutEverywhere from
         # the owner's other device): then a stolen token must not get to set the password.
         live = await session.execute(

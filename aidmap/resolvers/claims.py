@@ -2,8 +2,9 @@
 
 The filer (a hotline operator, a relative) gets the code once, in createNeed's payload (or a new
 one from issueClaimCode), and reads it to the person on the call or writes it on the delivery
-slip; the person enters it in claimNeed. Sending it by SMS to the phone is a later step (an SMS
-gateway behind an interface); until then the filer is the channel.
+slip; the person enters it in claimNeed. Where a deployment configures an SMS gateway
+(aidmap/notify/sms.py), the code also goes to the person's phone (`sms_text`), after the
+transaction commits and in the background; if that fails, the filer still has it.
 
 Only an HMAC of the code (keyed with AIDMAP_SECRET_KEY and bound to the need) is stored. 8 digits,
 5 wrong tries lock the need's claim for 15 minutes, 20 wrong tries void the code (the filer issues
@@ -84,3 +85,20 @@ async def check(*, session: AsyncSession, need: Need, code: str | None, key: byt
         await session.flush()
         raise CountedProblems.one("code", "The claim code is wrong.", Code.CLAIM_CODE_WRONG)
     await session.execute(delete(NeedClaimCode).where(NeedClaimCode.need_id == need.id))  # one-time
+
+
+def sms_text(*, code: str, need_ref: str, phone: str) -> str:
+    """The claim code as a text to the person's phone: what it is, the code and the need's id, how long
+    it lasts; never where the need is. Vietnamese without diacritics for Vietnamese numbers (one
+    GSM-7 message of 160 characters, as Vietnamese banks send theirs), English for any other."""
+    spaced = f"{code[:4]} {code[4:]}"
+    days = CODE_TTL.days
+    if phone.startswith("+84"):
+        return (
+            f"aidmap: Yeu cau giup do da duoc gui thay ban. Ma nhan: {spaced}, ma yeu cau: {need_ref}. "
+            f"Dang ky bang so nay va nhap ma trong {days} ngay."
+        )
+    return (
+        f"aidmap: a request for help was filed for you. Claim code {spaced}, request {need_ref}. "
+        f"Sign up with this number and enter it within {days} days."
+    )

@@ -19,6 +19,7 @@ from aidmap.events.match_index import MatchIndex
 from aidmap.events.snapshots import Snapshots
 from aidmap.models import Account, AdminArea, Need, Offer, Pledge, Scope
 from aidmap.models.need import ANONYMOUS, Principal
+from aidmap.notify.sms import SmsQueue
 from aidmap.resolvers import accounts, areas, needs, offers, pledges
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.partners import PartnerKey
@@ -97,6 +98,8 @@ class Context:
     token_hash: str | None = None
     # The process's Prometheus metrics (observability.Metrics).
     metrics: Any = None
+    # Text messages sent in the background, through the configured gateway (or the log).
+    sms: SmsQueue | None = None
 
     def require_scope(self, scope: Scope, field: str) -> None:
         """Refuse when a partner key without this scope sent the request (subscriptions; other
@@ -113,6 +116,20 @@ class Context:
         return dataclasses.replace(
             person, partner_id=self.partner.id, partner_may_see_private=self.partner.allows(Scope.PRIVATE_READ)
         )
+
+    def client_address(self) -> str | None:
+        """The client's address, as the server sees it after trusted proxies (uvicorn rewrites the
+        scope's client from X-Forwarded-For only for AIDMAP_FORWARDED_ALLOW_IPS)."""
+        client = getattr(self.request, "client", None)
+        return client.host if client is not None else None
+
+    def bearer_token(self) -> str | None:
+        """The bearer token this request (or this websocket's connection_init) carries, if any."""
+        params = self.connection_params or {}
+        header = params.get("authorization") or params.get("Authorization")
+        if not isinstance(header, str) and self.request is not None:
+            header = self.request.headers.get("authorization")
+        return accounts.bearer_token(header) if isinstance(header, str) else None
 
     async def close_websocket(self, code: int, reason: str) -> None:
         """Close this context's websocket (no-op over plain HTTP)."""

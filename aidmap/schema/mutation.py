@@ -27,7 +27,7 @@ from aidmap.schema.errors import (
     RoleError,
     to_errors,
 )
-from aidmap.schema.ids import pk_of
+from aidmap.schema.ids import pk_of, to_global_id
 from aidmap.schema.inputs import (
     AcceptHelpRequestInput,
     AcceptPledgeInput,
@@ -216,6 +216,15 @@ def _offer_fields(data: CreateOfferInput | UpdateOfferInput) -> OfferFields:
     )
 
 
+def _text_claim_code(ctx: Context, need_id: int, phone: str, code: str) -> None:
+    """The claim code also goes to the person's phone through the configured SMS gateway (by default the
+    log): queued once the transaction has committed, sent in the background, so the filer is answered
+    at once and has the code whatever becomes of the text."""
+    if ctx.sms is not None:
+        text = claims.sms_text(code=code, need_ref=to_global_id("Need", need_id), phone=phone)
+        ctx.sms.submit(phone, text, purpose="claim code")
+
+
 async def _need_payload(ctx: Context, row: models.Need | None, errors: list[NeedError]) -> NeedPayload:
     return NeedPayload(need=(await need_views(ctx, [row]))[0] if row is not None else None, errors=errors)
 
@@ -289,11 +298,6 @@ class Mutation(WebhookMutation, ImportMutation):
             # reason); checking the password at all would make the key a guessing oracle.
             problem = Problem(None, PARTNER_SIGN_IN, Code.FORBIDDEN)
             return AuthPayload(errors=to_errors(AccountError, [problem]))
-        throttle = accounts.SignInThrottle(
-            key=settings.phone_hash_key(),
-            max_failures=settings.sign_in_max_failures,
-            window_s=settings.sign_in_window_seconds,
-        )
         try:
             account, token = await accounts.sign_in(
                 sessions=info.context.sessions,
@@ -301,7 +305,10 @@ class Mutation(WebhookMutation, ImportMutation):
                 password=input.password,
                 hash_profile=settings.password_hash_profile,
                 ttl_days=settings.token_ttl_days,
-                throttle=throttle,
+                throttle=accounts.SignInThrottle.from_settings(settings),
+                address=info.context.client_address(),
+                device=info.context.viewer,
+                device_token=info.context.bearer_token(),
             )
         except Problems as failure:
             return AuthPayload(errors=to_errors(AccountError, failure.problems))
@@ -332,7 +339,7 @@ class Mutation(WebhookMutation, ImportMutation):
 
     @strawberry.mutation(
         description="Set a new password (at least 10 characters, not a common one); every other session of the "
-        "account ends, this one stays. 5 wrong current passwords in 15 minutes: TOO_MANY_ATTEMPTS."
+        "account ends, this one stays. Wrong current passwords back off like signIn: TOO_MANY_ATTEMPTS."
     )
     async def change_password(self, info: Info[Context, None], input: ChangePasswordInput) -> ChangePasswordPayload:
         own = _own_session(info.context)
@@ -340,11 +347,7 @@ class Mutation(WebhookMutation, ImportMutation):
             return ChangePasswordPayload(errors=own)
         viewer, token_hash = own
         settings = info.context.settings
-        throttle = accounts.SignInThrottle(
-            key=settings.phone_hash_key(),
-            max_failures=settings.sign_in_max_failures,
-            window_s=settings.sign_in_window_seconds,
-        )
+        throttle = accounts.SignInThrottle.from_settings(settings)
         try:
             revoked = await accounts.change_password(
                 sessions=info.context.sessions,
@@ -386,6 +389,8 @@ class Mutation(WebhookMutation, ImportMutation):
         )
         payload = await _need_payload(info.context, row, errors)
         payload.claim_code = codes[0] if codes and row is not None else None
+        if payload.claim_code is not None and row is not None and row.beneficiary_phone:
+            _text_claim_code(ctx, row.id, row.beneficiary_phone, payload.claim_code)
         return payload
 
     @strawberry.mutation
@@ -603,11 +608,18 @@ class Mutation(WebhookMutation, ImportMutation):
     async def issue_claim_code(self, info: Info[Context, None], input: IssueClaimCodeInput) -> ClaimCodePayload:
         code_key = info.context.settings.phone_hash_key()
 
-        async def action(session: AsyncSession, viewer: Viewer) -> str:
+        async def action(session: AsyncSession, viewer: Viewer) -> tuple[str, int, str]:
             need_id = _pk(input.need_id, "Need", "needId")
-            return await needs.new_claim_code(session=session, viewer=viewer, need_id=need_id, code_key=code_key)
+            code = await needs.new_claim_code(session=session, viewer=viewer, need_id=need_id, code_key=code_key)
+            need = await session.get(models.Need, need_id)  # loaded (and locked) by new_claim_code
+            assert need is not None and need.beneficiary_phone is not None
+            return code, need_id, need.beneficiary_phone
 
-        code, errors = await _in_transaction(info.context, NeedError, action)
+        issued, errors = await _in_transaction(info.context, NeedError, action)
+        if issued is None:
+            return ClaimCodePayload(claim_code=None, errors=errors)
+        code, need_id, phone = issued
+        _text_claim_code(info.context, need_id, phone, code)
         return ClaimCodePayload(claim_code=code, errors=errors)
 
     @strawberry.mutation(description="Verifiers of the need's ward and admins: make a pending or reported need public.")

@@ -1,0 +1,1 @@
+"""Telling people things outside the API: text messages (sms), and later Web Push (issue 20)."""

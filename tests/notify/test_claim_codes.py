@@ -1,0 +1,85 @@
+"""Claim codes by SMS: filing a need on someone's behalf (and issueClaimCode) texts the code to the
+person's phone through the configured gateway, played here by a server on 127.0.0.1, after the write
+has committed and without making the filer wait; a gateway that fails changes nothing for the filer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from aidmap.schema.ids import from_global_id
+from tests.factories import CREATE_NEED as PLAIN_CREATE_NEED
+from tests.factories import need_input, sign_up
+from tests.notify.conftest import Gateway
+
+CREATE_NEED = PLAIN_CREATE_NEED.replace("createNeed(input: $input) {", "createNeed(input: $input) { claimCode", 1)
+ISSUE = "mutation ($id: ID!) { issueClaimCode(input: {needId: $id}) { claimCode errors { field code } } }"
+HA_NOI = {"lat": 21.028511, "lon": 105.854167}
+
+
+def _file(api: Any, operator: str, phone: str, **extra: Any) -> dict[str, Any]:
+    behalf = {"displayName": "Bà Lan", "phone": phone}
+    filed: dict[str, Any] = api.data(CREATE_NEED, {"input": need_input(onBehalfOf=behalf, location=HA_NOI, **extra)}, operator)  # fmt: skip
+    return filed["createNeed"]
+
+
+def test_the_code_is_texted_once_to_the_persons_phone(make_api: Any, gateway: Gateway) -> None:
+    api = make_api(**gateway.settings())
+    operator = sign_up(api, "Tổng đài")
+    filed = _file(api, operator, "0955 000 001", contactPhone="0955000001", idempotencyKey="call-1")
+    assert filed["errors"] == [] and filed["claimCode"]
+    [first] = gateway.wait_for(1)
+    # A retry of the same createNeed returns no code (use issueClaimCode) and texts nothing.
+    retried = _file(api, operator, "0955 000 001", contactPhone="0955000001", idempotencyKey="call-1")
+    assert retried["need"]["id"] == filed["need"]["id"] and retried["claimCode"] is None
+    renewed = api.data(ISSUE, {"id": filed["need"]["id"]}, operator)["issueClaimCode"]
+    assert renewed["errors"] == []
+    received = gateway.wait_for(2)
+
+    code, new_code = filed["claimCode"], renewed["claimCode"]
+    assert [r["form"]["To"] for r in received] == ["+84955000001", "+84955000001"]  # E.164, once each
+    assert f"{code[:4]} {code[4:]}" in first["form"]["Body"] and filed["need"]["id"] in first["form"]["Body"]
+    assert f"{new_code[:4]} {new_code[4:]}" in received[1]["form"]["Body"]
+    assert code.replace(" ", "") not in received[1]["form"]["Body"].replace(" ", "")
+    for request in received:
+        body = request["form"]["Body"]
+        assert len(body) <= 160 and body.isascii()  # one GSM-7 message
+        # Nothing of where the person is: no coordinates, no title, no other phone.
+        assert "21.0" not in body and "105.8" not in body and "Gạo" not in body and "0955" not in body
+    assert len(gateway.received) == 2
+
+
+def test_an_english_text_for_a_number_outside_vietnam(make_api: Any, gateway: Gateway) -> None:
+    api = make_api(**gateway.settings())
+    filed = _file(api, sign_up(api, "Operator"), "+44 7700 900123")
+    [sent] = gateway.wait_for(1)
+    assert sent["form"]["To"] == "+447700900123"
+    assert sent["form"]["Body"].startswith("aidmap: a request for help was filed for you. Claim code ")
+    assert filed["claimCode"][:4] in sent["form"]["Body"]
+
+
+def test_a_failing_gateway_does_not_break_filing(make_api: Any, gateway: Gateway, db: psycopg.Connection[Any]) -> None:
+    api = make_api(**gateway.settings())
+    operator = sign_up(api, "Tổng đài")
+    gateway.script = [500, 500, 500]  # every attempt for the first message
+    failed = _file(api, operator, "0955 000 002")
+    tried = list(gateway.wait_for(3))
+    gateway.script = [400]  # refused outright: not retried
+    refused = _file(api, operator, "0955 000 003")
+    gateway.wait_for(4)
+    gateway.script = [0]  # a gateway that never answers: the filer does not wait for it
+    held = _file(api, operator, "0955 000 004")
+    assert gateway.wait_for(5)[-1]["answered"] == 0  # still held by the gateway
+
+    for filed in (failed, refused, held):
+        assert filed["errors"] == [] and filed["claimCode"] and len(filed["claimCode"]) == 8
+    assert [r["answered"] for r in tried] == [500, 500, 500]  # transient: tried again, then given up
+    ids = {from_global_id(f["need"]["id"])[1] for f in (failed, refused, held)}
+    assert {row[0] for row in db.execute("SELECT id FROM needs").fetchall()} == ids
+    assert db.execute("SELECT count(*) FROM need_claim_codes").fetchone() == (3,)
+    # A later message goes out as usual.
+    gateway.release.set()
+    _file(api, operator, "0955 000 005")
+    assert gateway.wait_for(6)[-1]["form"]["To"] == "+84955000005"
+    assert len([r for r in gateway.received if r["form"]["To"] == "+84955000003"]) == 1
