@@ -24,6 +24,17 @@ _PHONE_CHARS = re.compile(r"^\+?[0-9 \-.()]+$")
 DEFAULT_PHONE_REGION = "VN"
 
 
+def _storable(value: str) -> bool:
+    """PostgreSQL text holds neither NUL nor a lone UTF-16 surrogate (JSON can carry both as escapes)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class Checker:
     """Collects problems for one input object."""
 
@@ -46,7 +57,9 @@ class Checker:
             if required:
                 self.add(field, f"{field} must not be empty.", Code.REQUIRED)
             return None
-        if len(value) > max_len:
+        if not _storable(value):
+            self.add(field, f"{field} must not contain NUL characters or unpaired surrogates.", Code.INVALID)
+        elif len(value) > max_len:
             self.add(field, f"{field} must be at most {max_len} characters.", Code.TOO_LONG)
         elif len(value) < min_len:
             self.add(field, f"{field} must be at least {min_len} characters.", Code.TOO_SHORT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from typing import Any
@@ -58,6 +59,8 @@ def test_create_need_stores_it_and_shows_the_owner_everything(api: Api, db: psyc
         ({"title": "   "}, "title", "REQUIRED"),
         ({"title": "x" * 121}, "title", "TOO_LONG"),
         ({"details": "x" * 2001}, "details", "TOO_LONG"),
+        ({"title": "Gạo\x00"}, "title", "INVALID"),  # PostgreSQL text cannot hold NUL
+        ({"details": "a\x00b"}, "details", "INVALID"),
         ({"quantity": 0}, "quantity", "OUT_OF_RANGE"),
         ({"quantity": -3}, "quantity", "OUT_OF_RANGE"),
         ({"unit": ""}, "unit", "REQUIRED"),
@@ -75,6 +78,20 @@ def test_create_need_rejects_bad_input_and_changes_nothing(
 
     assert payload["need"] is None
     assert [(e["field"], e["code"]) for e in payload["errors"]] == [(field, code)]
+    assert _count(db, "needs") == 0
+
+
+def test_a_lone_surrogate_is_refused_as_invalid_not_an_unexpected_error(api: Api, db: psycopg.Connection[Any]) -> None:
+    token = sign_up(api)
+    # JSON may carry "\ud800" as an escape; it decodes to text that UTF-8 (and PostgreSQL) cannot hold.
+    body = json.dumps({"query": CREATE_NEED, "variables": {"input": need_input(title="SURROGATE")}})
+    body = body.replace("SURROGATE", "G\\ud800")
+    response = api.http.post(
+        "/graphql", content=body, headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    )
+
+    payload = response.json()["data"]["createNeed"]
+    assert [(e["field"], e["code"]) for e in payload["errors"]] == [("title", "INVALID")]
     assert _count(db, "needs") == 0
 
 
