@@ -56,6 +56,7 @@ from aidmap.resolvers.partners import PartnerKey, PartnerKeys, is_partner_key
 from aidmap.resolvers.persisted import MAX_QUERY_CHARS, PersistedQueries, sha256_of
 from aidmap.resolvers.webhooks import delivery_policy, webhook_job
 from aidmap.schema import UNAVAILABLE_MESSAGE, AidmapSchema, build_schema, checked_document, database_unavailable
+from aidmap.schema.compiled import CompiledDocuments
 from aidmap.schema.context import Context, Loaders
 from aidmap.schema.ids import pk_of
 from aidmap.schema.limits import Limits
@@ -186,6 +187,8 @@ class AidmapGraphQL(GraphQL[Context, None]):
             allowed_origins=("*",),
         )
         self.max_subscriptions_per_connection = settings.max_subscriptions_per_connection
+        assert isinstance(self.schema, AidmapSchema)
+        self.compiled = CompiledDocuments(self.schema) if settings.compiled_queries else None
         self.settings = settings
 
     async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
@@ -220,6 +223,13 @@ class AidmapGraphQL(GraphQL[Context, None]):
         refused = await persisted_query(request.state.persisted_queries, context.partner, request_data, schema)
         if refused is not None:
             return refused
+        if self.compiled is not None:
+            # A plain search document seen before: variables, checks, the search and the rows' JSON only.
+            answered = await self.compiled.execute(
+                request_data.query, request_data.operation_name, request_data.variables, context
+            )
+            if answered is not None:
+                return answered
         try:
             return await super().execute_single(
                 request, request_adapter, sub_response, context, root_value, request_data
