@@ -23,6 +23,7 @@ compares both paths' answers and logged reads.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,15 +31,21 @@ from types import SimpleNamespace
 from typing import Any
 
 from graphql import (
+    GRAPHQL_MAX_INT,
+    GRAPHQL_MIN_INT,
     DirectiveNode,
     FieldNode,
     FragmentDefinitionNode,
+    GraphQLBoolean,
     GraphQLEnumType,
     GraphQLError,
     GraphQLField,
+    GraphQLFloat,
+    GraphQLInt,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLString,
     OperationDefinitionNode,
     OperationType,
     Undefined,
@@ -132,10 +139,17 @@ def _leaf(type_: GraphQLOutputType) -> Callable[[Any], Any]:
 
         return enum
     serialize = inner.serialize  # type: ignore[union-attr]
+    # What graphql-core's serializers return unchanged, checked as they check it (the common case,
+    # without their isinstance ladder); anything else goes through the serializer itself.
+    plain = {"String": _plain_string, "Float": _plain_float, "Int": _plain_int, "Boolean": _plain_bool}.get(
+        inner.name if serialize is _BUILT_IN.get(inner.name) else ""
+    )
 
     def scalar(value: Any) -> Any:
         if value is None:
             return None if nullable else GIVE_UP
+        if plain is not None and plain(value):
+            return value
         try:
             out = serialize(value)
         except Exception:
@@ -143,6 +157,25 @@ def _leaf(type_: GraphQLOutputType) -> Callable[[Any], Any]:
         return GIVE_UP if out is None or out is Undefined else out
 
     return scalar
+
+
+_BUILT_IN = {t.name: t.serialize for t in (GraphQLString, GraphQLFloat, GraphQLInt, GraphQLBoolean)}
+
+
+def _plain_string(value: Any) -> bool:
+    return type(value) is str
+
+
+def _plain_float(value: Any) -> bool:
+    return type(value) is float and math.isfinite(value)
+
+
+def _plain_int(value: Any) -> bool:
+    return type(value) is int and GRAPHQL_MIN_INT <= value <= GRAPHQL_MAX_INT
+
+
+def _plain_bool(value: Any) -> bool:
+    return type(value) is bool
 
 
 def _render(entries: Entries, row: Any, projection: Any, request: _Request) -> Any:
