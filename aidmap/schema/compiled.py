@@ -245,7 +245,9 @@ class _DirectiveVariables(Visitor):
 
 
 class CompiledOperation:
-    def __init__(self, compiler: CompiledDocuments, document: Any, operation: OperationDefinitionNode, name: str | None):
+    def __init__(
+        self, compiler: CompiledDocuments, document: Any, operation: OperationDefinitionNode, name: str | None
+    ):
         self.compiler = compiler
         self.document = document
         self.operation = operation
@@ -356,7 +358,9 @@ class CompiledDocuments:
             return None
         who = request.who
         for need_id, field_read in request.reads:
-            ctx.access_log.record(need_id=need_id, reader_id=who.account_id, partner_id=who.partner_id, field=field_read)
+            ctx.access_log.record(
+                need_id=need_id, reader_id=who.account_id, partner_id=who.partner_id, field=field_read
+            )
         metrics = ctx.metrics
         if metrics is not None:
             elapsed = time.perf_counter() - started
@@ -373,9 +377,7 @@ class CompiledDocuments:
     # -- plans
 
     def _collect(self, op: CompiledOperation, coerced: Any, type_: GraphQLObjectType, details: Any) -> Any:
-        grouped, defers, forbidden = collect_subfields(
-            self.gql, op.fragments, coerced, op.operation, type_, details
-        )
+        grouped, defers, forbidden = collect_subfields(self.gql, op.fragments, coerced, op.operation, type_, details)
         return self._checked(grouped, defers, forbidden)
 
     @staticmethod
