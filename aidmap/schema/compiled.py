@@ -27,6 +27,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from types import SimpleNamespace
 from typing import Any
 
@@ -69,7 +70,9 @@ from aidmap.resolvers import needs, offers
 from aidmap.resolvers.cursors import distance_cursor
 from aidmap.resolvers.persisted import MAX_QUERY_CHARS
 from aidmap.resolvers.problems import UserInputError
+from aidmap.schema import checked_document, database_unavailable
 from aidmap.schema.ids import to_global_id
+from aidmap.schema.types import pledged_by_viewer
 
 log = logging.getLogger(__name__)
 
@@ -132,11 +135,13 @@ def _leaf(type_: GraphQLOutputType) -> Callable[[Any], Any]:
             raise NotCompiled(inner.name)
         table = {member.value: inner.serialize(member) for member in members}
 
+        if nullable:
+            table[None] = None
+
         def enum(value: Any) -> Any:
-            if value is None:
-                return None if nullable else GIVE_UP
             return table.get(value, GIVE_UP)
 
+        enum.table = table  # type: ignore[attr-defined]
         return enum
     serialize = inner.serialize  # type: ignore[union-attr]
     # What graphql-core's serializers return unchanged, checked as they check it (the common case,
@@ -156,6 +161,7 @@ def _leaf(type_: GraphQLOutputType) -> Callable[[Any], Any]:
             return GIVE_UP
         return GIVE_UP if out is None or out is Undefined else out
 
+    scalar.plain_str = plain is _plain_string  # type: ignore[attr-defined]
     return scalar
 
 
@@ -223,8 +229,6 @@ class SearchField:
             page = await offers.search_rows(**common)
         projections: Sequence[Any] = ()
         if self.private:
-            from aidmap.schema.types import pledged_by_viewer
-
             pledged = await pledged_by_viewer(ctx, page.rows)
             projections = [project_need(request.who, r, active_donor=r.id in pledged) for r in page.rows]
         return _render(self.entries, page, projections, request)
@@ -303,10 +307,8 @@ class CompiledDocuments:
         return compiled
 
     def _compile(self, query: str, operation_name: str | None) -> CompiledOperation | None:
-        from aidmap.schema import checked_document
-
-        if len(query) > MAX_QUERY_CHARS:
-            return None
+        if len(query) > MAX_QUERY_CHARS or ("needs" not in query and "offers" not in query):
+            return None  # not worth parsing twice: it cannot be a search
         document = checked_document(self.schema, query)
         if document is None:
             return None  # does not parse, over a document limit, or invalid: the pipeline says why
@@ -351,8 +353,6 @@ class CompiledDocuments:
                     return None
                 data[name] = value
         except Exception as error:
-            from aidmap.schema import database_unavailable
-
             if not isinstance(error, UserInputError | GraphQLError) and not database_unavailable(error):
                 log.warning("compiled path failed; the ordinary pipeline answers", exc_info=error)
             return None
@@ -589,7 +589,19 @@ def _node_getter(node: _Node) -> Getter:
 
 
 def _column(column: str, serialize: Callable[[Any], Any]) -> Getter:
-    return lambda row, projection, request: serialize(getattr(row, column))
+    get = attrgetter(column)
+    # The two commonest cases without a second call: an enum's value, a string that is a string.
+    table = getattr(serialize, "table", None)
+    if table is not None:
+        return lambda row, projection, request: table.get(get(row), GIVE_UP)
+    if getattr(serialize, "plain_str", False):
+
+        def string(row: Any, projection: Any, request: _Request) -> Any:
+            value = get(row)
+            return value if type(value) is str else serialize(value)
+
+        return string
+    return lambda row, projection, request: serialize(get(row))
 
 
 def _global_id(type_name: str) -> Getter:
