@@ -94,6 +94,7 @@ def world(api: Api, settings: Settings, database_url: str, db: Any) -> Iterator[
     )["needs"]["pageInfo"]["endCursor"]
     viewers = {
         "anonymous": {},
+        "graphql-response": {"Accept": "application/graphql-response+json"},
         "requester": {"Authorization": f"Bearer {requester}"},
         "donor": {"Authorization": f"Bearer {donor}"},
         "admin": {"Authorization": f"Bearer {admin}"},
@@ -111,14 +112,15 @@ def world(api: Api, settings: Settings, database_url: str, db: Any) -> Iterator[
         yield World(fast=fast, slow=slow, viewers=viewers, ids=ids, cursor=cursor)
 
 
-def _send(base: str, body: dict[str, Any], headers: dict[str, str], method: str = "POST") -> tuple[int, str]:
+def _send(base: str, body: dict[str, Any], headers: dict[str, str], method: str = "POST") -> tuple[int, str, str]:
     if method == "GET":
         params = {k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
         response = httpx.get(base + "/graphql", params=params, headers=headers)
     else:
         response = httpx.post(base + "/graphql", json=body, headers=headers)
-    # Byte for byte once parsed: the same keys in the same order, the same values.
-    return response.status_code, json.dumps(response.json(), ensure_ascii=False)
+    # Byte for byte once parsed: the same keys in the same order, the same values; the same media type.
+    body = json.dumps(response.json(), ensure_ascii=False)
+    return response.status_code, response.headers.get("content-type"), body
 
 
 def _compiled_count(base: str) -> float:
@@ -271,7 +273,7 @@ def test_a_document_seen_before_is_answered_by_the_compiled_path_with_its_reads_
     )
     _settled_reads(db, 0)
     before, mark = _compiled_count(world.fast), _last_read_id(db)
-    status, body = _send(world.fast, {"query": doc, "variables": {"n": HANOI}}, world.viewers["admin"])
+    status, _, body = _send(world.fast, {"query": doc, "variables": {"n": HANOI}}, world.viewers["admin"])
     assert status == 200
     assert _compiled_count(world.fast) == before + 1
     edges = json.loads(body)["data"]["needs"]["edges"]
@@ -284,7 +286,7 @@ def test_a_document_seen_before_is_answered_by_the_compiled_path_with_its_reads_
     assert fields["CONTACT_PHONE"] == sum(1 for e in edges if e["node"]["contactPhone"] is not None)
     # A stranger gets no exact point, and nothing is logged for them.
     mark = _last_read_id(db)
-    status, body = _send(world.fast, {"query": doc, "variables": {"n": HANOI}}, world.viewers["anonymous"])
+    status, _, body = _send(world.fast, {"query": doc, "variables": {"n": HANOI}}, world.viewers["anonymous"])
     assert {(e["node"]["a"], e["node"]["contactPhone"]) for e in json.loads(body)["data"]["needs"]["edges"]} == {
         (None, None)
     }
