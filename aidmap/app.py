@@ -57,6 +57,7 @@ from aidmap.resolvers.partners import PartnerKey, PartnerKeys, is_partner_key
 from aidmap.resolvers.persisted import MAX_QUERY_CHARS, PersistedQueries, sha256_of
 from aidmap.resolvers.webhooks import delivery_policy, webhook_job
 from aidmap.schema import UNAVAILABLE_MESSAGE, AidmapSchema, build_schema, checked_document, database_unavailable
+from aidmap.schema.compiled import CompiledDocuments
 from aidmap.schema.context import Context, Loaders
 from aidmap.schema.ids import pk_of
 from aidmap.schema.limits import Limits
@@ -188,6 +189,8 @@ class AidmapGraphQL(GraphQL[Context, None]):
             allowed_origins=("*",),
         )
         self.max_subscriptions_per_connection = settings.max_subscriptions_per_connection
+        assert isinstance(self.schema, AidmapSchema)
+        self.compiled = CompiledDocuments(self.schema) if settings.compiled_queries else None
         self.settings = settings
 
     async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
@@ -195,7 +198,8 @@ class AidmapGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         try:
-            response = await self.run(Request(scope=scope, receive=receive))
+            request = Request(scope=scope, receive=receive)
+            response = await self._compiled_response(request) or await self.run(request)
         except HTTPException as refused:
             # Refusals before GraphQL runs (bad key, bad JSON, wrong method) are GraphQL-shaped too.
             error: dict[str, Any] = {"message": refused.reason}
@@ -207,6 +211,37 @@ class AidmapGraphQL(GraphQL[Context, None]):
             if refused.status_code == 503:
                 response.headers["retry-after"] = "2"
         await response(scope, receive, send)
+
+    async def _compiled_response(self, request: Request) -> Response | None:
+        """The compiled path's answer to a POST of a JSON search document it has compiled, without
+        strawberry's view around it; None: the view answers (it reads the body this one cached)."""
+        if self.compiled is None or request.method != "POST":
+            return None
+        media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+        accept = request.headers.get("accept") or ""
+        if media != "application/json" or "multipart" in accept or "event-stream" in accept:
+            return None
+        try:
+            data = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(data, dict) or data.get("extensions") is not None:
+            return None  # persisted queries go through the view (execute_single compiles them too)
+        query, variables, name = data.get("query"), data.get("variables"), data.get("operationName")
+        if not isinstance(query, str) or not isinstance(variables, dict | None) or not isinstance(name, str | None):
+            return None
+        if self.compiled.operation(query, name) is None:
+            return None
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, response=sub_response)
+        request_data = GraphQLRequestData(query=query, variables=variables, operation_name=name, extensions=None)
+        assert isinstance(self.schema, AidmapSchema)
+        if await persisted_query(request.state.persisted_queries, context.partner, request_data, self.schema):
+            return None  # a key held to registered queries: the view refuses it
+        result = await self.compiled.execute(query, name, variables, context)
+        if result is None:
+            return None
+        return self.create_response(await self.process_result(request, result), sub_response)
 
     async def execute_single(  # noqa: PLR0917
         self,
@@ -222,6 +257,13 @@ class AidmapGraphQL(GraphQL[Context, None]):
         refused = await persisted_query(request.state.persisted_queries, context.partner, request_data, schema)
         if refused is not None:
             return refused
+        if self.compiled is not None:
+            # A plain search document seen before: variables, checks, the search and the rows' JSON only.
+            answered = await self.compiled.execute(
+                request_data.query, request_data.operation_name, request_data.variables, context
+            )
+            if answered is not None:
+                return answered
         try:
             return await super().execute_single(
                 request, request_adapter, sub_response, context, root_value, request_data

@@ -89,6 +89,10 @@ class Metrics:
             "aidmap_graphql_request_seconds", "GraphQL operation latency", ["operation"], registry=self.registry,
             buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )  # fmt: skip
+        self.compiled = Counter(
+            "aidmap_graphql_compiled_requests", "GraphQL operations answered by the compiled path (schema/compiled.py)",
+            registry=self.registry,
+        )  # fmt: skip
         self.subscriptions = Gauge(
             "aidmap_open_subscriptions", "Live subscriptions in this process", registry=self.registry
         )

@@ -5,6 +5,10 @@ database at AIDMAP_DATABASE_URL), starts `aidmap serve` in its own process, and
 times both paths on the same random centres, interleaved, in one run.
 
     python bench/nearby.py [--needs 1000000] [--queries 2000]
+
+With --compare-with <another checkout> a second server from that checkout (on the same database,
+or on --compare-database-url when its schema differs) answers the same queries, interleaved
+with this one's, so before and after are timed side by side in one run.
 """
 
 from __future__ import annotations
@@ -85,6 +89,8 @@ def main() -> int:
     parser.add_argument("--needs", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--compare-with", type=Path, help="another checkout, timed side by side")
+    parser.add_argument("--compare-database-url", help="the other checkout's own database (same data), if needed")
     args = parser.parse_args()
 
     cluster: LocalCluster | None = None
@@ -97,7 +103,7 @@ def main() -> int:
         cluster.start()
         cluster.ensure_database("aidmap_bench")
         url = cluster.url("aidmap_bench")
-    server = None
+    server = other = None
     try:
         upgrade(url)
         conninfo = url.replace("postgresql+psycopg://", "postgresql://")
@@ -110,11 +116,18 @@ def main() -> int:
 
         server, port = start_server(url)
         # The stdlib client on one keep-alive connection: it adds ~0.1 ms a request (httpx adds ~0.7).
-        client = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        clients = {"": http.client.HTTPConnection("127.0.0.1", port, timeout=30)}
+        if args.compare_with:
+            other, other_port = start_server(args.compare_database_url or url, checkout=args.compare_with.resolve())
+            clients[f" ({args.compare_with.name})"] = http.client.HTTPConnection("127.0.0.1", other_port, timeout=30)
 
         points = centres(args.warmup + args.queries)
-        timings: dict[str, list[float]] = {"sql": [], **{name: [] for name in SELECTIONS}}
-        queries = {name: QUERY.replace("SELECTION", selection) for name, selection in SELECTIONS.items()}
+        queries = {
+            name + suffix: QUERY.replace("SELECTION", selection)
+            for name, selection in SELECTIONS.items()
+            for suffix in clients
+        }
+        timings: dict[str, list[float]] = {"sql": [], **{name: [] for name in queries}}
         hits: list[int] = []
         sample = {"lat": points[0][0], "lon": points[0][1], "category": "FOOD", "limit": 21}
         with psycopg.connect(conninfo, prepare_threshold=0) as conn:
@@ -125,6 +138,7 @@ def main() -> int:
                 rows = [r for r in conn.execute(RAW_SQL, params).fetchall() if r[-1] <= 5000.0]
                 elapsed = {"sql": time.perf_counter() - t0}
                 for name, query in queries.items():
+                    client = clients[name[len(name.split(" ")[0]) :]]
                     body = json.dumps({"query": query, "variables": {"near": {"lat": lat, "lon": lon}}})
                     t0 = time.perf_counter()
                     client.request("POST", "/graphql", body=body, headers={"Content-Type": "application/json"})
@@ -142,14 +156,16 @@ def main() -> int:
         )
         s50, s99 = percentile(timings["sql"], 50), percentile(timings["sql"], 99)
         print(f"raw psycopg SQL           : p50 {s50:6.2f} ms  p99 {s99:6.2f} ms")
-        for name in SELECTIONS:
+        for name in queries:
             g50, g99 = percentile(timings[name], 50), percentile(timings[name], 99)
             print(
-                f"GraphQL/HTTP {name:<5} fields : p50 {g50:6.2f} ms  p99 {g99:6.2f} ms  ratio to SQL p50 {g50 / s50:4.2f}x  p99 {g99 / s99:4.2f}x"
+                f"GraphQL/HTTP {name:<5} fields{'' if ' ' in name else ' '}: p50 {g50:6.2f} ms  p99 {g99:6.2f} ms  ratio to SQL p50 {g50 / s50:4.2f}x  p99 {g99 / s99:4.2f}x"
             )
     finally:
         if server is not None:
             stop_server(server)
+        if other is not None:
+            stop_server(other)
         if cluster is not None:
             cluster.stop()
             shutil.rmtree(base or "", ignore_errors=True)

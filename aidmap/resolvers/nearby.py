@@ -33,6 +33,14 @@ class Page(Generic[T]):
     has_next: bool
 
 
+@dataclass(frozen=True)
+class Rows:
+    """A page as the rows themselves (each with `id` and `distance`), for callers that build no hits."""
+
+    rows: list[Any]
+    has_next: bool
+
+
 def origin_point(*, lon: float, lat: float) -> ColumnElement[Any]:
     """The point as a geography, for writes (geography(...), not CAST(.. AS geography(GEOMETRY,-1)))."""
     return func.geography(func.ST_SetSRID(func.ST_MakePoint(lon, lat), literal_column("4326")), type_=Geography)
@@ -117,10 +125,31 @@ async def nearest(
 
     `where` holds SQL conditions on the table (literals or %(named)s parameters given in `params`).
     """
+    found = await nearest_rows(
+        reader=reader, model=model, lon=lon, lat=lat, radius_m=radius_m, where=where, params=params, first=first,
+        after=after, columns=located_columns(model.__table__),
+    )  # fmt: skip
+    hits = [Hit(row=row, distance_m=row.distance, cursor=distance_cursor(row.id)) for row in found.rows]
+    return Page(hits=hits, has_next=found.has_next)
+
+
+async def nearest_rows(
+    *,
+    reader: Reader,
+    model: Any,
+    lon: float,
+    lat: float,
+    radius_m: float,
+    where: tuple[str, ...],
+    params: dict[str, Any],
+    first: int,
+    after: str | None,
+    columns: str,
+) -> Rows:
+    """nearest()'s page as rows of only these columns (a select list that includes `id`), plus `distance`."""
     check_page_size(first)
     check_search_area(lat=lat, lon=lon, radius_m=radius_m)
     table = model.__table__
-    columns = located_columns(table)
     values = {**params, "lon": lon, "lat": lat, "limit": first + 1}
     if after is not None:
         values["after_id"] = parse_distance_cursor(after)
@@ -134,5 +163,4 @@ async def nearest(
         ties = await reader.fetch(_nearest_sql(*shape, True), {**values, "boundary": boundary}, binary=True)
         rows = [r for r in rows if r.distance < boundary] + ties
     rows = [r for r in rows if r.distance <= radius_m]
-    hits = [Hit(row=row, distance_m=row.distance, cursor=distance_cursor(row.id)) for row in rows[:first]]
-    return Page(hits=hits, has_next=len(rows) > first)
+    return Rows(rows=rows[:first], has_next=len(rows) > first)

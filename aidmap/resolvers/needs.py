@@ -28,7 +28,7 @@ from aidmap.resolvers import claims
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.areas import assign_ward
 from aidmap.resolvers.duplicates import phone_hash, possible_duplicate
-from aidmap.resolvers.nearby import Page, category_filter, nearest, origin_point
+from aidmap.resolvers.nearby import Page, Rows, category_filter, nearest, nearest_rows, origin_point
 from aidmap.resolvers.paging import newest_first
 from aidmap.resolvers.problems import Code, Problems, UserInputError
 from aidmap.resolvers.validation import DEFAULT_NEED_TTL, MAX_HOUSEHOLD, Checker, utcnow
@@ -347,18 +347,10 @@ async def active_donors(*, session: AsyncSession, need_id: int) -> set[int]:
     return set(rows.scalars())
 
 
-async def search(
-    *,
-    reader: Reader,
-    lat: float,
-    lon: float,
-    radius_m: float,
-    categories: list[NeedCategory] | None,
-    statuses: list[NeedStatus] | None,
-    first: int,
-    after: str | None,
-) -> Page[Need]:
-    """Needs within the circle, nearest first (default: open and partly pledged ones)."""
+def _search_filter(
+    categories: list[NeedCategory] | None, statuses: list[NeedStatus] | None
+) -> tuple[tuple[str, ...], dict[str, object]]:
+    """The search's conditions and their parameters (default: open and partly pledged needs)."""
     hidden = [s.value for s in statuses or () if s in HIDDEN_STATUSES]
     if hidden:
         # Not public: verifiers list them with verificationQueue, requesters with myNeeds.
@@ -371,17 +363,46 @@ async def search(
         where.append("status = ANY(%(statuses)s::text[])")
         params["statuses"] = sorted(s.value for s in statuses)
     category_filter(categories, where, params)
+    return tuple(where), params
+
+
+async def search(
+    *,
+    reader: Reader,
+    lat: float,
+    lon: float,
+    radius_m: float,
+    categories: list[NeedCategory] | None,
+    statuses: list[NeedStatus] | None,
+    first: int,
+    after: str | None,
+) -> Page[Need]:
+    """Needs within the circle, nearest first (default: open and partly pledged ones)."""
+    where, params = _search_filter(categories, statuses)
     return await nearest(
-        reader=reader,
-        model=Need,
-        lon=lon,
-        lat=lat,
-        radius_m=radius_m,
-        where=tuple(where),
-        params=params,
-        first=first,
+        reader=reader, model=Need, lon=lon, lat=lat, radius_m=radius_m, where=where, params=params, first=first,
         after=after,
-    )
+    )  # fmt: skip
+
+
+async def search_rows(
+    *,
+    reader: Reader,
+    lat: float,
+    lon: float,
+    radius_m: float,
+    categories: list[NeedCategory] | None,
+    statuses: list[NeedStatus] | None,
+    first: int,
+    after: str | None,
+    columns: str,
+) -> Rows:
+    """search()'s page as rows of only these columns (schema/compiled.py reads no more than it writes)."""
+    where, params = _search_filter(categories, statuses)
+    return await nearest_rows(
+        reader=reader, model=Need, lon=lon, lat=lat, radius_m=radius_m, where=where, params=params, first=first,
+        after=after, columns=columns,
+    )  # fmt: skip
 
 
 async def mine(*, session: AsyncSession, viewer: Viewer, first: int, after: str | None) -> Page[Need]:

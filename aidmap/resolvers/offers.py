@@ -12,7 +12,7 @@ from aidmap.db.reader import Reader
 from aidmap.events.outbox import emit
 from aidmap.models import EventKind, NeedCategory, Offer, OfferStatus
 from aidmap.resolvers.accounts import Viewer
-from aidmap.resolvers.nearby import Page, category_filter, nearest, origin_point
+from aidmap.resolvers.nearby import Page, Rows, category_filter, nearest, nearest_rows, origin_point
 from aidmap.resolvers.needs import MAX_DETAILS, MAX_TITLE, MAX_UNIT
 from aidmap.resolvers.paging import newest_first
 from aidmap.resolvers.problems import Code, Problems
@@ -125,6 +125,14 @@ async def withdraw(*, session: AsyncSession, viewer: Viewer, offer_id: int) -> O
     return offer
 
 
+def _search_filter(categories: list[NeedCategory] | None) -> tuple[tuple[str, ...], dict[str, object]]:
+    # The literal status matches the partial index predicate, so the planner can use it.
+    where = ["status = 'ACTIVE'", "available_until > now()"]
+    params: dict[str, object] = {}
+    category_filter(categories, where, params)
+    return tuple(where), params
+
+
 async def search(
     *,
     reader: Reader,
@@ -136,21 +144,30 @@ async def search(
     after: str | None,
 ) -> Page[Offer]:
     """Active offers within the circle, nearest first."""
-    # The literal status matches the partial index predicate, so the planner can use it.
-    where = ["status = 'ACTIVE'", "available_until > now()"]
-    params: dict[str, object] = {}
-    category_filter(categories, where, params)
+    where, params = _search_filter(categories)
     return await nearest(
-        reader=reader,
-        model=Offer,
-        lon=lon,
-        lat=lat,
-        radius_m=radius_m,
-        where=tuple(where),
-        params=params,
-        first=first,
+        reader=reader, model=Offer, lon=lon, lat=lat, radius_m=radius_m, where=where, params=params, first=first,
         after=after,
-    )
+    )  # fmt: skip
+
+
+async def search_rows(
+    *,
+    reader: Reader,
+    lat: float,
+    lon: float,
+    radius_m: float,
+    categories: list[NeedCategory] | None,
+    first: int,
+    after: str | None,
+    columns: str,
+) -> Rows:
+    """search()'s page as rows of only these columns (schema/compiled.py)."""
+    where, params = _search_filter(categories)
+    return await nearest_rows(
+        reader=reader, model=Offer, lon=lon, lat=lat, radius_m=radius_m, where=where, params=params, first=first,
+        after=after, columns=columns,
+    )  # fmt: skip
 
 
 async def mine(*, session: AsyncSession, viewer: Viewer, first: int, after: str | None) -> Page[Offer]:

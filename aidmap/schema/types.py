@@ -337,7 +337,8 @@ class Need(Node):
         )
 
 
-async def _pledged_by_viewer(ctx: Context, rows: list[models.Need]) -> set[int]:
+async def pledged_by_viewer(ctx: Context, rows: list[models.Need]) -> set[int]:
+    """Which of these needs (rows with id, owner_id, filed_by_id) the viewer is an active donor of."""
     viewer = ctx.viewer
     if viewer is None:
         return set()
@@ -351,7 +352,7 @@ async def _pledged_by_viewer(ctx: Context, rows: list[models.Need]) -> set[int]:
 async def need_views(ctx: Context, rows: list[models.Need]) -> list[Need]:
     """API views of needs the viewer is known to be involved with (their own, their pledges' needs),
     with private fields only where the viewer may see them (at most one query per call)."""
-    who, pledged = ctx.principal, await _pledged_by_viewer(ctx, rows)
+    who, pledged = ctx.principal, await pledged_by_viewer(ctx, rows)
     mine = ctx.viewer.account_id if ctx.viewer is not None else None
     return [
         Need.from_projection(project_need(who, n, active_donor=n.id in pledged), is_mine=n.owner_id == mine)
@@ -362,7 +363,7 @@ async def need_views(ctx: Context, rows: list[models.Need]) -> list[Need]:
 async def visible_need_views(ctx: Context, rows: list[models.Need]) -> list[Need | None]:
     """Like need_views, for needs looked up by id: None where the viewer may not see the need at all
     (hidden while pending verification, under review or rejected), the same as for an unknown id."""
-    who, pledged = ctx.principal, await _pledged_by_viewer(ctx, rows)
+    who, pledged = ctx.principal, await pledged_by_viewer(ctx, rows)
     mine = ctx.viewer.account_id if ctx.viewer is not None else None
     projections = [project_need(who, n, active_donor=n.id in pledged) for n in rows]
     return [Need.from_projection(p, is_mine=p.need.owner_id == mine) if p.visible else None for p in projections]

@@ -1,0 +1,652 @@
+"""Compiled documents: repeated plain searches without the per-request GraphQL machinery.
+
+Partner apps and the page send the same few documents again and again, the nearby list above
+all. For each document text and operation name this keeps, once: the parsed, limited and
+validated document (`checked_document`: tokens, spreads, depth, aliases, graphql-core's rules),
+its operation, and, for each combination of @include/@skip values, a plan of what it selects.
+A request then only coerces its variables, passes the cost and scope checks of schema/limits.py,
+runs the search for exactly the columns the plan reads, and writes the response from the rows:
+no field resolvers, no Need views, no distance or cursor that nobody selected.
+
+What is compiled: query operations whose root fields are `needs`, `offers` or `__typename`,
+selecting connection, edge, page-info and node fields that are plain (a column, the global id,
+`isMine`, the public cell, and the need's `exactLocation` / `contactPhone`, decided by the one
+projection, `project_need`, and logged like the slow path logs them). Anything else (another
+root field, a field with its own queries such as `ward` or `donor`, fragments on interfaces,
+@defer) is not compiled, and any request that fails in any way (bad variables, a refusal, a bad
+argument, a value that does not serialize, a database error) runs through strawberry's ordinary
+pipeline, which gives the proper answer: a search only reads, and nothing is logged until the
+compiled answer is complete, so running it again is harmless. tests/schema/test_compiled.py
+compares both paths' answers and logged reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from operator import attrgetter
+from types import SimpleNamespace
+from typing import Any
+
+from graphql import (
+    GRAPHQL_MAX_INT,
+    GRAPHQL_MIN_INT,
+    DirectiveNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    GraphQLBoolean,
+    GraphQLEnumType,
+    GraphQLError,
+    GraphQLField,
+    GraphQLFloat,
+    GraphQLInt,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLString,
+    OperationDefinitionNode,
+    OperationType,
+    Undefined,
+    VariableNode,
+    get_named_type,
+    get_operation_ast,
+    is_leaf_type,
+    visit,
+)
+from graphql.execution.collect_fields import FieldDetails, FragmentDetails, collect_fields, collect_subfields
+from graphql.execution.values import get_argument_values, get_variable_values
+from graphql.language import Visitor
+from strawberry.types import ExecutionResult
+
+from aidmap import models
+from aidmap.bounded import BoundedDict
+from aidmap.geo.privacy import round_distance, snap_to_cell
+from aidmap.models.projection import project_need, reads_to_log
+from aidmap.observability import operation_label
+from aidmap.resolvers import needs, offers
+from aidmap.resolvers.cursors import distance_cursor
+from aidmap.resolvers.persisted import MAX_QUERY_CHARS
+from aidmap.resolvers.problems import UserInputError
+from aidmap.schema import checked_document, database_unavailable
+from aidmap.schema.ids import to_global_id
+from aidmap.schema.types import pledged_by_viewer
+
+log = logging.getLogger(__name__)
+
+GIVE_UP: Any = object()  # a value that cannot be written plainly: the ordinary pipeline answers
+KEEP_DOCUMENTS = 512
+KEEP_PLANS = 16  # @include/@skip combinations kept per operation
+
+# What a node field reads, by GraphQL field name: ("column", name), ("id",), ("mine", column),
+# ("cell",), ("exact",) or ("phone",). A field not listed (one with its own resolver, or new)
+# is not compiled.
+NEED_FIELDS: dict[str, tuple[str, ...]] = {
+    "id": ("id",), "isMine": ("mine", "owner_id"), "approximateLocation": ("cell",),
+    "exactLocation": ("exact",), "contactPhone": ("phone",),
+    **{name: ("column", column) for name, column in (
+        ("category", "category"), ("title", "title"), ("details", "details"), ("quantity", "quantity"),
+        ("unit", "unit"), ("urgency", "urgency"), ("householdSize", "household_size"), ("status", "status"),
+        ("quantityPledged", "quantity_pledged"), ("quantityDelivered", "quantity_delivered"),
+        ("expiresAt", "expires_at"), ("createdAt", "created_at"), ("updatedAt", "updated_at"),
+    )},
+}  # fmt: skip
+OFFER_FIELDS: dict[str, tuple[str, ...]] = {
+    "id": ("id",), "isMine": ("mine", "donor_id"), "approximateLocation": ("cell",), "exactLocation": ("exact",),
+    **{name: ("column", column) for name, column in (
+        ("category", "category"), ("title", "title"), ("details", "details"), ("quantity", "quantity"),
+        ("quantityPledged", "quantity_pledged"), ("unit", "unit"), ("radiusMeters", "radius_meters"),
+        ("availableUntil", "available_until"), ("status", "status"), ("createdAt", "created_at"),
+    )},
+}  # fmt: skip
+_POINT = ("lat", "lon")
+# Everything models.projection.project_need (and schema.types.pledged_by_viewer) reads of a need.
+_PRIVACY_COLUMNS = ("id", "owner_id", "filed_by_id", "ward_code", "partner_id", "status", "contact_phone", *_POINT)
+_SQL = {"lat": "ST_Y(geometry(location)) AS lat", "lon": "ST_X(geometry(location)) AS lon"}
+
+# (row, projection or None, request state) -> a JSON value, or GIVE_UP
+Getter = Callable[[Any, Any, "_Request"], Any]
+Entries = tuple[tuple[str, Getter], ...]
+
+
+class NotCompiled(Exception):
+    """This selection is not plain: the document goes the ordinary way."""
+
+
+@dataclass
+class _Request:
+    who: Any  # models.need.Principal
+    mine: int | None  # the viewer's account id
+    reads: list[tuple[int, models.PrivateField]]
+
+
+def _leaf(type_: GraphQLOutputType) -> Callable[[Any], Any]:
+    """Serialize a value as the schema's scalar or enum does; GIVE_UP where graphql-core would report an error."""
+    nullable = not isinstance(type_, GraphQLNonNull)
+    inner = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+    if not is_leaf_type(inner):
+        raise NotCompiled(str(inner))
+    if isinstance(inner, GraphQLEnumType):
+        # Rows hold the enum's value; the view holds its member, which the enum type serializes.
+        members = getattr(inner, "wrapped_cls", None)
+        if members is None:
+            raise NotCompiled(inner.name)
+        table = {member.value: inner.serialize(member) for member in members}
+
+        if nullable:
+            table[None] = None
+
+        def enum(value: Any) -> Any:
+            return table.get(value, GIVE_UP)
+
+        enum.table = table  # type: ignore[attr-defined]
+        return enum
+    serialize = inner.serialize  # type: ignore[union-attr]
+    # What graphql-core's serializers return unchanged, checked as they check it (the common case,
+    # without their isinstance ladder); anything else goes through the serializer itself.
+    plain = {"String": _plain_string, "Float": _plain_float, "Int": _plain_int, "Boolean": _plain_bool}.get(
+        inner.name if serialize is _BUILT_IN.get(inner.name) else ""
+    )
+
+    def scalar(value: Any) -> Any:
+        if value is None:
+            return None if nullable else GIVE_UP
+        if plain is not None and plain(value):
+            return value
+        try:
+            out = serialize(value)
+        except Exception:
+            return GIVE_UP
+        return GIVE_UP if out is None or out is Undefined else out
+
+    scalar.plain_str = plain is _plain_string  # type: ignore[attr-defined]
+    return scalar
+
+
+_BUILT_IN = {t.name: t.serialize for t in (GraphQLString, GraphQLFloat, GraphQLInt, GraphQLBoolean)}
+
+
+def _plain_string(value: Any) -> bool:
+    return type(value) is str
+
+
+def _plain_float(value: Any) -> bool:
+    return type(value) is float and math.isfinite(value)
+
+
+def _plain_int(value: Any) -> bool:
+    return type(value) is int and GRAPHQL_MIN_INT <= value <= GRAPHQL_MAX_INT
+
+
+def _plain_bool(value: Any) -> bool:
+    return type(value) is bool
+
+
+def _render(entries: Entries, row: Any, projection: Any, request: _Request) -> Any:
+    out = {}
+    for name, get in entries:
+        value = get(row, projection, request)
+        if value is GIVE_UP:
+            return GIVE_UP
+        out[name] = value
+    return out
+
+
+@dataclass(frozen=True)
+class _Node:
+    entries: Entries
+    columns: frozenset[str]
+    private: bool  # reads the projection: exactLocation / contactPhone of a need
+
+
+@dataclass(frozen=True)
+class SearchField:
+    """One root `needs` or `offers` field: its arguments, the columns it reads, how it writes the page."""
+
+    kind: str
+    field: GraphQLField
+    node: FieldNode
+    static_args: dict[str, Any] | None  # coerced once when the arguments hold no variables
+    entries: Entries  # of the connection, applied to the page
+    columns: str
+    private: bool
+
+    async def run(self, ctx: Any, coerced: Any, request: _Request) -> Any:
+        args = self.static_args if self.static_args is not None else get_argument_values(self.field, self.node, coerced)
+        near, categories = args["near"], args.get("categories")
+        common = {
+            "reader": ctx.reader, "lat": near["lat"], "lon": near["lon"], "radius_m": args["radiusMeters"],
+            "categories": [models.NeedCategory(c) for c in categories] if categories else None,
+            "first": args["first"], "after": args.get("after"), "columns": self.columns,
+        }  # fmt: skip
+        if self.kind == "needs":
+            statuses = args.get("statuses")
+            statuses = [models.NeedStatus(s) for s in statuses] if statuses else None
+            page = await needs.search_rows(**common, statuses=statuses)
+        else:
+            page = await offers.search_rows(**common)
+        projections: Sequence[Any] = ()
+        if self.private:
+            pledged = await pledged_by_viewer(ctx, page.rows)
+            projections = [project_need(request.who, r, active_donor=r.id in pledged) for r in page.rows]
+        return _render(self.entries, page, projections, request)
+
+
+class _DirectiveVariables(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+        self.other = False
+
+    def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
+        if node.name.value not in ("include", "skip"):
+            self.other = True
+        for argument in node.arguments:
+            if isinstance(argument.value, VariableNode) and argument.value.name.value not in self.names:
+                self.names.append(argument.value.name.value)
+
+
+class CompiledOperation:
+    def __init__(
+        self, compiler: CompiledDocuments, document: Any, operation: OperationDefinitionNode, name: str | None
+    ):
+        self.compiler = compiler
+        self.document = document
+        self.operation = operation
+        self.operation_name = name
+        self.fragments = {
+            d.name.value: FragmentDetails(d) for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        finder = _DirectiveVariables()
+        for node in (operation, *(f.definition for f in self.fragments.values())):
+            visit(node, finder)
+        if finder.other:
+            raise NotCompiled("a directive other than @include/@skip")
+        self.directive_variables = tuple(finder.names)
+        self.label = operation_label(SimpleNamespace(graphql_document=document, operation_name=name))
+        self.plans: BoundedDict[tuple[Any, ...], tuple[tuple[str, Any], ...] | None] = BoundedDict(KEEP_PLANS)
+
+    def plan_for(self, coerced: Any) -> tuple[tuple[str, Any], ...] | None:
+        """The root fields for these @include/@skip values: (response name, type name or SearchField)."""
+        values = coerced.coerced
+        key = tuple(values.get(name) for name in self.directive_variables)
+        if any(not isinstance(v, bool) for v in key):
+            return None  # null or missing: graphql-core reports it
+        if key in self.plans:
+            return self.plans[key]
+        try:
+            plan = self.compiler.root_plan(self, coerced)
+        except NotCompiled as why:
+            log.debug("not compiled: %s", why)
+            plan = None
+        except Exception:  # a bug here must not fail the request: the ordinary pipeline answers
+            log.exception("compiling an operation failed")
+            plan = None
+        self.plans[key] = plan
+        return plan
+
+
+class CompiledDocuments:
+    """The compiled operations of one schema, by (document text, operation name)."""
+
+    def __init__(self, schema: Any) -> None:
+        self.schema = schema  # an AidmapSchema
+        self.gql = schema._schema
+        self._operations: BoundedDict[tuple[str, str | None], CompiledOperation | None] = BoundedDict(KEEP_DOCUMENTS)
+
+    def operation(self, query: str, operation_name: str | None) -> CompiledOperation | None:
+        key = (query, operation_name)
+        try:
+            return self._operations[key]
+        except KeyError:
+            pass
+        compiled = self._compile(query, operation_name)
+        self._operations[key] = compiled
+        return compiled
+
+    def _compile(self, query: str, operation_name: str | None) -> CompiledOperation | None:
+        if len(query) > MAX_QUERY_CHARS or ("needs" not in query and "offers" not in query):
+            return None  # not worth parsing twice: it cannot be a search
+        document = checked_document(self.schema, query)
+        if document is None:
+            return None  # does not parse, over a document limit, or invalid: the pipeline says why
+        operation = get_operation_ast(document, operation_name)
+        if operation is None or operation.operation != OperationType.QUERY:
+            return None
+        try:
+            return CompiledOperation(self, document, operation, operation_name)
+        except NotCompiled as why:
+            log.debug("not compiled: %s", why)
+        except Exception:
+            log.exception("compiling a document failed")
+        return None
+
+    async def execute(self, query: Any, operation_name: Any, variables: Any, ctx: Any) -> ExecutionResult | None:
+        """The answer by the compiled path, or None: run the ordinary pipeline instead."""
+        if not isinstance(query, str) or not (operation_name is None or isinstance(operation_name, str)):
+            return None
+        compiled = self.operation(query, operation_name)
+        if compiled is None:
+            return None
+        if variables is None:
+            variables = {}
+        if not isinstance(variables, dict):
+            return None
+        coerced = get_variable_values(self.gql, compiled.operation.variable_definitions or (), variables)
+        if isinstance(coerced, list):
+            return None  # bad variables
+        if self.schema.checks.refusal_for(compiled.document, operation_name, variables, ctx.partner) is not None:
+            return None  # over cost or outside the key's scopes
+        plan = compiled.plan_for(coerced)
+        if plan is None:
+            return None
+        started = time.perf_counter()
+        viewer = ctx.viewer
+        request = _Request(who=ctx.principal, mine=viewer.account_id if viewer is not None else None, reads=[])
+        data: dict[str, Any] = {}
+        try:
+            for name, field in plan:
+                value = field if isinstance(field, str) else await field.run(ctx, coerced, request)
+                if value is GIVE_UP:
+                    return None
+                data[name] = value
+        except Exception as error:
+            if not isinstance(error, UserInputError | GraphQLError) and not database_unavailable(error):
+                log.warning("compiled path failed; the ordinary pipeline answers", exc_info=error)
+            return None
+        who = request.who
+        for need_id, field_read in request.reads:
+            ctx.access_log.record(
+                need_id=need_id, reader_id=who.account_id, partner_id=who.partner_id, field=field_read
+            )
+        metrics = ctx.metrics
+        if metrics is not None:
+            elapsed = time.perf_counter() - started
+            metrics.requests.labels(compiled.label, "ok").inc()
+            metrics.latency.labels(compiled.label).observe(elapsed)
+            metrics.compiled.inc()
+            if ctx.settings.access_log:
+                log.info(
+                    "graphql %s ok", compiled.label,
+                    extra={"operation": compiled.label, "outcome": "ok", "duration_ms": round(elapsed * 1000, 2)},
+                )  # fmt: skip
+        return ExecutionResult(data=data, errors=None)
+
+    # -- plans
+
+    def _collect(self, op: CompiledOperation, coerced: Any, type_: GraphQLObjectType, details: Any) -> Any:
+        grouped, defers, forbidden = collect_subfields(self.gql, op.fragments, coerced, op.operation, type_, details)
+        return self._checked(grouped, defers, forbidden)
+
+    @staticmethod
+    def _checked(grouped: Any, defers: Any, forbidden: Any) -> dict[str, list[FieldDetails]]:
+        if defers or forbidden:
+            raise NotCompiled("@defer")
+        for details in grouped.values():
+            if any(d.defer_usage is not None or d.fragment_variable_values is not None for d in details):
+                raise NotCompiled("deferred or fragment variables")
+        return grouped
+
+    def root_plan(self, op: CompiledOperation, coerced: Any) -> tuple[tuple[str, Any], ...]:
+        root = self.gql.query_type
+        grouped = self._checked(*collect_fields(self.gql, op.fragments, coerced, root, op.operation))
+        plan: list[tuple[str, Any]] = []
+        for name, details in grouped.items():
+            field_name = details[0].node.name.value
+            if field_name == "__typename":
+                plan.append((name, root.name))
+            elif field_name in ("needs", "offers"):
+                plan.append((name, self._search(op, coerced, field_name, details)))
+            else:
+                raise NotCompiled(field_name)
+        return tuple(plan)
+
+    def _search(self, op: CompiledOperation, coerced: Any, kind: str, details: list[FieldDetails]) -> SearchField:
+        field = self.gql.query_type.fields[kind]
+        node = details[0].node
+        uses_variables = _has_variables(node.arguments)
+        static_args = None if uses_variables else get_argument_values(field, node, coerced)
+        connection = get_named_type(field.type)
+        assert isinstance(connection, GraphQLObjectType)
+        node_fields = NEED_FIELDS if kind == "needs" else OFFER_FIELDS
+        columns: set[str] = {"id"}
+        private = False
+        entries: list[tuple[str, Getter]] = []
+        for name, sub in self._collect(op, coerced, connection, details).items():
+            sub_name = sub[0].node.name.value
+            if sub_name == "__typename":
+                entries.append((name, _constant(connection.name)))
+            elif sub_name == "edges":
+                edge_type = get_named_type(connection.fields["edges"].type)
+                assert isinstance(edge_type, GraphQLObjectType)
+                edge, edge_columns, edge_private = self._edge(op, coerced, edge_type, sub, node_fields, kind)
+                columns |= edge_columns
+                private |= edge_private
+                entries.append((name, _edges(edge)))
+            elif sub_name == "pageInfo":
+                page_info = get_named_type(connection.fields["pageInfo"].type)
+                assert isinstance(page_info, GraphQLObjectType)
+                entries.append((name, self._page_info(op, coerced, page_info, sub)))
+            else:
+                raise NotCompiled(sub_name)
+        sql = ", ".join(sorted(_SQL.get(c, c) for c in columns))
+        return SearchField(kind, field, node, static_args, tuple(entries), sql, private)
+
+    def _edge(
+        self, op: CompiledOperation, coerced: Any, edge_type: GraphQLObjectType, details: Any,
+        node_fields: dict[str, tuple[str, ...]], kind: str,
+    ) -> tuple[Entries, set[str], bool]:  # fmt: skip
+        entries: list[tuple[str, Getter]] = []
+        columns: set[str] = set()
+        private = False
+        for name, sub in self._collect(op, coerced, edge_type, details).items():
+            sub_name = sub[0].node.name.value
+            if sub_name == "__typename":
+                entries.append((name, _constant(edge_type.name)))
+            elif sub_name == "cursor":
+                entries.append((name, _cursor))
+            elif sub_name == "distanceMeters":
+                entries.append((name, _distance(_leaf(edge_type.fields[sub_name].type))))
+            elif sub_name == "node":
+                node_type = get_named_type(edge_type.fields["node"].type)
+                assert isinstance(node_type, GraphQLObjectType)
+                node = self._node(op, coerced, node_type, sub, node_fields, kind)
+                columns |= node.columns
+                private |= node.private
+                entries.append((name, _node_getter(node)))
+            else:
+                raise NotCompiled(sub_name)
+        return tuple(entries), columns, private
+
+    def _page_info(self, op: CompiledOperation, coerced: Any, type_: GraphQLObjectType, details: Any) -> Getter:
+        entries: list[tuple[str, Getter]] = []
+        for name, sub in self._collect(op, coerced, type_, details).items():
+            sub_name = sub[0].node.name.value
+            if sub_name == "__typename":
+                entries.append((name, _constant(type_.name)))
+            elif sub_name == "hasNextPage":
+                entries.append((name, _has_next(_leaf(type_.fields[sub_name].type))))
+            elif sub_name == "endCursor":
+                entries.append((name, _end_cursor))
+            else:
+                raise NotCompiled(sub_name)
+        fields = tuple(entries)
+        return lambda page, projections, request: _render(fields, page, projections, request)
+
+    def _node(
+        self, op: CompiledOperation, coerced: Any, type_: GraphQLObjectType, details: Any,
+        node_fields: dict[str, tuple[str, ...]], kind: str,
+    ) -> _Node:  # fmt: skip
+        entries: list[tuple[str, Getter]] = []
+        columns: set[str] = set()
+        private = False
+        for name, sub in self._collect(op, coerced, type_, details).items():
+            sub_name = sub[0].node.name.value
+            if sub_name == "__typename":
+                entries.append((name, _constant(type_.name)))
+                continue
+            spec = node_fields.get(sub_name)
+            if spec is None:
+                raise NotCompiled(f"{type_.name}.{sub_name}")
+            field_type = type_.fields[sub_name].type
+            how = spec[0]
+            if how == "column":
+                columns.add(spec[1])
+                entries.append((name, _column(spec[1], _leaf(field_type))))
+            elif how == "id":
+                entries.append((name, _global_id(type_.name)))
+            elif how == "mine":
+                columns.add(spec[1])
+                entries.append((name, _mine(spec[1])))
+            elif how == "cell":
+                columns.update(_POINT)
+                entries.append((name, _cell(self._point(op, coerced, field_type, sub))))
+            elif how == "exact" and kind == "offers":
+                columns.update(("donor_id", *_POINT))
+                entries.append((name, _offer_exact(self._point(op, coerced, field_type, sub))))
+            elif how == "exact":
+                columns.update(_PRIVACY_COLUMNS)
+                private = True
+                entries.append((name, _need_exact(self._point(op, coerced, field_type, sub))))
+            elif how == "phone":
+                columns.update(_PRIVACY_COLUMNS)
+                private = True
+                entries.append((name, _need_phone(_leaf(field_type))))
+            else:  # pragma: no cover - the tables above name only these
+                raise NotCompiled(how)
+        return _Node(tuple(entries), frozenset(columns), private)
+
+    def _point(self, op: CompiledOperation, coerced: Any, field_type: GraphQLOutputType, details: Any) -> Entries:
+        """A GeoPoint's selection, applied to a (lon, lat) pair."""
+        point = get_named_type(field_type)
+        assert isinstance(point, GraphQLObjectType)
+        entries: list[tuple[str, Getter]] = []
+        for name, sub in self._collect(op, coerced, point, details).items():
+            sub_name = sub[0].node.name.value
+            if sub_name == "__typename":
+                entries.append((name, _constant(point.name)))
+            elif sub_name in ("lat", "lon"):
+                entries.append((name, _coordinate(1 if sub_name == "lat" else 0, _leaf(point.fields[sub_name].type))))
+            else:
+                raise NotCompiled(sub_name)
+        return tuple(entries)
+
+
+def _has_variables(arguments: Any) -> bool:
+    found = False
+
+    class Finder(Visitor):
+        def enter_variable(self, *_: Any) -> None:
+            nonlocal found
+            found = True
+
+    for argument in arguments or ():
+        visit(argument, Finder())
+    return found
+
+
+# -- getters: (row or page, projection(s), request) -> JSON value
+
+
+def _constant(value: str) -> Getter:
+    return lambda row, projection, request: value
+
+
+def _edges(entries: Entries) -> Getter:
+    def edges(page: Any, projections: Sequence[Any], request: _Request) -> Any:
+        out = []
+        for i, row in enumerate(page.rows):
+            edge = _render(entries, row, projections[i] if projections else None, request)
+            if edge is GIVE_UP:
+                return GIVE_UP
+            out.append(edge)
+        return out
+
+    return edges
+
+
+def _cursor(row: Any, projection: Any, request: _Request) -> str:
+    return distance_cursor(row.id)
+
+
+def _distance(serialize: Callable[[Any], Any]) -> Getter:
+    return lambda row, projection, request: serialize(round_distance(row.distance))
+
+
+def _has_next(serialize: Callable[[Any], Any]) -> Getter:
+    return lambda page, projections, request: serialize(page.has_next)
+
+
+def _end_cursor(page: Any, projections: Any, request: _Request) -> str | None:
+    return distance_cursor(page.rows[-1].id) if page.rows else None
+
+
+def _node_getter(node: _Node) -> Getter:
+    entries = node.entries
+    return lambda row, projection, request: _render(entries, row, projection, request)
+
+
+def _column(column: str, serialize: Callable[[Any], Any]) -> Getter:
+    get = attrgetter(column)
+    # The two commonest cases without a second call: an enum's value, a string that is a string.
+    table = getattr(serialize, "table", None)
+    if table is not None:
+        return lambda row, projection, request: table.get(get(row), GIVE_UP)
+    if getattr(serialize, "plain_str", False):
+
+        def string(row: Any, projection: Any, request: _Request) -> Any:
+            value = get(row)
+            return value if type(value) is str else serialize(value)
+
+        return string
+    return lambda row, projection, request: serialize(get(row))
+
+
+def _global_id(type_name: str) -> Getter:
+    return lambda row, projection, request: to_global_id(type_name, row.id)
+
+
+def _mine(column: str) -> Getter:
+    return lambda row, projection, request: getattr(row, column) == request.mine
+
+
+def _coordinate(index: int, serialize: Callable[[Any], Any]) -> Getter:
+    return lambda point, projection, request: serialize(point[index])
+
+
+def _cell(point: Entries) -> Getter:
+    # snap_to_cell of the exact point, as the views compute it: the same digits, and the public cell alone.
+    return lambda row, projection, request: _render(point, snap_to_cell(row.lon, row.lat), None, request)
+
+
+def _offer_exact(point: Entries) -> Getter:
+    def exact(row: Any, projection: Any, request: _Request) -> Any:
+        if request.mine is None or row.donor_id != request.mine:
+            return None  # an offer's point is its donor's alone
+        return _render(point, (row.lon, row.lat), None, request)
+
+    return exact
+
+
+def _need_exact(point: Entries) -> Getter:
+    def exact(row: Any, projection: Any, request: _Request) -> Any:
+        if projection.exact is None:
+            return None
+        if reads_to_log(request.who, projection):
+            request.reads.append((row.id, models.PrivateField.EXACT_LOCATION))
+        return _render(point, projection.exact, None, request)
+
+    return exact
+
+
+def _need_phone(serialize: Callable[[Any], Any]) -> Getter:
+    def phone(row: Any, projection: Any, request: _Request) -> Any:
+        if projection.contact_phone is None:
+            return None
+        if reads_to_log(request.who, projection):
+            request.reads.append((row.id, models.PrivateField.CONTACT_PHONE))
+        return serialize(projection.contact_phone)
+
+    return phone
