@@ -257,12 +257,13 @@ LIST_SIZES: dict[tuple[str, str], int] = {("Query", "areas"): MAX_OUTLINES}
 # Fields whose answer is large for one field: a ward's simplified outline is ~800 bytes of GeoJSON,
 # ten ordinary fields' worth (areas x30 was 7.1 MB and 2.5 s of server time at a cost of ~150).
 # Fields whose work is large whatever they return: a suggestions call ranks every candidate in its
-# radius (measured with 3,000 demo needs: suggestedNeeds ~20 ms of server CPU a call,
-# suggestedOffers ~4 ms; 24 aliases of either passed at a cost of 4,824 and took 473 / 102 ms;
-# tests/guards/test_costliest_documents.py). With these weights a document holds at most 3 / 8 calls.
+# radius (with 3,000 demo needs, 24 aliases of suggestedNeeds passed at a cost of 4,824 and took
+# 473 ms of server CPU, of suggestedOffers 102 ms; on a busy machine one suggestedNeeds call took up
+# to ~50 ms; tests/guards/test_costliest_documents.py). With these weights a document holds one
+# suggestedNeeds call and at most 8 suggestedOffers calls.
 FIELD_WEIGHTS: dict[tuple[str, str], int] = {
     ("AreaOutline", "geojson"): 10,
-    ("Query", "suggestedNeeds"): 1500,
+    ("Query", "suggestedNeeds"): 2500,
     ("Query", "suggestedOffers"): 400,
 }
 # What looking up one id of `node`/`nodes` costs beyond its fields, by the id's type: needs and
