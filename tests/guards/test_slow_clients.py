@@ -26,7 +26,8 @@ def served_process(database_url: str, *args: str, **env: str) -> Iterator[tuple[
     """A real `aidmap serve` process on a free port (AIDMAP_* settings as keyword arguments): (port, pid)."""
     port = free_port()
     environment = {**os.environ, "AIDMAP_DATABASE_URL": database_url, "AIDMAP_PASSWORD_HASH_PROFILE": "CHEAPEST",
-                   "AIDMAP_SECRET_KEY": "t", "AIDMAP_RATE_LIMIT_PER_IP": "1000000", "AIDMAP_LOG_FORMAT": "text",
+                   "AIDMAP_SECRET_KEY": "t", "AIDMAP_RATE_LIMIT_PER_IP": "1000000", "AIDMAP_RATE_LIMIT_PER_ACCOUNT": "1000000",
+                   "AIDMAP_LOG_FORMAT": "text",
                    "AIDMAP_PORT": str(port)} | {f"AIDMAP_{k.upper()}": v for k, v in env.items()}  # fmt: skip
     process = subprocess.Popen([sys.executable, "-m", "aidmap.cli", "serve", "--no-demo", *args], env=environment,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
