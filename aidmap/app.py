@@ -125,7 +125,7 @@ def _pq_error(message: str, code: str) -> ExecutionResult:
 
 
 async def persisted_query(
-    store: PersistedQueries, partner: PartnerKey | None, data: GraphQLRequestData, schema: AidmapSchema
+    store: PersistedQueries, partner: PartnerKey | None, data: GraphQLRequestData, schema: AidmapSchema, client: str
 ) -> ExecutionResult | None:
     """Apollo's automatic persisted queries: fill in the query from its hash, or remember a new one.
     A partner with registered_queries_only may send only hashes registered for it. None: go on."""
@@ -151,13 +151,23 @@ async def persisted_query(
         if document is not None and not schema.checks.refusal_for(
             document, data.operation_name, data.variables, partner
         ):
-            await store.put(digest, data.query)
+            await store.put(digest, data.query, client)
         return None
     known = await store.get(digest)
     if known is None:
         return _pq_error("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
     data.query = known
     return None
+
+
+def _client_of(context: Context) -> str:
+    """Who a request counts against for quotas: its partner key, else its account, else its address."""
+    if context.partner is not None:
+        return f"partner:{context.partner.id}"
+    if context.viewer is not None:
+        return f"account:{context.viewer.account_id}"
+    client = context.request.client if context.request is not None else None
+    return f"ip:{client.host if client else 'unknown'}"
 
 
 class PartnerRefused(Exception):
@@ -254,7 +264,9 @@ class AidmapGraphQL(GraphQL[Context, None]):
     ) -> Any:
         schema = self.schema
         assert isinstance(schema, AidmapSchema)
-        refused = await persisted_query(request.state.persisted_queries, context.partner, request_data, schema)
+        refused = await persisted_query(
+            request.state.persisted_queries, context.partner, request_data, schema, _client_of(context)
+        )
         if refused is not None:
             return refused
         if self.compiled is not None:
@@ -471,7 +483,11 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
                 "access_log": access_log,
                 "partner_keys": PartnerKeys(reader),
                 "metrics": metrics,
-                "persisted_queries": PersistedQueries(reader),
+                "persisted_queries": PersistedQueries(
+                    reader,
+                    per_client_per_day=settings.persisted_queries_per_client_per_day,
+                    max_automatic=settings.max_persisted_queries,
+                ),
                 "socket_guard": socket_guard,
                 "sms": sms,
             }
@@ -535,7 +551,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         # Outermost first: a request id for every log line, refuse over-limit clients, then check origins.
         Middleware(RequestIdMiddleware),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_seconds),
-        Middleware(RateLimitMiddleware, per_ip=settings.rate_limit_per_ip),
+        Middleware(RateLimitMiddleware, per_ip=settings.rate_limit_per_ip, per_account=settings.rate_limit_per_account),
         Middleware(OriginMiddleware, allowed=settings.allowed_origins),
     ]
     return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)

@@ -100,6 +100,12 @@ class Settings:
     sms_retry_seconds: float = 5.0
     # Requests per minute per client IP (requests with a partner key count against the key's own limit).
     rate_limit_per_ip: int = 600
+    # Requests per minute per signed-in account (besides its address's limit), shared by all processes.
+    rate_limit_per_account: int = 600
+    # Automatic persisted queries one client (partner key, account, else address) may store a day;
+    # automatic ones kept in all (least recently used evicted); registered ones are never evicted.
+    persisted_queries_per_client_per_day: int = 100
+    max_persisted_queries: int = 10_000
     # Browser origins allowed besides the partners' own (CORS and websocket Origin check).
     allowed_origins: tuple[str, ...] = ()
     # GraphQL limits.
@@ -174,6 +180,9 @@ class Settings:
             reporter_trust_hours=int(env.get("AIDMAP_REPORTER_TRUST_HOURS", "24")),
             secret_key=env.get("AIDMAP_SECRET_KEY", ""),
             rate_limit_per_ip=int(env.get("AIDMAP_RATE_LIMIT_PER_IP", "600")),
+            rate_limit_per_account=int(env.get("AIDMAP_RATE_LIMIT_PER_ACCOUNT", "600")),
+            persisted_queries_per_client_per_day=int(env.get("AIDMAP_PERSISTED_QUERIES_PER_CLIENT_PER_DAY", "100")),
+            max_persisted_queries=int(env.get("AIDMAP_MAX_PERSISTED_QUERIES", "10000")),
             sign_in_max_failures=int(env.get("AIDMAP_SIGN_IN_MAX_FAILURES", "5")),
             sign_in_window_seconds=int(env.get("AIDMAP_SIGN_IN_WINDOW_SECONDS", "900")),
             sign_in_ip_max_failures=int(env.get("AIDMAP_SIGN_IN_IP_MAX_FAILURES", "30")),

@@ -27,7 +27,8 @@ def start_server(
     One client sends many requests in a benchmark, so the per-IP rate limit is lifted."""
     port = free_port()
     settings = {**os.environ, "AIDMAP_DATABASE_URL": url, "AIDMAP_PORT": str(port),
-                "AIDMAP_RATE_LIMIT_PER_IP": "1000000000", "AIDMAP_LOG_FORMAT": "text", **(env or {})}  # fmt: skip
+                "AIDMAP_RATE_LIMIT_PER_IP": "1000000000", "AIDMAP_RATE_LIMIT_PER_ACCOUNT": "1000000000",
+                "AIDMAP_LOG_FORMAT": "text", **(env or {})}  # fmt: skip
     if checkout is not None:
         settings["PYTHONPATH"] = str(checkout)  # its `aidmap` package comes first
     server = subprocess.Popen([sys.executable, "-m", "aidmap.cli", "serve", "--no-demo", *args], env=settings, cwd=checkout,

@@ -89,6 +89,7 @@ def settings(database_url: str) -> Settings:
         max_active_pledges=1000,
         disclosure_limit_per_day=1000,
         rate_limit_per_ip=1_000_000,
+        rate_limit_per_account=1_000_000,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import socket
 import time
 from typing import Any
 
@@ -15,9 +16,14 @@ PROTOCOL = "graphql-transport-ws"
 
 
 class LiveClient:
-    def __init__(self, url: str, token: str | None = None) -> None:
+    def __init__(self, url: str, token: str | None = None, source: str | None = None) -> None:
+        """`source`: connect from this local address (127.0.0.2...), another client to per-address limits."""
         self._stack = contextlib.ExitStack()
-        connection = connect(url.replace("http", "ws", 1) + "/graphql", subprotocols=[PROTOCOL])  # type: ignore[list-item]
+        sock = None
+        if source is not None:
+            host, _, port = url.removeprefix("http://").partition(":")
+            sock = socket.create_connection((host, int(port)), timeout=10, source_address=(source, 0))
+        connection = connect(url.replace("http", "ws", 1) + "/graphql", subprotocols=[PROTOCOL], sock=sock)  # type: ignore[list-item]
         self.ws: ClientConnection = self._stack.enter_context(connection)
         self._ids = itertools.count(1)
         self.ws.send(

@@ -146,7 +146,8 @@ def _start_process(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
 
 def test_killing_one_of_two_processes_loses_no_event_for_its_subscribers(database_url: str) -> None:
     env = {**os.environ, "AIDMAP_DATABASE_URL": database_url, "AIDMAP_PASSWORD_HASH_PROFILE": "CHEAPEST",
-           "AIDMAP_SECRET_KEY": "t", "AIDMAP_RATE_LIMIT_PER_IP": "1000000", "AIDMAP_LOG_FORMAT": "text",
+           "AIDMAP_SECRET_KEY": "t", "AIDMAP_RATE_LIMIT_PER_IP": "1000000", "AIDMAP_RATE_LIMIT_PER_ACCOUNT": "1000000",
+           "AIDMAP_LOG_FORMAT": "text",
            "AIDMAP_MAX_OPEN_NEEDS_PER_CATEGORY": "1000"}  # fmt: skip
     ports = [free_port(), free_port()]
     processes = [_start_process(env, p) for p in ports]

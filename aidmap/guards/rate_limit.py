@@ -1,7 +1,9 @@
-"""Rate limiting: a token bucket per partner key (its own limit) or, without a key, per client IP.
+"""Rate limiting: a token bucket per partner key (its own limit) or, without a key, per client IP,
+and per account for a signed-in person (AIDMAP_RATE_LIMIT_PER_ACCOUNT) besides the IP's.
 
 Operations sent over a websocket (graphql-transport-ws `subscribe` messages) draw from the same
-bucket as the handshake's key (schema/live_socket.py asks through `scope["aidmap.rate_limit"]`).
+buckets as HTTP requests of the same key, address and account (schema/live_socket.py asks through
+`scope["aidmap.rate_limit"]`; the credentials of connection_init count, not only the handshake's).
 
 Shared by every process through PostgreSQL (SharedBuckets), so N processes give a client its
 limit once; without a database to ask, in this process. Over the limit, HTTP 429 with Retry-After, before any GraphQL work is done.
@@ -12,13 +14,17 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import socket
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from aidmap.resolvers.accounts import bearer_token
+from aidmap.bounded import BoundedDict
+from aidmap.resolvers.accounts import bearer_token, hash_token
 from aidmap.resolvers.partners import PartnerKeys, is_partner_key
 
 log = logging.getLogger(__name__)
@@ -79,60 +85,135 @@ RETURNING granted, tokens
 """
 # A bucket idle for a minute is full again: forgetting it changes nothing.
 _FORGET = "DELETE FROM rate_buckets WHERE updated_at < now() - interval '2 minutes'"
-BATCH_SHARE = 50  # a process takes 1/50 of a limit at a time: N processes strand at most N/50 of it
+# This process is alive; how many are (itself and the others seen within PROCESS_SEEN_SECONDS).
+_HEARTBEAT = """
+WITH me AS (
+    INSERT INTO rate_limit_processes (process, seen_at) VALUES (%(process)s::text, clock_timestamp())
+    ON CONFLICT (process) DO UPDATE SET seen_at = clock_timestamp() RETURNING process
+), gone AS (
+    DELETE FROM rate_limit_processes WHERE seen_at < now() - interval '1 hour' RETURNING process
+)
+SELECT 1 + count(*) FILTER (WHERE process <> %(process)s::text AND seen_at > now() - make_interval(secs => %(seen)s::float8))
+    AS processes
+FROM rate_limit_processes
+"""
+# All processes together hold at most this share of a limit taken and not yet spent: the client
+# gets at least 95% of its limit, never more than all of it.
+LEASE_SHARE = 0.05
+HEARTBEAT_SECONDS = 5.0
+PROCESS_SEEN_SECONDS = 15.0
 
 
 class SharedBuckets:
     """The buckets in PostgreSQL, so every process draws from the same ones (the database is
-    already shared; a Redis would be one more service to run for this alone). Each process takes
-    tokens in batches of 1/50 of the limit and spends them locally, so a request costs a round
-    trip only once per batch; tokens taken are gone from the shared bucket, so N processes
-    together never exceed the limit (a process may hold a few unspent: up to N/50 of it).
-    If the database cannot be asked, the process falls back to its own buckets."""
+    already shared; a Redis would be one more service to run for this alone).
 
-    def __init__(self, fallback: TokenBuckets | None = None) -> None:
-        self._granted: dict[str, int] = {}
+    A process leases tokens in batches and spends them locally, so a request costs a round trip only
+    once per batch. Tokens leased are gone from the shared bucket, so N processes together never
+    exceed the limit; what they may hold unspent is at most LEASE_SHARE of it: each process's batch is
+    1 + 5% of the limit / N, N being the processes seen lately (each one says it is alive every 5 s in
+    rate_limit_processes). Too small an N (a process just started) only makes the limit stricter.
+
+    A refusal says when the next token comes (the bucket refills at a known rate and no process can
+    add to it), so until then this process refuses that key by itself: a client hammering past its
+    limit costs no round trips. If the database cannot be asked, the process falls back to its own
+    buckets."""
+
+    def __init__(self, fallback: TokenBuckets | None = None, clock: type[time.monotonic] | None = None) -> None:  # type: ignore[valid-type]
+        self._leases: dict[str, int] = {}
+        self._refused_until: dict[str, float] = {}
         self._fallback = fallback or TokenBuckets()
-        self._takes = 0
+        self._clock = clock or time.monotonic
+        self._process = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.processes = 1
+        self._next_heartbeat = 0.0
+        self.round_trips = 0
+
+    def batch(self, per_minute: int) -> int:
+        """Tokens taken in one round trip for a limit of `per_minute`."""
+        return 1 + int(per_minute * LEASE_SHARE / self.processes)
 
     async def take(self, reader: Any, key: str, per_minute: int) -> float:
-        left = self._granted.get(key, 0)
+        """Spend one request of `key`; 0 when allowed, else the seconds until the next one is."""
+        left = self._leases.get(key, 0)
         if left > 0:
-            self._granted[key] = left - 1
+            self._leases[key] = left - 1
             return 0.0
-        batch = max(1, per_minute // BATCH_SHARE)
+        now = self._clock()
+        until = self._refused_until.get(key)
+        if until is not None:
+            if now < until:
+                return until - now
+            del self._refused_until[key]
+        rate = per_minute / 60.0
         try:
-            rows = await reader.fetch(_TAKE, {"key": key, "cap": per_minute, "n": batch, "rate": per_minute / 60.0})
-            self._takes += 1
-            if self._takes % 1000 == 0:
+            if now >= self._next_heartbeat:
+                await self._heartbeat(reader, now)
+            rows = await reader.fetch(_TAKE, {"key": key, "cap": per_minute, "n": self.batch(per_minute), "rate": rate})
+            self.round_trips += 1
+            if self.round_trips % 1000 == 0:
                 await reader.execute(_FORGET, {})
         except Exception:  # the database is down: limit in this process until it is back
             log.warning("shared rate limit unavailable; limiting in this process")
             return self._fallback.take(key, per_minute)
         granted, tokens = rows[0].granted, rows[0].tokens
         if granted >= 1:
-            if len(self._granted) >= MAX_BUCKETS:
-                self._granted.clear()  # unspent tokens forgotten: stricter, never looser
-            self._granted[key] = granted - 1
+            if len(self._leases) >= MAX_BUCKETS:
+                self._leases.clear()  # unspent tokens forgotten: stricter, never looser
+            self._leases[key] = granted - 1
             return 0.0
-        return float((1.0 - tokens) / (per_minute / 60.0))
+        wait = float((1.0 - tokens) / rate)
+        if len(self._refused_until) >= MAX_BUCKETS:
+            self._refused_until.clear()  # forgotten refusals only cost round trips again
+        self._refused_until[key] = now + wait
+        return wait
+
+    async def _heartbeat(self, reader: Any, now: float) -> None:
+        rows = await reader.fetch(_HEARTBEAT, {"process": self._process, "seen": PROCESS_SEEN_SECONDS})
+        self.processes = max(1, int(rows[0].processes))
+        self._next_heartbeat = now + HEARTBEAT_SECONDS
+
+
+_ACCOUNT_OF_TOKEN = "SELECT account_id FROM access_tokens WHERE token_hash = %(token_hash)s::text"
 
 
 class RateLimitMiddleware:
-    """Limits every /graphql request and websocket handshake; /healthz is never limited."""
+    """Limits every /graphql request and websocket handshake; /healthz is never limited.
 
-    def __init__(self, app: ASGIApp, *, per_ip: int, buckets: TokenBuckets | None = None, shared: bool = True) -> None:
+    A request with a partner key draws from the key's bucket; any other from its address's, and a
+    signed-in person's also from their account's (so more addresses give one account no more, and
+    more accounts give one address no more)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        per_ip: int,
+        per_account: int | None = None,
+        buckets: TokenBuckets | None = None,
+        shared: bool = True,
+    ) -> None:
         self.app = app
         self.per_ip = per_ip
+        self.per_account = per_ip if per_account is None else per_account
         self.buckets = buckets or TokenBuckets()
         self.shared = SharedBuckets(self.buckets) if shared else None
+        # token hash -> account id (None: no such token). A token never changes account; a revoked
+        # one is refused by the app, and what it sends still counts against its account.
+        self._accounts: BoundedDict[str, int | None] = BoundedDict(MAX_BUCKETS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or not scope["path"].startswith("/graphql"):
             await self.app(scope, receive, send)
             return
+        reader = scope.get("state", {}).get("reader")
         key, limit = await self._key(scope)
-        wait = await self.take(key, limit, scope.get("state", {}).get("reader"))
+        account_id = None
+        if not key.startswith("partner:"):
+            header = dict(scope.get("headers", ())).get(b"authorization")
+            token = bearer_token(header.decode("latin-1") if header is not None else None)
+            account_id = await self.account_of(token, reader) if token else None
+        wait = await self.take_operation(key, limit, account_id, reader)
         if scope["type"] == "websocket":
             scope["aidmap.rate_limit"] = (self, key, limit)
         if wait == 0.0:
@@ -166,6 +247,30 @@ class RateLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+    async def take_operation(self, key: str, limit: int, account_id: int | None, reader: Any = None) -> float:
+        """Spend one request of the key's (or address's) bucket and, for a signed-in person, of the
+        account's; 0 when allowed, else the seconds until both allow one. A refused address is not
+        drawn from the account (nor the other way round: the address is asked first)."""
+        wait = await self.take(key, limit, reader)
+        if wait == 0.0 and account_id is not None:
+            wait = await self.take(f"account:{account_id}", self.per_account, reader)
+        return wait
+
+    async def account_of(self, token: str, reader: Any) -> int | None:
+        """The account a bearer token (not a partner key) belongs to, or None."""
+        if is_partner_key(token) or reader is None:
+            return None
+        digest = hash_token(token)
+        if digest in self._accounts:
+            return self._accounts[digest]
+        try:
+            rows = await reader.fetch(_ACCOUNT_OF_TOKEN, {"token_hash": digest})
+        except Exception:  # the database is down: the address's bucket still holds
+            return None
+        account_id = int(rows[0].account_id) if rows else None
+        self._accounts[digest] = account_id
+        return account_id
 
     async def take(self, key: str, limit: int, reader: Any = None) -> float:
         """Spend one request of `key`; 0 when allowed, else the seconds until the next one is."""

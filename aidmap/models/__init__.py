@@ -13,7 +13,7 @@ from aidmap.models.need import Need, NeedCategory, NeedReport, NeedStatus, Urgen
 from aidmap.models.offer import Offer, OfferStatus
 from aidmap.models.partner import Partner, PartnerQuery, PersistedQuery, Scope
 from aidmap.models.pledge import Pledge, PledgeStatus
-from aidmap.models.rate_limit import RateBucket
+from aidmap.models.rate_limit import RateBucket, RateLimitProcess
 from aidmap.models.webhook import DeliveryStatus, Webhook, WebhookDelivery
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "PartnerQuery",
     "PersistedQuery",
     "RateBucket",
+    "RateLimitProcess",
     "Scope",
     "Offer",
     "OfferStatus",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, false, func
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, false, func
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -57,6 +57,11 @@ class PersistedQuery(Base):
     last_used_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now(), index=True
     )
+    # The client that stored an automatic entry ("partner:1", "account:2", "ip:10.0.0.3"), for its
+    # daily quota; None for registered ones.
+    stored_by: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_persisted_queries_stored_by_created_at", "stored_by", "created_at"),)
 
 
 class PartnerQuery(Base):

@@ -22,3 +22,14 @@ class RateBucket(Base):
     # Tokens handed to the process that last took from the bucket (read back by that statement).
     granted: Mapped[int] = mapped_column(Integer, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class RateLimitProcess(Base):
+    """A process drawing from the shared buckets, seen within the last half minute: how many there
+    are sets the size of each one's leases (guards/rate_limit.py)."""
+
+    __tablename__ = "rate_limit_processes"
+    __table_args__ = {"prefixes": ["UNLOGGED"]}  # noqa: RUF012
+
+    process: Mapped[str] = mapped_column(Text, primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

@@ -41,6 +41,7 @@ from strawberry.extensions import SchemaExtension
 
 from aidmap.models import Scope
 from aidmap.resolvers.areas import MAX_OUTLINES
+from aidmap.schema.ids import from_global_id
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +258,35 @@ def missing_scopes(partner_scopes: frozenset[str], fields: set[str]) -> list[str
 LIST_SIZES: dict[tuple[str, str], int] = {("Query", "areas"): MAX_OUTLINES}
 # Fields whose answer is large for one field: a ward's simplified outline is ~800 bytes of GeoJSON,
 # ten ordinary fields' worth (areas x30 was 7.1 MB and 2.5 s of server time at a cost of ~150).
-FIELD_WEIGHTS: dict[tuple[str, str], int] = {("AreaOutline", "geojson"): 10}
+# Fields whose work is large whatever they return: a suggestions call ranks every candidate in its
+# radius (with 3,000 demo needs, 24 aliases of suggestedNeeds passed at a cost of 4,824 and took
+# 473 ms of server CPU, of suggestedOffers 102 ms; on a busy machine one suggestedNeeds call took up
+# to ~50 ms; tests/guards/test_costliest_documents.py). With these weights a document holds one
+# suggestedNeeds call and at most 8 suggestedOffers calls.
+FIELD_WEIGHTS: dict[tuple[str, str], int] = {
+    ("AreaOutline", "geojson"): 10,
+    ("Query", "suggestedNeeds"): 2500,
+    ("Query", "suggestedOffers"): 400,
+}
+# What looking up one id of `node`/`nodes` costs beyond its fields, by the id's type: needs and
+# offers come in one statement for all ids; an account the viewer may see is a query each (~0.15 ms
+# of server CPU); a pledge or a message opens a session of its own (~1-2 ms each: 17 aliases of 100
+# pledge ids passed at a cost of 1,717 and took 1.7 s). With these weights a document looks up at
+# most ~190 accounts or ~12 pledges (tests/guards/test_costliest_documents.py). Ids that do not
+# decode weigh nothing: execution refuses them.
+NODE_WEIGHTS: dict[str, int] = {"Account": 25, "Pledge": 400, "Message": 400, "HelpRequest": 400}
+_NODE_FIELDS = {("Query", "node"): "id", ("Query", "nodes"): "ids"}
+
+
+def _node_weight(ids: Any) -> int:
+    total = 0
+    for global_id in ids if isinstance(ids, list) else [ids]:
+        try:
+            type_name, _ = from_global_id(global_id) if isinstance(global_id, str) else ("", 0)
+        except Exception:  # malformed: refused when it runs
+            continue
+        total += NODE_WEIGHTS.get(type_name, 0)
+    return total
 
 
 def query_cost(
@@ -277,17 +306,20 @@ def query_cost(
         return 0  # bad variables: execution refuses them before running anything
     fragments = _fragments(document)
 
-    def size(parent: GraphQLNamedType, field: FieldNode, definition: GraphQLField) -> int:
+    def size(parent: GraphQLNamedType, field: FieldNode, definition: GraphQLField) -> tuple[int, int]:
+        """How many objects the field may answer, and what looking them up costs beyond their fields."""
         try:
             args = get_argument_values(definition, field, coerced)
         except GraphQLError:
-            return 1  # bad arguments: execution refuses them
+            return 1, 0  # bad arguments: execution refuses them
+        node_argument = _NODE_FIELDS.get((parent.name, field.name.value))
+        lookups = _node_weight(args.get(node_argument)) if node_argument else 0
         first, ids = args.get("first"), args.get("ids")
         if isinstance(first, int):
-            return max(first, 1)
+            return max(first, 1), lookups
         if isinstance(ids, list):
-            return max(len(ids), 1)
-        return LIST_SIZES.get((parent.name, field.name.value), 1)
+            return max(len(ids), 1), lookups
+        return LIST_SIZES.get((parent.name, field.name.value), 1), lookups
 
     def cost(parent: GraphQLNamedType | None, selection_set: SelectionSetNode, memo: dict[str, int]) -> int:
         # A selection set's cost at multiplier 1; under a list of n it costs n times that, so
@@ -300,8 +332,8 @@ def query_cost(
                 total += 1 + (FIELD_WEIGHTS.get((parent.name, selection.name.value), 0) if parent else 0)
                 if selection.selection_set is not None:
                     child = get_named_type(definition.type) if definition is not None else None
-                    n = size(parent, selection, definition) if definition is not None and parent else 1
-                    total += n * cost(child, selection.selection_set, memo)
+                    n, lookups = size(parent, selection, definition) if definition is not None and parent else (1, 0)
+                    total += lookups + n * cost(child, selection.selection_set, memo)
             elif isinstance(selection, InlineFragmentNode):
                 condition = selection.type_condition
                 inner = schema.get_type(condition.name.value) if condition is not None else parent

@@ -84,10 +84,13 @@ class AidmapTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         if limiter is None:
             return 0.0
         middleware, key, limit = limiter
-        partner = self.context.partner  # a key sent in connection_init, not in the handshake's headers
+        # The credentials of connection_init: a partner key's bucket instead of the address's, or the
+        # address's and the signed-in account's, as for an HTTP request with the same credentials.
+        partner, viewer = self.context.partner, self.context.viewer
         if partner is not None:
             key, limit = f"partner:{partner.id}", partner.rate_limit_per_minute
-        wait: float = await middleware.take(key, limit, self.context.reader)
+        account_id = viewer.account_id if viewer is not None and partner is None else None
+        wait: float = await middleware.take_operation(key, limit, account_id, self.context.reader)
         return wait
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from aidmap.resolvers.persisted import PersistedQueries
 from tests.conftest import Api
+from tests.factories import sign_up
 from tests.guards.test_fragment_bombs import bomb
 
 
@@ -61,13 +61,46 @@ def test_a_valid_document_is_stored_and_served_by_hash(api: Api) -> None:
 
 
 def test_automatic_entries_beyond_the_cap_are_evicted_least_recently_used_first(
-    api: Api, db: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
+    make_api: Any, db: psycopg.Connection[Any]
 ) -> None:
-    monkeypatch.setattr(PersistedQueries, "max_automatic", 3)
+    api: Api = make_api(max_persisted_queries=3)
     queries = [f"{{ a{i}: __typename }}" for i in range(6)]
-    for query in queries:
+    for query in queries[:3]:
+        assert "errors" not in _send(api, query, _hash(query))
+    # The first one is used again (by hash, from another process: a fresh cache) and stays.
+    db.execute("UPDATE persisted_queries SET last_used_at = now() - interval '1 hour'")
+    db.commit()
+    assert "errors" not in _send(make_api(max_persisted_queries=3), None, _hash(queries[0]))
+    for query in queries[3:5]:
         assert "errors" not in _send(api, query, _hash(query))
 
     kept = {row[0] for row in db.execute("SELECT sha256 FROM persisted_queries").fetchall()}
-    assert len(kept) == 3
-    assert {_hash(q) for q in queries[-3:]} == kept
+    assert kept == {_hash(queries[0]), _hash(queries[3]), _hash(queries[4])}
+
+
+def test_one_client_stores_at_most_its_daily_quota(make_api: Any, db: psycopg.Connection[Any]) -> None:
+    api: Api = make_api(persisted_queries_per_client_per_day=3)
+    queries = [f"{{ q{i}: __typename }}" for i in range(5)]
+
+    ran = [_send(api, query, _hash(query)) for query in queries]
+    by_hash = [_send(api, None, _hash(query)) for query in queries]
+
+    assert all("errors" not in r for r in ran)  # past the quota a query still runs, it is just not kept
+    assert [b.get("data") for b in by_hash[:3]] == [{f"q{i}": "Query"} for i in range(3)]
+    assert [b["errors"][0]["extensions"]["code"] for b in by_hash[3:]] == ["PERSISTED_QUERY_NOT_FOUND"] * 2
+    assert db.execute("SELECT count(*) FROM persisted_queries").fetchone() == (3,)
+
+    # Another client (a signed-in account) has a quota of its own.
+    token = sign_up(api)
+    other = api.http.post(
+        "/graphql",
+        json={"query": queries[3], "extensions": {"persistedQuery": {"version": 1, "sha256Hash": _hash(queries[3])}}},
+        headers={"Authorization": f"Bearer {token}"},
+    ).json()
+    assert "errors" not in other and _send(api, None, _hash(queries[3]))["data"] == {"q3": "Query"}
+
+    # A day later the first client may store again.
+    db.execute("UPDATE persisted_queries SET created_at = now() - interval '25 hours'")
+    db.commit()
+    assert "errors" not in _send(api, queries[4], _hash(queries[4]))
+    assert _send(api, None, _hash(queries[4]))["data"] == {"q4": "Query"}

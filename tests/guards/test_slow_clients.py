@@ -22,20 +22,28 @@ SLOW_SOCKETS = 2000
 
 
 @contextlib.contextmanager
-def serving(database_url: str, *args: str, **env: str) -> Iterator[int]:
-    """A real `aidmap serve` process on a free port (AIDMAP_* settings as keyword arguments)."""
+def served_process(database_url: str, *args: str, **env: str) -> Iterator[tuple[int, int]]:
+    """A real `aidmap serve` process on a free port (AIDMAP_* settings as keyword arguments): (port, pid)."""
     port = free_port()
     environment = {**os.environ, "AIDMAP_DATABASE_URL": database_url, "AIDMAP_PASSWORD_HASH_PROFILE": "CHEAPEST",
-                   "AIDMAP_SECRET_KEY": "t", "AIDMAP_RATE_LIMIT_PER_IP": "1000000", "AIDMAP_LOG_FORMAT": "text",
+                   "AIDMAP_SECRET_KEY": "t", "AIDMAP_RATE_LIMIT_PER_IP": "1000000", "AIDMAP_RATE_LIMIT_PER_ACCOUNT": "1000000",
+                   "AIDMAP_LOG_FORMAT": "text",
                    "AIDMAP_PORT": str(port)} | {f"AIDMAP_{k.upper()}": v for k, v in env.items()}  # fmt: skip
     process = subprocess.Popen([sys.executable, "-m", "aidmap.cli", "serve", "--no-demo", *args], env=environment,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         wait_healthy(f"http://127.0.0.1:{port}")
-        yield port
+        yield port, process.pid
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@contextlib.contextmanager
+def serving(database_url: str, *args: str, **env: str) -> Iterator[int]:
+    """A real `aidmap serve` process on a free port (AIDMAP_* settings as keyword arguments)."""
+    with served_process(database_url, *args, **env) as (port, _):
+        yield port
 
 
 @pytest.fixture
