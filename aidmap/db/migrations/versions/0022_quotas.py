@@ -3,7 +3,7 @@ processes sharing the rate-limit buckets (rate_limit_processes, UNLOGGED: each p
 depends on how many there are).
 
 Revision ID: 0022_quotas
-Revises: 0019_limits
+Revises: 0021_signin_backoff
 Create Date: 2026-12-02
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0022_quotas"
-down_revision = "0019_limits"
+down_revision = "0021_signin_backoff"
 branch_labels = None
 depends_on = None
 
