@@ -7,7 +7,20 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, func, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aidmap.models.base import (
@@ -229,7 +242,8 @@ class Need(Base):
 
 
 class NeedReport(Base):
-    """An account's report that a need is abusive or false; 3 from different accounts hide the need."""
+    """An account's report that a need is abusive or false; 3 that count (from different trusted
+    accounts) hide the need, as does one from a reviewer of its ward."""
 
     __tablename__ = "need_reports"
 
@@ -237,3 +251,5 @@ class NeedReport(Base):
     reporter_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
     reason: Mapped[str] = mapped_column(String(500), nullable=False)
     created_at: Mapped[datetime] = created_at_column()
+    # Whether it counts towards hiding the need: weighed once, when filed (resolvers/verification.py).
+    counts: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=false())

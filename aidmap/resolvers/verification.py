@@ -2,9 +2,15 @@
 
 As Hue-S routed support requests to the ward: with verification required, a new need is
 seen only by the people in charge of it until a verifier of its ward verifies or rejects it.
-Reports from `reports_to_hide` different trusted accounts (older than a day, or with a delivered
-pledge), or one from a reviewer of its ward, hide a public need until a verifier or admin keeps it
-(verifyNeed) or takes it down (rejectNeed).
+Reports from `reports_to_hide` different trusted accounts, or one from a reviewer of its ward, hide
+a public need until a verifier or admin keeps it (verifyNeed) or takes it down (rejectNeed).
+
+Trusted means a history its owner cannot make up alone, in seconds: the account is older than
+`trust_hours` AND has a delivery confirmed on someone else's need whose requester was itself older
+than `trust_hours` when confirming, or that a verifier verified (and did not reject). A delivery a
+puppet requester confirms for puppet donors right after signing up therefore counts for nothing.
+Whether a report counts is decided once, when it is filed (need_reports.counts): a report filed
+while its reporter was fresh never starts counting later.
 """
 
 from __future__ import annotations
@@ -102,22 +108,33 @@ async def reject(*, session: AsyncSession, viewer: Viewer, need_id: int, reason:
     return need
 
 
-_TRUSTED_REPORTERS = text(
+_TRUSTED = text(
     """
-    SELECT count(*) FROM need_reports r JOIN accounts a ON a.id = r.reporter_id
-    WHERE r.need_id = :need AND (
-        a.created_at <= now() - make_interval(hours => :hours)
-        OR EXISTS (SELECT 1 FROM pledges p WHERE p.donor_id = a.id AND p.status = 'DELIVERED')
+    SELECT EXISTS (
+        SELECT 1 FROM accounts a
+        WHERE a.id = :account AND a.created_at <= now() - make_interval(hours => :hours)
+          AND EXISTS (
+              SELECT 1 FROM pledges p JOIN needs n ON n.id = p.need_id JOIN accounts o ON o.id = n.owner_id
+              WHERE p.donor_id = a.id AND p.status = 'DELIVERED' AND n.owner_id <> a.id AND n.status <> 'REJECTED'
+                AND (n.verified_by_id IS NOT NULL OR o.created_at <= p.delivered_at - make_interval(hours => :hours))
+          )
     )
     """
 )
+_COUNTING_REPORTS = text("SELECT count(*) FROM need_reports WHERE need_id = :need AND counts")
+
+
+async def is_trusted(*, session: AsyncSession, account_id: int, trust_hours: int) -> bool:
+    """Whether this account's reports count now (see the module): older than `trust_hours`, with a
+    delivery confirmed by an established requester or on a verified need."""
+    return bool((await session.execute(_TRUSTED, {"account": account_id, "hours": trust_hours})).scalar_one())
 
 
 async def report(
     *, session: AsyncSession, viewer: Viewer, need_id: int, reason: str, hide_at: int, trust_hours: int = 24
 ) -> Need:
     """Report a need. It is hidden for review by a report from a verifier of its ward or an admin, or
-    by reports from `hide_at` trusted accounts: older than `trust_hours`, or with a delivered pledge."""
+    by `hide_at` reports that counted when filed: from trusted accounts (see the module)."""
     check = Checker()
     reason_text = check.text("reason", reason, max_len=MAX_REASON)
     if check.problems:
@@ -125,21 +142,19 @@ async def report(
     need = await _need_for_update(session, viewer, need_id)
     if viewer.account_id in (need.owner_id, need.filed_by_id):
         raise Problems.one("needId", "You cannot report your own need.", Code.INVALID_STATE)
+    # A reviewer's report hides at once; otherwise only reports from trusted reporters count, weighed
+    # now, once (fresh sock-puppets are recorded for the reviewers but never hide a need, alone,
+    # together, or later).
+    reviewer = may_verify(viewer, need)
+    counts = reviewer or await is_trusted(session=session, account_id=viewer.account_id, trust_hours=trust_hours)
     try:
         async with session.begin_nested():
-            session.add(NeedReport(need_id=need.id, reporter_id=viewer.account_id, reason=reason_text))
+            session.add(NeedReport(need_id=need.id, reporter_id=viewer.account_id, reason=reason_text, counts=counts))
             await session.flush()
     except IntegrityError:
         raise Problems.one("needId", "You have already reported this need.", Code.ALREADY_REPORTED) from None
-    # A reviewer's report hides at once; otherwise only trusted reporters count (fresh sock-puppets
-    # are recorded for the reviewers but never hide a need, alone or together).
-    reviewer = may_verify(viewer, need)
-    trusted = (
-        0
-        if reviewer
-        else (await session.execute(_TRUSTED_REPORTERS, {"need": need.id, "hours": trust_hours})).scalar_one()
-    )
-    if (reviewer or trusted >= hide_at) and need.status in ACTIVE_STATUSES:
+    counting = 0 if reviewer else (await session.execute(_COUNTING_REPORTS, {"need": need.id})).scalar_one()
+    if (reviewer or counting >= hide_at) and need.status in ACTIVE_STATUSES:
         need.status, need.updated_at = NeedStatus.UNDER_REVIEW.value, utcnow()
         await session.flush()
         await session.refresh(need)
