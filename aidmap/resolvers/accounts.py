@@ -224,19 +224,24 @@ class SignInThrottle:
     def key_hash(self, phone: str) -> str:
         return self._hash("phone", phone)
 
-    def address_key(self, address: str) -> str:
+    def address_key(self, address: str, kind: str = "address") -> str:
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:
-            return self._hash("address", address)
+            return self._hash(kind, address)
         if isinstance(ip, ipaddress.IPv6Address):
             if ip.ipv4_mapped is not None:
-                return self._hash("address", str(ip.ipv4_mapped))
-            return self._hash("address", str(ipaddress.ip_network(f"{ip}/64", strict=False)))
-        return self._hash("address", str(ip))
+                return self._hash(kind, str(ip.ipv4_mapped))
+            return self._hash(kind, str(ipaddress.ip_network(f"{ip}/64", strict=False)))
+        return self._hash(kind, str(ip))
 
     def device_key(self, token: str) -> str:
         return self._hash("device", hash_token(token))
+
+    def key_for(self, kind: str, value: str) -> str:
+        """A back-off key of another kind (claim attempts: aidmap/resolvers/claims.py), never equal to
+        a sign-in key of the same value."""
+        return self._hash(kind, value)
 
 
 _BACKOFF_STATE = text(
@@ -265,7 +270,7 @@ _FORGIVE = text(
 )
 
 
-async def _reserve_attempt(session: AsyncSession, keys: list[tuple[str, BackOff]]) -> None:
+async def reserve_attempt(session: AsyncSession, keys: list[tuple[str, BackOff]]) -> None:
     """Count this attempt as a failure of every key before the password is checked (it is given back
     if the password is right): parallel guesses each take a slot, none slips past the count. Refused
     without counting while any key is locked."""
@@ -289,7 +294,7 @@ async def _reserve_attempt(session: AsyncSession, keys: list[tuple[str, BackOff]
         await session.execute(_RECORD_FAILURE, {"key": key, "failures": remembered + 1, "lock": lock})
 
 
-async def _give_back(session: AsyncSession, keys: list[tuple[str, BackOff]], forget: set[str]) -> None:
+async def give_back(session: AsyncSession, keys: list[tuple[str, BackOff]], forget: set[str]) -> None:
     for key, rule in sorted(keys):
         if key in forget:
             await session.execute(delete(SignInBackoff).where(SignInBackoff.key_hash == key))
@@ -326,7 +331,7 @@ async def sign_in(
         if address:
             keys.append((throttle.address_key(address), throttle.per_address))
     async with sessions() as session, session.begin():
-        await _reserve_attempt(session, keys)
+        await reserve_attempt(session, keys)
         account = None
         if normalised is not None:
             account = (await session.execute(select(Account).where(Account.phone == normalised))).scalar_one_or_none()
@@ -338,7 +343,7 @@ async def sign_in(
     if not await password_matches(hash_profile, stored, password):
         raise invalid  # the reserved attempt stays: a failure
     async with sessions() as session, session.begin():
-        await _give_back(session, keys, forget={keys[0][0]})
+        await give_back(session, keys, forget={keys[0][0]})
         account = await session.get(Account, account.id)
         assert account is not None
         if hasher.check_needs_rehash(account.password_hash):
@@ -391,13 +396,13 @@ async def change_password(
         raise Problems.one("newPassword", "The new password is the same as the current one.", Code.INVALID)
     keys = [(throttle.key_hash(f"change-password:{account_id}"), throttle.per_phone)]
     async with sessions() as session, session.begin():
-        await _reserve_attempt(session, keys)
+        await reserve_attempt(session, keys)
         stored = (await session.execute(select(Account.password_hash).where(Account.id == account_id))).scalar_one()
     if not await password_matches(hash_profile, stored, current_password):
         raise Problems.one("currentPassword", "The current password is wrong.", Code.INVALID_CREDENTIALS)
     new_hash = await hash_password(hash_profile, new_password)
     async with sessions() as session, session.begin():
-        await _give_back(session, keys, forget={keys[0][0]})
+        await give_back(session, keys, forget={keys[0][0]})
         # This session may have been ended while the password was checked (signOutEverywhere from
         # the owner's other device): then a stolen token must not get to set the password.
         live = await session.execute(

@@ -9,13 +9,22 @@ transaction commits and in the background; if that fails, the filer still has it
 Only an HMAC of the code (keyed with AIDMAP_SECRET_KEY and bound to the need) is stored. 8 digits,
 5 wrong tries lock the need's claim for 15 minutes, 20 wrong tries void the code (the filer issues
 a new one): at most 20 guesses of 10^8 per code.
+
+claimNeed is no oracle for "which need was filed for my phone" (anyone may sign up with any
+phone): the code's presence and format are checked first, the same for every id; then every
+refusal (no such need, not filed for the caller's phone, claimed already, no code, an expired,
+voided or wrong code, the need's claim locked) is one answer, CLAIM_CODE_WRONG with one message;
+and every such refusal is counted against the claiming account and the client address (back-off
+keys of their own in sign_in_backoff, PER_ACCOUNT and PER_ADDRESS), which answer TOO_MANY_ATTEMPTS
+whatever the id. The need's own lock is silent (it refuses the right code too, with the same
+answer); the genuine claimant, the only account with the need's phone, reaches the account's lock
+at the same failure and is told to wait by it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -25,7 +34,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.models import Need, NeedClaimCode
-from aidmap.resolvers.problems import Code, CountedProblems, Problem, Problems
+from aidmap.resolvers.accounts import BackOff, SignInThrottle
+from aidmap.resolvers.problems import Code, CountedProblems, Problems
 from aidmap.resolvers.validation import utcnow
 
 CODE_DIGITS = 8
@@ -34,6 +44,41 @@ FAILURES_PER_LOCK = 5
 LOCK = timedelta(minutes=15)
 MAX_FAILURES = 20
 _SEPARATORS = re.compile(r"[\s\-.]")
+_CODE = re.compile(rf"[0-9]{{{CODE_DIGITS}}}")
+# Failed claims per claiming account: 5 free (one forgotten every 15 minutes), then 15 minutes, doubling
+# to an hour. Only the account's own claims wait: nobody else can lock a person out of theirs.
+PER_ACCOUNT = BackOff(free=FAILURES_PER_LOCK, window_s=FAILURES_PER_LOCK * LOCK.total_seconds(), base_s=900, max_s=3600)
+# Per client address (IPv6 by /64), so fresh accounts from one place do not each get 5: at most 15
+# minutes, as an address may be shared by many people.
+PER_ADDRESS = BackOff(free=20, window_s=3600, base_s=60, max_s=900)
+REFUSED = (
+    "No need filed for your phone number has this id and claim code: check both, or ask whoever "
+    "filed it for a new code (a code lasts 14 days; after 5 wrong tries the claim waits 15 minutes)."
+)
+
+
+def refused() -> CountedProblems:
+    """The one answer to every claim that fails after the input checks (counted: see the module)."""
+    return CountedProblems.one("code", REFUSED, Code.CLAIM_CODE_WRONG)
+
+
+def attempt_keys(throttle: SignInThrottle, *, account_id: int, address: str | None) -> list[tuple[str, BackOff]]:
+    """The back-off keys a claim attempt is counted on: the claiming account and the client address."""
+    keys = [(throttle.key_for("claim-account", str(account_id)), PER_ACCOUNT)]
+    if address:
+        keys.append((throttle.address_key(address, kind="claim-address"), PER_ADDRESS))
+    return keys
+
+
+def given_code(code: str | None) -> str:
+    """The code as typed (spaces, dashes and dots between digits allowed), or the input error: the same
+    for every need id, before anything is looked up."""
+    if code is None or not code.strip():
+        raise Problems.one("code", "code is required.", Code.REQUIRED)
+    given = _SEPARATORS.sub("", code)
+    if not _CODE.fullmatch(given):
+        raise Problems.one("code", f"A claim code is {CODE_DIGITS} digits.", Code.INVALID)
+    return given
 
 
 def _digest(key: bytes, need_id: int, code: str) -> str:
@@ -54,36 +99,24 @@ async def issue(*, session: AsyncSession, need_id: int, key: bytes, now: datetim
     return code
 
 
-def _retry_after(until: datetime, now: datetime) -> int:
-    return max(1, math.ceil((until - now).total_seconds()))
-
-
-async def check(*, session: AsyncSession, need: Need, code: str | None, key: bytes) -> None:
-    """Accept the code (and spend it) or raise: a wrong code is counted even though the claim fails."""
+async def check(*, session: AsyncSession, need: Need, code: str, key: bytes) -> None:
+    """Accept the code (`given_code`'s) and spend it, or raise `refused()`. A wrong code is also counted
+    on the need: 5 lock its claim for 15 minutes (silently: the right code is refused the same way
+    meanwhile), 20 void it."""
     now = utcnow()
-    if code is None or not code.strip():
-        raise Problems.one("code", "code is required.", Code.REQUIRED)
     row = (
         await session.execute(select(NeedClaimCode).where(NeedClaimCode.need_id == need.id).with_for_update())
     ).scalar_one_or_none()
     if row is None or row.failed_attempts >= MAX_FAILURES or row.expires_at <= now:
-        raise Problems.one(
-            "code",
-            "This need has no valid claim code: ask whoever filed it for a new one.",
-            Code.CLAIM_CODE_EXPIRED,
-        )
+        raise refused()
     if row.locked_until is not None and row.locked_until > now:
-        wait = _retry_after(row.locked_until, now)
-        raise Problems(
-            [Problem("code", f"Too many wrong attempts; try again in {wait} seconds.", Code.TOO_MANY_ATTEMPTS, wait)]
-        )
-    given = _SEPARATORS.sub("", code)
-    if not hmac.compare_digest(_digest(key, need.id, given), row.code_hash):
+        raise refused()
+    if not hmac.compare_digest(_digest(key, need.id, code), row.code_hash):
         row.failed_attempts += 1
         if row.failed_attempts % FAILURES_PER_LOCK == 0:
             row.locked_until = now + LOCK
         await session.flush()
-        raise CountedProblems.one("code", "The claim code is wrong.", Code.CLAIM_CODE_WRONG)
+        raise refused()
     await session.execute(delete(NeedClaimCode).where(NeedClaimCode.need_id == need.id))  # one-time
 
 

@@ -25,7 +25,7 @@ from aidmap.models import (
 from aidmap.models.need import ACTIVE_STATUSES, HIDDEN_STATUSES, OPEN_STATUSES, status_for
 from aidmap.models.pledge import discloses
 from aidmap.resolvers import claims
-from aidmap.resolvers.accounts import Viewer
+from aidmap.resolvers.accounts import BackOff, Viewer, give_back, reserve_attempt
 from aidmap.resolvers.areas import assign_ward
 from aidmap.resolvers.duplicates import phone_hash, possible_duplicate
 from aidmap.resolvers.nearby import Page, Rows, category_filter, nearest, nearest_rows, origin_point
@@ -306,19 +306,33 @@ async def renew(*, session: AsyncSession, viewer: Viewer, need_id: int, expires_
 
 
 async def claim(
-    *, session: AsyncSession, viewer: Viewer, need_id: int, phone: str, code: str | None, code_key: bytes
+    *,
+    session: AsyncSession,
+    viewer: Viewer,
+    need_id: int,
+    phone: str,
+    code: str | None,
+    code_key: bytes,
+    attempt_keys: list[tuple[str, BackOff]],
 ) -> Need:
     """The person a need was filed for takes it over: their account's phone must be the need's, and
-    the one-time claim code proves they hold it (anyone can sign up with a phone they do not hold)."""
+    the one-time claim code proves they hold it (anyone can sign up with a phone they do not hold).
+    The answer never tells whether a need was filed for the caller's phone (aidmap/resolvers/claims.py):
+    input checks first, then the attempt is counted (and refused while the account or address is
+    locked), then every refusal is one answer."""
+    given = claims.given_code(code)
+    await reserve_attempt(session, attempt_keys)
     need = (await session.execute(select(Need).where(Need.id == need_id).with_for_update())).scalar_one_or_none()
     if need is None or need.beneficiary_phone is None or need.beneficiary_phone != phone:
-        raise Problems.one("needId", "No need was filed for your phone number with this id.", Code.NOT_FOUND)
+        raise claims.refused()
     if need.owner_id == viewer.account_id:
+        # Only the account that holds it gets here (it has the phone and claimed it already).
         raise Problems.one("needId", "This need is already yours.", Code.INVALID_STATE)
     if need.owner_id != need.filed_by_id:
         # Claimed already (by an account that was later given the phone): never taken over twice.
-        raise Problems.one("needId", "No need was filed for your phone number with this id.", Code.NOT_FOUND)
-    await claims.check(session=session, need=need, code=code, key=code_key)
+        raise claims.refused()
+    await claims.check(session=session, need=need, code=given, key=code_key)
+    await give_back(session, attempt_keys, forget=set())
     need.owner_id, need.updated_at = viewer.account_id, utcnow()
     await session.flush()
     await session.refresh(need)

@@ -585,18 +585,23 @@ class Mutation(WebhookMutation, ImportMutation):
 
     @strawberry.mutation(
         description="Take over a need someone filed for you: your account's phone must match, and `code` is the "
-        "one-time claim code they were given when filing (5 wrong codes lock the claim for 15 minutes)."
+        "one-time claim code they were given when filing. Every refusal (no such need for your phone, a wrong, "
+        "expired or locked code) answers CLAIM_CODE_WRONG; 5 failed claims make the account wait 15 minutes "
+        "(TOO_MANY_ATTEMPTS)."
     )
     async def claim_need(self, info: Info[Context, None], input: ClaimNeedInput) -> NeedPayload:
         code_key = info.context.settings.phone_hash_key()
+        throttle = accounts.SignInThrottle.from_settings(info.context.settings)
+        address = info.context.client_address()
 
         async def action(session: AsyncSession, viewer: Viewer) -> models.Need:
             need_id = _pk(input.need_id, "Need", "needId")
             account = await session.get(models.Account, viewer.account_id)
             assert account is not None
+            keys = claims.attempt_keys(throttle, account_id=viewer.account_id, address=address)
             return await needs.claim(
                 session=session, viewer=viewer, need_id=need_id, phone=account.phone, code=input.code,
-                code_key=code_key,
+                code_key=code_key, attempt_keys=keys,
             )  # fmt: skip
 
         row, errors = await _in_transaction(info.context, NeedError, action)

@@ -37,7 +37,7 @@ def test_an_operator_files_a_need_and_the_person_claims_it(api: Api) -> None:
     assert seen_by_operator["filedByMe"] and seen_by_operator["isMine"]
     assert seen_by_operator["onBehalfOf"] == {"displayName": "Bà Lan", "phone": "+84977111222"}
     assert seen_by_stranger["onBehalfOf"] is None and seen_by_stranger["exactLocation"] is None
-    assert wrong_person["errors"] == [{"field": "needId", "code": "NOT_FOUND"}]
+    assert wrong_person["errors"] == [{"field": "code", "code": "CLAIM_CODE_WRONG"}]  # as a wrong code
     assert claimed["errors"] == [] and claimed["need"] == {"isMine": True, "filedByMe": False}
     assert twice["errors"] == [{"field": "needId", "code": "INVALID_STATE"}]
     assert [e["node"]["title"] for e in api.data(MY_NEEDS, token=lan)["myNeeds"]["edges"]] == ["Gạo cho bà Lan"]

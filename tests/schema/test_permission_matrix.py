@@ -182,7 +182,7 @@ MUTATIONS: list[tuple[str, str, set[str]]] = [
     ('sendMessage(input: {pledgeId: $pledge, body: "hi"})', "NOT_FOUND", {"requester", "pledged_donor"}),
     ('rejectNeed(input: {needId: $need, reason: "fake"})', "FORBIDDEN", {"ward_verifier", "admin"}),
     ("grantRole(input: {accountId: $account, role: ADMIN})", "FORBIDDEN", {"admin"}),
-    ("claimNeed(input: {needId: $filed})", "NOT_FOUND", set()),
+    ('claimNeed(input: {needId: $filed, code: "00000000"})', "CLAIM_CODE_WRONG", set()),
     ('updateOffer(input: {offerId: $offer, title: "changed"})', "NOT_FOUND", {"donor"}),
 ]
 
