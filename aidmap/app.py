@@ -246,7 +246,9 @@ class AidmapGraphQL(GraphQL[Context, None]):
         context = await self.get_context(request, response=sub_response)
         request_data = GraphQLRequestData(query=query, variables=variables, operation_name=name, extensions=None)
         assert isinstance(self.schema, AidmapSchema)
-        if await persisted_query(request.state.persisted_queries, context.partner, request_data, self.schema):
+        if await persisted_query(
+            request.state.persisted_queries, context.partner, request_data, self.schema, _client_of(context)
+        ):
             return None  # a key held to registered queries: the view refuses it
         result = await self.compiled.execute(query, name, variables, context)
         if result is None:
@@ -364,7 +366,12 @@ class AidmapGraphQL(GraphQL[Context, None]):
                     origin=request.headers.get("origin"),
                 )
             except PartnerRefused as refused:
-                raise HTTPException(refused.status, refused.reason) from None
+                if not isinstance(request, WebSocket):
+                    raise HTTPException(refused.status, refused.reason) from None
+                # A websocket is refused at connection_init (4403), as with the key in its payload,
+                # unless that payload brings credentials of its own (on_ws_connect).
+                request.scope["aidmap.refused"] = refused.reason
+                partner, viewer = None, None
         else:
             viewer = await viewer_for_token(reader=reader, token=token) if token else None
         return Context(
@@ -390,10 +397,16 @@ class AidmapGraphQL(GraphQL[Context, None]):
 
     async def on_ws_connect(self, context: Context) -> UnsetType | None:
         """Authenticate a websocket from connection_init {"authorization": "Bearer <token or key>"}
-        (a partner key may add {"actAs": "<account id>"})."""
+        (a partner key may add {"actAs": "<account id>"}), else from the upgrade request's own
+        Authorization (and Aidmap-Act-As) headers, which _context has already read. Whichever way
+        the credentials came, the same rules hold for them below."""
         params = context.connection_params or {}
         header = params.get("authorization") or params.get("Authorization")
         token = bearer_token(header) if isinstance(header, str) else None
+        if token is not None:
+            # Credentials in connection_init replace the upgrade request's: nothing of those stays
+            # (a header key's partner beside a payload token's viewer would be neither).
+            context.partner, context.viewer, context.token_hash, context.token_rejected = None, None, None, False
         if token and is_partner_key(token):
             act_as = params.get("actAs")
             origin = context.request.headers.get("origin") if context.request is not None else None
@@ -407,17 +420,24 @@ class AidmapGraphQL(GraphQL[Context, None]):
                 )
             except PartnerRefused as refused:
                 raise ConnectionRejectionError({"message": refused.reason}) from None
-            if context.partner.registered_queries_only:
-                # Its documents are held to registered hashes over HTTP; a websocket would run any.
-                raise ConnectionRejectionError(
-                    {"message": "This API key accepts only its registered queries, sent by hash over HTTP."}
-                )
         elif token is not None:
             context.viewer = await viewer_for_token(reader=context.reader, token=token) if token else None
             if context.viewer is None:
                 # Closes with 4403: a client with a bad token learns it now, not on its first subscription.
                 raise ConnectionRejectionError({"message": "The token is not valid or has expired."})
             context.token_hash = hash_token(token)
+        elif (
+            refused := context.request.scope.get("aidmap.refused") if context.request is not None else None
+        ) is not None:
+            raise ConnectionRejectionError({"message": refused})
+        elif context.token_rejected:
+            # A bad token in the upgrade request's header: the same 4403 as one in connection_init.
+            raise ConnectionRejectionError({"message": "The token is not valid or has expired."})
+        if context.partner is not None and context.partner.registered_queries_only:
+            # Its documents are held to registered hashes over HTTP; a websocket would run any.
+            raise ConnectionRejectionError(
+                {"message": "This API key accepts only its registered queries, sent by hash over HTTP."}
+            )
         if isinstance(context.request, WebSocket):
             # Revoked or expired later, the credentials close this socket (guards/sockets.py).
             context.request.state.socket_guard.register(

@@ -111,7 +111,7 @@ def test_a_need_reaches_a_watching_donor_live_and_they_finish_the_job_together(
     expect(pledge.locator(".chat")).to_contain_text("Nhà số 3, ngõ 5", timeout=5000)
     pledge.locator(".chat input").fill("On my way, 15 minutes")
     pledge.locator(".chat button[type=submit]").click()
-    expect(mine.locator(".chat")).to_contain_text("On my way, 15 minutes", timeout=5000)
+    expect(mine.locator(".chat")).to_contain_text("On my way, 15 minutes", timeout=15_000)
     requester.shot("04-my-needs-chat")
 
     # Delivery confirmed: both see the final status.

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from typing import Any
 
 import psycopg
 import pytest
-from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
 
 from aidmap.resolvers import partners
 from aidmap.resolvers.accounts import hash_token
@@ -110,3 +111,112 @@ def test_a_revoked_role_closes_the_accounts_sockets_and_a_granted_one_closes_not
     with LiveClient(live_server.url, demoted) as again:
         again.subscribe(queue)
         assert _closed_with(again, 4) is None
+
+
+def _socket_with_headers(live_server: LiveServer, headers: dict[str, str]) -> ClientConnection:
+    """A websocket whose credentials travel in the upgrade request's headers, connection_init empty."""
+    url = live_server.url.replace("http", "ws", 1) + "/graphql"
+    return connect(url, subprotocols=[PROTOCOL], additional_headers=headers)  # type: ignore[list-item]
+
+
+def _refused(ws: ClientConnection) -> int | None:
+    """The close code after an empty connection_init, or None if the server acknowledged it."""
+    try:
+        ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        message = json.loads(ws.recv(timeout=10))
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd is not None else -1
+    assert message["type"] == "connection_ack", message
+    return None
+
+
+def _handshake_refused(live_server: LiveServer, headers: dict[str, str]) -> bool:
+    """The upgrade itself is refused, or the socket is closed 4403 at connection_init; never acknowledged."""
+    try:
+        ws = _socket_with_headers(live_server, headers)
+    except InvalidStatus:
+        return True
+    with ws:
+        code = _refused(ws)
+    return code == 4403
+
+
+def test_a_registered_queries_only_key_in_the_upgrade_header_cannot_open_a_socket(
+    live_server: LiveServer, database_url: str
+) -> None:
+    key = _key(database_url, "Registered by header", registered_queries_only=True)
+    with _socket_with_headers(live_server, {"Authorization": f"Bearer {key}"}) as ws:
+        assert _refused(ws) == 4403
+    # It does not help to send the key both ways, or to hide it behind a user's token in connection_init.
+    with _socket_with_headers(live_server, {"Authorization": f"Bearer {key}"}) as ws:
+        ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {key}"}}))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+def test_a_header_key_with_a_user_token_in_connection_init_keeps_no_partner(
+    api: Api, live_server: LiveServer, database_url: str
+) -> None:
+    """connection_init's credentials replace the header's: the socket is the user's, not the key's."""
+    key = _key(database_url, "Header key, payload token", registered_queries_only=True)
+    token = sign_up(api, "Payload Person")
+    with _socket_with_headers(live_server, {"Authorization": f"Bearer {key}"}) as ws:
+        ws.send(json.dumps({"type": "connection_init", "payload": {"authorization": f"Bearer {token}"}}))
+        assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+        ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": "{ me { displayName } }"}}))
+        answer = json.loads(ws.recv(timeout=10))
+    assert answer["type"] == "next" and answer["payload"]["data"] == {"me": {"displayName": "Payload Person"}}
+
+
+def test_header_credentials_on_a_socket_follow_the_same_rules_as_in_connection_init(
+    api: Api, live_server: LiveServer, database_url: str
+) -> None:
+    key = _key(database_url, "Header rules")
+    stranger = api.data("{ me { id } }", token=sign_up(api, "Not theirs"))["me"]["id"]
+    # Acting for an account the key did not sign up (and without the accounts scope), a bad user token,
+    # an unknown key: none of them gets a socket.
+    assert _handshake_refused(live_server, {"Authorization": f"Bearer {key}", "Aidmap-Act-As": stranger})
+    assert _handshake_refused(live_server, {"Authorization": "Bearer not-a-real-token"})
+    assert _handshake_refused(live_server, {"Authorization": "Bearer amk_" + "0" * 40})
+    # The key's scopes hold: needs:read only, so no offers.
+    with _socket_with_headers(live_server, {"Authorization": f"Bearer {key}"}) as ws:
+        assert _refused(ws) is None
+        ws.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {
+                        "query": "subscription ($near: GeoPointInput!) "
+                        "{ offersNearby(near: $near, radiusMeters: 2000) { cursor } }",
+                        "variables": {"near": HANOI},
+                    },
+                }
+            )
+        )
+        answer = json.loads(ws.recv(timeout=10))
+    errors = answer["payload"] if answer["type"] == "error" else answer["payload"]["errors"]
+    assert [e["extensions"]["code"] for e in errors] == ["FORBIDDEN"], answer
+
+
+def test_revoking_a_key_closes_sockets_that_sent_it_in_the_upgrade_header(
+    live_server: LiveServer, database_url: str
+) -> None:
+    key = _key(database_url, "Revoked by header")
+    with _socket_with_headers(live_server, {"Authorization": f"Bearer {key}"}) as ws:
+        assert _refused(ws) is None
+        ws.send(
+            json.dumps(
+                {"id": "1", "type": "subscribe", "payload": {"query": NEEDS_NEARBY, "variables": {"near": HANOI}}}
+            )
+        )
+        assert partners.revoke(url=database_url, name="Revoked by header")
+        deadline = time.monotonic() + 8
+        with pytest.raises(ConnectionClosed) as closed:
+            while time.monotonic() < deadline:
+                with contextlib.suppress(TimeoutError):
+                    message = json.loads(ws.recv(timeout=1))
+                    if message["type"] == "ping":
+                        ws.send(json.dumps({"type": "pong"}))
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
