@@ -70,8 +70,9 @@ class Settings:
     disclose_on: str = "pledge"
     # Reports from this many different accounts hide a need until a verifier or admin reviews it.
     reports_to_hide: int = 3
-    # Only reports from accounts at least this old, or with a delivered pledge, count towards hiding
-    # (a reviewer's report hides at once): fresh sock-puppets cannot hide a need.
+    # Only reports from accounts at least this old AND with a delivery confirmed by a requester at least
+    # this old (or on a verified need) count towards hiding, weighed when filed (a reviewer's report
+    # hides at once): fresh sock-puppets cannot hide a need, nor vouch for each other.
     reporter_trust_hours: int = 24
     # Keys the contact-phone hashes used for duplicate checks; with none, one is generated in data_dir.
     # Several processes on one database must share it (set AIDMAP_SECRET_KEY).

@@ -649,8 +649,9 @@ class Mutation(WebhookMutation, ImportMutation):
         return await _need_payload(info.context, row, errors)
 
     @strawberry.mutation(
-        description="Report an abusive or false need; reports from 3 accounts older than a day (or with a delivered "
-        "pledge), or one from a verifier of its ward, hide it for review."
+        description="Report an abusive or false need; reports from 3 trusted accounts (older than a day, with a "
+        "delivery confirmed by a requester older than a day or on a verified need; weighed when filed), or one "
+        "from a verifier of its ward, hide it for review."
     )
     async def report_need(self, info: Info[Context, None], input: ReportNeedInput) -> ReportPayload:
         hide_at, trust_hours = info.context.settings.reports_to_hide, info.context.settings.reporter_trust_hours
