@@ -246,7 +246,9 @@ class AidmapGraphQL(GraphQL[Context, None]):
         context = await self.get_context(request, response=sub_response)
         request_data = GraphQLRequestData(query=query, variables=variables, operation_name=name, extensions=None)
         assert isinstance(self.schema, AidmapSchema)
-        if await persisted_query(request.state.persisted_queries, context.partner, request_data, self.schema):
+        if await persisted_query(
+            request.state.persisted_queries, context.partner, request_data, self.schema, _client_of(context)
+        ):
             return None  # a key held to registered queries: the view refuses it
         result = await self.compiled.execute(query, name, variables, context)
         if result is None:
