@@ -22,7 +22,7 @@ from aidmap.models import (
     PledgeStatus,
     ReadChannel,
 )
-from aidmap.models.need import ACTIVE_STATUSES, HIDDEN_STATUSES, OPEN_STATUSES, status_for
+from aidmap.models.need import ACTIVE_STATUSES, HIDDEN_STATUSES, OPEN_STATUSES, Urgency, status_for
 from aidmap.models.pledge import discloses
 from aidmap.resolvers import claims
 from aidmap.resolvers.accounts import BackOff, Viewer, give_back, reserve_attempt
@@ -201,10 +201,29 @@ async def create(
 
 # What a verifier vouched for: changing any of these takes the badge away.
 VERIFIED_COLUMNS = ("title", "details", "category", "quantity", "unit", "contact_phone")
+# How pressing the need is and for how many people: a verifier vouched for those too, so raising
+# either (a verified need "now CRITICAL, for a household of 40") takes the badge away. Lowering
+# them asks for less than was vouched for (things got better) and keeps it: a requester is not
+# sent back to the queue for saying so. expires_at is not vouched for: extending a need's life is
+# what renewNeed does, which keeps the badge too, and a longer listing asks no more of anyone.
+RAISED_COLUMNS = ("urgency", "household_size")
+_URGENCY_RANK = {u.value: rank for rank, u in enumerate(Urgency)}
+
+
+def _raised(column: str, before: object, after: object) -> bool:
+    if after is None or after == before:
+        return False
+    if before is None:
+        return True  # a household size given for the first time is more than was vouched for
+    if column == "urgency":
+        return _URGENCY_RANK[str(after)] > _URGENCY_RANK[str(before)]
+    return isinstance(after, int) and isinstance(before, int) and after > before
 
 
 def _changes_what_was_verified(need: Need, values: dict[str, object], fields: NeedFields) -> bool:
     if any(column in values and values[column] != getattr(need, column) for column in VERIFIED_COLUMNS):
+        return True
+    if any(column in values and _raised(column, getattr(need, column), values[column]) for column in RAISED_COLUMNS):
         return True
     # A move (and with it, perhaps, another ward) is a change even by a metre.
     return "location" in values and (fields.lat, fields.lon) != (need.lat, need.lon)
@@ -219,9 +238,10 @@ async def update(
     phone_key: bytes,
     require_verification: bool = False,
 ) -> Need:
-    """Edit a need. A verified need whose text, amount, phone or place changes loses its verification
-    (a verifier vouched for what it said, not for what it says now) and, with verification required,
-    goes back to its ward's queue, hidden until a verifier looks again."""
+    """Edit a need. A verified need whose text, amount, phone or place changes, or whose urgency or
+    household size goes up, loses its verification (a verifier vouched for what it said, not for
+    what it says now) and, with verification required, goes back to its ward's queue, hidden until
+    a verifier looks again."""
     values = _checked(fields, creating=False)
     need = await _owned_for_update(session=session, viewer=viewer, need_id=need_id)
     unverified = need.verified_at is not None and _changes_what_was_verified(need, values, fields)

@@ -100,6 +100,27 @@ class Context:
     metrics: Any = None
     # Text messages sent in the background, through the configured gateway (or the log).
     sms: SmsQueue | None = None
+    _visible_accounts: DataLoader[int, bool] | None = None
+
+    async def visible_account(self, account_id: int) -> Account | None:
+        """The account, if this viewer may see it (accounts.visible_accounts), else None: the rule of
+        every field that returns an Account. Batched: a page of offers asks once for all donors.
+        Not cached, so a long-lived websocket sees the rule as it is now."""
+        if self._visible_accounts is None:
+
+            async def load(ids: list[int]) -> Sequence[bool]:
+                found = [a for a in await self.loaders.accounts.load_many(ids) if a is not None]
+                partner_id = self.partner.id if self.partner is not None else None
+                seen = await accounts.visible_accounts(
+                    reader=self.reader, viewer=self.viewer, partner_id=partner_id, accounts=found
+                )
+                return [i in seen for i in ids]
+
+            self._visible_accounts = DataLoader(load_fn=load, cache=False)
+        account = await self.loaders.accounts.load(account_id)
+        if account is None or not await self._visible_accounts.load(account_id):
+            return None
+        return account
 
     def require_scope(self, scope: Scope, field: str) -> None:
         """Refuse when a partner key without this scope sent the request (subscriptions; other

@@ -82,13 +82,8 @@ async def _resolve_nodes(ctx: Context, global_ids: list[str]) -> list[Node | Non
             offer = await loaders.offers.load(pk)
             return Offer.from_model(offer, ctx) if offer else None
         if type_name == "Account":
-            account = await loaders.accounts.load(pk)
-            partner_id = ctx.partner.id if ctx.partner is not None else None
-            if account is None or not await accounts.may_see_account(
-                reader=ctx.reader, viewer=ctx.viewer, partner_id=partner_id, account=account
-            ):
-                return None
-            return Account.from_model(account)
+            account = await ctx.visible_account(pk)  # one statement for all the Account ids asked
+            return Account.from_model(account) if account is not None else None
         if type_name == "Message":
             if ctx.viewer is None:
                 return None

@@ -77,6 +77,12 @@ class Account(Node):
         )
 
 
+# Every field that returns someone's Account holds to the Account node's rule (Context.visible_account).
+ACCOUNT_FIELD = (
+    "Null unless the viewer may see this account: itself, admins, the people it shares a pledge or a need "
+    "with and the partner app that signed it up."
+)
+
 PrivateField = strawberry.enum(models.PrivateField)
 
 
@@ -391,11 +397,10 @@ class Offer(Node):
     exact_location: GeoPoint | None = strawberry.field(description="Null unless the viewer made the offer.")
     _donor_id: strawberry.Private[int]
 
-    @strawberry.field
-    async def donor(self, info: Info[Context, None]) -> Account:
-        account = await info.context.loaders.accounts.load(self._donor_id)
-        assert account is not None
-        return Account.from_model(account)
+    @strawberry.field(description=ACCOUNT_FIELD)
+    async def donor(self, info: Info[Context, None]) -> Account | None:
+        account = await info.context.visible_account(self._donor_id)
+        return Account.from_model(account) if account is not None else None
 
     @classmethod
     def from_model(cls, offer: models.Offer, ctx: Context) -> Offer:
@@ -441,11 +446,10 @@ class Pledge(Node):
         assert row is not None
         return (await need_views(info.context, [row]))[0]
 
-    @strawberry.field
-    async def donor(self, info: Info[Context, None]) -> Account:
-        account = await info.context.loaders.accounts.load(self._donor_id)
-        assert account is not None
-        return Account.from_model(account)
+    @strawberry.field(description=ACCOUNT_FIELD)
+    async def donor(self, info: Info[Context, None]) -> Account | None:
+        account = await info.context.visible_account(self._donor_id)
+        return Account.from_model(account) if account is not None else None
 
     @strawberry.field
     async def offer(self, info: Info[Context, None]) -> Offer | None:
@@ -542,11 +546,10 @@ class Message(Node):
     _sender_id: strawberry.Private[int]
     _pledge_id: strawberry.Private[int]
 
-    @strawberry.field
-    async def sender(self, info: Info[Context, None]) -> Account:
-        account = await info.context.loaders.accounts.load(self._sender_id)
-        assert account is not None
-        return Account.from_model(account)
+    @strawberry.field(description=ACCOUNT_FIELD)
+    async def sender(self, info: Info[Context, None]) -> Account | None:
+        account = await info.context.visible_account(self._sender_id)
+        return Account.from_model(account) if account is not None else None
 
     @classmethod
     def from_model(cls, message: models.Message, ctx: Context) -> Message:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -64,7 +65,9 @@ def test_a_retitled_and_moved_need_goes_back_to_its_queue_and_leaves_public_view
 @pytest.mark.parametrize(
     "change",
     [{"details": "Gửi tiền vào 0999999999"}, {"quantity": 500}, {"unit": "tấn"}, {"category": "MEDICINE"},
-     {"contactPhone": "0999 999 999"}, {"location": {"lat": 21.0290, "lon": 105.8525}}],
+     {"contactPhone": "0999 999 999"}, {"location": {"lat": 21.0290, "lon": 105.8525}},
+     # Asking for more than was vouched for: more pressing, or for more people (none given before).
+     {"urgency": "CRITICAL"}, {"householdSize": 40}, {"urgency": "CRITICAL", "householdSize": 40}],
 )  # fmt: skip
 def test_every_vouched_for_field_resets_the_badge(api: Api, people: dict[str, str], change: dict[str, Any]) -> None:
     need_id = _verified(api, people)
@@ -74,9 +77,33 @@ def test_every_vouched_for_field_resets_the_badge(api: Api, people: dict[str, st
 
 def test_an_edit_that_changes_nothing_vouched_for_keeps_the_badge(api: Api, people: dict[str, str]) -> None:
     need_id = _verified(api, people)
-    same = api.data(UPDATE, {"input": {"needId": need_id, "title": "Gạo cho gia đình 4 người", "urgency": "CRITICAL"}}, people["requester"])  # fmt: skip
+    same = api.data(UPDATE, {"input": {"needId": need_id, "title": "Gạo cho gia đình 4 người", "urgency": "HIGH"}}, people["requester"])  # fmt: skip
     assert same["updateNeed"]["need"]["status"] == "OPEN"
     assert api.data(NODE, {"id": need_id}, people["donor"])["node"]["verification"] is not None
+
+
+def test_a_household_that_grows_loses_the_badge_and_one_that_shrinks_keeps_it(api: Api, people: dict[str, str]) -> None:
+    need_id: str = create_need(api, people["requester"], location=HOAN_KIEM_LAKE, householdSize=4)["id"]
+    assert api.data(VERIFY, {"id": need_id}, people["verifier"])["verifyNeed"]["errors"] == []
+    fewer = api.data(UPDATE, {"input": {"needId": need_id, "householdSize": 3}}, people["requester"])["updateNeed"]
+    assert fewer == {"need": {"status": "OPEN"}, "errors": []}
+    more = api.data(UPDATE, {"input": {"needId": need_id, "householdSize": 40}}, people["requester"])["updateNeed"]
+    assert more == {"need": {"status": "PENDING_VERIFICATION"}, "errors": []}
+    assert api.data(NODE, {"id": need_id}, people["donor"])["node"] is None
+
+
+def test_asking_for_less_or_for_longer_keeps_the_badge(api: Api, people: dict[str, str]) -> None:
+    """Things got better (less urgent), or the need stays up longer (as renewNeed would): nothing a
+    verifier vouched for grew, so the requester is not sent back to the queue for saying so."""
+    need_id = _verified(api, people)  # urgency HIGH
+    later = (datetime.now(UTC) + timedelta(days=20)).isoformat()
+    for change in ({"urgency": "LOW"}, {"expiresAt": later}):
+        edited = api.data(UPDATE, {"input": {"needId": need_id, **change}}, people["requester"])["updateNeed"]
+        assert edited == {"need": {"status": "OPEN"}, "errors": []}, change
+    assert api.data(NODE, {"id": need_id}, people["donor"])["node"]["verification"] is not None
+    # Raised again, to CRITICAL: more pressing than it was, so the badge goes.
+    raised = api.data(UPDATE, {"input": {"needId": need_id, "urgency": "CRITICAL"}}, people["requester"])
+    assert raised["updateNeed"]["need"]["status"] == "PENDING_VERIFICATION"
 
 
 def test_without_required_verification_the_badge_goes_and_the_need_stays_public(
