@@ -56,7 +56,14 @@ from aidmap.resolvers.accounts import Viewer, bearer_token, hash_token, viewer_f
 from aidmap.resolvers.partners import PartnerKey, PartnerKeys, is_partner_key
 from aidmap.resolvers.persisted import MAX_QUERY_CHARS, PersistedQueries, sha256_of
 from aidmap.resolvers.webhooks import delivery_policy, webhook_job
-from aidmap.schema import UNAVAILABLE_MESSAGE, AidmapSchema, build_schema, checked_document, database_unavailable
+from aidmap.schema import (
+    UNAVAILABLE_MESSAGE,
+    AidmapSchema,
+    ServiceUnavailable,
+    build_schema,
+    checked_document,
+    database_unavailable,
+)
 from aidmap.schema.compiled import CompiledDocuments
 from aidmap.schema.context import Context, Loaders
 from aidmap.schema.ids import pk_of
@@ -339,9 +346,16 @@ class AidmapGraphQL(GraphQL[Context, None]):
             if not database_unavailable(error):
                 raise
             log.warning("database unavailable while authenticating a request")
+            if isinstance(request, WebSocket):
+                # A websocket is told at connection_init, with the close code for "try again later"
+                # (1013), instead of a failed handshake and a traceback in the log.
+                request.scope["aidmap.unavailable"] = True
+                return await self._context(request, response, credentials=False)
             raise HTTPException(503, i18n.translate(UNAVAILABLE_MESSAGE, "UNAVAILABLE")) from None
 
-    async def _context(self, request: Request | WebSocket, response: Response | WebSocket | None = None) -> Context:
+    async def _context(
+        self, request: Request | WebSocket, response: Response | WebSocket | None = None, *, credentials: bool = True
+    ) -> Context:
         sessions: async_sessionmaker[AsyncSession] = request.state.sessions
         reads: async_sessionmaker[AsyncSession] = request.state.reads
         reader: Reader = request.state.reader
@@ -354,7 +368,7 @@ class AidmapGraphQL(GraphQL[Context, None]):
             request.scope["aidmap.sub_response"] = response  # process_result sets the status and media type
         # Error messages follow Accept-Language (the context var lives as long as this request's task).
         i18n.language.set(i18n.pick(request.headers.get("accept-language")))
-        token = bearer_token(request.headers.get("authorization"))
+        token = bearer_token(request.headers.get("authorization")) if credentials else None
         partner: PartnerKey | None = None
         if token and is_partner_key(token):
             try:
@@ -400,6 +414,8 @@ class AidmapGraphQL(GraphQL[Context, None]):
         (a partner key may add {"actAs": "<account id>"}), else from the upgrade request's own
         Authorization (and Aidmap-Act-As) headers, which _context has already read. Whichever way
         the credentials came, the same rules hold for them below."""
+        if context.request is not None and context.request.scope.get("aidmap.unavailable"):
+            raise ServiceUnavailable  # the upgrade header's credentials could not be checked
         params = context.connection_params or {}
         header = params.get("authorization") or params.get("Authorization")
         token = bearer_token(header) if isinstance(header, str) else None

@@ -3,6 +3,7 @@ something is down, recovery without help, no lost or doubled events, no corrupte
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -200,3 +201,52 @@ def test_killing_one_of_two_processes_loses_no_event_for_its_subscribers(databas
             if process.poll() is None:
                 process.terminate()
                 process.wait(timeout=30)
+
+
+def _close_code_of_socket(base: str, *, header_token: str | None = None, init_token: str | None = None) -> int | None:
+    """Open a websocket with the token in the upgrade header or in connection_init: the close code, or
+    None when the server acknowledged it."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    headers = {"Authorization": f"Bearer {header_token}"} if header_token else {}
+    with connect(base.replace("http", "ws", 1) + "/graphql", subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+                 additional_headers=headers) as ws:  # fmt: skip
+        payload = {"authorization": f"Bearer {init_token}"} if init_token else {}
+        ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+        try:
+            message = json.loads(ws.recv(timeout=15))
+        except ConnectionClosed:
+            assert ws.close_code is not None
+            return ws.close_code
+        assert message["type"] == "connection_ack", message
+        return None
+
+
+def test_a_websocket_opened_while_the_database_is_down_is_told_to_retry_then_works(
+    own_cluster: LocalCluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whether its token came in the upgrade header or in connection_init: close 1013 ("try again
+    later"), not 4403 (which tells a client its token is bad) nor an unhandled error (1011)."""
+    url = own_cluster.url()
+    settings = Settings(database_url=url, password_hash_profile="CHEAPEST", secret_key="t", rate_limit_per_ip=10**9)
+    server, base = _serve(settings, url)
+    try:
+        _, signed = _gql(base, SIGN_UP, {"input": {"displayName": "R", "phone": "0933333333", "password": "long enough"}})
+        token = signed["data"]["signUp"]["token"]
+        assert _close_code_of_socket(base, header_token=token) is None
+        own_cluster.stop()
+        try:
+            with caplog.at_level("ERROR"):
+                assert _close_code_of_socket(base, header_token=token) == 1013
+                assert _close_code_of_socket(base, init_token=token) == 1013
+            assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+        finally:
+            own_cluster.start()
+        deadline = time.monotonic() + 30
+        while _close_code_of_socket(base, init_token=token) is not None:  # the pool reconnects
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        assert _close_code_of_socket(base, header_token=token) is None
+    finally:
+        server.should_exit = True

@@ -34,5 +34,11 @@ class PeriodicJob:
                 await self._step()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("%s failed; trying again in %.1fs", self._name, self._interval)
+            except Exception as error:
+                from aidmap.schema import database_unavailable  # noqa: PLC0415 (jobs load before the schema)
+
+                if database_unavailable(error):
+                    # An outage, not a bug: one line, not a traceback every interval until it is back.
+                    log.warning("%s: database unavailable; trying again in %.1fs", self._name, self._interval)
+                else:
+                    log.exception("%s failed; trying again in %.1fs", self._name, self._interval)

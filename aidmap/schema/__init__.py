@@ -48,6 +48,10 @@ def should_mask_error(error: GraphQLError) -> bool:
 UNAVAILABLE_MESSAGE = "The database is unavailable for a moment; retry in a few seconds."
 
 
+class ServiceUnavailable(Exception):
+    """Raised where a websocket's credentials cannot be checked because the database is down."""
+
+
 def database_unavailable(error: BaseException) -> bool:
     """A lost or refused database connection (as opposed to a bug in a query)."""
     import psycopg

@@ -28,7 +28,7 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 
 from aidmap.resolvers.problems import UserInputError
-from aidmap.schema import AidmapSchema, checked_document, should_mask_error
+from aidmap.schema import AidmapSchema, ServiceUnavailable, checked_document, database_unavailable, should_mask_error
 from aidmap.schema.context import Context
 from aidmap.schema.inputs import GeoPointInput
 from aidmap.schema.sharing import _plan
@@ -58,6 +58,17 @@ REFUSALS_BEFORE_CLOSE = 20
 class AidmapTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     lean_operations = 0  # operations that took this path (a test checks the path is really used)
     refused_in_a_row = 0
+
+    async def handle_connection_init(self, message: Any) -> None:
+        try:
+            await super().handle_connection_init(message)
+        except Exception as error:
+            if not isinstance(error, ServiceUnavailable) and not database_unavailable(error):
+                raise
+            # The credentials cannot be checked now: "try again later" (1013), not a bad-token 4403
+            # that would make a client drop its token, nor an unhandled error (1011).
+            log.warning("database unavailable while authenticating a websocket")
+            await self.websocket.close(code=1013, reason="Service unavailable for a moment; retry.")
 
     async def handle_subscribe(self, message: Any) -> None:
         # Every operation (query, mutation, subscription) counts against the same bucket as an HTTP
