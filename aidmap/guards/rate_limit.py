@@ -11,6 +11,7 @@ limit once; without a database to ask, in this process. Over the limit, HTTP 429
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -97,8 +98,8 @@ SELECT 1 + count(*) FILTER (WHERE process <> %(process)s::text AND seen_at > now
     AS processes
 FROM rate_limit_processes
 """
-# All processes together hold at most this share of a limit taken and not yet spent: the client
-# gets at least 95% of its limit, never more than all of it.
+# All processes together hold at most 1.5 x this share of a limit taken and not yet spent (a batch
+# and the next one leased ahead): the client gets at least 92.5% of its limit, never more than all of it.
 LEASE_SHARE = 0.05
 HEARTBEAT_SECONDS = 5.0
 PROCESS_SEEN_SECONDS = 15.0
@@ -109,9 +110,9 @@ class SharedBuckets:
     already shared; a Redis would be one more service to run for this alone).
 
     A process leases tokens in batches and spends them locally, so a request costs a round trip only
-    once per batch. Tokens leased are gone from the shared bucket, so N processes together never
-    exceed the limit; what they may hold unspent is at most LEASE_SHARE of it: each process's batch is
-    1 + 5% of the limit / N, N being the processes seen lately (each one says it is alive every 5 s in
+    once per batch, and the next batch is leased in the background while half of one is left. Tokens leased are gone from the shared bucket, so N processes together never
+    exceed the limit; what they may hold unspent is at most 1.5 x LEASE_SHARE of it: each process's
+    batch is 1 + 5% of the limit / N, N being the processes seen lately (each one says it is alive every 5 s in
     rate_limit_processes). Too small an N (a process just started) only makes the limit stricter.
 
     A refusal says when the next token comes (the bucket refills at a known rate and no process can
@@ -122,6 +123,7 @@ class SharedBuckets:
     def __init__(self, fallback: TokenBuckets | None = None, clock: type[time.monotonic] | None = None) -> None:  # type: ignore[valid-type]
         self._leases: dict[str, int] = {}
         self._refused_until: dict[str, float] = {}
+        self._refills: dict[str, asyncio.Task[None]] = {}
         self._fallback = fallback or TokenBuckets()
         self._clock = clock or time.monotonic
         self._process = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -138,31 +140,74 @@ class SharedBuckets:
         left = self._leases.get(key, 0)
         if left > 0:
             self._leases[key] = left - 1
+            if left - 1 <= self.batch(per_minute) // 2:
+                self._refill_ahead(reader, key, per_minute)
             return 0.0
+        refill = self._refills.get(key)
+        if refill is not None:
+            # A batch is on its way: wait for it (shielded: a client that goes away does not cancel
+            # what other requests of the key wait for), then spend from it or take its refusal.
+            await asyncio.shield(refill)
+            if self._leases.get(key, 0) > 0 or key in self._refused_until:
+                return await self.take(reader, key, per_minute)
         now = self._clock()
         until = self._refused_until.get(key)
         if until is not None:
             if now < until:
                 return until - now
             del self._refused_until[key]
-        rate = per_minute / 60.0
         try:
-            if now >= self._next_heartbeat:
-                await self._heartbeat(reader, now)
-            rows = await reader.fetch(_TAKE, {"key": key, "cap": per_minute, "n": self.batch(per_minute), "rate": rate})
-            self.round_trips += 1
-            if self.round_trips % 1000 == 0:
-                await reader.execute(_FORGET, {})
+            granted, tokens = await self._lease(reader, key, per_minute, now)
         except Exception:  # the database is down: limit in this process until it is back
             log.warning("shared rate limit unavailable; limiting in this process")
             return self._fallback.take(key, per_minute)
-        granted, tokens = rows[0].granted, rows[0].tokens
         if granted >= 1:
-            if len(self._leases) >= MAX_BUCKETS:
-                self._leases.clear()  # unspent tokens forgotten: stricter, never looser
-            self._leases[key] = granted - 1
+            self._keep_lease(key, granted - 1)
+            if granted - 1 <= self.batch(per_minute) // 2:
+                self._refill_ahead(reader, key, per_minute)
             return 0.0
-        wait = float((1.0 - tokens) / rate)
+        return self._refuse(key, tokens, per_minute, now)
+
+    def _refill_ahead(self, reader: Any, key: str, per_minute: int) -> None:
+        """Lease the next batch while half of this one is left, so a client within its limit does not
+        wait for the round trip (at a low limit every batch is a few tokens: without this, most of its
+        requests would). Unspent, a process holds at most 1.5 batches of a key."""
+        if key in self._refills or self._clock() < self._refused_until.get(key, 0.0):
+            return
+        if len(self._refills) >= MAX_BUCKETS:
+            return  # too many at once: the request path asks when the lease is spent
+        self._refills[key] = asyncio.create_task(self._refill(reader, key, per_minute))
+
+    async def _refill(self, reader: Any, key: str, per_minute: int) -> None:
+        now = self._clock()
+        try:
+            granted, tokens = await self._lease(reader, key, per_minute, now)
+        except Exception:
+            return  # the request path asks again (and falls back to this process if it must)
+        finally:
+            self._refills.pop(key, None)
+        if granted >= 1:
+            self._keep_lease(key, self._leases.get(key, 0) + granted)
+        else:
+            self._refuse(key, tokens, per_minute, now)  # applies once what is leased is spent
+
+    async def _lease(self, reader: Any, key: str, per_minute: int, now: float) -> tuple[int, float]:
+        if now >= self._next_heartbeat:
+            await self._heartbeat(reader, now)
+        params = {"key": key, "cap": per_minute, "n": self.batch(per_minute), "rate": per_minute / 60.0}
+        rows = await reader.fetch(_TAKE, params)
+        self.round_trips += 1
+        if self.round_trips % 1000 == 0:
+            await reader.execute(_FORGET, {})
+        return int(rows[0].granted), float(rows[0].tokens)
+
+    def _keep_lease(self, key: str, tokens: int) -> None:
+        if len(self._leases) >= MAX_BUCKETS and key not in self._leases:
+            self._leases.clear()  # unspent tokens forgotten: stricter, never looser
+        self._leases[key] = tokens
+
+    def _refuse(self, key: str, tokens: float, per_minute: int, now: float) -> float:
+        wait = float((1.0 - tokens) / (per_minute / 60.0))
         if len(self._refused_until) >= MAX_BUCKETS:
             self._refused_until.clear()  # forgotten refusals only cost round trips again
         self._refused_until[key] = now + wait

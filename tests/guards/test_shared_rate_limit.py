@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from typing import Any
 
 import httpx2
@@ -92,3 +93,53 @@ def test_leases_shrink_as_more_processes_share_the_buckets(database_url: str, db
     # 1 + 5% / 5: all five together hold at most 5% unspent.
     assert round(_bucket(db, "ip:alone")[0]) == 600 - 31
     assert round(_bucket(db, "ip:among-five")[0]) == 600 - 7
+
+
+class _CountingReader:
+    """A reader that counts the statements asked while a request is being limited (`in_request`)
+    apart from those asked between requests (the next batch, leased ahead in the background)."""
+
+    def __init__(self, reader: Reader) -> None:
+        self._reader = reader
+        self.in_request = False
+        self.on_request_path = 0
+        self.in_background = 0
+
+    async def fetch(self, sql: str, params: dict[str, Any]) -> Any:
+        if self.in_request:
+            self.on_request_path += 1
+        else:
+            self.in_background += 1
+        return await self._reader.fetch(sql, params)
+
+    async def execute(self, sql: str, params: dict[str, Any]) -> Any:
+        return await self._reader.execute(sql, params)
+
+
+@pytest.mark.parametrize("limit", [10, 60])  # leases of 1 and 4 tokens
+def test_a_client_within_a_low_limit_waits_for_the_database_only_on_its_first_request(
+    database_url: str, limit: int
+) -> None:
+    buckets = SharedBuckets()
+
+    async def client(reader: Reader) -> tuple[int, float, _CountingReader]:
+        counting = _CountingReader(reader)
+        allowed, started = 0, time.monotonic()
+        while allowed <= 2 * limit:
+            counting.in_request = True
+            wait = await buckets.take(counting, f"ip:steady-{limit}", limit)
+            counting.in_request = False
+            if wait > 0:
+                break
+            allowed += 1
+            await asyncio.sleep(0.02)  # a person's pace, far above a round trip
+        return allowed, time.monotonic() - started, counting
+
+    allowed, elapsed, counting = asyncio.run(_with_reader(database_url, client))
+
+    # The limit holds, leased ahead or not: a full bucket and what it refilled meanwhile.
+    assert limit <= allowed <= limit + elapsed * limit / 60 + 1, (allowed, elapsed)
+    # Only the first request waited for PostgreSQL (its take and this process's heartbeat; at most
+    # once more, for a heartbeat or the refusal); every later batch was leased between requests.
+    assert counting.on_request_path <= 3, (counting.on_request_path, counting.in_background)
+    assert counting.in_background >= allowed // buckets.batch(limit) - 2, counting.in_background
