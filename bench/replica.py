@@ -8,7 +8,10 @@ makes), one `aidmap serve` with the replica as its read database:
    replica, for --needs needs, one at a time. PostgreSQL's own `pg_stat_replication.replay_lag`
    is sampled too.
 2. the time `signOut` takes with the replica (it answers once the replica has the revocation)
-   and on a server without one, alternating.
+   and on a server without one, alternating;
+3. where the searches' database work goes: --searches signed-in `needs(near:)` requests (a token
+   look-up and a search each, one keep-alive client) to each server, alternating twice, with the
+   CPU time of the primary's and of the replica's client backends from /proc.
 
 Both servers, PostgreSQL, its replica and this client share the machine. Results: bench/results/replica.md.
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import random
 import shutil
 import statistics
 import sys
@@ -39,11 +43,15 @@ from aidmap.schema.ids import from_global_id  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import free_port, start_server, stop_server  # noqa: E402
+from peer import Backends, spent  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SIGN_UP = """mutation ($input: SignUpInput!) { signUp(input: $input) { token errors { code } } }"""
 CREATE_NEED = """mutation ($input: CreateNeedInput!) { createNeed(input: $input) { need { id } errors { code } } }"""
 SIGN_OUT = "mutation { signOut { revokedTokens errors { code } } }"
+SEARCH = """query ($near: GeoPointInput!) {
+  needs(near: $near, radiusMeters: 5000, categories: [FOOD], first: 20) { edges { distanceMeters node { id title } } }
+}"""
 NEED = {"category": "FOOD", "title": "Gạo", "quantity": 5, "unit": "kg", "urgency": "HIGH",
         "location": {"lat": 21.0285, "lon": 105.8542}, "contactPhone": "0912 345 678"}  # fmt: skip
 
@@ -80,6 +88,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--needs", type=int, default=200)
     parser.add_argument("--sign-outs", type=int, default=50)
+    parser.add_argument("--searches", type=int, default=2000)
     parser.add_argument("--out", type=Path, default=RESULTS / "replica.md")
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="aidmap-replica-bench-"))
@@ -130,6 +139,28 @@ def main() -> int:
                 began = time.perf_counter()
                 assert who.data(SIGN_OUT, None, victim)["signOut"]["revokedTokens"] == 1
                 sign_out[name].append((time.perf_counter() - began) * 1000)
+        # A searcher who has written nothing (its own reads would go to the primary for a while).
+        searcher = {"with the replica": (client, sign_up(client)), "without": (plain, sign_up(plain))}
+        time.sleep(3)
+        rng = random.Random(7)
+        work: dict[str, dict[str, float]] = {
+            name: {"requests": 0, "seconds": 0.0, "primary": 0.0, "replica": 0.0} for name in searcher
+        }
+        on_primary_backends = Backends(primary.url("aidmap_bench"))
+        on_replica_backends = Backends(replica.url("aidmap_bench"))
+        for _ in range(2):
+            for name, (who, searching) in searcher.items():
+                points = [{"lat": 21.0 + rng.random() * 0.3, "lon": 105.85} for _ in range(args.searches)]
+                before = on_primary_backends.snapshot(), on_replica_backends.snapshot()
+                began = time.perf_counter()
+                for point in points:
+                    who.data(SEARCH, {"near": point}, searching)
+                work[name]["seconds"] += time.perf_counter() - began
+                work[name]["requests"] += len(points)
+                work[name]["primary"] += spent(before[0], on_primary_backends.snapshot())
+                work[name]["replica"] += spent(before[1], on_replica_backends.snapshot())
+        on_primary_backends.close()
+        on_replica_backends.close()
     finally:
         for server in servers:
             stop_server(server)
@@ -159,7 +190,21 @@ def main() -> int:
             f"| signOut, {name} | {pct(values, 50):.2f} ms | {pct(values, 90):.2f} ms | {pct(values, 99):.2f} ms | "
             f"{max(values):.2f} ms | {len(values)} |"
         )
-    lines += ["", f"Median createNeed-to-replica lag {statistics.median(lags):.2f} ms."]
+    lines += [
+        "",
+        f"Median createNeed-to-replica lag {statistics.median(lags):.2f} ms.",
+        "",
+        "Signed-in searches (a token look-up and `needs(near:, first: 20)` each), one client, alternating:",
+        "",
+        "| server | requests | req/s | primary PostgreSQL CPU per request | replica PostgreSQL CPU per request |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, w in work.items():
+        n = w["requests"]
+        lines.append(
+            f"| {name} | {n:.0f} | {n / w['seconds']:.0f} | {w['primary'] / n * 1000:.3f} ms | "
+            f"{w['replica'] / n * 1000:.3f} ms |"
+        )
     report = "\n".join(lines) + "\n"
     args.out.write_text(report)
     print(report)
