@@ -58,12 +58,22 @@ NEED = {"category": "FOOD", "title": "Gạo", "quantity": 5, "unit": "kg", "urge
 
 class Client:
     def __init__(self, port: int) -> None:
+        self._port = port
         self._conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
     def data(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> dict[str, Any]:
         headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {token}"} if token else {})
-        self._conn.request("POST", "/graphql", json.dumps({"query": query, "variables": variables or {}}), headers)
-        answer: dict[str, Any] = json.loads(self._conn.getresponse().read())
+        body = json.dumps({"query": query, "variables": variables or {}})
+        try:
+            self._conn.request("POST", "/graphql", body, headers)
+            raw = self._conn.getresponse().read()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # The server closed the idle keep-alive connection (uvicorn: after 5 s).
+            self._conn.close()
+            self._conn = http.client.HTTPConnection("127.0.0.1", self._port, timeout=30)
+            self._conn.request("POST", "/graphql", body, headers)
+            raw = self._conn.getresponse().read()
+        answer: dict[str, Any] = json.loads(raw)
         if answer.get("errors"):
             raise SystemExit(f"error: {answer}")
         return answer["data"]
