@@ -37,6 +37,7 @@ from aidmap import i18n
 from aidmap.db.engine import make_engine, make_read_sessionmaker, make_sessionmaker
 from aidmap.db.migrate import head_revision
 from aidmap.db.reader import Reader
+from aidmap.db.replica import REPLICA_CONNECTION_WAIT_S, ReadRouter
 from aidmap.events.access_log import AccessLog
 from aidmap.events.fanout import FanOut
 from aidmap.events.listener import Listener
@@ -79,6 +80,7 @@ class State(TypedDict):
     sessions: async_sessionmaker[AsyncSession]
     reads: async_sessionmaker[AsyncSession]
     reader: Reader
+    router: ReadRouter
     fanout: FanOut
     match_index: MatchIndex
     snapshots: Snapshots
@@ -387,7 +389,8 @@ class AidmapGraphQL(GraphQL[Context, None]):
                 request.scope["aidmap.refused"] = refused.reason
                 partner, viewer = None, None
         else:
-            viewer = await viewer_for_token(reader=reader, token=token) if token else None
+            router: ReadRouter = request.state.router
+            viewer = await viewer_for_token(reader=router, token=token, primary=reader) if token else None
         return Context(
             sessions=sessions,
             reads=reads,
@@ -407,6 +410,7 @@ class AidmapGraphQL(GraphQL[Context, None]):
             token_hash=hash_token(token) if token and partner is None and viewer is not None else None,
             metrics=request.state.metrics,
             sms=request.state.sms,
+            router=request.state.router,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | None:
@@ -437,7 +441,11 @@ class AidmapGraphQL(GraphQL[Context, None]):
             except PartnerRefused as refused:
                 raise ConnectionRejectionError({"message": refused.reason}) from None
         elif token is not None:
-            context.viewer = await viewer_for_token(reader=context.reader, token=token) if token else None
+            context.viewer = (
+                await viewer_for_token(reader=context.router or context.reader, token=token, primary=context.reader)
+                if token
+                else None
+            )
             if context.viewer is None:
                 # Closes with 4403: a client with a bad token learns it now, not on its first subscription.
                 raise ConnectionRejectionError({"message": "The token is not valid or has expired."})
@@ -472,6 +480,14 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         engine = make_engine(database_url, pool_size=settings.db_pool_size)
         reader = Reader(database_url, max_size=settings.db_pool_size)
         await reader.open()
+        replica = (
+            Reader(read_url, max_size=settings.db_pool_size, connection_wait_s=REPLICA_CONNECTION_WAIT_S)
+            if (read_url := settings.read_database_url)
+            else None
+        )
+        router = ReadRouter(reader, replica, max_lag_s=settings.read_max_lag_seconds, metrics=metrics)
+        await router.start()
+        app.state.router = router
         fanout = FanOut(queue_limit=settings.subscriber_queue_limit)
         # Order matters: note the last event, load the index (a snapshot at least that new), then stream
         # from that event on; replayed events re-apply idempotently, and none falls in between.
@@ -512,6 +528,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
                 "sessions": sessions,
                 "reads": make_read_sessionmaker(engine),
                 "reader": reader,
+                "router": router,
                 "fanout": fanout,
                 "match_index": match_index,
                 "snapshots": snapshots,
@@ -535,6 +552,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
             await cascade.stop()
             await expiry.stop()
             await listener.stop()
+            await router.stop()
             await reader.close()
             await engine.dispose()
 

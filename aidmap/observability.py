@@ -102,6 +102,18 @@ class Metrics:
         self.webhook_failures = Counter(
             "aidmap_webhook_delivery_failures", "Webhook delivery attempts that failed", registry=self.registry
         )
+        self.hot_reads = Counter(
+            "aidmap_hot_reads", "Hot reads (searches, token look-ups, suggestions) by the server that answered "
+            "(replica or primary; db/replica.py)", ["server"], registry=self.registry,
+        )  # fmt: skip
+        self.replica_lag = Gauge(
+            "aidmap_replica_lag_seconds", "How far behind the read replica was at its last probe",
+            registry=self.registry,
+        )  # fmt: skip
+        self.replica_fresh = Gauge(
+            "aidmap_replica_fresh", "1 while the read replica may serve (within AIDMAP_READ_MAX_LAG_SECONDS)",
+            registry=self.registry,
+        )  # fmt: skip
         self.sms_messages = Counter(
             "aidmap_sms_messages", "Text messages by outcome (sent, failed, dropped)", ["outcome"],
             registry=self.registry,

@@ -32,6 +32,10 @@ def _env_list(raw: str) -> tuple[str, ...]:
 class Settings:
     # With no URL the service starts its own PostGIS cluster in `data_dir`.
     database_url: str | None = None
+    # A streaming replica of that database for the hot reads (db/replica.py); None: all on the primary.
+    read_database_url: str | None = None
+    # The most a replica may be behind and still serve; also how long a revocation may wait for it.
+    read_max_lag_seconds: float = 2.0
     data_dir: Path = PROJECT_ROOT / ".aidmap"
     pg_port: int = 54329
     pg_bin_dir: Path | None = None
@@ -143,6 +147,8 @@ class Settings:
     tile_url: str = ""
 
     def __post_init__(self) -> None:
+        if not self.read_max_lag_seconds > 0:
+            raise ValueError(f"AIDMAP_READ_MAX_LAG_SECONDS must be more than 0, not {self.read_max_lag_seconds!r}")
         if self.disclose_on not in DISCLOSE_ON:
             raise ValueError(f"AIDMAP_DISCLOSE_ON must be one of {', '.join(DISCLOSE_ON)}, not {self.disclose_on!r}")
         if self.sms_gateway not in SMS_GATEWAYS:
@@ -156,6 +162,8 @@ class Settings:
         bin_dir = env.get("AIDMAP_PG_BIN")
         return cls(
             database_url=env.get("AIDMAP_DATABASE_URL") or None,
+            read_database_url=env.get("AIDMAP_READ_DATABASE_URL") or None,
+            read_max_lag_seconds=float(env.get("AIDMAP_READ_MAX_LAG_SECONDS", "2")),
             data_dir=Path(env.get("AIDMAP_DATA_DIR", str(PROJECT_ROOT / ".aidmap"))),
             pg_port=int(env.get("AIDMAP_PG_PORT", "54329")),
             pg_bin_dir=Path(bin_dir) if bin_dir else None,

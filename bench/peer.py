@@ -267,10 +267,11 @@ def summarize(bursts: dict[str, list[dict[str, Any]]], levels: tuple[int, ...], 
                 "postgres_cpu_ms": sum(b["postgres_cpu_ms"] * b["requests"] for b in at) / max(requests, 1),
                 "errors": sum(b["errors"] for b in at),
             }  # fmt: skip
-        best = []
+        best: list[float | None] = []
         for r in range(rounds):
             within = [b["rps"] for b in runs if b["round"] == r and b["p99_ms"] < TARGET_P99_MS and b["errors"] == 0]
-            best.append(max(within) if within else 0.0)
+            # None, not 0: a round with no burst under the target has no rate to compare.
+            best.append(max(within) if within else None)
         summary["servers"][name] = {"levels": per_level, "best_under_target": best}
     a, b = summary["servers"][first], summary["servers"][second]
     for c in levels:
@@ -287,18 +288,44 @@ def summarize(bursts: dict[str, list[dict[str, Any]]], levels: tuple[int, ...], 
             "server_cpu": a["levels"][c]["server_cpu_ms"] / b["levels"][c]["server_cpu_ms"],
             "postgres_cpu": a["levels"][c]["postgres_cpu_ms"] / b["levels"][c]["postgres_cpu_ms"],
         }  # fmt: skip
-    best_ratio = [
-        x / y if y else float("inf") for x, y in zip(a["best_under_target"], b["best_under_target"], strict=True)
-    ]
+    # Only rounds where both servers had a burst under the target give a ratio; the others are
+    # listed, so a round one server never made is not read as an infinite (or zero) ratio.
+    pairs = list(zip(a["best_under_target"], b["best_under_target"], strict=True))
+    best_ratio = [x / y for x, y in pairs if x is not None and y is not None]
     summary["ratios"]["best_under_target"] = {
-        "median": statistics.median(best_ratio),
-        "range": [min(best_ratio), max(best_ratio)],
+        "median": statistics.median(best_ratio) if best_ratio else None,
+        "range": [min(best_ratio), max(best_ratio)] if best_ratio else None,
+        "excluded_rounds": [r for r, (x, y) in enumerate(pairs) if x is None or y is None],
     }
     return summary
 
 
 def _range(values: list[float], fmt: str = "{:.0f}") -> str:
     return f"{fmt.format(values[0])}-{fmt.format(values[1])}"
+
+
+def best_cell(best: list[float | None]) -> str:
+    """A server's best rate under the target: median and range over the rounds that had one."""
+    made = [x for x in best if x is not None]
+    if not made:
+        return f"none under {TARGET_P99_MS:.0f} ms"
+    cell = f"{statistics.median(made):.0f} ({min(made):.0f}-{max(made):.0f})"
+    missed = len(best) - len(made)
+    return cell + (f"; none under {TARGET_P99_MS:.0f} ms in {missed} of {len(best)} rounds" if missed else "")
+
+
+def ratio_cell(ratio: dict[str, Any], rounds: int) -> str:
+    """The best-rate ratio over the rounds where both servers had one, saying which were left out."""
+    if ratio["median"] is None:
+        return f"no round where both had a burst under {TARGET_P99_MS:.0f} ms"
+    cell = f"**{ratio['median']:.2f}x** ({_range(ratio['range'], '{:.2f}')})"
+    excluded = ratio.get("excluded_rounds") or []
+    if excluded:
+        cell += (
+            f"; {len(excluded)} of {rounds} rounds left out (a server had no burst under "
+            f"{TARGET_P99_MS:.0f} ms: round {', '.join(str(r + 1) for r in excluded)})"
+        )
+    return cell
 
 
 def markdown(title: str, summary: dict[str, Any], levels: tuple[int, ...], note: str) -> str:
@@ -311,15 +338,14 @@ def markdown(title: str, summary: dict[str, Any], levels: tuple[int, ...], note:
     main_level = 4 if 4 in levels else levels[0]
     for name in (first, second):
         s = summary["servers"][name]
-        best = s["best_under_target"]
         lines.append(
-            f"| {name} | {statistics.median(best):.0f} ({min(best):.0f}-{max(best):.0f}) | "
+            f"| {name} | {best_cell(s['best_under_target'])} | "
             f"{s['levels'][main_level]['server_cpu_ms']:.2f} ms | {s['levels'][main_level]['postgres_cpu_ms']:.2f} ms |"
         )
     ratio = summary["ratios"]
     lines.append(
-        f"| **{first} / {second}** | **{ratio['best_under_target']['median']:.2f}x** "
-        f"({_range(ratio['best_under_target']['range'], '{:.2f}')}) | {ratio[main_level]['server_cpu']:.2f}x | "
+        f"| **{first} / {second}** | {ratio_cell(ratio['best_under_target'], len(s['best_under_target']))} "
+        f"| {ratio[main_level]['server_cpu']:.2f}x | "
         f"{ratio[main_level]['postgres_cpu']:.2f}x |"
     )
     lines += [
@@ -362,7 +388,13 @@ def goals(peer: dict[str, Any], workers: dict[str, Any] | None) -> str:
         )
     if workers is not None:
         best = workers["ratios"]["best_under_target"]["median"]
-        lines.append(f"- `--workers 2` more req/s at p99 < 50 ms than one worker: {best:.2f}x, {verdict(best > 1)}")
+        if best is None:
+            lines.append(
+                "- `--workers 2` more req/s at p99 < 50 ms than one worker: no round where both had a burst "
+                "under 50 ms, **not measured**"
+            )
+        else:
+            lines.append(f"- `--workers 2` more req/s at p99 < 50 ms than one worker: {best:.2f}x, {verdict(best > 1)}")
     return "\n".join(lines) + "\n"
 
 

@@ -74,7 +74,9 @@ class LocalCluster:
     def is_initialized(self) -> bool:
         return (self.data_dir / "PG_VERSION").exists() and self.password_file.exists()
 
-    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def _run(
+        self, *args: str, check: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         user = self.server_user
         result = subprocess.run(
             [str(self.bin_dir / args[0]), *args[1:]],
@@ -82,7 +84,7 @@ class LocalCluster:
             group=user,
             extra_groups=[] if user else None,
             cwd="/",
-            env={**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"},
+            env={**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8", **(env or {})},
             capture_output=True,
             text=True,
             check=False,
@@ -182,3 +184,27 @@ class LocalCluster:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
             if not exists:
                 conn.execute(f'CREATE DATABASE "{name}"')
+
+    def replicate(self, base_dir: Path, port: int) -> LocalCluster:
+        """A hot-standby streaming replica of this running cluster in base_dir, on 127.0.0.1:port, run by
+        the same OS user: `pg_basebackup -R` over the replication line initdb's pg_hba.conf has for
+        127.0.0.1 (the superuser may replicate; PostgreSQL 10+ defaults to wal_level=replica and 10 WAL
+        senders). Not started."""
+        replica = LocalCluster(base_dir=base_dir, port=port, bin_dir=self.bin_dir, durable=self.durable)
+        base_dir.mkdir(parents=True, exist_ok=True)
+        replica.password_file.write_text(self.password() + "\n")
+        replica.password_file.chmod(0o600)
+        replica.data_dir.mkdir(mode=0o700, exist_ok=True)
+        replica._give_to_server_user(replica.data_dir)
+        replica._make_traversable()
+        # -R writes standby.signal and primary_conninfo (with this password) into the copy.
+        self._run(
+            "pg_basebackup", "-D", str(replica.data_dir), "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER,
+            "-R", "-X", "stream", "-c", "fast", "--no-sync" if not self.durable else "--progress",
+            env={"PGPASSWORD": self.password()},
+        )  # fmt: skip
+        with (replica.data_dir / "postgresql.conf").open("a") as f:
+            # The later line wins: the copy keeps the primary's settings but its own port.
+            f.write(f"\n# aidmap replica of 127.0.0.1:{self.port}\nport = {port}\nhot_standby = on\n")
+        log.info("made a streaming replica of 127.0.0.1:%d in %s", self.port, replica.data_dir)
+        return replica

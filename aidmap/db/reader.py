@@ -47,7 +47,8 @@ CONNECTION_WAIT_S = 2.0
 
 
 class Reader:
-    def __init__(self, url: str, *, max_size: int) -> None:
+    def __init__(self, url: str, *, max_size: int, connection_wait_s: float = CONNECTION_WAIT_S) -> None:
+        self._connection_wait_s = connection_wait_s
         self._pool = AsyncConnectionPool(
             conninfo_from_url(url),
             min_size=1,
@@ -57,8 +58,9 @@ class Reader:
             kwargs={"autocommit": True, "prepare_threshold": 2},
         )
 
-    async def open(self) -> None:
-        await self._pool.open(wait=True, timeout=30)
+    async def open(self, *, wait: bool = True) -> None:
+        """Open the pool; wait=False connects in the background (a replica that may be down at start)."""
+        await self._pool.open(wait=wait, timeout=30)
 
     async def close(self) -> None:
         await self._pool.close()
@@ -81,11 +83,15 @@ class Reader:
 
     async def execute(self, sql: str, params: dict[str, Any]) -> None:
         """One statement that returns nothing (an autocommitted write)."""
-        async with self._pool.connection(timeout=CONNECTION_WAIT_S) as conn:
+        async with self._pool.connection(timeout=self._connection_wait_s) as conn:
             await conn.execute(sql, params)
 
+    async def fetch_once(self, sql: str, params: dict[str, Any], *, binary: bool = False) -> list[Any]:
+        """fetch without the retry, for a caller with somewhere else to go (db/replica.py)."""
+        return await self._fetch(sql, params, binary)
+
     async def _fetch(self, sql: str, params: dict[str, Any], binary: bool) -> list[Any]:
-        async with self._pool.connection(timeout=CONNECTION_WAIT_S) as conn:
+        async with self._pool.connection(timeout=self._connection_wait_s) as conn:
             cursor = conn.cursor(row_factory=namedtuple_row, binary=binary)
             await cursor.execute(sql, params)
             return await cursor.fetchall()

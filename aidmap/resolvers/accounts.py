@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aidmap.db.reader import Reader
+from aidmap.db.replica import Reads
 from aidmap.models import AccessToken, Account, Role, SignInBackoff
 from aidmap.models.need import Principal
 from aidmap.resolvers.problems import SESSION_EXPIRED, Code, Problem, Problems
@@ -443,7 +444,7 @@ SELECT code FROM covered
 """
 
 
-async def _viewer(reader: Reader, row: object) -> Viewer:
+async def _viewer(reader: Reads, row: object) -> Viewer:
     roles = tuple(row.roles)  # type: ignore[attr-defined]
     wards: frozenset[str] = frozenset()
     if Role.VERIFIER.value in roles:
@@ -458,9 +459,17 @@ async def _viewer(reader: Reader, row: object) -> Viewer:
     )
 
 
-async def viewer_for_token(*, reader: Reader, token: str) -> Viewer | None:
-    """The viewer a bearer token belongs to, or None when it is unknown, revoked or expired."""
-    rows = await reader.fetch(_VIEWER_SQL, {"token_hash": hash_token(token)})
+async def viewer_for_token(*, reader: Reads, token: str, primary: Reads | None = None) -> Viewer | None:
+    """The viewer a bearer token belongs to, or None when it is unknown, revoked or expired.
+
+    With `reader` a replica (db/replica.py), a token it does not know may be one issued a moment ago
+    (signUp, signIn): `primary` is asked then. A token the replica does know is live: revocations wait
+    for the replica before they answer."""
+    params = {"token_hash": hash_token(token)}
+    rows = await reader.fetch(_VIEWER_SQL, params)
+    if not rows and primary is not None and primary is not reader:
+        reader = primary
+        rows = await reader.fetch(_VIEWER_SQL, params)
     return await _viewer(reader, rows[0]) if rows else None
 
 

@@ -11,7 +11,8 @@ from typing import Any, Generic, TypeVar
 from geoalchemy2 import Geography
 from sqlalchemy import ColumnElement, func, literal_column
 
-from aidmap.db.reader import Reader, located_columns
+from aidmap.db.reader import located_columns
+from aidmap.db.replica import Reads
 from aidmap.models.need import HIDDEN_STATUSES
 from aidmap.resolvers.cursors import check_page_size, distance_cursor, parse_distance_cursor
 from aidmap.resolvers.problems import UserInputError
@@ -110,7 +111,7 @@ def _nearest_sql(table: str, columns: str, where: tuple[str, ...], resume: bool,
 
 async def nearest(
     *,
-    reader: Reader,
+    reader: Reads,
     model: Any,
     lon: float,
     lat: float,
@@ -135,7 +136,7 @@ async def nearest(
 
 async def nearest_rows(
     *,
-    reader: Reader,
+    reader: Reads,
     model: Any,
     lon: float,
     lat: float,

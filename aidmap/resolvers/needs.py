@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aidmap.db.reader import Reader
+from aidmap.db.replica import Reads
 from aidmap.events.outbox import emit
 from aidmap.models import (
     Account,
@@ -402,7 +402,7 @@ def _search_filter(
 
 async def search(
     *,
-    reader: Reader,
+    reader: Reads,
     lat: float,
     lon: float,
     radius_m: float,
@@ -421,7 +421,7 @@ async def search(
 
 async def search_rows(
     *,
-    reader: Reader,
+    reader: Reads,
     lat: float,
     lon: float,
     radius_m: float,

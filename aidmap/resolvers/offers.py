@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aidmap.db.reader import Reader
+from aidmap.db.replica import Reads
 from aidmap.events.outbox import emit
 from aidmap.models import EventKind, NeedCategory, Offer, OfferStatus
 from aidmap.resolvers.accounts import Viewer
@@ -135,7 +135,7 @@ def _search_filter(categories: list[NeedCategory] | None) -> tuple[tuple[str, ..
 
 async def search(
     *,
-    reader: Reader,
+    reader: Reads,
     lat: float,
     lon: float,
     radius_m: float,
@@ -153,7 +153,7 @@ async def search(
 
 async def search_rows(
     *,
-    reader: Reader,
+    reader: Reads,
     lat: float,
     lon: float,
     radius_m: float,

@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aidmap.db.reader import Reader, located_columns
+from aidmap.db.reader import located_columns
+from aidmap.db.replica import Reads
 from aidmap.events.match_index import MatchIndex
 from aidmap.geo.distance import haversine_m
 from aidmap.geo.score import WAITING_FULL_HOURS, WEIGHTS, ScoreParts, score
@@ -155,7 +156,7 @@ async def _rank_in(
 
 
 async def needs_for_offer(
-    *, session: AsyncSession, reader: Reader, index: MatchIndex, viewer: Viewer, offer_id: int, first: int
+    *, session: AsyncSession, reader: Reads, index: MatchIndex, viewer: Viewer, offer_id: int, first: int
 ) -> list[Suggestion]:
     """Open needs of the offer's category within the donor's radius (for the offer's donor), best first.
 

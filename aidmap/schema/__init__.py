@@ -9,7 +9,15 @@ from functools import lru_cache
 import strawberry
 from graphql import DocumentNode, GraphQLError, parse, specified_rules, validate
 from graphql.validation import ASTValidationRule
-from strawberry.extensions import AddValidationRules, MaskErrors, MaxTokensLimiter, ParserCache, ValidationCache
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxTokensLimiter,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.types.graphql import OperationType
 
 from aidmap.i18n import translate
 from aidmap.observability import MetricsExtension
@@ -22,6 +30,24 @@ from aidmap.schema.subscription import Subscription
 from aidmap.schema.types import Account, Message, Need, Offer, Pledge
 
 log = logging.getLogger("aidmap.graphql")
+
+
+class ReadYourWrites(SchemaExtension):
+    """After a viewer's mutation, this process reads that viewer's searches on the primary for a while,
+    so what they just wrote is there even when the replica lags (db/replica.py)."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        context = self.execution_context.context
+        router, viewer = getattr(context, "router", None), getattr(context, "viewer", None)
+        if router is None or viewer is None:
+            return
+        try:
+            mutation = self.execution_context.operation_type is OperationType.MUTATION
+        except Exception:  # no operation to name (a document that did not parse, an unknown name)
+            return
+        if mutation:
+            router.wrote(viewer.account_id)
 
 
 def should_mask_error(error: GraphQLError) -> bool:
@@ -119,6 +145,7 @@ def build_schema(limits: Limits | None = None) -> AidmapSchema:
             lambda: validation(maxsize=256),
             checks,
             MetricsExtension,
+            ReadYourWrites,
         ],
         execution_context_class=SharingExecutionContext,
     )

@@ -217,7 +217,7 @@ class SearchField:
         args = self.static_args if self.static_args is not None else get_argument_values(self.field, self.node, coerced)
         near, categories = args["near"], args.get("categories")
         common = {
-            "reader": ctx.reader, "lat": near["lat"], "lon": near["lon"], "radius_m": args["radiusMeters"],
+            "reader": ctx.hot_reader, "lat": near["lat"], "lon": near["lon"], "radius_m": args["radiusMeters"],
             "categories": [models.NeedCategory(c) for c in categories] if categories else None,
             "first": args["first"], "after": args.get("after"), "columns": self.columns,
         }  # fmt: skip

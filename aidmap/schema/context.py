@@ -13,6 +13,7 @@ from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
 from aidmap.db.reader import Reader
+from aidmap.db.replica import ReadRouter, Reads
 from aidmap.events.access_log import AccessLog
 from aidmap.events.fanout import FanOut
 from aidmap.events.match_index import MatchIndex
@@ -100,7 +101,22 @@ class Context:
     metrics: Any = None
     # Text messages sent in the background, through the configured gateway (or the log).
     sms: SmsQueue | None = None
+    # The hot reads (searches, suggestions' candidates): a streaming replica while it is fresh
+    # (db/replica.py); None only where no app built the context.
+    router: ReadRouter | None = None
     _visible_accounts: DataLoader[int, bool] | None = None
+
+    @property
+    def hot_reader(self) -> Reads:
+        """Where this request's hot reads go: the replica, or the primary for a viewer who just wrote."""
+        if self.router is None:
+            return self.reader
+        return self.router.for_account(self.viewer.account_id if self.viewer is not None else None)
+
+    async def settle_revocation(self) -> None:
+        """After committing a revocation: return once no replica read can undo it (db/replica.py)."""
+        if self.router is not None:
+            await self.router.settle()
 
     async def visible_account(self, account_id: int) -> Account | None:
         """The account, if this viewer may see it (accounts.visible_accounts), else None: the rule of

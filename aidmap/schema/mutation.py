@@ -324,6 +324,7 @@ class Mutation(WebhookMutation, ImportMutation):
             return SignOutPayload(revoked_tokens=0, errors=own)
         async with info.context.sessions() as session, session.begin():
             revoked = await accounts.sign_out(session=session, token_hash=own[1])
+        await info.context.settle_revocation()
         return SignOutPayload(revoked_tokens=revoked, errors=[])
 
     @strawberry.mutation(
@@ -335,6 +336,7 @@ class Mutation(WebhookMutation, ImportMutation):
             return SignOutPayload(revoked_tokens=0, errors=own)
         async with info.context.sessions() as session, session.begin():
             revoked = await accounts.sign_out_everywhere(session=session, account_id=own[0].account_id)
+        await info.context.settle_revocation()
         return SignOutPayload(revoked_tokens=revoked, errors=[])
 
     @strawberry.mutation(
@@ -360,6 +362,7 @@ class Mutation(WebhookMutation, ImportMutation):
             )
         except Problems as failure:
             return ChangePasswordPayload(errors=to_errors(AccountError, failure.problems))
+        await info.context.settle_revocation()
         async with info.context.sessions() as session:
             account = await session.get(models.Account, viewer.account_id)
         assert account is not None
@@ -570,6 +573,8 @@ class Mutation(WebhookMutation, ImportMutation):
             )  # fmt: skip
 
         row, errors = await _in_transaction(info.context, RoleError, action)
+        if row is not None:
+            await info.context.settle_revocation()  # a role or a ward may have been taken away
         return RolePayload(account=Account.from_model(row) if row else None, errors=errors)
 
     @strawberry.mutation(description="Admins only: take a role away (a verifier loses its areas).")
@@ -581,6 +586,8 @@ class Mutation(WebhookMutation, ImportMutation):
             )
 
         row, errors = await _in_transaction(info.context, RoleError, action)
+        if row is not None:
+            await info.context.settle_revocation()  # a role or a ward may have been taken away
         return RolePayload(account=Account.from_model(row) if row else None, errors=errors)
 
     @strawberry.mutation(

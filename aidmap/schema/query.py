@@ -119,7 +119,7 @@ class Query(WebhookQuery):
     ) -> NeedConnection:
         ctx = info.context
         page = await needs.search(
-            reader=ctx.reader,
+            reader=ctx.hot_reader,
             lat=near.lat,
             lon=near.lon,
             radius_m=radius_meters,
@@ -151,7 +151,7 @@ class Query(WebhookQuery):
     ) -> OfferConnection:
         ctx = info.context
         page = await offers.search(
-            reader=ctx.reader,
+            reader=ctx.hot_reader,
             lat=near.lat,
             lon=near.lon,
             radius_m=radius_meters,
@@ -298,7 +298,7 @@ class Query(WebhookQuery):
         ctx = info.context
         async with ctx.reads() as session:
             found = await suggestions.needs_for_offer(
-                session=session, reader=ctx.reader, index=ctx.match_index, viewer=viewer, offer_id=pk, first=first
+                session=session, reader=ctx.hot_reader, index=ctx.match_index, viewer=viewer, offer_id=pk, first=first
             )
         views = await need_views(ctx, [s.need for s in found])
         return [
