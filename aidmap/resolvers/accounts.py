@@ -123,15 +123,44 @@ def common_passwords() -> frozenset[str]:
     return frozenset(line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
-def password_problems(field: str, password: str) -> list[Problem]:
-    """Why a new password is refused: shorter than MIN_PASSWORD, longer than MAX_PASSWORD, or one of
-    the most common passwords (compared in lower case, so "PassWord123" is "password123")."""
+# Look-alike characters folded before the list is consulted ("p@ssw0rd" is "password").
+_LEET = str.maketrans({"@": "a", "4": "a", "0": "o", "1": "l", "!": "i", "3": "e", "$": "s", "5": "s", "7": "t"})
+
+
+def _skeleton(password: str) -> str:
+    """A password's letters in lower case with look-alikes folded, digits and symbols around them
+    dropped: "Password1!" and "password12" are "password"; all-digit passwords keep their digits."""
+    lowered = password.strip().lower()
+    core = lowered.rstrip("0123456789!?.*#_-+ ").lstrip("0123456789!?.*#_-+ ")
+    if not core:
+        return lowered
+    return "".join(ch for ch in core.translate(_LEET) if ch.isalnum())
+
+
+@lru_cache(maxsize=1)
+def _common_skeletons() -> frozenset[str]:
+    return frozenset(_skeleton(p) for p in common_passwords()) | common_passwords()
+
+
+def password_problems(field: str, password: str, *, phone: str | None = None) -> list[Problem]:
+    """Why a new password is refused: shorter than MIN_PASSWORD, longer than MAX_PASSWORD, fewer than
+    four different visible characters ("aaaaaaaaaa", ten spaces), the person's own phone number in
+    it (the phone is the sign-in name), or one of the most common passwords, compared in lower case
+    with look-alikes folded and digits or symbols around it dropped ("P@ssw0rd12" is "password")."""
     if len(password) < MIN_PASSWORD:
         return [Problem(field, f"{field} must be at least {MIN_PASSWORD} characters.", Code.TOO_SHORT)]
     if len(password) > MAX_PASSWORD:
         return [Problem(field, f"{field} must be at most {MAX_PASSWORD} characters.", Code.TOO_LONG)]
-    if password.strip().lower() in common_passwords():
-        message = "This password is one of the most common ones; choose another (a few words are easy to remember)."
+    visible = {ch for ch in password if ch.isprintable() and not ch.isspace()}
+    digits = "".join(ch for ch in password if ch.isdigit())
+    national = phone.removeprefix("+84") if phone else None
+    if (
+        len(visible) < 4
+        or (national is not None and len(national) >= 6 and national.lstrip("0") in digits)
+        or password.strip().lower() in common_passwords()
+        or _skeleton(password) in _common_skeletons()
+    ):
+        message = "This password is too easy to guess; choose another (a few words are easy to remember)."
         return [Problem(field, message, Code.TOO_COMMON)]
     return []
 
@@ -151,10 +180,14 @@ async def sign_up(
     check = Checker()
     name = check.text("displayName", display_name, max_len=80)
     normalised = check.phone("phone", phone)
-    check.problems.extend(password_problems("password", password))
+    check.problems.extend(password_problems("password", password, phone=normalised))
     if check.problems:
         raise Problems(check.problems)
     assert name is not None and normalised is not None
+    # A taken phone is refused before the password is hashed: hashing is the expensive part, and a
+    # stream of sign-ups for a taken number must not keep the pool from everyone's sign-ins.
+    if (await session.execute(select(Account.id).where(Account.phone == normalised))).first() is not None:
+        raise Problems.one("phone", "An account with this phone number already exists.", Code.PHONE_TAKEN)
     account = Account(
         display_name=name,
         phone=normalised,
@@ -256,8 +289,10 @@ _RECORD_FAILURE = text(
     """
     INSERT INTO sign_in_backoff (key_hash, failures, last_failure_at, locked_until)
     VALUES (:key, :failures, now(), now() + make_interval(secs => :lock))
-    ON CONFLICT (key_hash) DO UPDATE SET failures = EXCLUDED.failures, last_failure_at = EXCLUDED.last_failure_at,
-                                         locked_until = EXCLUDED.locked_until
+    ON CONFLICT (key_hash) DO UPDATE SET failures = EXCLUDED.failures,
+        last_failure_at = CASE WHEN CAST(:since AS float8) IS NULL THEN EXCLUDED.last_failure_at
+                               ELSE sign_in_backoff.last_failure_at + make_interval(secs => CAST(:since AS float8)) END,
+        locked_until = EXCLUDED.locked_until
     """
 )
 # A right password gives back the attempt it reserved: a phone's or a device's failures are forgotten
@@ -290,9 +325,15 @@ async def reserve_attempt(session: AsyncSession, keys: list[tuple[str, BackOff]]
         )
     for key, rule in keys:
         row = rows.get(key)
-        remembered = max(0, row.failures - math.floor(float(row.idle_s) / rule.forget_s())) if row else 0
+        forgotten = math.floor(float(row.idle_s) / rule.forget_s()) if row else 0
+        remembered = max(0, row.failures - forgotten) if row else 0
         lock = rule.lock_after(remembered + 1)
-        await session.execute(_RECORD_FAILURE, {"key": key, "failures": remembered + 1, "lock": lock})
+        # The forgetting clock moves on by the whole periods forgotten, not to now: attempts (a right
+        # password's too, given back later) do not hold back the forgetting of earlier failures.
+        since = forgotten * rule.forget_s() if row and remembered > 0 else None
+        await session.execute(
+            _RECORD_FAILURE, {"key": key, "failures": remembered + 1, "lock": lock, "since": since}
+        )
 
 
 async def give_back(session: AsyncSession, keys: list[tuple[str, BackOff]], forget: set[str]) -> None:
@@ -343,10 +384,17 @@ async def sign_in(
         raise invalid
     if not await password_matches(hash_profile, stored, password):
         raise invalid  # the reserved attempt stays: a failure
+    if account.partner_id is not None:
+        # A partner app's account acts through that app (Aidmap-Act-As, within the key's scopes and
+        # life); a token of its own would outlive and exceed the key. Told like a wrong password.
+        raise invalid
     async with sessions() as session, session.begin():
         await give_back(session, keys, forget={keys[0][0]})
-        account = await session.get(Account, account.id)
-        assert account is not None
+        # Locked, and still the password just checked: a changePassword that committed meanwhile
+        # (and revoked every other token) must not be followed by a token for the old password.
+        account = await session.get(Account, account.id, with_for_update=True)
+        if account is None or account.password_hash != stored:
+            raise invalid
         if hasher.check_needs_rehash(account.password_hash):
             account.password_hash = await hash_password(hash_profile, password)
         token = await _issue_token(session=session, account_id=account.id, ttl_days=ttl_days)
@@ -390,7 +438,9 @@ async def change_password(
     against a budget of the account's own (the per-phone back-off, under its own key): someone holding a stolen
     token cannot guess the password with it, and strangers failing to sign in cannot lock the owner out
     of changing it. Hashing runs in the bounded pool, with no database connection held."""
-    problems = password_problems("newPassword", new_password)
+    async with sessions() as session:
+        phone = (await session.execute(select(Account.phone).where(Account.id == account_id))).scalar_one_or_none()
+    problems = password_problems("newPassword", new_password, phone=phone)
     if problems:
         raise Problems(problems)
     if new_password == current_password:

@@ -94,7 +94,7 @@ def create_admin(*, url: str, phone: str, display_name: str, password: str, hash
                 (row[0],),
             )
             return int(row[0]), False
-        problems = password_problems("The password", password)
+        problems = password_problems("The password", password, phone=normalised)
         if problems:
             raise ValueError(problems[0].message)
         if not display_name.strip():

@@ -168,7 +168,7 @@ def test_a_partner_key_cannot_end_sessions_or_change_passwords(
         json={"query": SIGN_UP, "variables": {"input": {"displayName": "Lan", "phone": phone, "password": PASSWORD}}},
         headers={"Authorization": f"Bearer {key}"},
     ).json()["data"]["signUp"]["account"]["id"]
-    own_token = _sign_in(api, phone, PASSWORD)
+    stored_hash = db.execute("SELECT password_hash FROM accounts WHERE phone LIKE %s", (f"%{phone[-9:]}",)).fetchone()
     tokens_before = db.execute("SELECT count(*) FROM access_tokens WHERE revoked_at IS NULL").fetchone()
     change = {"input": {"currentPassword": PASSWORD, "newPassword": "the partner chose"}}
     for headers in ({"Authorization": f"Bearer {key}"}, {"Authorization": f"Bearer {key}", "Aidmap-Act-As": account}):
@@ -184,7 +184,30 @@ def test_a_partner_key_cannot_end_sessions_or_change_passwords(
     body = api.http.post("/graphql", json={"query": SIGN_OUT_EVERYWHERE}, headers={"Authorization": f"Bearer {narrow}"})
     assert body.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert db.execute("SELECT count(*) FROM access_tokens WHERE revoked_at IS NULL").fetchone() == tokens_before
-    assert _signed_in(api, own_token) and _signed_in(api, _sign_in(api, phone, PASSWORD))
+    assert db.execute("SELECT password_hash FROM accounts WHERE phone LIKE %s", (f"%{phone[-9:]}",)).fetchone() == stored_hash
+
+
+def test_an_account_a_partner_signed_up_gets_no_token_of_its_own_by_password(
+    api: Api, database_url: str, db: psycopg.Connection[Any]
+) -> None:
+    """signUp under a key returns no token; signing in without the key must not return one either: a
+    token of its own would outlive the key's revocation and exceed its scopes."""
+    key = partners.create(
+        url=database_url, name="Scoped app", scopes=["accounts", "needs:read"], rate_limit_per_minute=1000,
+        allowed_origins=[],
+    )[1]  # fmt: skip
+    phone = new_phone()
+    signed = api.http.post(
+        "/graphql",
+        json={"query": SIGN_UP, "variables": {"input": {"displayName": "Lan", "phone": phone, "password": PASSWORD}}},
+        headers={"Authorization": f"Bearer {key}"},
+    ).json()["data"]["signUp"]
+    assert signed["token"] is None and signed["account"] is not None
+    tokens_before = db.execute("SELECT count(*) FROM access_tokens").fetchone()
+    right = api.data(SIGN_IN, {"input": {"phone": phone, "password": PASSWORD}})["signIn"]
+    wrong = api.data(SIGN_IN, {"input": {"phone": phone, "password": "not the password at all"}})["signIn"]
+    assert right == wrong == {"token": None, "errors": [{"code": "INVALID_CREDENTIALS"}]}  # told like a wrong one
+    assert db.execute("SELECT count(*) FROM access_tokens").fetchone() == tokens_before
 
 
 @pytest.mark.parametrize(
