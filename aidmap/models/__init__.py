@@ -1,6 +1,7 @@
 """SQLAlchemy tables, one module per aggregate."""
 
 from aidmap.models.account import AccessToken, Account, Role, VerifierArea
+from aidmap.models.attestation import Attestation, SigningKey, TrustedDeployment
 from aidmap.models.area import AdminArea, AreaLevel
 from aidmap.models.base import Base
 from aidmap.models.event import Event, EventKind
@@ -20,6 +21,9 @@ __all__ = [
     "AccessToken",
     "Account",
     "AdminArea",
+    "Attestation",
+    "SigningKey",
+    "TrustedDeployment",
     "AreaLevel",
     "Base",
     "DonorAvailability",
