@@ -1,8 +1,8 @@
 """SQLAlchemy tables, one module per aggregate."""
 
 from aidmap.models.account import AccessToken, Account, Role, VerifierArea
-from aidmap.models.attestation import Attestation, SigningKey, TrustedDeployment
 from aidmap.models.area import AdminArea, AreaLevel
+from aidmap.models.attestation import Attestation, SigningKey, TrustedDeployment
 from aidmap.models.base import Base
 from aidmap.models.event import Event, EventKind
 from aidmap.models.help import DonorAvailability, HelpAsk, HelpRequest, HelpRequestStatus

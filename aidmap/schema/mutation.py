@@ -13,10 +13,10 @@ from aidmap import models
 from aidmap.resolvers import accounts, claims, idempotency, messages, needs, offers, pledges, roles, verification
 from aidmap.resolvers import help as help_requests
 from aidmap.resolvers.accounts import Viewer
+from aidmap.resolvers.attestations import attestation_issuer
 from aidmap.resolvers.needs import NeedFields
 from aidmap.resolvers.offers import OfferFields
 from aidmap.resolvers.problems import SESSION_EXPIRED, UNAUTHENTICATED, Code, CountedProblems, Problem, Problems
-from aidmap.resolvers.attestations import attestation_issuer
 from aidmap.schema.context import Context
 from aidmap.schema.errors import (
     AccountError,
