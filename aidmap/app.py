@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -53,6 +54,7 @@ from aidmap.jobs.help_requests import help_cascade_job
 from aidmap.models import Scope
 from aidmap.notify.sms import SmsQueue, queue_for
 from aidmap.observability import Metrics, RequestIdMiddleware
+from aidmap.resolvers import attestations
 from aidmap.resolvers.accounts import Viewer, bearer_token, hash_token, viewer_for_account, viewer_for_token
 from aidmap.resolvers.partners import PartnerKey, PartnerKeys, is_partner_key
 from aidmap.resolvers.persisted import MAX_QUERY_CHARS, PersistedQueries, sha256_of
@@ -508,6 +510,9 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         await listener.start()
         app.state.listener = listener
         sessions = make_sessionmaker(engine)
+        # A signing key from the start, so a new deployment's JWKS is never empty (partners trust it first).
+        async with sessions() as session, session.begin():
+            await attestations.ensure_key(session, settings.phone_hash_key())
         expiry = expiry_job(sessions=sessions, interval_s=settings.expiry_interval_seconds)
         expiry.start()
         cascade = help_cascade_job(sessions=sessions, timeout_s=settings.help_timeout_seconds)
@@ -587,6 +592,27 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
             log.warning("metrics: could not read the latest event")
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    async def cached_json(request: Request, body: dict[str, Any], max_age: int) -> Response:
+        """Public JSON partners cache: Cache-Control and an ETag (If-None-Match answers 304)."""
+        payload = orjson.dumps(body)
+        etag = '"' + hashlib.sha256(payload).hexdigest()[:32] + '"'
+        headers = {"Cache-Control": f"public, max-age={max_age}", "ETag": etag, "Access-Control-Allow-Origin": "*"}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return Response(payload, media_type="application/json", headers=headers)
+
+    async def jwks(request: Request) -> Response:
+        """The public keys attestations are signed with: the signer and keys rotated out within their
+        grace period (resolvers/attestations.py). Never a private key: only public_jwk is read."""
+        rows = await request.state.reader.fetch(attestations.JWKS_SQL, {})
+        return await cached_json(request, {"keys": [r.public_jwk for r in rows]}, max_age=3600)
+
+    async def attestation_status(request: Request) -> Response:
+        """Which unexpired attestations are revoked (expired ones fail on their own)."""
+        rows = await request.state.reader.fetch(attestations.STATUS_SQL, {})
+        body = {"issuer": settings.issuer_url(), "revoked": [r.jti for r in rows]}
+        return await cached_json(request, body, max_age=300)
+
     async def page_config(request: Request) -> JSONResponse:
         return JSONResponse({"tileUrl": settings.tile_url or None})
 
@@ -598,6 +624,8 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         Route("/readyz", ready),
         Route("/metrics", metrics_page),
         Route("/config.json", page_config),
+        Route(attestations.JWKS_PATH, jwks),
+        Route(attestations.STATUS_PATH, attestation_status),
         # The reference page: last, so it never shadows the API.
         Mount("/", StaticFiles(directory=FRONTEND_DIR, html=True), name="page"),
     ]

@@ -1,4 +1,4 @@
-"""The `aidmap` command: serve | db | seed --demo | admin create | partner | areas import | export-schema."""
+"""The `aidmap` command: serve | db | seed --demo | admin create | partner | areas import | keys | trust | export-schema."""
 
 from __future__ import annotations
 
@@ -317,6 +317,55 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from aidmap.resolvers import attestations
+
+    with _migrated_database(settings) as url:
+        if args.action == "rotate":
+            days = settings.attestation_ttl_days if args.grace_days is None else args.grace_days
+            if days < 0:
+                print("--grace-days must not be negative", file=sys.stderr)
+                return 2
+            kid, old = attestations.rotate(url=url, secret=settings.phone_hash_key(), grace=timedelta(days=days))
+            print(f"signing with key {kid}" + (f"; {old} stays in the JWKS for {days} days" if old else ""))
+        else:
+            for kid, state, until in attestations.key_listing(url=url):
+                print(f"{kid}\t{state}\t{until.isoformat() if until else '-'}")
+    return 0
+
+
+def _trust(settings: Settings, args: argparse.Namespace) -> int:
+    from aidmap.resolvers import attestations
+
+    try:
+        with _migrated_database(settings) as url:
+            if args.action == "add":
+                if not args.jwks:
+                    print("trust add needs --jwks URL", file=sys.stderr)
+                    return 2
+                name, keys, revoked = attestations.trust_add(url=url, jwks_url=args.jwks, name=args.name)
+                print(f"trusting {name}: {keys} keys, {revoked} revoked attestations (cached; `aidmap trust refresh` updates)")
+            elif args.action == "refresh":
+                for name, outcome in attestations.trust_refresh(url=url):
+                    print(f"{name}\t{outcome}")
+            elif args.action == "remove":
+                if not args.name or not attestations.trust_remove(url=url, name=args.name):
+                    print(f"no trusted deployment named {args.name!r}", file=sys.stderr)
+                    return 2
+                print(f"no longer trusting {args.name}")
+            else:
+                for name, issuer, keys, revoked, fetched in attestations.trust_listing(url=url):
+                    print(f"{name}\t{issuer}\t{keys} keys\t{revoked} revoked\tfetched {fetched.isoformat()}")
+    except Exception as error:  # noqa: BLE001 - unreachable, not JSON, not a JWKS: said in one line
+        if isinstance(error, (ValueError, OSError)) or type(error).__module__.startswith("httpx"):
+            print(f"trust {args.action}: {error}", file=sys.stderr)
+            return 2
+        raise
+    return 0
+
+
 def _export_schema(settings: Settings, args: argparse.Namespace) -> int:
     from aidmap.schema import schema
 
@@ -400,6 +449,19 @@ def main(argv: list[str] | None = None) -> int:
     areas_cmd.add_argument("action", choices=["import"])
     areas_cmd.add_argument("files", nargs="+", help="GeoJSON FeatureCollections (code, name, level, parentCode)")
     areas_cmd.set_defaults(run=_areas)
+    keys = commands.add_parser("keys", help="the keys that sign attestations (/.well-known/jwks.json)")
+    keys.add_argument("action", choices=["rotate", "list"])
+    keys.add_argument(
+        "--grace-days", type=int, default=None,
+        help="rotate: how long the retired key stays published (default AIDMAP_ATTESTATION_TTL_DAYS, so "
+        "everything it signed verifies until it expires)",
+    )  # fmt: skip
+    keys.set_defaults(run=_keys)
+    trust = commands.add_parser("trust", help="other aidmap deployments whose attestations this one accepts")
+    trust.add_argument("action", choices=["add", "refresh", "list", "remove"])
+    trust.add_argument("--jwks", help="add: the deployment's https://.../.well-known/jwks.json (fetched now, cached)")
+    trust.add_argument("--name", help="add: how needs show it (\"attested by NAME\"); remove: which one")
+    trust.set_defaults(run=_trust)
     export = commands.add_parser("export-schema", help="print the GraphQL SDL")
     export.set_defaults(run=_export_schema)
     args = parser.parse_args(argv)

@@ -106,6 +106,7 @@ BY_CODE = {
     "CLAIM_CODE_WRONG": "Mã nhận yêu cầu không đúng.",
     "CLAIM_CODE_EXPIRED": "Mã nhận yêu cầu đã hết hạn; hãy xin một mã mới.",
     "DISCLOSURE_LIMIT": "Bạn đã cam kết cho quá nhiều yêu cầu trong 24 giờ mà chưa giao; hãy giao xong một cam kết trước.",
+    "ATTESTATION_INVALID": "Chứng thực không hợp lệ (chữ ký, hạn, thu hồi hoặc nội dung không khớp); không có gì thay đổi.",
 }
 
 

@@ -143,6 +143,11 @@ class Settings:
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or networks;
     # "*" for any): none by default, so a client cannot pick the address it is limited by.
     trusted_proxies: tuple[str, ...] = ()
+    # This deployment's public URL (no trailing slash): the `iss` of its attestations, whose keys are at
+    # <public_url>/.well-known/jwks.json. Default http://<host>:<port>.
+    public_url: str = ""
+    # How long an attestation of a verification holds (and how long a rotated-out key stays published).
+    attestation_ttl_days: int = 30
     # Raster map tiles for the page ({z}/{x}/{y}); without, the page draws ward outlines only.
     tile_url: str = ""
 
@@ -216,6 +221,8 @@ class Settings:
             connection_init_timeout_seconds=float(env.get("AIDMAP_CONNECTION_INIT_TIMEOUT_SECONDS", "10")),
             socket_recheck_seconds=float(env.get("AIDMAP_SOCKET_RECHECK_SECONDS", "3")),
             tile_url=env.get("AIDMAP_TILE_URL", ""),
+            public_url=env.get("AIDMAP_PUBLIC_URL", "").strip().rstrip("/"),
+            attestation_ttl_days=int(env.get("AIDMAP_ATTESTATION_TTL_DAYS", "30")),
             max_body_bytes=int(env.get("AIDMAP_MAX_BODY_BYTES", "6000000")),
             body_timeout_seconds=float(env.get("AIDMAP_BODY_TIMEOUT_SECONDS", "10")),
             head_timeout_seconds=float(env.get("AIDMAP_HEAD_TIMEOUT_SECONDS", "10")),
@@ -227,6 +234,10 @@ class Settings:
             webhook_allow_private=_env_bool("AIDMAP_WEBHOOK_ALLOW_PRIVATE", False),
             webhook_timeout_seconds=float(env.get("AIDMAP_WEBHOOK_TIMEOUT_SECONDS", "15")),
         )
+
+    def issuer_url(self) -> str:
+        """The `iss` of this deployment's attestations."""
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     def phone_hash_key(self) -> bytes:
         """The key for contact-phone hashes: AIDMAP_SECRET_KEY, else a random one kept in data_dir."""

@@ -230,10 +230,145 @@ def javascript(example: Example) -> str:
         "await client.dispose();",
     ])  # fmt: skip
 
+ATTESTATION_QUERY = (
+    "query ($id: ID!) { node(id: $id) { id ... on Need { category title details quantity unit urgency householdSize "
+    "approximateLocation { lat lon } verification { verifiedAt attestedBy attestation area { code name } } } } }"
+)
+
+# The guide's offline check of an attestation, in Python (jwcrypto) and JavaScript (npm jose). The tests
+# run both (tests/docs/test_partner_docs.py): against a real server, and on tampered, foreign-key and
+# revoked tokens, which must fail.
+PYTHON_ATTESTATION = f"""import base64, hashlib, json
+from jwcrypto import jwk, jwt  # pip install jwcrypto; any JOSE library with EdDSA works
+
+def public_hash(need):
+    \"\"\"The hash an attestation carries, from the need as the public API shows it to anyone.\"\"\"
+    loc = need["approximateLocation"]
+    fields = {{key: need[key] for key in ("category", "title", "details", "quantity", "unit", "urgency", "householdSize")}}
+    fields["approximateLocation"] = f"{{loc['lat']:.6f}},{{loc['lon']:.6f}}"
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).decode().rstrip("=")
+
+def check_attestation(token, jwks, status, need=None):
+    \"\"\"The claims of a valid, unexpired, unrevoked attestation (of `need`, when given), else None.
+    jwks and status are the deployment's /.well-known/jwks.json and /attestations/status, fetched
+    earlier and cached: the check itself is offline.\"\"\"
+    try:
+        verified = jwt.JWT(jwt=token, key=jwk.JWKSet.from_json(json.dumps(jwks)), algs=["EdDSA"])  # checks exp
+    except Exception:
+        return None
+    claims = json.loads(verified.claims)
+    if verified.token.jose_header.get("typ") != "aidmap-attestation+jwt" or claims["iss"] != status["issuer"]:
+        return None
+    if claims["jti"] in status["revoked"]:
+        return None
+    if need is not None and (claims["sub"] != need["id"] or claims["need_hash"] != public_hash(need)):
+        return None
+    return claims
+
+if __name__ == "__main__":
+    import os, urllib.request
+    base = os.environ["AIDMAP_URL"]
+    get = lambda path: json.load(urllib.request.urlopen(base + path))  # cache these (Cache-Control, ETag)
+    jwks, status = get("/.well-known/jwks.json"), get("/attestations/status")
+    request = urllib.request.Request(base + "/graphql", headers={{"Content-Type": "application/json"}},
+        data=json.dumps({{"query": {ATTESTATION_QUERY!r}, "variables": {{"id": os.environ["NEED_ID"]}}}}).encode())
+    need = json.load(urllib.request.urlopen(request))["data"]["node"]
+    claims = check_attestation(need["verification"]["attestation"], jwks, status, need)
+    print(json.dumps({{"valid": claims is not None, "ward": claims and claims["ward"], "role": claims and claims["role"]}}))"""
+
+JS_ATTESTATION = f"""import {{ createLocalJWKSet, jwtVerify }} from "jose"; // npm install jose
+import {{ createHash }} from "node:crypto";
+
+// The hash an attestation carries, from the need as the public API shows it to anyone.
+export function publicHash(need) {{
+  const {{ lat, lon }} = need.approximateLocation;
+  const fields = {{ approximateLocation: `${{lat.toFixed(6)}},${{lon.toFixed(6)}}` }};
+  for (const key of ["category", "title", "details", "quantity", "unit", "urgency", "householdSize"]) fields[key] = need[key];
+  const sorted = Object.fromEntries(Object.entries(fields).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return createHash("sha256").update(JSON.stringify(sorted)).digest("base64url");
+}}
+
+// The claims of a valid, unexpired, unrevoked attestation (of `need`, when given), else null. jwks and
+// status are the deployment's /.well-known/jwks.json and /attestations/status, fetched earlier and cached.
+export async function checkAttestation(token, jwks, status, need) {{
+  let payload;
+  try {{
+    ({{ payload }} = await jwtVerify(token, createLocalJWKSet(jwks), {{
+      algorithms: ["EdDSA"], typ: "aidmap-attestation+jwt", issuer: status.issuer, // checks exp too
+    }}));
+  }} catch {{
+    return null;
+  }}
+  if (status.revoked.includes(payload.jti)) return null;
+  if (need && (payload.sub !== need.id || payload.need_hash !== publicHash(need))) return null;
+  return payload;
+}}
+
+if (import.meta.url === `file://${{process.argv[1]}}`) {{
+  const base = process.env.AIDMAP_URL;
+  const get = async (path) => (await fetch(base + path)).json(); // cache these (Cache-Control, ETag)
+  const [jwks, status] = [await get("/.well-known/jwks.json"), await get("/attestations/status")];
+  const query = {json.dumps(ATTESTATION_QUERY)};
+  const response = await fetch(base + "/graphql", {{
+    method: "POST", headers: {{ "Content-Type": "application/json" }},
+    body: JSON.stringify({{ query, variables: {{ id: process.env.NEED_ID }} }}),
+  }});
+  const need = (await response.json()).data.node;
+  const claims = await checkAttestation(need.verification.attestation, jwks, status, need);
+  console.log(JSON.stringify({{ valid: claims !== null, ward: claims && claims.ward, role: claims && claims.role }}));
+}}"""
+
+
+def attestation_section() -> list[str]:
+    return [
+        "## Verified needs: checking an attestation offline",
+        "",
+        "When a verifier of a need's ward (or an admin) verifies it, aidmap signs the fact: "
+        "`Need.verification.attestation` is a compact JWS (a JWT, `alg` EdDSA over Ed25519, `typ` "
+        "`aidmap-attestation+jwt`) whose claims are `iss` (the deployment's public URL), `sub` (the need's id), "
+        "`jti`, `iat`, `exp` (30 days by default), `ward` (the ward's code), `role` (`VERIFIER` or `ADMIN`: the "
+        "role, never the person), `verified_at` and `need_hash`, a hash of the need's public fields. It holds "
+        "nothing a stranger could not see already: no exact location, phone or name.",
+        "",
+        "Your app can check it without asking aidmap each time. Fetch `GET /.well-known/jwks.json` (the public "
+        "keys; `Cache-Control: max-age=3600`) and `GET /attestations/status` (`{issuer, revoked: [jti, ...]}`, the "
+        "unexpired attestations that no longer hold because the need was edited or rejected; `max-age=300`), "
+        "cache them (both answer `ETag` / `If-None-Match`), and check offline: the signature and `exp`, that `jti` "
+        "is not revoked, and that `need_hash` matches the need you show. `need_hash` is base64url(SHA-256) of the "
+        "JSON object `{approximateLocation: \"<lat>,<lon>\" (6 decimals), category, details, householdSize, "
+        "quantity, title, unit, urgency}` (keys sorted, no spaces, UTF-8), with the values the public API returns.",
+        "",
+        "When aidmap rotates its key (`aidmap keys rotate`) the old key stays in the JWKS until what it signed has "
+        "expired, so refetching the JWKS when you meet an unknown `kid` is enough.",
+        "",
+        "```python",
+        PYTHON_ATTESTATION,
+        "```",
+        "",
+        "```js",
+        JS_ATTESTATION,
+        "```",
+        "",
+        "Both run as they are (`AIDMAP_URL`, `NEED_ID`) and print `{\"valid\": true, \"ward\": ..., \"role\": ...}`.",
+        "",
+        "Another aidmap deployment can take your verified needs with their verification: its operator trusts your "
+        "keys once (`aidmap trust add --jwks https://your-aidmap/.well-known/jwks.json --name \"Hue-S\"`, fetched "
+        "then and cached; `aidmap trust refresh` from cron picks up rotations and revocations, never per request), "
+        "and a partner key sends the token as `attestation` in `createNeed` or as the `attestation` column of "
+        "`importNeeds`. The need must have the same public fields (and, where the deployment knows its wards, the "
+        "same ward); it is then verified there, shown as \"verified by <ward>, attested by <deployment>\" "
+        "(`verification { area { name } attestedBy }`), without waiting in the ward's queue. An attestation that "
+        "is not from a trusted deployment, does not verify, has expired or been revoked, or is for other public "
+        "fields is refused with `ATTESTATION_INVALID` and nothing is written (an import reports the row).",
+        "",
+    ]
+
+
 
 def render() -> str:
     head = (ROOT / "docs" / "partners.intro.md").read_text(encoding="utf-8")
-    parts = [head.rstrip(), "", "## Every operation", ""]
+    parts = [head.rstrip(), "", *attestation_section(), "## Every operation", ""]
     parts.append(
         "Each operation below has the same three forms. They read `AIDMAP_URL`, `AIDMAP_KEY` (a partner key),"
         " `ACCOUNT_ID` (the account you act for) and the ids they name from the environment."

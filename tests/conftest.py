@@ -144,14 +144,14 @@ class LiveServer:
 
 
 @contextlib.contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """The app under a real uvicorn on a free port (in a thread); yields its base URL."""
+def serving(app: Any, port: int | None = None) -> Iterator[str]:
+    """The app under a real uvicorn on a free port (or `port`, in a thread); yields its base URL."""
     import threading
     import time
 
     import uvicorn
 
-    port = free_port()
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -17,6 +17,9 @@ from aidmap.resolvers.partners import PartnerKeys
 
 ALLOWED_HEADERS = "authorization, content-type, aidmap-act-as"
 PREFLIGHT_MAX_AGE = "600"
+# Public documents any page may read (they answer `Access-Control-Allow-Origin: *` themselves): the
+# attestation keys and status list, which carry no private data and take no credentials.
+PUBLIC_PATHS = frozenset({"/.well-known/jwks.json", "/attestations/status"})
 
 
 class OriginMiddleware:
@@ -44,7 +47,7 @@ class OriginMiddleware:
             return
         headers = Headers(scope=scope)
         origin = headers.get("origin")
-        if origin is None:
+        if origin is None or (scope["type"] == "http" and scope["path"] in PUBLIC_PATHS and scope["method"] == "GET"):
             await self.app(scope, receive, send)
             return
         allowed = await self._allowed(scope, origin, headers)

@@ -2,6 +2,7 @@
 
 from aidmap.models.account import AccessToken, Account, Role, VerifierArea
 from aidmap.models.area import AdminArea, AreaLevel
+from aidmap.models.attestation import Attestation, SigningKey, TrustedDeployment
 from aidmap.models.base import Base
 from aidmap.models.event import Event, EventKind
 from aidmap.models.help import DonorAvailability, HelpAsk, HelpRequest, HelpRequestStatus
@@ -20,6 +21,9 @@ __all__ = [
     "AccessToken",
     "Account",
     "AdminArea",
+    "Attestation",
+    "SigningKey",
+    "TrustedDeployment",
     "AreaLevel",
     "Base",
     "DonorAvailability",

@@ -232,6 +232,10 @@ class Need(Base):
     verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
     verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     rejected_reason: Mapped[str | None] = mapped_column(String(500))
+    # Verified elsewhere: the trusted deployment whose attestation came with it, and that attestation
+    # (cleared with the verification when an edit resets it).
+    attested_by_id: Mapped[int | None] = mapped_column(ForeignKey("trusted_deployments.id", ondelete="SET NULL"))
+    received_attestation: Mapped[str | None] = mapped_column(Text, index=True)
     # Set when the requester was asked "still need help?"; cleared by renewNeed.
     expiry_prompted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default=NeedStatus.OPEN.value)

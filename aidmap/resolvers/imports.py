@@ -30,6 +30,8 @@ from aidmap.resolvers.problems import Problems
 COLUMNS = [
     "external_id", "category", "title", "details", "quantity", "unit", "urgency", "household_size",
     "lat", "lon", "contact_phone", "expires_at", "beneficiary_name", "beneficiary_phone",
+    # Optional: another aidmap deployment's attestation of the row's need (its Need.verification.attestation).
+    "attestation",
 ]  # fmt: skip
 BATCH = 200
 MAX_ROWS = 100_000
@@ -40,6 +42,7 @@ class RowFailure:
     line: int
     field: str | None
     message: str
+    code: str | None = None
 
 
 @dataclass
@@ -170,10 +173,11 @@ async def import_rows(
                     if external_id is not None and external_id in known:
                         report.skipped += 1
                         continue
+                    attestation = str(row.get("attestation") or "").strip() or None
                     async with session.begin_nested():
                         need = await need_resolvers.create(
                             session=session, viewer=viewer, fields=fields, policy=policy,
-                            on_behalf_of=behalf or None,
+                            on_behalf_of=behalf or None, attestation=attestation,
                         )  # fmt: skip
                         need.filed_by_id, need.external_id = viewer.account_id, external_id
                         await session.flush()
@@ -181,7 +185,7 @@ async def import_rows(
                         known.add(external_id)
                     report.imported += 1
                 except Problems as failure:
-                    report.failed.extend(RowFailure(line, p.field, p.message) for p in failure.problems)
+                    report.failed.extend(RowFailure(line, p.field, p.message, p.code.value) for p in failure.problems)
         if progress is not None:
             progress(len(batch))
     return report

@@ -24,7 +24,7 @@ from aidmap.models import (
 )
 from aidmap.models.need import ACTIVE_STATUSES, HIDDEN_STATUSES, OPEN_STATUSES, Urgency, status_for
 from aidmap.models.pledge import discloses
-from aidmap.resolvers import claims
+from aidmap.resolvers import attestations, claims
 from aidmap.resolvers.accounts import BackOff, Viewer, give_back, reserve_attempt
 from aidmap.resolvers.areas import assign_ward
 from aidmap.resolvers.duplicates import phone_hash, possible_duplicate
@@ -159,9 +159,12 @@ async def create(
     fields: NeedFields,
     policy: IntakePolicy,
     on_behalf_of: tuple[str, str] | None = None,
+    attestation: str | None = None,
 ) -> Need:
     """Post a need; with on_behalf_of (name, phone) the viewer files it for someone who can claim it later.
-    With verification required it waits, hidden, for a verifier of its ward."""
+    With verification required it waits, hidden, for a verifier of its ward, unless it comes with a
+    trusted deployment's attestation for exactly these public fields (ATTESTATION_INVALID otherwise,
+    raised before anything is announced: the caller's transaction then writes nothing)."""
     values = _checked(fields, creating=True)
     need = Need(owner_id=viewer.account_id, urgency=values.pop("urgency", "NORMAL"), **values)
     if on_behalf_of is not None:
@@ -195,6 +198,14 @@ async def create(
     )
     await session.flush()
     await session.refresh(need)
+    if attestation is not None:
+        accepted = await attestations.check_foreign(session=session, token=attestation, need=need)
+        need.verified_at, need.attested_by_id = accepted.verified_at, accepted.deployment_id
+        need.received_attestation = attestation.strip()
+        if need.status == NeedStatus.PENDING_VERIFICATION:
+            need.status = status_for(quantity=need.quantity, pledged=0, delivered=0).value
+        await session.flush()
+        await session.refresh(need)
     await emit(session=session, kind=EventKind.NEED_CREATED, need=need)
     return need
 
@@ -237,6 +248,7 @@ async def update(
     fields: NeedFields,
     phone_key: bytes,
     require_verification: bool = False,
+    issuer: attestations.Issuer | None = None,
 ) -> Need:
     """Edit a need. A verified need whose text, amount, phone or place changes, or whose urgency or
     household size goes up, loses its verification (a verifier vouched for what it said, not for
@@ -254,8 +266,12 @@ async def update(
             f"{need.quantity_pledged} are already pledged; quantity cannot go below that.",
             Code.OUT_OF_RANGE,
         )
+    attested_hash = attestations.need_hash(need) if need.attested_by_id is not None else None
     for key, value in values.items():
         setattr(need, key, value)
+    if attested_hash is not None and attestations.need_hash(need) != attested_hash:
+        # Another deployment's attestation covers the public fields as they were; we cannot re-sign it.
+        unverified = True
     if "contact_phone" in values:
         need.contact_phone_hash = phone_hash(need.contact_phone, phone_key)
     if need.status != NeedStatus.PENDING_VERIFICATION:
@@ -265,6 +281,9 @@ async def update(
     kind = EventKind.NEED_UPDATED
     if unverified:
         need.verified_by_id, need.verified_at = None, None
+        need.attested_by_id, need.received_attestation = None, None
+        # The attestation said what was verified: partners learn from the status list it no longer holds.
+        await attestations.revoke(session=session, need_id=need.id)
         if require_verification:
             # NEED_HIDDEN: public subscribers see it leave their view, as when reports hide it.
             need.status, kind = NeedStatus.PENDING_VERIFICATION.value, EventKind.NEED_HIDDEN
@@ -273,6 +292,9 @@ async def update(
     if "location" in values:
         await assign_ward(session=session, need_id=need.id)
     await session.refresh(need)
+    if need.verified_at is not None and issuer is not None and need.attested_by_id is None:
+        # Still verified (urgency or household size lowered): the attestation follows the new fields.
+        await attestations.reissue_if_changed(session=session, issuer=issuer, need=need)
     donors = await active_donors(session=session, need_id=need.id)
     await emit(session=session, kind=kind, need=need, audience=donors)
     return need

@@ -29,6 +29,9 @@ class Code(StrEnum):
     CLAIM_CODE_WRONG = "CLAIM_CODE_WRONG"
     CLAIM_CODE_EXPIRED = "CLAIM_CODE_EXPIRED"
     DISCLOSURE_LIMIT = "DISCLOSURE_LIMIT"
+    # Another deployment's attestation that does not verify, is not trusted, expired, revoked or not
+    # for this need.
+    ATTESTATION_INVALID = "ATTESTATION_INVALID"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aidmap.events.outbox import emit
 from aidmap.models import EventKind, Need, NeedReport, NeedStatus, Pledge, PledgeStatus
 from aidmap.models.need import ACTIVE_STATUSES, HIDDEN_STATUSES, may_see_need, privacy_facts, reviews, status_for
+from aidmap.resolvers import attestations
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.nearby import Page
 from aidmap.resolvers.needs import active_donors
@@ -61,8 +62,11 @@ def _reopened_status(need: Need) -> str:
     return status_for(quantity=need.quantity, pledged=need.quantity_pledged, delivered=need.quantity_delivered).value
 
 
-async def verify(*, session: AsyncSession, viewer: Viewer, need_id: int) -> Need:
-    """Verify a pending need, or keep a need that was hidden by reports: it becomes public."""
+async def verify(
+    *, session: AsyncSession, viewer: Viewer, need_id: int, issuer: attestations.Issuer | None = None
+) -> Need:
+    """Verify a pending need, or keep a need that was hidden by reports: it becomes public. With an
+    issuer, the verification is also signed as an attestation (resolvers/attestations.py)."""
     need = await _need_for_update(session, viewer, need_id)
     if not may_verify(viewer, need):
         raise Problems.one("needId", "Only a verifier of this need's ward or an admin can verify it.", Code.FORBIDDEN)
@@ -78,8 +82,14 @@ async def verify(*, session: AsyncSession, viewer: Viewer, need_id: int) -> Need
         now,
         now,
     )
+    # Verified here now: whatever another deployment attested before is superseded.
+    need.attested_by_id, need.received_attestation = None, None
     await session.flush()
     await session.refresh(need)
+    if issuer is not None:
+        # The role, never the person: a verifier of the need's ward, or an admin.
+        role = "VERIFIER" if need.ward_code is not None and need.ward_code in viewer.verifier_wards else "ADMIN"
+        await attestations.issue(session=session, issuer=issuer, need=need, role=role, verified_at=now)
     await emit(session=session, kind=EventKind.NEED_VERIFIED, need=need, audience=_people(need))
     return need
 
@@ -100,6 +110,8 @@ async def reject(*, session: AsyncSession, viewer: Viewer, need_id: int, reason:
     donors = await _cancel_open_pledges(session, need, viewer.account_id)
     need.status, need.rejected_reason, need.updated_at = NeedStatus.REJECTED.value, reason_text, now
     need.verified_by_id, need.verified_at = viewer.account_id, now
+    # A rejected need's attestations no longer hold: partners see them in the status list.
+    await attestations.revoke(session=session, need_id=need.id)
     await session.flush()
     await session.refresh(need)
     # NEED_HIDDEN tells public subscribers it left their view; a never-public need gets NEED_REJECTED.

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
@@ -21,7 +22,7 @@ from aidmap.events.snapshots import Snapshots
 from aidmap.models import Account, AdminArea, Need, Offer, Pledge, Scope
 from aidmap.models.need import ANONYMOUS, Principal
 from aidmap.notify.sms import SmsQueue
-from aidmap.resolvers import accounts, areas, needs, offers, pledges
+from aidmap.resolvers import accounts, areas, attestations, needs, offers, pledges
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.partners import PartnerKey
 from aidmap.resolvers.problems import Code, UserInputError
@@ -49,6 +50,9 @@ class Loaders:
     offers: DataLoader[int, Offer | None]
     pledges_by_need: DataLoader[int, list[Pledge]]
     areas: DataLoader[str, AdminArea | None]
+    # A need's live attestation (token), and a trusted deployment's name, by id.
+    attestations: DataLoader[int, str | None]
+    deployments: DataLoader[int, str | None]
 
     @classmethod
     def build(cls, sessions: async_sessionmaker[AsyncSession]) -> Loaders:
@@ -64,8 +68,23 @@ class Loaders:
                 found = {a.code: a for a in await areas.get_many(session=session, codes=list(codes))}
             return [found.get(c) for c in codes]
 
+        async def load_attestations(need_ids: list[int]) -> Sequence[str | None]:
+            async with sessions() as session:
+                found = await attestations.live_tokens(session=session, need_ids=list(need_ids))
+            return [found.get(i) for i in need_ids]
+
+        async def load_deployments(ids: list[int]) -> Sequence[str | None]:
+            async with sessions() as session:
+                rows = await session.execute(
+                    text("SELECT id, name FROM trusted_deployments WHERE id = ANY(:ids)"), {"ids": list(ids)}
+                )
+                found = {r.id: r.name for r in rows}
+            return [found.get(i) for i in ids]
+
         return cls(
             areas=DataLoader(load_fn=load_areas),
+            attestations=DataLoader(load_fn=load_attestations),
+            deployments=DataLoader(load_fn=load_deployments),
             accounts=_by_id(sessions, accounts.get_many, "account_ids"),
             needs=_by_id(sessions, needs.get_many, "need_ids"),
             offers=_by_id(sessions, offers.get_many, "offer_ids"),

@@ -32,7 +32,7 @@ AccountErrorCode = _codes(
 NeedErrorCode = _codes(
     "NeedErrorCode",
     [*_INPUT, *_ACCESS, Code.QUOTA_EXCEEDED, Code.ALREADY_REPORTED, Code.TOO_MANY_ATTEMPTS]
-    + [Code.CLAIM_CODE_WRONG, Code.CLAIM_CODE_EXPIRED],
+    + [Code.CLAIM_CODE_WRONG, Code.CLAIM_CODE_EXPIRED, Code.ATTESTATION_INVALID],
 )
 OfferErrorCode = _codes("OfferErrorCode", [*_INPUT, *_ACCESS])
 MessageErrorCode = _codes("MessageErrorCode", [*_INPUT, *_ACCESS])

@@ -58,6 +58,12 @@ class CreateNeedInput:
     idempotency_key: str | None = strawberry.field(
         default=None, description="Retrying with the same key and input returns the first result and writes nothing."
     )
+    attestation: str | None = strawberry.field(
+        default=None,
+        description="Partner keys: another aidmap deployment's attestation of this need (a compact JWS from its "
+        "Need.verification.attestation), from a deployment this server trusts. The need is then verified "
+        '("verified by <ward>, attested by <deployment>"); one that does not check out is ATTESTATION_INVALID.',
+    )
 
 
 @strawberry.input(description="Only the fields given change.")

@@ -13,6 +13,7 @@ from aidmap import models
 from aidmap.resolvers import accounts, claims, idempotency, messages, needs, offers, pledges, roles, verification
 from aidmap.resolvers import help as help_requests
 from aidmap.resolvers.accounts import Viewer
+from aidmap.resolvers.attestations import attestation_issuer
 from aidmap.resolvers.needs import NeedFields
 from aidmap.resolvers.offers import OfferFields
 from aidmap.resolvers.problems import SESSION_EXPIRED, UNAUTHENTICATED, Code, CountedProblems, Problem, Problems
@@ -67,6 +68,9 @@ PARTNER_SESSION = (
     "(an operator revokes a key with `aidmap partner revoke`)."
 )
 ErrorType = TypeVar("ErrorType", AccountError, NeedError, OfferError, PledgeError, MessageError, HelpError, RoleError)
+
+# Another deployment's attestation comes with needs a partner app moves over, never from a person's app.
+ATTESTATION_NEEDS_KEY = Problem("attestation", "Only a partner key may send an attestation.", Code.FORBIDDEN)
 
 
 @strawberry.type
@@ -380,9 +384,14 @@ class Mutation(WebhookMutation, ImportMutation):
             partner_id=ctx.partner.id if ctx.partner is not None else None,
         )
         codes: list[str] = []
+        if input.attestation is not None and ctx.partner is None:
+            return NeedPayload(need=None, errors=to_errors(NeedError, [ATTESTATION_NEEDS_KEY]))
 
         async def make(session: AsyncSession, viewer: Viewer) -> models.Need:
-            need = await needs.create(session=session, viewer=viewer, fields=fields, policy=policy, on_behalf_of=behalf)
+            need = await needs.create(
+                session=session, viewer=viewer, fields=fields, policy=policy, on_behalf_of=behalf,
+                attestation=input.attestation,
+            )  # fmt: skip
             if behalf is not None:
                 codes.append(await claims.issue(session=session, need_id=need.id, key=policy.phone_key))
             return need
@@ -401,12 +410,13 @@ class Mutation(WebhookMutation, ImportMutation):
         fields = _need_fields(input)
         phone_key = info.context.settings.phone_hash_key()
         require_verification = info.context.settings.require_verification
+        issuer = attestation_issuer(info.context.settings)
 
         async def action(session: AsyncSession, viewer: Viewer) -> models.Need:
             need_id = _pk(input.need_id, "Need", "needId")
             return await needs.update(
                 session=session, viewer=viewer, need_id=need_id, fields=fields, phone_key=phone_key,
-                require_verification=require_verification,
+                require_verification=require_verification, issuer=issuer,
             )  # fmt: skip
 
         row, errors = await _in_transaction(info.context, NeedError, action)
@@ -638,8 +648,9 @@ class Mutation(WebhookMutation, ImportMutation):
     async def verify_need(self, info: Info[Context, None], input: VerifyNeedInput) -> NeedPayload:
         async def action(session: AsyncSession, viewer: Viewer) -> models.Need:
             return await verification.verify(
-                session=session, viewer=viewer, need_id=_pk(input.need_id, "Need", "needId")
-            )
+                session=session, viewer=viewer, need_id=_pk(input.need_id, "Need", "needId"),
+                issuer=attestation_issuer(info.context.settings),
+            )  # fmt: skip
 
         row, errors = await _in_transaction(info.context, NeedError, action)
         return await _need_payload(info.context, row, errors)

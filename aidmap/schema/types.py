@@ -150,6 +150,18 @@ class AreaStats:
 class Verification:
     verified_at: datetime
     area: AdminArea | None = strawberry.field(description="The ward it was verified for (the need's ward).")
+    attestation: str | None = strawberry.field(
+        default=None,
+        description="The verification as a signed statement partners check offline: a compact JWS (EdDSA, "
+        "Ed25519; keys at /.well-known/jwks.json, revocations at /attestations/status) over the need's id, ward "
+        "code, the verifier's role, when, a hash of its public fields and an expiry. For a need attested by "
+        "another deployment, that deployment's. Null once revoked or expired.",
+    )
+    attested_by: str | None = strawberry.field(
+        default=None,
+        description='The trusted deployment whose attestation came with the need ("verified by <ward>, attested '
+        'by <deployment>"); null when it was verified here.',
+    )
 
 
 @strawberry.type(description="A report that a need is abusive or false.")
@@ -191,6 +203,8 @@ class Need(Node):
     _beneficiary: strawberry.Private[tuple[str | None, str | None]]
     _ward_code: strawberry.Private[str | None]
     _verified_at: strawberry.Private[datetime | None]
+    _attested_by_id: strawberry.Private[int | None]
+    _received_attestation: strawberry.Private[str | None]
     _rejected_reason: strawberry.Private[str | None]
     _duplicate_of: strawberry.Private[int | None]
     _via: strawberry.Private[models.ReadChannel]
@@ -204,8 +218,16 @@ class Need(Node):
     async def verification(self, info: Info[Context, None]) -> Verification | None:
         if self._verified_at is None or self.status == models.NeedStatus.REJECTED:
             return None
-        area = await info.context.loaders.areas.load(self._ward_code) if self._ward_code else None
-        return Verification(verified_at=self._verified_at, area=AdminArea.from_model(area) if area else None)
+        loaders = info.context.loaders
+        area = await loaders.areas.load(self._ward_code) if self._ward_code else None
+        if self._attested_by_id is not None:
+            token, by = self._received_attestation, await loaders.deployments.load(self._attested_by_id)
+        else:
+            token, by = await loaders.attestations.load(self._pk), None
+        return Verification(
+            verified_at=self._verified_at, area=AdminArea.from_model(area) if area else None, attestation=token,
+            attested_by=by,
+        )  # fmt: skip
 
     @strawberry.field(description="Why a verifier rejected it: for the requester, the filer and reviewers.")
     def rejected_reason(self, info: Info[Context, None]) -> str | None:
@@ -337,6 +359,8 @@ class Need(Node):
             _beneficiary=(need.beneficiary_name, need.beneficiary_phone),
             _ward_code=need.ward_code,
             _verified_at=need.verified_at,
+            _attested_by_id=need.attested_by_id,
+            _received_attestation=need.received_attestation,
             _rejected_reason=need.rejected_reason,
             _duplicate_of=need.possible_duplicate_of_id,
             _via=via,

@@ -13,7 +13,7 @@ from aidmap import models
 from aidmap.resolvers import webhooks
 from aidmap.resolvers.problems import Code, Problem, Problems, UserInputError
 from aidmap.schema.context import Context
-from aidmap.schema.errors import WebhookError, to_errors
+from aidmap.schema.errors import NeedErrorCode, WebhookError, to_errors
 from aidmap.schema.ids import pk_of, to_global_id
 from aidmap.schema.inputs import GeoPointInput
 
@@ -129,6 +129,7 @@ class WebhookMutation:
 
 ImportFormat = strawberry.enum(Enum("ImportFormat", {"CSV": "csv", "GEOJSON": "geojson"}))  # type: ignore[misc]
 MAX_IMPORT_CHARS = 5_000_000
+_NEED_CODES = {member.value: member for member in NeedErrorCode}  # type: ignore[attr-defined]
 
 
 @strawberry.input
@@ -144,6 +145,9 @@ class ImportFailure:
     line: int
     field: str | None
     message: str
+    code: NeedErrorCode | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="Why the row failed, as createNeed would say (ATTESTATION_INVALID, ...)."
+    )
 
 
 @strawberry.type
@@ -188,7 +192,10 @@ class ImportMutation:
         return ImportReport(
             imported=report.imported,
             skipped=report.skipped,
-            failed=[ImportFailure(line=f.line, field=f.field, message=f.message) for f in report.failed],
+            failed=[
+                ImportFailure(line=f.line, field=f.field, message=f.message, code=_NEED_CODES.get(f.code or ""))
+                for f in report.failed
+            ],
             errors=[],
         )
 

@@ -3,6 +3,7 @@ curl, Python (gql) and JavaScript (graphql-ws), for every query, mutation and su
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import itertools
 import json
@@ -216,3 +217,84 @@ def test_the_signature_checks_in_the_guide_accept_a_real_signature_and_refuse_a_
         module.unlink()
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == [True, False]
+
+
+REPORT = 'mutation ($id: ID!) { reportNeed(input: {needId: $id, reason: "Kiểm tra lại"}) { errors { code } } }'
+VERIFY = "mutation ($id: ID!) { verifyNeed(input: {needId: $id}) { errors { code } } }"
+REJECT = 'mutation ($id: ID!) { rejectNeed(input: {needId: $id, reason: "Không có thật"}) { errors { code } } }'
+
+
+def test_the_attestation_checks_in_the_guide_run_and_refuse_bad_tokens(
+    api: Api, live_server: LiveServer, database_url: str, db: Any
+) -> None:
+    """The guide's Python (jwcrypto) and JavaScript (jose) checks: as they are, against a real server; then
+    offline, on a good token and on a tampered, a foreign-signed, a revoked and another need's one."""
+    import warnings
+
+    import httpx2
+    from joserfc import jwt
+    from joserfc.jwk import OKPKey
+
+    from tests.factories import give_role
+
+    import_files(database_url, [BUNDLED / "01_ha_noi.geojson"])
+    requester, verifier = sign_up(api, "An"), sign_up(api, "Bình")
+    give_role(db, verifier, "VERIFIER", ("00070",))
+    lake = {"lat": 21.0288, "lon": 105.8525}
+    ids = [create_need(api, requester, location=lake, title=t, householdSize=3)["id"] for t in ("Gạo", "Sữa", "Muối")]
+    for need_id in ids:  # a verifier's report hides it for review; verifyNeed keeps it, and signs that
+        assert api.data(REPORT, {"id": need_id}, verifier)["reportNeed"]["errors"] == []
+        assert api.data(VERIFY, {"id": need_id}, verifier)["verifyNeed"]["errors"] == []
+    text = DOC.read_text(encoding="utf-8")
+    python_block = re.search(r"```python\n(import base64, hashlib, json.*?)\n```", text, re.S)
+    js_block = re.search(r"```js\n(import \{ createLocalJWKSet.*?)\n```", text, re.S)
+    assert python_block is not None and js_block is not None
+    module = NODE_DIR / f"attestation-{os.getpid()}.mjs"
+    module.write_text(js_block.group(1), encoding="utf-8")
+    try:
+        # As they are: fetch the keys, the status list and the need, check, print.
+        env = {**os.environ, "AIDMAP_URL": live_server.url, "NEED_ID": ids[0]}
+        for command in ([sys.executable, "-c", python_block.group(1)], ["node", str(module)]):
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, done.stderr
+            assert json.loads(done.stdout) == {"valid": True, "ward": "00070", "role": "VERIFIER"}, command[0]
+        # Offline, on bad tokens too.
+        good_need = api.data(partner_docs.ATTESTATION_QUERY, {"id": ids[0]})["node"]
+        good = good_need["verification"]["attestation"]
+        header, payload, signature = good.split(".")
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        tampered_payload = base64.urlsafe_b64encode(json.dumps({**claims, "role": "ADMIN"}).encode()).decode()
+        tampered = f"{header}.{tampered_payload.rstrip('=')}.{signature}"
+        stranger = OKPKey.generate_key("Ed25519", parameters={"kid": json.loads(base64.urlsafe_b64decode(header + "=="))["kid"]})
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="EdDSA is deprecated")
+            foreign = jwt.encode(
+                {"alg": "EdDSA", "typ": "aidmap-attestation+jwt", "kid": stranger.kid}, claims, stranger, algorithms=["EdDSA"]
+            )
+        revoked = api.data(partner_docs.ATTESTATION_QUERY, {"id": ids[1]})["node"]["verification"]["attestation"]
+        assert api.data(REJECT, {"id": ids[1]}, verifier)["rejectNeed"]["errors"] == []
+        other = api.data(partner_docs.ATTESTATION_QUERY, {"id": ids[2]})["node"]["verification"]["attestation"]
+        jwks = httpx2.get(f"{live_server.url}/.well-known/jwks.json").json()
+        status = httpx2.get(f"{live_server.url}/attestations/status").json()
+        cases = [good, tampered, foreign, revoked, other]  # each checked against good_need
+        namespace: dict[str, Any] = {"__name__": "guide"}
+        exec(python_block.group(1), namespace)  # noqa: S102 - the guide's own example
+        python_results = [namespace["check_attestation"](t, jwks, status, good_need) is not None for t in cases]
+        runner = NODE_DIR / f"attestation-cases-{os.getpid()}.mjs"
+        runner.write_text(
+            f'import {{ checkAttestation }} from "./{module.name}";\n'
+            "const { cases, jwks, status, need } = JSON.parse(process.argv[2]);\n"
+            "const results = [];\n"
+            "for (const token of cases) results.push((await checkAttestation(token, jwks, status, need)) !== null);\n"
+            "console.log(JSON.stringify(results));\n",
+            encoding="utf-8",
+        )
+        try:
+            arguments = json.dumps({"cases": cases, "jwks": jwks, "status": status, "need": good_need})
+            done = subprocess.run(["node", str(runner), arguments], capture_output=True, text=True, timeout=60)
+        finally:
+            runner.unlink()
+        assert done.returncode == 0, done.stderr
+        assert python_results == json.loads(done.stdout) == [True, False, False, False, False]
+    finally:
+        module.unlink()
