@@ -384,7 +384,9 @@ class Day:
         return True
 
     def candidates(self, offer: SimOffer, radius_m: float) -> list[SimNeed]:
-        return [self.needs[i] for i in self.index.needs_within(offer.category, offer.cell_lon, offer.cell_lat, radius_m)]
+        return [
+            self.needs[i] for i in self.index.needs_within(offer.category, offer.cell_lon, offer.cell_lat, radius_m)
+        ]
 
 
 Policy = Callable[[Day, list[SimOffer]], None]
@@ -489,7 +491,7 @@ def matching(day: Day, looking: list[SimOffer]) -> None:
     ]  # fmt: skip
     helped = {_beneficiary(n): day.help_received[n.owner_id] for n in open_needs if n.owner_id in day.help_received}
     proposals = propose(
-        slots, offer_slots, fairness_weight=day.settings.matching_fairness_weight, helped_counts=helped,
+        slots, offer_slots, fairness_weight=getattr(day.settings, "matching_fairness_weight", 0.5), helped_counts=helped,
         reach=settings_reach(day.settings),
     )  # fmt: skip
     # Donors take what is proposed, best first (the round's own order of weight).
@@ -527,7 +529,9 @@ class Outcome:
         return row
 
 
-def fairness_ratio(needs_by_ward: dict[str, int], helped_by_ward: dict[str, int]) -> tuple[float, float, float, list[str]]:
+def fairness_ratio(
+    needs_by_ward: dict[str, int], helped_by_ward: dict[str, int]
+) -> tuple[float, float, float, list[str]]:
     """(ratio, worst decile's share, city-wide share, the worst decile's wards).
 
     The worst-served decile: wards with at least one need, ordered by their share of needs helped
@@ -686,7 +690,7 @@ def plot(city: City, outcomes: list[Outcome], path: Path) -> None:
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(f"{o.policy}: {o.helped / o.needs:.0%} helped, fairness ratio {o.fairness_ratio:.2f}", fontsize=11)
-    for ax in list(axes.flat)[len(shown):]:
+    for ax in list(axes.flat)[len(shown) :]:
         ax.axis("off")
     fig.colorbar(plt.cm.ScalarMappable(norm=plt.Normalize(0, 1), cmap=cmap), ax=axes, shrink=0.6,
                  label="share of the ward's needs helped (fully pledged)")  # fmt: skip
