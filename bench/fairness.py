@@ -90,8 +90,8 @@ SUGGESTIONS_FIRST = 10
 
 @dataclass(frozen=True)
 class Config:
-    needs: int = 6000
-    donors: int = 2200
+    needs: int = 12_000
+    donors: int = 4_400
     seed: int = 2021
     step_minutes: int = 10
     backlog_share: float = 0.25
@@ -550,6 +550,21 @@ def fairness_ratio(
     return (worst_share / city if city > 0 else 0.0), worst_share, city, worst
 
 
+def even_allocation_ratio(city: City, share: float, draws: int = 200) -> float:
+    """The ratio a perfectly even allocation would show: every need helped with the same probability
+    (`share`), independently. Below 1 only because the worst decile of small wards is picked after the
+    fact (chance alone makes some wards look worse served); the median of `draws` draws, seeded."""
+    rng = random.Random(city.config.seed + 1)
+    sizes: dict[str, int] = {}
+    for need in city.needs:
+        sizes[need.ward] = sizes.get(need.ward, 0) + 1
+    ratios = []
+    for _ in range(draws):
+        helped = {w: sum(rng.random() < share for _ in range(n)) for w, n in sizes.items()}
+        ratios.append(fairness_ratio(sizes, helped)[0])
+    return statistics.median(ratios)
+
+
 def simulate(city: City, policy: str, settings: Settings | None = None) -> Outcome:
     """One day of the city under one policy, on fresh copies of its needs and offers."""
     started = time.perf_counter()
@@ -645,6 +660,14 @@ def report(city: City, outcomes: list[Outcome], images: list[str], elapsed: floa
             f"| `{o.policy}` | {o.helped:,} ({o.helped / o.needs:.1%}) | {versus} | {o.pledged_any:,} | {median} | "
             f"{o.worst_decile_share:.1%} | {o.city_share:.1%} | **{o.fairness_ratio:.2f}** | {o.seconds:.1f} s |"
         )
+    if base:
+        lines += [
+            "",
+            f"Chance alone: with these ward sizes a perfectly even allocation (every need helped with the baseline's "
+            f"city-wide probability, {base.city_share:.1%}) shows a fairness ratio of "
+            f"{even_allocation_ratio(city, base.city_share):.2f} (median of 200 draws): the worst decile is picked "
+            "after the fact, so 1.0 is out of reach even for a perfectly fair policy.",
+        ]
     lines += ["", verdict(outcomes), ""]
     for o in outcomes:
         if not o.error:
@@ -671,7 +694,7 @@ def plot(city: City, outcomes: list[Outcome], path: Path) -> None:
     shown = [o for o in outcomes if not o.error]
     cols = 2 if len(shown) > 1 else 1
     rows = math.ceil(len(shown) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(6.2 * cols, 6.4 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.6 * cols + 1.2, 6.0 * rows), squeeze=False, layout="constrained")
     cmap = plt.get_cmap("RdYlGn")
     lat0 = math.radians(21.0)
     for ax, o in zip(axes.flat, shown, strict=False):
@@ -684,11 +707,10 @@ def plot(city: City, outcomes: list[Outcome], path: Path) -> None:
         ax.add_collection(PolyCollection([w.rings[0] for w in city.wards if w.code in worst],
                                          facecolors="none", edgecolors="black", linewidths=1.6))  # fmt: skip
         ax.add_collection(PolyCollection([w.rings[0] for w in city.wards if w.code in city.central],
-                                         facecolors="none", edgecolors="#1f4e9e", linewidths=0.9, linestyles="--"))  # fmt: skip
+                                         facecolors="none", edgecolors="#1f4e9e", linewidths=1.1, linestyles=":"))  # fmt: skip
         ax.autoscale_view()
         ax.set_aspect(1 / math.cos(lat0))
-        ax.set_xticks([])
-        ax.set_yticks([])
+        ax.axis("off")
         ax.set_title(f"{o.policy}: {o.helped / o.needs:.0%} helped, fairness ratio {o.fairness_ratio:.2f}", fontsize=11)
     for ax in list(axes.flat)[len(shown) :]:
         ax.axis("off")
@@ -696,11 +718,11 @@ def plot(city: City, outcomes: list[Outcome], path: Path) -> None:
                  label="share of the ward's needs helped (fully pledged)")  # fmt: skip
     fig.suptitle(
         f"One simulated day of Hà Nội, seed {city.config.seed}: {city.config.needs:,} needs, {city.config.donors:,} donors\n"
-        "thick black: the worst-served decile of wards; dashed blue: the central wards holding 70% of donors",
+        "thick black: the worst-served decile of wards; dotted blue: the central wards holding 70% of donors",
         fontsize=11,
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
