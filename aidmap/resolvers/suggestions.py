@@ -34,21 +34,24 @@ class Suggestion:
     parts: ScoreParts
 
 
-async def _help_received(*, session: AsyncSession, requester_ids: set[int]) -> dict[int, int]:
-    """Delivered pledges per requester in the last 30 days."""
-    if not requester_ids:
+async def help_received(*, session: AsyncSession, beneficiaries: set[str]) -> dict[str, int]:
+    """Delivered pledges per beneficiary (`needs.beneficiary_key`: the claimed account, else the
+    person's phone, else the need) in the last 30 days. Per beneficiary, not per owner account: a
+    hotline operator owns every need it files, and one delivery to one household must not make
+    every other household it serves look helped."""
+    if not beneficiaries:
         return {}
     rows = await session.execute(
-        select(Need.owner_id, func.count())
+        select(Need.beneficiary_key, func.count())
         .join(Pledge, Pledge.need_id == Need.id)
         .where(
-            Need.owner_id.in_(requester_ids),
+            Need.beneficiary_key.in_(beneficiaries),
             Pledge.status == PledgeStatus.DELIVERED.value,
             Pledge.delivered_at > utcnow() - FAIRNESS_WINDOW,
         )
-        .group_by(Need.owner_id)
+        .group_by(Need.beneficiary_key)
     )
-    return {owner: count for owner, count in rows.all()}
+    return {key: count for key, count in rows.all()}
 
 
 def _suggestion(need: Need, offer: Offer, help_received: int, now: datetime | None = None) -> Suggestion | None:
@@ -107,7 +110,8 @@ async def offers_for_need(
             )
         )
     ).scalars()
-    received = (await _help_received(session=session, requester_ids={need.owner_id})).get(need.owner_id, 0)
+    key = need.beneficiary_key
+    received = (await help_received(session=session, beneficiaries={key})).get(key, 0)
     return _ranked([_suggestion(need, offer, received) for offer in offers], first)
 
 
@@ -146,9 +150,10 @@ async def _rank_in(
     done = 0
     while done < len(hopeful) and not (len(ranked) == first and ranked[-1].parts.total > hopeful[done].parts.total):
         batch = hopeful[done : done + 4 * first]
-        received = await _help_received(session=session, requester_ids={s.need.owner_id for s in batch})
+        received = await help_received(session=session, beneficiaries={s.need.beneficiary_key for s in batch})
         ranked = _ranked(
-            [*ranked, *(_suggestion(s.need, offer, received.get(s.need.owner_id, 0), now) for s in batch)], first
+            [*ranked, *(_suggestion(s.need, offer, received.get(s.need.beneficiary_key, 0), now) for s in batch)],
+            first,
         )
         done += len(batch)
     return ranked

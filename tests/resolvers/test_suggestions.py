@@ -110,10 +110,12 @@ def test_rings_answer_like_ranking_everything(
                     ids = index.needs_within("FOOD", offer.cell_lon, offer.cell_lat, offer.radius_meters)
                     needs = list((await session.execute(select(Need).where(Need.id.in_(ids)))).scalars())
                     needs = [n for n in needs if n.status in ("OPEN", "PARTLY_PLEDGED") and n.owner_id != donor]
-                    received = await suggestions._help_received(
-                        session=session, requester_ids={n.owner_id for n in needs}
+                    received = await suggestions.help_received(
+                        session=session, beneficiaries={n.beneficiary_key for n in needs}
                     )
-                    scored = [suggestions._suggestion(n, offer, received.get(n.owner_id, 0), now) for n in needs]
+                    scored = [
+                        suggestions._suggestion(n, offer, received.get(n.beneficiary_key, 0), now) for n in needs
+                    ]
                     for first in (1, 10, 50):
                         out.append([(s.need.id, s.parts.total) for s in suggestions._ranked(scored, first)])
         finally:
