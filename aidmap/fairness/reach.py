@@ -37,7 +37,8 @@ def extra_km(
 
 
 def capped(base_km: float, extra: float, *, max_km: float) -> float:
-    """The reach of a need grown by `extra` km for a donor whose own radius is `base_km`."""
+    """The reach of a need grown by `extra` km for a donor whose own radius is `base_km` (any unit,
+    the same for all three)."""
     if extra <= 0:
         return base_km
     return max(base_km, min(max_km, base_km + extra))
@@ -61,6 +62,12 @@ def reach_km(
 def max_reach_km(base_km: float, *, max_km: float, **_: Any) -> float:
     """The farthest any need can reach a donor with this base: the bound for candidate searches."""
     return max(base_km, max_km)
+
+
+def max_reach_m(settings: Any) -> float:
+    """The cap of a waiting need's reach in metres, 0 when waiting needs do not reach further."""
+    kwargs = settings_reach(settings)
+    return kwargs["max_km"] * 1000.0 if kwargs["km_per_hour"] > 0 else 0.0
 
 
 def settings_reach(settings: Any) -> dict[str, float]:

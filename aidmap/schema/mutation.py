@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from aidmap import models
+from aidmap.fairness.reach import max_reach_m
 from aidmap.resolvers import accounts, claims, idempotency, messages, needs, offers, pledges, roles, verification
 from aidmap.resolvers import help as help_requests
 from aidmap.resolvers.accounts import Viewer
@@ -539,8 +540,9 @@ class Mutation(WebhookMutation, ImportMutation):
     async def request_help_now(self, info: Info[Context, None], input: RequestHelpNowInput) -> HelpRequestPayload:
         async def action(session: AsyncSession, viewer: Viewer) -> models.HelpRequest:
             return await help_requests.request_help(
-                session=session, viewer=viewer, need_id=_pk(input.need_id, "Need", "needId")
-            )
+                session=session, viewer=viewer, need_id=_pk(input.need_id, "Need", "needId"),
+                max_reach_m=max_reach_m(info.context.settings),
+            )  # fmt: skip
 
         row, errors = await _in_transaction(info.context, HelpError, action)
         return HelpRequestPayload(help_request=HelpRequest.from_model(row) if row else None, errors=errors)

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from aidmap import models
+from aidmap.fairness.reach import max_reach_m
 from aidmap.geo.privacy import round_distance
 from aidmap.resolvers import accounts, areas, messages, needs, offers, pledges, suggestions, verification
 from aidmap.resolvers.nearby import check_search_area
@@ -275,8 +276,9 @@ class Query(WebhookQuery):
         ctx = info.context
         async with ctx.reads() as session:
             found = await suggestions.offers_for_need(
-                session=session, index=ctx.match_index, viewer=viewer, need_id=pk, first=first
-            )
+                session=session, index=ctx.match_index, viewer=viewer, need_id=pk, first=first,
+                max_reach_m=max_reach_m(ctx.settings),
+            )  # fmt: skip
         return [
             OfferSuggestion(
                 offer=Offer.from_model(s.offer, ctx),
@@ -298,8 +300,9 @@ class Query(WebhookQuery):
         ctx = info.context
         async with ctx.reads() as session:
             found = await suggestions.needs_for_offer(
-                session=session, reader=ctx.reader, index=ctx.match_index, viewer=viewer, offer_id=pk, first=first
-            )
+                session=session, reader=ctx.reader, index=ctx.match_index, viewer=viewer, offer_id=pk, first=first,
+                max_reach_m=max_reach_m(ctx.settings),
+            )  # fmt: skip
         views = await need_views(ctx, [s.need for s in found])
         return [
             NeedSuggestion(
