@@ -50,6 +50,7 @@ from aidmap.guards.rate_limit import RateLimitMiddleware
 from aidmap.guards.sockets import SocketGuard
 from aidmap.jobs.expiry import expiry_job
 from aidmap.jobs.help_requests import help_cascade_job
+from aidmap.jobs.matching import matching_job
 from aidmap.jobs.waiting import waiting_job
 from aidmap.models import Scope
 from aidmap.notify.sms import SmsQueue, queue_for
@@ -488,6 +489,9 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
             sessions=sessions, reach=settings_reach(settings), interval_s=settings.waiting_interval_seconds
         )
         waiting.start()
+        matching = matching_job(sessions=sessions, settings=settings)
+        if matching is not None:
+            matching.start()
         webhooks = webhook_job(
             sessions=sessions,
             interval_s=settings.webhook_interval_seconds,
@@ -524,6 +528,8 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
             await socket_guard.stop()
             await access_log.stop()
             await webhooks.stop()
+            if matching is not None:
+                await matching.stop()
             await waiting.stop()
             await cascade.stop()
             await expiry.stop()

@@ -21,13 +21,23 @@ from aidmap.events.store import REPLAY_LIMIT, activity_events_after, area_events
 from aidmap.fairness.reach import max_reach_m
 from aidmap.models.need import OPEN_STATUSES
 from aidmap.resolvers import help as help_requests
-from aidmap.resolvers import messages, needs, pledges
+from aidmap.resolvers import messages, needs, pledges, proposals
 from aidmap.resolvers.cursors import event_cursor, parse_event_cursor
 from aidmap.resolvers.nearby import check_search_area
 from aidmap.resolvers.problems import Code, UserInputError
 from aidmap.schema.context import Context
 from aidmap.schema.inputs import GeoPointInput
-from aidmap.schema.types import HelpRequest, Message, Need, NeedCategory, Offer, Pledge, need_views, public_distance
+from aidmap.schema.types import (
+    HelpRequest,
+    MatchProposal,
+    Message,
+    Need,
+    NeedCategory,
+    Offer,
+    Pledge,
+    need_views,
+    public_distance,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +84,9 @@ class ActivityEvent:
     pledge: Pledge | None
     message: Message | None
     help_request: HelpRequest | None
+    proposal: MatchProposal | None = strawberry.field(
+        default=None, description="With MATCH_PROPOSED: the pledge a matching round proposes to me."
+    )
 
 
 def _change_kind(event: LiveEvent, open_statuses: tuple[str, ...]) -> ChangeKind:
@@ -250,6 +263,9 @@ class Subscription:
                     if event.help_request_id
                     else None
                 )
+                proposal = (
+                    await proposals.get(session=session, proposal_id=event.proposal_id) if event.proposal_id else None
+                )
             yield ActivityEvent(
                 cursor=event_cursor(event.seq),
                 kind=event.kind,
@@ -257,4 +273,5 @@ class Subscription:
                 pledge=Pledge.from_model(pledge_rows[0]) if pledge_rows else None,
                 message=Message.from_model(message, ctx) if message else None,
                 help_request=HelpRequest.from_model(help_request) if help_request else None,
+                proposal=MatchProposal.from_model(proposal) if proposal else None,
             )
