@@ -36,7 +36,7 @@ from scipy.spatial import cKDTree
 
 from aidmap.fairness.reach import capped, extra_km, max_reach_km
 from aidmap.geo.distance import EARTH_RADIUS_M, haversine_m
-from aidmap.geo.score import score
+from aidmap.geo.score import URGENCY, WAITING_FULL_HOURS, WEIGHTS, score
 
 CANDIDATES_PER_OFFER = 20
 SLOTS_PER_OFFER = 3
@@ -125,27 +125,67 @@ def candidates(
         category: (cKDTree(_unit_vectors(np.array([(needs[i].lon, needs[i].lat) for i in idx], dtype=float))), idx)
         for category, idx in by_category.items()
     }
-    extras = [extra_km(n.waited_seconds, n.pledged, step_km=step, **grow) if grow else 0.0 for n in needs]
+    extras = np.array([extra_km(n.waited_seconds, n.pledged, step_km=step, **grow) if grow else 0.0 for n in needs])
+    max_km = reach.get("max_km", 0.0)
+    # The parts of a need's weight that do not depend on the offer, for a quick first ranking of
+    # every need in reach (the exact weight, pair_weight, is computed for the best few only).
+    helped = np.array([helped_counts.get(n.beneficiary, 0) for n in needs], dtype=float)
+    fair = 1.0 / (1.0 + np.maximum(helped, 0.0))
+    alone = (
+        WEIGHTS["urgency"] * np.array([URGENCY.get(n.urgency, 0.5) for n in needs])
+        + WEIGHTS["waiting"] * np.minimum(1.0, np.maximum(0.0, np.array([n.waited_seconds for n in needs]) / 3600.0)
+                                          / WAITING_FULL_HOURS)
+        + (WEIGHTS["fairness"] + fairness_weight) * fair
+    )  # fmt: skip
+    open_q = np.array([max(1, n.quantity_open) for n in needs], dtype=float)
+    lon = np.radians(np.array([n.lon for n in needs], dtype=float))
+    lat = np.radians(np.array([n.lat for n in needs], dtype=float))
+    excluded_by_offer: dict[int, int] = {}
+    for offer_id, _ in exclude:
+        excluded_by_offer[offer_id] = excluded_by_offer.get(offer_id, 0) + 1
     found: dict[int, list[tuple[float, int, float]]] = {}
     for j, offer in enumerate(offers):
         if offer.quantity <= 0 or offer.category not in trees:
             continue
         tree, idx = trees[offer.category]
-        far = max_reach_km(offer.radius_km, max_km=reach.get("max_km", 0.0))
+        far = max_reach_km(offer.radius_km, max_km=max_km)
         centre = _unit_vectors(np.array([[offer.lon, offer.lat]], dtype=float))[0]
-        near = tree.query_ball_point(centre, _chord(far) * (1 + 1e-9) + 1e-12)
+        near = np.array([idx[p] for p in tree.query_ball_point(centre, _chord(far) * (1 + 1e-9) + 1e-12)], dtype=int)
+        if near.size == 0:
+            continue
+        o_lon, o_lat = math.radians(offer.lon), math.radians(offer.lat)
+        a = (
+            np.sin((lat[near] - o_lat) / 2) ** 2
+            + math.cos(o_lat) * np.cos(lat[near]) * np.sin((lon[near] - o_lon) / 2) ** 2
+        )
+        distance = 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+        reach_m = np.where(
+            extras[near] > 0, np.maximum(offer.radius_km, np.minimum(max_km, offer.radius_km + extras[near])), offer.radius_km
+        ) * 1000.0  # fmt: skip
+        inside = distance <= reach_m * (1 + 1e-9)
+        near, distance = near[inside], distance[inside]
+        if near.size == 0:
+            continue
+        radius_m = offer.radius_km * 1000.0
+        rough = (
+            alone[near]
+            + WEIGHTS["distance"] * (np.maximum(0.0, 1.0 - distance / radius_m) if radius_m > 0 else 0.0)
+            + WEIGHTS["quantity"] * np.minimum(1.0, offer.quantity / open_q[near])
+        )
+        keep = 2 * candidates_per_offer + excluded_by_offer.get(offer.offer_id, 0) + 8
+        if near.size > keep:
+            best = np.argpartition(-rough, keep)[:keep]
+            near = near[best]
         scored = []
-        for position in near:
-            i = idx[position]
+        for i in near.tolist():
             need = needs[i]
             if (offer.offer_id, need.need_id) in exclude or (offer.donor is not None and offer.donor == need.owner):
                 continue
-            distance = haversine_m(offer.lon, offer.lat, need.lon, need.lat)
-            if distance > capped(offer.radius_km, extras[i], max_km=reach.get("max_km", 0.0)) * 1000.0:
+            d = haversine_m(offer.lon, offer.lat, need.lon, need.lat)
+            if d > capped(offer.radius_km, float(extras[i]), max_km=max_km) * 1000.0:
                 continue
-            helped = helped_counts.get(need.beneficiary, 0)
-            weight = pair_weight(need, offer, distance, helped=helped, fairness_weight=fairness_weight)
-            scored.append((weight, i, distance))
+            weight = pair_weight(need, offer, d, helped=int(helped[i]), fairness_weight=fairness_weight)
+            scored.append((weight, i, d))
         # Best first; ties by need id so the answer does not depend on the tree's order.
         scored.sort(key=lambda t: (-t[0], needs[t[1]].need_id))
         if scored:

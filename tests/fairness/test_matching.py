@@ -133,3 +133,23 @@ def test_one_unit_each_the_round_is_the_best_matching(seed: int) -> None:
     total = sum(weight(next(o for o in offers if o.offer_id == p.offer_id), by_id[p.need_id]) or 0 for p in got)
     assert total == pytest.approx(best)
     assert len({p.need_id for p in got}) == len(got) and len({p.offer_id for p in got}) == len(got)
+
+
+def test_the_quick_first_ranking_keeps_the_exact_best() -> None:
+    # Hundreds of needs in reach: the best candidates are the same as scoring every one exactly.
+    rng = random.Random(11)
+    needs = [
+        need(i, rng.uniform(-5, 5), quantity=rng.randint(1, 9), waited_seconds=rng.uniform(0, 90) * HOUR,
+             urgency=rng.choice(["LOW", "NORMAL", "HIGH", "CRITICAL"]), beneficiary=f"b{i % 40}")
+        for i in range(400)
+    ]  # fmt: skip
+    o = offer(10, 0.0, radius_km=4.0, quantity=3)
+    helped = {f"b{k}": k % 3 for k in range(40)}
+    found = candidates(needs, [o], fairness_weight=0.5, helped_counts=helped, candidates_per_offer=10)[0]
+    exact = []
+    for n in needs:
+        d = haversine_m(o.lon, o.lat, n.lon, n.lat)
+        if d <= 4000:
+            exact.append((pair_weight(n, o, d, helped=helped[n.beneficiary], fairness_weight=0.5), n.need_id))
+    exact.sort(key=lambda t: (-t[0], t[1]))
+    assert [needs[i].need_id for _, i, _ in found] == [nid for _, nid in exact[:10]]
