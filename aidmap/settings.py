@@ -158,6 +158,15 @@ class Settings:
     matching_proposal_hours: float = 24.0
 
     def __post_init__(self) -> None:
+        for name in (
+            "waiting_after_hours", "waiting_reach_km_per_hour", "waiting_reach_max_km", "waiting_reach_step_km",
+            "matching_round_minutes", "matching_fairness_weight",
+        ):  # fmt: skip
+            value = getattr(self, name)
+            if not (value >= 0 and value != float("inf")):
+                raise ValueError(f"AIDMAP_{name.upper()} must be a finite number, 0 or more, not {value!r}")
+        if self.waiting_interval_seconds <= 0 or self.matching_proposal_hours <= 0:
+            raise ValueError("AIDMAP_WAITING_INTERVAL_SECONDS and AIDMAP_MATCHING_PROPOSAL_HOURS must be more than 0")
         if self.disclose_on not in DISCLOSE_ON:
             raise ValueError(f"AIDMAP_DISCLOSE_ON must be one of {', '.join(DISCLOSE_ON)}, not {self.disclose_on!r}")
         if self.sms_gateway not in SMS_GATEWAYS:

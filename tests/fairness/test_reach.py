@@ -50,3 +50,12 @@ def test_settings_give_the_keyword_arguments() -> None:
     assert kwargs == {"after_seconds": 7200.0, "km_per_hour": 1.5, "max_km": 9.0, "step_km": 0.5}
     assert reach_km(1.0, 4 * HOUR, False, **kwargs) == pytest.approx(4.0)
     assert settings_reach(Settings())["after_seconds"] == 12 * HOUR
+
+
+@pytest.mark.parametrize(
+    "field", ["waiting_after_hours", "waiting_reach_km_per_hour", "waiting_reach_max_km", "matching_round_minutes"]
+)
+def test_negative_or_endless_settings_are_refused(field: str) -> None:
+    for bad in (-1.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match=field.upper()):
+            Settings(**{field: bad})
