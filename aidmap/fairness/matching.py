@@ -122,7 +122,10 @@ def candidates(
         if need.quantity_open > 0:
             by_category.setdefault(need.category, []).append(i)
     trees = {
-        category: (cKDTree(_unit_vectors(np.array([(needs[i].lon, needs[i].lat) for i in idx], dtype=float))), idx)
+        category: (
+            cKDTree(_unit_vectors(np.array([(needs[i].lon, needs[i].lat) for i in idx], dtype=float))),
+            np.array(idx, dtype=np.intp),
+        )
         for category, idx in by_category.items()
     }
     extras = np.array([extra_km(n.waited_seconds, n.pledged, step_km=step, **grow) if grow else 0.0 for n in needs])
@@ -150,7 +153,7 @@ def candidates(
         tree, idx = trees[offer.category]
         far = max_reach_km(offer.radius_km, max_km=max_km)
         centre = _unit_vectors(np.array([[offer.lon, offer.lat]], dtype=float))[0]
-        near = np.array([idx[p] for p in tree.query_ball_point(centre, _chord(far) * (1 + 1e-9) + 1e-12)], dtype=int)
+        near = idx[np.asarray(tree.query_ball_point(centre, _chord(far) * (1 + 1e-9) + 1e-12), dtype=np.intp)]
         if near.size == 0:
             continue
         o_lon, o_lat = math.radians(offer.lon), math.radians(offer.lat)
@@ -172,7 +175,9 @@ def candidates(
             + WEIGHTS["distance"] * (np.maximum(0.0, 1.0 - distance / radius_m) if radius_m > 0 else 0.0)
             + WEIGHTS["quantity"] * np.minimum(1.0, offer.quantity / open_q[near])
         )
-        keep = 2 * candidates_per_offer + excluded_by_offer.get(offer.offer_id, 0) + 8
+        # The rough weight is the exact one up to rounding, and own or excluded needs are dropped below:
+        # a few more than asked for are enough.
+        keep = candidates_per_offer + excluded_by_offer.get(offer.offer_id, 0) + 8
         if near.size > keep:
             best = np.argpartition(-rough, keep)[:keep]
             near = near[best]
