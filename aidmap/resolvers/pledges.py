@@ -236,9 +236,7 @@ async def accept(*, session: AsyncSession, viewer: Viewer, pledge_id: int) -> Pl
         raise Problems.one("pledgeId", "No pledge of yours has this id.", Code.NOT_FOUND)
     if viewer.account_id not in (need.owner_id, need.filed_by_id):
         raise Problems.one(
-            "pledgeId",
-            "Only the person who asked for help, or who filed the need, can accept a pledge.",
-            Code.FORBIDDEN,
+            "pledgeId", "Only the person who asked for help, or who filed the need, can accept a pledge.", Code.FORBIDDEN
         )
     # Re-read under the need's lock: a concurrent cancel or accept may have changed it.
     await session.refresh(pledge, with_for_update=True)
