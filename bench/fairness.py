@@ -210,6 +210,11 @@ class SimNeed:
     created_at: datetime
     quantity_pledged: int = 0
     first_pledge_s: float | None = None
+    waiting_reach_m: float = 0.0
+
+    @property
+    def status(self) -> str:
+        return "OPEN" if self.quantity_pledged == 0 else "PARTLY_PLEDGED" if self.still_needed > 0 else "PLEDGED"
 
     @property
     def still_needed(self) -> int:
@@ -438,31 +443,24 @@ def _beneficiary(need: SimNeed) -> str:
     return f"account:{need.owner_id}"
 
 
-@dataclass
-class _Reaching:
-    """An offer as seen by one need that reaches it from farther: the radius is the need's reach."""
-
-    offer: SimOffer
-    radius_meters: float
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.offer, name)
-
-
 def growing_reach(day: Day, looking: list[SimOffer]) -> None:
-    """Suggestions where a need that waited unpledged reaches donors farther than their radius."""
-    from aidmap.fairness.reach import max_reach_km, reach_km, settings_reach
+    """Suggestions where a need that waited unpledged reaches donors farther than their radius: the
+    resolver's own `_suggestion` with the service's cap, the need's reach as the waiting job sets it."""
+    from aidmap.fairness.reach import extra_km, max_reach_km, settings_reach
 
     reach = settings_reach(day.settings)
+    grow = {k: reach[k] for k in ("after_seconds", "km_per_hour", "step_km")}
+    max_reach_m = 1000.0 * reach["max_km"]
     now = day.now
     for offer in looking:
-        base_km = offer.radius_meters / 1000.0
-        found = day.candidates(offer, 1000.0 * max_reach_km(base_km, **reach))
+        found = day.candidates(offer, 1000.0 * max_reach_km(offer.radius_meters / 1000.0, max_km=reach["max_km"]))
         scored = []
         for need in found:
-            km = reach_km(base_km, day.now_s - need.posted_s, need.quantity_pledged > 0, **reach)
-            seen_by = offer if km <= base_km else _Reaching(offer, 1000.0 * km)
-            scored.append(_suggestion(need, seen_by, day.help_received.get(need.owner_id, 0), now))
+            # What aidmap/jobs/waiting.py writes to needs.waiting_reach_m (it runs every minute; here every step).
+            need.waiting_reach_m = 1000.0 * extra_km(day.now_s - need.posted_s, need.quantity_pledged > 0, **grow)
+            scored.append(
+                _suggestion(need, offer, day.help_received.get(need.owner_id, 0), now, max_reach_m=max_reach_m)
+            )
         _pledge_down(day, offer, _ranked(scored, SUGGESTIONS_FIRST))
 
 
@@ -491,7 +489,7 @@ def matching(day: Day, looking: list[SimOffer]) -> None:
     ]  # fmt: skip
     helped = {_beneficiary(n): day.help_received[n.owner_id] for n in open_needs if n.owner_id in day.help_received}
     proposals = propose(
-        slots, offer_slots, fairness_weight=getattr(day.settings, "matching_fairness_weight", 0.5), helped_counts=helped,
+        slots, offer_slots, fairness_weight=day.settings.matching_fairness_weight, helped_counts=helped,
         reach=settings_reach(day.settings),
     )  # fmt: skip
     # Donors take what is proposed, best first (the round's own order of weight).
