@@ -37,9 +37,12 @@ Policies (each on a fresh copy of the same city and the same arrivals):
   from PostGIS; its answer equals ranking every need in reach (tests/resolvers), which is what is
   done here without the database, so that a day of four policies runs in a few minutes.
 - `growing-reach`: the same ranking, with each need reachable from farther the longer it waits
-  unpledged (`reach_km` of aidmap/fairness/reach.py with the service's settings, `settings_reach`).
+  unpledged: its `waiting_reach_m` as aidmap/jobs/waiting.py sets it (`extra_km` of
+  aidmap/fairness/reach.py with the service's AIDMAP_WAITING_* settings, `settings_reach`), and the
+  resolver's `_suggestion` with the service's cap (its distance part is 0 beyond the donor's radius).
 - `matching`: every 30 minutes, the needs and the donors present are matched in one round by
-  `propose` of aidmap/fairness/matching.py (with the wards' help so far), and donors take what is proposed.
+  `propose` of aidmap/fairness/matching.py (help received per beneficiary, the waiting reach, the
+  service's fairness weight), and donors take what is proposed, best first.
 
 Reported per policy: needs helped, median time to first pledge, and the fairness ratio: the share
 of needs helped in the worst-served decile of wards (the 10% of wards with the lowest share helped,
@@ -674,7 +677,12 @@ def report(city: City, outcomes: list[Outcome], images: list[str], elapsed: floa
     lines += [
         "",
         f"Settings used (the service's defaults unless set in the environment): disclosure limit "
-        f"{settings.disclosure_limit_per_day} needs per donor per day.",
+        f"{settings.disclosure_limit_per_day} needs per donor per day; waiting reach after "
+        f"{getattr(settings, 'waiting_after_hours', '?')} h, {getattr(settings, 'waiting_reach_km_per_hour', '?')} km/h "
+        f"in steps of {getattr(settings, 'waiting_reach_step_km', '?')} km, at most "
+        f"{getattr(settings, 'waiting_reach_max_km', '?')} km (growing-reach and matching); matching rounds every "
+        f"{config.round_every_minutes} min (the service's default is off), fairness weight "
+        f"{getattr(settings, 'matching_fairness_weight', '?')}.",
         "",
         *(f"![{image}]({image})" for image in images),
         "",
