@@ -1,6 +1,6 @@
 # The two commands a newcomer needs: `make run` and `make test`.
 # Each one installs what is missing first (scripts/setup.sh).
-.PHONY: setup setup-bench run test bench bench-1m bench-throughput bench-peer bench-fanout bench-signin bench-all soak schema audit
+.PHONY: setup setup-bench run test bench bench-1m bench-throughput bench-peer bench-fanout bench-signin bench-fairness bench-all soak schema audit
 
 setup:
 	@bash scripts/setup.sh
@@ -50,6 +50,12 @@ bench-fanout: setup-bench
 bench-signin: setup
 	.venv/bin/python bench/signin_load.py --seconds 20
 
+# One simulated day of Hà Nội under four allocation policies: needs helped and the fairness ratio
+# (bench/results/fairness.md, fairness-wards.png). No database; a few minutes on 2 cores.
+bench-fairness: setup
+	.venv/bin/python -m pip install -q -e '.[bench]'
+	.venv/bin/python bench/fairness.py
+
 # Ten minutes of mixed load with 1,000 open subscriptions (a short form runs in `make test`).
 soak: setup-bench
 	.venv/bin/python bench/soak.py --seconds 600 --subscribers 1000
@@ -58,5 +64,6 @@ soak: setup-bench
 bench-all: setup-bench
 	.venv/bin/python -m pip install -q -e '.[test,bench]'
 	.venv/bin/python bench/run_all.py
+	.venv/bin/python bench/fairness.py
 	@AIDMAP_WITH_PEER=1 bash scripts/setup.sh
 	.venv/bin/python bench/peer.py

@@ -45,12 +45,15 @@ from aidmap.events.listener import Listener
 from aidmap.events.match_index import MatchIndex
 from aidmap.events.snapshots import Snapshots
 from aidmap.events.store import latest_seq
+from aidmap.fairness.reach import max_reach_m, settings_reach
 from aidmap.guards.body_limit import BodyLimitMiddleware
 from aidmap.guards.origins import OriginMiddleware
 from aidmap.guards.rate_limit import RateLimitMiddleware
 from aidmap.guards.sockets import SocketGuard
 from aidmap.jobs.expiry import expiry_job
 from aidmap.jobs.help_requests import help_cascade_job
+from aidmap.jobs.matching import matching_job
+from aidmap.jobs.waiting import waiting_job
 from aidmap.models import Scope
 from aidmap.notify.sms import SmsQueue, queue_for
 from aidmap.observability import Metrics, RequestIdMiddleware
@@ -515,8 +518,17 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
             await attestations.ensure_key(session, settings.phone_hash_key())
         expiry = expiry_job(sessions=sessions, interval_s=settings.expiry_interval_seconds)
         expiry.start()
-        cascade = help_cascade_job(sessions=sessions, timeout_s=settings.help_timeout_seconds)
+        cascade = help_cascade_job(
+            sessions=sessions, timeout_s=settings.help_timeout_seconds, max_reach_m=max_reach_m(settings)
+        )
         cascade.start()
+        waiting = waiting_job(
+            sessions=sessions, reach=settings_reach(settings), interval_s=settings.waiting_interval_seconds
+        )
+        waiting.start()
+        matching = matching_job(sessions=sessions, settings=settings)
+        if matching is not None:
+            matching.start()
         webhooks = webhook_job(
             sessions=sessions,
             interval_s=settings.webhook_interval_seconds,
@@ -554,6 +566,9 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
             await socket_guard.stop()
             await access_log.stop()
             await webhooks.stop()
+            if matching is not None:
+                await matching.stop()
+            await waiting.stop()
             await cascade.stop()
             await expiry.stop()
             await listener.stop()

@@ -150,10 +150,34 @@ class Settings:
     attestation_ttl_days: int = 30
     # Raster map tiles for the page ({z}/{x}/{y}); without, the page draws ward outlines only.
     tile_url: str = ""
+    # Waiting needs reach further (aidmap/fairness/reach.py): after this many hours with nothing
+    # pledged a need is seen by donors this many km/h farther than their own radius, in whole steps,
+    # up to the cap (km from the donor's cell). 0 km/h: off.
+    waiting_after_hours: float = 12.0
+    waiting_reach_km_per_hour: float = 0.5
+    waiting_reach_max_km: float = 25.0
+    waiting_reach_step_km: float = 1.0
+    # How often each process looks for needs whose reach grew (needsNearby WAITING events).
+    waiting_interval_seconds: float = 60.0
+    # Matching rounds (aidmap/fairness/matching.py): every this many minutes, pledges are proposed for
+    # open offers (0: off, the default); the weight of fairness in the round's objective.
+    matching_round_minutes: float = 0.0
+    matching_fairness_weight: float = 0.5
+    # How long a proposal waits for the donor's answer before it lapses.
+    matching_proposal_hours: float = 24.0
 
     def __post_init__(self) -> None:
         if not self.read_max_lag_seconds > 0:
             raise ValueError(f"AIDMAP_READ_MAX_LAG_SECONDS must be more than 0, not {self.read_max_lag_seconds!r}")
+        for name in (
+            "waiting_after_hours", "waiting_reach_km_per_hour", "waiting_reach_max_km", "waiting_reach_step_km",
+            "matching_round_minutes", "matching_fairness_weight",
+        ):  # fmt: skip
+            value = getattr(self, name)
+            if not (value >= 0 and value != float("inf")):
+                raise ValueError(f"AIDMAP_{name.upper()} must be a finite number, 0 or more, not {value!r}")
+        if self.waiting_interval_seconds <= 0 or self.matching_proposal_hours <= 0:
+            raise ValueError("AIDMAP_WAITING_INTERVAL_SECONDS and AIDMAP_MATCHING_PROPOSAL_HOURS must be more than 0")
         if self.disclose_on not in DISCLOSE_ON:
             raise ValueError(f"AIDMAP_DISCLOSE_ON must be one of {', '.join(DISCLOSE_ON)}, not {self.disclose_on!r}")
         if self.sms_gateway not in SMS_GATEWAYS:
@@ -223,6 +247,14 @@ class Settings:
             tile_url=env.get("AIDMAP_TILE_URL", ""),
             public_url=env.get("AIDMAP_PUBLIC_URL", "").strip().rstrip("/"),
             attestation_ttl_days=int(env.get("AIDMAP_ATTESTATION_TTL_DAYS", "30")),
+            waiting_after_hours=float(env.get("AIDMAP_WAITING_AFTER_HOURS", "12")),
+            waiting_reach_km_per_hour=float(env.get("AIDMAP_WAITING_REACH_KM_PER_HOUR", "0.5")),
+            waiting_reach_max_km=float(env.get("AIDMAP_WAITING_REACH_MAX_KM", "25")),
+            waiting_reach_step_km=float(env.get("AIDMAP_WAITING_REACH_STEP_KM", "1")),
+            waiting_interval_seconds=float(env.get("AIDMAP_WAITING_INTERVAL_SECONDS", "60")),
+            matching_round_minutes=float(env.get("AIDMAP_MATCHING_ROUND_MINUTES", "0")),
+            matching_fairness_weight=float(env.get("AIDMAP_MATCHING_FAIRNESS_WEIGHT", "0.5")),
+            matching_proposal_hours=float(env.get("AIDMAP_MATCHING_PROPOSAL_HOURS", "24")),
             max_body_bytes=int(env.get("AIDMAP_MAX_BODY_BYTES", "6000000")),
             body_timeout_seconds=float(env.get("AIDMAP_BODY_TIMEOUT_SECONDS", "10")),
             head_timeout_seconds=float(env.get("AIDMAP_HEAD_TIMEOUT_SECONDS", "10")),

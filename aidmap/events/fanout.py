@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from aidmap.fairness.reach import capped
 from aidmap.geo.distance import haversine_m
 from aidmap.geo.index import BoxIndex, circle_box
 from aidmap.models import EventKind
@@ -24,7 +25,7 @@ NEED_KINDS = frozenset(
     {
         EventKind.NEED_CREATED, EventKind.NEED_UPDATED, EventKind.NEED_CANCELLED, EventKind.NEED_EXPIRED,
         EventKind.NEED_RENEWED, EventKind.NEED_VERIFIED, EventKind.NEED_REJECTED, EventKind.NEED_HIDDEN,
-        EventKind.PLEDGE_CREATED, EventKind.PLEDGE_CANCELLED, EventKind.PLEDGE_DELIVERED,
+        EventKind.PLEDGE_CREATED, EventKind.PLEDGE_CANCELLED, EventKind.PLEDGE_DELIVERED, EventKind.NEED_WAITING,
     }
 )  # fmt: skip
 OFFER_KINDS = frozenset({EventKind.OFFER_CREATED, EventKind.OFFER_UPDATED, EventKind.OFFER_WITHDRAWN})
@@ -48,8 +49,12 @@ class LiveEvent:
     lon: float | None
     lat: float | None
     audience: tuple[int, ...]
+    # An offer's radius; for a need, how much farther than a circle's radius it reaches (its waiting
+    # reach), and for NEED_WAITING what it reached before (reach_from_m).
     radius_m: float | None = None
     help_request_id: int | None = None
+    reach_from_m: float | None = None
+    proposal_id: int | None = None
 
     def topic(self) -> Topic | None:
         if self.lon is None or self.lat is None:
@@ -98,12 +103,27 @@ class AreaFilter:
     lat: float
     radius_m: float
     categories: frozenset[str]
+    # The cap of a waiting need's reach (AIDMAP_WAITING_REACH_MAX_KM, in metres; 0: needs reach no
+    # farther than the circle).
+    max_reach_m: float = 0.0
+
+    def reach(self, extra_m: float | None) -> float:
+        """How far from the centre a need with this waiting reach is seen (aidmap/fairness/reach.py)."""
+        return capped(self.radius_m, extra_m or 0.0, max_km=self.max_reach_m)
 
     def matches(self, event: LiveEvent) -> bool:
         if self.categories and event.category not in self.categories:
             return False
         assert event.lon is not None and event.lat is not None
-        return haversine_m(self.lon, self.lat, event.lon, event.lat) <= self.radius_m
+        distance = haversine_m(self.lon, self.lat, event.lon, event.lat)
+        if event.offer_id is not None or event.need_id is None:
+            return distance <= self.radius_m
+        # Cell to cell, and the reach follows public facts (age, nothing pledged): who receives the
+        # event depends on the need's public record alone.
+        if event.kind is EventKind.NEED_WAITING:
+            # Only the circles its reach has just grown over (the others have seen it already).
+            return self.reach(event.reach_from_m) < distance <= self.reach(event.radius_m)
+        return distance <= self.reach(event.radius_m)
 
 
 class FanOut:
@@ -156,7 +176,14 @@ class FanOut:
         topic = event.topic()
         if topic is not None:
             assert event.lon is not None and event.lat is not None
-            for ident in self._areas[topic].containing(event.lon, event.lat):
+            extra = event.radius_m if topic is Topic.NEEDS else None
+            # A waiting need reaches circles whose box is up to `extra` away.
+            found = (
+                self._areas[topic].within(circle_box(event.lon, event.lat, extra))
+                if extra
+                else self._areas[topic].containing(event.lon, event.lat)
+            )
+            for ident in found:
                 _, area, sub = self._area_subs[ident]
                 if area.matches(event):
                     sub.push(event)

@@ -18,6 +18,7 @@ import psycopg
 
 from aidmap.db.reader import conninfo_from_url
 from aidmap.events.fanout import NEED_KINDS, OFFER_KINDS, LiveEvent
+from aidmap.fairness.reach import capped
 from aidmap.geo.distance import haversine_m
 from aidmap.geo.index import BoxIndex, circle_box
 from aidmap.models.need import OPEN_STATUSES
@@ -33,6 +34,10 @@ class MatchIndex:
         self._offers: dict[str, BoxIndex] = {}  # category -> offer circles (their travel radius)
         self._need_points: dict[int, tuple[str, float, float]] = {}
         self._offer_circles: dict[int, tuple[str, float, float, float]] = {}
+        # Waiting needs (nothing pledged, reach announced by the waiting job): category -> points, and
+        # how much farther than a donor's radius each reaches (metres).
+        self._waiting: dict[str, BoxIndex] = {}
+        self._waiting_reach: dict[int, float] = {}
 
     # -- loading -----------------------------------------------------------------
     def load(self, url: str) -> None:
@@ -42,12 +47,16 @@ class MatchIndex:
             needs: dict[str, list[tuple[int, float, float]]] = {}
             with conn.cursor(name="match_index_needs") as cursor:
                 cursor.execute(
-                    "SELECT id, category, ST_X(geometry(cell)), ST_Y(geometry(cell)) FROM needs "
-                    "WHERE status IN ('OPEN', 'PARTLY_PLEDGED')"
+                    "SELECT id, category, ST_X(geometry(cell)), ST_Y(geometry(cell)), status, waiting_reach_m "
+                    "FROM needs WHERE status IN ('OPEN', 'PARTLY_PLEDGED')"
                 )
-                for ident, category, lon, lat in cursor:
+                waiting: dict[str, list[tuple[int, float, float]]] = {}
+                for ident, category, lon, lat, status, reach in cursor:
                     needs.setdefault(category, []).append((ident, lon, lat))
                     self._need_points[ident] = (category, lon, lat)
+                    if status == "OPEN" and reach > 0:
+                        waiting.setdefault(category, []).append((ident, lon, lat))
+                        self._waiting_reach[ident] = reach
             offers: dict[str, list[tuple[int, float, float, float]]] = {}
             with conn.cursor(name="match_index_offers") as cursor:
                 cursor.execute(
@@ -58,6 +67,7 @@ class MatchIndex:
                     offers.setdefault(category, []).append((ident, lon, lat, radius))
                     self._offer_circles[ident] = (category, lon, lat, radius)
         self._needs = {c: BoxIndex(_point_entries(rows)) for c, rows in needs.items()}
+        self._waiting = {c: BoxIndex(_point_entries(rows)) for c, rows in waiting.items()}
         self._offers = {c: BoxIndex(_circle_entries(rows)) for c, rows in offers.items()}
         log.info(
             "match index: %d needs, %d offers loaded in %.2fs",
@@ -71,6 +81,11 @@ class MatchIndex:
             self._drop_need(event.need_id)
             if event.status in _OPEN and event.lon is not None and event.lat is not None and event.category:
                 self._put_need(event.need_id, event.category, event.lon, event.lat)
+                if event.status == "OPEN" and event.radius_m:
+                    self._waiting_reach[event.need_id] = event.radius_m
+                    self._waiting.setdefault(event.category, BoxIndex()).insert(
+                        event.need_id, (event.lon, event.lat, event.lon, event.lat)
+                    )
         elif event.offer_id is not None and event.kind in OFFER_KINDS:
             self._drop_offer(event.offer_id)
             if event.status == "ACTIVE" and event.lon is not None and event.lat is not None and event.category:
@@ -84,6 +99,8 @@ class MatchIndex:
         known = self._need_points.pop(ident, None)
         if known is not None:
             self._needs[known[0]].delete(ident)
+            if self._waiting_reach.pop(ident, None) is not None:
+                self._waiting[known[0]].delete(ident)
 
     def _put_offer(self, ident: int, category: str, lon: float, lat: float, radius: float) -> None:
         self._offer_circles[ident] = (category, lon, lat, radius)
@@ -116,6 +133,42 @@ class MatchIndex:
         for ident in tree.within(circle_box(lon, lat, radius_m)):
             _, n_lon, n_lat = self._need_points[ident]
             if haversine_m(lon, lat, n_lon, n_lat) <= radius_m:
+                found.append(ident)
+        return found
+
+    def need_point(self, ident: int) -> tuple[float, float]:
+        """The cell (lon, lat) of an indexed need."""
+        _, lon, lat = self._need_points[ident]
+        return lon, lat
+
+    def waiting_needs_within(
+        self, category: str, lon: float, lat: float, radius_m: float, *, max_reach_m: float
+    ) -> list[int]:
+        """Waiting needs of the category that reach a donor at the point whose radius is radius_m,
+        beyond that radius (their reach capped at max_reach_m; aidmap/fairness/reach.py)."""
+        tree = self._waiting.get(category)
+        if tree is None or max_reach_m <= radius_m:
+            return []
+        found = []
+        for ident in tree.within(circle_box(lon, lat, max_reach_m)):
+            _, n_lon, n_lat = self._need_points[ident]
+            distance = haversine_m(lon, lat, n_lon, n_lat)
+            if radius_m < distance <= capped(radius_m, self._waiting_reach[ident], max_km=max_reach_m):
+                found.append(ident)
+        return found
+
+    def offers_reached_by(
+        self, category: str, lon: float, lat: float, extra_m: float, *, max_reach_m: float
+    ) -> list[int]:
+        """Active offers a waiting need at the point reaches beyond their radius (see waiting_needs_within)."""
+        tree = self._offers.get(category)
+        if tree is None or extra_m <= 0:
+            return []
+        found = []
+        for ident in tree.within(circle_box(lon, lat, min(extra_m, max_reach_m))):
+            _, o_lon, o_lat, radius = self._offer_circles[ident]
+            distance = haversine_m(o_lon, o_lat, lon, lat)
+            if radius < distance <= capped(radius, extra_m, max_km=max_reach_m):
                 found.append(ident)
         return found
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.models import Event, EventKind, Need, Offer
@@ -28,6 +28,8 @@ async def emit(
     pledge_id: int | None = None,
     message_id: int | None = None,
     help_request_id: int | None = None,
+    proposal_id: int | None = None,
+    reach_from_m: float | None = None,
     audience: Iterable[int] = (),
 ) -> int:
     """Write one event for a change made in this session's transaction; returns its sequence number."""
@@ -35,9 +37,10 @@ async def emit(
     subject = need if need is not None else offer
     # Events carry the public cell, never the exact point: the fan-out, the live match index and
     # webhook circles decide on it, so who receives an event depends on the cell alone.
-    location = None
+    location = reach = None
     if need is not None:
         location = select(Need.cell).where(Need.id == need.id).scalar_subquery()
+        reach = select(func.nullif(Need.waiting_reach_m, 0.0)).where(Need.id == need.id).scalar_subquery()
     elif offer is not None:
         location = select(Offer.cell).where(Offer.id == offer.id).scalar_subquery()
     seq: int = (
@@ -53,7 +56,11 @@ async def emit(
                 category=subject.category if subject is not None else None,
                 status=subject.status if subject is not None else None,
                 location=location,
-                radius_meters=offer.radius_meters if offer is not None else None,
+                # A need's event carries its waiting reach (aidmap/fairness/reach.py): the circles it
+                # reaches, beyond their own radius, hear of it too (events/fanout.py, AreaFilter).
+                radius_meters=reach if need is not None else offer.radius_meters if offer is not None else None,
+                reach_from_meters=reach_from_m,
+                proposal_id=proposal_id,
                 audience=sorted(set(audience)),
             )
             .returning(Event.seq)

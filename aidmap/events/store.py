@@ -10,7 +10,7 @@ from aidmap.models import EventKind
 
 _COLUMNS = (
     "seq, kind, need_id, offer_id, pledge_id, message_id, category, status, "
-    "ST_X(geometry(location)) AS lon, ST_Y(geometry(location)) AS lat, audience, radius_meters, help_request_id"
+    "ST_X(geometry(location)) AS lon, ST_Y(geometry(location)) AS lat, audience, radius_meters, help_request_id, reach_from_meters, proposal_id"
 )
 REPLAY_LIMIT = 1000
 
@@ -30,6 +30,8 @@ def to_live_event(row: Any) -> LiveEvent:
         audience=tuple(row.audience),
         radius_m=row.radius_meters,
         help_request_id=row.help_request_id,
+        reach_from_m=row.reach_from_meters,
+        proposal_id=row.proposal_id,
     )
 
 
@@ -52,7 +54,8 @@ async def area_events_after(reader: Reader, topic: Topic, area: AreaFilter, seq:
         f"SELECT {_COLUMNS} FROM events WHERE seq > %(seq)s::bigint AND kind = ANY(%(kinds)s::text[]) "
         f"AND {subject} IS NOT NULL AND (cardinality(%(categories)s::text[]) = 0 OR category = ANY(%(categories)s::text[])) "
         "AND ST_DWithin(location, geography(ST_SetSRID(ST_MakePoint(%(lon)s::float8, %(lat)s::float8), 4326)), "
-        "%(radius)s::float8 + 1000) ORDER BY seq LIMIT %(limit)s::int"
+        f"%(radius)s::float8 + {'coalesce(radius_meters, 0) + ' if topic is Topic.NEEDS else ''}1000) "
+        "ORDER BY seq LIMIT %(limit)s::int"
     )
     params = {
         "seq": seq, "kinds": kinds, "categories": sorted(area.categories), "lon": area.lon, "lat": area.lat,

@@ -6,8 +6,11 @@
 - urgency:  LOW 0.25, NORMAL 0.5, HIGH 0.75, CRITICAL 1.
 - waiting:  hours since the need was posted, over 72 h (capped at 1): who waited longer comes first.
 - quantity: the share of what is still needed that the offer can cover.
-- fairness: 1 / (1 + help the requester received in the last 30 days, in delivered pledges):
-            people not yet helped come before people helped several times.
+- fairness: 1 / (1 + help the beneficiary received in the last 30 days, in delivered pledges):
+            people not yet helped come before people helped several times. The beneficiary is the
+            person the need is for (aidmap.fairness.beneficiary_key): the claimed account, else the
+            person's phone, else the need, never the account that filed it (a hotline operator
+            files for many households).
 """
 
 from __future__ import annotations

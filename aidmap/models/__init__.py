@@ -14,6 +14,7 @@ from aidmap.models.need import Need, NeedCategory, NeedReport, NeedStatus, Urgen
 from aidmap.models.offer import Offer, OfferStatus
 from aidmap.models.partner import Partner, PartnerQuery, PersistedQuery, Scope
 from aidmap.models.pledge import Pledge, PledgeStatus
+from aidmap.models.proposal import MatchProposal, ProposalStatus
 from aidmap.models.rate_limit import RateBucket, RateLimitProcess
 from aidmap.models.webhook import DeliveryStatus, Webhook, WebhookDelivery
 
@@ -34,7 +35,9 @@ __all__ = [
     "Event",
     "EventKind",
     "LocationRead",
+    "MatchProposal",
     "Message",
+    "ProposalStatus",
     "PrivateField",
     "ReadChannel",
     "Need",

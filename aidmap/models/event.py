@@ -23,6 +23,7 @@ class EventKind(StrEnum):
     NEED_VERIFIED = "NEED_VERIFIED"  # verified, or kept after review: public (again)
     NEED_REJECTED = "NEED_REJECTED"
     NEED_HIDDEN = "NEED_HIDDEN"  # reported by 3 accounts: under review
+    NEED_WAITING = "NEED_WAITING"  # waited unserved: it reaches donors farther away (aidmap/jobs/waiting.py)
     OFFER_CREATED = "OFFER_CREATED"
     OFFER_UPDATED = "OFFER_UPDATED"
     OFFER_WITHDRAWN = "OFFER_WITHDRAWN"
@@ -36,6 +37,7 @@ class EventKind(StrEnum):
     HELP_ESCALATED = "HELP_ESCALATED"
     HELP_ACCEPTED = "HELP_ACCEPTED"
     HELP_EXHAUSTED = "HELP_EXHAUSTED"
+    MATCH_PROPOSED = "MATCH_PROPOSED"  # a matching round proposes a pledge to the donor (aidmap/jobs/matching.py)
 
 
 class Event(Base):
@@ -55,8 +57,11 @@ class Event(Base):
     status: Mapped[str | None] = mapped_column(Text)
     # The exact point of the need or offer: used to route the event, never sent to clients.
     location: Mapped[object | None] = mapped_column(Geography(geometry_type="POINT", srid=4326, spatial_index=False))
-    # An offer's travel radius (offer events only).
+    # An offer's travel radius (offer events); for need events, how much farther than a donor's radius
+    # the need reaches (its waiting reach), and for NEED_WAITING what it reached before (reach_from_meters).
     radius_meters: Mapped[float | None] = mapped_column(Float)
+    reach_from_meters: Mapped[float | None] = mapped_column(Float)
+    proposal_id: Mapped[int | None] = mapped_column(BigInteger)
     # Accounts whose `myActivity` receives the event.
     audience: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), nullable=False, server_default="{}")
     created_at: Mapped[datetime] = created_at_column()

@@ -11,7 +11,9 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -65,6 +67,13 @@ class NeedStatus(StrEnum):
     UNDER_REVIEW = "UNDER_REVIEW"
     # Not public: a verifier rejected it (with a reason the requester sees).
     REJECTED = "REJECTED"
+
+
+BENEFICIARY_KEY_SQL = (
+    "CASE WHEN filed_by_id IS NULL OR owner_id <> filed_by_id THEN 'account:' || owner_id::text "
+    "WHEN beneficiary_phone IS NOT NULL THEN 'phone:' || encode(sha256(decode(beneficiary_phone, 'escape')), 'hex') "
+    "ELSE 'need:' || id::text END"
+)
 
 
 # Statuses in which a need still accepts pledges (and the default search filter).
@@ -185,6 +194,7 @@ class Need(Base):
         ),
         # An import's row id, unique per filer: re-running the same file creates nothing new.
         Index("uq_needs_filed_by_id_external_id", "filed_by_id", "external_id", unique=True),
+        Index("ix_needs_waiting_created_at", "created_at", postgresql_where=text("status = 'OPEN'")),
         Index(
             "ix_needs_hidden_by_ward",
             "ward_code",
@@ -243,6 +253,12 @@ class Need(Base):
     quantity_delivered: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    # Whom the help goes to, for the fairness part of the score (generated, migration 0026; the Python
+    # twin is aidmap.fairness.beneficiary_key): the claimed account, else the person's phone, else the need.
+    beneficiary_key: Mapped[str] = mapped_column(Text, Computed(BENEFICIARY_KEY_SQL, persisted=True), index=True)
+    # How much farther than a donor's radius it reaches (metres), as last announced by the waiting job
+    # (a NEED_WAITING event, aidmap/jobs/waiting.py); it stops growing once something is pledged.
+    waiting_reach_m: Mapped[float] = mapped_column(Float, nullable=False, server_default="0")
 
 
 class NeedReport(Base):

@@ -35,13 +35,18 @@ DONORS_PER_ROUND = 3
 URGENT = ("HIGH", "CRITICAL")
 
 # Cell to cell: donors see whether and in which round they are asked, so who is asked must not
-# depend on the need's exact point (nor on the donors' own).
+# depend on the need's exact point (nor on the donors' own). A waiting need (nothing pledged, its
+# reach announced by the waiting job) reaches donors farther than their radius, up to the cap: the
+# SQL twin of aidmap.fairness.reach.capped.
 _NEXT_DONORS = text(
     """
     SELECT a.account_id FROM donor_availability a, needs n
     WHERE n.id = :need_id AND a.available AND a.account_id <> n.owner_id
       AND (cardinality(a.categories) = 0 OR n.category = ANY(a.categories))
-      AND ST_DWithin(a.cell, n.cell, a.radius_meters)
+      AND ST_DWithin(a.cell, n.cell, CASE
+        WHEN n.status = 'OPEN' AND n.waiting_reach_m > 0
+        THEN greatest(a.radius_meters, least(CAST(:max_reach AS float8), a.radius_meters + n.waiting_reach_m))
+        ELSE a.radius_meters END)
       AND NOT EXISTS (SELECT 1 FROM help_asks h WHERE h.help_request_id = :request_id AND h.donor_id = a.account_id)
     ORDER BY a.cell <-> n.cell, a.account_id
     LIMIT :limit
@@ -87,10 +92,13 @@ async def set_availability(
     return row
 
 
-async def _ask_next_round(*, session: AsyncSession, request: HelpRequest, need: Need) -> list[int]:
+async def _ask_next_round(
+    *, session: AsyncSession, request: HelpRequest, need: Need, max_reach_m: float = 0.0
+) -> list[int]:
     """Ask the next nearest available donors not yet asked; returns who was asked."""
     rows = await session.execute(
-        _NEXT_DONORS, {"need_id": need.id, "request_id": request.id, "limit": DONORS_PER_ROUND}
+        _NEXT_DONORS,
+        {"need_id": need.id, "request_id": request.id, "limit": DONORS_PER_ROUND, "max_reach": max_reach_m},
     )
     donors = [r[0] for r in rows]
     if not donors:
@@ -113,7 +121,7 @@ async def _exhaust(*, session: AsyncSession, request: HelpRequest, need: Need) -
     )
 
 
-async def request_help(*, session: AsyncSession, viewer: Viewer, need_id: int) -> HelpRequest:
+async def request_help(*, session: AsyncSession, viewer: Viewer, need_id: int, max_reach_m: float = 0.0) -> HelpRequest:
     need = (await session.execute(select(Need).where(Need.id == need_id).with_for_update())).scalar_one_or_none()
     if need is None or need.owner_id != viewer.account_id:
         raise Problems.one("needId", "No need of yours has this id.", Code.NOT_FOUND)
@@ -132,7 +140,7 @@ async def request_help(*, session: AsyncSession, viewer: Viewer, need_id: int) -
     await emit(
         session=session, kind=EventKind.HELP_REQUESTED, need=need, help_request_id=request.id, audience={need.owner_id}
     )
-    if not await _ask_next_round(session=session, request=request, need=need):
+    if not await _ask_next_round(session=session, request=request, need=need, max_reach_m=max_reach_m):
         await _exhaust(session=session, request=request, need=need)
     await session.refresh(request)
     return request
@@ -170,7 +178,9 @@ async def accept(*, session: AsyncSession, viewer: Viewer, help_request_id: int)
     return request, pledge
 
 
-async def escalate_due(*, sessions: async_sessionmaker[AsyncSession], timeout: timedelta) -> int:
+async def escalate_due(
+    *, sessions: async_sessionmaker[AsyncSession], timeout: timedelta, max_reach_m: float = 0.0
+) -> int:
     """Move every request whose round timed out to the next donors (or mark it exhausted)."""
     async with sessions() as session, session.begin():
         due = (
@@ -192,7 +202,7 @@ async def escalate_due(*, sessions: async_sessionmaker[AsyncSession], timeout: t
             if need.status not in OPEN_STATUSES:
                 request.status = HelpRequestStatus.CANCELLED.value
                 continue
-            if await _ask_next_round(session=session, request=request, need=need):
+            if await _ask_next_round(session=session, request=request, need=need, max_reach_m=max_reach_m):
                 await emit(
                     session=session,
                     kind=EventKind.HELP_ESCALATED,

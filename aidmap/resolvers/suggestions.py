@@ -16,9 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aidmap.db.reader import located_columns
 from aidmap.db.replica import Reads
 from aidmap.events.match_index import MatchIndex
+from aidmap.fairness.reach import capped
 from aidmap.geo.distance import haversine_m
 from aidmap.geo.score import WAITING_FULL_HOURS, WEIGHTS, ScoreParts, score
-from aidmap.models import Need, Offer, OfferStatus, Pledge, PledgeStatus
+from aidmap.models import Need, NeedStatus, Offer, OfferStatus, Pledge, PledgeStatus
 from aidmap.models.need import OPEN_STATUSES
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.problems import Code, UserInputError
@@ -35,28 +36,42 @@ class Suggestion:
     parts: ScoreParts
 
 
-async def _help_received(*, session: AsyncSession, requester_ids: set[int]) -> dict[int, int]:
-    """Delivered pledges per requester in the last 30 days."""
-    if not requester_ids:
+async def help_received(*, session: AsyncSession, beneficiaries: set[str]) -> dict[str, int]:
+    """Delivered pledges per beneficiary (`needs.beneficiary_key`: the claimed account, else the
+    person's phone, else the need) in the last 30 days. Per beneficiary, not per owner account: a
+    hotline operator owns every need it files, and one delivery to one household must not make
+    every other household it serves look helped."""
+    if not beneficiaries:
         return {}
     rows = await session.execute(
-        select(Need.owner_id, func.count())
+        select(Need.beneficiary_key, func.count())
         .join(Pledge, Pledge.need_id == Need.id)
         .where(
-            Need.owner_id.in_(requester_ids),
+            Need.beneficiary_key.in_(beneficiaries),
             Pledge.status == PledgeStatus.DELIVERED.value,
             Pledge.delivered_at > utcnow() - FAIRNESS_WINDOW,
         )
-        .group_by(Need.owner_id)
+        .group_by(Need.beneficiary_key)
     )
-    return {owner: count for owner, count in rows.all()}
+    return {key: count for key, count in rows.all()}
 
 
-def _suggestion(need: Need, offer: Offer, help_received: int, now: datetime | None = None) -> Suggestion | None:
+def waiting_reach_m(need: Any, max_reach_m: float) -> float:
+    """How much farther than a donor's radius the need reaches: what the waiting job announced, while
+    nothing is pledged (aidmap/fairness/reach.py; public facts only: its age and its status)."""
+    if max_reach_m <= 0 or need.status != NeedStatus.OPEN.value:
+        return 0.0
+    return float(need.waiting_reach_m or 0.0)
+
+
+def _suggestion(
+    need: Need, offer: Offer, help_received: int, now: datetime | None = None, max_reach_m: float = 0.0
+) -> Suggestion | None:
     # Cell to cell: the donor may not know the need's point nor the requester the offer's, and the
     # distance part, the score, the rank and the cut-off at the radius are all shown to them.
     distance = haversine_m(offer.cell_lon, offer.cell_lat, need.cell_lon, need.cell_lat)
-    if distance > offer.radius_meters:
+    # A waiting need is suggested beyond the donor's radius, up to its reach (its distance part is 0 there).
+    if distance > capped(offer.radius_meters, waiting_reach_m(need, max_reach_m), max_km=max_reach_m):
         return None
     now = now or utcnow()
     parts = score(
@@ -87,14 +102,20 @@ def _check_first(first: int) -> None:
 
 
 async def offers_for_need(
-    *, session: AsyncSession, index: MatchIndex, viewer: Viewer, need_id: int, first: int
+    *, session: AsyncSession, index: MatchIndex, viewer: Viewer, need_id: int, first: int, max_reach_m: float = 0.0
 ) -> list[Suggestion]:
-    """Active offers of the need's category whose donor can reach it (for the need's requester)."""
+    """Active offers of the need's category whose donor can reach it (for the need's requester); a
+    waiting need also reaches offers farther than their radius (max_reach_m: the cap, 0 for none)."""
     _check_first(first)
     need = await session.get(Need, need_id)
     if need is None or need.owner_id != viewer.account_id:
         raise UserInputError("needId", "No need of yours has this id.", Code.NOT_FOUND)
     candidates = index.offers_reaching(need.category, need.cell_lon, need.cell_lat)
+    extra = waiting_reach_m(need, max_reach_m)
+    if extra > 0:
+        candidates += index.offers_reached_by(
+            need.category, need.cell_lon, need.cell_lat, extra, max_reach_m=max_reach_m
+        )
     if not candidates or need.status not in OPEN_STATUSES:
         return []
     offers = (
@@ -108,8 +129,9 @@ async def offers_for_need(
             )
         )
     ).scalars()
-    received = (await _help_received(session=session, requester_ids={need.owner_id})).get(need.owner_id, 0)
-    return _ranked([_suggestion(need, offer, received) for offer in offers], first)
+    key = need.beneficiary_key
+    received = (await help_received(session=session, beneficiaries={key})).get(key, 0)
+    return _ranked([_suggestion(need, offer, received, max_reach_m=max_reach_m) for offer in offers], first)
 
 
 FIRST_RING_M = 500.0
@@ -124,6 +146,8 @@ DISTANCE_WEIGHT = WEIGHTS["distance"]
 MIN_RING_M = 50.0
 # The first ring shrinks until it holds about this many candidates per suggestion asked for.
 CANDIDATES_PER_SUGGESTION = 20
+# Waiting needs from beyond the donor's radius read at most (nearest first).
+WAITING_CANDIDATES = 2000
 
 
 def best_possible(distance_m: float, radius_m: float) -> float:
@@ -135,28 +159,46 @@ def best_possible(distance_m: float, radius_m: float) -> float:
 
 
 async def _rank_in(
-    *, session: AsyncSession, needs: list[Any], offer: Offer, ranked: list[Suggestion], first: int, now: datetime
+    *,
+    session: AsyncSession,
+    needs: list[Any],
+    offer: Offer,
+    ranked: list[Suggestion],
+    first: int,
+    now: datetime,
+    max_reach_m: float = 0.0,
 ) -> list[Suggestion]:
     """`ranked` with these needs ranked in. The fairness part needs a query over each requester's
     history; it is asked only for needs that could still rank, best first: scored as if never
     helped (fairness 1, their highest), a need below the last one kept cannot rank at all."""
     hopeful = sorted(
-        (s for s in (_suggestion(n, offer, 0, now) for n in needs) if s is not None),
+        (s for s in (_suggestion(n, offer, 0, now, max_reach_m) for n in needs) if s is not None),
         key=_rank_key,
     )
     done = 0
     while done < len(hopeful) and not (len(ranked) == first and ranked[-1].parts.total > hopeful[done].parts.total):
         batch = hopeful[done : done + 4 * first]
-        received = await _help_received(session=session, requester_ids={s.need.owner_id for s in batch})
+        received = await help_received(session=session, beneficiaries={s.need.beneficiary_key for s in batch})
         ranked = _ranked(
-            [*ranked, *(_suggestion(s.need, offer, received.get(s.need.owner_id, 0), now) for s in batch)], first
+            [
+                *ranked,
+                *(_suggestion(s.need, offer, received.get(s.need.beneficiary_key, 0), now, max_reach_m) for s in batch),
+            ],
+            first,
         )
         done += len(batch)
     return ranked
 
 
 async def needs_for_offer(
-    *, session: AsyncSession, reader: Reads, index: MatchIndex, viewer: Viewer, offer_id: int, first: int
+    *,
+    session: AsyncSession,
+    reader: Reads,
+    index: MatchIndex,
+    viewer: Viewer,
+    offer_id: int,
+    first: int,
+    max_reach_m: float = 0.0,
 ) -> list[Suggestion]:
     """Open needs of the offer's category within the donor's radius (for the offer's donor), best first.
 
@@ -165,6 +207,10 @@ async def needs_for_offer(
     once the `first`-th best so far beats anything a farther need could score. In a dense city a
     10 km offer holds tens of thousands of needs (reading them all took ~1 s at 100k needs); the
     best ten are nearly always in the first ring or two. The answer is the same as ranking them all.
+
+    Then waiting needs beyond the radius whose reach covers the offer (max_reach_m: the cap of that
+    reach, 0 for none), unless the `first`-th best already beats what one of them could score (its
+    distance part is 0); at most WAITING_CANDIDATES of them, nearest first.
     """
     _check_first(first)
     offer = await session.get(Offer, offer_id)
@@ -172,8 +218,49 @@ async def needs_for_offer(
         raise UserInputError("offerId", "No offer of yours has this id.", Code.NOT_FOUND)
     radius = min(offer.radius_meters, MAX_RADIUS_M)
     now = utcnow()  # one clock for the whole ranking, so scores compare exactly
-    ranked: list[Suggestion] = []
     seen: set[int] = set()
+    ranked = await _rings(session=session, reader=reader, index=index, viewer=viewer, offer=offer, first=first,
+                          radius=radius, now=now, seen=seen, max_reach_m=max_reach_m)  # fmt: skip
+    if max_reach_m <= offer.radius_meters or (
+        len(ranked) == first and ranked[-1].parts.total > best_possible(radius, radius)
+    ):
+        return ranked
+    waiting = index.waiting_needs_within(
+        offer.category, offer.cell_lon, offer.cell_lat, offer.radius_meters, max_reach_m=max_reach_m
+    )
+    waiting = [i for i in waiting if i not in seen]
+    if not waiting:
+        return ranked
+    if len(waiting) > WAITING_CANDIDATES:
+        # Bounded: the nearest (cell to cell, ties by id), like every public order.
+        points = {i: index.need_point(i) for i in waiting}
+        waiting = sorted(waiting, key=lambda i: (haversine_m(offer.cell_lon, offer.cell_lat, *points[i]), i))[
+            :WAITING_CANDIDATES
+        ]
+    needs = await reader.fetch(
+        _CANDIDATES_SQL,
+        {"ids": waiting, "statuses": [NeedStatus.OPEN.value], "category": offer.category, "viewer": viewer.account_id},
+    )
+    return await _rank_in(
+        session=session, needs=needs, offer=offer, ranked=ranked, first=first, now=now, max_reach_m=max_reach_m
+    )
+
+
+async def _rings(
+    *,
+    session: AsyncSession,
+    reader: Reads,
+    index: MatchIndex,
+    viewer: Viewer,
+    offer: Offer,
+    first: int,
+    radius: float,
+    now: datetime,
+    seen: set[int],
+    max_reach_m: float,
+) -> list[Suggestion]:
+    """The best `first` needs within the offer's radius, read in growing rings (see needs_for_offer)."""
+    ranked: list[Suggestion] = []
     ring = min(radius, FIRST_RING_M)
     while (
         ring > MIN_RING_M
@@ -192,7 +279,9 @@ async def needs_for_offer(
                 {"ids": candidates, "statuses": [s.value for s in OPEN_STATUSES], "category": offer.category,
                  "viewer": viewer.account_id},
             )  # fmt: skip
-            ranked = await _rank_in(session=session, needs=needs, offer=offer, ranked=ranked, first=first, now=now)
+            ranked = await _rank_in(
+                session=session, needs=needs, offer=offer, ranked=ranked, first=first, now=now, max_reach_m=max_reach_m
+            )
         if ring >= radius:
             return ranked
         limit = radius

@@ -179,6 +179,11 @@ class AcceptHelpRequestInput:
     help_request_id: strawberry.ID
 
 
+@strawberry.input
+class ProposalInput:
+    proposal_id: strawberry.ID
+
+
 @strawberry.input(description="areaCodes: the wards or provinces a verifier answers for (verifier only).")
 class GrantRoleInput:
     account_id: strawberry.ID

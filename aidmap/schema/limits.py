@@ -187,7 +187,7 @@ ROOT_SCOPES: dict[str, Scope | None] = {
     # Query
     "needs": Scope.NEEDS_READ, "node": Scope.NEEDS_READ, "nodes": Scope.NEEDS_READ,
     "suggestedNeeds": Scope.NEEDS_READ, "suggestedOffers": Scope.NEEDS_READ, "myNeeds": Scope.NEEDS_READ,
-    "myPledges": Scope.NEEDS_READ, "offers": Scope.OFFERS_READ, "myOffers": Scope.OFFERS_READ,
+    "myPledges": Scope.NEEDS_READ, "myProposals": Scope.NEEDS_READ, "offers": Scope.OFFERS_READ, "myOffers": Scope.OFFERS_READ,
     "me": Scope.ACCOUNTS, "areas": Scope.NEEDS_READ, "messages": Scope.MESSAGES, "verificationQueue": Scope.VERIFY, "areaStats": Scope.VERIFY,
     # Mutation
     "signUp": Scope.ACCOUNTS, "signIn": Scope.ACCOUNTS,
@@ -200,7 +200,7 @@ ROOT_SCOPES: dict[str, Scope | None] = {
     "createOffer": Scope.OFFERS_WRITE, "updateOffer": Scope.OFFERS_WRITE, "withdrawOffer": Scope.OFFERS_WRITE,
     "setAvailability": Scope.OFFERS_WRITE, "acceptHelpRequest": Scope.OFFERS_WRITE,
     "pledge": Scope.PLEDGES_WRITE, "cancelPledge": Scope.PLEDGES_WRITE, "confirmDelivery": Scope.PLEDGES_WRITE,
-    "acceptPledge": Scope.PLEDGES_WRITE,
+    "acceptPledge": Scope.PLEDGES_WRITE, "acceptProposal": Scope.PLEDGES_WRITE, "declineProposal": Scope.PLEDGES_WRITE,
     "sendMessage": Scope.MESSAGES, "verifyNeed": Scope.VERIFY, "rejectNeed": Scope.VERIFY,
     "createWebhook": Scope.WEBHOOKS, "deleteWebhook": Scope.WEBHOOKS, "webhooks": Scope.WEBHOOKS,
     "webhookDeliveries": Scope.WEBHOOKS, "importNeeds": Scope.IMPORT,

@@ -10,7 +10,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types import Info
 
 from aidmap import models
-from aidmap.resolvers import accounts, claims, idempotency, messages, needs, offers, pledges, roles, verification
+from aidmap.fairness.reach import max_reach_m
+from aidmap.resolvers import (
+    accounts,
+    claims,
+    idempotency,
+    messages,
+    needs,
+    offers,
+    pledges,
+    proposals,
+    roles,
+    verification,
+)
 from aidmap.resolvers import help as help_requests
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.attestations import attestation_issuer
@@ -42,6 +54,7 @@ from aidmap.schema.inputs import (
     GrantRoleInput,
     IssueClaimCodeInput,
     PledgeInput,
+    ProposalInput,
     RejectNeedInput,
     RenewNeedInput,
     ReportNeedInput,
@@ -56,7 +69,17 @@ from aidmap.schema.inputs import (
     VerifyNeedInput,
     WithdrawOfferInput,
 )
-from aidmap.schema.types import Account, Availability, HelpRequest, Message, Need, Offer, Pledge, need_views
+from aidmap.schema.types import (
+    Account,
+    Availability,
+    HelpRequest,
+    MatchProposal,
+    Message,
+    Need,
+    Offer,
+    Pledge,
+    need_views,
+)
 from aidmap.schema.webhooks import ImportMutation, WebhookMutation
 
 R = TypeVar("R")
@@ -251,6 +274,13 @@ class MessagePayload:
 class AvailabilityPayload:
     availability: Availability | None = None
     errors: list[HelpError]
+
+
+@strawberry.type
+class ProposalPayload:
+    proposal: MatchProposal | None = None
+    pledge: Pledge | None = None
+    errors: list[PledgeError]
 
 
 @strawberry.type
@@ -490,6 +520,37 @@ class Mutation(WebhookMutation, ImportMutation):
         )
         return _pledge_payload(row, errors)
 
+    @strawberry.mutation(
+        description="Accept a matching round's proposal: a pledge from the offer to the need, with every rule of "
+        "`pledge` (quotas, the disclosure limit, what is still open)."
+    )
+    async def accept_proposal(self, info: Info[Context, None], input: ProposalInput) -> ProposalPayload:
+        settings = info.context.settings
+
+        async def action(session: AsyncSession, viewer: Viewer) -> tuple[models.MatchProposal, models.Pledge]:
+            return await proposals.accept(
+                session=session, viewer=viewer, proposal_id=_pk(input.proposal_id, "MatchProposal", "proposalId"),
+                max_active=settings.max_active_pledges, disclosure_limit=settings.disclosure_limit_per_day,
+                accept_at_once=settings.disclose_on == "pledge",
+            )  # fmt: skip
+
+        result, errors = await _in_transaction(info.context, PledgeError, action)
+        if result is None:
+            return ProposalPayload(errors=errors)
+        return ProposalPayload(
+            proposal=MatchProposal.from_model(result[0]), pledge=Pledge.from_model(result[1]), errors=[]
+        )
+
+    @strawberry.mutation(description="Decline a matching round's proposal (it is not proposed again).")
+    async def decline_proposal(self, info: Info[Context, None], input: ProposalInput) -> ProposalPayload:
+        async def action(session: AsyncSession, viewer: Viewer) -> models.MatchProposal:
+            return await proposals.decline(
+                session=session, viewer=viewer, proposal_id=_pk(input.proposal_id, "MatchProposal", "proposalId")
+            )
+
+        row, errors = await _in_transaction(info.context, PledgeError, action)
+        return ProposalPayload(proposal=MatchProposal.from_model(row) if row else None, errors=errors)
+
     @strawberry.mutation(description="Either side cancels a pledge before delivery.")
     async def cancel_pledge(self, info: Info[Context, None], input: CancelPledgeInput) -> PledgePayload:
         async def action(session: AsyncSession, viewer: Viewer) -> models.Pledge:
@@ -552,8 +613,9 @@ class Mutation(WebhookMutation, ImportMutation):
     async def request_help_now(self, info: Info[Context, None], input: RequestHelpNowInput) -> HelpRequestPayload:
         async def action(session: AsyncSession, viewer: Viewer) -> models.HelpRequest:
             return await help_requests.request_help(
-                session=session, viewer=viewer, need_id=_pk(input.need_id, "Need", "needId")
-            )
+                session=session, viewer=viewer, need_id=_pk(input.need_id, "Need", "needId"),
+                max_reach_m=max_reach_m(info.context.settings),
+            )  # fmt: skip
 
         row, errors = await _in_transaction(info.context, HelpError, action)
         return HelpRequestPayload(help_request=HelpRequest.from_model(row) if row else None, errors=errors)

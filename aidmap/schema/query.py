@@ -9,8 +9,9 @@ import strawberry
 from strawberry.types import Info
 
 from aidmap import models
+from aidmap.fairness.reach import max_reach_m
 from aidmap.geo.privacy import round_distance
-from aidmap.resolvers import accounts, areas, messages, needs, offers, pledges, suggestions, verification
+from aidmap.resolvers import accounts, areas, messages, needs, offers, pledges, proposals, suggestions, verification
 from aidmap.resolvers.nearby import check_search_area
 from aidmap.resolvers.problems import Code, Problems, UserInputError
 from aidmap.schema.context import Context
@@ -22,6 +23,7 @@ from aidmap.schema.types import (
     AreaLevel,
     AreaOutline,
     AreaStats,
+    MatchProposal,
     Message,
     MyNeedConnection,
     MyNeedEdge,
@@ -251,6 +253,13 @@ class Query(WebhookQuery):
         edges = [PledgeEdge(cursor=hit.cursor, node=Pledge.from_model(hit.row)) for hit in page.hits]
         return PledgeConnection(edges=edges, page_info=_page_info(page))
 
+    @strawberry.field(description="Pledges matching rounds propose to me that wait for my answer, newest first.")
+    async def my_proposals(self, info: Info[Context, None]) -> list[MatchProposal]:
+        viewer = _signed_in(info)
+        async with info.context.reads() as session:
+            rows = await proposals.mine(session=session, viewer=viewer)
+        return [MatchProposal.from_model(r) for r in rows]
+
     @strawberry.field(description="The messages of a pledge, oldest first; only its donor and requester may read them.")
     async def messages(self, info: Info[Context, None], pledge_id: strawberry.ID) -> list[Message]:
         viewer = _signed_in(info)
@@ -275,8 +284,9 @@ class Query(WebhookQuery):
         ctx = info.context
         async with ctx.reads() as session:
             found = await suggestions.offers_for_need(
-                session=session, index=ctx.match_index, viewer=viewer, need_id=pk, first=first
-            )
+                session=session, index=ctx.match_index, viewer=viewer, need_id=pk, first=first,
+                max_reach_m=max_reach_m(ctx.settings),
+            )  # fmt: skip
         return [
             OfferSuggestion(
                 offer=Offer.from_model(s.offer, ctx),
@@ -298,8 +308,9 @@ class Query(WebhookQuery):
         ctx = info.context
         async with ctx.reads() as session:
             found = await suggestions.needs_for_offer(
-                session=session, reader=ctx.hot_reader, index=ctx.match_index, viewer=viewer, offer_id=pk, first=first
-            )
+                session=session, reader=ctx.hot_reader, index=ctx.match_index, viewer=viewer, offer_id=pk, first=first,
+                max_reach_m=max_reach_m(ctx.settings),
+            )  # fmt: skip
         views = await need_views(ctx, [s.need for s in found])
         return [
             NeedSuggestion(

@@ -18,15 +18,26 @@ from aidmap import models
 from aidmap.events.fanout import AreaFilter, LiveEvent, SlowSubscriber, Topic
 from aidmap.events.fanout import Subscription as FanOutSubscription
 from aidmap.events.store import REPLAY_LIMIT, activity_events_after, area_events_after
+from aidmap.fairness.reach import max_reach_m
 from aidmap.models.need import OPEN_STATUSES
 from aidmap.resolvers import help as help_requests
-from aidmap.resolvers import messages, needs, pledges
+from aidmap.resolvers import messages, needs, pledges, proposals
 from aidmap.resolvers.cursors import event_cursor, parse_event_cursor
 from aidmap.resolvers.nearby import check_search_area
 from aidmap.resolvers.problems import Code, UserInputError
 from aidmap.schema.context import Context
 from aidmap.schema.inputs import GeoPointInput
-from aidmap.schema.types import HelpRequest, Message, Need, NeedCategory, Offer, Pledge, need_views, public_distance
+from aidmap.schema.types import (
+    HelpRequest,
+    MatchProposal,
+    Message,
+    Need,
+    NeedCategory,
+    Offer,
+    Pledge,
+    need_views,
+    public_distance,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +50,8 @@ class ChangeKind(Enum):
     CREATED = "CREATED"
     UPDATED = "UPDATED"
     CLOSED = "CLOSED"
+    # A need that has waited with nothing pledged now reaches this circle (aidmap/fairness/reach.py).
+    WAITING = "WAITING"
 
 
 ActivityKind = strawberry.enum(models.EventKind, name="ActivityKind")
@@ -71,11 +84,16 @@ class ActivityEvent:
     pledge: Pledge | None
     message: Message | None
     help_request: HelpRequest | None
+    proposal: MatchProposal | None = strawberry.field(
+        default=None, description="With MATCH_PROPOSED: the pledge a matching round proposes to me."
+    )
 
 
 def _change_kind(event: LiveEvent, open_statuses: tuple[str, ...]) -> ChangeKind:
     if event.kind in (models.EventKind.NEED_CREATED, models.EventKind.OFFER_CREATED):
         return ChangeKind.CREATED
+    if event.kind is models.EventKind.NEED_WAITING:
+        return ChangeKind.WAITING if event.status in open_statuses else ChangeKind.UPDATED
     if event.kind is models.EventKind.NEED_VERIFIED:
         # Verified (or kept after review): new to the public, whatever its status was to those in charge.
         return ChangeKind.CREATED if event.status in open_statuses else ChangeKind.UPDATED
@@ -110,13 +128,19 @@ async def _events(
         fanout.unsubscribe(sub)
 
 
-def _area(near: GeoPointInput, radius_meters: float, categories: list[NeedCategory] | None) -> AreaFilter:  # type: ignore[valid-type]
+def _area(
+    near: GeoPointInput,
+    radius_meters: float,
+    categories: list[NeedCategory] | None,  # type: ignore[valid-type]
+    max_reach_m: float = 0.0,
+) -> AreaFilter:
     check_search_area(lat=near.lat, lon=near.lon, radius_m=radius_meters)
     return AreaFilter(
         lon=near.lon,
         lat=near.lat,
         radius_m=radius_meters,
         categories=frozenset(models.NeedCategory(c).value for c in categories or ()),
+        max_reach_m=max_reach_m,
     )
 
 
@@ -129,7 +153,8 @@ async def need_events(
 ) -> AsyncGenerator[NeedEvent, None]:
     """The needsNearby stream (also run directly by the lean websocket path, schema/live_socket.py)."""
     ctx.require_scope(models.Scope.NEEDS_READ, "needsNearby")
-    area = _area(near, radius_meters, categories)
+    # Waiting needs reach the circle from farther away (kind WAITING, then their later changes).
+    area = _area(near, radius_meters, categories, max_reach_m(ctx.settings))
     sub = ctx.fanout.subscribe_area(Topic.NEEDS, area)
     async for event in _events(ctx, sub, lambda seq: area_events_after(ctx.reader, Topic.NEEDS, area, seq), after):
         assert event.need_id is not None
@@ -184,7 +209,10 @@ async def offer_events(
 
 @strawberry.type
 class Subscription:
-    @strawberry.subscription(description="Needs in the circle that were created, changed, or left the open states.")
+    @strawberry.subscription(
+        description="Needs in the circle that were created, changed, or left the open states; WAITING when a "
+        "need that waited with nothing pledged comes to reach the circle from farther away."
+    )
     async def needs_nearby(
         self,
         info: Info[Context, None],
@@ -235,6 +263,9 @@ class Subscription:
                     if event.help_request_id
                     else None
                 )
+                proposal = (
+                    await proposals.get(session=session, proposal_id=event.proposal_id) if event.proposal_id else None
+                )
             yield ActivityEvent(
                 cursor=event_cursor(event.seq),
                 kind=event.kind,
@@ -242,4 +273,5 @@ class Subscription:
                 pledge=Pledge.from_model(pledge_rows[0]) if pledge_rows else None,
                 message=Message.from_model(message, ctx) if message else None,
                 help_request=HelpRequest.from_model(help_request) if help_request else None,
+                proposal=MatchProposal.from_model(proposal) if proposal else None,
             )

@@ -641,6 +641,54 @@ class HelpRequest(Node):
         )
 
 
+ProposalStatus = strawberry.enum(models.ProposalStatus, name="ProposalStatus")
+
+
+@strawberry.type(
+    description="A pledge a matching round proposes to an offer's donor (AIDMAP_MATCHING_ROUND_MINUTES): "
+    "acceptProposal makes the pledge, declineProposal turns it down; either way the pair is not proposed again."
+)
+class MatchProposal:
+    id: strawberry.ID
+    quantity: int
+    score: float = strawberry.field(
+        description="The round's weight of the pair: the score (cell to cell) plus the fairness weight times its "
+        "fairness part."
+    )
+    status: ProposalStatus  # type: ignore[valid-type]
+    created_at: datetime
+    expires_at: datetime
+    _need_id: strawberry.Private[int]
+    _offer_id: strawberry.Private[int]
+    _pledge_id: strawberry.Private[int | None]
+
+    @strawberry.field
+    async def need(self, info: Info[Context, None]) -> Need:
+        row = await info.context.loaders.needs.load(self._need_id)
+        assert row is not None
+        return (await need_views(info.context, [row]))[0]
+
+    @strawberry.field
+    async def offer(self, info: Info[Context, None]) -> Offer:
+        row = await info.context.loaders.offers.load(self._offer_id)
+        assert row is not None
+        return Offer.from_model(row, info.context)
+
+    @classmethod
+    def from_model(cls, row: models.MatchProposal) -> MatchProposal:
+        return cls(
+            id=strawberry.ID(to_global_id("MatchProposal", row.id)),
+            quantity=row.quantity,
+            score=row.score,
+            status=models.ProposalStatus(row.status),
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            _need_id=row.need_id,
+            _offer_id=row.offer_id,
+            _pledge_id=row.pledge_id,
+        )
+
+
 @strawberry.type(description="Whether, where and for what a donor can be asked for instant help.")
 class Availability:
     available: bool

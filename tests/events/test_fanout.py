@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from aidmap.events.fanout import AreaFilter, FanOut, LiveEvent, SlowSubscriber, Topic
+from aidmap.events.fanout import AreaFilter, FanOut, LiveEvent, SlowSubscriber, Subscription, Topic
 from aidmap.models import EventKind
 
 HANOI = (105.8542, 21.0285)
@@ -72,3 +72,31 @@ def test_next_waits_for_the_next_event() -> None:
         return (await waiter).seq
 
     assert asyncio.run(scenario()) == 42
+
+
+def test_a_waiting_need_reaches_circles_beyond_their_radius_and_waiting_goes_to_the_newly_reached() -> None:
+    fanout = FanOut()
+    km = 1 / 111.2  # a km of latitude
+
+    def circle(north_km: float, max_reach_m: float = 25_000) -> Subscription:
+        area = AreaFilter(
+            HANOI[0], HANOI[1] + north_km * km, radius_m=3000, categories=frozenset(), max_reach_m=max_reach_m
+        )
+        return fanout.subscribe_area(Topic.NEEDS, area)
+
+    near, ring, reached_later, beyond, off = circle(1), circle(5), circle(7.5), circle(12), circle(5, max_reach_m=0)
+    base = _event(1)
+    waiting = [
+        LiveEvent(**{**vars(base), "seq": 2, "kind": EventKind.NEED_WAITING, "radius_m": 3000.0}),
+        LiveEvent(**{**vars(base), "seq": 3, "kind": EventKind.NEED_WAITING, "radius_m": 5000.0, "reach_from_m": 3000.0}),
+        LiveEvent(**{**vars(base), "seq": 4, "kind": EventKind.PLEDGE_CREATED, "radius_m": 5000.0}),
+    ]  # fmt: skip
+    for event in (base, *waiting):
+        fanout.publish(event)
+    # 1 km: in its radius all along (never WAITING); 5 km: reached at 3 + 3 km; 7.5 km: at 3 + 5 km;
+    # 12 km: never; a circle whose server has no waiting reach (max 0) only within its radius.
+    assert [e.seq for e in near.queue] == [1, 4]
+    assert [e.seq for e in ring.queue] == [2, 4]
+    assert [e.seq for e in reached_later.queue] == [3, 4]
+    assert [e.seq for e in beyond.queue] == []
+    assert [e.seq for e in off.queue] == []

@@ -110,10 +110,10 @@ def test_rings_answer_like_ranking_everything(
                     ids = index.needs_within("FOOD", offer.cell_lon, offer.cell_lat, offer.radius_meters)
                     needs = list((await session.execute(select(Need).where(Need.id.in_(ids)))).scalars())
                     needs = [n for n in needs if n.status in ("OPEN", "PARTLY_PLEDGED") and n.owner_id != donor]
-                    received = await suggestions._help_received(
-                        session=session, requester_ids={n.owner_id for n in needs}
+                    received = await suggestions.help_received(
+                        session=session, beneficiaries={n.beneficiary_key for n in needs}
                     )
-                    scored = [suggestions._suggestion(n, offer, received.get(n.owner_id, 0), now) for n in needs]
+                    scored = [suggestions._suggestion(n, offer, received.get(n.beneficiary_key, 0), now) for n in needs]
                     for first in (1, 10, 50):
                         out.append([(s.need.id, s.parts.total) for s in suggestions._ranked(scored, first)])
         finally:
@@ -158,3 +158,57 @@ def test_the_search_stops_early_in_a_dense_city(database_url: str, db: psycopg.C
     asyncio.run(run())
     in_reach = len(within("FOOD", *CENTRE, 10_000.0))
     assert asked[-1] < in_reach / 4, (asked, in_reach)  # the 10 km offer stopped well inside its radius
+
+
+def test_waiting_needs_beyond_the_radius_rank_as_if_every_need_in_reach_were_scored(
+    database_url: str, db: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    donor, offers = _dense_city(db, random.Random(9))
+    # A fifth of the needs waited: the job announced 1 to 8 km more reach for them.
+    db.execute("UPDATE needs SET waiting_reach_m = 1000 * (1 + id % 8) WHERE id % 5 = 0 AND status = 'OPEN'")
+    index = MatchIndex()
+    index.load(database_url)
+    viewer = Viewer(account_id=donor, display_name="d", roles=())
+    now = datetime.now(UTC)
+    monkeypatch.setattr(suggestions, "utcnow", lambda: now)
+    max_reach = 12_000.0
+
+    async def run() -> tuple[list[list[tuple[int, float]]], list[list[tuple[int, float]]], int]:
+        engine = make_engine(database_url, pool_size=2)
+        reader = Reader(database_url, max_size=2)
+        await reader.open()
+        served, reference, beyond = [], [], 0
+        try:
+            async with make_read_sessionmaker(engine)() as session:
+                for offer_id in offers:
+                    for first in (1, 10, 50):
+                        found = await suggestions.needs_for_offer(
+                            session=session, reader=reader, index=index, viewer=viewer, offer_id=offer_id,
+                            first=first, max_reach_m=max_reach,
+                        )  # fmt: skip
+                        served.append([(s.need.id, s.parts.total) for s in found])
+                    offer = await session.get(Offer, offer_id)
+                    ids = index.needs_within(
+                        "FOOD", offer.cell_lon, offer.cell_lat, max(offer.radius_meters, max_reach)
+                    )
+                    needs = list((await session.execute(select(Need).where(Need.id.in_(ids)))).scalars())
+                    needs = [n for n in needs if n.status in ("OPEN", "PARTLY_PLEDGED") and n.owner_id != donor]
+                    received = await suggestions.help_received(
+                        session=session, beneficiaries={n.beneficiary_key for n in needs}
+                    )
+                    scored = [
+                        suggestions._suggestion(n, offer, received.get(n.beneficiary_key, 0), now, max_reach)
+                        for n in needs
+                    ]
+                    for first in (1, 10, 50):
+                        ranked = suggestions._ranked(scored, first)
+                        reference.append([(s.need.id, s.parts.total) for s in ranked])
+                        beyond += sum(1 for s in ranked if s.distance_m > offer.radius_meters)
+        finally:
+            await reader.close()
+            await engine.dispose()
+        return served, reference, beyond
+
+    served, reference, beyond = asyncio.run(run())
+    assert served == reference
+    assert beyond > 0, "some waiting needs beyond a radius should rank"

@@ -1,0 +1,323 @@
+"""Matching rounds: pledges to propose for open offers, chosen together as an assignment problem.
+
+Browsing sends help where donors live; a round instead looks at every open offer and open need at
+once and proposes the pledges that maximise
+
+    sum over proposals of  score(offer, need).total + fairness_weight * fairness
+
+where score is aidmap/geo/score.py (cell-to-cell distance, urgency, waiting, quantity, fairness)
+and fairness is 1 / (1 + help the beneficiary received): the fairness weight is how much more a
+never-helped household is worth than one helped before. Help proposed in this round counts too:
+the k-th proposal to one need counts as k more help received (so slots fill in order, and a
+second proposal to the same household is worth less than a first one elsewhere).
+
+Quantities are capacities: an offer with q units left is up to min(q, slots_per_offer) rows, a
+need with n units open up to min(n, slots_per_need) columns; scipy's linear_sum_assignment solves
+each connected group of offers and needs (needs within an offer's reach, at most
+candidates_per_offer of them, best first), then units are given in order of weight. Pure: the
+benchmark (bench/matching.py, bench/fairness.py) runs the code that serves.
+
+Distances are between public cells (lon, lat are cell centres), like suggestions': a donor sees
+the proposal, so it must not depend on the exact point.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from aidmap.fairness.reach import capped, extra_km, max_reach_km
+from aidmap.geo.distance import EARTH_RADIUS_M, haversine_m
+from aidmap.geo.score import URGENCY, WAITING_FULL_HOURS, WEIGHTS, score
+
+CANDIDATES_PER_OFFER = 20
+SLOTS_PER_OFFER = 3
+SLOTS_PER_NEED = 2
+# Solves of one group at most (see _solve); past them a repeated pair is one proposal.
+REPAIRS = 8
+NO_REACH: dict[str, float] = {"after_seconds": math.inf, "km_per_hour": 0.0, "max_km": 0.0, "step_km": 0.0}
+
+
+@dataclass(frozen=True)
+class NeedSlot:
+    need_id: int
+    beneficiary: str  # aidmap.fairness.beneficiary_key
+    lon: float  # the public cell's centre
+    lat: float
+    quantity_open: int
+    category: str
+    urgency: str = "NORMAL"
+    waited_seconds: float = 0.0
+    pledged: bool = False  # anything pledged already (ends the waiting reach)
+    owner: Hashable | None = None  # a donor is never proposed their own need
+
+
+@dataclass(frozen=True)
+class OfferSlot:
+    offer_id: int
+    lon: float  # the public cell's centre
+    lat: float
+    radius_km: float
+    quantity: int  # still to give
+    category: str
+    donor: Hashable | None = None
+
+
+@dataclass(frozen=True)
+class Proposal:
+    offer_id: int
+    need_id: int
+    quantity: int
+    weight: float = field(default=0.0, compare=False)  # the objective this pair added (first slot)
+
+
+def pair_weight(need: NeedSlot, offer: OfferSlot, distance_m: float, *, helped: int, fairness_weight: float) -> float:
+    """What proposing this pair adds to the round's objective, with `helped` help received so far."""
+    parts = score(
+        distance_m=distance_m,
+        radius_m=offer.radius_km * 1000.0,
+        urgency=need.urgency,
+        waiting_hours=need.waited_seconds / 3600.0,
+        still_needed=need.quantity_open,
+        can_give=offer.quantity,
+        help_received=helped,
+    )
+    return parts.total + fairness_weight / (1.0 + max(0, helped))
+
+
+def _unit_vectors(lonlat: np.ndarray) -> np.ndarray:
+    lon, lat = np.radians(lonlat[:, 0]), np.radians(lonlat[:, 1])
+    return np.column_stack((np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)))
+
+
+def _chord(km: float) -> float:
+    return 2.0 * math.sin(min(math.pi, km * 1000.0 / EARTH_RADIUS_M) / 2.0)
+
+
+def candidates(
+    needs: list[NeedSlot],
+    offers: list[OfferSlot],
+    *,
+    fairness_weight: float,
+    helped_counts: dict[Any, int],
+    reach: dict[str, float] | None = None,
+    candidates_per_offer: int = CANDIDATES_PER_OFFER,
+    exclude: frozenset[tuple[int, int]] | set[tuple[int, int]] = frozenset(),
+) -> dict[int, list[tuple[float, int, float]]]:
+    """For each offer (by index), its best needs in reach: (weight of a first proposal, need index,
+    distance in metres), best first, at most candidates_per_offer."""
+    reach = NO_REACH if reach is None else reach
+    grow = {k: reach[k] for k in ("after_seconds", "km_per_hour") if k in reach}
+    step = reach.get("step_km", 0.0)
+    by_category: dict[str, list[int]] = {}
+    for i, need in enumerate(needs):
+        if need.quantity_open > 0:
+            by_category.setdefault(need.category, []).append(i)
+    trees = {
+        category: (
+            cKDTree(_unit_vectors(np.array([(needs[i].lon, needs[i].lat) for i in idx], dtype=float))),
+            np.array(idx, dtype=np.intp),
+        )
+        for category, idx in by_category.items()
+    }
+    extras = np.array([extra_km(n.waited_seconds, n.pledged, step_km=step, **grow) if grow else 0.0 for n in needs])
+    max_km = reach.get("max_km", 0.0)
+    # The parts of a need's weight that do not depend on the offer, for a quick first ranking of
+    # every need in reach (the exact weight, pair_weight, is computed for the best few only).
+    helped = np.array([helped_counts.get(n.beneficiary, 0) for n in needs], dtype=float)
+    fair = 1.0 / (1.0 + np.maximum(helped, 0.0))
+    alone = (
+        WEIGHTS["urgency"] * np.array([URGENCY.get(n.urgency, 0.5) for n in needs])
+        + WEIGHTS["waiting"] * np.minimum(1.0, np.maximum(0.0, np.array([n.waited_seconds for n in needs]) / 3600.0)
+                                          / WAITING_FULL_HOURS)
+        + (WEIGHTS["fairness"] + fairness_weight) * fair
+    )  # fmt: skip
+    open_q = np.array([max(1, n.quantity_open) for n in needs], dtype=float)
+    lon = np.radians(np.array([n.lon for n in needs], dtype=float))
+    lat = np.radians(np.array([n.lat for n in needs], dtype=float))
+    excluded_by_offer: dict[int, int] = {}
+    for offer_id, _ in exclude:
+        excluded_by_offer[offer_id] = excluded_by_offer.get(offer_id, 0) + 1
+    found: dict[int, list[tuple[float, int, float]]] = {}
+    for j, offer in enumerate(offers):
+        if offer.quantity <= 0 or offer.category not in trees:
+            continue
+        tree, idx = trees[offer.category]
+        far = max_reach_km(offer.radius_km, max_km=max_km)
+        centre = _unit_vectors(np.array([[offer.lon, offer.lat]], dtype=float))[0]
+        near = idx[np.asarray(tree.query_ball_point(centre, _chord(far) * (1 + 1e-9) + 1e-12), dtype=np.intp)]
+        if near.size == 0:
+            continue
+        o_lon, o_lat = math.radians(offer.lon), math.radians(offer.lat)
+        a = (
+            np.sin((lat[near] - o_lat) / 2) ** 2
+            + math.cos(o_lat) * np.cos(lat[near]) * np.sin((lon[near] - o_lon) / 2) ** 2
+        )
+        distance = 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+        reach_m = np.where(
+            extras[near] > 0, np.maximum(offer.radius_km, np.minimum(max_km, offer.radius_km + extras[near])), offer.radius_km
+        ) * 1000.0  # fmt: skip
+        inside = distance <= reach_m * (1 + 1e-9)
+        near, distance = near[inside], distance[inside]
+        if near.size == 0:
+            continue
+        radius_m = offer.radius_km * 1000.0
+        rough = (
+            alone[near]
+            + WEIGHTS["distance"] * (np.maximum(0.0, 1.0 - distance / radius_m) if radius_m > 0 else 0.0)
+            + WEIGHTS["quantity"] * np.minimum(1.0, offer.quantity / open_q[near])
+        )
+        # The rough weight is the exact one up to rounding, and own or excluded needs are dropped below:
+        # a few more than asked for are enough.
+        keep = candidates_per_offer + excluded_by_offer.get(offer.offer_id, 0) + 8
+        if near.size > keep:
+            best = np.argpartition(-rough, keep)[:keep]
+            near = near[best]
+        scored = []
+        for i in near.tolist():
+            need = needs[i]
+            if (offer.offer_id, need.need_id) in exclude or (offer.donor is not None and offer.donor == need.owner):
+                continue
+            d = haversine_m(offer.lon, offer.lat, need.lon, need.lat)
+            if d > capped(offer.radius_km, float(extras[i]), max_km=max_km) * 1000.0:
+                continue
+            weight = pair_weight(need, offer, d, helped=int(helped[i]), fairness_weight=fairness_weight)
+            scored.append((weight, i, d))
+        # Best first; ties by need id so the answer does not depend on the tree's order.
+        scored.sort(key=lambda t: (-t[0], needs[t[1]].need_id))
+        if scored:
+            found[j] = scored[:candidates_per_offer]
+    return found
+
+
+def propose(
+    needs: list[NeedSlot],
+    offers: list[OfferSlot],
+    *,
+    fairness_weight: float,
+    helped_counts: dict[Any, int],
+    reach: dict[str, float] | None = None,
+    candidates_per_offer: int = CANDIDATES_PER_OFFER,
+    slots_per_offer: int = SLOTS_PER_OFFER,
+    slots_per_need: int = SLOTS_PER_NEED,
+    exclude: frozenset[tuple[int, int]] | set[tuple[int, int]] = frozenset(),
+) -> list[Proposal]:
+    """The pledges to propose this round (see the module), ordered by offer and need id.
+
+    `reach` is aidmap.fairness.reach.settings_reach(settings) (None: offers reach only their own
+    radius); `exclude` holds (offer_id, need_id) pairs not to propose again (already pledged,
+    declined)."""
+    found = candidates(
+        needs, offers, fairness_weight=fairness_weight, helped_counts=helped_counts, reach=reach,
+        candidates_per_offer=candidates_per_offer, exclude=exclude,
+    )  # fmt: skip
+    if not found:
+        return []
+    # Connected groups of offers and needs: each is its own (small) assignment problem.
+    offer_ids = sorted(found)
+    need_ids = sorted({i for pairs in found.values() for _, i, _ in pairs})
+    row_of = {j: r for r, j in enumerate(offer_ids)}
+    col_of = {i: c for c, i in enumerate(need_ids)}
+    rows, cols = [], []
+    for j, pairs in found.items():
+        for _, i, _ in pairs:
+            rows.append(row_of[j])
+            cols.append(len(offer_ids) + col_of[i])
+    size = len(offer_ids) + len(need_ids)
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(size, size))
+    _, labels = connected_components(graph, directed=False)
+    groups: dict[int, list[int]] = {}
+    for r, j in enumerate(offer_ids):
+        groups.setdefault(int(labels[r]), []).append(j)
+
+    matched: list[tuple[float, int, int]] = []  # (weight, offer index, need index)
+    for group in groups.values():
+        matched.extend(
+            _solve(group, found, needs, offers, fairness_weight, helped_counts, slots_per_offer, slots_per_need)
+        )
+    # Units go in order of weight (ties by ids), within what each offer and need has left.
+    matched.sort(key=lambda t: (-t[0], offers[t[1]].offer_id, needs[t[2]].need_id))
+    left_offer = {j: offers[j].quantity for j in offer_ids}
+    left_need = {i: needs[i].quantity_open for i in need_ids}
+    given: dict[tuple[int, int], list[float]] = {}
+    for weight, j, i in matched:
+        units = min(left_offer[j], left_need[i])
+        if units <= 0:
+            continue
+        left_offer[j] -= units
+        left_need[i] -= units
+        entry = given.setdefault((j, i), [0, weight])
+        entry[0] += units
+    return sorted(
+        (
+            Proposal(offers[j].offer_id, needs[i].need_id, int(units), weight)
+            for (j, i), (units, weight) in given.items()
+        ),
+        key=lambda p: (p.offer_id, p.need_id),
+    )
+
+
+def _solve(
+    group: list[int],
+    found: dict[int, list[tuple[float, int, float]]],
+    needs: list[NeedSlot],
+    offers: list[OfferSlot],
+    fairness_weight: float,
+    helped_counts: dict[Any, int],
+    slots_per_offer: int,
+    slots_per_need: int,
+) -> list[tuple[float, int, int]]:
+    row_offer = [j for j in group for _ in range(min(offers[j].quantity, slots_per_offer))]
+    group_needs = sorted({i for j in group for _, i, _ in found[j]})
+    col_need, col_slot = [], []
+    for i in group_needs:
+        for k in range(min(needs[i].quantity_open, slots_per_need)):
+            col_need.append(i)
+            col_slot.append(k)
+    cols_of: dict[int, list[int]] = {}
+    for c, i in enumerate(col_need):
+        cols_of.setdefault(i, []).append(c)
+    weights = np.zeros((len(row_offer), len(col_need)))
+    rows_of: dict[int, list[int]] = {}
+    for r, j in enumerate(row_offer):
+        rows_of.setdefault(j, []).append(r)
+    for j in group:
+        offer = offers[j]
+        for _, i, distance in found[j]:
+            need = needs[i]
+            base = helped_counts.get(need.beneficiary, 0)
+            for c in cols_of[i]:
+                w = pair_weight(need, offer, distance, helped=base + col_slot[c], fairness_weight=fairness_weight)
+                weights[rows_of[j], c] = w
+    for _ in range(REPAIRS):
+        rows, cols = linear_sum_assignment(weights, maximize=True)
+        # Rows of one offer are alike, so the solver may give two of them to two slots of one need:
+        # one proposal, and a row wasted. Such a need keeps only the row it got first, and the
+        # group is solved again (rarely more than once or twice).
+        first_row: dict[tuple[int, int], int] = {}
+        repeated = False
+        for r, c in zip(rows, cols, strict=True):
+            if weights[r, c] <= 0:
+                continue
+            pair = (row_offer[r], col_need[c])
+            if pair in first_row:
+                repeated = True
+                others = [x for x in rows_of[pair[0]] if x != first_row[pair]]
+                weights[np.ix_(others, cols_of[pair[1]])] = 0.0
+            else:
+                first_row[pair] = int(r)
+        if not repeated:
+            break
+    # Pairs out of reach have weight 0 (every pair in reach weighs more): the solver may fill a
+    # rectangular matrix with them; they are not proposals.
+    return [
+        (float(weights[r, c]), row_offer[r], col_need[c]) for r, c in zip(rows, cols, strict=True) if weights[r, c] > 0
+    ]

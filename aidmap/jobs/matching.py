@@ -1,0 +1,33 @@
+"""Matching rounds (optional: AIDMAP_MATCHING_ROUND_MINUTES, 0 = off): aidmap/resolvers/proposals.py."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aidmap.fairness.reach import settings_reach
+from aidmap.jobs.periodic import PeriodicJob
+from aidmap.resolvers.proposals import run_round
+from aidmap.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def matching_job(*, sessions: async_sessionmaker[AsyncSession], settings: Settings) -> PeriodicJob | None:
+    if settings.matching_round_minutes <= 0:
+        return None
+    reach = settings_reach(settings) if settings.waiting_reach_km_per_hour > 0 else None
+
+    async def step() -> None:
+        report = await run_round(
+            sessions=sessions,
+            fairness_weight=settings.matching_fairness_weight,
+            reach=reach,
+            proposal_ttl=timedelta(hours=settings.matching_proposal_hours),
+        )
+        if report is not None:
+            log.info("matching round: %d offers, %d needs, %d proposals, solved in %.3fs", *vars(report).values())
+
+    return PeriodicJob(name="aidmap-matching", step=step, interval_s=settings.matching_round_minutes * 60.0)

@@ -1,0 +1,191 @@
+"""Matching rounds: propose pledges for open offers (aidmap/fairness/matching.py), then the donor
+accepts (a real pledge, through resolvers/pledges.create and all its rules) or declines.
+
+A round reads every active offer with something left and no proposal waiting for its donor, and
+every open need (public: OPEN or PARTLY_PLEDGED), each as its public cell, quantity still open
+(less what waiting proposals hold) and beneficiary; the help each beneficiary received comes from
+the same count as suggestions' fairness part. Pairs already proposed (answered or not) and needs
+the donor already pledged to are not proposed again. One round at a time over all processes (a
+transaction-level advisory lock); proposals lapse after AIDMAP_MATCHING_PROPOSAL_HOURS.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from aidmap.events.outbox import emit
+from aidmap.fairness.matching import NeedSlot, OfferSlot, propose
+from aidmap.models import EventKind, MatchProposal, Need, Offer, Pledge, ProposalStatus
+from aidmap.resolvers import pledges
+from aidmap.resolvers.accounts import Viewer
+from aidmap.resolvers.problems import Code, Problems
+from aidmap.resolvers.suggestions import help_received
+from aidmap.resolvers.validation import utcnow
+
+_ROUND_LOCK = 0x41494431  # "AID1"
+
+_OFFERS = text(
+    """
+    SELECT o.id, o.donor_id, o.category, o.radius_meters, o.quantity - o.quantity_pledged AS left,
+           ST_X(geometry(o.cell)) AS lon, ST_Y(geometry(o.cell)) AS lat
+    FROM offers o
+    WHERE o.status = 'ACTIVE' AND o.available_until > now() AND o.quantity > o.quantity_pledged
+      AND NOT EXISTS (SELECT 1 FROM match_proposals p WHERE p.offer_id = o.id AND p.status = 'PROPOSED')
+    ORDER BY o.id
+    """
+)
+_NEEDS = text(
+    """
+    SELECT n.id, n.owner_id, n.category, n.urgency, n.status, n.waiting_reach_m, n.beneficiary_key,
+           n.quantity - n.quantity_pledged
+             - coalesce((SELECT sum(p.quantity) FROM match_proposals p
+                         WHERE p.need_id = n.id AND p.status = 'PROPOSED'), 0) AS open,
+           extract(epoch FROM now() - n.created_at) AS waited,
+           ST_X(geometry(n.cell)) AS lon, ST_Y(geometry(n.cell)) AS lat
+    FROM needs n
+    WHERE n.status IN ('OPEN', 'PARTLY_PLEDGED') AND n.expires_at > now() AND n.category = ANY(:categories)
+    ORDER BY n.id
+    """
+)
+_EXCLUDED = text(
+    """
+    SELECT offer_id, need_id FROM match_proposals
+    UNION SELECT o.id, p.need_id FROM pledges p JOIN offers o ON o.donor_id = p.donor_id
+    WHERE p.status <> 'CANCELLED' AND o.status = 'ACTIVE'
+    """
+)
+
+
+@dataclass(frozen=True)
+class RoundReport:
+    offers: int
+    needs: int
+    proposals: int
+    solve_seconds: float
+
+
+async def run_round(
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    fairness_weight: float,
+    reach: dict[str, float] | None,
+    proposal_ttl: timedelta,
+) -> RoundReport | None:
+    """One matching round; None when another process is running one."""
+    async with sessions() as session, session.begin():
+        if not (await session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _ROUND_LOCK})).scalar():
+            return None
+        await _lapse(session)
+        offer_rows = (await session.execute(_OFFERS)).all()
+        if not offer_rows:
+            return RoundReport(0, 0, 0, 0.0)
+        categories = sorted({r.category for r in offer_rows})
+        need_rows = [r for r in (await session.execute(_NEEDS, {"categories": categories})).all() if r.open > 0]
+        helped = await help_received(session=session, beneficiaries={r.beneficiary_key for r in need_rows})
+        excluded = {(a, b) for a, b in (await session.execute(_EXCLUDED)).all()}
+        needs = [
+            NeedSlot(
+                need_id=r.id, beneficiary=r.beneficiary_key, lon=r.lon, lat=r.lat, quantity_open=int(r.open),
+                category=r.category, urgency=r.urgency, waited_seconds=float(r.waited),
+                pledged=r.status != "OPEN", owner=r.owner_id,
+            )
+            for r in need_rows
+        ]  # fmt: skip
+        offers = [
+            OfferSlot(offer_id=r.id, lon=r.lon, lat=r.lat, radius_km=r.radius_meters / 1000.0, quantity=int(r.left),
+                      category=r.category, donor=r.donor_id)
+            for r in offer_rows
+        ]  # fmt: skip
+        started = time.perf_counter()
+        found = propose(needs, offers, fairness_weight=fairness_weight, helped_counts=helped, reach=reach,
+                        exclude=excluded)  # fmt: skip
+        solve = time.perf_counter() - started
+        donors = {r.id: r.donor_id for r in offer_rows}
+        expires = utcnow() + proposal_ttl
+        need_models: dict[int, Any] = {}
+        for p in found:
+            row = MatchProposal(offer_id=p.offer_id, need_id=p.need_id, donor_id=donors[p.offer_id],
+                                quantity=p.quantity, score=round(p.weight, 4), expires_at=expires)  # fmt: skip
+            session.add(row)
+            await session.flush()
+            need = need_models.get(p.need_id) or await session.get(Need, p.need_id)
+            need_models[p.need_id] = need
+            await emit(session=session, kind=EventKind.MATCH_PROPOSED, need=need, proposal_id=row.id,
+                       audience={row.donor_id})  # fmt: skip
+        return RoundReport(len(offers), len(needs), len(found), solve)
+
+
+async def _lapse(session: AsyncSession) -> None:
+    await session.execute(
+        update(MatchProposal)
+        .where(MatchProposal.status == ProposalStatus.PROPOSED.value, MatchProposal.expires_at <= utcnow())
+        .values(status=ProposalStatus.LAPSED.value, answered_at=utcnow())
+    )
+
+
+async def _own_waiting(session: AsyncSession, viewer: Viewer, proposal_id: int) -> MatchProposal:
+    row = (
+        await session.execute(select(MatchProposal).where(MatchProposal.id == proposal_id).with_for_update())
+    ).scalar_one_or_none()
+    if row is None or row.donor_id != viewer.account_id:
+        raise Problems.one("proposalId", "No proposal to you has this id.", Code.NOT_FOUND)
+    if row.status != ProposalStatus.PROPOSED.value or row.expires_at <= utcnow():
+        raise Problems.one("proposalId", "This proposal was answered or has lapsed.", Code.INVALID_STATE)
+    return row
+
+
+async def accept(
+    *,
+    session: AsyncSession,
+    viewer: Viewer,
+    proposal_id: int,
+    max_active: int | None,
+    disclosure_limit: int | None,
+    accept_at_once: bool,
+) -> tuple[MatchProposal, Pledge]:
+    """The donor accepts: a pledge from the offer to the need, made by the pledge code path (quotas,
+    the disclosure limit, what is still open, the offer's own quantity), for what is still open."""
+    row = await _own_waiting(session, viewer, proposal_id)
+    need = await session.get(Need, row.need_id)
+    offer = await session.get(Offer, row.offer_id)
+    assert need is not None and offer is not None
+    quantity = max(1, min(row.quantity, need.quantity - need.quantity_pledged, offer.quantity - offer.quantity_pledged))
+    pledge = await pledges.create(
+        session=session, viewer=viewer, need_id=row.need_id, quantity=quantity, offer_id=row.offer_id,
+        max_active=max_active, disclosure_limit=disclosure_limit, accept_at_once=accept_at_once,
+    )  # fmt: skip
+    row.status, row.pledge_id, row.answered_at = ProposalStatus.ACCEPTED.value, pledge.id, utcnow()
+    await session.flush()
+    return row, pledge
+
+
+async def decline(*, session: AsyncSession, viewer: Viewer, proposal_id: int) -> MatchProposal:
+    row = await _own_waiting(session, viewer, proposal_id)
+    row.status, row.answered_at = ProposalStatus.DECLINED.value, utcnow()
+    await session.flush()
+    return row
+
+
+async def mine(*, session: AsyncSession, viewer: Viewer) -> list[MatchProposal]:
+    """The donor's proposals still waiting for an answer, newest first."""
+    rows = await session.execute(
+        select(MatchProposal)
+        .where(
+            MatchProposal.donor_id == viewer.account_id,
+            MatchProposal.status == ProposalStatus.PROPOSED.value,
+            MatchProposal.expires_at > utcnow(),
+        )
+        .order_by(MatchProposal.id.desc())
+        .limit(100)
+    )
+    return list(rows.scalars())
+
+
+async def get(*, session: AsyncSession, proposal_id: int) -> MatchProposal | None:
+    return await session.get(MatchProposal, proposal_id)
