@@ -50,7 +50,8 @@ from aidmap.guards.sockets import SocketGuard
 from aidmap.jobs.expiry import expiry_job
 from aidmap.jobs.help_requests import help_cascade_job
 from aidmap.models import Scope
-from aidmap.notify.sms import SmsQueue, queue_for
+from aidmap.notify import dispatch
+from aidmap.notify.sms import SmsQueue, queue_for, sender_for
 from aidmap.observability import Metrics, RequestIdMiddleware
 from aidmap.resolvers.accounts import Viewer, bearer_token, hash_token, viewer_for_account, viewer_for_token
 from aidmap.resolvers.partners import PartnerKey, PartnerKeys, is_partner_key
@@ -446,6 +447,8 @@ class AidmapGraphQL(GraphQL[Context, None]):
                 partner_id=context.partner.id if context.partner is not None else None,
                 viewer=context.viewer,
             )
+            if context.viewer is not None:
+                await context.request.state.socket_guard.mark_present(context.viewer.account_id)
         return UNSET
 
 
@@ -491,6 +494,17 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         socket_guard.start()
         sms = queue_for(settings, on_outcome=lambda outcome: metrics.sms_messages.labels(outcome).inc())
         sms.start()
+        notifications = dispatch.notify_job(
+            sessions=sessions,
+            sms=sender_for(settings),
+            policy=dispatch.policy_for(settings),
+            interval_s=settings.notify_interval_seconds,
+            outcomes=dispatch.Outcomes(
+                count=lambda channel, outcome: metrics.notifications.labels(channel, outcome).inc(),
+                budget_used=metrics.sms_budget_used.set,
+            ),
+        )
+        notifications.start()
         try:
             yield {
                 "sessions": sessions,
@@ -512,6 +526,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
                 "sms": sms,
             }
         finally:
+            await notifications.stop()
             await sms.stop()
             await socket_guard.stop()
             await access_log.stop()

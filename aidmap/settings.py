@@ -99,6 +99,22 @@ class Settings:
     sms_timeout_seconds: float = 10.0
     sms_attempts: int = 3
     sms_retry_seconds: float = 5.0
+    # Notifications (aidmap/notify/dispatch.py): how often each process queues and sends them; the first
+    # retry's delay (doubling, at most an hour) and the attempts before FAILED; SMS per person in 24 h
+    # and per deployment per calendar month (0: no budget), with a warning from this share of it on.
+    notify_interval_seconds: float = 1.0
+    notify_retry_seconds: float = 30.0
+    notify_attempts: int = 5
+    sms_per_person_per_day: int = 5
+    sms_monthly_budget: int = 0
+    sms_budget_warn_ratio: float = 0.8
+    # Web Push: the VAPID private key (`aidmap keys vapid`), the contact the push services see, and
+    # whether endpoints may be private addresses (tests, closed deployments).
+    vapid_private_key: str = ""
+    vapid_subject: str = "mailto:operations@aidmap.invalid"
+    push_allow_private: bool = False
+    # The page's address, for links in notifications (default: http://host:port).
+    public_url: str = ""
     # Requests per minute per client IP (requests with a partner key count against the key's own limit).
     rate_limit_per_ip: int = 600
     # Requests per minute per signed-in account (besides its address's limit), shared by all processes.
@@ -149,6 +165,11 @@ class Settings:
             raise ValueError(f"AIDMAP_SMS_GATEWAY must be one of {', '.join(SMS_GATEWAYS)}, not {self.sms_gateway!r}")
         if self.sms_gateway == "twilio" and not (self.sms_account and self.sms_token and self.sms_from):
             raise ValueError("AIDMAP_SMS_GATEWAY=twilio needs AIDMAP_SMS_ACCOUNT, AIDMAP_SMS_TOKEN and AIDMAP_SMS_FROM")
+        if self.vapid_private_key:
+            from aidmap.notify.push import valid_private_key
+
+            if not valid_private_key(self.vapid_private_key):
+                raise ValueError("AIDMAP_VAPID_PRIVATE_KEY is not a P-256 private key (see `aidmap keys vapid`)")
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -198,6 +219,16 @@ class Settings:
             sms_timeout_seconds=float(env.get("AIDMAP_SMS_TIMEOUT_SECONDS", "10")),
             sms_attempts=int(env.get("AIDMAP_SMS_ATTEMPTS", "3")),
             sms_retry_seconds=float(env.get("AIDMAP_SMS_RETRY_SECONDS", "5")),
+            notify_interval_seconds=float(env.get("AIDMAP_NOTIFY_INTERVAL_SECONDS", "1")),
+            notify_retry_seconds=float(env.get("AIDMAP_NOTIFY_RETRY_SECONDS", "30")),
+            notify_attempts=int(env.get("AIDMAP_NOTIFY_ATTEMPTS", "5")),
+            sms_per_person_per_day=int(env.get("AIDMAP_SMS_PER_PERSON_PER_DAY", "5")),
+            sms_monthly_budget=int(env.get("AIDMAP_SMS_MONTHLY_BUDGET", "0")),
+            sms_budget_warn_ratio=float(env.get("AIDMAP_SMS_BUDGET_WARN_RATIO", "0.8")),
+            vapid_private_key=env.get("AIDMAP_VAPID_PRIVATE_KEY", "").strip(),
+            vapid_subject=env.get("AIDMAP_VAPID_SUBJECT", "mailto:operations@aidmap.invalid"),
+            push_allow_private=_env_bool("AIDMAP_PUSH_ALLOW_PRIVATE", False),
+            public_url=env.get("AIDMAP_PUBLIC_URL", "").strip(),
             allowed_origins=tuple(o.strip() for o in env.get("AIDMAP_ALLOWED_ORIGINS", "").split(",") if o.strip()),
             max_query_depth=int(env.get("AIDMAP_MAX_QUERY_DEPTH", "10")),
             max_aliases=int(env.get("AIDMAP_MAX_ALIASES", "30")),
@@ -219,6 +250,9 @@ class Settings:
             webhook_allow_private=_env_bool("AIDMAP_WEBHOOK_ALLOW_PRIVATE", False),
             webhook_timeout_seconds=float(env.get("AIDMAP_WEBHOOK_TIMEOUT_SECONDS", "15")),
         )
+
+    def page_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     def phone_hash_key(self) -> bytes:
         """The key for contact-phone hashes: AIDMAP_SECRET_KEY, else a random one kept in data_dir."""

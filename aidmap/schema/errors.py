@@ -37,6 +37,7 @@ NeedErrorCode = _codes(
 OfferErrorCode = _codes("OfferErrorCode", [*_INPUT, *_ACCESS])
 MessageErrorCode = _codes("MessageErrorCode", [*_INPUT, *_ACCESS])
 RoleErrorCode = _codes("RoleErrorCode", [*_INPUT, *_ACCESS])
+NotificationErrorCode = _codes("NotificationErrorCode", [*_INPUT, *_ACCESS])
 WebhookErrorCode = _codes("WebhookErrorCode", [*_INPUT, *_ACCESS, Code.QUOTA_EXCEEDED])
 HelpErrorCode = _codes("HelpErrorCode", [*_INPUT, *_ACCESS, Code.QUANTITY_EXCEEDS_OPEN, Code.OWN_NEED])
 PledgeErrorCode = _codes(
@@ -82,6 +83,11 @@ class HelpError(UserError):
 @strawberry.type
 class RoleError(UserError):
     code: RoleErrorCode  # type: ignore[valid-type]
+
+
+@strawberry.type
+class NotificationError(UserError):
+    code: NotificationErrorCode  # type: ignore[valid-type]
 
 
 @strawberry.type

@@ -56,6 +56,7 @@ from aidmap.schema.inputs import (
     WithdrawOfferInput,
 )
 from aidmap.schema.types import Account, Availability, HelpRequest, Message, Need, Offer, Pledge, need_views
+from aidmap.schema.notifications import NotificationMutation
 from aidmap.schema.webhooks import ImportMutation, WebhookMutation
 
 R = TypeVar("R")
@@ -269,7 +270,7 @@ class ReportPayload:
 
 
 @strawberry.type
-class Mutation(WebhookMutation, ImportMutation):
+class Mutation(WebhookMutation, ImportMutation, NotificationMutation):
     @strawberry.mutation(description="Create an account; returns a bearer token for the Authorization header.")
     async def sign_up(self, info: Info[Context, None], input: SignUpInput) -> AuthPayload:
         settings, partner = info.context.settings, info.context.partner

@@ -46,6 +46,7 @@ from aidmap.schema.types import (
     need_views,
     visible_need_views,
 )
+from aidmap.schema.notifications import NotificationQuery
 from aidmap.schema.webhooks import WebhookQuery
 
 MAX_NODES = 100
@@ -105,7 +106,7 @@ async def _resolve_nodes(ctx: Context, global_ids: list[str]) -> list[Node | Non
 
 
 @strawberry.type
-class Query(WebhookQuery):
+class Query(WebhookQuery, NotificationQuery):
     @strawberry.field(description="Needs within radiusMeters (at most 50 km) of a point, nearest first.")
     async def needs(
         self,
