@@ -103,6 +103,9 @@ class Settings:
     # retry's delay (doubling, at most an hour) and the attempts before FAILED; SMS per person in 24 h
     # and per deployment per calendar month (0: no budget), with a warning from this share of it on.
     notify_interval_seconds: float = 1.0
+    # Quiet hours for people who chose none (local time, HH:MM-HH:MM; equal ends: none) and their time zone.
+    quiet_hours: str = "22:00-06:00"
+    time_zone: str = "Asia/Ho_Chi_Minh"
     notify_retry_seconds: float = 30.0
     notify_attempts: int = 5
     sms_per_person_per_day: int = 5
@@ -165,6 +168,14 @@ class Settings:
             raise ValueError(f"AIDMAP_SMS_GATEWAY must be one of {', '.join(SMS_GATEWAYS)}, not {self.sms_gateway!r}")
         if self.sms_gateway == "twilio" and not (self.sms_account and self.sms_token and self.sms_from):
             raise ValueError("AIDMAP_SMS_GATEWAY=twilio needs AIDMAP_SMS_ACCOUNT, AIDMAP_SMS_TOKEN and AIDMAP_SMS_FROM")
+        if quiet_window(self.quiet_hours) is None:
+            raise ValueError(f"AIDMAP_QUIET_HOURS must be HH:MM-HH:MM, not {self.quiet_hours!r}")
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(self.time_zone)
+        except Exception:
+            raise ValueError(f"AIDMAP_TIME_ZONE is not a time zone: {self.time_zone!r}") from None
         if self.vapid_private_key:
             from aidmap.notify.push import valid_private_key
 
@@ -220,6 +231,8 @@ class Settings:
             sms_attempts=int(env.get("AIDMAP_SMS_ATTEMPTS", "3")),
             sms_retry_seconds=float(env.get("AIDMAP_SMS_RETRY_SECONDS", "5")),
             notify_interval_seconds=float(env.get("AIDMAP_NOTIFY_INTERVAL_SECONDS", "1")),
+            quiet_hours=env.get("AIDMAP_QUIET_HOURS", "22:00-06:00").strip(),
+            time_zone=env.get("AIDMAP_TIME_ZONE", "Asia/Ho_Chi_Minh").strip(),
             notify_retry_seconds=float(env.get("AIDMAP_NOTIFY_RETRY_SECONDS", "30")),
             notify_attempts=int(env.get("AIDMAP_NOTIFY_ATTEMPTS", "5")),
             sms_per_person_per_day=int(env.get("AIDMAP_SMS_PER_PERSON_PER_DAY", "5")),
@@ -257,6 +270,21 @@ class Settings:
     def phone_hash_key(self) -> bytes:
         """The key for contact-phone hashes: AIDMAP_SECRET_KEY, else a random one kept in data_dir."""
         return _secret_key(self.secret_key, self.data_dir)
+
+
+def minutes_of(value: str) -> int | None:
+    """"22:00" -> 1320; None when it is not a time of day."""
+    hours, _, minutes = value.strip().partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
+        return None
+    h, m = int(hours), int(minutes)
+    return h * 60 + m if 0 <= h < 24 and 0 <= m < 60 else None
+
+
+def quiet_window(value: str) -> tuple[int, int] | None:
+    start, _, end = value.partition("-")
+    first, last = minutes_of(start), minutes_of(end)
+    return (first, last) if first is not None and last is not None else None
 
 
 @functools.lru_cache(maxsize=8)

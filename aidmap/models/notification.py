@@ -40,10 +40,11 @@ class NotificationPreference(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
     # "vi" or "en"; NULL: from the phone (Vietnamese for +84 numbers).
     language: Mapped[str | None] = mapped_column(Text)
-    time_zone: Mapped[str] = mapped_column(Text, nullable=False, server_default="Asia/Ho_Chi_Minh")
+    # NULL: the deployment's (AIDMAP_TIME_ZONE, AIDMAP_QUIET_HOURS: Asia/Ho_Chi_Minh, 22:00-06:00).
+    time_zone: Mapped[str | None] = mapped_column(Text)
     # Minutes after local midnight; start == end: no quiet hours.
-    quiet_start: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="1320")
-    quiet_end: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="360")
+    quiet_start: Mapped[int | None] = mapped_column(SmallInteger)
+    quiet_end: Mapped[int | None] = mapped_column(SmallInteger)
     # The kinds each channel carries; NULL: the default (every kind by push; SMS only for beneficiaries).
     sms_kinds: Mapped[list[str] | None] = mapped_column(ARRAY(Text))
     push_kinds: Mapped[list[str] | None] = mapped_column(ARRAY(Text))

@@ -51,6 +51,8 @@ URGENT_LEVELS = ("HIGH", "CRITICAL")
 @dataclass(frozen=True)
 class NotifyPolicy:
     page_url: str
+    time_zone: str = DEFAULT_TIME_ZONE
+    quiet: tuple[int, int] = DEFAULT_QUIET
     retry_base_s: float = 30.0
     attempts: int = 5
     sms_per_day: int = 5
@@ -65,8 +67,12 @@ class NotifyPolicy:
 
 
 def policy_for(settings: Any) -> NotifyPolicy:
+    from aidmap.settings import quiet_window
+
     return NotifyPolicy(
         page_url=settings.page_url(),
+        time_zone=settings.time_zone,
+        quiet=quiet_window(settings.quiet_hours) or DEFAULT_QUIET,
         retry_base_s=settings.notify_retry_seconds,
         attempts=max(1, settings.notify_attempts),
         sms_per_day=settings.sms_per_person_per_day,
@@ -360,7 +366,7 @@ async def deliver_lane(
                 await session.execute(_RENEW, {"lane": lane, "lease": LEASE_S})
                 head = (
                     await session.execute(
-                        _HEAD, {"lane": lane, "tz": DEFAULT_TIME_ZONE, "qs": DEFAULT_QUIET[0], "qe": DEFAULT_QUIET[1]}
+                        _HEAD, {"lane": lane, "tz": policy.time_zone, "qs": policy.quiet[0], "qe": policy.quiet[1]}
                     )
                 ).one_or_none()
                 moment = now()

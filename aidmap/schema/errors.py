@@ -100,7 +100,7 @@ class PledgeError(UserError):
     code: PledgeErrorCode  # type: ignore[valid-type]
 
 
-E = TypeVar("E", AccountError, NeedError, OfferError, PledgeError, MessageError, HelpError, RoleError, WebhookError)
+E = TypeVar("E", AccountError, NeedError, OfferError, PledgeError, MessageError, HelpError, RoleError, WebhookError, NotificationError)
 
 _CODE_ENUMS = {
     AccountError: AccountErrorCode,
@@ -111,6 +111,7 @@ _CODE_ENUMS = {
     HelpError: HelpErrorCode,
     RoleError: RoleErrorCode,
     WebhookError: WebhookErrorCode,
+    NotificationError: NotificationErrorCode,
 }
 
 

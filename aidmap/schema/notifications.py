@@ -20,6 +20,7 @@ from aidmap.resolvers.problems import SESSION_EXPIRED, UNAUTHENTICATED, Code, Pr
 from aidmap.schema.context import Context
 from aidmap.schema.errors import NotificationError, to_errors
 from aidmap.schema.ids import to_global_id
+from aidmap.settings import minutes_of
 
 NotificationKind = strawberry.enum(models.NotificationKind, description="What a notification is about.")
 NotificationChannel = strawberry.enum(models.Channel, name="NotificationChannel")
@@ -92,12 +93,12 @@ def _minutes(value: int) -> str:
     return f"{value // 60:02d}:{value % 60:02d}"
 
 
+def _or(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
 def _parse_minutes(value: str) -> int | None:
-    hours, _, minutes = value.strip().partition(":")
-    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
-        return None
-    h, m = int(hours), int(minutes)
-    return h * 60 + m if 0 <= h < 24 and 0 <= m < 60 else None
+    return minutes_of(value)
 
 
 def _kinds(values: list[object] | None) -> list[str] | None:
@@ -124,13 +125,14 @@ async def _settings(ctx: Context, account_id: int) -> NotificationSettings:
                 select(models.Need.id).where(models.Need.owner_id == account_id, models.Need.beneficiary_phone.is_not(None)).limit(1)
             )
         ).first() is not None
+    policy = dispatch.policy_for(ctx.settings)
     sms = pref.sms_kinds if pref is not None and pref.sms_kinds is not None else (dispatch.ALL_KINDS if beneficiary else [])
     push = pref.push_kinds if pref is not None and pref.push_kinds is not None else dispatch.ALL_KINDS
     return NotificationSettings(
         language=(pref.language if pref is not None else None) or language_for_phone(phone),
-        time_zone=pref.time_zone if pref is not None else dispatch.DEFAULT_TIME_ZONE,
-        quiet_hours_start=_minutes(pref.quiet_start if pref is not None else dispatch.DEFAULT_QUIET[0]),
-        quiet_hours_end=_minutes(pref.quiet_end if pref is not None else dispatch.DEFAULT_QUIET[1]),
+        time_zone=(pref.time_zone if pref is not None else None) or policy.time_zone,
+        quiet_hours_start=_minutes(_or(pref.quiet_start if pref is not None else None, policy.quiet[0])),
+        quiet_hours_end=_minutes(_or(pref.quiet_end if pref is not None else None, policy.quiet[1])),
         sms_kinds=[NotificationKind(k) for k in sms],  # type: ignore[misc]
         push_kinds=[NotificationKind(k) for k in push],  # type: ignore[misc]
         push_subscriptions=subscriptions,
