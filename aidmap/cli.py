@@ -324,6 +324,15 @@ def _export_schema(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys_vapid(settings: Settings, args: argparse.Namespace) -> int:
+    """A new VAPID key pair for Web Push, as the settings take it (docs/operations.md)."""
+    from aidmap.notify.push import new_vapid_pair
+
+    private, public = new_vapid_pair()
+    sys.stdout.write(f"AIDMAP_VAPID_PRIVATE_KEY={private}\n# public key (what browsers see, from pushPublicKey): {public}\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from aidmap.observability import configure_logging
 
@@ -400,6 +409,9 @@ def main(argv: list[str] | None = None) -> int:
     areas_cmd.add_argument("action", choices=["import"])
     areas_cmd.add_argument("files", nargs="+", help="GeoJSON FeatureCollections (code, name, level, parentCode)")
     areas_cmd.set_defaults(run=_areas)
+    keys = commands.add_parser("keys", help="keys the deployment needs")
+    keys_kinds = keys.add_subparsers(dest="kind", required=True)
+    keys_kinds.add_parser("vapid", help="print a new VAPID key pair for Web Push").set_defaults(run=_keys_vapid)
     export = commands.add_parser("export-schema", help="print the GraphQL SDL")
     export.set_defaults(run=_export_schema)
     args = parser.parse_args(argv)
