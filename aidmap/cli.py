@@ -329,7 +329,9 @@ def _keys_vapid(settings: Settings, args: argparse.Namespace) -> int:
     from aidmap.notify.push import new_vapid_pair
 
     private, public = new_vapid_pair()
-    sys.stdout.write(f"AIDMAP_VAPID_PRIVATE_KEY={private}\n# public key (what browsers see, from pushPublicKey): {public}\n")
+    sys.stdout.write(
+        f"AIDMAP_VAPID_PRIVATE_KEY={private}\n# public key (what browsers see, from pushPublicKey): {public}\n"
+    )
     return 0
 
 

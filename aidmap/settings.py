@@ -273,7 +273,7 @@ class Settings:
 
 
 def minutes_of(value: str) -> int | None:
-    """"22:00" -> 1320; None when it is not a time of day."""
+    """Minutes after midnight of a time of day ("22:00" is 1320); None when it is not one."""
     hours, _, minutes = value.strip().partition(":")
     if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
         return None

@@ -142,7 +142,9 @@ class SocketGuard:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         with contextlib.suppress(Exception):  # the rows age out anyway
-            await self._reader.execute("DELETE FROM live_sockets WHERE process = %(process)s", {"process": self.process})
+            await self._reader.execute(
+                "DELETE FROM live_sockets WHERE process = %(process)s", {"process": self.process}
+            )
             await self._reader.execute(_STALE, {})
 
 

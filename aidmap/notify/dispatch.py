@@ -444,7 +444,11 @@ async def deliver_lane(
 
 
 async def run_once(
-    *, sessions: async_sessionmaker[AsyncSession], sms: SmsSender, policy: NotifyPolicy, outcomes: Outcomes | None = None
+    *,
+    sessions: async_sessionmaker[AsyncSession],
+    sms: SmsSender,
+    policy: NotifyPolicy,
+    outcomes: Outcomes | None = None,
 ) -> int:
     """Queue, then deliver every due lane (tests and one-off runs; the job keeps a task per lane)."""
     outcomes = outcomes or Outcomes()

@@ -48,7 +48,10 @@ _TEXTS: dict[tuple[str, str], dict[str, tuple[str, str]]] = {
         "en": ("New message", "You have a new message about a {category} request."),
     },
     (K.NEED_EXPIRING, "requester"): {
-        "vi": ("Bạn vẫn cần giúp?", "Yêu cầu {category} của bạn hết hạn sau 1 ngày. Trả lời hoặc mở liên kết để gia hạn."),
+        "vi": (
+            "Bạn vẫn cần giúp?",
+            "Yêu cầu {category} của bạn hết hạn sau 1 ngày. Trả lời hoặc mở liên kết để gia hạn.",
+        ),
         "en": ("Still need help?", "Your {category} request expires in a day. Reply or open the link to renew it."),
     },
     (K.HELP_ASKED, "donor"): {

@@ -100,7 +100,18 @@ class PledgeError(UserError):
     code: PledgeErrorCode  # type: ignore[valid-type]
 
 
-E = TypeVar("E", AccountError, NeedError, OfferError, PledgeError, MessageError, HelpError, RoleError, WebhookError, NotificationError)
+E = TypeVar(
+    "E",
+    AccountError,
+    NeedError,
+    OfferError,
+    PledgeError,
+    MessageError,
+    HelpError,
+    RoleError,
+    WebhookError,
+    NotificationError,
+)
 
 _CODE_ENUMS = {
     AccountError: AccountErrorCode,

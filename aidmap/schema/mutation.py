@@ -55,8 +55,8 @@ from aidmap.schema.inputs import (
     VerifyNeedInput,
     WithdrawOfferInput,
 )
-from aidmap.schema.types import Account, Availability, HelpRequest, Message, Need, Offer, Pledge, need_views
 from aidmap.schema.notifications import NotificationMutation
+from aidmap.schema.types import Account, Availability, HelpRequest, Message, Need, Offer, Pledge, need_views
 from aidmap.schema.webhooks import ImportMutation, WebhookMutation
 
 R = TypeVar("R")

@@ -118,15 +118,25 @@ async def _settings(ctx: Context, account_id: int) -> NotificationSettings:
         pref = await session.get(models.NotificationPreference, account_id)
         phone = (await session.execute(select(models.Account.phone).where(models.Account.id == account_id))).scalar()
         subscriptions = len(
-            (await session.execute(select(models.PushSubscription.id).where(models.PushSubscription.account_id == account_id))).all()
+            (
+                await session.execute(
+                    select(models.PushSubscription.id).where(models.PushSubscription.account_id == account_id)
+                )
+            ).all()
         )
         beneficiary = (
             await session.execute(
-                select(models.Need.id).where(models.Need.owner_id == account_id, models.Need.beneficiary_phone.is_not(None)).limit(1)
+                select(models.Need.id)
+                .where(models.Need.owner_id == account_id, models.Need.beneficiary_phone.is_not(None))
+                .limit(1)
             )
         ).first() is not None
     policy = dispatch.policy_for(ctx.settings)
-    sms = pref.sms_kinds if pref is not None and pref.sms_kinds is not None else (dispatch.ALL_KINDS if beneficiary else [])
+    sms = (
+        pref.sms_kinds
+        if pref is not None and pref.sms_kinds is not None
+        else (dispatch.ALL_KINDS if beneficiary else [])
+    )
     push = pref.push_kinds if pref is not None and pref.push_kinds is not None else dispatch.ALL_KINDS
     return NotificationSettings(
         language=(pref.language if pref is not None else None) or language_for_phone(phone),
@@ -158,10 +168,17 @@ class NotificationQuery:
             return [
                 Notification(
                     id=strawberry.ID(to_global_id("Notification", n.id)),
-                    kind=NotificationKind(n.kind), channel=NotificationChannel(n.channel),  # type: ignore[misc]
-                    status=NotificationStatus(n.status), title=n.title, body=n.body, url=n.url,  # type: ignore[misc]
-                    attempts=n.attempts, reason=n.reason, created_at=n.created_at,
-                    next_attempt_at=n.next_attempt_at if n.status == "PENDING" else None, sent_at=n.sent_at,
+                    kind=NotificationKind(n.kind),
+                    channel=NotificationChannel(n.channel),  # type: ignore[misc]
+                    status=NotificationStatus(n.status),
+                    title=n.title,
+                    body=n.body,
+                    url=n.url,  # type: ignore[misc]
+                    attempts=n.attempts,
+                    reason=n.reason,
+                    created_at=n.created_at,
+                    next_attempt_at=n.next_attempt_at if n.status == "PENDING" else None,
+                    sent_at=n.sent_at,
                 )  # fmt: skip
                 for n in rows.scalars()
             ]

@@ -16,6 +16,7 @@ from aidmap.resolvers.problems import Code, Problems, UserInputError
 from aidmap.schema.context import Context
 from aidmap.schema.ids import from_global_id, pk_of
 from aidmap.schema.inputs import GeoPointInput
+from aidmap.schema.notifications import NotificationQuery
 from aidmap.schema.types import (
     Account,
     AdminArea,
@@ -46,7 +47,6 @@ from aidmap.schema.types import (
     need_views,
     visible_need_views,
 )
-from aidmap.schema.notifications import NotificationQuery
 from aidmap.schema.webhooks import WebhookQuery
 
 MAX_NODES = 100

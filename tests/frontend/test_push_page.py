@@ -10,10 +10,12 @@ import base64
 import dataclasses
 import json
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import httpx2
 import psycopg
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from playwright.sync_api import Browser, expect
@@ -22,7 +24,16 @@ from aidmap.app import create_app
 from aidmap.notify.push import new_vapid_pair
 from aidmap.settings import Settings
 from tests.conftest import serving
-from tests.notify.conftest import PushService, push_service, wait_until  # noqa: F401 - the fixture
+from tests.notify.conftest import PushService
+
+
+@pytest.fixture
+def push_service() -> Iterator[PushService]:
+    found = PushService()
+    yield found
+    found.server.shutdown()
+    found.server.server_close()
+
 
 SIGN_UP = """mutation ($input: SignUpInput!) { signUp(input: $input) { token errors { code } } }"""
 
@@ -39,12 +50,17 @@ def _token(url: str, phone: str) -> str:
 
 
 def test_the_permission_prompt_appears_only_after_a_click(
-    browser: Browser, settings: Settings, push_service: PushService, db: psycopg.Connection[Any]  # noqa: F811
+    browser: Browser,
+    settings: Settings,
+    push_service: PushService,
+    db: psycopg.Connection[Any],
 ) -> None:
     private, public = new_vapid_pair()
     changed = dataclasses.replace(settings, vapid_private_key=private, push_allow_private=True)
     key = ec.generate_private_key(ec.SECP256R1())
-    p256dh = _b64(key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint))
+    p256dh = _b64(
+        key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    )
     auth = _b64(os.urandom(16))
     with serving(create_app(changed, database_url=changed.database_url or "")) as url:
         token = _token(url, "0977 000 111")

@@ -92,7 +92,9 @@ class PushService:
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 status = service.script.pop(0) if service.script else 201
-                service.received.append({"path": self.path, "headers": dict(self.headers), "body": body, "answered": status})
+                service.received.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": body, "answered": status}
+                )
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

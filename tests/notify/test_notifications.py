@@ -63,7 +63,11 @@ HA_NOI_EXACT = {"lat": 21.028511, "lon": 105.854167}
 
 def _texts(gateway: Gateway, to: str) -> list[str]:
     """What the gateway got for this phone, claim codes left out (they have their own tests)."""
-    return [r["form"]["Body"] for r in gateway.received if r["form"]["To"] == to and "Ma nhan" not in r["form"]["Body"] and "Claim code" not in r["form"]["Body"]]
+    return [
+        r["form"]["Body"]
+        for r in gateway.received
+        if r["form"]["To"] == to and "Ma nhan" not in r["form"]["Body"] and "Claim code" not in r["form"]["Body"]
+    ]
 
 
 def _rows(db: psycopg.Connection[Any], where: str = "true", params: tuple[Any, ...] = ()) -> list[Any]:
@@ -156,14 +160,18 @@ def test_quiet_hours_hold_except_for_urgent_instant_help(
     assert held[0][:3] == ("PLEDGE_CREATED", "SMS", "PENDING") and held[0][4] == f"quiet hours until {end}"
 
     # Instant help for an urgent need goes through at once (its own lane, not behind the held text).
-    api.data(AVAILABLE, {"input": {"available": True, "categories": ["FOOD"], "near": HANOI, "radiusMeters": 5000}}, donor)
+    api.data(
+        AVAILABLE, {"input": {"available": True, "categories": ["FOOD"], "near": HANOI, "radiusMeters": 5000}}, donor
+    )
     urgent = create_need(api, requester, urgency="CRITICAL")
     assert api.data(REQUEST, {"input": {"needId": urgent["id"]}}, requester)["requestHelpNow"]["errors"] == []
     [asked] = wait_until(lambda: [r for r in gateway.received if "needs help now" in r["form"]["Body"]], what="the ask")
     assert asked["form"]["Body"].startswith("aidmap: Someone near you needs help now (food).")
     assert not [r for r in gateway.received if "pledged" in r["form"]["Body"]]  # still held
     mine = api.data(MINE, token=requester)["myNotifications"]
-    assert [(n["kind"], n["status"], n["reason"]) for n in mine] == [("PLEDGE_CREATED", "PENDING", f"quiet hours until {end}")]
+    assert [(n["kind"], n["status"], n["reason"]) for n in mine] == [
+        ("PLEDGE_CREATED", "PENDING", f"quiet hours until {end}")
+    ]
 
     # Once the quiet hours are over (moved here into the past), the held text goes.
     db.execute("UPDATE notifications SET next_attempt_at = now() WHERE status = 'PENDING'")
@@ -183,7 +191,9 @@ def test_the_daily_cap_holds(make_api: Any, gateway: Gateway, db: psycopg.Connec
     assert len(_texts(gateway, "+84955000201")) == 2
 
 
-def test_a_gateway_500_is_retried_and_a_400_is_not(make_api: Any, gateway: Gateway, db: psycopg.Connection[Any]) -> None:
+def test_a_gateway_500_is_retried_and_a_400_is_not(
+    make_api: Any, gateway: Gateway, db: psycopg.Connection[Any]
+) -> None:
     api = make_api(**_fast(gateway, notify_attempts=3))
     operator, donor = sign_up(api, "Tổng đài"), sign_up(api)
     first = _file_for(api, operator, "0955 000 301")
@@ -327,7 +337,10 @@ def test_an_open_socket_gets_no_duplicate_push_for_a_chat_message(
             wait_until(lambda: [r for r in push_service.received if r["path"] == "/push/lan"], what="the pledge push")
             with LiveClient(url, donor) as live:
                 live.subscribe("subscription { myActivity { kind } }")
-                assert api.data(SEND, {"id": made["id"], "body": "Tôi tới lúc 5 giờ"}, requester)["sendMessage"]["errors"] == []
+                assert (
+                    api.data(SEND, {"id": made["id"], "body": "Tôi tới lúc 5 giờ"}, requester)["sendMessage"]["errors"]
+                    == []
+                )
                 assert live.next()["data"]["myActivity"]["kind"] == "MESSAGE_SENT"  # told on the socket
                 # The requester has no socket open: their answer from the donor is pushed.
                 assert api.data(SEND, {"id": made["id"], "body": "Cảm ơn"}, donor)["sendMessage"]["errors"] == []
@@ -342,7 +355,9 @@ def test_an_open_socket_gets_no_duplicate_push_for_a_chat_message(
     assert "Cảm ơn" not in _decrypt(pushes[0], requester_key, requester_auth)["body"]  # never the message itself
 
 
-def test_bad_settings_and_subscriptions_are_refused_and_change_nothing(make_api: Any, db: psycopg.Connection[Any]) -> None:
+def test_bad_settings_and_subscriptions_are_refused_and_change_nothing(
+    make_api: Any, db: psycopg.Connection[Any]
+) -> None:
     api = make_api()
     token = sign_up(api)
     refused = api.data(
@@ -354,16 +369,41 @@ def test_bad_settings_and_subscriptions_are_refused_and_change_nothing(make_api:
     ]  # fmt: skip
     assert db.execute("SELECT count(*) FROM notification_preferences").fetchone() == (0,)
     _, public, auth = _browser()
-    off = api.data(SUBSCRIBE, {"input": {"endpoint": "https://push.example/x", "p256dh": public, "auth": _b64(auth)}}, token)
+    off = api.data(
+        SUBSCRIBE, {"input": {"endpoint": "https://push.example/x", "p256dh": public, "auth": _b64(auth)}}, token
+    )
     assert off["subscribePush"]["errors"] == [{"field": None, "code": "INVALID_STATE"}]  # no VAPID key here
     api = make_api(vapid_private_key=new_vapid_pair()[0])
     bad = api.data(SUBSCRIBE, {"input": {"endpoint": "http://10.0.0.1/x", "p256dh": "AAAA", "auth": "x"}}, token)
-    assert [(e["field"], e["code"]) for e in bad["subscribePush"]["errors"]] == [("endpoint", "INVALID"), ("p256dh", "INVALID")]
+    assert [(e["field"], e["code"]) for e in bad["subscribePush"]["errors"]] == [
+        ("endpoint", "INVALID"),
+        ("p256dh", "INVALID"),
+    ]
     assert db.execute("SELECT count(*) FROM push_subscriptions").fetchone() == (0,)
     anonymous = api.post(MINE)
     assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
-    defaults = api.data("{ myNotificationSettings { language timeZone quietHoursStart quietHoursEnd smsKinds } }", token=token)
+    defaults = api.data(
+        "{ myNotificationSettings { language timeZone quietHoursStart quietHoursEnd smsKinds } }", token=token
+    )
     assert defaults["myNotificationSettings"] == {
         "language": "vi", "timeZone": "Asia/Ho_Chi_Minh", "quietHoursStart": "22:00", "quietHoursEnd": "06:00",
         "smsKinds": [],
     }  # fmt: skip
+
+
+def test_aidmap_keys_vapid_prints_a_new_pair_the_server_accepts(capsys: pytest.CaptureFixture[str]) -> None:
+    from aidmap.cli import main
+    from aidmap.notify.push import public_key_of
+    from aidmap.settings import Settings
+
+    assert main(["keys", "vapid"]) == 0
+    first = capsys.readouterr().out
+    assert main(["keys", "vapid"]) == 0
+    second = capsys.readouterr().out
+    private = re.search(r"^AIDMAP_VAPID_PRIVATE_KEY=(\S+)$", first, re.M).group(1)  # type: ignore[union-attr]
+    public = re.search(r"public key .*: (\S+)$", first, re.M).group(1)  # type: ignore[union-attr]
+    assert public_key_of(private) == public and len(_unb64(public)) == 65
+    assert private not in second  # a new pair each time
+    assert Settings(vapid_private_key=private).vapid_private_key == private
+    with pytest.raises(ValueError, match="AIDMAP_VAPID_PRIVATE_KEY"):
+        Settings(vapid_private_key="not-a-key")

@@ -79,21 +79,24 @@ def upgrade() -> None:
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(f"kind IN ({KINDS})", name="ck_notifications_kind"),
         sa.CheckConstraint("channel IN ('SMS', 'PUSH')", name="ck_notifications_channel"),
-        sa.CheckConstraint(
-            "status IN ('PENDING', 'DELIVERED', 'FAILED', 'SKIPPED')", name="ck_notifications_status"
-        ),
+        sa.CheckConstraint("status IN ('PENDING', 'DELIVERED', 'FAILED', 'SKIPPED')", name="ck_notifications_status"),
         sa.ForeignKeyConstraint(
             ["account_id"], ["accounts.id"], name="fk_notifications_account_id_accounts", ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
-            ["subscription_id"], ["push_subscriptions.id"],
-            name="fk_notifications_subscription_id_push_subscriptions", ondelete="SET NULL",
+            ["subscription_id"],
+            ["push_subscriptions.id"],
+            name="fk_notifications_subscription_id_push_subscriptions",
+            ondelete="SET NULL",
         ),  # fmt: skip
         sa.PrimaryKeyConstraint("id", name="pk_notifications"),
     )
     op.create_index("uq_notifications_event", "notifications", ["event_seq", "recipient", "target"], unique=True)
     op.create_index(
-        "ix_notifications_pending", "notifications", ["lane", "event_seq"], postgresql_where=sa.text("status = 'PENDING'")
+        "ix_notifications_pending",
+        "notifications",
+        ["lane", "event_seq"],
+        postgresql_where=sa.text("status = 'PENDING'"),
     )
     op.create_index("ix_notifications_account", "notifications", ["account_id", "created_at"])
     op.create_index(
