@@ -90,6 +90,8 @@ def build(
 
 def endpoint_problem(endpoint: str, *, allow_private: bool) -> str | None:
     """Why this push endpoint is refused at subscription, or None."""
+    if len(endpoint) > 2000 or not endpoint.isprintable() or not endpoint.isascii():
+        return "Give the push subscription's https endpoint."
     parts = urlsplit(endpoint)
     if len(endpoint) > 2000 or not parts.hostname or parts.scheme not in ("https", "http"):
         return "Give the push subscription's https endpoint."
@@ -101,6 +103,8 @@ def endpoint_problem(endpoint: str, *, allow_private: bool) -> str | None:
 def key_problem(p256dh: str, auth: str) -> str | None:
     if len(p256dh) > 200 or len(auth) > 100:
         return "The subscription's keys are too long."
+    if not (p256dh.isascii() and auth.isascii()):
+        return "The subscription's keys are not a P-256 public key and an auth secret (base64url)."
     try:
         point, secret = unb64url(p256dh), unb64url(auth)
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)

@@ -284,6 +284,9 @@ class NotificationMutation:
         if refused is not None:
             return PushSubscriptionPayload(subscribed=False, errors=refused)
         assert ctx.viewer is not None
+        if endpoint_problem(input.endpoint, allow_private=True) is not None:
+            problem = Problem("endpoint", "No push subscription of yours has this endpoint.", Code.NOT_FOUND)
+            return PushSubscriptionPayload(subscribed=False, errors=to_errors(NotificationError, [problem]))
         async with ctx.sessions() as session, session.begin():
             await session.execute(
                 delete(models.PushSubscription).where(
