@@ -55,7 +55,8 @@ from aidmap.jobs.help_requests import help_cascade_job
 from aidmap.jobs.matching import matching_job
 from aidmap.jobs.waiting import waiting_job
 from aidmap.models import Scope
-from aidmap.notify.sms import SmsQueue, queue_for
+from aidmap.notify import dispatch
+from aidmap.notify.sms import SmsQueue, queue_for, sender_for
 from aidmap.observability import Metrics, RequestIdMiddleware
 from aidmap.resolvers import attestations
 from aidmap.resolvers.accounts import Viewer, bearer_token, hash_token, viewer_for_account, viewer_for_token
@@ -475,6 +476,8 @@ class AidmapGraphQL(GraphQL[Context, None]):
                 partner_id=context.partner.id if context.partner is not None else None,
                 viewer=context.viewer,
             )
+            if context.viewer is not None:
+                await context.request.state.socket_guard.mark_present(context.viewer.account_id)
         return UNSET
 
 
@@ -540,6 +543,17 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         socket_guard.start()
         sms = queue_for(settings, on_outcome=lambda outcome: metrics.sms_messages.labels(outcome).inc())
         sms.start()
+        notifications = dispatch.notify_job(
+            sessions=sessions,
+            sms=sender_for(settings),
+            policy=dispatch.policy_for(settings),
+            interval_s=settings.notify_interval_seconds,
+            outcomes=dispatch.Outcomes(
+                count=lambda channel, outcome: metrics.notifications.labels(channel, outcome).inc(),
+                budget_used=metrics.sms_budget_used.set,
+            ),
+        )
+        notifications.start()
         try:
             yield {
                 "sessions": sessions,
@@ -562,6 +576,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
                 "sms": sms,
             }
         finally:
+            await notifications.stop()
             await sms.stop()
             await socket_guard.stop()
             await access_log.stop()

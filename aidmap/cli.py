@@ -322,6 +322,8 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
 
     from aidmap.resolvers import attestations
 
+    if args.action == "vapid":
+        return _keys_vapid(settings, args)
     with _migrated_database(settings) as url:
         if args.action == "rotate":
             days = settings.attestation_ttl_days if args.grace_days is None else args.grace_days
@@ -370,6 +372,17 @@ def _export_schema(settings: Settings, args: argparse.Namespace) -> int:
     from aidmap.schema import schema
 
     sys.stdout.write(schema.as_str() + "\n")
+    return 0
+
+
+def _keys_vapid(settings: Settings, args: argparse.Namespace) -> int:
+    """A new VAPID key pair for Web Push, as the settings take it (docs/operations.md)."""
+    from aidmap.notify.push import new_vapid_pair
+
+    private, public = new_vapid_pair()
+    sys.stdout.write(
+        f"AIDMAP_VAPID_PRIVATE_KEY={private}\n# public key (what browsers see, from pushPublicKey): {public}\n"
+    )
     return 0
 
 
@@ -449,8 +462,10 @@ def main(argv: list[str] | None = None) -> int:
     areas_cmd.add_argument("action", choices=["import"])
     areas_cmd.add_argument("files", nargs="+", help="GeoJSON FeatureCollections (code, name, level, parentCode)")
     areas_cmd.set_defaults(run=_areas)
-    keys = commands.add_parser("keys", help="the keys that sign attestations (/.well-known/jwks.json)")
-    keys.add_argument("action", choices=["rotate", "list"])
+    keys = commands.add_parser(
+        "keys", help="keys the deployment needs: rotate/list the attestation signers, vapid prints a Web Push pair"
+    )
+    keys.add_argument("action", choices=["rotate", "list", "vapid"])
     keys.add_argument(
         "--grace-days", type=int, default=None,
         help="rotate: how long the retired key stays published (default AIDMAP_ATTESTATION_TTL_DAYS, so "

@@ -118,6 +118,14 @@ class Metrics:
             "aidmap_sms_messages", "Text messages by outcome (sent, failed, dropped)", ["outcome"],
             registry=self.registry,
         )  # fmt: skip
+        self.notifications = Counter(
+            "aidmap_notifications", "Notification attempts by channel (SMS, PUSH) and outcome "
+            "(delivered, retried, failed, skipped)", ["channel", "outcome"], registry=self.registry,
+        )  # fmt: skip
+        self.sms_budget_used = Gauge(
+            "aidmap_sms_budget_used_ratio", "Share of AIDMAP_SMS_MONTHLY_BUDGET spent this month",
+            registry=self.registry,
+        )  # fmt: skip
 
 
 def operation_label(execution_context: Any) -> str:

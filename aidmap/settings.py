@@ -103,6 +103,23 @@ class Settings:
     sms_timeout_seconds: float = 10.0
     sms_attempts: int = 3
     sms_retry_seconds: float = 5.0
+    # Notifications (aidmap/notify/dispatch.py): how often each process queues and sends them; the first
+    # retry's delay (doubling, at most an hour) and the attempts before FAILED; SMS per person in 24 h
+    # and per deployment per calendar month (0: no budget), with a warning from this share of it on.
+    notify_interval_seconds: float = 1.0
+    # Quiet hours for people who chose none (local time, HH:MM-HH:MM; equal ends: none) and their time zone.
+    quiet_hours: str = "22:00-06:00"
+    time_zone: str = "Asia/Ho_Chi_Minh"
+    notify_retry_seconds: float = 30.0
+    notify_attempts: int = 5
+    sms_per_person_per_day: int = 5
+    sms_monthly_budget: int = 0
+    sms_budget_warn_ratio: float = 0.8
+    # Web Push: the VAPID private key (`aidmap keys vapid`), the contact the push services see, and
+    # whether endpoints may be private addresses (tests, closed deployments).
+    vapid_private_key: str = ""
+    vapid_subject: str = "mailto:operations@aidmap.invalid"
+    push_allow_private: bool = False
     # Requests per minute per client IP (requests with a partner key count against the key's own limit).
     rate_limit_per_ip: int = 600
     # Requests per minute per signed-in account (besides its address's limit), shared by all processes.
@@ -144,7 +161,7 @@ class Settings:
     # "*" for any): none by default, so a client cannot pick the address it is limited by.
     trusted_proxies: tuple[str, ...] = ()
     # This deployment's public URL (no trailing slash): the `iss` of its attestations, whose keys are at
-    # <public_url>/.well-known/jwks.json. Default http://<host>:<port>.
+    # <public_url>/.well-known/jwks.json, and the page's address in notifications. Default http://<host>:<port>.
     public_url: str = ""
     # How long an attestation of a verification holds (and how long a rotated-out key stays published).
     attestation_ttl_days: int = 30
@@ -184,6 +201,19 @@ class Settings:
             raise ValueError(f"AIDMAP_SMS_GATEWAY must be one of {', '.join(SMS_GATEWAYS)}, not {self.sms_gateway!r}")
         if self.sms_gateway == "twilio" and not (self.sms_account and self.sms_token and self.sms_from):
             raise ValueError("AIDMAP_SMS_GATEWAY=twilio needs AIDMAP_SMS_ACCOUNT, AIDMAP_SMS_TOKEN and AIDMAP_SMS_FROM")
+        if quiet_window(self.quiet_hours) is None:
+            raise ValueError(f"AIDMAP_QUIET_HOURS must be HH:MM-HH:MM, not {self.quiet_hours!r}")
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(self.time_zone)
+        except Exception:
+            raise ValueError(f"AIDMAP_TIME_ZONE is not a time zone: {self.time_zone!r}") from None
+        if self.vapid_private_key:
+            from aidmap.notify.push import valid_private_key
+
+            if not valid_private_key(self.vapid_private_key):
+                raise ValueError("AIDMAP_VAPID_PRIVATE_KEY is not a P-256 private key (see `aidmap keys vapid`)")
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -235,6 +265,17 @@ class Settings:
             sms_timeout_seconds=float(env.get("AIDMAP_SMS_TIMEOUT_SECONDS", "10")),
             sms_attempts=int(env.get("AIDMAP_SMS_ATTEMPTS", "3")),
             sms_retry_seconds=float(env.get("AIDMAP_SMS_RETRY_SECONDS", "5")),
+            notify_interval_seconds=float(env.get("AIDMAP_NOTIFY_INTERVAL_SECONDS", "1")),
+            quiet_hours=env.get("AIDMAP_QUIET_HOURS", "22:00-06:00").strip(),
+            time_zone=env.get("AIDMAP_TIME_ZONE", "Asia/Ho_Chi_Minh").strip(),
+            notify_retry_seconds=float(env.get("AIDMAP_NOTIFY_RETRY_SECONDS", "30")),
+            notify_attempts=int(env.get("AIDMAP_NOTIFY_ATTEMPTS", "5")),
+            sms_per_person_per_day=int(env.get("AIDMAP_SMS_PER_PERSON_PER_DAY", "5")),
+            sms_monthly_budget=int(env.get("AIDMAP_SMS_MONTHLY_BUDGET", "0")),
+            sms_budget_warn_ratio=float(env.get("AIDMAP_SMS_BUDGET_WARN_RATIO", "0.8")),
+            vapid_private_key=env.get("AIDMAP_VAPID_PRIVATE_KEY", "").strip(),
+            vapid_subject=env.get("AIDMAP_VAPID_SUBJECT", "mailto:operations@aidmap.invalid"),
+            push_allow_private=_env_bool("AIDMAP_PUSH_ALLOW_PRIVATE", False),
             allowed_origins=tuple(o.strip() for o in env.get("AIDMAP_ALLOWED_ORIGINS", "").split(",") if o.strip()),
             max_query_depth=int(env.get("AIDMAP_MAX_QUERY_DEPTH", "10")),
             max_aliases=int(env.get("AIDMAP_MAX_ALIASES", "30")),
@@ -271,9 +312,27 @@ class Settings:
         """The `iss` of this deployment's attestations."""
         return self.public_url or f"http://{self.host}:{self.port}"
 
+    def page_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
     def phone_hash_key(self) -> bytes:
         """The key for contact-phone hashes: AIDMAP_SECRET_KEY, else a random one kept in data_dir."""
         return _secret_key(self.secret_key, self.data_dir)
+
+
+def minutes_of(value: str) -> int | None:
+    """Minutes after midnight of a time of day ("22:00" is 1320); None when it is not one."""
+    hours, _, minutes = value.strip().partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
+        return None
+    h, m = int(hours), int(minutes)
+    return h * 60 + m if 0 <= h < 24 and 0 <= m < 60 else None
+
+
+def quiet_window(value: str) -> tuple[int, int] | None:
+    start, _, end = value.partition("-")
+    first, last = minutes_of(start), minutes_of(end)
+    return (first, last) if first is not None and last is not None else None
 
 
 @functools.lru_cache(maxsize=8)

@@ -12,6 +12,9 @@ open, so a demoted verifier or admin would go on receiving what the role let it 
 account has lost any of the roles it had at connect time is closed, and the client reconnects with
 what it has now. Gaining a role closes nothing. A verifier's areas change only with the role today
 (grantRole adds areas, revokeRole VERIFIER removes them all).
+
+The same rounds keep `live_sockets` (the accounts with a socket open in this process) fresh, so the
+notifications of every process know who the socket has told already (aidmap/notify/dispatch.py).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -39,6 +43,12 @@ WHERE token_hash = ANY(%(hashes)s::text[]) AND revoked_at IS NULL AND expires_at
 """
 _LIVE_PARTNERS = "SELECT id FROM partners WHERE id = ANY(%(ids)s::bigint[]) AND revoked_at IS NULL"
 _ROLES = "SELECT id, roles FROM accounts WHERE id = ANY(%(ids)s::bigint[])"
+_PRESENT = """
+INSERT INTO live_sockets (process, account_id, seen_at) SELECT %(process)s, unnest(%(ids)s::bigint[]), now()
+ON CONFLICT (process, account_id) DO UPDATE SET seen_at = now()
+"""
+_GONE = "DELETE FROM live_sockets WHERE process = %(process)s AND account_id <> ALL(%(ids)s::bigint[])"
+_STALE = "DELETE FROM live_sockets WHERE seen_at < now() - interval '1 hour'"
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,20 @@ class SocketGuard:
         # By id: a WebSocket is a Mapping, so not hashable.
         self._sockets: dict[int, tuple[WebSocket, _Credentials]] = {}
         self._task: asyncio.Task[None] | None = None
+        self.process = uuid.uuid4().hex
+
+    async def mark_present(self, account_id: int) -> None:
+        """Written before the socket is acknowledged: from then on no chat message is pushed to this
+        account as well (a failure here only means a push too many)."""
+        try:
+            await self._reader.execute(_PRESENT, {"process": self.process, "ids": [account_id]})
+        except Exception:
+            log.warning("could not note an open websocket", exc_info=True)
+
+    async def refresh_presence(self) -> None:
+        ids = sorted({c.account_id for w, c in self._sockets.values() if c.account_id is not None and not _closed(w)})
+        await self._reader.execute(_PRESENT, {"process": self.process, "ids": ids})
+        await self._reader.execute(_GONE, {"process": self.process, "ids": ids})
 
     def register(
         self, websocket: WebSocket, *, token_hash: str | None, partner_id: int | None, viewer: Viewer | None = None
@@ -105,6 +129,7 @@ class SocketGuard:
             await asyncio.sleep(self._interval_s)
             try:
                 await self.recheck()
+                await self.refresh_presence()
             except Exception:  # the database is down: try again next round
                 log.warning("could not recheck the credentials of open websockets", exc_info=True)
 
@@ -116,6 +141,11 @@ class SocketGuard:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        with contextlib.suppress(Exception):  # the rows age out anyway
+            await self._reader.execute(
+                "DELETE FROM live_sockets WHERE process = %(process)s", {"process": self.process}
+            )
+            await self._reader.execute(_STALE, {})
 
 
 def _reason(credentials_gone: bool) -> str:

@@ -11,6 +11,17 @@ from aidmap.models.identity import NeedClaimCode, SignInBackoff
 from aidmap.models.location_read import LocationRead, PrivateField, ReadChannel
 from aidmap.models.message import Message
 from aidmap.models.need import Need, NeedCategory, NeedReport, NeedStatus, Urgency
+from aidmap.models.notification import (
+    Channel,
+    LiveSocket,
+    Notification,
+    NotificationCursor,
+    NotificationKind,
+    NotificationLane,
+    NotificationPreference,
+    NotificationStatus,
+    PushSubscription,
+)
 from aidmap.models.offer import Offer, OfferStatus
 from aidmap.models.partner import Partner, PartnerQuery, PersistedQuery, Scope
 from aidmap.models.pledge import Pledge, PledgeStatus
@@ -19,6 +30,15 @@ from aidmap.models.rate_limit import RateBucket, RateLimitProcess
 from aidmap.models.webhook import DeliveryStatus, Webhook, WebhookDelivery
 
 __all__ = [
+    "Channel",
+    "LiveSocket",
+    "Notification",
+    "NotificationCursor",
+    "NotificationKind",
+    "NotificationLane",
+    "NotificationPreference",
+    "NotificationStatus",
+    "PushSubscription",
     "AccessToken",
     "Account",
     "AdminArea",

@@ -37,6 +37,7 @@ NeedErrorCode = _codes(
 OfferErrorCode = _codes("OfferErrorCode", [*_INPUT, *_ACCESS])
 MessageErrorCode = _codes("MessageErrorCode", [*_INPUT, *_ACCESS])
 RoleErrorCode = _codes("RoleErrorCode", [*_INPUT, *_ACCESS])
+NotificationErrorCode = _codes("NotificationErrorCode", [*_INPUT, *_ACCESS])
 WebhookErrorCode = _codes("WebhookErrorCode", [*_INPUT, *_ACCESS, Code.QUOTA_EXCEEDED])
 HelpErrorCode = _codes("HelpErrorCode", [*_INPUT, *_ACCESS, Code.QUANTITY_EXCEEDS_OPEN, Code.OWN_NEED])
 PledgeErrorCode = _codes(
@@ -85,6 +86,11 @@ class RoleError(UserError):
 
 
 @strawberry.type
+class NotificationError(UserError):
+    code: NotificationErrorCode  # type: ignore[valid-type]
+
+
+@strawberry.type
 class WebhookError(UserError):
     code: WebhookErrorCode  # type: ignore[valid-type]
 
@@ -94,7 +100,18 @@ class PledgeError(UserError):
     code: PledgeErrorCode  # type: ignore[valid-type]
 
 
-E = TypeVar("E", AccountError, NeedError, OfferError, PledgeError, MessageError, HelpError, RoleError, WebhookError)
+E = TypeVar(
+    "E",
+    AccountError,
+    NeedError,
+    OfferError,
+    PledgeError,
+    MessageError,
+    HelpError,
+    RoleError,
+    WebhookError,
+    NotificationError,
+)
 
 _CODE_ENUMS = {
     AccountError: AccountErrorCode,
@@ -105,6 +122,7 @@ _CODE_ENUMS = {
     HelpError: HelpErrorCode,
     RoleError: RoleErrorCode,
     WebhookError: WebhookErrorCode,
+    NotificationError: NotificationErrorCode,
 }
 
 

@@ -204,6 +204,8 @@ ROOT_SCOPES: dict[str, Scope | None] = {
     "sendMessage": Scope.MESSAGES, "verifyNeed": Scope.VERIFY, "rejectNeed": Scope.VERIFY,
     "createWebhook": Scope.WEBHOOKS, "deleteWebhook": Scope.WEBHOOKS, "webhooks": Scope.WEBHOOKS,
     "webhookDeliveries": Scope.WEBHOOKS, "importNeeds": Scope.IMPORT,
+    "myNotifications": Scope.ACCOUNTS, "myNotificationSettings": Scope.ACCOUNTS, "pushPublicKey": Scope.ACCOUNTS,
+    "setNotificationSettings": Scope.ACCOUNTS, "subscribePush": Scope.ACCOUNTS, "unsubscribePush": Scope.ACCOUNTS,
     "grantRole": None, "revokeRole": None,  # admin work is never done through a partner app
     # Subscription
     "needsNearby": Scope.NEEDS_READ, "offersNearby": Scope.OFFERS_READ, "myActivity": Scope.ACCOUNTS,

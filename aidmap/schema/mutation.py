@@ -69,6 +69,7 @@ from aidmap.schema.inputs import (
     VerifyNeedInput,
     WithdrawOfferInput,
 )
+from aidmap.schema.notifications import NotificationMutation
 from aidmap.schema.types import (
     Account,
     Availability,
@@ -303,7 +304,7 @@ class ReportPayload:
 
 
 @strawberry.type
-class Mutation(WebhookMutation, ImportMutation):
+class Mutation(WebhookMutation, ImportMutation, NotificationMutation):
     @strawberry.mutation(description="Create an account; returns a bearer token for the Authorization header.")
     async def sign_up(self, info: Info[Context, None], input: SignUpInput) -> AuthPayload:
         settings, partner = info.context.settings, info.context.partner

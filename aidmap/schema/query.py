@@ -17,6 +17,7 @@ from aidmap.resolvers.problems import Code, Problems, UserInputError
 from aidmap.schema.context import Context
 from aidmap.schema.ids import from_global_id, pk_of
 from aidmap.schema.inputs import GeoPointInput
+from aidmap.schema.notifications import NotificationQuery
 from aidmap.schema.types import (
     Account,
     AdminArea,
@@ -107,7 +108,7 @@ async def _resolve_nodes(ctx: Context, global_ids: list[str]) -> list[Node | Non
 
 
 @strawberry.type
-class Query(WebhookQuery):
+class Query(WebhookQuery, NotificationQuery):
     @strawberry.field(description="Needs within radiusMeters (at most 50 km) of a point, nearest first.")
     async def needs(
         self,

@@ -77,3 +77,51 @@ def gateway() -> Iterator[Gateway]:
     found.release.set()
     found.server.shutdown()
     found.server.server_close()
+
+
+class PushService:
+    """Plays a Web Push service: records each POST (headers and the encrypted body) under its path and
+    answers with the next scripted status (then 201)."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.script: list[int] = []
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                status = service.script.pop(0) if service.script else 201
+                service.received.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": body, "answered": status}
+                )
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def push_service() -> Iterator[PushService]:
+    found = PushService()
+    yield found
+    found.server.shutdown()
+    found.server.server_close()
+
+
+def wait_until(condition: Any, timeout: float = 15, what: str = "the condition") -> Any:
+    """Polls until `condition()` is truthy (background work); returns its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
