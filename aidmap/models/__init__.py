@@ -9,7 +9,7 @@ from aidmap.models.idempotency import IdempotencyKey
 from aidmap.models.identity import NeedClaimCode, SignInBackoff
 from aidmap.models.location_read import LocationRead, PrivateField, ReadChannel
 from aidmap.models.message import Message
-from aidmap.models.need import Need, NeedCategory, NeedReport, NeedStatus, Urgency
+from aidmap.models.need import Need, NeedCategory, NeedOrder, NeedReport, NeedStatus, Urgency
 from aidmap.models.offer import Offer, OfferStatus
 from aidmap.models.partner import Partner, PartnerQuery, PersistedQuery, Scope
 from aidmap.models.pledge import Pledge, PledgeStatus
@@ -51,6 +51,7 @@ __all__ = [
     "Role",
     "SignInBackoff",
     "Urgency",
+    "NeedOrder",
     "VerifierArea",
     "DeliveryStatus",
     "Webhook",
