@@ -90,7 +90,8 @@ async function loadSuggestions(offer, list) {
 
 async function postOffer(event) {
   event.preventDefault();
-  const f = Object.fromEntries(new FormData(event.currentTarget));
+  const form = event.currentTarget; // gone from the event once an await has passed
+  const f = Object.fromEntries(new FormData(form));
   const near = ctx.state.helpCenter;
   const input = { category: f.category, title: f.title, quantity: parseInt(f.quantity, 10) || 0, unit: f.unit,
     location: near, radiusMeters: (parseFloat(f.radiusKm) || 0) * 1000,
@@ -99,7 +100,7 @@ async function postOffer(event) {
   if (!data) return;
   showErrors("offer", data.createOffer.errors);
   if (data.createOffer.errors.length) return;
-  event.currentTarget.reset();
+  form.reset();
   ctx.fillSelects();
   banner(t("offerPosted"));
   loadOffers();

@@ -47,7 +47,8 @@ function showCode(code, need) {
 
 async function file(event) {
   event.preventDefault();
-  const f = Object.fromEntries(new FormData(event.currentTarget));
+  const form = event.currentTarget; // gone from the event once an await has passed
+  const f = Object.fromEntries(new FormData(form));
   if (!point) { showErrors("op", [{ field: "location", message: t("locationMissing") }]); return; }
   const input = { category: f.category, title: f.title, quantity: parseInt(f.quantity, 10) || 0, unit: f.unit,
     urgency: f.urgency, location: point, contactPhone: f.phone, onBehalfOf: { displayName: f.displayName, phone: f.phone },
@@ -57,7 +58,7 @@ async function file(event) {
   // onBehalfOf's own problems name their field: put them next to the name and phone.
   showErrors("op", data.createNeed.errors.map((e) => ({ ...e, field: (e.field || "").replace(/^onBehalfOf\./, "") })));
   if (data.createNeed.errors.length) return;
-  event.currentTarget.reset();
+  form.reset();
   delete $("#op-urgency").dataset.touched;
   $("#op-urgency").value = "NORMAL";
   showCode(data.createNeed.claimCode, data.createNeed.need.id);
@@ -91,12 +92,13 @@ export async function load() {
 
 async function claim(event) {
   event.preventDefault();
-  const f = Object.fromEntries(new FormData(event.currentTarget));
+  const form = event.currentTarget; // gone from the event once an await has passed
+  const f = Object.fromEntries(new FormData(form));
   const data = await run("claim", () => gql(Q.claim, { input: { needId: f.needId.trim(), code: f.code.trim() } }));
   if (!data) return;
   showErrors("claim", data.claimNeed.errors);
   if (data.claimNeed.errors.length) return;
-  event.currentTarget.reset();
+  form.reset();
   banner(t("claimed"));
   ctx.loadMyNeeds();
   document.querySelector('.tab[data-view="need"]').click();
