@@ -176,7 +176,8 @@ def seed(url: str, *, needs: int | None = None, offers: int | None = None, seed_
         accounts = []
         for i in range(n_requesters + n_donors):
             name = f"{rng.choice(FAMILY_NAMES)} {rng.choice(GIVEN_NAMES)}"
-            roles = "{REQUESTER,DONOR}" if i >= n_requesters else "{REQUESTER}"
+            # Everyone may ask and give (as signUp grants); the split only says who posts the demo's offers.
+            roles = "{REQUESTER,DONOR}"
             accounts.append((first_id + i, name, f"+84{first_phone + i}", password_hash, roles))
         _copy(conn, "accounts", ["id", "display_name", "phone", "password_hash", "roles"], accounts)
         conn.execute("SELECT setval(pg_get_serial_sequence('accounts', 'id'), (SELECT max(id) FROM accounts))")
@@ -191,8 +192,11 @@ def seed(url: str, *, needs: int | None = None, offers: int | None = None, seed_
             plat, plon = _scatter(rng, lat, lon, spread)
             owner = rng.choice(requester_ids)
             created = now - timedelta(minutes=rng.randint(5, 60 * 24 * 6))
-            title = vi if rng.random() < 0.7 else en
-            details = f"{vi}. {en}." if rng.random() < 0.5 else None
+            # Titles in Vietnamese, like the page (an English line in half the details, for visitors); the
+            # draw that used to pick the language stays, so the rest of the data set is as before.
+            rng.random()
+            title = vi
+            details = f"{vi}. ({en}.)" if rng.random() < 0.5 else None
             need_rows.append(
                 (
                     owner,
@@ -242,8 +246,8 @@ def seed(url: str, *, needs: int | None = None, offers: int | None = None, seed_
                 (
                     donor,
                     category,
-                    vi if rng.random() < 0.7 else en,
-                    None,
+                    vi,
+                    None if rng.random() < 0.7 else f"({en}.)",
                     rng.randint(1, 40),
                     unit,
                     f"SRID=4326;POINT({plon:.6f} {plat:.6f})",

@@ -1,45 +1,36 @@
 // aidmap's reference page. Plain ES modules, no build step: everything is served by aidmap itself.
-import { ApiError, LiveSocket, gql, session } from "./api.js";
+import { LiveSocket, gql, session } from "./api.js";
+import * as donor from "./donor.js";
 import * as i18n from "./i18n.js";
 import { t } from "./i18n.js";
 import { SvgMap } from "./map.js";
+import * as operator from "./operator.js";
+import { placeFinder } from "./place.js";
+import { $, URGENT, badges, banner, geolocate, h, km, needMeta, payloadOk, place, pledgeBadge, run, showErrors, startLoad, verified } from "./ui.js";
 
-const $ = (selector) => document.querySelector(selector);
 const HANOI = { lat: 21.0285, lon: 105.8542 };
 
-/** Build DOM from data (text is always set as text: user content can never become markup). */
-function h(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
-    else if (key === "class") node.className = value;
-    else node.setAttribute(key, value === true ? "" : value);
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
-
-const NEED_FIELDS = `id title details category status quantity quantityPledged quantityDelivered unit urgency
-  isMine approximateLocation { lat lon } verification { area { name } }`;
+export const NEED_FIELDS = `id title details category status quantity quantityPledged quantityDelivered unit urgency
+  householdSize createdAt isMine approximateLocation { lat lon } verification { area { name } }`;
 const Q = {
   me: "{ me { id displayName roles } }",
   signIn: "mutation ($input: SignInInput!) { signIn(input: $input) { token errors { field message code } } }",
   signUp: "mutation ($input: SignUpInput!) { signUp(input: $input) { token errors { field message code } } }",
-  myNeeds: `{ myNeeds(first: 50) { edges { node { ${NEED_FIELDS} rejectedReason expiresAt
+  myNeeds: `{ myNeeds(first: 50) { edges { node { ${NEED_FIELDS} rejectedReason expiresAt filedByMe
     pledges { id quantity status acceptedAt donor { displayName } } } } } }`,
+  updateNeed: `mutation ($input: UpdateNeedInput!) { updateNeed(input: $input) { need { id } errors { field message code } } }`,
+  cancelNeed: `mutation ($id: ID!) { cancelNeed(input: {needId: $id}) { need { id } errors { field message code } } }`,
+  renewNeed: `mutation ($id: ID!) { renewNeed(input: {needId: $id}) { need { id } errors { field message code } } }`,
+  helpNow: `mutation ($id: ID!) { requestHelpNow(input: {needId: $id}) { helpRequest { id status } errors { field message code } } }`,
   createNeed: `mutation ($input: CreateNeedInput!) { createNeed(input: $input) { need { id } errors { field message code } } }`,
-  needs: `query ($near: GeoPointInput!, $radius: Float!, $categories: [NeedCategory!]) {
-    needs(near: $near, radiusMeters: $radius, categories: $categories, first: 50) {
+  needs: `query ($near: GeoPointInput!, $radius: Float!, $categories: [NeedCategory!], $order: NeedOrder!, $urgencies: [Urgency!]) {
+    needs(near: $near, radiusMeters: $radius, categories: $categories, first: 50, orderBy: $order, urgencies: $urgencies) {
       edges { distanceMeters node { ${NEED_FIELDS} } } } }`,
   areas: `query ($near: GeoPointInput!, $radius: Float!) { areas(near: $near, radiusMeters: $radius) {
     area { code name fullName } geojson } }`,
   pledge: `mutation ($input: PledgeInput!) { pledge(input: $input) { pledge { id } errors { field message code } } }`,
   myPledges: `{ myPledges(first: 50) { edges { node { id quantity status
-    need { id title unit status exactLocation { lat lon } contactPhone } } } } }`,
+    need { id title unit status approximateLocation { lat lon } exactLocation { lat lon } contactPhone } } } } }`,
   messages: "query ($id: ID!) { messages(pledgeId: $id) { id body isMine sender { displayName } } }",
   send: `mutation ($input: SendMessageInput!) { sendMessage(input: $input) { errors { field message code } } }`,
   confirm: `mutation ($id: ID!) { confirmDelivery(input: {pledgeId: $id}) { errors { field message code } } }`,
@@ -52,62 +43,21 @@ const Q = {
   nearbyLive: `subscription ($near: GeoPointInput!, $radius: Float!, $categories: [NeedCategory!], $after: String) {
     needsNearby(near: $near, radiusMeters: $radius, categories: $categories, after: $after) {
       cursor kind distanceMeters need { ${NEED_FIELDS} } } }`,
-  activity: `subscription ($after: String) { myActivity(after: $after) { cursor kind } }`,
+  activity: `subscription ($after: String) { myActivity(after: $after) { cursor kind
+    helpRequest { id status need { id title category urgency quantity unit approximateLocation { lat lon } } } } }`,
 };
 
 const state = {
   me: null,
   view: "need",
   needLocation: null,
-  helpCenter: { ...HANOI },
+  helpCenter: place.get() || { ...HANOI },
+  cell: null, // "lat,lon" of a tapped cell: the list shows only its needs
   nearby: new Map(), // need id -> { node, distanceMeters }
   openChats: new Set(),
   drafts: new Map(), // pledge id -> unsent chat text: live updates redraw lists while people type
   stopNearby: null,
 };
-
-// Live events can start several reloads of one list at once; only the newest may draw,
-// or an older answer (fetched before the latest message) would overwrite a newer one.
-const generations = {};
-function startLoad(key) {
-  const mine = (generations[key] = (generations[key] || 0) + 1);
-  return () => generations[key] !== mine;
-}
-
-// ---------------------------------------------------------------- feedback
-function banner(text) {
-  const node = $("#banner");
-  node.textContent = text;
-  node.hidden = !text;
-  clearTimeout(banner.timer);
-  if (text) banner.timer = setTimeout(() => (node.hidden = true), 5000);
-}
-
-/** Show payload errors next to their fields (prefix-field-error), the rest in the form's error line. */
-function showErrors(prefix, errors) {
-  for (const node of document.querySelectorAll(`[id^="${prefix}-"][id$="-error"]`)) node.textContent = "";
-  for (const input of document.querySelectorAll(`[id^="${prefix}-"][aria-invalid]`)) input.removeAttribute("aria-invalid");
-  const rest = [];
-  for (const error of errors) {
-    const slot = error.field && document.getElementById(`${prefix}-${error.field}-error`);
-    if (slot) {
-      slot.textContent = error.message;
-      const input = slot.previousElementSibling;
-      if (input && input.matches("input, textarea, select")) input.setAttribute("aria-invalid", "true");
-    } else rest.push(error.message);
-  }
-  const general = document.getElementById(`${prefix}-error`);
-  if (general) general.textContent = rest.join(" ");
-}
-
-async function run(prefix, action) {
-  try {
-    return await action();
-  } catch (error) {
-    showErrors(prefix, error instanceof ApiError ? error.errors : [{ message: String(error.message || error) }]);
-    return null;
-  }
-}
 
 // ---------------------------------------------------------------- views
 function show(view) {
@@ -121,6 +71,8 @@ function show(view) {
   if (view === "need") loadMyNeeds();
   if (view === "help") { searchNearby(); loadMyPledges(); }
   if (view === "verify") loadQueue();
+  if (view === "help") donor.load();
+  if (view === "operator") operator.load();
 }
 
 function renderAccount() {
@@ -143,31 +95,13 @@ function fillSelects() {
   options($("#need-category"), i18n.categories(), i18n.category);
   options($("#help-category"), i18n.categories(), i18n.category, true);
   options($("#need-urgency"), i18n.urgencies(), i18n.urgency);
-  if (!$("#need-urgency").dataset.touched) $("#need-urgency").value = "NORMAL";
-  for (const [id, key] of [["#my-needs", "noNeeds"], ["#nearby", "noNearby"], ["#my-pledges", "noPledges"], ["#queue", "noQueue"]]) {
+  options($("#op-category"), i18n.categories(), i18n.category);
+  options($("#op-urgency"), i18n.urgencies(), i18n.urgency);
+  options($("#offer-category"), i18n.categories(), i18n.category);
+  for (const id of ["#need-urgency", "#op-urgency"]) if (!$(id).dataset.touched) $(id).value = "NORMAL";
+  for (const [id, key] of [["#my-needs", "noNeeds"], ["#nearby", "noNearby"], ["#my-pledges", "noPledges"], ["#queue", "noQueue"], ["#filed-needs", "noFiled"], ["#my-offers", "noSuggestions"]]) {
     $(id).dataset.empty = t(key);
   }
-}
-
-const km = (m) => (m >= 1000 ? `${(m / 1000).toFixed(1)} km` : `${Math.round(m)} m`);
-
-function needMeta(node) {
-  return h("p", { class: "meta" },
-    h("span", {}, i18n.category(node.category)),
-    h("span", {}, `${t("needed")}: ${node.quantity} ${node.unit}`),
-    node.quantityPledged ? h("span", {}, `${t("pledged")}: ${node.quantityPledged}`) : null,
-    node.quantityDelivered ? h("span", {}, `${t("delivered")}: ${node.quantityDelivered}`) : null,
-  );
-}
-
-function badges(node) {
-  return h("span", {},
-    node.urgency === "HIGH" || node.urgency === "CRITICAL" ? h("span", { class: `badge urgency-${node.urgency}` }, i18n.urgency(node.urgency)) : null, " ",
-    h("span", { class: `badge ${node.status}`, "data-status": node.status }, i18n.status(node.status)));
-}
-
-function verified(node) {
-  return node.verification ? h("p", { class: "verified" }, `✓ ${t("verifiedBy")} ${node.verification.area ? node.verification.area.name : ""}`) : null;
 }
 
 // ---------------------------------------------------------------- chat
@@ -245,12 +179,12 @@ async function loadMyNeeds() {
   if (!data || stale()) return;
   const list = $("#my-needs");
   const focused = focusedChat();
-  list.replaceChildren(...data.myNeeds.edges.map(({ node }) => {
+  list.replaceChildren(...data.myNeeds.edges.filter(({ node }) => !node.filedByMe).map(({ node }) => {
     const pledges = node.pledges.map((p) => {
       const holder = h("li", { class: "sub", "data-pledge-holder": p.id },
         h("div", { class: "pledge-row" },
           h("span", {}, `${p.donor.displayName}: ${p.quantity} ${node.unit}`),
-          h("span", { class: `badge ${p.status === "PLEDGED" ? "PLEDGED_OK" : p.status}` }, i18n.status(p.status === "PLEDGED" ? "PLEDGED" : p.status)),
+          pledgeBadge(p.status),
           p.status === "PLEDGED" ? h("button", {
             type: "button", class: "small primary",
             onclick: async () => { if (await run("need", () => gql(Q.confirm, { id: p.id }))) loadMyNeeds(); },
@@ -263,14 +197,51 @@ async function loadMyNeeds() {
       holder.querySelector(".pledge-row").append(chatToggle(p.id, holder));
       return holder;
     });
-    return h("li", { class: "item", "data-need": node.id },
+    return h("li", { class: `item${URGENT.includes(node.urgency) ? " urgent" : ""}`, "data-need": node.id },
       h("header", {}, h("h3", {}, node.title), badges(node)),
       needMeta(node), verified(node),
       node.rejectedReason ? h("p", { class: "form-error" }, node.rejectedReason) : null,
+      needActions(node),
       h("p", { class: "meta" }, t("pledgesOnNeed")),
       pledges.length ? h("ul", { class: "list" }, pledges) : h("p", { class: "hint" }, t("noPledgesYet")));
   }));
   await reopenChats(list, focused);
+}
+
+/** Edit, cancel, renew ("still need help?") and "request help now" on one of my needs. */
+function needActions(node) {
+  const live = ["OPEN", "PARTLY_PLEDGED", "PLEDGED", "EXPIRED", "PENDING_VERIFICATION"].includes(node.status);
+  if (!live) return null;
+  const error = h("p", { class: "field-error", role: "alert" });
+  const act = async (query, variables, done) => {
+    const result = await run("need", () => gql(query, variables));
+    if (payloadOk(result, error)) { if (done) banner(done); loadMyNeeds(); }
+    return result;
+  };
+  const soon = new Date(node.expiresAt) - Date.now() < 2 * 86400e3;
+  const editor = h("form", { class: "edit", hidden: true, onsubmit: (e) => {
+    e.preventDefault();
+    const f = Object.fromEntries(new FormData(e.currentTarget));
+    act(Q.updateNeed, { input: { needId: node.id, title: f.title, quantity: parseInt(f.quantity, 10) || 0,
+      ...(f.householdSize ? { householdSize: parseInt(f.householdSize, 10) } : {}) } });
+  } },
+  h("label", {}, t("title"), h("input", { name: "title", value: node.title, maxlength: 120 })),
+  h("div", { class: "row" },
+    h("label", {}, t("quantity"), h("input", { name: "quantity", type: "number", min: 1, value: node.quantity })),
+    h("label", {}, t("household"), h("input", { name: "householdSize", type: "number", min: 1, value: node.householdSize || "" }))),
+  h("button", { type: "submit", class: "small primary" }, t("save")));
+  const urgentKind = URGENT.includes(node.urgency) || node.category === "MEDICAL_CONSULTATION";
+  return h("div", {},
+    h("div", { class: "pledge-row actions" },
+      urgentKind && ["OPEN", "PARTLY_PLEDGED"].includes(node.status) ? h("button", { type: "button", class: "small primary help-now",
+        onclick: async () => {
+          const r = await act(Q.helpNow, { id: node.id });
+          if (r && r.requestHelpNow.helpRequest) banner(t(r.requestHelpNow.helpRequest.status === "EXHAUSTED" ? "helpExhausted" : "helpNowSent"));
+        } }, t("helpNow")) : null,
+      node.status === "EXPIRED" || soon ? h("button", { type: "button", class: "small", onclick: () => act(Q.renewNeed, { id: node.id }, t("renewed")) }, t("renew")) : null,
+      node.status !== "EXPIRED" ? h("button", { type: "button", class: "small", onclick: () => { editor.hidden = !editor.hidden; } }, t("edit")) : null,
+      node.status !== "EXPIRED" ? h("button", { type: "button", class: "small danger", onclick: () => act(Q.cancelNeed, { id: node.id }) }, t("cancelNeed")) : null),
+    editor, error);
 }
 
 function setNeedLocation(point) {
@@ -278,6 +249,11 @@ function setNeedLocation(point) {
   $("#need-lat").value = point.lat;
   $("#need-lon").value = point.lon;
   needMap.setMarks({ pin: point });
+  // The location is filled: the "choose a location" message goes, a short confirmation replaces it.
+  $("#need-location-error").textContent = "";
+  $("#need-location-ok").hidden = false;
+  $("#need-location-ok").textContent = `✓ ${t("placeChosen")} (${point.lat.toFixed(4)}, ${point.lon.toFixed(4)})`;
+  place.set(point);
 }
 
 async function drawAreas(map, center, radius) {
@@ -298,6 +274,7 @@ async function postNeed(event) {
   const input = {
     category: fields.category, title: fields.title, quantity: parseInt(fields.quantity, 10) || 0, unit: fields.unit,
     urgency: fields.urgency, contactPhone: fields.contactPhone, location: { lat, lon },
+    ...(fields.householdSize ? { householdSize: parseInt(fields.householdSize, 10) } : {}),
     ...(fields.details ? { details: fields.details } : {}),
     ...(fields.expiresAt ? { expiresAt: new Date(`${fields.expiresAt}T23:59:00`).toISOString() } : {}),
   };
@@ -306,7 +283,11 @@ async function postNeed(event) {
   showErrors("need", data.createNeed.errors);
   if (data.createNeed.errors.length) return;
   form.reset();
+  // reset() puts each select on its first option (LOW): the next need starts at NORMAL again.
+  delete $("#need-urgency").dataset.touched;
+  delete $("#need-unit").dataset.touched;
   fillSelects();
+  $("#need-unit").value = i18n.unitFor($("#need-category").value);
   setNeedLocation({ lat, lon });
   banner(t("posted"));
   loadMyNeeds();
@@ -320,14 +301,22 @@ function helpQuery() {
   return { near: state.helpCenter, radius: parseFloat($("#help-radius").value), categories: category ? [category] : null };
 }
 
+const cellKey = (p) => `${p.lat.toFixed(5)},${p.lon.toFixed(5)}`;
+const RANK = { CRITICAL: 0, HIGH: 1, NORMAL: 2, LOW: 3 };
+
 function drawNearby() {
-  const items = [...state.nearby.values()].sort((a, b) => a.distanceMeters - b.distanceMeters || (a.node.id < b.node.id ? -1 : 1));
+  const byUrgency = $("#help-order").value === "URGENCY";
+  const all = [...state.nearby.values()].sort((a, b) => (byUrgency ? RANK[a.node.urgency] - RANK[b.node.urgency] : 0) ||
+    a.distanceMeters - b.distanceMeters || (a.node.id < b.node.id ? -1 : 1));
+  // A tapped cell lists only its own needs (the map still shows them all).
+  const items = state.cell ? all.filter(({ node }) => cellKey(node.approximateLocation) === state.cell) : all;
+  $("#cell-filter").hidden = !state.cell;
   const list = $("#nearby");
   list.replaceChildren(...items.map(({ node, distanceMeters, fresh }) => {
     const open = node.quantity - node.quantityPledged;
     const amount = h("input", { type: "number", min: 1, max: Math.max(open, 1), value: Math.max(Math.min(open, 1), 1), "aria-label": t("pledgeQuantity"), name: "quantity" });
     const error = h("p", { class: "field-error", role: "alert" });
-    return h("li", { class: `item${fresh ? " new" : ""}`, "data-need": node.id },
+    return h("li", { class: `item${fresh ? " new" : ""}${URGENT.includes(node.urgency) ? " urgent" : ""}`, "data-need": node.id },
       h("header", {}, h("h3", {}, node.title), badges(node)),
       h("p", { class: "meta" }, h("strong", {}, i18n.lang() === "vi" ? `${t("away")} ${km(distanceMeters)}` : `${km(distanceMeters)} ${t("away")}`)), needMeta(node), verified(node),
       node.isMine || open <= 0 ? null : h("form", {
@@ -342,9 +331,10 @@ function drawNearby() {
           loadMyPledges();
         },
       }, amount, h("span", {}, node.unit), h("button", { type: "submit", class: "small primary" }, t("pledge"))),
+      node.isMine ? null : donor.reportButton(node.id),
       error);
   }));
-  helpMap.setCells(items.map(({ node }) => ({ ...node.approximateLocation, label: node.title, mine: node.isMine })));
+  helpMap.setCells(all.map(({ node }) => ({ ...node.approximateLocation, label: node.title, mine: node.isMine, key: cellKey(node.approximateLocation) })));
 }
 
 async function searchNearby() {
@@ -352,8 +342,10 @@ async function searchNearby() {
   helpMap.setView(query.near, query.radius);
   helpMap.setMarks({ me: query.near, radius: query.radius });
   drawAreas(helpMap, query.near, query.radius);
+  place.set(query.near);
   const stale = startLoad("nearby");
-  const data = await run("help", () => gql(Q.needs, query));
+  const urgentOnly = $("#help-urgent").checked;
+  const data = await run("help", () => gql(Q.needs, { ...query, order: $("#help-order").value, urgencies: urgentOnly ? URGENT : null }));
   if (!data || stale()) return;
   state.nearby = new Map(data.needs.edges.map((e) => [e.node.id, { node: e.node, distanceMeters: e.distanceMeters }]));
   drawNearby();
@@ -362,11 +354,23 @@ async function searchNearby() {
   state.stopNearby = live.subscribe(Q.nearbyLive, query, (event) => {
     if (!event) return;
     const open = ["OPEN", "PARTLY_PLEDGED"].includes(event.need.status);
-    if (event.kind === "CLOSED" || !open) state.nearby.delete(event.need.id);
+    const wanted = !$("#help-urgent").checked || URGENT.includes(event.need.urgency);
+    if (event.kind === "CLOSED" || !open || !wanted) state.nearby.delete(event.need.id);
     else state.nearby.set(event.need.id, { node: event.need, distanceMeters: event.distanceMeters, fresh: event.kind === "CREATED" });
     if (event.kind === "CREATED") banner(t("newNeed"));
     drawNearby();
   });
+}
+
+/** The exact address as a link the phone's maps app opens (geo: URI), with a walking-time hint from here. */
+function mapsLink(point) {
+  const from = state.helpCenter;
+  const dLat = (point.lat - from.lat) * 111320, dLon = (point.lon - from.lon) * 111320 * Math.cos((point.lat * Math.PI) / 180);
+  const minutes = Math.max(1, Math.round(Math.hypot(dLat, dLon) * 1.3 / 80)); // ~80 m a minute, streets ~1.3x the straight line
+  const text = `${point.lat.toFixed(5)}, ${point.lon.toFixed(5)}`;
+  return h("span", { class: "maps" },
+    h("a", { class: "maps-link", href: `geo:${point.lat},${point.lon}?q=${point.lat},${point.lon}` }, `📍 ${t("openMaps")}`),
+    " ", h("small", {}, text), " · ", h("span", { class: "walk" }, t("walk", { n: minutes })));
 }
 
 async function loadMyPledges() {
@@ -379,10 +383,10 @@ async function loadMyPledges() {
     const need = node.need;
     const holder = h("li", { class: "item", "data-pledge-holder": node.id },
       h("header", {}, h("h3", {}, need.title),
-        h("span", { class: `badge ${node.status === "PLEDGED" ? "PLEDGED_OK" : node.status}`, "data-status": node.status }, i18n.status(node.status === "PLEDGED" ? "PLEDGED" : node.status))),
+        pledgeBadge(node.status)),
       h("p", { class: "meta" }, h("span", {}, `${node.quantity} ${need.unit}`), h("span", {}, i18n.status(need.status))),
       need.exactLocation ? h("p", { class: "meta" },
-        h("span", {}, `${t("exact")}: ${need.exactLocation.lat.toFixed(5)}, ${need.exactLocation.lon.toFixed(5)}`),
+        mapsLink(need.exactLocation),
         need.contactPhone ? h("span", {}, `${t("contact")}: `, h("a", { href: `tel:${need.contactPhone}` }, need.contactPhone)) : null) : null);
     const row = h("div", { class: "pledge-row" }, chatToggle(node.id, holder),
       node.status === "PLEDGED" ? h("button", {
@@ -429,10 +433,14 @@ async function signedIn(token) {
   live.stop();
   live.start();
   await loadMe();
-  live.subscribe(Q.activity, {}, () => {
+  live.subscribe(Q.activity, {}, (event) => {
     // A pledge, a delivery or a message that concerns me: refresh what is on screen.
+    if (event) donor.onActivity(event);
+    if (event && event.kind === "HELP_ACCEPTED") banner(t("helpAccepted"));
+    if (event && event.kind === "HELP_EXHAUSTED") banner(t("helpExhausted"));
     if (state.view === "need") loadMyNeeds();
     if (state.view === "help") loadMyPledges();
+    if (state.view === "operator") operator.load();
   });
   show("need");
 }
@@ -475,6 +483,7 @@ function bindAuth() {
 }
 
 // ---------------------------------------------------------------- start
+
 const live = new LiveSocket({ onState: (up) => {
   const badge = $("#live");
   badge.dataset.state = up ? "on" : "off";
@@ -482,21 +491,37 @@ const live = new LiveSocket({ onState: (up) => {
 } });
 let config = {};
 
-function geolocate(onPoint) {
-  if (!navigator.geolocation) return banner(t("geoUnavailable"));
-  navigator.geolocation.getCurrentPosition(
-    (p) => onPoint({ lat: +p.coords.latitude.toFixed(6), lon: +p.coords.longitude.toFixed(6) }),
-    () => banner(t("geoUnavailable")), { timeout: 8000 });
-}
-
 async function main() {
   config = await fetch("/config.json").then((r) => r.json()).catch(() => ({}));
   i18n.applyStatic();
   fillSelects();
+  // On a phone "I need help" fits one screen: details, date and coordinates fold away; wider screens show them.
+  if (matchMedia("(min-width: 561px)").matches) for (const more of document.querySelectorAll("details.more")) more.open = true;
+  const start = place.get() || HANOI; // where the person was last, not always Hà Nội
   needMap = new SvgMap($("#need-map"), { onPick: setNeedLocation });
-  needMap.setView(HANOI, 2500);
-  drawAreas(needMap, HANOI, 2500);
-  helpMap = new SvgMap($("#help-map"), { height: 450 });
+  needMap.setView(start, 2500);
+  drawAreas(needMap, start, 2500);
+  helpMap = new SvgMap($("#help-map"), { height: 450, onCell: (key) => { state.cell = state.cell === key ? null : key; drawNearby(); } });
+  $("#cell-clear").addEventListener("click", () => { state.cell = null; drawNearby(); });
+  $("#help-order").addEventListener("change", () => searchNearby());
+  $("#help-urgent").addEventListener("change", () => searchNearby());
+  placeFinder($("#need-place"), "need", ({ centre }) => {
+    needMap.setView(centre, 1500);
+    drawAreas(needMap, centre, 1500);
+    banner(t("pickOnMap"));
+  });
+  placeFinder($("#help-place"), "help", ({ centre }) => {
+    state.helpCenter = centre;
+    $("#help-lat").value = centre.lat;
+    $("#help-lon").value = centre.lon;
+    searchNearby();
+  });
+  $("#need-category").addEventListener("change", () => {
+    if (!$("#need-unit").dataset.touched) $("#need-unit").value = i18n.unitFor($("#need-category").value);
+  });
+  $("#need-unit").addEventListener("input", (e) => (e.currentTarget.dataset.touched = "1"));
+  donor.init({ live, state, searchNearby, loadMyPledges, drawAreas: (m, c, r) => drawAreas(m, c, r), fillSelects });
+  operator.init({ drawAreas: (m, c, r) => drawAreas(m, c, r), start, loadMyNeeds });
   $("#help-lat").value = state.helpCenter.lat;
   $("#help-lon").value = state.helpCenter.lon;
 
@@ -533,6 +558,7 @@ async function main() {
     searchNearby();
   }));
   bindAuth();
+  $("#need-unit").value = i18n.unitFor($("#need-category").value);
   await loadMe();
   if (state.me) await signedIn(session.token);
   else show("auth");

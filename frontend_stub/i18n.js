@@ -25,6 +25,29 @@ const STRINGS = {
     noPledgesYet: "Chưa có ai cam kết.", you: "Bạn", locationMissing: "Hãy chọn vị trí trên bản đồ hoặc nhập toạ độ.",
     geoUnavailable: "Trình duyệt không cho biết vị trí.", signInFirst: "Hãy đăng nhập để tiếp tục.",
     households: "người", expiresOn: "hạn",
+    tabOperator: "Tổng đài", tabClaim: "Nhận yêu cầu", pledgeStatus: "Đã cam kết",
+    household: "Số người trong nhà", moreOptions: "Thêm chi tiết", orderBy: "Sắp xếp", byDistance: "Gần nhất",
+    byUrgency: "Khẩn cấp nhất", urgentOnly: "Chỉ việc khẩn cấp", showAll: "Hiện tất cả", inThisCell: "Trong ô này",
+    myOffers: "Món tôi có thể cho", postOffer: "Đăng món có thể cho", travelRadius: "Tôi có thể đi xa (km)",
+    availableUntil: "Có đến ngày", postOfferBtn: "Đăng", offerPosted: "Đã đăng món có thể cho.", withdraw: "Thu hồi",
+    suggestions: "Gợi ý người cần", noSuggestions: "Chưa có ai cần món này trong bán kính của bạn.",
+    whyClose: "gần bạn", whyWaiting: "đã chờ {n} ngày", whyWaitingHours: "đã chờ {n} giờ", whyNotHelped: "chưa được ai giúp",
+    whyUrgent: "khẩn cấp", whyCovers: "bạn đủ cho cả", availability: "Sẵn sàng giúp ngay",
+    availabilityOn: "Bạn đang sẵn sàng: người gần bạn có thể nhờ ngay.", availabilityOff: "Bạn đang tắt nhận nhờ giúp ngay.",
+    helpAsked: "Có người cần giúp ngay", accept: "Nhận giúp", accepted: "Bạn đã nhận giúp. Địa chỉ ở mục Cam kết của tôi.",
+    report: "Báo cáo", reportReason: "Lý do báo cáo", reported: "Cảm ơn, đã gửi báo cáo.", openMaps: "Mở bản đồ",
+    walk: "khoảng {n} phút đi bộ", edit: "Sửa", save: "Lưu", cancelNeed: "Hủy yêu cầu", renew: "Vẫn cần giúp?",
+    renewed: "Đã gia hạn yêu cầu.", helpNow: "Nhờ giúp ngay", helpNowSent: "Đang hỏi những người gần nhất…",
+    helpExhausted: "Chưa có ai nhận lúc này: yêu cầu vẫn mở.", helpAccepted: "Có người đã nhận giúp!",
+    operatorTitle: "Đăng yêu cầu giúp người khác (qua điện thoại)", personName: "Tên người cần giúp",
+    personPhone: "Số điện thoại của họ", fileNeed: "Đăng giúp", filedNeeds: "Yêu cầu tôi đã đăng giúp",
+    noFiled: "Bạn chưa đăng giúp ai.", claimCode: "Mã nhận", claimCodeHint: "Đọc mã này cho người được giúp (chỉ hiện một lần).",
+    newCode: "Mã mới", needId: "Mã yêu cầu", claimTitle: "Nhận yêu cầu người khác đã đăng giúp bạn",
+    claimHint: "Đăng nhập bằng số điện thoại đã dùng khi đăng, rồi nhập mã yêu cầu và mã nhận.", claim: "Nhận",
+    claimed: "Yêu cầu giờ là của bạn.", claimedBy: "Đã được nhận", notClaimed: "Chưa nhận",
+    findPlace: "Tìm phường, xã", city: "Thành phố", findPlaceHint: "Chọn phường rồi bấm vào bản đồ để chọn chỗ.",
+    placeChosen: "Đã chọn vị trí.", pickOnMap: "Bấm vào bản đồ để chọn đúng chỗ.", search2: "Tìm",
+    mine: "Của tôi", forPerson: "cho",
   },
   en: {
     skip: "Skip to content", navLabel: "Main", tabNeed: "I need help", tabHelp: "I want to help", tabVerify: "Verify",
@@ -50,6 +73,29 @@ const STRINGS = {
     noPledgesYet: "No pledges yet.", you: "You", locationMissing: "Choose the location on the map or type coordinates.",
     geoUnavailable: "The browser did not share a location.", signInFirst: "Sign in to continue.",
     households: "people", expiresOn: "until",
+    tabOperator: "Operator", tabClaim: "Claim", pledgeStatus: "Pledged",
+    household: "People in the household", moreOptions: "More details", orderBy: "Order", byDistance: "Nearest",
+    byUrgency: "Most urgent", urgentOnly: "Urgent only", showAll: "Show all", inThisCell: "In this cell",
+    myOffers: "What I can give", postOffer: "Offer something", travelRadius: "How far I can go (km)",
+    availableUntil: "Available until", postOfferBtn: "Post", offerPosted: "Your offer is posted.", withdraw: "Withdraw",
+    suggestions: "Suggested needs", noSuggestions: "Nobody within your radius needs this yet.",
+    whyClose: "close to you", whyWaiting: "waiting {n} days", whyWaitingHours: "waiting {n} hours", whyNotHelped: "not yet helped",
+    whyUrgent: "urgent", whyCovers: "you can cover it all", availability: "Available for instant help",
+    availabilityOn: "You are available: people near you can ask you now.", availabilityOff: "Instant help requests are off.",
+    helpAsked: "Someone needs help now", accept: "Accept", accepted: "You accepted. The address is under My pledges.",
+    report: "Report", reportReason: "Why are you reporting this?", reported: "Thank you, the report is sent.", openMaps: "Open in maps",
+    walk: "about {n} min on foot", edit: "Edit", save: "Save", cancelNeed: "Cancel need", renew: "Still need help?",
+    renewed: "Your need is renewed.", helpNow: "Request help now", helpNowSent: "Asking the nearest donors…",
+    helpExhausted: "Nobody accepted yet: your need stays open.", helpAccepted: "Someone accepted to help!",
+    operatorTitle: "File a need for someone (by phone)", personName: "Name of the person",
+    personPhone: "Their phone number", fileNeed: "File", filedNeeds: "Needs I filed for others",
+    noFiled: "You have not filed for anyone yet.", claimCode: "Claim code", claimCodeHint: "Read this code to the person (shown once).",
+    newCode: "New code", needId: "Need id", claimTitle: "Claim a need someone filed for you",
+    claimHint: "Sign in with the phone number used when filing, then enter the need id and the claim code.", claim: "Claim",
+    claimed: "The need is now yours.", claimedBy: "Claimed", notClaimed: "Not claimed yet",
+    findPlace: "Find a ward", city: "City", findPlaceHint: "Choose the ward, then tap the map to pick the spot.",
+    placeChosen: "Location chosen.", pickOnMap: "Tap the map to pick the exact spot.", search2: "Find",
+    mine: "Mine", forPerson: "for",
   },
 };
 
@@ -77,10 +123,20 @@ let current = localStorage.getItem("aidmap.lang") ||
     (navigator.language || "").toLowerCase().startsWith("en") ? "en" : "vi");
 
 export const lang = () => current;
-export const t = (key) => STRINGS[current][key] ?? key;
+export const t = (key, values = {}) =>
+  String(STRINGS[current][key] ?? key).replace(/\{(\w+)\}/g, (_, name) => values[name] ?? "");
 export const category = (c) => CATEGORIES[current][c] ?? c;
 export const status = (s) => STATUSES[current][s] ?? s;
 export const urgency = (u) => URGENCIES[current][u] ?? u;
+// A pledge's own status: "PLEDGED" is "pledged", not the need's "fully pledged".
+export const pledgeStatus = (s) => (s === "PLEDGED" ? t("pledgeStatus") : status(s));
+// A unit that fits the category, suggested when the category changes (the person may type another).
+const UNITS = {
+  vi: { FOOD: "kg", MEDICINE: "hộp", STUDY_DEVICE: "cái", MEDICAL_CONSULTATION: "lần", ESSENTIALS: "gói", ERRAND: "lần", OTHER: "lần" },
+  en: { FOOD: "kg", MEDICINE: "box", STUDY_DEVICE: "device", MEDICAL_CONSULTATION: "call", ESSENTIALS: "pack", ERRAND: "errand", OTHER: "item" },
+};
+export const unitFor = (c) => UNITS[current][c] ?? "";
+export const allUnits = () => new Set([...Object.values(UNITS.vi), ...Object.values(UNITS.en)]);
 export const categories = () => Object.keys(CATEGORIES.en);
 export const urgencies = () => Object.keys(URGENCIES.en);
 

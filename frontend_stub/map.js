@@ -11,8 +11,9 @@ function el(name, attrs = {}) {
 }
 
 export class SvgMap {
-  constructor(container, { onPick, height = H } = {}) {
+  constructor(container, { onPick, onCell, height = H } = {}) {
     this.height = height;
+    this.onCell = onCell;
     this.svg = el("svg", { viewBox: `0 0 ${W} ${height}`, preserveAspectRatio: "xMidYMid slice" });
     this.layers = {};
     for (const name of ["tiles", "areas", "labels", "overlay", "cells", "marks"]) {
@@ -121,6 +122,14 @@ export class SvgMap {
     for (const cell of cells) {
       const p = this.project(cell);
       const rect = el("rect", { x: p.x - side / 2, y: p.y - side / 2, width: side, height: side, class: `cell${cell.mine ? " mine" : ""}` });
+      if (this.onCell) {
+        // Tapping a cell lists its needs; a keyboard reaches it too.
+        rect.setAttribute("tabindex", "0");
+        rect.setAttribute("role", "button");
+        rect.dataset.cell = cell.key;
+        rect.addEventListener("click", (e) => { e.stopPropagation(); this.onCell(cell.key); });
+        rect.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); this.onCell(cell.key); } });
+      }
       const title = el("title");
       title.textContent = cell.label;
       rect.append(title);

@@ -31,3 +31,15 @@ def test_demo_seed_covers_every_category_and_city_and_keeps_quantities_consisten
     ).fetchone()
     assert inconsistent == (0,)
     assert db.execute("SELECT count(DISTINCT status) FROM needs").fetchone()[0] >= 3  # type: ignore[index]
+
+
+def test_demo_accounts_ask_and_give_and_their_titles_are_vietnamese(
+    database_url: str, db: psycopg.Connection[Any]
+) -> None:
+    demo.seed(database_url, needs=300)
+    roles = {tuple(row[0]) for row in db.execute("SELECT DISTINCT roles FROM accounts")}
+    assert roles == {("REQUESTER", "DONOR")}  # demo donors pledge: they need the role they use
+    english = {vi_en[1] for titles in demo.NEEDS_BY_CATEGORY.values() for vi_en in titles}
+    english |= {o[1] for o in demo.OFFERS_BY_CATEGORY.values()}
+    titles = {row[0] for row in db.execute("SELECT title FROM needs UNION SELECT title FROM offers")}
+    assert titles and not titles & english

@@ -10,7 +10,7 @@ from aidmap.models.idempotency import IdempotencyKey
 from aidmap.models.identity import NeedClaimCode, SignInBackoff
 from aidmap.models.location_read import LocationRead, PrivateField, ReadChannel
 from aidmap.models.message import Message
-from aidmap.models.need import Need, NeedCategory, NeedReport, NeedStatus, Urgency
+from aidmap.models.need import Need, NeedCategory, NeedOrder, NeedReport, NeedStatus, Urgency
 from aidmap.models.notification import (
     Channel,
     LiveSocket,
@@ -78,6 +78,7 @@ __all__ = [
     "Role",
     "SignInBackoff",
     "Urgency",
+    "NeedOrder",
     "VerifierArea",
     "DeliveryStatus",
     "Webhook",

@@ -54,6 +54,15 @@ class Urgency(StrEnum):
     CRITICAL = "CRITICAL"
 
 
+# Most urgent first: the order of needs(orderBy: URGENCY).
+URGENCY_ORDER = (Urgency.CRITICAL, Urgency.HIGH, Urgency.NORMAL, Urgency.LOW)
+
+
+class NeedOrder(StrEnum):
+    DISTANCE = "DISTANCE"
+    URGENCY = "URGENCY"
+
+
 class NeedStatus(StrEnum):
     OPEN = "OPEN"
     PARTLY_PLEDGED = "PARTLY_PLEDGED"

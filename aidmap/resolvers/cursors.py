@@ -39,6 +39,22 @@ def parse_distance_cursor(cursor: str) -> int:
         raise UserInputError("after", "The cursor is not valid.", Code.INVALID) from None
 
 
+def urgency_cursor(row_id: int, urgency: str) -> str:
+    # The row's public urgency and id; its distance is measured again from the next call's origin.
+    return _encode(f"u|{row_id}|{urgency}")
+
+
+def parse_urgency_cursor(cursor: str, levels: tuple[str, ...]) -> tuple[int, str]:
+    row_id, level = _decode(cursor, "u")
+    try:
+        parsed = int(row_id)
+    except ValueError:
+        raise UserInputError("after", "The cursor is not valid.", Code.INVALID) from None
+    if level not in levels:
+        raise UserInputError("after", "The cursor is not valid.", Code.INVALID)
+    return parsed, level
+
+
 def created_cursor(created_at: datetime, row_id: int) -> str:
     return _encode(f"c|{created_at.isoformat()}|{row_id}")
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any, Generic, TypeVar
@@ -40,6 +40,7 @@ class Rows:
 
     rows: list[Any]
     has_next: bool
+    cursor: Callable[[Any], str] = field(default=lambda row: distance_cursor(row.id))
 
 
 def origin_point(*, lon: float, lat: float) -> ColumnElement[Any]:

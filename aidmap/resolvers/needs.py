@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aidmap.db.reader import located_columns
 from aidmap.db.replica import Reads
 from aidmap.events.outbox import emit
 from aidmap.models import (
@@ -22,13 +24,22 @@ from aidmap.models import (
     PledgeStatus,
     ReadChannel,
 )
-from aidmap.models.need import ACTIVE_STATUSES, HIDDEN_STATUSES, OPEN_STATUSES, Urgency, status_for
+from aidmap.models.need import (
+    ACTIVE_STATUSES,
+    HIDDEN_STATUSES,
+    OPEN_STATUSES,
+    URGENCY_ORDER,
+    NeedOrder,
+    Urgency,
+    status_for,
+)
 from aidmap.models.pledge import discloses
 from aidmap.resolvers import attestations, claims
 from aidmap.resolvers.accounts import BackOff, Viewer, give_back, reserve_attempt
 from aidmap.resolvers.areas import assign_ward
+from aidmap.resolvers.cursors import check_page_size, distance_cursor, parse_urgency_cursor, urgency_cursor
 from aidmap.resolvers.duplicates import phone_hash, possible_duplicate
-from aidmap.resolvers.nearby import Page, Rows, category_filter, nearest, nearest_rows, origin_point
+from aidmap.resolvers.nearby import Hit, Page, Rows, category_filter, check_search_area, nearest_rows, origin_point
 from aidmap.resolvers.paging import newest_first
 from aidmap.resolvers.problems import Code, Problems, UserInputError
 from aidmap.resolvers.validation import DEFAULT_NEED_TTL, MAX_HOUSEHOLD, Checker, utcnow
@@ -404,7 +415,7 @@ async def active_donors(*, session: AsyncSession, need_id: int) -> set[int]:
 
 
 def _search_filter(
-    categories: list[NeedCategory] | None, statuses: list[NeedStatus] | None
+    categories: list[NeedCategory] | None, statuses: list[NeedStatus] | None, urgencies: list[Urgency] | None = None
 ) -> tuple[tuple[str, ...], dict[str, object]]:
     """The search's conditions and their parameters (default: open and partly pledged needs)."""
     hidden = [s.value for s in statuses or () if s in HIDDEN_STATUSES]
@@ -419,6 +430,9 @@ def _search_filter(
         where.append("status = ANY(%(statuses)s::text[])")
         params["statuses"] = sorted(s.value for s in statuses)
     category_filter(categories, where, params)
+    if urgencies and set(urgencies) != set(Urgency):
+        where.append("urgency = ANY(%(urgencies)s::text[])")
+        params["urgencies"] = sorted(u.value for u in urgencies)
     return tuple(where), params
 
 
@@ -432,13 +446,16 @@ async def search(
     statuses: list[NeedStatus] | None,
     first: int,
     after: str | None,
+    urgencies: list[Urgency] | None = None,
+    order_by: NeedOrder = NeedOrder.DISTANCE,
 ) -> Page[Need]:
-    """Needs within the circle, nearest first (default: open and partly pledged ones)."""
-    where, params = _search_filter(categories, statuses)
-    return await nearest(
-        reader=reader, model=Need, lon=lon, lat=lat, radius_m=radius_m, where=where, params=params, first=first,
-        after=after,
+    """Needs within the circle, nearest first or most urgent first (default: open and partly pledged ones)."""
+    found = await search_rows(
+        reader=reader, lat=lat, lon=lon, radius_m=radius_m, categories=categories, statuses=statuses, first=first,
+        after=after, urgencies=urgencies, order_by=order_by, columns=located_columns(Need.__table__),
     )  # fmt: skip
+    hits = [Hit(row=row, distance_m=row.distance, cursor=found.cursor(row)) for row in found.rows]
+    return Page(hits=hits, has_next=found.has_next)
 
 
 async def search_rows(
@@ -452,18 +469,86 @@ async def search_rows(
     first: int,
     after: str | None,
     columns: str,
+    urgencies: list[Urgency] | None = None,
+    order_by: NeedOrder = NeedOrder.DISTANCE,
 ) -> Rows:
     """search()'s page as rows of only these columns (schema/compiled.py reads no more than it writes)."""
-    where, params = _search_filter(categories, statuses)
-    return await nearest_rows(
-        reader=reader, model=Need, lon=lon, lat=lat, radius_m=radius_m, where=where, params=params, first=first,
-        after=after, columns=columns,
+    where, params = _search_filter(categories, statuses, urgencies)
+    if order_by == NeedOrder.DISTANCE:
+        return await nearest_rows(
+            reader=reader, model=Need, lon=lon, lat=lat, radius_m=radius_m, where=where, params=params, first=first,
+            after=after, columns=columns,
+        )  # fmt: skip
+    return await _most_urgent_rows(
+        reader=reader, lat=lat, lon=lon, radius_m=radius_m, where=where, params=params, first=first, after=after,
+        columns=columns, urgencies=urgencies,
     )  # fmt: skip
+
+
+_LEVELS = tuple(u.value for u in URGENCY_ORDER)
+_AT_LEVEL = "urgency = %(level)s::text"
+
+
+async def _most_urgent_rows(
+    *,
+    reader: Reads,
+    lat: float,
+    lon: float,
+    radius_m: float,
+    where: tuple[str, ...],
+    params: dict[str, object],
+    first: int,
+    after: str | None,
+    columns: str,
+    urgencies: list[Urgency] | None,
+) -> Rows:
+    """Most urgent first, then nearest cell first: one distance-ordered KNN search per urgency level
+    (each as fast and as cell-only as the distance order), so the order, the radius and where a page
+    ends depend only on public fields. The cursor holds the last row's id and urgency; within that
+    level the row's distance from this origin marks the place, as in the distance order."""
+    check_page_size(first)
+    check_search_area(lat=lat, lon=lon, radius_m=radius_m)
+    wanted = {u.value for u in urgencies} if urgencies else set(_LEVELS)
+    start, after_id = 0, None
+    if after is not None:
+        after_id, level = parse_urgency_cursor(after, _LEVELS)
+        start = _LEVELS.index(level)
+    level_of: dict[int, str] = {}
+    rows: list[Any] = []
+    has_next = False
+    for index in range(start, len(_LEVELS)):
+        level = _LEVELS[index]
+        if level not in wanted:
+            continue
+        resume = distance_cursor(after_id) if after_id is not None and index == start else None
+        room = first - len(rows)
+        found = await nearest_rows(
+            reader=reader, model=Need, lon=lon, lat=lat, radius_m=radius_m, where=(*where, _AT_LEVEL),
+            params={**params, "level": level}, first=max(room, 1), after=resume, columns=columns,
+        )  # fmt: skip
+        if room == 0:  # the page is full: is there anything after it?
+            if found.rows:
+                has_next = True
+                break
+            continue
+        for row in found.rows:
+            level_of[row.id] = level
+        rows.extend(found.rows)
+        if found.has_next:
+            has_next = True
+            break
+    return Rows(rows=rows, has_next=has_next, cursor=lambda row: urgency_cursor(row.id, level_of[row.id]))
 
 
 async def mine(*, session: AsyncSession, viewer: Viewer, first: int, after: str | None) -> Page[Need]:
     """The viewer's needs, newest first."""
     where = Need.owner_id == viewer.account_id
+    return await newest_first(session=session, model=Need, where=where, first=first, after=after)
+
+
+async def filed_for_others(*, session: AsyncSession, viewer: Viewer, first: int, after: str | None) -> Page[Need]:
+    """Needs the viewer filed for someone else (onBehalfOf), newest first, whether or not the person claimed them."""
+    where = (Need.filed_by_id == viewer.account_id) & Need.beneficiary_phone.is_not(None)
     return await newest_first(session=session, model=Need, where=where, first=first, after=after)
 
 

@@ -27,6 +27,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from operator import attrgetter
 from types import SimpleNamespace
 from typing import Any
@@ -120,6 +121,9 @@ class _Request:
     who: Any  # models.need.Principal
     mine: int | None  # the viewer's account id
     reads: list[tuple[int, models.PrivateField]]
+    cursor: Callable[[Any], str] = dataclass_field(
+        default=lambda row: distance_cursor(row.id)
+    )  # the page's cursor rule
 
 
 def _leaf(type_: GraphQLOutputType) -> Callable[[Any], Any]:
@@ -224,13 +228,18 @@ class SearchField:
         if self.kind == "needs":
             statuses = args.get("statuses")
             statuses = [models.NeedStatus(s) for s in statuses] if statuses else None
-            page = await needs.search_rows(**common, statuses=statuses)
+            urgencies = args.get("urgencies")
+            page = await needs.search_rows(
+                **common, statuses=statuses, urgencies=[models.Urgency(u) for u in urgencies] if urgencies else None,
+                order_by=models.NeedOrder(args.get("orderBy", models.NeedOrder.DISTANCE)),
+            )  # fmt: skip
         else:
             page = await offers.search_rows(**common)
         projections: Sequence[Any] = ()
         if self.private:
             pledged = await pledged_by_viewer(ctx, page.rows)
             projections = [project_need(request.who, r, active_donor=r.id in pledged) for r in page.rows]
+        request.cursor = page.cursor
         return _render(self.entries, page, projections, request)
 
 
@@ -568,7 +577,7 @@ def _edges(entries: Entries) -> Getter:
 
 
 def _cursor(row: Any, projection: Any, request: _Request) -> str:
-    return distance_cursor(row.id)
+    return request.cursor(row)
 
 
 def _distance(serialize: Callable[[Any], Any]) -> Getter:
@@ -580,7 +589,7 @@ def _has_next(serialize: Callable[[Any], Any]) -> Getter:
 
 
 def _end_cursor(page: Any, projections: Any, request: _Request) -> str | None:
-    return distance_cursor(page.rows[-1].id) if page.rows else None
+    return page.cursor(page.rows[-1]) if page.rows else None
 
 
 def _node_getter(node: _Node) -> Getter:

@@ -323,7 +323,8 @@ class Mutation(WebhookMutation, ImportMutation, NotificationMutation):
             return AuthPayload(errors=to_errors(AccountError, failure.problems))
         # A partner app acts for the person with its key and `Aidmap-Act-As: <account id>`, within its
         # scopes; handing it a bearer token as well would let it step outside them.
-        return AuthPayload(token=token if partner is None else None, account=Account.from_model(account), errors=[])
+        own = partner is None  # the caller holds the new token: the account is theirs to see whole
+        return AuthPayload(token=token if own else None, account=Account.from_model(account, own=own), errors=[])
 
     @strawberry.mutation(description="Sign in with phone and password; returns a fresh bearer token.")
     async def sign_in(self, info: Info[Context, None], input: SignInInput) -> AuthPayload:
@@ -347,7 +348,7 @@ class Mutation(WebhookMutation, ImportMutation, NotificationMutation):
             )
         except Problems as failure:
             return AuthPayload(errors=to_errors(AccountError, failure.problems))
-        return AuthPayload(token=token, account=Account.from_model(account), errors=[])
+        return AuthPayload(token=token, account=Account.from_model(account, own=True), errors=[])
 
     @strawberry.mutation(
         description="End this session: the bearer token of this request stops working, over HTTP at once and on "

@@ -25,6 +25,7 @@ from aidmap.schema.types import (
     AreaOutline,
     AreaStats,
     MatchProposal,
+    Availability,
     Message,
     MyNeedConnection,
     MyNeedEdge,
@@ -34,6 +35,7 @@ from aidmap.schema.types import (
     NeedConnection,
     NeedCount,
     NeedEdge,
+    NeedOrder,
     NeedStatus,
     NeedSuggestion,
     Node,
@@ -46,6 +48,7 @@ from aidmap.schema.types import (
     PledgeConnection,
     PledgeEdge,
     ScoreParts,
+    Urgency,
     need_views,
     visible_need_views,
 )
@@ -109,7 +112,10 @@ async def _resolve_nodes(ctx: Context, global_ids: list[str]) -> list[Node | Non
 
 @strawberry.type
 class Query(WebhookQuery, NotificationQuery):
-    @strawberry.field(description="Needs within radiusMeters (at most 50 km) of a point, nearest first.")
+    @strawberry.field(
+        description="Needs within radiusMeters (at most 50 km) of a point, nearest first, or most urgent first "
+        "with orderBy: URGENCY (then nearest). Distances are the public cell's."
+    )
     async def needs(
         self,
         info: Info[Context, None],
@@ -119,6 +125,8 @@ class Query(WebhookQuery, NotificationQuery):
         categories: list[NeedCategory] | None = None,  # type: ignore[valid-type]
         statuses: list[NeedStatus] | None = None,  # type: ignore[valid-type]
         after: str | None = None,
+        urgencies: list[Urgency] | None = None,  # type: ignore[valid-type]
+        order_by: NeedOrder = models.NeedOrder.DISTANCE,  # type: ignore[valid-type,assignment]
     ) -> NeedConnection:
         ctx = info.context
         page = await needs.search(
@@ -130,6 +138,8 @@ class Query(WebhookQuery, NotificationQuery):
             statuses=[models.NeedStatus(s) for s in statuses] if statuses else None,
             first=first,
             after=after,
+            urgencies=[models.Urgency(u) for u in urgencies] if urgencies else None,
+            order_by=models.NeedOrder(order_by),
         )
         views = await need_views(ctx, [hit.row for hit in page.hits])
         edges = [
@@ -178,12 +188,27 @@ class Query(WebhookQuery, NotificationQuery):
         account = await info.context.loaders.accounts.load(viewer.account_id)
         return Account.from_model(account) if account else None
 
-    @strawberry.field(description="Needs I posted, newest first.")
-    async def my_needs(self, info: Info[Context, None], first: int = 20, after: str | None = None) -> MyNeedConnection:
+    @strawberry.field(
+        description="Needs I posted, newest first; with filedForOthers: true, the needs I filed for someone else "
+        "(a hotline operator, a relative), claimed or not."
+    )
+    async def my_needs(
+        self, info: Info[Context, None], first: int = 20, after: str | None = None, filed_for_others: bool = False
+    ) -> MyNeedConnection:
         viewer = _signed_in(info)
         async with info.context.reads() as session:
-            page = await needs.mine(session=session, viewer=viewer, first=first, after=after)
+            if filed_for_others:
+                page = await needs.filed_for_others(session=session, viewer=viewer, first=first, after=after)
+            else:
+                page = await needs.mine(session=session, viewer=viewer, first=first, after=after)
         return await _need_connection(info.context, page)
+
+    @strawberry.field(description="Whether, where and for what I can be asked for instant help (null: never set).")
+    async def my_availability(self, info: Info[Context, None]) -> Availability | None:
+        viewer = _signed_in(info)
+        async with info.context.reads() as session:
+            row = await session.get(models.DonorAvailability, viewer.account_id)
+        return Availability.from_model(row) if row is not None else None
 
     @strawberry.field(
         description="Verifiers and admins: needs waiting for verification or review in my areas, oldest first."

@@ -20,6 +20,10 @@ from aidmap.schema.ids import to_global_id
 NeedCategory = strawberry.enum(models.NeedCategory, description="What kind of help is needed or offered.")
 NeedStatus = strawberry.enum(models.NeedStatus)
 Urgency = strawberry.enum(models.Urgency)
+NeedOrder = strawberry.enum(
+    models.NeedOrder,
+    description="DISTANCE: nearest cell first. URGENCY: most urgent first (CRITICAL, HIGH, NORMAL, LOW), then nearest.",
+)
 OfferStatus = strawberry.enum(models.OfferStatus)
 PledgeStatus = strawberry.enum(models.PledgeStatus)
 
@@ -54,26 +58,32 @@ class Account(Node):
     _phone: strawberry.Private[str]
     _roles: strawberry.Private[list[str]]
     _pk: strawberry.Private[int]
+    # signIn / signUp answer with the caller's own account before the request carries its token.
+    _own: strawberry.Private[bool] = False
+
+    def _is_self(self, info: Info[Context, None]) -> bool:
+        viewer = info.context.viewer
+        return self._own or (viewer is not None and viewer.account_id == self._pk)
 
     @strawberry.field
     def phone(self, info: Info[Context, None]) -> str | None:
-        viewer = info.context.viewer
-        return self._phone if viewer is not None and viewer.account_id == self._pk else None
+        return self._phone if self._is_self(info) else None
 
     @strawberry.field(description="Shown to the account itself and to admins.")
     def roles(self, info: Info[Context, None]) -> list[str]:
         viewer = info.context.viewer
-        allowed = viewer is not None and (viewer.account_id == self._pk or models.Role.ADMIN.value in viewer.roles)
+        allowed = self._is_self(info) or (viewer is not None and models.Role.ADMIN.value in viewer.roles)
         return list(self._roles) if allowed else []
 
     @classmethod
-    def from_model(cls, account: models.Account) -> Account:
+    def from_model(cls, account: models.Account, *, own: bool = False) -> Account:
         return cls(
             id=strawberry.ID(to_global_id("Account", account.id)),
             display_name=account.display_name,
             _phone=account.phone,
             _roles=list(account.roles),
             _pk=account.id,
+            _own=own,
         )
 
 

@@ -101,3 +101,16 @@ def test_phone_and_roles_are_hidden_from_others(api: Api) -> None:
         "query ($id: ID!) { node(id: $id) { ... on Account { displayName phone roles } } }", {"id": me["id"]}, other
     )["node"]
     assert account == {"displayName": "Chủ", "phone": None, "roles": []}
+
+
+def test_sign_in_and_sign_up_answer_with_the_roles_me_shows(api: Api) -> None:
+    query = "mutation ($input: SignUpInput!) { signUp(input: $input) { token account { phone roles } } }"
+    up = api.data(query, {"input": {"displayName": "Lan", "phone": "0912 000 111", "password": "long enough"}})
+    assert up["signUp"]["account"] == {"phone": "+84912000111", "roles": ["REQUESTER", "DONOR"]}
+    signed_in = api.data(
+        "mutation ($input: SignInInput!) { signIn(input: $input) { token account { phone roles } } }",
+        {"input": {"phone": "0912000111", "password": "long enough"}},
+    )["signIn"]
+    me = api.data(ME, token=signed_in["token"])["me"]
+    assert signed_in["account"] == {"phone": me["phone"], "roles": me["roles"]} == {
+        "phone": "+84912000111", "roles": ["REQUESTER", "DONOR"]}  # fmt: skip

@@ -27,6 +27,7 @@ import pytest
 
 from aidmap.app import create_app
 from aidmap.resolvers import partners
+from aidmap.resolvers.cursors import urgency_cursor
 from aidmap.settings import PROJECT_ROOT, Settings
 from tests.conftest import Api, serving
 from tests.factories import HANOI, create_need, create_offer, give_role, pledge, sign_up
@@ -214,6 +215,9 @@ query Other { __typename }
 """
 
 SIMPLE = "query ($n: GeoPointInput!) { needs(near: $n, radiusMeters: 5000, first: 3) { edges { node { id } } } }"
+TRIAGE_DOC = """query ($n: GeoPointInput!, $o: NeedOrder!, $u: [Urgency!], $a: String) {
+  needs(near: $n, radiusMeters: 5000, first: 2, orderBy: $o, urgencies: $u, after: $a) {
+    edges { cursor distanceMeters node { id urgency } } pageInfo { hasNextPage endCursor } } }"""
 
 
 def test_fragments_directives_and_operation_names_answer_the_same(world: World, db: Any) -> None:
@@ -254,6 +258,16 @@ def test_fragments_directives_and_operation_names_answer_the_same(world: World, 
             "variables": {"n": near},
         },  # fmt: skip
         {"query": "{ __typename }"},
+        # Most urgent first, filtered by urgency, and its own cursors (a distance cursor is refused alike).
+        {"query": TRIAGE_DOC, "variables": {"n": near, "o": "URGENCY"}},
+        {"query": TRIAGE_DOC, "variables": {"n": near, "o": "URGENCY", "u": ["HIGH", "LOW"]}},
+        {"query": TRIAGE_DOC, "variables": {"n": near, "o": "DISTANCE", "u": ["CRITICAL", "NORMAL"]}},
+        {"query": TRIAGE_DOC, "variables": {"n": near, "o": "URGENCY", "a": world.cursor}},
+        *(
+            {"query": TRIAGE_DOC, "variables": {"n": near, "o": "URGENCY", "a": urgency_cursor(pk, level)}}
+            for pk, level in db.execute("SELECT id, urgency FROM needs ORDER BY id LIMIT 3").fetchall()
+        ),
+        {"query": TRIAGE_DOC, "variables": {"n": near, "o": "URGENCY", "a": urgency_cursor(1, "SOON")}},
         {
             "query": "query ($n: GeoPointInput!) { __typename needs(near: $n, radiusMeters: 900, first: 2) { __typename } }",
             "variables": {"n": near},
@@ -331,6 +345,7 @@ CONDITIONS = ["@include(if: $yes)", "@include(if: $no)", "@skip(if: $yes)", "@sk
 class Generator:
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
+        self.triage = random.Random(seed + 1)
         self.aliases = 0
 
     def decorate(self, selection: str) -> str:
@@ -379,6 +394,18 @@ class Generator:
             args.append(rng.choice(["statuses: [OPEN, PARTLY_PLEDGED]", "statuses: [PLEDGED, OPEN]"]))
         if rng.random() < 0.15:
             args.append("after: $after")
+        if kind == "needs" and self.triage.random() < 0.3:  # its own generator: the other documents stay as they were
+            args.append(
+                self.triage.choice(
+                    [
+                        "orderBy: URGENCY",
+                        "orderBy: DISTANCE",
+                        "urgencies: [HIGH, CRITICAL]",
+                        "orderBy: URGENCY, urgencies: [NORMAL, LOW]",
+                        "orderBy: $order",
+                    ]
+                )
+            )
         edge = [self.decorate(f) for f in rng.sample(["cursor", "distanceMeters", "__typename"], rng.randint(0, 3))]
         edge.append(self.decorate(f"node {self.node(kind, type_name)}"))
         parts = [self.decorate(f"edges {{ {' '.join(edge)} }}")]
@@ -407,7 +434,7 @@ class Generator:
         return f"query ({variables}) {{ {body} }}", None
 
 
-VARIABLE_TYPES = {"near": "GeoPointInput!", "first": "Int = 3", "cats": "[NeedCategory!]", "after": "String",
+VARIABLE_TYPES = {"near": "GeoPointInput!", "first": "Int = 3", "order": "NeedOrder! = URGENCY", "cats": "[NeedCategory!]", "after": "String",
                   "yes": "Boolean = true", "no": "Boolean! = false"}  # fmt: skip
 
 

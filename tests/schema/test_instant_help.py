@@ -105,3 +105,20 @@ def test_instant_help_is_for_urgent_needs_and_ends_when_no_donor_is_left(api: Ap
     assert consultation["errors"] == [] and consultation["helpRequest"]["status"] == "EXHAUSTED"
     assert someone_elses["errors"][0]["code"] == "NOT_FOUND"
     assert {(e["field"], e["code"]) for e in bad["errors"]} == {("near", "REQUIRED"), ("radiusMeters", "OUT_OF_RANGE")}
+
+
+def test_my_availability_shows_what_was_set_and_only_to_the_donor(api: Api) -> None:
+    donor = sign_up(api)
+    query = "{ myAvailability { available categories radiusMeters near { lat lon } } }"
+    assert api.data(query, token=donor)["myAvailability"] is None
+    answer = api.data(
+        AVAILABLE,
+        {"input": {"available": True, "categories": ["FOOD"], "near": _north(1), "radiusMeters": 2000}},
+        donor,
+    )["setAvailability"]
+    assert answer["errors"] == []
+    mine = api.data(query, token=donor)["myAvailability"]
+    assert mine == {"available": True, "categories": ["FOOD"], "radiusMeters": 2000.0, "near": _north(1)}
+    api.data(AVAILABLE, {"input": {"available": False}}, donor)
+    assert api.data(query, token=donor)["myAvailability"]["available"] is False
+    assert api.post(query)["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

@@ -56,3 +56,29 @@ def test_on_behalf_of_needs_a_name_and_a_valid_phone(api: Api) -> None:
         ("onBehalfOf.displayName", "REQUIRED"),
         ("onBehalfOf.phone", "INVALID"),
     }
+
+
+def test_the_filer_lists_what_they_filed_for_others_before_and_after_the_claim(api: Api) -> None:
+    operator = sign_up(api, "Tổng đài viên")
+    own = api.data(PLAIN_CREATE_NEED, {"input": need_input(title="Của tôi")}, operator)["createNeed"]["need"]
+    filed = [
+        api.data(CREATE_NEED, {"input": need_input(title=f"Cho {name}", category=category,
+                 onBehalfOf={"displayName": name, "phone": phone})}, operator)["createNeed"]
+        for name, phone, category in [("Bà Lan", "0977 111 222", "FOOD"), ("Ông Tư", "0977 111 333", "MEDICINE")]
+    ]  # fmt: skip
+    query = (
+        "{ myNeeds(first: 10, filedForOthers: true) { edges { node { title filedByMe onBehalfOf { displayName } } } } }"
+    )
+    ids = "{ myNeeds(first: 10, filedForOthers: true) { edges { node { id } } } }"
+    lan = api.data(SIGN_UP, {"input": {"displayName": "Lan", "phone": "0977111222", "password": "mật khẩu dài"}})
+    token = lan["signUp"]["token"]
+    claimed = api.data(CLAIM, {"input": {"needId": filed[0]["need"]["id"], "code": filed[0]["claimCode"]}}, token)
+
+    listed = [e["node"] for e in api.data(query, token=operator)["myNeeds"]["edges"]]
+    assert claimed["claimNeed"]["errors"] == []
+    assert listed == [
+        {"title": "Cho Ông Tư", "filedByMe": True, "onBehalfOf": {"displayName": "Ông Tư"}},
+        {"title": "Cho Bà Lan", "filedByMe": True, "onBehalfOf": {"displayName": "Bà Lan"}},
+    ]
+    assert own["id"] not in {e["node"]["id"] for e in api.data(ids, token=operator)["myNeeds"]["edges"]}
+    assert api.data(query, token=token)["myNeeds"]["edges"] == []  # the person filed nothing

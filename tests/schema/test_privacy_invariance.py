@@ -48,6 +48,14 @@ query ($near: GeoPointInput!, $radius: Float!, $first: Int!, $after: String, $ca
     pageInfo { hasNextPage endCursor }
   }
 }"""
+TRIAGE = """
+query ($near: GeoPointInput!, $radius: Float!, $first: Int!, $after: String, $categories: [NeedCategory!]) {
+  needs(near: $near, radiusMeters: $radius, first: $first, after: $after, categories: $categories, orderBy: URGENCY,
+        urgencies: [CRITICAL, HIGH, LOW]) {
+    edges { cursor distanceMeters node { id title urgency approximateLocation { lat lon } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
 OFFERS = """
 query ($near: GeoPointInput!, $radius: Float!, $first: Int!, $after: String) {
   offers(near: $near, radiusMeters: $radius, first: $first, after: $after) {
@@ -222,6 +230,12 @@ def run_world(settings: Settings, url: str, world: Scenario, reference: Scenario
                     transcript.append(
                         (f"needs {origin} {radius} {first}", _pages(api, NEEDS, "needs", who, origin, radius, first,
                                                                     categories))
+                    )  # fmt: skip
+                for radius in (60.0, 1200.0, *_exact_radii(origin, reference)):
+                    # Most urgent first: the order inside each urgency and the page ends are the cells' too.
+                    transcript.append(
+                        (f"triage {origin} {radius}", _pages(api, TRIAGE, "needs", rng.choice(viewers), origin, radius,
+                                                             2, None))
                     )  # fmt: skip
                 transcript.append(
                     (f"offers {origin}", _pages(api, OFFERS, "offers", rng.choice(viewers), origin, 2500.0, 2, None))

@@ -15,7 +15,7 @@ def test_contract_names_are_present() -> None:
     sdl = schema.as_str()
     for fragment in [
         "input GeoPointInput {\n  lat: Float!\n  lon: Float!\n}",
-        "needs(near: GeoPointInput!, radiusMeters: Float!, first: Int!, categories: [NeedCategory!] = null, statuses: [NeedStatus!] = null, after: String = null): NeedConnection!",
+        "needs(near: GeoPointInput!, radiusMeters: Float!, first: Int!, categories: [NeedCategory!] = null, statuses: [NeedStatus!] = null, after: String = null, urgencies: [Urgency!] = null, orderBy: NeedOrder! = DISTANCE): NeedConnection!",
         "createNeed(input: CreateNeedInput!): NeedPayload!",
         "pledge(input: PledgeInput!): PledgePayload!",
         "confirmDelivery(input: ConfirmDeliveryInput!): PledgePayload!",

@@ -1,0 +1,114 @@
+// Small helpers every part of the page shares: DOM building, feedback, payload errors, need badges.
+import { ApiError } from "./api.js";
+import * as i18n from "./i18n.js";
+import { t } from "./i18n.js";
+
+export const $ = (selector) => document.querySelector(selector);
+
+/** Build DOM from data (text is always set as text: user content can never become markup). */
+export function h(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "class") node.className = value;
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+// Live events can start several reloads of one list at once; only the newest may draw,
+// or an older answer (fetched before the latest message) would overwrite a newer one.
+const generations = {};
+export function startLoad(key) {
+  const mine = (generations[key] = (generations[key] || 0) + 1);
+  return () => generations[key] !== mine;
+}
+
+export function banner(text) {
+  const node = $("#banner");
+  node.textContent = text;
+  node.hidden = !text;
+  clearTimeout(banner.timer);
+  if (text) banner.timer = setTimeout(() => (node.hidden = true), 6000);
+}
+
+/** Show payload errors next to their fields (prefix-field-error), the rest in the form's error line. */
+export function showErrors(prefix, errors) {
+  for (const node of document.querySelectorAll(`[id^="${prefix}-"][id$="-error"]`)) node.textContent = "";
+  for (const input of document.querySelectorAll(`[id^="${prefix}-"][aria-invalid]`)) input.removeAttribute("aria-invalid");
+  const rest = [];
+  for (const error of errors) {
+    const slot = error.field && document.getElementById(`${prefix}-${error.field}-error`);
+    if (slot) {
+      slot.textContent = error.message;
+      const input = slot.previousElementSibling;
+      if (input && input.matches("input, textarea, select")) input.setAttribute("aria-invalid", "true");
+    } else rest.push(error.message);
+  }
+  const general = document.getElementById(`${prefix}-error`);
+  if (general) general.textContent = rest.join(" ");
+}
+
+export async function run(prefix, action) {
+  try {
+    return await action();
+  } catch (error) {
+    showErrors(prefix, error instanceof ApiError ? error.errors : [{ message: String(error.message || error) }]);
+    return null;
+  }
+}
+
+/** The payload's errors as one line in `slot` (an element), or true when there were none. */
+export function payloadOk(result, slot) {
+  const errors = result ? Object.values(result)[0].errors || [] : [{ message: "" }];
+  if (slot) slot.textContent = errors.map((e) => e.message).join(" ");
+  return result && !errors.length;
+}
+
+export const km = (m) => (m >= 1000 ? `${(m / 1000).toFixed(1)} km` : `${Math.round(m)} m`);
+export const URGENT = ["HIGH", "CRITICAL"];
+
+export function needMeta(node) {
+  return h("p", { class: "meta" },
+    h("span", {}, i18n.category(node.category)),
+    h("span", {}, `${t("needed")}: ${node.quantity} ${node.unit}`),
+    node.householdSize ? h("span", {}, `${node.householdSize} ${t("households")}`) : null,
+    node.quantityPledged ? h("span", {}, `${t("pledged")}: ${node.quantityPledged}`) : null,
+    node.quantityDelivered ? h("span", {}, `${t("delivered")}: ${node.quantityDelivered}`) : null,
+  );
+}
+
+export function badges(node) {
+  return h("span", { class: "badges" },
+    URGENT.includes(node.urgency) ? h("span", { class: `badge urgency-${node.urgency}` }, i18n.urgency(node.urgency)) : null, " ",
+    h("span", { class: `badge ${node.status}`, "data-status": node.status }, i18n.status(node.status)));
+}
+
+/** A pledge's badge: its own status words ("pledged"), never the need's ("fully pledged"). */
+export function pledgeBadge(status) {
+  return h("span", { class: `badge ${status === "PLEDGED" ? "PLEDGED_OK" : status}`, "data-status": status }, i18n.pledgeStatus(status));
+}
+
+export function verified(node) {
+  return node.verification ? h("p", { class: "verified" }, `✓ ${t("verifiedBy")} ${node.verification.area ? node.verification.area.name : ""}`) : null;
+}
+
+/** The place the person last used (a search, a need, a pick): where the page opens next time. */
+export const place = {
+  get() {
+    try { return JSON.parse(localStorage.getItem("aidmap.place")) || null; } catch { return null; }
+  },
+  set(point) { localStorage.setItem("aidmap.place", JSON.stringify({ lat: +point.lat, lon: +point.lon })); },
+};
+
+export function geolocate(onPoint) {
+  if (!navigator.geolocation) return banner(t("geoUnavailable"));
+  navigator.geolocation.getCurrentPosition(
+    (p) => onPoint({ lat: +p.coords.latitude.toFixed(6), lon: +p.coords.longitude.toFixed(6) }),
+    () => banner(t("geoUnavailable")), { timeout: 8000 });
+}
