@@ -50,9 +50,9 @@ _TEXTS: dict[tuple[str, str], dict[str, tuple[str, str]]] = {
     (K.NEED_EXPIRING, "requester"): {
         "vi": (
             "Bạn vẫn cần giúp?",
-            "Yêu cầu {category} của bạn hết hạn sau 1 ngày. Trả lời hoặc mở liên kết để gia hạn.",
+            "Yêu cầu {category} của bạn hết hạn sau 1 ngày. Mở liên kết để gia hạn.",
         ),
-        "en": ("Still need help?", "Your {category} request expires in a day. Reply or open the link to renew it."),
+        "en": ("Still need help?", "Your {category} request expires in a day. Open the link to renew it."),
     },
     (K.HELP_ASKED, "donor"): {
         "vi": ("Cần giúp ngay", "Có người gần bạn cần giúp ngay ({category}). Mở liên kết để nhận."),
