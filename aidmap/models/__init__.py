@@ -7,7 +7,7 @@ from aidmap.models.base import Base
 from aidmap.models.event import Event, EventKind
 from aidmap.models.help import DonorAvailability, HelpAsk, HelpRequest, HelpRequestStatus
 from aidmap.models.idempotency import IdempotencyKey
-from aidmap.models.identity import NeedClaimCode, SignInBackoff
+from aidmap.models.identity import KnownSignInPlace, NeedClaimCode, SignInBackoff
 from aidmap.models.location_read import LocationRead, PrivateField, ReadChannel
 from aidmap.models.message import Message
 from aidmap.models.need import Need, NeedCategory, NeedOrder, NeedReport, NeedStatus, Urgency
@@ -77,6 +77,7 @@ __all__ = [
     "PledgeStatus",
     "Role",
     "SignInBackoff",
+    "KnownSignInPlace",
     "Urgency",
     "NeedOrder",
     "VerifierArea",

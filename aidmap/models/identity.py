@@ -38,3 +38,15 @@ class SignInBackoff(Base):
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class KnownSignInPlace(Base):
+    """A (phone, client address) pair that signed in rightly before, keyed by an HMAC of both. A
+    sign-in from there is counted on its own key, like a device that holds a token: strangers
+    failing from elsewhere (or spraying an address) cannot lock a person out where they usually sign
+    in, from a new phone or after signing out."""
+
+    __tablename__ = "known_sign_in_places"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())

@@ -269,6 +269,10 @@ class SignInThrottle:
             return self._hash(kind, str(ipaddress.ip_network(f"{ip}/64", strict=False)))
         return self._hash(kind, str(ip))
 
+    def place_key(self, phone: str, address: str) -> str:
+        """The key of a phone at a client address (IPv6 by /64), as in known_sign_in_places."""
+        return self._hash("place", f"{phone}|{self.address_key(address, kind='place-address')}")
+
     def device_key(self, token: str) -> str:
         return self._hash("device", hash_token(token))
 
@@ -366,13 +370,18 @@ async def sign_in(
     invalid = Problems([Problem(None, "Phone number or password is wrong.", Code.INVALID_CREDENTIALS)])
     normalised = Checker().phone("phone", phone)
     keys: list[tuple[str, BackOff]]
-    if device is not None and device_token and normalised is not None and device.phone == normalised:
-        keys = [(throttle.device_key(device_token), throttle.per_phone)]
-    else:
-        keys = [(throttle.key_hash(normalised or phone.strip()), throttle.per_phone)]
-        if address:
-            keys.append((throttle.address_key(address), throttle.per_address))
+    place = throttle.place_key(normalised, address) if normalised is not None and address else None
     async with sessions() as session, session.begin():
+        known = place is not None and await _known_place(session, place)
+        if device is not None and device_token and normalised is not None and device.phone == normalised:
+            keys = [(throttle.device_key(device_token), throttle.per_phone)]
+        elif known:
+            assert place is not None
+            keys = [(place, throttle.per_phone)]  # where this phone signed in before: its own budget
+        else:
+            keys = [(throttle.key_hash(normalised or phone.strip()), throttle.per_phone)]
+            if address:
+                keys.append((throttle.address_key(address), throttle.per_address))
         await reserve_attempt(session, keys)
         account = None
         if normalised is not None:
@@ -398,7 +407,27 @@ async def sign_in(
         if hasher.check_needs_rehash(account.password_hash):
             account.password_hash = await hash_password(hash_profile, password)
         token = await _issue_token(session=session, account_id=account.id, ttl_days=ttl_days)
+        if place is not None:
+            await session.execute(_REMEMBER_PLACE, {"key": place})
     return account, token
+
+
+# A place is known for KNOWN_PLACE_DAYS after the last right sign-in from it.
+KNOWN_PLACE_DAYS = 90
+_REMEMBER_PLACE = text(
+    """
+    INSERT INTO known_sign_in_places (key_hash, seen_at) VALUES (:key, now())
+    ON CONFLICT (key_hash) DO UPDATE SET seen_at = now()
+    """
+)
+
+
+async def _known_place(session: AsyncSession, place: str) -> bool:
+    found = await session.execute(
+        text("SELECT 1 FROM known_sign_in_places WHERE key_hash = :key AND seen_at > now() - make_interval(days => :days)"),
+        {"key": place, "days": KNOWN_PLACE_DAYS},
+    )
+    return found.first() is not None
 
 
 async def sign_out(*, session: AsyncSession, token_hash: str) -> int:

@@ -98,3 +98,31 @@ def test_sign_up_refuses_passwords_that_are_easy_to_guess(api: Api, password: st
 def test_sign_up_accepts_passphrases(api: Api, password: str) -> None:
     payload = api.data(SIGN_UP, {"input": {"displayName": "Lan", "phone": new_phone(), "password": password}})
     assert payload["signUp"]["errors"] == [] and payload["signUp"]["token"]
+
+
+def test_a_stranger_keeping_a_phone_locked_does_not_lock_its_owner_out_where_they_signed_in_before(
+    live_server: LiveServer, db: psycopg.Connection[Any]
+) -> None:
+    """One wrong guess each time the lock ends keeps a phone locked for as long as the attacker
+    likes; the person, signed out or on a new phone, still signs in from a place (address, IPv6 by
+    /64) where they signed in rightly within 90 days. A new place and the attacker's stay locked."""
+    url, phone = live_server.url, "0900000079"
+    token = _sign_up(url, phone)
+    assert _sign_in(url, phone, PASSWORD, address="203.0.113.5")["token"]  # home, once
+    api_sign_out = "mutation { signOutEverywhere { revokedTokens } }"
+    from tests.schema.test_sign_in_throttle import _post
+
+    _post(url, api_sign_out, {}, token=token)
+    for i in range(5):  # the attacker, from elsewhere
+        assert _code(_sign_in(url, phone, f"attacker guess {i}", address="198.51.100.90")) == "INVALID_CREDENTIALS"
+    assert _code(_sign_in(url, phone, PASSWORD, address="198.51.100.90")) == "TOO_MANY_ATTEMPTS"
+    assert _code(_sign_in(url, phone, PASSWORD, address="198.51.100.91")) == "TOO_MANY_ATTEMPTS"  # a new place
+
+    at_home = _sign_in(url, phone, PASSWORD, address="203.0.113.5")
+    assert at_home["errors"] == [] and at_home["token"]
+    # A guesser at the person's home gets that place's own budget, no more.
+    home_guesses = [_code(_sign_in(url, phone, f"home guess {i}", address="203.0.113.5")) for i in range(6)]
+    assert home_guesses == ["INVALID_CREDENTIALS"] * 5 + ["TOO_MANY_ATTEMPTS"]
+    # The table keeps neither the phone nor the address.
+    rows = db.execute("SELECT key_hash FROM known_sign_in_places").fetchall()
+    assert rows and all("0900000079" not in r[0] and "203.0.113" not in r[0] for r in rows)
