@@ -18,6 +18,7 @@ import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -129,6 +130,13 @@ async def run(args: argparse.Namespace, url: str, server_pid: int, port: int) ->
               f"{(after - before) / args.subscribers:.1f} KiB per idle subscription")  # fmt: skip
 
         sent: dict[str, float] = {}
+        profiler = None
+        if args.profile:
+            # py-spy samples the server from outside (collapsed stacks, for flame graphs or grep).
+            seconds = int(args.needs / args.rate + 5)
+            profiler = subprocess.Popen([shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"),
+                                         "record", "-r", "200", "-d", str(seconds), "-p", str(server_pid),
+                                         "-f", "raw", "-o", args.profile], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         cpu_before = cpu_seconds(server_pid)
         client_cpu_before = time.process_time()
         interval = 1.0 / args.rate
@@ -141,9 +149,12 @@ async def run(args: argparse.Namespace, url: str, server_pid: int, port: int) ->
             response = await http.post(
                 "/graphql", json={"query": CREATE, "variables": variables}, headers={"Authorization": f"Bearer {token}"}
             )
-            assert response.json()["data"]["createNeed"]["errors"] == []
+            if response.status_code != 200 or response.json()["data"]["createNeed"]["errors"] != []:
+                raise SystemExit(f"createNeed failed: {response.status_code} {response.text[:300]}")
             await asyncio.sleep(max(0.0, sent[title] + interval - time.perf_counter()))
         await asyncio.sleep(5)  # the last deliveries
+        if profiler is not None:
+            profiler.wait()
 
         cpu_used = cpu_seconds(server_pid) - cpu_before
         client_cpu = time.process_time() - client_cpu_before
@@ -172,6 +183,7 @@ def main() -> int:
     parser.add_argument(
         "--no-share", action="store_true", help="execute each subscriber's selection separately (for comparison)"
     )
+    parser.add_argument("--profile", metavar="FILE", help="sample the server with py-spy while needs are created")
     args = parser.parse_args()
 
     base = Path(tempfile.mkdtemp(prefix="aidmap-fanout-"))
@@ -185,6 +197,8 @@ def main() -> int:
         upgrade(url)
         server, port = start_server(url, env={
             "AIDMAP_PASSWORD_HASH_PROFILE": "CHEAPEST", "AIDMAP_DB_POOL_SIZE": "20", "AIDMAP_MAX_OPEN_NEEDS_PER_CATEGORY": "100000",
+            # All subscribers come from one address, and 10,000 sockets reach the default connection cap.
+            "AIDMAP_MAX_CONNECTIONS_PER_IP": "0", "AIDMAP_MAX_CONNECTIONS": str(args.subscribers * 2 + 100),
             "AIDMAP_SHARE_EVENT_RESULTS": "0" if args.no_share else "1"})  # fmt: skip
         asyncio.run(run(args, url, server.pid, port))
     finally:
