@@ -552,6 +552,9 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
     async def metrics_page(request: Request) -> Response:
         fanout: FanOut = request.state.fanout
         metrics.subscriptions.set(fanout.open_subscriptions())
+        batches: LiveBatches = request.app.state.live_batches
+        metrics.live_batch.labels("direct").set(batches.direct_sends)
+        metrics.live_batch.labels("pushed").set(batches.pushed)
         try:
             metrics.event_lag.set(max(0, await latest_seq(request.state.reader) - fanout.last_seq))
         except Exception:  # the page must answer even while the database is down

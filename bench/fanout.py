@@ -167,6 +167,10 @@ async def run(args: argparse.Namespace, url: str, server_pid: int, port: int) ->
             f"server CPU: {cpu_used:.1f} s for {len(latencies)} deliveries, {cpu_used / max(1, len(latencies)) * 1e6:.0f} us each"
         )
         print(f"client CPU (this process, receiving): {client_cpu:.1f} s over the same span")
+        page = (await http.get("/metrics")).text
+        batch = {line.split('"')[1]: float(line.split()[-1]) for line in page.splitlines() if line.startswith("aidmap_live_batch_messages{")}
+        if batch:
+            print(f"live batch (one process's): {batch.get('direct', 0):.0f} written directly, {batch.get('pushed', 0):.0f} pushed to streams")
         print(
             f"commit -> received: p50 {percentile(latencies, 50):.1f} ms  p99 {percentile(latencies, 99):.1f} ms  max {max(latencies):.1f} ms"
         )
