@@ -43,16 +43,30 @@ SUBSCRIBE = """subscription ($near: GeoPointInput!) {
 CREATE = """mutation ($input: CreateNeedInput!) { createNeed(input: $input) { need { id } errors { code } } }"""
 
 
+def family(pid: int) -> list[int]:
+    """The server and its descendants (uvicorn's workers with --workers N)."""
+    pids = [pid]
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        pids.extend(family(int(child)))
+    return pids
+
+
 def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
+    total = 0
+    for member in family(pid):
+        for line in Path(f"/proc/{member}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU of the server and its workers (from /proc)."""
+    total = 0
+    for member in family(pid):
+        fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -125,7 +139,7 @@ async def run(args: argparse.Namespace, url: str, server_pid: int, port: int) ->
         await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), timeout=300)
         await asyncio.sleep(3)  # subscriptions registered server-side
         after = rss_kib(server_pid)
-        print(f"shared execution: {'off' if args.no_share else 'on'}")
+        print(f"shared execution: {'off' if args.no_share else 'on'}; live batch: {'off' if args.no_batch else 'on'}; workers: {args.workers}")
         print(f"subscribers: {args.subscribers}; server RSS {before / 1024:.0f} MiB -> {after / 1024:.0f} MiB; "
               f"{(after - before) / args.subscribers:.1f} KiB per idle subscription")  # fmt: skip
 
@@ -187,6 +201,8 @@ def main() -> int:
     parser.add_argument(
         "--no-share", action="store_true", help="execute each subscriber's selection separately (for comparison)"
     )
+    parser.add_argument("--workers", type=int, default=1, help="server processes (subscribers spread over them)")
+    parser.add_argument("--no-batch", action="store_true", help="each subscriber's stream sends its own events (before)")
     parser.add_argument("--profile", metavar="FILE", help="sample the server with py-spy while needs are created")
     args = parser.parse_args()
 
@@ -203,7 +219,8 @@ def main() -> int:
             "AIDMAP_PASSWORD_HASH_PROFILE": "CHEAPEST", "AIDMAP_DB_POOL_SIZE": "20", "AIDMAP_MAX_OPEN_NEEDS_PER_CATEGORY": "100000",
             # All subscribers come from one address, and 10,000 sockets reach the default connection cap.
             "AIDMAP_MAX_CONNECTIONS_PER_IP": "0", "AIDMAP_MAX_CONNECTIONS": str(args.subscribers * 2 + 100),
-            "AIDMAP_SHARE_EVENT_RESULTS": "0" if args.no_share else "1"})  # fmt: skip
+            "AIDMAP_SHARE_EVENT_RESULTS": "0" if args.no_share else "1",
+            "AIDMAP_LIVE_BATCH": "0" if args.no_batch else "1"}, args=("--workers", str(args.workers)))  # fmt: skip
         asyncio.run(run(args, url, server.pid, port))
     finally:
         if server is not None:
