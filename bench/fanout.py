@@ -139,7 +139,9 @@ async def run(args: argparse.Namespace, url: str, server_pid: int, port: int) ->
         await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), timeout=300)
         await asyncio.sleep(3)  # subscriptions registered server-side
         after = rss_kib(server_pid)
-        print(f"shared execution: {'off' if args.no_share else 'on'}; live batch: {'off' if args.no_batch else 'on'}; workers: {args.workers}")
+        print(
+            f"shared execution: {'off' if args.no_share else 'on'}; live batch: {'off' if args.no_batch else 'on'}; workers: {args.workers}"
+        )
         print(f"subscribers: {args.subscribers}; server RSS {before / 1024:.0f} MiB -> {after / 1024:.0f} MiB; "
               f"{(after - before) / args.subscribers:.1f} KiB per idle subscription")  # fmt: skip
 
@@ -182,9 +184,15 @@ async def run(args: argparse.Namespace, url: str, server_pid: int, port: int) ->
         )
         print(f"client CPU (this process, receiving): {client_cpu:.1f} s over the same span")
         page = (await http.get("/metrics")).text
-        batch = {line.split('"')[1]: float(line.split()[-1]) for line in page.splitlines() if line.startswith("aidmap_live_batch_messages{")}
+        batch = {
+            line.split('"')[1]: float(line.split()[-1])
+            for line in page.splitlines()
+            if line.startswith("aidmap_live_batch_messages{")
+        }
         if batch:
-            print(f"live batch (one process's): {batch.get('direct', 0):.0f} written directly, {batch.get('pushed', 0):.0f} pushed to streams")
+            print(
+                f"live batch (one process's): {batch.get('direct', 0):.0f} written directly, {batch.get('pushed', 0):.0f} pushed to streams"
+            )
         print(
             f"commit -> received: p50 {percentile(latencies, 50):.1f} ms  p99 {percentile(latencies, 99):.1f} ms  max {max(latencies):.1f} ms"
         )
@@ -202,7 +210,9 @@ def main() -> int:
         "--no-share", action="store_true", help="execute each subscriber's selection separately (for comparison)"
     )
     parser.add_argument("--workers", type=int, default=1, help="server processes (subscribers spread over them)")
-    parser.add_argument("--no-batch", action="store_true", help="each subscriber's stream sends its own events (before)")
+    parser.add_argument(
+        "--no-batch", action="store_true", help="each subscriber's stream sends its own events (before)"
+    )
     parser.add_argument("--profile", metavar="FILE", help="sample the server with py-spy while needs are created")
     args = parser.parse_args()
 

@@ -38,17 +38,22 @@ def test_each_viewer_gets_from_the_batch_exactly_the_bytes_of_the_ordinary_path(
     requester, donor, stranger = sign_up(api), sign_up(api), sign_up(api)
     viewers = {"anonymous": None, "stranger": stranger, "requester": requester, "donor": donor}
     near = {"lat": HANOI["lat"] + 0.004, "lon": HANOI["lon"]}
-    pairs = {name: (LiveClient(live_server.url, token), LiveClient(live_server.url, token)) for name, token in viewers.items()}
+    pairs = {
+        name: (LiveClient(live_server.url, token), LiveClient(live_server.url, token))
+        for name, token in viewers.items()
+    }
     try:
         for batched, ordinary in pairs.values():
             batched.subscribe(BATCHED, {"near": near})  # operation id "1" on both sockets
             ordinary.subscribe(ORDINARY, {"near": near})
         pairs["anonymous"][0].nothing_within(0.3)
         before = batches.direct_sends
-        need = create_need(api, requester, title="Gạo cho 4 người \"khẩn\"", quantity=5)
+        need = create_need(api, requester, title='Gạo cho 4 người "khẩn"', quantity=5)
         pledge(api, donor, need["id"], 1)
         assert api.data(CANCEL_NEED, {"input": {"needId": need["id"]}}, requester)["cancelNeed"]["errors"] == []
-        frames = {name: ([_raw_next(b) for _ in range(3)], [_raw_next(o) for _ in range(3)]) for name, (b, o) in pairs.items()}
+        frames = {
+            name: ([_raw_next(b) for _ in range(3)], [_raw_next(o) for _ in range(3)]) for name, (b, o) in pairs.items()
+        }
     finally:
         for batched, ordinary in pairs.values():
             batched.close()
@@ -87,7 +92,7 @@ def test_a_burst_of_events_arrives_complete_and_in_order(api: Api, live_server: 
     assert batches.direct_sends - before >= total
     for events in (got, mine):
         assert [e["need"]["title"] for e in events[: len(titles)]] == titles
-        assert [e["kind"] for e in events[len(titles):]] == ["CLOSED"] * len(needs[::3])
+        assert [e["kind"] for e in events[len(titles) :]] == ["CLOSED"] * len(needs[::3])
         cursors = [e["cursor"] for e in events]
         assert len(set(cursors)) == total
     # Cursors are opaque; the two streams carry the same events in the same order.
