@@ -75,6 +75,7 @@ from aidmap.schema.compiled import CompiledDocuments
 from aidmap.schema.context import Context, Loaders
 from aidmap.schema.ids import pk_of
 from aidmap.schema.limits import Limits
+from aidmap.schema.live_batch import LiveBatches
 from aidmap.schema.live_socket import AidmapTransportWSHandler
 from aidmap.schema.sharing import SharedResults
 from aidmap.settings import FRONTEND_DIR, Settings
@@ -510,6 +511,9 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         gc.freeze()
         snapshots = app.state.snapshots = Snapshots(reader)
         shared_results = app.state.shared_results = SharedResults(enabled=settings.share_event_results)
+        live_batches = app.state.live_batches = LiveBatches(snapshots)
+        if settings.live_batch:
+            fanout.batch = live_batches.submit
         access_log = app.state.access_log = AccessLog(reader)
         access_log.start()
         listener = Listener(url=database_url, reader=reader, fanout=fanout, poll_interval=settings.event_poll_seconds)
@@ -588,6 +592,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
             await expiry.stop()
             await listener.stop()
             await router.stop()
+            await live_batches.stop()
             await reader.close()
             await engine.dispose()
 
@@ -616,6 +621,9 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
     async def metrics_page(request: Request) -> Response:
         fanout: FanOut = request.state.fanout
         metrics.subscriptions.set(fanout.open_subscriptions())
+        batches: LiveBatches = request.app.state.live_batches
+        metrics.live_batch.labels("direct").set(batches.direct_sends)
+        metrics.live_batch.labels("pushed").set(batches.pushed)
         try:
             metrics.event_lag.set(max(0, await latest_seq(request.state.reader) - fanout.last_seq))
         except Exception:  # the page must answer even while the database is down

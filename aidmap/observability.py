@@ -99,6 +99,10 @@ class Metrics:
         self.event_lag = Gauge(
             "aidmap_event_lag_events", "Committed events this process has not fanned out yet", registry=self.registry
         )
+        self.live_batch = Gauge(
+            "aidmap_live_batch_messages", "needsNearby events since start: written by the live batch (direct) "
+            "or handed to the subscriber's own stream (pushed)", ["path"], registry=self.registry,
+        )  # fmt: skip
         self.webhook_failures = Counter(
             "aidmap_webhook_delivery_failures", "Webhook delivery attempts that failed", registry=self.registry
         )

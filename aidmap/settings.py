@@ -57,6 +57,9 @@ class Settings:
     help_timeout_seconds: float = 60.0
     # Execute a live event's selection once per process for all subscribers who asked the same.
     share_event_results: bool = True
+    # needsNearby events are written to every idle subscriber by one task, one message encoded per
+    # visibility class (schema/live_batch.py); off: each subscriber's stream sends its own.
+    live_batch: bool = True
     # Repeated plain nearby searches skip strawberry's per-request pipeline (schema/compiled.py).
     compiled_queries: bool = True
     # Development mode: introspection and the GraphQL explorer on (`make run` sets it).
@@ -237,6 +240,7 @@ class Settings:
             expiry_interval_seconds=float(env.get("AIDMAP_EXPIRY_INTERVAL_SECONDS", "60")),
             help_timeout_seconds=float(env.get("AIDMAP_HELP_TIMEOUT_SECONDS", "60")),
             share_event_results=_env_bool("AIDMAP_SHARE_EVENT_RESULTS", True),
+            live_batch=_env_bool("AIDMAP_LIVE_BATCH", True),
             compiled_queries=_env_bool("AIDMAP_COMPILED_QUERIES", True),
             dev=_env_bool("AIDMAP_DEV", False),
             require_verification=_env_bool("AIDMAP_REQUIRE_VERIFICATION", False),

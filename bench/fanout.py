@@ -18,6 +18,7 @@ import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -42,16 +43,30 @@ SUBSCRIBE = """subscription ($near: GeoPointInput!) {
 CREATE = """mutation ($input: CreateNeedInput!) { createNeed(input: $input) { need { id } errors { code } } }"""
 
 
+def family(pid: int) -> list[int]:
+    """The server and its descendants (uvicorn's workers with --workers N)."""
+    pids = [pid]
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        pids.extend(family(int(child)))
+    return pids
+
+
 def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
+    total = 0
+    for member in family(pid):
+        for line in Path(f"/proc/{member}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU of the server and its workers (from /proc)."""
+    total = 0
+    for member in family(pid):
+        fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -124,11 +139,20 @@ async def run(args: argparse.Namespace, url: str, server_pid: int, port: int) ->
         await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), timeout=300)
         await asyncio.sleep(3)  # subscriptions registered server-side
         after = rss_kib(server_pid)
-        print(f"shared execution: {'off' if args.no_share else 'on'}")
+        print(
+            f"shared execution: {'off' if args.no_share else 'on'}; live batch: {'off' if args.no_batch else 'on'}; workers: {args.workers}"
+        )
         print(f"subscribers: {args.subscribers}; server RSS {before / 1024:.0f} MiB -> {after / 1024:.0f} MiB; "
               f"{(after - before) / args.subscribers:.1f} KiB per idle subscription")  # fmt: skip
 
         sent: dict[str, float] = {}
+        profiler = None
+        if args.profile:
+            # py-spy samples the server from outside (collapsed stacks, for flame graphs or grep).
+            seconds = int(args.needs / args.rate + 5)
+            profiler = subprocess.Popen([shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"),
+                                         "record", "-r", "200", "-d", str(seconds), "-p", str(server_pid),
+                                         "-f", "raw", "-o", args.profile], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         cpu_before = cpu_seconds(server_pid)
         client_cpu_before = time.process_time()
         interval = 1.0 / args.rate
@@ -141,9 +165,12 @@ async def run(args: argparse.Namespace, url: str, server_pid: int, port: int) ->
             response = await http.post(
                 "/graphql", json={"query": CREATE, "variables": variables}, headers={"Authorization": f"Bearer {token}"}
             )
-            assert response.json()["data"]["createNeed"]["errors"] == []
+            if response.status_code != 200 or response.json()["data"]["createNeed"]["errors"] != []:
+                raise SystemExit(f"createNeed failed: {response.status_code} {response.text[:300]}")
             await asyncio.sleep(max(0.0, sent[title] + interval - time.perf_counter()))
         await asyncio.sleep(5)  # the last deliveries
+        if profiler is not None:
+            profiler.wait()
 
         cpu_used = cpu_seconds(server_pid) - cpu_before
         client_cpu = time.process_time() - client_cpu_before
@@ -156,6 +183,16 @@ async def run(args: argparse.Namespace, url: str, server_pid: int, port: int) ->
             f"server CPU: {cpu_used:.1f} s for {len(latencies)} deliveries, {cpu_used / max(1, len(latencies)) * 1e6:.0f} us each"
         )
         print(f"client CPU (this process, receiving): {client_cpu:.1f} s over the same span")
+        page = (await http.get("/metrics")).text
+        batch = {
+            line.split('"')[1]: float(line.split()[-1])
+            for line in page.splitlines()
+            if line.startswith("aidmap_live_batch_messages{")
+        }
+        if batch:
+            print(
+                f"live batch (one process's): {batch.get('direct', 0):.0f} written directly, {batch.get('pushed', 0):.0f} pushed to streams"
+            )
         print(
             f"commit -> received: p50 {percentile(latencies, 50):.1f} ms  p99 {percentile(latencies, 99):.1f} ms  max {max(latencies):.1f} ms"
         )
@@ -172,6 +209,11 @@ def main() -> int:
     parser.add_argument(
         "--no-share", action="store_true", help="execute each subscriber's selection separately (for comparison)"
     )
+    parser.add_argument("--workers", type=int, default=1, help="server processes (subscribers spread over them)")
+    parser.add_argument(
+        "--no-batch", action="store_true", help="each subscriber's stream sends its own events (before)"
+    )
+    parser.add_argument("--profile", metavar="FILE", help="sample the server with py-spy while needs are created")
     args = parser.parse_args()
 
     base = Path(tempfile.mkdtemp(prefix="aidmap-fanout-"))
@@ -185,7 +227,10 @@ def main() -> int:
         upgrade(url)
         server, port = start_server(url, env={
             "AIDMAP_PASSWORD_HASH_PROFILE": "CHEAPEST", "AIDMAP_DB_POOL_SIZE": "20", "AIDMAP_MAX_OPEN_NEEDS_PER_CATEGORY": "100000",
-            "AIDMAP_SHARE_EVENT_RESULTS": "0" if args.no_share else "1"})  # fmt: skip
+            # All subscribers come from one address, and 10,000 sockets reach the default connection cap.
+            "AIDMAP_MAX_CONNECTIONS_PER_IP": "0", "AIDMAP_MAX_CONNECTIONS": str(args.subscribers * 2 + 100),
+            "AIDMAP_SHARE_EVENT_RESULTS": "0" if args.no_share else "1",
+            "AIDMAP_LIVE_BATCH": "0" if args.no_batch else "1"}, args=("--workers", str(args.workers)))  # fmt: skip
         asyncio.run(run(args, url, server.pid, port))
     finally:
         if server is not None:

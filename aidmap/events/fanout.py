@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from aidmap.fairness.reach import capped
 from aidmap.geo.distance import haversine_m
@@ -77,6 +78,17 @@ class Subscription:
     queue: deque[LiveEvent] = field(default_factory=deque)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     overflowed: bool = False
+    # Set by a consumer that can be sent an event without being woken (schema/live_batch.py): such
+    # subscriptions go to the fan-out's batch sink, which writes to them or pushes, in event order.
+    direct: Any = None
+    # True while the consumer waits in next() with nothing queued: everything before was handled.
+    waiting: bool = False
+    closed: bool = False
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued or in hand: an event written to it now comes after all earlier ones."""
+        return self.waiting and not self.queue and not self.overflowed and not self.closed
 
     def push(self, event: LiveEvent) -> None:
         if len(self.queue) >= self.limit:
@@ -91,7 +103,11 @@ class Subscription:
             if self.overflowed:
                 raise SlowSubscriber
             self.ready.clear()
-            await self.ready.wait()
+            self.waiting = True
+            try:
+                await self.ready.wait()
+            finally:
+                self.waiting = False
         if self.overflowed:
             raise SlowSubscriber
         return self.queue.popleft()
@@ -137,12 +153,15 @@ class FanOut:
         self._activity_owner: dict[int, int] = {}
         # In-process state kept current by the stream (the live match index), called before subscribers.
         self.sinks: list[Callable[[LiveEvent], None]] = []
+        # Takes each event with its matching subscriptions that have `direct` set (schema/live_batch.py);
+        # without one, they are pushed like the others.
+        self.batch: Callable[[LiveEvent, list[Subscription]], None] | None = None
 
     def open_subscriptions(self) -> int:
         return len(self._area_subs) + len(self._activity_owner)
 
-    def subscribe_area(self, topic: Topic, area: AreaFilter) -> Subscription:
-        sub = Subscription(ident=next(self._ids), limit=self.queue_limit)
+    def subscribe_area(self, topic: Topic, area: AreaFilter, *, direct: Any = None) -> Subscription:
+        sub = Subscription(ident=next(self._ids), limit=self.queue_limit, direct=direct)
         self._area_subs[sub.ident] = (topic, area, sub)
         self._areas[topic].insert(sub.ident, circle_box(area.lon, area.lat, area.radius_m))
         return sub
@@ -154,6 +173,7 @@ class FanOut:
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
+        sub.closed = True
         area = self._area_subs.pop(sub.ident, None)
         if area is not None:
             self._areas[area[0]].delete(sub.ident)
@@ -176,6 +196,7 @@ class FanOut:
         topic = event.topic()
         if topic is not None:
             assert event.lon is not None and event.lat is not None
+            batch = []
             extra = event.radius_m if topic is Topic.NEEDS else None
             # A waiting need reaches circles whose box is up to `extra` away.
             found = (
@@ -186,7 +207,12 @@ class FanOut:
             for ident in found:
                 _, area, sub = self._area_subs[ident]
                 if area.matches(event):
-                    sub.push(event)
+                    if sub.direct is not None and self.batch is not None:
+                        batch.append(sub)
+                    else:
+                        sub.push(event)
+            if batch:
+                self.batch(event, batch)  # type: ignore[misc]
         for account_id in event.audience:
             for sub in self._activity.get(account_id, ()):
                 sub.push(event)

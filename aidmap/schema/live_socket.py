@@ -13,12 +13,12 @@ top of the selection) takes strawberry's own path unchanged.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
+import orjson
 from graphql import FieldNode, GraphQLError, OperationType
 from graphql.execution import execute_subscription_event
 from graphql.execution.values import get_argument_values
@@ -31,8 +31,10 @@ from aidmap.resolvers.problems import UserInputError
 from aidmap.schema import AidmapSchema, ServiceUnavailable, checked_document, database_unavailable, should_mask_error
 from aidmap.schema.context import Context
 from aidmap.schema.inputs import GeoPointInput
-from aidmap.schema.sharing import _plan
+from aidmap.schema.live_batch import DirectDelivery
+from aidmap.schema.sharing import MessageTemplate, _plan
 from aidmap.schema.subscription import need_events, offer_events
+from aidmap.schema.ws_frames import SEND_TEXT_EXTENSION
 
 log = logging.getLogger(__name__)
 
@@ -141,26 +143,23 @@ class AidmapTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             raise
 
     async def _send_shared(self, operation: Operation[Context, None], event_executor: Any, payload: Any) -> bool:
-        """Send the event from JSON encoded once for everyone who asked the same; False if it cannot be shared."""
+        """Send the event from a message encoded once for everyone who asked the same; False if it cannot be shared."""
         shared_key = event_executor.shared_key()
         if shared_key is None or operation.completed:
             return False
         cache, plan, key = shared_key
-        body = cache.encoded.get(key)
-        if body is None:
+        if key in cache.encoded:
+            template = cache.encoded[key]
+        else:
             result = execute_subscription_event(event_executor)
             if is_awaitable(result):
                 result = await result
-            data = result.data
-            if result.errors or not isinstance(data, dict) or not isinstance(data.get(plan.root_key), dict):
-                return False
-            rest = {k: v for k, v in data[plan.root_key].items() if k not in plan.distance_keys}
-            body = json.dumps(rest, separators=(",", ":"), ensure_ascii=False)
-            cache.encoded[key] = body
-        distances = ",".join(f"{json.dumps(k)}:{json.dumps(payload.distance_meters)}" for k in plan.distance_keys)
-        event = ("{" + distances + ("," + body[1:] if body != "{}" else "}")) if distances else body
-        text = f'{{"id":{json.dumps(operation.id)},"type":"next","payload":{{"data":{{{json.dumps(plan.root_key)}:{event}}}}}}}'
-        await self.websocket.ws.send_text(text)  # type: ignore[attr-defined]
+            template = None if result.errors else MessageTemplate.of(plan, result.data)
+            cache.encoded[key] = template
+        if template is None:
+            return False
+        message = template.fill(orjson.dumps(operation.id), orjson.dumps(payload.distance_meters))
+        await self.websocket.ws.send_text(message.decode())  # type: ignore[attr-defined]
         return True
 
     def _prepare(self, operation: Operation[Context, None]) -> tuple[Any, AsyncGenerator[Any, None]] | None:
@@ -194,7 +193,24 @@ class AidmapTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         near = args["near"]
         if isinstance(near, dict):  # graphql-core coerces input objects to dicts; the streams take GeoPointInput
             near = GeoPointInput(lat=near["lat"], lon=near["lon"])
+        extra: dict[str, Any] = {}
+        if root.name.value == "needsNearby":
+            extra["direct"] = self._direct(operation, executor, near)
         stream = STREAMS[root.name.value](
-            self.context, near, args["radiusMeters"], args.get("categories"), args.get("after")
+            self.context, near, args["radiusMeters"], args.get("categories"), args.get("after"), **extra
         )
         return executor, stream
+
+    def _direct(self, operation: Operation[Context, None], executor: Any, near: GeoPointInput) -> DirectDelivery | None:
+        """What lets the live batch (schema/live_batch.py) send this operation's events itself, if it may."""
+        send_text = self.websocket.ws.scope.get("extensions", {}).get(SEND_TEXT_EXTENSION)  # type: ignore[attr-defined]
+        planned = executor.plan_key()
+        if send_text is None or planned is None:
+            return None
+        cache, plan, fixed = planned
+        if not plan.viewer_independent:
+            return None  # fields that depend on who asks: executed for each subscriber
+        return DirectDelivery(
+            ctx=self.context, near=near, executor=executor, operation=operation,
+            operation_id=orjson.dumps(operation.id), send_text=send_text, cache=cache, plan=plan, fixed=fixed,
+        )  # fmt: skip

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from graphql import ExecutionResult, FieldNode, OperationDefinitionNode, OperationType, VariableNode, visit
 from graphql.language import Visitor
 from graphql.pyutils import RefMap
@@ -99,8 +101,11 @@ class SharedResults:
         self.enabled = enabled
         self.executions = 0  # selections actually executed (for tests and bench/fanout.py)
         self.results: BoundedDict[tuple[Any, ...], asyncio.Future[ExecutionResult]] = BoundedDict(keep)
-        # The same results as JSON without the distance fields, encoded once (schema/live_socket.py).
-        self.encoded: BoundedDict[tuple[Any, ...], str] = BoundedDict(keep)
+        # The same results as graphql-transport-ws `next` messages with the operation id and distances
+        # left out, encoded once (schema/live_socket.py); None for a result that cannot be shared.
+        self.encoded: BoundedDict[tuple[Any, ...], MessageTemplate | None] = BoundedDict(keep)
+        # The live batch's (schema/live_batch.py): by event, document, variables and visibility class.
+        self.frames: BoundedDict[tuple[Any, ...], MessageTemplate | None] = BoundedDict(keep)
 
 
 def _plan(operation: OperationDefinitionNode, has_fragments: bool) -> SelectionPlan | None:
@@ -129,6 +134,46 @@ def _plan(operation: OperationDefinitionNode, has_fragments: bool) -> SelectionP
     )
 
 
+_ID_MARK = "\x00aidmap-operation-id\x00"
+_DISTANCE_MARK = "\x00aidmap-distance\x00"
+_MARKS = re.compile(rb'"\\u0000aidmap-(operation-id|distance)\\u0000"')
+
+
+@dataclass(frozen=True, slots=True)
+class MessageTemplate:
+    """A `next` message encoded once, with holes for the operation id and the distances.
+
+    Filled, it is byte for byte what the ordinary path sends (strawberry's `send_next` through the
+    app's orjson `encode_json`): the same keys in the same order, the same encoder."""
+
+    parts: tuple[bytes, ...]  # text between the holes
+    holes: tuple[bool, ...]  # per hole: True for the operation id, False for a distance
+
+    @classmethod
+    def of(cls, plan: SelectionPlan, data: Any) -> MessageTemplate | None:
+        if not isinstance(data, dict) or not isinstance(data.get(plan.root_key), dict) or len(data) != 1:
+            return None
+        event = dict(data[plan.root_key])
+        for key in plan.distance_keys:
+            event[key] = _DISTANCE_MARK
+        try:
+            encoded = orjson.dumps({"id": _ID_MARK, "type": "next", "payload": {"data": {plan.root_key: event}}})
+        except TypeError:
+            return None  # what orjson cannot encode takes the ordinary way (json.dumps)
+        holes = [m.group(1) == b"operation-id" for m in _MARKS.finditer(encoded)]
+        if holes.count(True) != 1 or holes.count(False) != len(plan.distance_keys):
+            return None  # a value of the need spelled like a mark: never guess
+        return cls(parts=tuple(_MARKS.split(encoded)[::2]), holes=tuple(holes))
+
+    def fill(self, operation_id: bytes, distance: bytes) -> bytes:
+        """The message for one subscriber (`operation_id`, `distance`: their JSON)."""
+        out = [self.parts[0]]
+        for is_id, part in zip(self.holes, self.parts[1:], strict=True):
+            out.append(operation_id if is_id else distance)
+            out.append(part)
+        return b"".join(out)
+
+
 def _patched(result: ExecutionResult, plan: SelectionPlan, distance: float) -> ExecutionResult:
     data = result.data
     if result.errors or not isinstance(data, dict) or not isinstance(data.get(plan.root_key), dict):
@@ -153,11 +198,10 @@ class SharingExecutionContext(PlainFieldsExecutionContext):
         executor._stream_usages = RefMap()
         return executor
 
-    def shared_key(self) -> tuple[SharedResults, SelectionPlan, tuple[Any, ...]] | None:
-        """(cache, plan, key) when this event's result can be shared, else None."""
-        share_key = getattr(self.root_value, "share_key", None)
+    def plan_key(self) -> tuple[SharedResults, SelectionPlan, tuple[Any, ...]] | None:
+        """(cache, plan, the part of the share key fixed for the subscription: document, variables, viewer)."""
         cache: SharedResults | None = getattr(self.context_value, "shared_results", None)
-        if share_key is None or cache is None or not cache.enabled:
+        if cache is None or not cache.enabled:
             return None
         operation = self.operation
         entry = _plans.get(id(operation))
@@ -178,7 +222,18 @@ class SharingExecutionContext(PlainFieldsExecutionContext):
         if not plan.viewer_independent:
             who = getattr(self.context_value, "principal", None)
             viewer = ("viewer", who.account_id, who.partner_id) if who is not None else ("viewer", None, None)
-        return cache, plan, (share_key, serial, tuple(used), viewer)
+        return cache, plan, (serial, tuple(used), viewer)
+
+    def shared_key(self) -> tuple[SharedResults, SelectionPlan, tuple[Any, ...]] | None:
+        """(cache, plan, key) when this event's result can be shared, else None."""
+        share_key = getattr(self.root_value, "share_key", None)
+        if share_key is None:
+            return None
+        planned = self.plan_key()
+        if planned is None:
+            return None
+        cache, plan, fixed = planned
+        return cache, plan, (share_key, *fixed)
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         shared_key = self.shared_key()

@@ -17,6 +17,7 @@ from strawberry.types import Info
 from aidmap import models
 from aidmap.events.fanout import AreaFilter, LiveEvent, SlowSubscriber, Topic
 from aidmap.events.fanout import Subscription as FanOutSubscription
+from aidmap.events.snapshots import NeedSnapshot
 from aidmap.events.store import REPLAY_LIMIT, activity_events_after, area_events_after
 from aidmap.fairness.reach import max_reach_m
 from aidmap.models.need import OPEN_STATUSES
@@ -89,6 +90,9 @@ class ActivityEvent:
     )
 
 
+_OPEN_STATUSES = tuple(s.value for s in OPEN_STATUSES)
+
+
 def _change_kind(event: LiveEvent, open_statuses: tuple[str, ...]) -> ChangeKind:
     if event.kind in (models.EventKind.NEED_CREATED, models.EventKind.OFFER_CREATED):
         return ChangeKind.CREATED
@@ -150,35 +154,45 @@ async def need_events(
     radius_meters: float,
     categories: list[NeedCategory] | None,  # type: ignore[valid-type]
     after: str | None,
+    *,
+    direct: object = None,
 ) -> AsyncGenerator[NeedEvent, None]:
-    """The needsNearby stream (also run directly by the lean websocket path, schema/live_socket.py)."""
+    """The needsNearby stream (also run directly by the lean websocket path, schema/live_socket.py,
+    which may pass `direct`: then live events it can send without this stream are not yielded here)."""
     ctx.require_scope(models.Scope.NEEDS_READ, "needsNearby")
     # Waiting needs reach the circle from farther away (kind WAITING, then their later changes).
     area = _area(near, radius_meters, categories, max_reach_m(ctx.settings))
-    sub = ctx.fanout.subscribe_area(Topic.NEEDS, area)
+    sub = ctx.fanout.subscribe_area(Topic.NEEDS, area, direct=direct)
     async for event in _events(ctx, sub, lambda seq: area_events_after(ctx.reader, Topic.NEEDS, area, seq), after):
         assert event.need_id is not None
         snapshot = await ctx.snapshots.need(event.seq, event.need_id)
         if snapshot is None:
             continue
-        who = ctx.principal
-        projection = snapshot.project(who)
-        if not projection.visible and event.kind is not models.EventKind.NEED_HIDDEN:
-            continue  # pending verification, under review or rejected: not for this subscriber
-        viewer_id = who.account_id
-        private = projection.private
-        view = Need.from_projection(projection, is_mine=viewer_id == snapshot.row.owner_id, via=models.ReadChannel.LIVE)
-        row = snapshot.row
-        distance = public_distance(near.lon, near.lat, row.cell_lon, row.cell_lat)
-        yield NeedEvent(
-            cursor=event_cursor(event.seq),
-            kind=_change_kind(event, tuple(s.value for s in OPEN_STATUSES)),
-            need=view,
-            distance_meters=distance,
-            # Whoever may see private fields gets an execution of their own, so their read is logged and
-            # never shared: a partner key acting for nobody has no account id, so the key names it too.
-            share_key=(event.seq, "need", (viewer_id, who.partner_id) if private else None, view.is_mine),
-        )
+        need_event = need_event_for(ctx, near, event, snapshot)
+        if need_event is not None:
+            yield need_event
+
+
+def need_event_for(ctx: Context, near: GeoPointInput, event: LiveEvent, snapshot: NeedSnapshot) -> NeedEvent | None:
+    """What this subscriber is sent for the event (None: nothing, the need is hidden from them)."""
+    who = ctx.principal
+    projection = snapshot.project(who)
+    if not projection.visible and event.kind is not models.EventKind.NEED_HIDDEN:
+        return None  # pending verification, under review or rejected: not for this subscriber
+    viewer_id = who.account_id
+    private = projection.private
+    view = Need.from_projection(projection, is_mine=viewer_id == snapshot.row.owner_id, via=models.ReadChannel.LIVE)
+    row = snapshot.row
+    distance = public_distance(near.lon, near.lat, row.cell_lon, row.cell_lat)
+    return NeedEvent(
+        cursor=event_cursor(event.seq),
+        kind=_change_kind(event, _OPEN_STATUSES),
+        need=view,
+        distance_meters=distance,
+        # Whoever may see private fields gets an execution of their own, so their read is logged and
+        # never shared: a partner key acting for nobody has no account id, so the key names it too.
+        share_key=(event.seq, "need", (viewer_id, who.partner_id) if private else None, view.is_mine),
+    )
 
 
 async def offer_events(

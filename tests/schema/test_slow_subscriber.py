@@ -18,7 +18,9 @@ NEEDS_NEARBY = "subscription { needsNearby(near: {lat: 21.0285, lon: 105.8542}, 
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, password_hash_profile="CHEAPEST", subscriber_queue_limit=3)
+    # The stream's own queue limit: the live batch would write a burst to a reading client directly
+    # (it queues only for a socket paused by flow control, which 20 small events do not reach).
+    return Settings(database_url=database_url, password_hash_profile="CHEAPEST", subscriber_queue_limit=3, live_batch=False)
 
 
 def test_a_burst_beyond_the_queue_limit_closes_the_subscriber_with_4008(
