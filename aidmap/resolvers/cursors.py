@@ -26,6 +26,17 @@ def _decode(cursor: str, kind: str) -> list[str]:
     return parts[1:]
 
 
+MAX_ID = 2**63 - 1  # ids and sequence numbers are PostgreSQL bigints
+
+
+def _number(text: str) -> int:
+    """A cursor's id or sequence number: plain ASCII digits within a bigint ("+1", "1_0", "٣" and
+    numbers past 2**63 - 1 are not cursors this server wrote), else INVALID."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 19 or int(text) > MAX_ID:
+        raise UserInputError("after", "The cursor is not valid.", Code.INVALID)
+    return int(text)
+
+
 def distance_cursor(row_id: int) -> str:
     # Only the id: the exact distance would reveal where a need is (see geo/privacy.py).
     return _encode(f"d|{row_id}|")
@@ -33,10 +44,7 @@ def distance_cursor(row_id: int) -> str:
 
 def parse_distance_cursor(cursor: str) -> int:
     row_id, _ = _decode(cursor, "d")
-    try:
-        return int(row_id)
-    except ValueError:
-        raise UserInputError("after", "The cursor is not valid.", Code.INVALID) from None
+    return _number(row_id)
 
 
 def urgency_cursor(row_id: int, urgency: str) -> str:
@@ -46,10 +54,7 @@ def urgency_cursor(row_id: int, urgency: str) -> str:
 
 def parse_urgency_cursor(cursor: str, levels: tuple[str, ...]) -> tuple[int, str]:
     row_id, level = _decode(cursor, "u")
-    try:
-        parsed = int(row_id)
-    except ValueError:
-        raise UserInputError("after", "The cursor is not valid.", Code.INVALID) from None
+    parsed = _number(row_id)
     if level not in levels:
         raise UserInputError("after", "The cursor is not valid.", Code.INVALID)
     return parsed, level
@@ -61,8 +66,9 @@ def created_cursor(created_at: datetime, row_id: int) -> str:
 
 def parse_created_cursor(cursor: str) -> tuple[datetime, int]:
     created, row_id = _decode(cursor, "c")
+    number = _number(row_id)
     try:
-        return datetime.fromisoformat(created), int(row_id)
+        return datetime.fromisoformat(created), number
     except ValueError:
         raise UserInputError("after", "The cursor is not valid.", Code.INVALID) from None
 
@@ -78,7 +84,4 @@ def event_cursor(seq: int) -> str:
 
 def parse_event_cursor(cursor: str) -> int:
     seq, _ = _decode(cursor, "e")
-    try:
-        return int(seq)
-    except ValueError:
-        raise UserInputError("after", "The cursor is not valid.", Code.INVALID) from None
+    return _number(seq)
