@@ -457,7 +457,9 @@ async def unverify_revoked(*, session: AsyncSession, require_verification: bool)
 
     revoked = {
         row.id: set(row.revoked)
-        for row in await session.execute(text("SELECT id, revoked FROM trusted_deployments WHERE cardinality(revoked) > 0"))
+        for row in await session.execute(
+            text("SELECT id, revoked FROM trusted_deployments WHERE cardinality(revoked) > 0")
+        )
     }
     if not revoked:
         return {}
@@ -487,7 +489,8 @@ async def unverify_revoked(*, session: AsyncSession, require_verification: bool)
         need.updated_at = utcnow()
         await session.flush()
         await session.refresh(need)
-        await emit(session=session, kind=kind, need=need, audience=await active_donors(session=session, need_id=need.id))
+        donors = await active_donors(session=session, need_id=need.id)
+        await emit(session=session, kind=kind, need=need, audience=donors)
         counts[row.attested_by_id] = counts.get(row.attested_by_id, 0) + 1
     return counts
 
@@ -532,10 +535,11 @@ def trust_refresh(*, url: str, timeout: float = 10.0, require_verification: bool
         ids = dict(conn.execute("SELECT name, id FROM trusted_deployments").fetchall())
     # Also from what was cached when a deployment could not be reached: a revocation seen once holds.
     unverified = asyncio.run(_unverify_revoked_at(url, require_verification))
-    return [
-        (name, f"{outcome}, {n} need{'s' if n != 1 else ''} unverified" if (n := unverified.get(ids.get(name), 0)) else outcome)
-        for name, outcome in outcomes
-    ]
+    reported = []
+    for name, outcome in outcomes:
+        n = unverified.get(ids.get(name, 0), 0)
+        reported.append((name, f"{outcome}, {n} need{'s' if n != 1 else ''} unverified" if n else outcome))
+    return reported
 
 
 def trust_remove(*, url: str, name: str) -> bool:

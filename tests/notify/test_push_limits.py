@@ -11,7 +11,7 @@ import psycopg
 from aidmap.notify.push import new_vapid_pair
 from tests.factories import create_need, pledge, sign_up
 from tests.notify.conftest import Gateway, PushService, wait_until
-from tests.notify.test_notifications import SUBSCRIBE, _browser, _b64, _fast, _subscribe
+from tests.notify.test_notifications import SUBSCRIBE, _b64, _browser, _fast, _subscribe
 
 
 def _endpoints(db: psycopg.Connection[Any]) -> list[str]:
