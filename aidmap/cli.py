@@ -352,7 +352,8 @@ def _trust(settings: Settings, args: argparse.Namespace) -> int:
                 name, keys, revoked = attestations.trust_add(url=url, jwks_url=args.jwks, name=args.name)
                 print(f"trusting {name}: {keys} keys, {revoked} revoked attestations (cached; `aidmap trust refresh` updates)")
             elif args.action == "refresh":
-                for name, outcome in attestations.trust_refresh(url=url):
+                refreshed = attestations.trust_refresh(url=url, require_verification=settings.require_verification)
+                for name, outcome in refreshed:
                     print(f"{name}\t{outcome}")
             elif args.action == "remove":
                 if not args.name or not attestations.trust_remove(url=url, name=args.name):

@@ -123,6 +123,8 @@ class Settings:
     vapid_private_key: str = ""
     vapid_subject: str = "mailto:operations@aidmap.invalid"
     push_allow_private: bool = False
+    # Push subscriptions kept per account; a new one past this evicts the oldest.
+    max_push_subscriptions: int = 5
     # Requests per minute per client IP (requests with a partner key count against the key's own limit).
     rate_limit_per_ip: int = 600
     # Requests per minute per signed-in account (besides its address's limit), shared by all processes.
@@ -280,6 +282,7 @@ class Settings:
             vapid_private_key=env.get("AIDMAP_VAPID_PRIVATE_KEY", "").strip(),
             vapid_subject=env.get("AIDMAP_VAPID_SUBJECT", "mailto:operations@aidmap.invalid"),
             push_allow_private=_env_bool("AIDMAP_PUSH_ALLOW_PRIVATE", False),
+            max_push_subscriptions=max(1, int(env.get("AIDMAP_MAX_PUSH_SUBSCRIPTIONS", "5"))),
             allowed_origins=tuple(o.strip() for o in env.get("AIDMAP_ALLOWED_ORIGINS", "").split(",") if o.strip()),
             max_query_depth=int(env.get("AIDMAP_MAX_QUERY_DEPTH", "10")),
             max_aliases=int(env.get("AIDMAP_MAX_ALIASES", "30")),

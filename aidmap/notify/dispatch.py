@@ -19,6 +19,7 @@ Two steps, in every process (`notify_job`):
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import functools
 import logging
@@ -337,8 +338,15 @@ async def _charge_sms(session: AsyncSession, head: Any, policy: NotifyPolicy, ou
     return None
 
 
+# Pushes have threads of their own, apart from the webhooks' (aidmap/resolvers/webhooks.py
+# _HTTP_THREADS): push endpoints are URLs any signed-up person hands us, so tarpits among them must
+# not delay a partner's webhooks. A lane sends one push at a time: a person holds at most one thread
+# per lane (two: their urgent lane), up to the push deadline.
+_PUSH_THREADS = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="aidmap-push")
+
+
 async def _send_push(head: Any, policy: NotifyPolicy) -> tuple[int | None, str | None]:
-    from aidmap.resolvers.webhooks import _HTTP_THREADS, _post
+    from aidmap.resolvers.webhooks import _post
 
     request = webpush.build(
         {"kind": head.kind, "eventId": f"evt_{head.event_seq}", "notificationId": head.id, "title": head.title,
@@ -350,7 +358,7 @@ async def _send_push(head: Any, policy: NotifyPolicy) -> tuple[int | None, str |
         _post, request.url, request.body, request.headers,
         allow_private=policy.allow_private, deadline_s=policy.push_deadline_s,
     )  # fmt: skip
-    return await asyncio.get_running_loop().run_in_executor(_HTTP_THREADS, post)
+    return await asyncio.get_running_loop().run_in_executor(_PUSH_THREADS, post)
 
 
 async def deliver_lane(
@@ -400,9 +408,14 @@ async def deliver_lane(
                 failed = result if isinstance(result, SmsFailed) else None
                 status = failed.status if failed else 201
                 error, transient = (failed.reason, failed.transient) if failed else (None, False)
+                refused = False
             else:
+                from aidmap.resolvers.webhooks import REFUSED
+
                 status, error = await _send_push(head, policy)
-                transient = status is None or status == 429 or (status is not None and status >= 500)
+                # An address inside the network stays refused: no retry (which would hold the lane).
+                refused = status is None and (error or "").startswith(REFUSED)
+                transient = not refused and (status is None or status == 429 or status >= 500)
                 if status is not None and 200 <= status < 300:
                     error = None
                 elif error is None:
@@ -431,8 +444,9 @@ async def deliver_lane(
                     session, head.id, status=NotificationStatus.FAILED.value, attempts=attempts,
                     last_status_code=status, reason=(error or "")[:300],
                 )  # fmt: skip
-                if channel == Channel.PUSH and status in (404, 410) and head.subscription_id is not None:
-                    # The browser unsubscribed (or the subscription expired): forget it.
+                if channel == Channel.PUSH and (refused or status in (404, 410)) and head.subscription_id is not None:
+                    # The browser unsubscribed (or the subscription expired), or the endpoint is inside
+                    # this network: forget it.
                     await session.execute(
                         text("DELETE FROM push_subscriptions WHERE id = :id"), {"id": head.subscription_id}
                     )

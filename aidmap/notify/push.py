@@ -9,8 +9,10 @@ a push endpoint is a URL a browser handed us, as untrusted as a partner's webhoo
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import os
+import socket
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -97,7 +99,28 @@ def endpoint_problem(endpoint: str, *, allow_private: bool) -> str | None:
         return "Give the push subscription's https endpoint."
     if parts.scheme == "http" and not allow_private:
         return "Give the push subscription's https endpoint."
+    if not allow_private and _literal_inside_network(parts.hostname):
+        return INSIDE_NETWORK
     return None
+
+
+INSIDE_NETWORK = "Push endpoints must reach the public internet, not addresses inside this network."
+
+
+def _literal_inside_network(host: str) -> bool:
+    """The host is an IP literal (any form a resolver takes: 127.0.0.1, 0x7f000001, 2130706433, ::1)
+    inside the network. Names are checked when each push connects (webhooks' `_vetted_socket`)."""
+    from aidmap.resolvers.webhooks import _inside_network
+
+    try:
+        return _inside_network(str(ipaddress.ip_address(host.split("%", 1)[0])))
+    except ValueError:
+        pass
+    try:
+        packed = socket.inet_aton(host)  # the old numeric forms: hex, octal, fewer parts
+    except OSError:
+        return False
+    return _inside_network(socket.inet_ntoa(packed))
 
 
 def key_problem(p256dh: str, auth: str) -> str | None:

@@ -43,7 +43,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, OKPKey
 from joserfc.util import to_bytes
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.geo.privacy import snap_to_cell
@@ -445,9 +445,73 @@ def trust_add(*, url: str, jwks_url: str, name: str | None, timeout: float = 10.
     return label, len(jwks["keys"]), len(revoked)
 
 
-def trust_refresh(*, url: str, timeout: float = 10.0) -> list[tuple[str, str]]:
+async def unverify_revoked(*, session: AsyncSession, require_verification: bool) -> dict[int, int]:
+    """Needs verified by another deployment's attestation that it has since revoked (rejected there,
+    edited, or superseded) lose that verification, as an edit resets it here: the badge goes, a public
+    need goes back to the verifiers' queue if needs wait for verification (NEED_HIDDEN, so public
+    subscribers see it leave), else it stays (NEED_UPDATED). {deployment id: needs unverified}."""
+    from aidmap.events.outbox import emit
+    from aidmap.models import EventKind, Need, NeedStatus
+    from aidmap.models.need import ACTIVE_STATUSES
+    from aidmap.resolvers.needs import active_donors
+
+    revoked = {
+        row.id: set(row.revoked)
+        for row in await session.execute(
+            text("SELECT id, revoked FROM trusted_deployments WHERE cardinality(revoked) > 0")
+        )
+    }
+    if not revoked:
+        return {}
+    attested = await session.execute(
+        text(
+            "SELECT id, attested_by_id, received_attestation FROM needs "
+            "WHERE attested_by_id = ANY(:ids) AND received_attestation IS NOT NULL ORDER BY id"
+        ),
+        {"ids": sorted(revoked)},
+    )
+    counts: dict[int, int] = {}
+    for row in attested.all():
+        try:
+            jti = unverified_claims(row.received_attestation).get("jti")
+        except Problems:
+            continue  # checked when accepted; nothing to match against
+        if jti not in revoked[row.attested_by_id]:
+            continue
+        need = (await session.execute(select(Need).where(Need.id == row.id).with_for_update())).scalar_one()
+        if need.received_attestation != row.received_attestation:
+            continue  # verified again (here) meanwhile
+        need.verified_by_id, need.verified_at = None, None
+        need.attested_by_id, need.received_attestation = None, None
+        kind = EventKind.NEED_UPDATED
+        if require_verification and need.status in ACTIVE_STATUSES:
+            need.status, kind = NeedStatus.PENDING_VERIFICATION.value, EventKind.NEED_HIDDEN
+        need.updated_at = utcnow()
+        await session.flush()
+        await session.refresh(need)
+        donors = await active_donors(session=session, need_id=need.id)
+        await emit(session=session, kind=kind, need=need, audience=donors)
+        counts[row.attested_by_id] = counts.get(row.attested_by_id, 0) + 1
+    return counts
+
+
+async def _unverify_revoked_at(url: str, require_verification: bool) -> dict[int, int]:
+    from aidmap.db.engine import make_engine, make_sessionmaker
+
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            return await unverify_revoked(session=session, require_verification=require_verification)
+    finally:
+        await engine.dispose()
+
+
+def trust_refresh(*, url: str, timeout: float = 10.0, require_verification: bool = True) -> list[tuple[str, str]]:
     """Re-fetch every trusted deployment's JWKS and status list (from cron); (name, outcome) each.
-    A deployment that cannot be reached keeps what was cached."""
+    A deployment that cannot be reached keeps what was cached. Needs that came with an attestation
+    now revoked lose that verification (`unverify_revoked`)."""
+    import asyncio
+
     import psycopg
 
     from aidmap.db.reader import conninfo_from_url
@@ -468,7 +532,14 @@ def trust_refresh(*, url: str, timeout: float = 10.0) -> list[tuple[str, str]]:
                 (json.dumps(jwks), revoked, name),
             )
             outcomes.append((name, f"{len(jwks['keys'])} keys, {len(revoked)} revoked"))
-    return outcomes
+        ids = dict(conn.execute("SELECT name, id FROM trusted_deployments").fetchall())
+    # Also from what was cached when a deployment could not be reached: a revocation seen once holds.
+    unverified = asyncio.run(_unverify_revoked_at(url, require_verification))
+    reported = []
+    for name, outcome in outcomes:
+        n = unverified.get(ids.get(name, 0), 0)
+        reported.append((name, f"{outcome}, {n} need{'s' if n != 1 else ''} unverified" if n else outcome))
+    return reported
 
 
 def trust_remove(*, url: str, name: str) -> bool:

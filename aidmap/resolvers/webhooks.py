@@ -99,6 +99,9 @@ def _refuse_private(url: str) -> str | None:
     return None
 
 
+REFUSED = "refused: "  # how `_post` words an address inside the network (no retry can change that)
+
+
 class AddressRefused(OSError):
     pass
 
@@ -112,7 +115,7 @@ def _vetted_socket(host: str, port: int, timeout: float | None, allow_private: b
     """
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     if not allow_private and any(_inside_network(info[4][0]) for info in infos):
-        raise AddressRefused(f"refused: {host} resolves to an address inside this network")
+        raise AddressRefused(f"{REFUSED}{host} resolves to an address inside this network")
     failure: OSError = OSError(f"{host} has no address")
     for family, kind, proto, _, address in infos:
         sock = socket.socket(family, kind, proto)

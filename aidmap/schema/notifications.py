@@ -8,7 +8,7 @@ from enum import Enum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import strawberry
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from strawberry.types import Info
 
@@ -264,15 +264,31 @@ class NotificationMutation:
             problems.append(Problem("p256dh", reason, Code.INVALID))
         if problems:
             return PushSubscriptionPayload(subscribed=False, errors=to_errors(NotificationError, problems))
+        account_id = ctx.viewer.account_id
         async with ctx.sessions() as session, session.begin():
+            # The account's row lock serialises its subscribes, so racing ones never pass the cap.
+            await session.execute(select(models.Account.id).where(models.Account.id == account_id).with_for_update())
             statement = insert(models.PushSubscription).values(
-                account_id=ctx.viewer.account_id, endpoint=input.endpoint, p256dh=input.p256dh, auth=input.auth
+                account_id=account_id, endpoint=input.endpoint, p256dh=input.p256dh, auth=input.auth
             )
-            # A browser that subscribes again (or under another account) replaces its row.
+            # A browser that subscribes again (or under another account) replaces its row, as the newest.
             await session.execute(
                 statement.on_conflict_do_update(
                     index_elements=["endpoint"],
-                    set_={"account_id": ctx.viewer.account_id, "p256dh": input.p256dh, "auth": input.auth},
+                    set_={"account_id": account_id, "p256dh": input.p256dh, "auth": input.auth,
+                          "created_at": func.now()},
+                )
+            )  # fmt: skip
+            # At most max_push_subscriptions per account: each one is a push (and an HTTP call) per event.
+            kept = (
+                select(models.PushSubscription.id)
+                .where(models.PushSubscription.account_id == account_id)
+                .order_by(models.PushSubscription.created_at.desc(), models.PushSubscription.id.desc())
+                .limit(max(1, ctx.settings.max_push_subscriptions))
+            )
+            await session.execute(
+                delete(models.PushSubscription).where(
+                    models.PushSubscription.account_id == account_id, models.PushSubscription.id.not_in(kept)
                 )
             )
         return PushSubscriptionPayload(subscribed=True, errors=[])

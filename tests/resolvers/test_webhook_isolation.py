@@ -111,3 +111,18 @@ def test_a_trickling_endpoint_holds_only_itself(
     assert healthy_s < 8
     assert idle_in_transaction == (0,)
     assert error == ("no complete answer within 2 s",)
+
+
+def test_pushes_holding_every_push_thread_do_not_hold_webhooks(api: Api, database_url: str, receiver: Receiver) -> None:
+    from aidmap.notify import dispatch
+
+    # Tarpit push endpoints at their worst: every thread pushes may use is held.
+    release = threading.Event()
+    held = [dispatch._PUSH_THREADS.submit(release.wait, 60) for _ in range(dispatch._PUSH_THREADS._max_workers)]
+    try:
+        _hook(api, database_url, "Healthy partner", receiver.url)
+        create_need(api, sign_up(api), title="Huế", location=HUE)
+        _wait(lambda: len(receiver.accepted()) == 1, seconds=15)
+        assert not any(future.done() for future in held)  # still held while the webhook went out
+    finally:
+        release.set()

@@ -382,3 +382,45 @@ def test_trusting_a_url_that_is_not_a_jwks_fails_cleanly(
     assert _trust(monkeypatch, partner_side, "add", "--jwks", "http://127.0.0.1:9/keys") == 2
     assert "trust add:" in capsys.readouterr().err
     assert partner_side.db.execute("SELECT count(*) FROM trusted_deployments").fetchone() == (0,)
+
+
+def test_a_revoked_attestation_unverifies_the_need_it_came_with_on_refresh(
+    issuer: Deployment, partner_side: Deployment, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    revoke_id, token = _verified_need(issuer, title="Chăn bông")
+    kept_id, kept_token = _verified_need(issuer, title="Nước sạch")
+    assert _trust(monkeypatch, partner_side, "add", "--jwks", f"{issuer.url}/.well-known/jwks.json", "--name", "A") == 0
+    acting, _ = _partner_key(partner_side)
+    imported = {}
+    for title, attestation in (("Chăn bông", token), ("Nước sạch", kept_token)):
+        made = partner_side.data(
+            CREATE, {"input": {**need_input(location=LAKE, title=title), "attestation": attestation}}, **acting
+        )["createNeed"]
+        assert made["errors"] == [] and made["need"]["verification"]["attestedBy"] == "A"
+        imported[title] = made["need"]["id"]
+    before = partner_side.db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+    verifier = issuer.sign_up(f"0920{next(_phones):06d}", "VERIFIER", ("00070",))
+    assert issuer.data(REJECT, {"id": revoke_id}, **_bearer(verifier))["rejectNeed"]["errors"] == []
+    capsys.readouterr()
+    monkeypatch.setenv("AIDMAP_REQUIRE_VERIFICATION", "1")  # as B runs (partner_side)
+    assert _trust(monkeypatch, partner_side, "refresh") == 0
+    assert capsys.readouterr().out.strip() == "A\t1 keys, 1 revoked, 1 need unverified"
+    # The badge is gone and the need waits for B's own verifiers, like an edit that resets verification.
+    gone = partner_side.data(PUBLIC, {"id": imported["Chăn bông"]})["node"]
+    assert gone is None or gone["verification"] is None or gone["verification"]["attestedBy"] is None
+    rows = partner_side.db.execute(
+        "SELECT title, status, verified_at IS NULL, attested_by_id IS NULL, received_attestation IS NULL "
+        "FROM needs ORDER BY title"
+    ).fetchall()
+    assert rows == [("Chăn bông", "PENDING_VERIFICATION", True, True, True), ("Nước sạch", "OPEN", False, False, False)]
+    # An event, so live subscribers see it leave the public view.
+    events = partner_side.db.execute(
+        "SELECT e.kind, n.title FROM events e JOIN needs n ON n.id = e.need_id WHERE e.seq > %s", (before,)
+    ).fetchall()
+    assert events == [("NEED_HIDDEN", "Chăn bông")]
+    kept = partner_side.data(PUBLIC, {"id": imported["Nước sạch"]})["node"]["verification"]
+    assert kept["attestedBy"] == "A" and kept["attestation"] == kept_token
+    # A second refresh finds nothing more to do.
+    assert _trust(monkeypatch, partner_side, "refresh") == 0
+    assert capsys.readouterr().out.strip() == "A\t1 keys, 1 revoked"
+    assert issuer.data(PUBLIC, {"id": kept_id})["node"]["verification"]["attestation"] == kept_token
