@@ -115,3 +115,25 @@ def test_a_stranger_cannot_flood_a_phone_with_claim_codes(
     gateway.wait_for(2)
     api.data(ISSUE, {"id": filed["need"]["id"]}, stranger)  # a last try, to see that nothing more is texted
     assert [r["form"]["To"] for r in gateway.received] == ["+84987000222", "+84987000222"]
+
+
+def test_claim_code_texts_share_the_phones_daily_cap_and_the_code_is_still_returned(
+    make_api: Any, gateway: Gateway, db: psycopg.Connection[Any]
+) -> None:
+    api = make_api(**gateway.settings(), sms_per_person_per_day=2)
+    stranger = sign_up(api, "Kẻ lạ")
+    first = _file(api, stranger, "0987000222")
+    codes = [first["claimCode"]]
+    for _ in range(4):  # one a minute (moved back here), past the cap
+        db.execute("UPDATE need_claim_codes SET created_at = created_at - interval '61 seconds'")
+        renewed = api.data(ISSUE, {"id": first["need"]["id"]}, stranger)["issueClaimCode"]
+        assert renewed["errors"] == [] and renewed["claimCode"]
+        codes.append(renewed["claimCode"])
+    other = _file(api, stranger, "+84 987 000 222")  # another need, the same phone
+    assert other["errors"] == [] and other["claimCode"]
+    gateway.wait_for(2)
+    _file(api, stranger, "0955 000 009")  # another phone has its own cap: texted
+    wait_until(lambda: [r for r in gateway.received if r["form"]["To"] == "+84955000009"], what="the other text")
+    assert [r["form"]["To"] for r in gateway.received].count("+84987000222") == 2
+    assert codes[1][:4] in gateway.received[1]["form"]["Body"]
+    assert db.execute("SELECT count(*) FROM sms_charges").fetchone() == (3,)
