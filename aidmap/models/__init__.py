@@ -21,6 +21,7 @@ from aidmap.models.notification import (
     NotificationPreference,
     NotificationStatus,
     PushSubscription,
+    SmsCharge,
 )
 from aidmap.models.offer import Offer, OfferStatus
 from aidmap.models.partner import Partner, PartnerQuery, PersistedQuery, Scope
@@ -33,6 +34,7 @@ __all__ = [
     "Channel",
     "LiveSocket",
     "Notification",
+    "SmsCharge",
     "NotificationCursor",
     "NotificationKind",
     "NotificationLane",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, SmallInteger, Text, text
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, SmallInteger, String, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -75,6 +75,7 @@ class Notification(Base):
         Index("ix_notifications_pending", "lane", "event_seq", postgresql_where=text("status = 'PENDING'")),
         Index("ix_notifications_account", "account_id", "created_at"),
         Index("ix_notifications_charged", "recipient", "charged_at", postgresql_where=text("charged_at IS NOT NULL")),
+        Index("ix_notifications_phone", "phone_hash", "charged_at", postgresql_where=text("charged_at IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -103,6 +104,9 @@ class Notification(Base):
     )
     # SMS only: counted against the person's daily cap and the monthly budget from here on.
     charged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # SMS only, set with charged_at: an HMAC of the E.164 phone texted, the key of the daily cap (one
+    # phone, however many needs were filed for it or accounts use it; never the phone in clear).
+    phone_hash: Mapped[str | None] = mapped_column(String(64))
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = created_at_column()
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -135,3 +139,16 @@ class LiveSocket(Base):
     process: Mapped[str] = mapped_column(Text, primary_key=True)
     account_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     seen_at: Mapped[datetime] = created_at_column()
+
+
+class SmsCharge(Base):
+    """An SMS sent outside the notifications (a claim code: aidmap/notify/sms.py's SmsQueue), counted
+    against the phone's daily cap and the monthly budget like a notification's."""
+
+    __tablename__ = "sms_charges"
+    __table_args__ = (Index("ix_sms_charges_phone", "phone_hash", "charged_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    phone_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    purpose: Mapped[str] = mapped_column(Text, nullable=False)
+    charged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=text("now()"))

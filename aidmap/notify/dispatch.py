@@ -11,7 +11,7 @@ Two steps, in every process (`notify_job`):
    who has a websocket open: the socket has told them already (`live_sockets`).
 2. `deliver_lane`: a lane (a person's SMS, or their pushes; instant help for urgent needs has lanes of
    its own, so quiet hours never hold it behind a deferred message) is leased and its head sent, then
-   the next. Quiet hours defer the head to their end; the daily cap and the monthly budget skip it
+   the next. Quiet hours defer the head to their end; the daily cap (per phone, claim-code texts included) and the monthly budget skip it
    (SKIPPED, with the reason, in `myNotifications`); a transient failure (5xx, 429, no answer) is retried
    after a doubling delay and is FAILED after `notify_attempts`; any other refusal is FAILED at once.
 """
@@ -65,6 +65,8 @@ class NotifyPolicy:
     push_deadline_s: float = 15.0
     # A socket is taken as open while its process refreshed it this recently (it does every recheck).
     socket_fresh_s: float = 10.0
+    # Keys the HMAC of a phone, the daily cap's key (settings.phone_hash_key()).
+    phone_key: bytes = b""
 
 
 def policy_for(settings: Any) -> NotifyPolicy:
@@ -84,6 +86,7 @@ def policy_for(settings: Any) -> NotifyPolicy:
         allow_private=settings.push_allow_private,
         push_deadline_s=settings.webhook_timeout_seconds,
         socket_fresh_s=max(10.0, 3 * settings.socket_recheck_seconds),
+        phone_key=settings.phone_hash_key(),
     )
 
 
@@ -298,35 +301,48 @@ async def claim_due(*, sessions: async_sessionmaker[AsyncSession], busy: set[str
         return [row.lane for row in rows]
 
 
-async def _charge_sms(session: AsyncSession, head: Any, policy: NotifyPolicy, outcomes: Outcomes) -> str | None:
-    """Count this SMS against the person's day and the deployment's month, or say why it may not go.
-    Under one advisory lock, so processes racing at the edge never exceed either."""
+_TODAY = text(
+    """
+    SELECT (SELECT count(*) FROM notifications WHERE phone_hash = :p AND channel = 'SMS'
+            AND charged_at > now() - interval '24 hours' AND status <> 'FAILED')
+         + (SELECT count(*) FROM sms_charges WHERE phone_hash = :p AND charged_at > now() - interval '24 hours')
+    """
+)
+_MONTH = text(
+    """
+    SELECT (SELECT count(*) FROM notifications WHERE channel = 'SMS' AND status <> 'FAILED'
+            AND charged_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
+         + (SELECT count(*) FROM sms_charges
+            WHERE charged_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'),
+           to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM')
+    """
+)
+
+
+def phone_hash(phone_e164: str, policy: NotifyPolicy) -> str:
+    from aidmap.resolvers.duplicates import phone_hash as digest
+
+    return digest(phone_e164, policy.phone_key)
+
+
+async def _refusal(
+    session: AsyncSession, phone_e164: str, policy: NotifyPolicy, outcomes: Outcomes
+) -> tuple[str | None, str]:
+    """Why an SMS to this phone may not go now (its day's cap, the month's budget), or None; and the
+    phone's HMAC, the cap's key. Takes the lock that the caller's charge is written under, so
+    processes racing at the edge never exceed either."""
     await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SMS_LOCK})
-    today = (
-        await session.execute(
-            text(
-                "SELECT count(*) FROM notifications WHERE recipient = :r AND channel = 'SMS' "
-                "AND charged_at > now() - interval '24 hours' AND status <> 'FAILED'"
-            ),
-            {"r": head.recipient},
-        )
-    ).scalar_one()
+    key = phone_hash(phone_e164, policy)
+    # Per phone, not per need or account: a stranger filing needs for one number shares its cap.
+    today = (await session.execute(_TODAY, {"p": key})).scalar_one()
     if today >= policy.sms_per_day:
-        return f"daily SMS limit ({policy.sms_per_day}) reached"
+        return f"daily SMS limit ({policy.sms_per_day}) reached", key
     if policy.sms_monthly_budget > 0:
-        month = (
-            await session.execute(
-                text(
-                    "SELECT count(*), to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM') FROM notifications "
-                    "WHERE channel = 'SMS' AND status <> 'FAILED' "
-                    "AND charged_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
-                )
-            )
-        ).one()
+        month = (await session.execute(_MONTH)).one()
         used, label = int(month[0]), month[1]
         outcomes.budget_used(used / policy.sms_monthly_budget)
         if used >= policy.sms_monthly_budget:
-            return f"monthly SMS budget ({policy.sms_monthly_budget}) spent"
+            return f"monthly SMS budget ({policy.sms_monthly_budget}) spent", key
         if (used + 1) >= policy.budget_warn_ratio * policy.sms_monthly_budget and outcomes.warned_month != label:
             outcomes.warned_month = label
             log.warning(
@@ -334,8 +350,30 @@ async def _charge_sms(session: AsyncSession, head: Any, policy: NotifyPolicy, ou
                 used + 1, policy.sms_monthly_budget,
             )  # fmt: skip
         outcomes.budget_used((used + 1) / policy.sms_monthly_budget)
-    await _set(session, head.id, charged_at=datetime.now(UTC))
-    return None
+    return None, key
+
+
+async def _charge_sms(
+    session: AsyncSession, head: Any, phone: str, policy: NotifyPolicy, outcomes: Outcomes
+) -> str | None:
+    """Count this SMS against the phone's day and the deployment's month, or say why it may not go."""
+    refusal, key = await _refusal(session, phone, policy, outcomes)
+    if refusal is None:
+        await _set(session, head.id, charged_at=datetime.now(UTC), phone_hash=key)
+    return refusal
+
+
+async def charge_text(
+    session: AsyncSession, phone_e164: str, policy: NotifyPolicy, *, purpose: str, outcomes: Outcomes | None = None
+) -> str | None:
+    """The same caps for an SMS sent outside the notifications (a claim code): charged if it may go,
+    else why not. The caller commits, then sends."""
+    refusal, key = await _refusal(session, phone_e164, policy, outcomes or Outcomes())
+    if refusal is None:
+        await session.execute(
+            text("INSERT INTO sms_charges (phone_hash, purpose) VALUES (:p, :purpose)"), {"p": key, "purpose": purpose}
+        )
+    return refusal
 
 
 # Pushes have threads of their own, apart from the webhooks' (aidmap/resolvers/webhooks.py
@@ -395,7 +433,7 @@ async def deliver_lane(
                     if phone is None:
                         skip = "no phone"
                     elif head.charged_at is None:
-                        skip = await _charge_sms(session, head, policy, outcomes)
+                        skip = await _charge_sms(session, head, phone, policy, outcomes)
                 if skip is None and channel == Channel.PUSH and (head.endpoint is None or not policy.vapid_private_key):
                     skip = "no push subscription" if head.endpoint is None else "Web Push is not configured"
                 if skip is not None:

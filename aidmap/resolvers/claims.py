@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -42,6 +43,8 @@ CODE_DIGITS = 8
 CODE_TTL = timedelta(days=14)
 FAILURES_PER_LOCK = 5
 LOCK = timedelta(minutes=15)
+# issueClaimCode at most once a minute per need: each new code is also a text to the person's phone.
+REISSUE_EVERY = timedelta(minutes=1)
 MAX_FAILURES = 20
 _SEPARATORS = re.compile(r"[\s\-.]")
 _CODE = re.compile(rf"[0-9]{{{CODE_DIGITS}}}")
@@ -88,12 +91,13 @@ def _digest(key: bytes, need_id: int, code: str) -> str:
 async def issue(*, session: AsyncSession, need_id: int, key: bytes, now: datetime | None = None) -> str:
     """A new code for the need (any earlier one stops working); returned once, stored as a hash."""
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-    values = {"code_hash": _digest(key, need_id, code), "expires_at": (now or utcnow()) + CODE_TTL}
+    now = now or utcnow()
+    values = {"code_hash": _digest(key, need_id, code), "expires_at": now + CODE_TTL}
     statement = insert(NeedClaimCode).values(need_id=need_id, **values)
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[NeedClaimCode.need_id],
-            set_={**values, "failed_attempts": 0, "locked_until": None},
+            set_={**values, "failed_attempts": 0, "locked_until": None, "created_at": now},
         )
     )
     return code
@@ -118,6 +122,16 @@ async def check(*, session: AsyncSession, need: Need, code: str, key: bytes) -> 
         await session.flush()
         raise refused()
     await session.execute(delete(NeedClaimCode).where(NeedClaimCode.need_id == need.id))  # one-time
+
+
+async def reissue_wait(*, session: AsyncSession, need_id: int) -> int:
+    """Seconds until the need may have a new code (0: now), from when its current one was issued."""
+    issued = (
+        await session.execute(select(NeedClaimCode.created_at).where(NeedClaimCode.need_id == need_id))
+    ).scalar_one_or_none()
+    if issued is None:
+        return 0
+    return max(0, math.ceil((issued + REISSUE_EVERY - utcnow()).total_seconds()))
 
 
 def sms_text(*, code: str, need_ref: str, phone: str) -> str:

@@ -41,7 +41,7 @@ from aidmap.resolvers.cursors import check_page_size, distance_cursor, parse_urg
 from aidmap.resolvers.duplicates import phone_hash, possible_duplicate
 from aidmap.resolvers.nearby import Hit, Page, Rows, category_filter, check_search_area, nearest_rows, origin_point
 from aidmap.resolvers.paging import newest_first
-from aidmap.resolvers.problems import Code, Problems, UserInputError
+from aidmap.resolvers.problems import Code, Problem, Problems, UserInputError
 from aidmap.resolvers.validation import DEFAULT_NEED_TTL, MAX_HOUSEHOLD, Checker, utcnow
 
 MAX_TITLE = 120
@@ -405,6 +405,10 @@ async def new_claim_code(*, session: AsyncSession, viewer: Viewer, need_id: int,
         raise Problems.one("needId", "No need you filed for someone has this id.", Code.NOT_FOUND)
     if need.owner_id != need.filed_by_id:
         raise Problems.one("needId", "This need has been claimed already.", Code.INVALID_STATE)
+    wait = await claims.reissue_wait(session=session, need_id=need.id)  # under the need's row lock
+    if wait > 0:
+        message = f"A new claim code was issued less than a minute ago; try again in {wait} s."
+        raise Problems([Problem("needId", message, Code.TOO_MANY_ATTEMPTS, retry_after_seconds=wait)])
     return await claims.issue(session=session, need_id=need.id, key=code_key)
 
 

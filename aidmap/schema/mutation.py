@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -11,6 +12,7 @@ from strawberry.types import Info
 
 from aidmap import models
 from aidmap.fairness.reach import max_reach_m
+from aidmap.notify import dispatch
 from aidmap.resolvers import (
     accounts,
     claims,
@@ -83,6 +85,7 @@ from aidmap.schema.types import (
 )
 from aidmap.schema.webhooks import ImportMutation, WebhookMutation
 
+log = logging.getLogger(__name__)
 R = TypeVar("R")
 PARTNER_SIGN_IN = (
     "signIn does not take an API key: a partner app acts for the accounts it signed up with Aidmap-Act-As."
@@ -244,13 +247,26 @@ def _offer_fields(data: CreateOfferInput | UpdateOfferInput) -> OfferFields:
     )
 
 
-def _text_claim_code(ctx: Context, need_id: int, phone: str, code: str) -> None:
+async def _text_claim_code(ctx: Context, need_id: int, phone: str, code: str) -> None:
     """The claim code also goes to the person's phone through the configured SMS gateway (by default the
     log): queued once the transaction has committed, sent in the background, so the filer is answered
-    at once and has the code whatever becomes of the text."""
-    if ctx.sms is not None:
-        text = claims.sms_text(code=code, need_ref=to_global_id("Need", need_id), phone=phone)
-        ctx.sms.submit(phone, text, purpose="claim code")
+    at once and has the code whatever becomes of the text. It counts against the phone's daily cap
+    and the monthly budget, shared with notifications: past either the code is not texted (the filer
+    reads it to the person)."""
+    if ctx.sms is None:
+        return
+    policy = dispatch.policy_for(ctx.settings)
+    async with ctx.sessions() as session, session.begin():
+        refusal = await dispatch.charge_text(session, phone, policy, purpose="claim code", outcomes=_CLAIM_OUTCOMES)
+    if refusal is not None:
+        log.info("SMS claim code not sent: %s", refusal)
+        return
+    text = claims.sms_text(code=code, need_ref=to_global_id("Need", need_id), phone=phone)
+    ctx.sms.submit(phone, text, purpose="claim code")
+
+
+# Warns of the monthly budget once a month per process, as the notify job does.
+_CLAIM_OUTCOMES = dispatch.Outcomes()
 
 
 async def _need_payload(ctx: Context, row: models.Need | None, errors: list[NeedError]) -> NeedPayload:
@@ -434,7 +450,7 @@ class Mutation(WebhookMutation, ImportMutation, NotificationMutation):
         payload = await _need_payload(info.context, row, errors)
         payload.claim_code = codes[0] if codes and row is not None else None
         if payload.claim_code is not None and row is not None and row.beneficiary_phone:
-            _text_claim_code(ctx, row.id, row.beneficiary_phone, payload.claim_code)
+            await _text_claim_code(ctx, row.id, row.beneficiary_phone, payload.claim_code)
         return payload
 
     @strawberry.mutation
@@ -705,7 +721,7 @@ class Mutation(WebhookMutation, ImportMutation, NotificationMutation):
         if issued is None:
             return ClaimCodePayload(claim_code=None, errors=errors)
         code, need_id, phone = issued
-        _text_claim_code(info.context, need_id, phone, code)
+        await _text_claim_code(info.context, need_id, phone, code)
         return ClaimCodePayload(claim_code=code, errors=errors)
 
     @strawberry.mutation(description="Verifiers of the need's ward and admins: make a pending or reported need public.")

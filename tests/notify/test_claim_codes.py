@@ -14,7 +14,8 @@ from tests.factories import need_input, sign_up
 from tests.notify.conftest import Gateway, wait_until
 
 CREATE_NEED = PLAIN_CREATE_NEED.replace("createNeed(input: $input) {", "createNeed(input: $input) { claimCode", 1)
-ISSUE = "mutation ($id: ID!) { issueClaimCode(input: {needId: $id}) { claimCode errors { field code } } }"
+ISSUE = """mutation ($id: ID!) { issueClaimCode(input: {needId: $id}) {
+  claimCode errors { field code retryAfterSeconds } } }"""
 HA_NOI = {"lat": 21.028511, "lon": 105.854167}
 
 
@@ -24,7 +25,9 @@ def _file(api: Any, operator: str, phone: str, **extra: Any) -> dict[str, Any]:
     return filed["createNeed"]
 
 
-def test_the_code_is_texted_once_to_the_persons_phone(make_api: Any, gateway: Gateway) -> None:
+def test_the_code_is_texted_once_to_the_persons_phone(
+    make_api: Any, gateway: Gateway, db: psycopg.Connection[Any]
+) -> None:
     api = make_api(**gateway.settings())
     operator = sign_up(api, "Tổng đài")
     filed = _file(api, operator, "0955 000 001", contactPhone="0955000001", idempotencyKey="call-1")
@@ -33,6 +36,7 @@ def test_the_code_is_texted_once_to_the_persons_phone(make_api: Any, gateway: Ga
     # A retry of the same createNeed returns no code (use issueClaimCode) and texts nothing.
     retried = _file(api, operator, "0955 000 001", contactPhone="0955000001", idempotencyKey="call-1")
     assert retried["need"]["id"] == filed["need"]["id"] and retried["claimCode"] is None
+    db.execute("UPDATE need_claim_codes SET created_at = created_at - interval '61 seconds'")  # a minute later
     renewed = api.data(ISSUE, {"id": filed["need"]["id"]}, operator)["issueClaimCode"]
     assert renewed["errors"] == []
     received = gateway.wait_for(2)
@@ -84,3 +88,52 @@ def test_a_failing_gateway_does_not_break_filing(make_api: Any, gateway: Gateway
     # (The released request for 0955 000 004 got no answer: that one may be tried again first.)
     wait_until(lambda: [r for r in gateway.received if r["form"]["To"] == "+84955000005"], what="the later message")
     assert len([r for r in gateway.received if r["form"]["To"] == "+84955000003"]) == 1
+
+
+def test_a_stranger_cannot_flood_a_phone_with_claim_codes(
+    make_api: Any, gateway: Gateway, db: psycopg.Connection[Any]
+) -> None:
+    api = make_api(**gateway.settings())
+    stranger = sign_up(api, "Kẻ lạ")
+    filed = _file(api, stranger, "0987000222")
+    gateway.wait_for(1)
+    stored = db.execute("SELECT code_hash, created_at FROM need_claim_codes").fetchall()
+    answers = [api.data(ISSUE, {"id": filed["need"]["id"]}, stranger)["issueClaimCode"] for _ in range(60)]
+
+    for answer in answers:  # typed, with when to try again; no code, nothing changed, nothing texted
+        assert answer["claimCode"] is None
+        [error] = answer["errors"]
+        assert error["code"] == "TOO_MANY_ATTEMPTS" and error["field"] == "needId"
+        assert 0 < error["retryAfterSeconds"] <= 60
+    assert db.execute("SELECT code_hash, created_at FROM need_claim_codes").fetchall() == stored
+    # A minute later one new code is issued (and the earlier one stops working), then the wait again.
+    db.execute("UPDATE need_claim_codes SET created_at = created_at - interval '61 seconds'")
+    renewed = api.data(ISSUE, {"id": filed["need"]["id"]}, stranger)["issueClaimCode"]
+    assert renewed["errors"] == [] and renewed["claimCode"] != filed["claimCode"]
+    again = api.data(ISSUE, {"id": filed["need"]["id"]}, stranger)["issueClaimCode"]
+    assert [e["code"] for e in again["errors"]] == ["TOO_MANY_ATTEMPTS"] and again["claimCode"] is None
+    gateway.wait_for(2)
+    api.data(ISSUE, {"id": filed["need"]["id"]}, stranger)  # a last try, to see that nothing more is texted
+    assert [r["form"]["To"] for r in gateway.received] == ["+84987000222", "+84987000222"]
+
+
+def test_claim_code_texts_share_the_phones_daily_cap_and_the_code_is_still_returned(
+    make_api: Any, gateway: Gateway, db: psycopg.Connection[Any]
+) -> None:
+    api = make_api(**gateway.settings(), sms_per_person_per_day=2)
+    stranger = sign_up(api, "Kẻ lạ")
+    first = _file(api, stranger, "0987000222")
+    codes = [first["claimCode"]]
+    for _ in range(4):  # one a minute (moved back here), past the cap
+        db.execute("UPDATE need_claim_codes SET created_at = created_at - interval '61 seconds'")
+        renewed = api.data(ISSUE, {"id": first["need"]["id"]}, stranger)["issueClaimCode"]
+        assert renewed["errors"] == [] and renewed["claimCode"]
+        codes.append(renewed["claimCode"])
+    other = _file(api, stranger, "+84 987 000 222")  # another need, the same phone
+    assert other["errors"] == [] and other["claimCode"]
+    gateway.wait_for(2)
+    _file(api, stranger, "0955 000 009")  # another phone has its own cap: texted
+    wait_until(lambda: [r for r in gateway.received if r["form"]["To"] == "+84955000009"], what="the other text")
+    assert [r["form"]["To"] for r in gateway.received].count("+84987000222") == 2
+    assert codes[1][:4] in gateway.received[1]["form"]["Body"]
+    assert db.execute("SELECT count(*) FROM sms_charges").fetchone() == (3,)

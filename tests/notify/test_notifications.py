@@ -88,7 +88,8 @@ def _settled(db: psycopg.Connection[Any], count: int) -> list[Any]:
 def test_a_beneficiary_is_texted_once_per_event_in_their_language_without_location_or_phone(
     make_api: Any, gateway: Gateway, db: psycopg.Connection[Any]
 ) -> None:
-    api = make_api(**_fast(gateway))
+    # 6 texts and the claim code to one phone: above the default daily cap of 5 (its own test).
+    api = make_api(**_fast(gateway, sms_per_person_per_day=10))
     operator, donor = sign_up(api, "Tổng đài"), sign_up(api, "Nhà hảo tâm")
     need = _file_for(api, operator, "0955 000 101", contactPhone="0955000101", title="Gạo, 12 Lê Lợi, 0955000101")
     english = _file_for(api, operator, "+44 7700 900123")
@@ -174,8 +175,9 @@ def test_quiet_hours_hold_except_for_urgent_instant_help(
     ]
 
     # Once the quiet hours are over (moved here into the past), the held text goes.
-    db.execute("UPDATE notifications SET next_attempt_at = now() WHERE status = 'PENDING'")
+    # (Settings first: a job run between the two would otherwise defer it again.)
     api.data(SETTINGS, {"input": {"quietHoursStart": "00:00", "quietHoursEnd": "00:00"}}, requester)
+    db.execute("UPDATE notifications SET next_attempt_at = now() WHERE status = 'PENDING'")
     wait_until(lambda: [r for r in gateway.received if "pledged" in r["form"]["Body"]], what="the held text")
 
 
@@ -186,9 +188,34 @@ def test_the_daily_cap_holds(make_api: Any, gateway: Gateway, db: psycopg.Connec
     for _ in range(4):
         pledge(api, donor, need["id"], 1)
     rows = _settled(db, 4)
-    assert [r[2] for r in rows] == ["DELIVERED", "DELIVERED", "SKIPPED", "SKIPPED"]
-    assert rows[2][4] == "daily SMS limit (2) reached"
-    assert len(_texts(gateway, "+84955000201")) == 2
+    # The claim code was the first of the phone's 2 texts today.
+    assert [r[2] for r in rows] == ["DELIVERED", "SKIPPED", "SKIPPED", "SKIPPED"]
+    assert rows[1][4] == "daily SMS limit (2) reached"
+    assert len(_texts(gateway, "+84955000201")) == 1
+    assert len(gateway.received) == 2
+
+
+def test_the_daily_cap_is_per_phone_however_many_needs_are_filed_for_it(
+    make_api: Any, gateway: Gateway, db: psycopg.Connection[Any]
+) -> None:
+    api = make_api(**_fast(gateway, sms_per_person_per_day=5))
+    stranger, donors = sign_up(api, "Kẻ lạ"), [sign_up(api, f"Nhà hảo tâm {i}") for i in range(2)]
+    spellings = ["0987000222", "0987 000 222", "+84 987 000 222"]  # one phone, however it is typed
+    needs = [_file_for(api, stranger, phone) for phone in spellings]
+    for need in needs:
+        for donor in donors:
+            made = pledge(api, donor, need["id"], 1)["pledge"]
+            assert api.data(CANCEL, {"id": made["id"]}, donor)["cancelPledge"]["errors"] == []
+    rows = _settled(db, 12)
+    to_phone = [r for r in gateway.received if r["form"]["To"] == "+84987000222"]
+    assert len(to_phone) == 5  # 3 claim codes and 2 notifications, not 3 + 12
+    assert [r[2] for r in rows].count("DELIVERED") == 2
+    assert {r[4] for r in rows if r[2] == "SKIPPED"} == {"daily SMS limit (5) reached"}
+    # Keyed by an HMAC of the E.164 number, never the number in clear.
+    hashes = db.execute("SELECT DISTINCT phone_hash FROM notifications WHERE phone_hash IS NOT NULL").fetchall()
+    charged = db.execute("SELECT DISTINCT phone_hash, purpose FROM sms_charges").fetchall()
+    assert len(hashes) == 1 and charged == [(hashes[0][0], "claim code")]
+    assert "987000222" not in hashes[0][0] and len(hashes[0][0]) == 64
 
 
 def test_a_gateway_500_is_retried_and_a_400_is_not(
@@ -221,13 +248,16 @@ def test_the_monthly_budget_is_watched_and_held(
 ) -> None:
     api = make_api(**_fast(gateway, sms_monthly_budget=2, sms_budget_warn_ratio=0.5))
     operator, donor = sign_up(api, "Tổng đài"), sign_up(api)
-    needs = [_file_for(api, operator, f"0955 000 40{i}") for i in range(3)]
     with caplog.at_level(logging.WARNING, logger="aidmap.notify.dispatch"):
+        # Claim-code texts count too: the first need's code is 1 of 2, the second's 2 of 2, the third's is
+        # not texted (its code is still returned to the filer).
+        needs = [_file_for(api, operator, f"0955 000 40{i}") for i in range(3)]
         for need in needs:
             pledge(api, donor, need["id"], 1)
         rows = _settled(db, 3)
-    assert [r[2] for r in rows] == ["DELIVERED", "DELIVERED", "SKIPPED"]
-    assert rows[2][4] == "monthly SMS budget (2) spent"
+    assert [r[2] for r in rows] == ["SKIPPED", "SKIPPED", "SKIPPED"]
+    assert rows[0][4] == "monthly SMS budget (2) spent"
+    assert [r["form"]["To"] for r in gateway.received] == ["+84955000400", "+84955000401"]
     assert "SMS budget nearly spent: 1 of 2 this month" in caplog.text
     assert "aidmap_sms_budget_used_ratio 1.0" in api.http.get("/metrics").text
 

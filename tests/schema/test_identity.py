@@ -172,9 +172,10 @@ def test_parallel_guesses_are_all_counted(live_server: Any, db: psycopg.Connecti
     assert db.execute("SELECT failed_attempts FROM need_claim_codes").fetchone() == (5,)
 
 
-def test_only_the_filer_issues_a_new_code_and_the_old_one_stops_working(api: Api) -> None:
+def test_only_the_filer_issues_a_new_code_and_the_old_one_stops_working(api: Api, db: psycopg.Connection[Any]) -> None:
     operator, stranger = sign_up(api, "Tổng đài"), sign_up(api, "Người lạ")
     need_id, old = _filed_for(api, operator, "0955 000 002")
+    db.execute("UPDATE need_claim_codes SET created_at = created_at - interval '61 seconds'")  # one a minute
     person = _sign_up(api, "0955000002")["token"]
 
     refused = api.data(ISSUE, {"id": need_id}, stranger)["issueClaimCode"]
