@@ -68,8 +68,10 @@ def main() -> None:
 
     for name, run in (("on the loop", inline), ("asyncio.to_thread", thread), ("process", process)):
         took, gap = asyncio.run(_measure(run))
-        print(f"{args.needs:,} needs, {args.offers:,} offers, {name}: round {took:.2f} s, longest loop stall {gap * 1000:.0f} ms",
-              flush=True)
+        print(
+            f"{args.needs:,} needs, {args.offers:,} offers, {name}: round {took:.2f} s, longest loop stall {gap * 1000:.0f} ms",
+            flush=True,
+        )
     pool.shutdown()
 
 
