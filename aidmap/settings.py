@@ -68,6 +68,8 @@ class Settings:
     require_verification: bool = False
     # Quotas: open needs per person and category; a donor's pledges not yet delivered.
     max_open_needs_per_category: int = 3
+    # Live (ACTIVE, unexpired) offers per donor: each is work for every matching round.
+    max_open_offers: int = 10
     max_active_pledges: int = 10
     # Against harvesting by pledge-and-cancel: the private fields of at most this many distinct needs
     # per donor per rolling 24 hours without a delivery (a confirmed delivery gives one back).
@@ -187,6 +189,8 @@ class Settings:
     matching_fairness_weight: float = 0.5
     # How long a proposal waits for the donor's answer before it lapses.
     matching_proposal_hours: float = 24.0
+    # Offers one round looks at, at most (round-robin by id: each round starts after the last one's).
+    matching_max_offers: int = 2000
 
     def __post_init__(self) -> None:
         if not self.read_max_lag_seconds > 0:
@@ -198,6 +202,8 @@ class Settings:
             value = getattr(self, name)
             if not (value >= 0 and value != float("inf")):
                 raise ValueError(f"AIDMAP_{name.upper()} must be a finite number, 0 or more, not {value!r}")
+        if self.max_open_offers < 1 or self.matching_max_offers < 1:
+            raise ValueError("AIDMAP_MAX_OPEN_OFFERS and AIDMAP_MATCHING_MAX_OFFERS must be 1 or more")
         if self.waiting_interval_seconds <= 0 or self.matching_proposal_hours <= 0:
             raise ValueError("AIDMAP_WAITING_INTERVAL_SECONDS and AIDMAP_MATCHING_PROPOSAL_HOURS must be more than 0")
         if self.disclose_on not in DISCLOSE_ON:
@@ -247,6 +253,7 @@ class Settings:
             dev=_env_bool("AIDMAP_DEV", False),
             require_verification=_env_bool("AIDMAP_REQUIRE_VERIFICATION", False),
             max_open_needs_per_category=int(env.get("AIDMAP_MAX_OPEN_NEEDS_PER_CATEGORY", "3")),
+            max_open_offers=int(env.get("AIDMAP_MAX_OPEN_OFFERS", "10")),
             max_active_pledges=int(env.get("AIDMAP_MAX_ACTIVE_PLEDGES", "10")),
             disclosure_limit_per_day=int(env.get("AIDMAP_DISCLOSURE_LIMIT_PER_DAY", "5")),
             disclose_on=env.get("AIDMAP_DISCLOSE_ON", "pledge").strip().lower(),
@@ -303,6 +310,7 @@ class Settings:
             matching_round_minutes=float(env.get("AIDMAP_MATCHING_ROUND_MINUTES", "0")),
             matching_fairness_weight=float(env.get("AIDMAP_MATCHING_FAIRNESS_WEIGHT", "0.5")),
             matching_proposal_hours=float(env.get("AIDMAP_MATCHING_PROPOSAL_HOURS", "24")),
+            matching_max_offers=int(env.get("AIDMAP_MATCHING_MAX_OFFERS", "2000")),
             max_body_bytes=int(env.get("AIDMAP_MAX_BODY_BYTES", "6000000")),
             body_timeout_seconds=float(env.get("AIDMAP_BODY_TIMEOUT_SECONDS", "10")),
             head_timeout_seconds=float(env.get("AIDMAP_HEAD_TIMEOUT_SECONDS", "10")),

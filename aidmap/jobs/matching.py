@@ -19,15 +19,24 @@ def matching_job(*, sessions: async_sessionmaker[AsyncSession], settings: Settin
     if settings.matching_round_minutes <= 0:
         return None
     reach = settings_reach(settings) if settings.waiting_reach_km_per_hour > 0 else None
+    # This process's place in the round-robin over offers (run_round); a restart begins again at the oldest.
+    cursor = 0
 
     async def step() -> None:
+        nonlocal cursor
         report = await run_round(
             sessions=sessions,
             fairness_weight=settings.matching_fairness_weight,
             reach=reach,
             proposal_ttl=timedelta(hours=settings.matching_proposal_hours),
+            max_offers=settings.matching_max_offers,
+            after_offer_id=cursor,
         )
         if report is not None:
-            log.info("matching round: %d offers, %d needs, %d proposals, solved in %.3fs", *vars(report).values())
+            cursor = report.last_offer_id
+            log.info(
+                "matching round: %d offers, %d needs, %d proposals, solved in %.3fs",
+                report.offers, report.needs, report.proposals, report.solve_seconds,
+            )  # fmt: skip
 
     return PeriodicJob(name="aidmap-matching", step=step, interval_s=settings.matching_round_minutes * 60.0)

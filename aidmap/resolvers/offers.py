@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.db.replica import Reads
@@ -82,8 +82,26 @@ async def _owned_for_update(*, session: AsyncSession, viewer: Viewer, offer_id: 
     return offer
 
 
-async def create(*, session: AsyncSession, viewer: Viewer, fields: OfferFields) -> Offer:
+_LIVE_FOR_DONOR = """
+SELECT count(*) FROM offers WHERE donor_id = :me AND status = 'ACTIVE' AND available_until > now()
+"""
+
+
+async def _check_quota(*, session: AsyncSession, viewer: Viewer, limit: int) -> None:
+    """At most `limit` live offers per donor: each one is work for every matching round."""
+    # Two concurrent posts (or aliased fields of one request, each its own transaction) must not both pass.
+    key = f"quota:offers:{viewer.account_id}"
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7))"), {"key": key})
+    count = (await session.execute(text(_LIVE_FOR_DONOR), {"me": viewer.account_id})).scalar()
+    if count is not None and count >= limit:
+        raise Problems.one(
+            None, f"At most {limit} live offers per donor; withdraw one or let one run out first.", Code.QUOTA_EXCEEDED
+        )
+
+
+async def create(*, session: AsyncSession, viewer: Viewer, fields: OfferFields, max_open: int = 10) -> Offer:
     offer = Offer(donor_id=viewer.account_id, **_checked(fields, creating=True))
+    await _check_quota(session=session, viewer=viewer, limit=max_open)
     session.add(offer)
     await session.flush()
     await session.refresh(offer)

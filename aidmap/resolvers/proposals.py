@@ -11,6 +11,7 @@ transaction-level advisory lock); proposals lapse after AIDMAP_MATCHING_PROPOSAL
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -37,7 +38,8 @@ _OFFERS = text(
     FROM offers o
     WHERE o.status = 'ACTIVE' AND o.available_until > now() AND o.quantity > o.quantity_pledged
       AND NOT EXISTS (SELECT 1 FROM match_proposals p WHERE p.offer_id = o.id AND p.status = 'PROPOSED')
-    ORDER BY o.id
+    ORDER BY o.id <= :after, o.id
+    LIMIT :budget
     """
 )
 _NEEDS = text(
@@ -55,9 +57,9 @@ _NEEDS = text(
 )
 _EXCLUDED = text(
     """
-    SELECT offer_id, need_id FROM match_proposals
+    SELECT offer_id, need_id FROM match_proposals WHERE offer_id = ANY(:offers)
     UNION SELECT o.id, p.need_id FROM pledges p JOIN offers o ON o.donor_id = p.donor_id
-    WHERE p.status <> 'CANCELLED' AND o.status = 'ACTIVE'
+    WHERE p.status <> 'CANCELLED' AND o.id = ANY(:offers)
     """
 )
 
@@ -68,6 +70,7 @@ class RoundReport:
     needs: int
     proposals: int
     solve_seconds: float
+    last_offer_id: int = 0  # where the next round's budget starts (run_round's after_offer_id)
 
 
 async def run_round(
@@ -76,19 +79,30 @@ async def run_round(
     fairness_weight: float,
     reach: dict[str, float] | None,
     proposal_ttl: timedelta,
+    max_offers: int = 2000,
+    after_offer_id: int = 0,
 ) -> RoundReport | None:
-    """One matching round; None when another process is running one."""
+    """One matching round; None when another process is running one.
+
+    A round looks at `max_offers` offers at most, round-robin by id: those after `after_offer_id`
+    (the last round's report.last_offer_id) first, then from the start, so with more open offers
+    than the budget every one still gets a turn and old ones that match nothing cannot crowd out
+    new ones. The solve runs in a thread: the event loop keeps serving meanwhile (numpy, scipy and
+    the GIL's switch interval leave it free; bench/matching_loop.py)."""
     async with sessions() as session, session.begin():
         if not (await session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _ROUND_LOCK})).scalar():
             return None
         await _lapse(session)
-        offer_rows = (await session.execute(_OFFERS)).all()
+        offer_rows = (await session.execute(_OFFERS, {"after": after_offer_id, "budget": max_offers})).all()
         if not offer_rows:
-            return RoundReport(0, 0, 0, 0.0)
+            return RoundReport(0, 0, 0, 0.0, last_offer_id=after_offer_id)
+        last_offer_id = offer_rows[-1].id
+        offer_rows.sort(key=lambda r: r.id)  # the solve sees offers in id order whatever the turn
         categories = sorted({r.category for r in offer_rows})
         need_rows = [r for r in (await session.execute(_NEEDS, {"categories": categories})).all() if r.open > 0]
         helped = await help_received(session=session, beneficiaries={r.beneficiary_key for r in need_rows})
-        excluded = {(a, b) for a, b in (await session.execute(_EXCLUDED)).all()}
+        offer_ids = [r.id for r in offer_rows]
+        excluded = {(a, b) for a, b in (await session.execute(_EXCLUDED, {"offers": offer_ids})).all()}
         needs = [
             NeedSlot(
                 need_id=r.id, beneficiary=r.beneficiary_key, lon=r.lon, lat=r.lat, quantity_open=int(r.open),
@@ -103,8 +117,10 @@ async def run_round(
             for r in offer_rows
         ]  # fmt: skip
         started = time.perf_counter()
-        found = propose(needs, offers, fairness_weight=fairness_weight, helped_counts=helped, reach=reach,
-                        exclude=excluded)  # fmt: skip
+        found = await asyncio.to_thread(
+            propose, needs, offers, fairness_weight=fairness_weight, helped_counts=helped, reach=reach,
+            exclude=excluded,
+        )  # fmt: skip
         solve = time.perf_counter() - started
         donors = {r.id: r.donor_id for r in offer_rows}
         expires = utcnow() + proposal_ttl
@@ -118,7 +134,7 @@ async def run_round(
             need_models[p.need_id] = need
             await emit(session=session, kind=EventKind.MATCH_PROPOSED, need=need, proposal_id=row.id,
                        audience={row.donor_id})  # fmt: skip
-        return RoundReport(len(offers), len(needs), len(found), solve)
+        return RoundReport(len(offers), len(needs), len(found), solve, last_offer_id=last_offer_id)
 
 
 async def _lapse(session: AsyncSession) -> None:

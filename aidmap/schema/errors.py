@@ -34,7 +34,7 @@ NeedErrorCode = _codes(
     [*_INPUT, *_ACCESS, Code.QUOTA_EXCEEDED, Code.ALREADY_REPORTED, Code.TOO_MANY_ATTEMPTS]
     + [Code.CLAIM_CODE_WRONG, Code.CLAIM_CODE_EXPIRED, Code.ATTESTATION_INVALID],
 )
-OfferErrorCode = _codes("OfferErrorCode", [*_INPUT, *_ACCESS])
+OfferErrorCode = _codes("OfferErrorCode", [*_INPUT, *_ACCESS, Code.QUOTA_EXCEEDED])
 MessageErrorCode = _codes("MessageErrorCode", [*_INPUT, *_ACCESS])
 RoleErrorCode = _codes("RoleErrorCode", [*_INPUT, *_ACCESS])
 NotificationErrorCode = _codes("NotificationErrorCode", [*_INPUT, *_ACCESS])

@@ -490,7 +490,8 @@ class Mutation(WebhookMutation, ImportMutation, NotificationMutation):
     @strawberry.mutation
     async def create_offer(self, info: Info[Context, None], input: CreateOfferInput) -> OfferPayload:
         fields = _offer_fields(input)
-        make = lambda s, v: offers.create(session=s, viewer=v, fields=fields)  # noqa: E731
+        limit = info.context.settings.max_open_offers
+        make = lambda s, v: offers.create(session=s, viewer=v, fields=fields, max_open=limit)  # noqa: E731
         row, errors = await _in_transaction(
             info.context, OfferError, _idempotent(input.idempotency_key, "createOffer", input, models.Offer, make)
         )
