@@ -222,6 +222,7 @@ def test_the_page_on_a_small_phone(browser: Browser, live_server: LiveServer) ->
     person.open()
     person.shot("31-phone-sign-in")
     person.sign_up()
+    person.shot("31b-phone-signed-in")
     page = person.page
     header = page.locator("header.top").bounding_box()
     assert header is not None and header["height"] <= 110, header  # was ~170 px
