@@ -161,8 +161,21 @@ class LocalCluster:
             return False
         return self._run("pg_ctl", "status", "-D", str(self.data_dir), check=False).returncode == 0
 
+    def running_port(self) -> int | None:
+        """The port the running server listens on (line 4 of postmaster.pid), None when it is not running."""
+        try:
+            lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
+        except (FileNotFoundError, PermissionError):
+            return None
+        return int(lines[3]) if len(lines) > 3 and lines[3].strip().isdigit() else None
+
     def start(self) -> None:
-        self._run("pg_ctl", "start", "-D", str(self.data_dir), "-l", str(self.log_file), "-w", "-t", "60")
+        # The port on the command line wins over the one written at initdb, so AIDMAP_PG_PORT holds for
+        # a data directory made with another port.
+        self._run(
+            "pg_ctl", "start", "-D", str(self.data_dir), "-l", str(self.log_file), "-w", "-t", "60",
+            "-o", f"-p {self.port}",
+        )  # fmt: skip
         log.info("started PostgreSQL on 127.0.0.1:%d (data in %s)", self.port, self.data_dir)
 
     def stop(self) -> None:
@@ -175,6 +188,12 @@ class LocalCluster:
         if not self.is_initialized():
             self.init()
         if self.is_running():
+            running = self.running_port()
+            if running is not None and running != self.port:
+                raise ClusterError(
+                    f"the cluster in {self.data_dir} is already running on port {running}, not {self.port}: "
+                    f"stop it (`aidmap db stop` with AIDMAP_PG_PORT={running}) or set AIDMAP_PG_PORT={running}"
+                )
             return False
         self.start()
         return True

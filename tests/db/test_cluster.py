@@ -15,7 +15,7 @@ import httpx2
 import psycopg
 import pytest
 
-from aidmap.db.cluster import LocalCluster, find_bin_dir
+from aidmap.db.cluster import ClusterError, LocalCluster, find_bin_dir
 from tests.conftest import free_port
 from tests.factories import CREATE_NEED, SIGN_UP, need_input
 
@@ -48,6 +48,21 @@ def test_data_survives_a_cluster_restart(base_dir: Path) -> None:
 
     with psycopg.connect(cluster.conninfo()) as conn:
         assert conn.execute("SELECT v FROM kept").fetchall() == [("still here",)]
+
+
+def test_a_data_directory_follows_the_port_it_is_given(base_dir: Path) -> None:
+    """AIDMAP_PG_PORT holds for a data directory made with another port (it used to be ignored)."""
+    first, second = free_port(), free_port()
+    LocalCluster(base_dir=base_dir, port=first, bin_dir=find_bin_dir()).ensure_started()
+    with pytest.raises(ClusterError, match=f"already running on port {first}"):
+        LocalCluster(base_dir=base_dir, port=second, bin_dir=find_bin_dir()).ensure_started()
+    LocalCluster(base_dir=base_dir, port=first, bin_dir=find_bin_dir()).stop()
+
+    moved = LocalCluster(base_dir=base_dir, port=second, bin_dir=find_bin_dir())
+    assert moved.ensure_started() is True
+    moved.ensure_database("aidmap")
+    with psycopg.connect(moved.conninfo(), autocommit=True) as conn:
+        assert conn.execute("SHOW port").fetchone() == (str(second),)
 
 
 def _serve(env: dict[str, str]) -> subprocess.Popen[bytes]:
