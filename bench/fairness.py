@@ -724,7 +724,10 @@ def sensitivity_runs(city: City, settings: Settings) -> list[tuple[str, Outcome]
     keen = replace(city, config=replace(city.config, decline_exponent=0.0))
     ceiling = replace(settings, waiting_after_hours=1.0, waiting_reach_km_per_hour=10.0, waiting_reach_max_km=60.0,
                       matching_area_reach_km=60.0, matching_area_weight=3.0)  # fmt: skip
+    heavier = replace(settings, matching_area_weight=2 * settings.matching_area_weight)
     return [
+        (f"AIDMAP_MATCHING_AREA_WEIGHT={heavier.matching_area_weight:g} (a setting; twice the one above)",
+         simulate(city, "matching", heavier)),
         ("donors accept every proposal, at any distance", simulate(keen, "matching", settings)),
         ("and needs reach 60 km (after 1 h waiting, or by ward deficit), ward weight 3",
          simulate(keen, "matching", ceiling)),
@@ -814,8 +817,8 @@ def report(
     lines += ["", verdict(outcomes), ""]
     if sensitivity:
         lines += [
-            "What bounds the ratio: `matching` again, same city and seed, with what the service or the donors do "
-            "changed (not aidmap's settings, not counted in the verdict):",
+            "What bounds the ratio: `matching` again, same city and seed, with one setting or what the donors do "
+            "changed (not counted in the verdict):",
             "",
             "| variant | needs helped | vs baseline | units given (of offered) | worst decile helped | city-wide | "
             "fairness ratio | donor-poor ratio |",
