@@ -71,8 +71,9 @@ the figure an even allocation shows). A second measure, not the issue's, avoids 
 donor-poor ratio, the same pooled share over the city-wide share for a decile of wards fixed by the
 city before any policy runs (the wards with the fewest donor units offered within 10 km of their
 centroid per unit needed, donor_poor_wards). And to show what bounds the ratio, `matching` runs
-again with the donors' and the service's limits lifted (donors agreeing at any distance; needs
-reaching 60 km): those rows are not aidmap policies and are not in the verdict.
+again with one setting changed (the ward weight doubled) and with the donors' and the service's
+limits lifted (donors agreeing at any distance; needs reaching 60 km; far pairs not damped):
+those rows are not in the verdict.
 """
 
 from __future__ import annotations
@@ -724,6 +725,7 @@ def sensitivity_runs(city: City, settings: Settings) -> list[tuple[str, Outcome]
     keen = replace(city, config=replace(city.config, decline_exponent=0.0))
     ceiling = replace(settings, waiting_after_hours=1.0, waiting_reach_km_per_hour=10.0, waiting_reach_max_km=60.0,
                       matching_area_reach_km=60.0, matching_area_weight=3.0)  # fmt: skip
+    undamped = replace(ceiling, matching_beyond_radius_decay=0.0)
     heavier = replace(settings, matching_area_weight=2 * settings.matching_area_weight)
     return [
         (f"AIDMAP_MATCHING_AREA_WEIGHT={heavier.matching_area_weight:g} (a setting; twice the one above)",
@@ -731,6 +733,8 @@ def sensitivity_runs(city: City, settings: Settings) -> list[tuple[str, Outcome]
         ("donors accept every proposal, at any distance", simulate(keen, "matching", settings)),
         ("and needs reach 60 km (after 1 h waiting, or by ward deficit), ward weight 3",
          simulate(keen, "matching", ceiling)),
+        ("and the round does not damp pairs beyond a donor's radius (AIDMAP_MATCHING_BEYOND_RADIUS_DECAY=0)",
+         simulate(keen, "matching", undamped)),
     ]  # fmt: skip
 
 
