@@ -187,6 +187,15 @@ class Settings:
     # open offers (0: off, the default); the weight of fairness in the round's objective.
     matching_round_minutes: float = 0.0
     matching_fairness_weight: float = 0.5
+    # Wards (aidmap/fairness/areas.py): a round weighs each need by how much less its ward was helped
+    # than the city over the last AIDMAP_FAIRNESS_AREA_DAYS (deficit in [0, 1], times this weight), and
+    # lets it reach deficit x AIDMAP_MATCHING_AREA_REACH_KM farther than a donor's radius. 0: off.
+    matching_area_weight: float = 1.5
+    matching_area_reach_km: float = 10.0
+    fairness_area_days: float = 7.0
+    # A pair beyond the donor's radius (a waiting or underserved need's reach) counts in the round
+    # times (radius / distance) ** this: donors often decline such proposals. 0: counted in full.
+    matching_beyond_radius_decay: float = 1.0
     # How long a proposal waits for the donor's answer before it lapses.
     matching_proposal_hours: float = 24.0
     # Offers one round looks at, at most (round-robin by id: each round starts after the last one's).
@@ -197,7 +206,8 @@ class Settings:
             raise ValueError(f"AIDMAP_READ_MAX_LAG_SECONDS must be more than 0, not {self.read_max_lag_seconds!r}")
         for name in (
             "waiting_after_hours", "waiting_reach_km_per_hour", "waiting_reach_max_km", "waiting_reach_step_km",
-            "matching_round_minutes", "matching_fairness_weight",
+            "matching_round_minutes", "matching_fairness_weight", "matching_area_weight", "matching_area_reach_km",
+            "fairness_area_days", "matching_beyond_radius_decay",
         ):  # fmt: skip
             value = getattr(self, name)
             if not (value >= 0 and value != float("inf")):
@@ -309,6 +319,10 @@ class Settings:
             waiting_interval_seconds=float(env.get("AIDMAP_WAITING_INTERVAL_SECONDS", "60")),
             matching_round_minutes=float(env.get("AIDMAP_MATCHING_ROUND_MINUTES", "0")),
             matching_fairness_weight=float(env.get("AIDMAP_MATCHING_FAIRNESS_WEIGHT", "0.5")),
+            matching_area_weight=float(env.get("AIDMAP_MATCHING_AREA_WEIGHT", "1.5")),
+            matching_area_reach_km=float(env.get("AIDMAP_MATCHING_AREA_REACH_KM", "10")),
+            fairness_area_days=float(env.get("AIDMAP_FAIRNESS_AREA_DAYS", "7")),
+            matching_beyond_radius_decay=float(env.get("AIDMAP_MATCHING_BEYOND_RADIUS_DECAY", "1")),
             matching_proposal_hours=float(env.get("AIDMAP_MATCHING_PROPOSAL_HOURS", "24")),
             matching_max_offers=int(env.get("AIDMAP_MATCHING_MAX_OFFERS", "2000")),
             max_body_bytes=int(env.get("AIDMAP_MAX_BODY_BYTES", "6000000")),

@@ -5,9 +5,16 @@ once and proposes the pledges that maximise
 
     sum over proposals of  score(offer, need).total + fairness_weight * fairness
 
+    + area_weight * deficit(ward of the need)
+
 where score is aidmap/geo/score.py (cell-to-cell distance, urgency, waiting, quantity, fairness)
 and fairness is 1 / (1 + help the beneficiary received): the fairness weight is how much more a
-never-helped household is worth than one helped before. Help proposed in this round counts too:
+never-helped household is worth than one helped before. deficit (aidmap/fairness/areas.py) is how
+much less the need's ward was helped lately than the whole city, in [0, 1]: households are counted
+one by one, but donors live in a few wards, and a need far from them would otherwise lose to the
+many near ones every round. A need in an underserved ward also reaches deficit × area_reach_km
+farther than a donor's radius in the round (area_extra_km; on top of a waiting need's reach, the
+larger of the two applies). Help proposed in this round counts too:
 the k-th proposal to one need counts as k more help received (so slots fill in order, and a
 second proposal to the same household is worth less than a first one elsewhere).
 
@@ -34,6 +41,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from aidmap.fairness.areas import area_extra_km
 from aidmap.fairness.reach import capped, extra_km, max_reach_km
 from aidmap.geo.distance import EARTH_RADIUS_M, haversine_m
 from aidmap.geo.score import URGENCY, WAITING_FULL_HOURS, WEIGHTS, score
@@ -58,6 +66,7 @@ class NeedSlot:
     waited_seconds: float = 0.0
     pledged: bool = False  # anything pledged already (ends the waiting reach)
     owner: Hashable | None = None  # a donor is never proposed their own need
+    area: str | None = None  # the need's ward code (public), for its deficit
 
 
 @dataclass(frozen=True)
@@ -79,8 +88,20 @@ class Proposal:
     weight: float = field(default=0.0, compare=False)  # the objective this pair added (first slot)
 
 
-def pair_weight(need: NeedSlot, offer: OfferSlot, distance_m: float, *, helped: int, fairness_weight: float) -> float:
-    """What proposing this pair adds to the round's objective, with `helped` help received so far."""
+def pair_weight(
+    need: NeedSlot,
+    offer: OfferSlot,
+    distance_m: float,
+    *,
+    helped: int,
+    fairness_weight: float,
+    deficit: float = 0.0,
+    area_weight: float = 0.0,
+    beyond_decay: float = 0.0,
+) -> float:
+    """What proposing this pair adds to the round's objective, with `helped` help received so far
+    and `deficit` the need's ward's (aidmap/fairness/areas.py); beyond the donor's radius, times
+    (radius / distance) ** beyond_decay (acceptance_factor)."""
     parts = score(
         distance_m=distance_m,
         radius_m=offer.radius_km * 1000.0,
@@ -90,7 +111,20 @@ def pair_weight(need: NeedSlot, offer: OfferSlot, distance_m: float, *, helped: 
         can_give=offer.quantity,
         help_received=helped,
     )
-    return parts.total + fairness_weight / (1.0 + max(0, helped))
+    value = parts.total + fairness_weight / (1.0 + max(0, helped)) + area_weight * max(0.0, deficit)
+    return value * acceptance_factor(distance_m, offer.radius_km * 1000.0, beyond_decay)
+
+
+def acceptance_factor(distance_m: float, radius_m: float, beyond_decay: float) -> float:
+    """How likely the round takes a donor to go this far: 1 within their radius, (radius / distance)
+    ** beyond_decay beyond it (a proposal there is often declined, and blocks the offer meanwhile)."""
+    if beyond_decay <= 0 or distance_m <= radius_m or radius_m <= 0:
+        return 1.0
+    return float((radius_m / distance_m) ** beyond_decay)
+
+
+def _deficit(need: NeedSlot, area_deficits: dict[str, float] | None) -> float:
+    return area_deficits.get(need.area, 0.0) if area_deficits and need.area is not None else 0.0
 
 
 def _unit_vectors(lonlat: np.ndarray) -> np.ndarray:
@@ -111,6 +145,10 @@ def candidates(
     reach: dict[str, float] | None = None,
     candidates_per_offer: int = CANDIDATES_PER_OFFER,
     exclude: frozenset[tuple[int, int]] | set[tuple[int, int]] = frozenset(),
+    area_deficits: dict[str, float] | None = None,
+    area_weight: float = 0.0,
+    area_reach_km: float = 0.0,
+    beyond_decay: float = 0.0,
 ) -> dict[int, list[tuple[float, int, float]]]:
     """For each offer (by index), its best needs in reach: (weight of a first proposal, need index,
     distance in metres), best first, at most candidates_per_offer."""
@@ -130,6 +168,9 @@ def candidates(
     }
     extras = np.array([extra_km(n.waited_seconds, n.pledged, step_km=step, **grow) if grow else 0.0 for n in needs])
     max_km = reach.get("max_km", 0.0)
+    deficits = np.array([_deficit(n, area_deficits) for n in needs], dtype=float)
+    area_extras = np.array([area_extra_km(d, area_reach_km) for d in deficits], dtype=float)
+    area_far = float(area_extras.max()) if area_extras.size else 0.0
     # The parts of a need's weight that do not depend on the offer, for a quick first ranking of
     # every need in reach (the exact weight, pair_weight, is computed for the best few only).
     helped = np.array([helped_counts.get(n.beneficiary, 0) for n in needs], dtype=float)
@@ -139,6 +180,7 @@ def candidates(
         + WEIGHTS["waiting"] * np.minimum(1.0, np.maximum(0.0, np.array([n.waited_seconds for n in needs]) / 3600.0)
                                           / WAITING_FULL_HOURS)
         + (WEIGHTS["fairness"] + fairness_weight) * fair
+        + area_weight * deficits
     )  # fmt: skip
     open_q = np.array([max(1, n.quantity_open) for n in needs], dtype=float)
     lon = np.radians(np.array([n.lon for n in needs], dtype=float))
@@ -151,7 +193,7 @@ def candidates(
         if offer.quantity <= 0 or offer.category not in trees:
             continue
         tree, idx = trees[offer.category]
-        far = max_reach_km(offer.radius_km, max_km=max_km)
+        far = max(max_reach_km(offer.radius_km, max_km=max_km), offer.radius_km + area_far)
         centre = _unit_vectors(np.array([[offer.lon, offer.lat]], dtype=float))[0]
         near = idx[np.asarray(tree.query_ball_point(centre, _chord(far) * (1 + 1e-9) + 1e-12), dtype=np.intp)]
         if near.size == 0:
@@ -162,9 +204,9 @@ def candidates(
             + math.cos(o_lat) * np.cos(lat[near]) * np.sin((lon[near] - o_lon) / 2) ** 2
         )
         distance = 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
-        reach_m = np.where(
+        reach_m = np.maximum(np.where(
             extras[near] > 0, np.maximum(offer.radius_km, np.minimum(max_km, offer.radius_km + extras[near])), offer.radius_km
-        ) * 1000.0  # fmt: skip
+        ), offer.radius_km + area_extras[near]) * 1000.0  # fmt: skip
         inside = distance <= reach_m * (1 + 1e-9)
         near, distance = near[inside], distance[inside]
         if near.size == 0:
@@ -175,6 +217,8 @@ def candidates(
             + WEIGHTS["distance"] * (np.maximum(0.0, 1.0 - distance / radius_m) if radius_m > 0 else 0.0)
             + WEIGHTS["quantity"] * np.minimum(1.0, offer.quantity / open_q[near])
         )
+        if beyond_decay > 0 and radius_m > 0:
+            rough = rough * np.minimum(1.0, radius_m / np.maximum(distance, 1e-9)) ** beyond_decay
         # The rough weight is the exact one up to rounding, and own or excluded needs are dropped below:
         # a few more than asked for are enough.
         keep = candidates_per_offer + excluded_by_offer.get(offer.offer_id, 0) + 8
@@ -187,9 +231,12 @@ def candidates(
             if (offer.offer_id, need.need_id) in exclude or (offer.donor is not None and offer.donor == need.owner):
                 continue
             d = haversine_m(offer.lon, offer.lat, need.lon, need.lat)
-            if d > capped(offer.radius_km, float(extras[i]), max_km=max_km) * 1000.0:
+            if d > max(capped(offer.radius_km, float(extras[i]), max_km=max_km),
+                       offer.radius_km + float(area_extras[i])) * 1000.0:  # fmt: skip
                 continue
-            weight = pair_weight(need, offer, d, helped=int(helped[i]), fairness_weight=fairness_weight)
+            weight = pair_weight(need, offer, d, helped=int(helped[i]), fairness_weight=fairness_weight,
+                                 deficit=float(deficits[i]), area_weight=area_weight,
+                                 beyond_decay=beyond_decay)  # fmt: skip
             scored.append((weight, i, d))
         # Best first; ties by need id so the answer does not depend on the tree's order.
         scored.sort(key=lambda t: (-t[0], needs[t[1]].need_id))
@@ -209,15 +256,21 @@ def propose(
     slots_per_offer: int = SLOTS_PER_OFFER,
     slots_per_need: int = SLOTS_PER_NEED,
     exclude: frozenset[tuple[int, int]] | set[tuple[int, int]] = frozenset(),
+    area_deficits: dict[str, float] | None = None,
+    area_weight: float = 0.0,
+    area_reach_km: float = 0.0,
+    beyond_decay: float = 0.0,
 ) -> list[Proposal]:
     """The pledges to propose this round (see the module), ordered by offer and need id.
 
     `reach` is aidmap.fairness.reach.settings_reach(settings) (None: offers reach only their own
     radius); `exclude` holds (offer_id, need_id) pairs not to propose again (already pledged,
-    declined)."""
+    declined); `area_deficits` maps a need's area to its deficit (aidmap.fairness.areas.area_deficits),
+    weighed by `area_weight`, and lets it reach `area_reach_km` × deficit farther (None, 0: off)."""
     found = candidates(
         needs, offers, fairness_weight=fairness_weight, helped_counts=helped_counts, reach=reach,
-        candidates_per_offer=candidates_per_offer, exclude=exclude,
+        candidates_per_offer=candidates_per_offer, exclude=exclude, area_deficits=area_deficits,
+        area_weight=area_weight, area_reach_km=area_reach_km, beyond_decay=beyond_decay,
     )  # fmt: skip
     if not found:
         return []
@@ -241,7 +294,8 @@ def propose(
     matched: list[tuple[float, int, int]] = []  # (weight, offer index, need index)
     for group in groups.values():
         matched.extend(
-            _solve(group, found, needs, offers, fairness_weight, helped_counts, slots_per_offer, slots_per_need)
+            _solve(group, found, needs, offers, fairness_weight, helped_counts, slots_per_offer, slots_per_need,
+                   area_deficits, area_weight, beyond_decay)  # fmt: skip
         )
     # Units go in order of weight (ties by ids), within what each offer and need has left.
     matched.sort(key=lambda t: (-t[0], offers[t[1]].offer_id, needs[t[2]].need_id))
@@ -274,6 +328,9 @@ def _solve(
     helped_counts: dict[Any, int],
     slots_per_offer: int,
     slots_per_need: int,
+    area_deficits: dict[str, float] | None = None,
+    area_weight: float = 0.0,
+    beyond_decay: float = 0.0,
 ) -> list[tuple[float, int, int]]:
     row_offer = [j for j in group for _ in range(min(offers[j].quantity, slots_per_offer))]
     group_needs = sorted({i for j in group for _, i, _ in found[j]})
@@ -294,8 +351,10 @@ def _solve(
         for _, i, distance in found[j]:
             need = needs[i]
             base = helped_counts.get(need.beneficiary, 0)
+            deficit = _deficit(need, area_deficits)
             for c in cols_of[i]:
-                w = pair_weight(need, offer, distance, helped=base + col_slot[c], fairness_weight=fairness_weight)
+                w = pair_weight(need, offer, distance, helped=base + col_slot[c], fairness_weight=fairness_weight,
+                                deficit=deficit, area_weight=area_weight, beyond_decay=beyond_decay)  # fmt: skip
                 weights[rows_of[j], c] = w
     for _ in range(REPAIRS):
         rows, cols = linear_sum_assignment(weights, maximize=True)

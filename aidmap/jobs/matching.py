@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aidmap.fairness.areas import settings_area
 from aidmap.fairness.reach import settings_reach
 from aidmap.jobs.periodic import PeriodicJob
 from aidmap.resolvers.proposals import run_round
@@ -31,6 +32,8 @@ def matching_job(*, sessions: async_sessionmaker[AsyncSession], settings: Settin
             proposal_ttl=timedelta(hours=settings.matching_proposal_hours),
             max_offers=settings.matching_max_offers,
             after_offer_id=cursor,
+            area=settings_area(settings),
+            area_days=settings.fairness_area_days,
         )
         if report is not None:
             cursor = report.last_offer_id

@@ -32,7 +32,8 @@ class MatchProposal(Base):
     need_id: Mapped[int] = mapped_column(ForeignKey("needs.id"), nullable=False, index=True)
     donor_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), nullable=False, index=True)
     quantity: Mapped[int] = mapped_column(Integer, nullable=False)
-    # The round's weight of the pair (score total + fairness weight x fairness), computed cell to cell.
+    # The round's weight of the pair (aidmap.fairness.matching.pair_weight: score total + fairness weight x
+    # fairness + area weight x ward deficit, damped beyond the radius), computed cell to cell.
     score: Mapped[float] = mapped_column(Float, nullable=False)
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default=ProposalStatus.PROPOSED.value)
     # The pledge made when the donor accepted.

@@ -5,7 +5,9 @@ A round reads every active offer with something left and no proposal waiting for
 every open need (public: OPEN or PARTLY_PLEDGED), each as its public cell, quantity still open
 (less what waiting proposals hold) and beneficiary; the help each beneficiary received comes from
 the same count as suggestions' fairness part. Pairs already proposed (answered or not) and needs
-the donor already pledged to are not proposed again. One round at a time over all processes (a
+the donor already pledged to are not proposed again. Each need's ward weighs in by its deficit
+(aidmap/fairness/areas.py): the needs posted in the ward over the last `area_days` and how many
+of them were fully pledged or delivered, against the same share over all wards. One round at a time over all processes (a
 transaction-level advisory lock); proposals lapse after AIDMAP_MATCHING_PROPOSAL_HOURS.
 """
 
@@ -21,6 +23,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aidmap.events.outbox import emit
+from aidmap.fairness.areas import area_deficits
 from aidmap.fairness.matching import NeedSlot, OfferSlot, propose
 from aidmap.models import EventKind, MatchProposal, Need, Offer, Pledge, ProposalStatus
 from aidmap.resolvers import pledges
@@ -45,7 +48,7 @@ _OFFERS = text(
 _NEEDS = text(
     """
     SELECT n.id, n.owner_id, n.category, n.urgency, n.status, n.waiting_reach_m, n.beneficiary_key,
-           n.quantity - n.quantity_pledged
+           n.ward_code, n.quantity - n.quantity_pledged
              - coalesce((SELECT sum(p.quantity) FROM match_proposals p
                          WHERE p.need_id = n.id AND p.status = 'PROPOSED'), 0) AS open,
            extract(epoch FROM now() - n.created_at) AS waited,
@@ -53,6 +56,19 @@ _NEEDS = text(
     FROM needs n
     WHERE n.status IN ('OPEN', 'PARTLY_PLEDGED') AND n.expires_at > now() AND n.category = ANY(:categories)
     ORDER BY n.id
+    """
+)
+# Per ward, the needs posted in the window that were public at some point, and those fully pledged or
+# delivered. Cancelled needs are left out (the requester withdrew, help or not); expired ones count as
+# not helped; needs never public (pending, under review, rejected) are not the donors' to serve.
+_AREA_HELP = text(
+    """
+    SELECT n.ward_code AS area, count(*) AS needs,
+           count(*) FILTER (WHERE n.status IN ('PLEDGED', 'FULFILLED')) AS helped
+    FROM needs n
+    WHERE n.ward_code IS NOT NULL AND n.created_at > now() - make_interval(secs => :window)
+      AND n.status IN ('OPEN', 'PARTLY_PLEDGED', 'PLEDGED', 'FULFILLED', 'EXPIRED')
+    GROUP BY n.ward_code
     """
 )
 _EXCLUDED = text(
@@ -81,6 +97,8 @@ async def run_round(
     proposal_ttl: timedelta,
     max_offers: int = 2000,
     after_offer_id: int = 0,
+    area: dict[str, float] | None = None,
+    area_days: float = 7.0,
 ) -> RoundReport | None:
     """One matching round; None when another process is running one.
 
@@ -88,7 +106,10 @@ async def run_round(
     (the last round's report.last_offer_id) first, then from the start, so with more open offers
     than the budget every one still gets a turn and old ones that match nothing cannot crowd out
     new ones. The solve runs in a thread: the event loop keeps serving meanwhile (numpy, scipy and
-    the GIL's switch interval leave it free; bench/matching_loop.py)."""
+    the GIL's switch interval leave it free; bench/matching_loop.py).
+
+    `area` is aidmap.fairness.areas.settings_area(settings) (None: wards do not weigh in); ward
+    deficits are counted over the last `area_days` days."""
     async with sessions() as session, session.begin():
         if not (await session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _ROUND_LOCK})).scalar():
             return None
@@ -101,13 +122,14 @@ async def run_round(
         categories = sorted({r.category for r in offer_rows})
         need_rows = [r for r in (await session.execute(_NEEDS, {"categories": categories})).all() if r.open > 0]
         helped = await help_received(session=session, beneficiaries={r.beneficiary_key for r in need_rows})
+        deficits = await ward_deficits(session, area_days) if area and area.get("area_weight", 0) > 0 else None
         offer_ids = [r.id for r in offer_rows]
         excluded = {(a, b) for a, b in (await session.execute(_EXCLUDED, {"offers": offer_ids})).all()}
         needs = [
             NeedSlot(
                 need_id=r.id, beneficiary=r.beneficiary_key, lon=r.lon, lat=r.lat, quantity_open=int(r.open),
                 category=r.category, urgency=r.urgency, waited_seconds=float(r.waited),
-                pledged=r.status != "OPEN", owner=r.owner_id,
+                pledged=r.status != "OPEN", owner=r.owner_id, area=r.ward_code,
             )
             for r in need_rows
         ]  # fmt: skip
@@ -119,7 +141,7 @@ async def run_round(
         started = time.perf_counter()
         found = await asyncio.to_thread(
             propose, needs, offers, fairness_weight=fairness_weight, helped_counts=helped, reach=reach,
-            exclude=excluded,
+            exclude=excluded, area_deficits=deficits, **(area or {}),
         )  # fmt: skip
         solve = time.perf_counter() - started
         donors = {r.id: r.donor_id for r in offer_rows}
@@ -135,6 +157,12 @@ async def run_round(
             await emit(session=session, kind=EventKind.MATCH_PROPOSED, need=need, proposal_id=row.id,
                        audience={row.donor_id})  # fmt: skip
         return RoundReport(len(offers), len(needs), len(found), solve, last_offer_id=last_offer_id)
+
+
+async def ward_deficits(session: AsyncSession, days: float) -> dict[str, float]:
+    """Each ward's deficit (aidmap.fairness.areas.area_deficits) over the needs of the last `days` days."""
+    rows = (await session.execute(_AREA_HELP, {"window": days * 86400.0})).all()
+    return area_deficits({r.area: int(r.needs) for r in rows}, {r.area: int(r.helped) for r in rows})
 
 
 async def _lapse(session: AsyncSession) -> None:

@@ -663,7 +663,8 @@ class MatchProposal:
     quantity: int
     score: float = strawberry.field(
         description="The round's weight of the pair: the score (cell to cell) plus the fairness weight times its "
-        "fairness part."
+        "fairness part plus the area weight times its ward's deficit (how much less the ward was helped lately "
+        "than the city), times (radius / distance) ^ decay when the need is beyond the offer's radius."
     )
     status: ProposalStatus  # type: ignore[valid-type]
     created_at: datetime

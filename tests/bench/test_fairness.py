@@ -93,3 +93,45 @@ def test_a_policy_without_aidmap_fairness_says_so(monkeypatch: pytest.MonkeyPatc
         fairness.build_city(fairness.Config(needs=40, donors=10, seed=3), _tiny_city()), "matching"
     )
     assert outcome.error == fairness.NEEDS_FAIRNESS and outcome.helped == 0
+
+
+def test_donors_agree_within_their_radius_and_less_often_the_farther_beyond() -> None:
+    config = fairness.Config(needs=400, donors=4, seed=5, central_area_share=0.05)
+    city = fairness.build_city(config, _tiny_city())
+    day = fairness.Day(city=city, settings=Settings(), needs={n.id: n for n in city.needs}, offers=city.offers)
+    offer = city.offers[0]
+    by_ratio: dict[int, list[bool]] = {}
+    for need in city.needs:
+        d = fairness.haversine_m(offer.cell_lon, offer.cell_lat, need.cell_lon, need.cell_lat)
+        answer = day.agrees(offer, need)
+        assert answer == day.agrees(offer, need)  # the same donor answers the same need the same way
+        if d <= offer.radius_meters:
+            assert answer
+        else:
+            by_ratio.setdefault(min(3, int(d / offer.radius_meters)), []).append(answer)
+    # Beyond the radius: (radius / distance) ** 2 on average, so fewer agree the farther the need.
+    rates = {k: sum(v) / len(v) for k, v in by_ratio.items() if len(v) >= 30}
+    assert len(rates) >= 2 and all(rate < 1 for rate in rates.values())
+    in_order = [rates[k] for k in sorted(rates)]
+    assert in_order == sorted(in_order, reverse=True)
+    keen = fairness.Day(city=fairness.replace(city, config=fairness.replace(config, decline_exponent=0.0)),
+                        settings=Settings(), needs={}, offers=[])  # fmt: skip
+    assert all(keen.agrees(offer, need) for need in city.needs)
+
+
+def test_the_donor_poor_decile_is_fixed_by_the_city_and_pooled() -> None:
+    # Four wards: the decile is one, the ward with the fewest donor units within 10 km per unit needed.
+    city = fairness.build_city(fairness.Config(needs=300, donors=80, seed=4, central_area_share=0.05), _tiny_city())
+    wards = {w.code: w for w in city.wards}
+
+    def supply(code: str) -> float:
+        near = sum(o.quantity for o in city.offers if fairness.haversine_m(*wards[code].centroid, o.lon, o.lat) <= 10_000)
+        return near / sum(n.quantity for n in city.needs if n.ward == code)
+
+    [poorest] = fairness.donor_poor_wards(city)
+    assert poorest in {"r1", "r2"} and supply(poorest) == min(supply(c) for c in wards)
+    assert city.donor_poor == [poorest]  # the same for every policy: computed once from the city
+    needs = {"a": 10, "b": 30}
+    ratio, share = fairness.pooled_ratio(["a"], needs, {"a": 2, "b": 18})
+    assert share == pytest.approx(0.2) and ratio == pytest.approx(0.2 / 0.5)
+    assert fairness.pooled_ratio(["a"], needs, {}) == (0.0, 0.0)
