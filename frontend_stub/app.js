@@ -428,11 +428,15 @@ async function loadQueue() {
 }
 
 // ---------------------------------------------------------------- accounts
-async function signedIn(token) {
+async function signedIn(token, { me = null } = {}) {
   session.token = token;
   live.stop();
   live.start();
-  await loadMe();
+  // On start `me` is already loaded. Loading it again showed the tabs, hid them, showed them and then
+  // switched to "need": a tab tapped in between (a test, or a quick finger) was thrown back to "need".
+  if (me) state.me = me;
+  else await loadMe();
+  if (!state.me) { live.stop(); return show("auth"); }
   live.subscribe(Q.activity, {}, (event) => {
     // A pledge, a delivery or a message that concerns me: refresh what is on screen.
     if (event) donor.onActivity(event);
@@ -560,7 +564,7 @@ async function main() {
   bindAuth();
   $("#need-unit").value = i18n.unitFor($("#need-category").value);
   await loadMe();
-  if (state.me) await signedIn(session.token);
+  if (state.me) await signedIn(session.token, { me: state.me });
   else show("auth");
 }
 
