@@ -62,6 +62,9 @@ const state = {
 // ---------------------------------------------------------------- views
 function show(view) {
   if (!state.me && view !== "auth") view = "auth";
+  // A new view starts at its top: after signing up at the foot of the page the form opened scrolled.
+  const shown = document.querySelector(".view:not([hidden])");
+  if (!shown || shown.id !== `view-${view}`) window.scrollTo(0, 0);
   state.view = view;
   for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== `view-${view}`;
   for (const tab of document.querySelectorAll(".tab")) {
@@ -509,7 +512,14 @@ async function main() {
   $("#cell-clear").addEventListener("click", () => { state.cell = null; drawNearby(); });
   $("#help-order").addEventListener("change", () => searchNearby());
   $("#help-urgent").addEventListener("change", () => searchNearby());
+  // On a phone the map folds away until wanted (one-screen form): a ward found or "pick on the map" opens it.
+  const openNeedMap = (open = true) => {
+    $("#need-map").classList.toggle("open", open);
+    $("#need-map-toggle").setAttribute("aria-expanded", String(open));
+  };
+  $("#need-map-toggle").addEventListener("click", () => openNeedMap(!$("#need-map").classList.contains("open")));
   placeFinder($("#need-place"), "need", ({ centre }) => {
+    openNeedMap();
     needMap.setView(centre, 1500);
     drawAreas(needMap, centre, 1500);
     banner(t("pickOnMap"));
