@@ -326,13 +326,16 @@ class Need(Node):
         area = await info.context.loaders.areas.load(self._ward_code)
         return AdminArea.from_model(area) if area is not None else None
 
-    @strawberry.field(description="Pledges on this need: all of them for the requester, a donor's own for a donor.")
+    @strawberry.field(
+        description="Pledges on this need: all of them for the requester and for whoever filed it for them "
+        "(before and after the claim, to follow up), a donor's own for a donor."
+    )
     async def pledges(self, info: Info[Context, None]) -> list[Pledge]:
         viewer = info.context.viewer
         if viewer is None:
             return []
         rows = await info.context.loaders.pledges_by_need.load(self._pk)
-        if viewer.account_id != self._owner_id:
+        if viewer.account_id not in (self._owner_id, self._filed_by_id):
             rows = [p for p in rows if p.donor_id == viewer.account_id]
         return [Pledge.from_model(p) for p in rows]
 
