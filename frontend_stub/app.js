@@ -17,7 +17,7 @@ const Q = {
   signIn: "mutation ($input: SignInInput!) { signIn(input: $input) { token errors { field message code } } }",
   signUp: "mutation ($input: SignUpInput!) { signUp(input: $input) { token errors { field message code } } }",
   myNeeds: `{ myNeeds(first: 50) { edges { node { ${NEED_FIELDS} rejectedReason expiresAt filedByMe
-    pledges { id quantity status acceptedAt donor { displayName } } } } } }`,
+    pledges { id quantity status acceptedAt donor { displayName } } helpRequest { id status round createdAt } } } } }`,
   updateNeed: `mutation ($input: UpdateNeedInput!) { updateNeed(input: $input) { need { id } errors { field message code } } }`,
   cancelNeed: `mutation ($id: ID!) { cancelNeed(input: {needId: $id}) { need { id } errors { field message code } } }`,
   renewNeed: `mutation ($id: ID!) { renewNeed(input: {needId: $id}) { need { id } errors { field message code } } }`,
@@ -234,9 +234,11 @@ function needActions(node) {
     h("label", {}, t("household"), h("input", { name: "householdSize", type: "number", min: 1, value: node.householdSize || "" }))),
   h("button", { type: "submit", class: "small primary" }, t("save")));
   const urgentKind = URGENT.includes(node.urgency) || node.category === "MEDICAL_CONSULTATION";
+  const asking = node.helpRequest && node.helpRequest.status === "OPEN";
   return h("div", {},
+    helpState(node.helpRequest),
     h("div", { class: "pledge-row actions" },
-      urgentKind && ["OPEN", "PARTLY_PLEDGED"].includes(node.status) ? h("button", { type: "button", class: "small primary help-now",
+      urgentKind && !asking && ["OPEN", "PARTLY_PLEDGED"].includes(node.status) ? h("button", { type: "button", class: "small primary help-now",
         onclick: async () => {
           const r = await act(Q.helpNow, { id: node.id });
           if (r && r.requestHelpNow.helpRequest) banner(t(r.requestHelpNow.helpRequest.status === "EXHAUSTED" ? "helpExhausted" : "helpNowSent"));
@@ -245,6 +247,14 @@ function needActions(node) {
       node.status !== "EXPIRED" ? h("button", { type: "button", class: "small", onclick: () => { editor.hidden = !editor.hidden; } }, t("edit")) : null,
       node.status !== "EXPIRED" ? h("button", { type: "button", class: "small danger", onclick: () => act(Q.cancelNeed, { id: node.id }) }, t("cancelNeed")) : null),
     editor, error);
+}
+
+/** Where "request help now" stands, read from the API (myNeeds), so it is still there after a reload. */
+function helpState(request) {
+  if (!request || request.status === "CANCELLED") return null;
+  const text = request.status === "OPEN" ? t("helpAsking", { n: request.round })
+    : request.status === "ACCEPTED" ? t("helpAccepted") : t("helpExhausted");
+  return h("p", { class: `help-state ${request.status}`, "data-help": request.status }, `⚡ ${text}`);
 }
 
 function setNeedLocation(point) {

@@ -339,6 +339,17 @@ class Need(Node):
             rows = [p for p in rows if p.donor_id == viewer.account_id]
         return [Pledge.from_model(p) for p in rows]
 
+    @strawberry.field(
+        description="The latest instant-help request (requestHelpNow) on this need, for the requester and whoever "
+        "filed it: what the page shows after a reload. Null for anyone else, or when none was made."
+    )
+    async def help_request(self, info: Info[Context, None]) -> HelpRequest | None:
+        viewer = info.context.viewer
+        if viewer is None or viewer.account_id not in (self._owner_id, self._filed_by_id):
+            return None
+        row = await info.context.loaders.help_by_need.load(self._pk)
+        return HelpRequest.from_model(row) if row is not None else None
+
     @classmethod
     def from_projection(
         cls, projection: NeedProjection, *, is_mine: bool, via: models.ReadChannel = models.ReadChannel.API
