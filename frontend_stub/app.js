@@ -554,6 +554,7 @@ async function main() {
     i18n.setLang(i18n.lang() === "vi" ? "en" : "vi");
     fillSelects();
     renderAccount();
+    drawNearby(); // from what is held, at once: the refetch below would leave the old language on screen meanwhile
     show(state.view);
   });
   $("#need-form").addEventListener("submit", postNeed);

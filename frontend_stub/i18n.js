@@ -143,6 +143,8 @@ const UNITS = {
 };
 export const unitFor = (c) => UNITS[current][c] ?? "";
 export const allUnits = () => new Set([...Object.values(UNITS.vi), ...Object.values(UNITS.en)]);
+// Every label of one language (the page's tests check that no label of the other one shows).
+export const labels = (l) => [STRINGS, CATEGORIES, STATUSES, URGENCIES, UNITS].flatMap((table) => Object.values(table[l]));
 export const categories = () => Object.keys(CATEGORIES.en);
 export const urgencies = () => Object.keys(URGENCIES.en);
 
@@ -152,9 +154,10 @@ export function setLang(next) {
   applyStatic();
 }
 
-/** Fill every element marked data-i18n (text) or data-i18n-aria (aria-label). */
+/** Fill every element marked data-i18n (text), data-i18n-aria (aria-label) or data-i18n-placeholder. */
 export function applyStatic(root = document) {
   document.documentElement.lang = current;
   for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
   for (const el of root.querySelectorAll("[data-i18n-aria]")) el.setAttribute("aria-label", t(el.dataset.i18nAria));
+  for (const el of root.querySelectorAll("[data-i18n-placeholder]")) el.setAttribute("placeholder", t(el.dataset.i18nPlaceholder));
 }
