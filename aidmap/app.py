@@ -47,6 +47,7 @@ from aidmap.events.snapshots import Snapshots
 from aidmap.events.store import latest_seq
 from aidmap.fairness.reach import max_reach_m, settings_reach
 from aidmap.guards.body_limit import BodyLimitMiddleware
+from aidmap.guards.headers import SecurityHeadersMiddleware
 from aidmap.guards.origins import OriginMiddleware
 from aidmap.guards.rate_limit import RateLimitMiddleware
 from aidmap.guards.sockets import SocketGuard
@@ -670,6 +671,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
     middleware = [
         # Outermost first: a request id for every log line, refuse over-limit clients, then check origins.
         Middleware(RequestIdMiddleware),
+        Middleware(SecurityHeadersMiddleware),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_seconds),
         Middleware(RateLimitMiddleware, per_ip=settings.rate_limit_per_ip, per_account=settings.rate_limit_per_account),
         Middleware(OriginMiddleware, allowed=settings.allowed_origins),

@@ -62,6 +62,7 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^Phone number or password is wrong\.$"), "Số điện thoại hoặc mật khẩu không đúng."),
     (re.compile(r"^Sign in"), "Hãy đăng nhập để làm việc này."),
     (re.compile(r"^Your session has expired"), "Phiên đăng nhập đã hết hạn; hãy đăng nhập lại."),
+    (re.compile(r"^The person this need was filed for has claimed it"), "Người được đăng hộ đã nhận yêu cầu này: họ tự xác nhận khi nhận hàng."),
     (re.compile(r"^You cannot pledge to your own need\.$"), "Bạn không thể cam kết cho yêu cầu của chính mình."),
     (re.compile(r"^This need no longer accepts pledges\.$"), "Yêu cầu này không còn nhận cam kết."),
     (re.compile(r"^At most (?P<n>\d+) open needs per category"), "Mỗi người chỉ có tối đa {n} yêu cầu đang mở cho mỗi loại; hãy đóng hoặc hủy bớt một yêu cầu."),

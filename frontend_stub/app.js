@@ -17,7 +17,7 @@ const Q = {
   signIn: "mutation ($input: SignInInput!) { signIn(input: $input) { token errors { field message code } } }",
   signUp: "mutation ($input: SignUpInput!) { signUp(input: $input) { token errors { field message code } } }",
   myNeeds: `{ myNeeds(first: 50) { edges { node { ${NEED_FIELDS} rejectedReason expiresAt filedByMe
-    pledges { id quantity status acceptedAt donor { displayName } } } } } }`,
+    pledges { id quantity status acceptedAt donor { displayName } } helpRequest { id status round createdAt } } } } }`,
   updateNeed: `mutation ($input: UpdateNeedInput!) { updateNeed(input: $input) { need { id } errors { field message code } } }`,
   cancelNeed: `mutation ($id: ID!) { cancelNeed(input: {needId: $id}) { need { id } errors { field message code } } }`,
   renewNeed: `mutation ($id: ID!) { renewNeed(input: {needId: $id}) { need { id } errors { field message code } } }`,
@@ -62,6 +62,9 @@ const state = {
 // ---------------------------------------------------------------- views
 function show(view) {
   if (!state.me && view !== "auth") view = "auth";
+  // A new view starts at its top: after signing up at the foot of the page the form opened scrolled.
+  const shown = document.querySelector(".view:not([hidden])");
+  if (!shown || shown.id !== `view-${view}`) window.scrollTo(0, 0);
   state.view = view;
   for (const section of document.querySelectorAll(".view")) section.hidden = section.id !== `view-${view}`;
   for (const tab of document.querySelectorAll(".tab")) {
@@ -231,9 +234,11 @@ function needActions(node) {
     h("label", {}, t("household"), h("input", { name: "householdSize", type: "number", min: 1, value: node.householdSize || "" }))),
   h("button", { type: "submit", class: "small primary" }, t("save")));
   const urgentKind = URGENT.includes(node.urgency) || node.category === "MEDICAL_CONSULTATION";
+  const asking = node.helpRequest && node.helpRequest.status === "OPEN";
   return h("div", {},
+    helpState(node.helpRequest),
     h("div", { class: "pledge-row actions" },
-      urgentKind && ["OPEN", "PARTLY_PLEDGED"].includes(node.status) ? h("button", { type: "button", class: "small primary help-now",
+      urgentKind && !asking && ["OPEN", "PARTLY_PLEDGED"].includes(node.status) ? h("button", { type: "button", class: "small primary help-now",
         onclick: async () => {
           const r = await act(Q.helpNow, { id: node.id });
           if (r && r.requestHelpNow.helpRequest) banner(t(r.requestHelpNow.helpRequest.status === "EXHAUSTED" ? "helpExhausted" : "helpNowSent"));
@@ -242,6 +247,14 @@ function needActions(node) {
       node.status !== "EXPIRED" ? h("button", { type: "button", class: "small", onclick: () => { editor.hidden = !editor.hidden; } }, t("edit")) : null,
       node.status !== "EXPIRED" ? h("button", { type: "button", class: "small danger", onclick: () => act(Q.cancelNeed, { id: node.id }) }, t("cancelNeed")) : null),
     editor, error);
+}
+
+/** Where "request help now" stands, read from the API (myNeeds), so it is still there after a reload. */
+function helpState(request) {
+  if (!request || request.status === "CANCELLED") return null;
+  const text = request.status === "OPEN" ? t("helpAsking", { n: request.round })
+    : request.status === "ACCEPTED" ? t("helpAccepted") : t("helpExhausted");
+  return h("p", { class: `help-state ${request.status}`, "data-help": request.status }, `⚡ ${text}`);
 }
 
 function setNeedLocation(point) {
@@ -428,11 +441,15 @@ async function loadQueue() {
 }
 
 // ---------------------------------------------------------------- accounts
-async function signedIn(token) {
+async function signedIn(token, { me = null } = {}) {
   session.token = token;
   live.stop();
   live.start();
-  await loadMe();
+  // On start `me` is already loaded. Loading it again showed the tabs, hid them, showed them and then
+  // switched to "need": a tab tapped in between (a test, or a quick finger) was thrown back to "need".
+  if (me) state.me = me;
+  else await loadMe();
+  if (!state.me) { live.stop(); return show("auth"); }
   live.subscribe(Q.activity, {}, (event) => {
     // A pledge, a delivery or a message that concerns me: refresh what is on screen.
     if (event) donor.onActivity(event);
@@ -505,7 +522,14 @@ async function main() {
   $("#cell-clear").addEventListener("click", () => { state.cell = null; drawNearby(); });
   $("#help-order").addEventListener("change", () => searchNearby());
   $("#help-urgent").addEventListener("change", () => searchNearby());
+  // On a phone the map folds away until wanted (one-screen form): a ward found or "pick on the map" opens it.
+  const openNeedMap = (open = true) => {
+    $("#need-map").classList.toggle("open", open);
+    $("#need-map-toggle").setAttribute("aria-expanded", String(open));
+  };
+  $("#need-map-toggle").addEventListener("click", () => openNeedMap(!$("#need-map").classList.contains("open")));
   placeFinder($("#need-place"), "need", ({ centre }) => {
+    openNeedMap();
     needMap.setView(centre, 1500);
     drawAreas(needMap, centre, 1500);
     banner(t("pickOnMap"));
@@ -530,6 +554,7 @@ async function main() {
     i18n.setLang(i18n.lang() === "vi" ? "en" : "vi");
     fillSelects();
     renderAccount();
+    drawNearby(); // from what is held, at once: the refetch below would leave the old language on screen meanwhile
     show(state.view);
   });
   $("#need-form").addEventListener("submit", postNeed);
@@ -560,7 +585,7 @@ async function main() {
   bindAuth();
   $("#need-unit").value = i18n.unitFor($("#need-category").value);
   await loadMe();
-  if (state.me) await signedIn(session.token);
+  if (state.me) await signedIn(session.token, { me: state.me });
   else show("auth");
 }
 

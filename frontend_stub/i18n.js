@@ -9,6 +9,7 @@ const STRINGS = {
     phone: "Số điện thoại", password: "Mật khẩu", passwordNew: "Mật khẩu (ít nhất 10 ký tự)", displayName: "Tên hiển thị",
     postNeed: "Đăng yêu cầu hỗ trợ", category: "Loại", title: "Tiêu đề", details: "Chi tiết", quantity: "Số lượng",
     unit: "Đơn vị", urgency: "Mức độ khẩn cấp", expires: "Cần trước ngày", contactPhone: "Số điện thoại liên hệ",
+    contactPhoneShort: "Điện thoại liên hệ", pickOnMapButton: "Chọn trên bản đồ",
     where: "Ở đâu? Bấm vào bản đồ, nhập toạ độ, hoặc dùng vị trí của bạn.", lat: "Vĩ độ", lon: "Kinh độ",
     useMyLocation: "Dùng vị trí của tôi", post: "Đăng yêu cầu", myNeeds: "Yêu cầu của tôi", radius: "Bán kính",
     search: "Tìm", nearby: "Gần bạn", live: "trực tiếp", liveOff: "mất kết nối", myPledges: "Cam kết của tôi",
@@ -39,12 +40,14 @@ const STRINGS = {
     walk: "khoảng {n} phút đi bộ", edit: "Sửa", save: "Lưu", cancelNeed: "Hủy yêu cầu", renew: "Vẫn cần giúp?",
     renewed: "Đã gia hạn yêu cầu.", helpNow: "Nhờ giúp ngay", helpNowSent: "Đang hỏi những người gần nhất…",
     helpExhausted: "Chưa có ai nhận lúc này: yêu cầu vẫn mở.", helpAccepted: "Có người đã nhận giúp!",
+    helpAsking: "Đang hỏi những người giúp gần nhất (lượt {n}).",
     operatorTitle: "Đăng yêu cầu giúp người khác (qua điện thoại)", personName: "Tên người cần giúp",
     personPhone: "Số điện thoại của họ", fileNeed: "Đăng giúp", filedNeeds: "Yêu cầu tôi đã đăng giúp",
     noFiled: "Bạn chưa đăng giúp ai.", claimCode: "Mã nhận", claimCodeHint: "Đọc mã này cho người được giúp (chỉ hiện một lần).",
     newCode: "Mã mới", needId: "Mã yêu cầu", claimTitle: "Nhận yêu cầu người khác đã đăng giúp bạn",
     claimHint: "Đăng nhập bằng số điện thoại đã dùng khi đăng, rồi nhập mã yêu cầu và mã nhận.", claim: "Nhận",
     claimed: "Yêu cầu giờ là của bạn.", claimedBy: "Đã được nhận", notClaimed: "Chưa nhận",
+    claimantConfirms: "Người được giúp đã nhận yêu cầu: họ tự xác nhận khi nhận hàng.",
     findPlace: "Tìm phường, xã", city: "Thành phố", findPlaceHint: "Chọn phường rồi bấm vào bản đồ để chọn chỗ.",
     placeChosen: "Đã chọn vị trí.", pickOnMap: "Bấm vào bản đồ để chọn đúng chỗ.", search2: "Tìm",
     mine: "Của tôi", forPerson: "cho",
@@ -57,6 +60,7 @@ const STRINGS = {
     phone: "Phone number", password: "Password", passwordNew: "Password (at least 10 characters)", displayName: "Display name",
     postNeed: "Ask for help", category: "Category", title: "Title", details: "Details", quantity: "Quantity",
     unit: "Unit", urgency: "Urgency", expires: "Needed by", contactPhone: "Contact phone",
+    contactPhoneShort: "Contact phone", pickOnMapButton: "Pick on the map",
     where: "Where? Click the map, type coordinates, or use your location.", lat: "Latitude", lon: "Longitude",
     useMyLocation: "Use my location", post: "Post", myNeeds: "My needs", radius: "Radius",
     search: "Search", nearby: "Near you", live: "live", liveOff: "offline", myPledges: "My pledges",
@@ -87,12 +91,14 @@ const STRINGS = {
     walk: "about {n} min on foot", edit: "Edit", save: "Save", cancelNeed: "Cancel need", renew: "Still need help?",
     renewed: "Your need is renewed.", helpNow: "Request help now", helpNowSent: "Asking the nearest donors…",
     helpExhausted: "Nobody accepted yet: your need stays open.", helpAccepted: "Someone accepted to help!",
+    helpAsking: "Asking the nearest donors (round {n}).",
     operatorTitle: "File a need for someone (by phone)", personName: "Name of the person",
     personPhone: "Their phone number", fileNeed: "File", filedNeeds: "Needs I filed for others",
     noFiled: "You have not filed for anyone yet.", claimCode: "Claim code", claimCodeHint: "Read this code to the person (shown once).",
     newCode: "New code", needId: "Need id", claimTitle: "Claim a need someone filed for you",
     claimHint: "Sign in with the phone number used when filing, then enter the need id and the claim code.", claim: "Claim",
     claimed: "The need is now yours.", claimedBy: "Claimed", notClaimed: "Not claimed yet",
+    claimantConfirms: "The person has claimed this need: they confirm delivery themselves.",
     findPlace: "Find a ward", city: "City", findPlaceHint: "Choose the ward, then tap the map to pick the spot.",
     placeChosen: "Location chosen.", pickOnMap: "Tap the map to pick the exact spot.", search2: "Find",
     mine: "Mine", forPerson: "for",
@@ -137,6 +143,8 @@ const UNITS = {
 };
 export const unitFor = (c) => UNITS[current][c] ?? "";
 export const allUnits = () => new Set([...Object.values(UNITS.vi), ...Object.values(UNITS.en)]);
+// Every label of one language (the page's tests check that no label of the other one shows).
+export const labels = (l) => [STRINGS, CATEGORIES, STATUSES, URGENCIES, UNITS].flatMap((table) => Object.values(table[l]));
 export const categories = () => Object.keys(CATEGORIES.en);
 export const urgencies = () => Object.keys(URGENCIES.en);
 
@@ -146,9 +154,10 @@ export function setLang(next) {
   applyStatic();
 }
 
-/** Fill every element marked data-i18n (text) or data-i18n-aria (aria-label). */
+/** Fill every element marked data-i18n (text), data-i18n-aria (aria-label) or data-i18n-placeholder. */
 export function applyStatic(root = document) {
   document.documentElement.lang = current;
   for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
   for (const el of root.querySelectorAll("[data-i18n-aria]")) el.setAttribute("aria-label", t(el.dataset.i18nAria));
+  for (const el of root.querySelectorAll("[data-i18n-placeholder]")) el.setAttribute("placeholder", t(el.dataset.i18nPlaceholder));
 }

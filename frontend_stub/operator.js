@@ -82,7 +82,9 @@ export async function load() {
         h("span", {}, `${p.donor ? p.donor.displayName : "?"}: ${p.quantity} ${node.unit}`), pledgeBadge(p.status),
         p.status === "PLEDGED" && node.isMine ? h("button", { type: "button", class: "small primary", onclick: async () => {
           if (payloadOk(await run("op", () => gql(Q.confirm, { id: p.id })), error)) load();
-        } }, t("confirmDelivery")) : null))),
+        } }, t("confirmDelivery")) : null,
+        // Once the person has claimed the need it is theirs: they confirm delivery (the API refuses the filer).
+        p.status === "PLEDGED" && !node.isMine ? h("span", { class: "hint claimant-confirms" }, t("claimantConfirms")) : null))),
       node.isMine ? h("div", { class: "pledge-row" }, h("button", { type: "button", class: "small", onclick: async () => {
         const result = await run("op", () => gql(Q.code, { id: node.id }));
         if (payloadOk(result, error)) showCode(result.issueClaimCode.claimCode, node.id);

@@ -36,9 +36,11 @@ async function wardsOf(city) {
 
 /** Mount the finder in `container`; `onPick({ area, centre, outlines })` when a ward is chosen. */
 export function placeFinder(container, prefix, onPick) {
-  const city = h("select", { id: `${prefix}-city`, "aria-label": t("city") },
+  // data-i18n-*: a language switch relabels the finder (it is built once, not redrawn).
+  const city = h("select", { id: `${prefix}-city`, "aria-label": t("city"), "data-i18n-aria": "city" },
     CITIES.map((c) => h("option", { value: c.key }, c.name)));
-  const query = h("input", { id: `${prefix}-ward`, type: "search", placeholder: t("findPlace"), "aria-label": t("findPlace"), autocomplete: "off" });
+  const query = h("input", { id: `${prefix}-ward`, type: "search", placeholder: t("findPlace"), "aria-label": t("findPlace"),
+    "data-i18n-aria": "findPlace", "data-i18n-placeholder": "findPlace", autocomplete: "off" });
   const results = h("ul", { class: "results", id: `${prefix}-results` });
   const search = async () => {
     const chosen = CITIES.find((c) => c.key === city.value);
@@ -55,5 +57,5 @@ export function placeFinder(container, prefix, onPick) {
   query.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); search(); } });
   city.addEventListener("change", () => { query.value = ""; results.replaceChildren(); });
   container.replaceChildren(h("div", { class: "finder" }, city, query,
-    h("button", { type: "button", class: "secondary", onclick: search }, t("search2"))), results);
+    h("button", { type: "button", class: "secondary", onclick: search, "data-i18n": "search2" }, t("search2"))), results);
 }

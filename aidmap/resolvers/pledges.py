@@ -214,7 +214,17 @@ async def cancel(*, session: AsyncSession, viewer: Viewer, pledge_id: int) -> Pl
 
 
 async def confirm_delivery(*, session: AsyncSession, viewer: Viewer, pledge_id: int) -> Pledge:
-    """The requester confirms the donor delivered."""
+    """The requester confirms the donor delivered: whoever filed the need for someone, until that person
+    claims it (they own it then, and the filer no longer speaks for them)."""
+    # The filer still follows the need and its pledges (myNeeds(filedForOthers:)): told why, not "no such pledge".
+    pledge = await session.get(Pledge, pledge_id)
+    need = await session.get(Need, pledge.need_id) if pledge else None
+    if need is not None and need.filed_by_id == viewer.account_id and need.owner_id != viewer.account_id:
+        raise Problems.one(
+            "pledgeId",
+            "The person this need was filed for has claimed it: they confirm delivery themselves.",
+            Code.FORBIDDEN,
+        )
     pledge, need = await _involved_for_update(session=session, viewer=viewer, pledge_id=pledge_id)
     if need.owner_id != viewer.account_id:
         raise Problems.one("pledgeId", "Only the person who asked for help can confirm delivery.", Code.FORBIDDEN)

@@ -8,7 +8,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import text
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
@@ -19,7 +20,7 @@ from aidmap.events.access_log import AccessLog
 from aidmap.events.fanout import FanOut
 from aidmap.events.match_index import MatchIndex
 from aidmap.events.snapshots import Snapshots
-from aidmap.models import Account, AdminArea, Need, Offer, Pledge, Scope
+from aidmap.models import Account, AdminArea, HelpRequest, Need, Offer, Pledge, Scope
 from aidmap.models.need import ANONYMOUS, Principal
 from aidmap.notify.sms import SmsQueue
 from aidmap.resolvers import accounts, areas, attestations, needs, offers, pledges
@@ -49,6 +50,8 @@ class Loaders:
     needs: DataLoader[int, Need | None]
     offers: DataLoader[int, Offer | None]
     pledges_by_need: DataLoader[int, list[Pledge]]
+    # A need's latest instant-help request (requestHelpNow), by need id.
+    help_by_need: DataLoader[int, HelpRequest | None]
     areas: DataLoader[str, AdminArea | None]
     # A need's live attestation (token), and a trusted deployment's name, by id.
     attestations: DataLoader[int, str | None]
@@ -62,6 +65,17 @@ class Loaders:
                 for pledge in await pledges.for_needs(session=session, need_ids=list(need_ids)):
                     grouped[pledge.need_id].append(pledge)
             return [grouped[i] for i in need_ids]
+
+        async def load_help(need_ids: list[int]) -> Sequence[HelpRequest | None]:
+            query = (
+                select(HelpRequest)
+                .where(HelpRequest.need_id.in_(list(need_ids)))
+                .ext(distinct_on(HelpRequest.need_id))
+                .order_by(HelpRequest.need_id, HelpRequest.created_at.desc(), HelpRequest.id.desc())
+            )
+            async with sessions() as session:
+                found = {r.need_id: r for r in (await session.execute(query)).scalars()}
+            return [found.get(i) for i in need_ids]
 
         async def load_areas(codes: list[str]) -> Sequence[AdminArea | None]:
             async with sessions() as session:
@@ -89,6 +103,7 @@ class Loaders:
             needs=_by_id(sessions, needs.get_many, "need_ids"),
             offers=_by_id(sessions, offers.get_many, "offer_ids"),
             pledges_by_need=DataLoader(load_fn=load_pledges),
+            help_by_need=DataLoader(load_fn=load_help),
         )
 
 

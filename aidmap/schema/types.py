@@ -326,15 +326,29 @@ class Need(Node):
         area = await info.context.loaders.areas.load(self._ward_code)
         return AdminArea.from_model(area) if area is not None else None
 
-    @strawberry.field(description="Pledges on this need: all of them for the requester, a donor's own for a donor.")
+    @strawberry.field(
+        description="Pledges on this need: all of them for the requester and for whoever filed it for them "
+        "(before and after the claim, to follow up), a donor's own for a donor."
+    )
     async def pledges(self, info: Info[Context, None]) -> list[Pledge]:
         viewer = info.context.viewer
         if viewer is None:
             return []
         rows = await info.context.loaders.pledges_by_need.load(self._pk)
-        if viewer.account_id != self._owner_id:
+        if viewer.account_id not in (self._owner_id, self._filed_by_id):
             rows = [p for p in rows if p.donor_id == viewer.account_id]
         return [Pledge.from_model(p) for p in rows]
+
+    @strawberry.field(
+        description="The latest instant-help request (requestHelpNow) on this need, for the requester and whoever "
+        "filed it: what the page shows after a reload. Null for anyone else, or when none was made."
+    )
+    async def help_request(self, info: Info[Context, None]) -> HelpRequest | None:
+        viewer = info.context.viewer
+        if viewer is None or viewer.account_id not in (self._owner_id, self._filed_by_id):
+            return None
+        row = await info.context.loaders.help_by_need.load(self._pk)
+        return HelpRequest.from_model(row) if row is not None else None
 
     @classmethod
     def from_projection(

@@ -107,6 +107,9 @@ def test_a_need_reaches_a_watching_donor_live_and_they_finish_the_job_together(
     mine.get_by_role("button", name="Trò chuyện").click()
     mine.locator(".chat input").fill("Nhà số 3, ngõ 5")
     mine.locator(".chat button[type=submit]").click()
+    # Sent (the box reloads after the mutation) before the donor opens the chat: otherwise, on a busy
+    # machine, the donor's box could load before the message existed and wait on the live event alone.
+    expect(mine.locator(".chat")).to_contain_text("Nhà số 3, ngõ 5", timeout=10_000)
     pledge.get_by_role("button", name="Chat").click()
     expect(pledge.locator(".chat")).to_contain_text("Nhà số 3, ngõ 5", timeout=5000)
     pledge.locator(".chat input").fill("On my way, 15 minutes")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.conftest import Api
 from tests.factories import CREATE_NEED as PLAIN_CREATE_NEED
-from tests.factories import SIGN_UP, need_input, sign_up
+from tests.factories import PLEDGE, SIGN_UP, need_input, sign_up
 
 # createNeed with the claim code that filing on someone's behalf returns once.
 CREATE_NEED = PLAIN_CREATE_NEED.replace("createNeed(input: $input) {", "createNeed(input: $input) { claimCode", 1)
@@ -82,3 +82,43 @@ def test_the_filer_lists_what_they_filed_for_others_before_and_after_the_claim(a
     ]
     assert own["id"] not in {e["node"]["id"] for e in api.data(ids, token=operator)["myNeeds"]["edges"]}
     assert api.data(query, token=token)["myNeeds"]["edges"] == []  # the person filed nothing
+
+
+CONFIRM = "mutation ($id: ID!) { confirmDelivery(input: {pledgeId: $id}) { pledge { status } errors { field message code } } }"
+PLEDGE_STATUS = "query ($id: ID!) { node(id: $id) { ... on Pledge { status } } }"
+
+
+def test_the_filer_confirms_delivery_until_the_claim_then_the_person_does(api: Api) -> None:
+    operator, donor = sign_up(api, "Tổng đài viên"), sign_up(api, "Người giúp")
+    filed = api.data(
+        CREATE_NEED,
+        {"input": need_input(quantity=2, onBehalfOf={"displayName": "Ông Sáu", "phone": "0977 333 444"})},
+        operator,
+    )["createNeed"]
+    need_id, code = filed["need"]["id"], filed["claimCode"]
+    first, second = (
+        api.data(PLEDGE, {"input": {"needId": need_id, "quantity": 1}}, donor)["pledge"]["pledge"]["id"] for _ in "12"
+    )
+
+    # Before the claim the operator speaks for the person: they confirm the first delivery.
+    before = api.data(CONFIRM, {"id": first}, operator)["confirmDelivery"]
+    sau = api.data(SIGN_UP, {"input": {"displayName": "Sáu", "phone": "0977333444", "password": "mật khẩu dài"}})[
+        "signUp"
+    ]["token"]
+    assert api.data(CLAIM, {"input": {"needId": need_id, "code": code}}, sau)["claimNeed"]["errors"] == []
+    # After it the need is the person's: the operator is told so, and nothing changes.
+    refused = api.data(CONFIRM, {"id": second}, operator)["confirmDelivery"]
+    still = api.data(PLEDGE_STATUS, {"id": second}, donor)["node"]
+    by_the_person = api.data(CONFIRM, {"id": second}, sau)["confirmDelivery"]
+
+    assert before == {"pledge": {"status": "DELIVERED"}, "errors": []}
+    assert refused["pledge"] is None
+    assert refused["errors"] == [
+        {
+            "field": "pledgeId",
+            "code": "FORBIDDEN",
+            "message": "The person this need was filed for has claimed it: they confirm delivery themselves.",
+        }
+    ]
+    assert still == {"status": "PLEDGED"}
+    assert by_the_person == {"pledge": {"status": "DELIVERED"}, "errors": []}
