@@ -86,6 +86,9 @@ NEED_RULES: dict[str, tuple[set[str] | str, set[str] | str]] = {
     "contactPhone": (PRIVATE_NEED, PUBLIC),
     "locationReads": ({"owner"}, {"filer"}),  # the requester only (the filer is the requester until claimed)
     "pledges": ({"owner", "pledged_donor"}, set()),
+    # Nobody asked for instant help in this world; who sees a request (requester, filer, no one else):
+    # tests/frontend/test_reload.py.
+    "helpRequest": (set(), set()),
 }
 ACCOUNT_RULES: dict[str, set[str] | str] = {
     "id": PUBLIC,
