@@ -27,7 +27,7 @@ from aidmap.db.reader import Reader
 from aidmap.db.replica import Reads
 from aidmap.models import AccessToken, Account, Role, SignInBackoff
 from aidmap.models.need import Principal
-from aidmap.resolvers.problems import SESSION_EXPIRED, Code, Problem, Problems
+from aidmap.problems import SESSION_EXPIRED, Code, Problem, Problems
 from aidmap.resolvers.validation import Checker, utcnow
 from aidmap.settings import Settings
 

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.db.reader import conninfo_from_url
 from aidmap.models import AdminArea, AreaLevel
+from aidmap.problems import Code, Problems
 from aidmap.resolvers.accounts import Viewer
-from aidmap.resolvers.problems import Code, Problems
 
 BUNDLED = Path(__file__).resolve().parent.parent / "data" / "vn-admin"
 

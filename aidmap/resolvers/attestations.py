@@ -47,7 +47,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.geo.privacy import snap_to_cell
-from aidmap.resolvers.problems import Code, Problems
+from aidmap.problems import Code, Problems
 from aidmap.resolvers.validation import utcnow
 
 log = logging.getLogger(__name__)

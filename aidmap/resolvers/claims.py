@@ -35,8 +35,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.models import Need, NeedClaimCode
+from aidmap.problems import Code, CountedProblems, Problems
 from aidmap.resolvers.accounts import BackOff, SignInThrottle
-from aidmap.resolvers.problems import Code, CountedProblems, Problems
 from aidmap.resolvers.validation import utcnow
 
 CODE_DIGITS = 8

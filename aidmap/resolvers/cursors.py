@@ -6,7 +6,7 @@ import base64
 import binascii
 from datetime import datetime
 
-from aidmap.resolvers.problems import Code, UserInputError
+from aidmap.problems import Code, UserInputError
 
 MAX_PAGE = 100
 

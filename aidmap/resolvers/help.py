@@ -25,10 +25,10 @@ from aidmap.models import (
     Pledge,
 )
 from aidmap.models.need import OPEN_STATUSES
+from aidmap.problems import Code, Problems
 from aidmap.resolvers import pledges
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.nearby import origin_point
-from aidmap.resolvers.problems import Code, Problems
 from aidmap.resolvers.validation import Checker, utcnow
 
 DONORS_PER_ROUND = 3

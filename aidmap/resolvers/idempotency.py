@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aidmap.resolvers.problems import Code, Problems
+from aidmap.problems import Code, Problems
 
 MAX_KEY = 200
 KEEP_HOURS = 48

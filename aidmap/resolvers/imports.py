@@ -23,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from aidmap.models import Need, NeedCategory, ReadChannel, Urgency
 from aidmap.models.need import HIDDEN_STATUSES, Principal
 from aidmap.models.projection import project_need, reads_to_log
+from aidmap.problems import Problems
 from aidmap.resolvers import needs as need_resolvers
 from aidmap.resolvers.accounts import Viewer
-from aidmap.resolvers.problems import Problems
 
 COLUMNS = [
     "external_id", "category", "title", "details", "quantity", "unit", "urgency", "household_size",
@@ -102,7 +102,7 @@ def _number(value: Any, kind: type) -> Any:
 
 def _fields(row: dict[str, Any]) -> tuple[need_resolvers.NeedFields, tuple[str, str] | None, str | None]:
     """NeedFields as createNeed would build them; raises Problems for values no input could hold."""
-    from aidmap.resolvers.problems import Code, Problem
+    from aidmap.problems import Code, Problem
 
     problems = []
     category = str(row.get("category") or "").strip().upper()

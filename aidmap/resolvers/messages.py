@@ -7,8 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.events.outbox import emit
 from aidmap.models import EventKind, Message, Need, Pledge
+from aidmap.problems import Code, Problems
 from aidmap.resolvers.accounts import Viewer
-from aidmap.resolvers.problems import Code, Problems
 from aidmap.resolvers.validation import Checker
 
 MAX_BODY = 2000

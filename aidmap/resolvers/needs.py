@@ -34,6 +34,7 @@ from aidmap.models.need import (
     status_for,
 )
 from aidmap.models.pledge import discloses
+from aidmap.problems import Code, Problem, Problems, UserInputError
 from aidmap.resolvers import attestations, claims
 from aidmap.resolvers.accounts import BackOff, Viewer, give_back, reserve_attempt
 from aidmap.resolvers.areas import assign_ward
@@ -41,7 +42,6 @@ from aidmap.resolvers.cursors import check_page_size, distance_cursor, parse_urg
 from aidmap.resolvers.duplicates import phone_hash, possible_duplicate
 from aidmap.resolvers.nearby import Hit, Page, Rows, category_filter, check_search_area, nearest_rows, origin_point
 from aidmap.resolvers.paging import newest_first
-from aidmap.resolvers.problems import Code, Problem, Problems, UserInputError
 from aidmap.resolvers.validation import DEFAULT_NEED_TTL, MAX_HOUSEHOLD, Checker, utcnow
 
 MAX_TITLE = 120

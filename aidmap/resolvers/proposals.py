@@ -26,9 +26,9 @@ from aidmap.events.outbox import emit
 from aidmap.fairness.areas import area_deficits
 from aidmap.fairness.matching import NeedSlot, OfferSlot, propose
 from aidmap.models import EventKind, MatchProposal, Need, Offer, Pledge, ProposalStatus
+from aidmap.problems import Code, Problems
 from aidmap.resolvers import pledges
 from aidmap.resolvers.accounts import Viewer
-from aidmap.resolvers.problems import Code, Problems
 from aidmap.resolvers.suggestions import help_received
 from aidmap.resolvers.validation import utcnow
 

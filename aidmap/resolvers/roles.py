@@ -8,8 +8,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.models import Account, AdminArea, Role, VerifierArea
+from aidmap.problems import Code, Problems
 from aidmap.resolvers.accounts import Viewer
-from aidmap.resolvers.problems import Code, Problems
 
 
 def _require_admin(viewer: Viewer) -> None:

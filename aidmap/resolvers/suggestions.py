@@ -21,8 +21,8 @@ from aidmap.geo.distance import haversine_m
 from aidmap.geo.score import WAITING_FULL_HOURS, WEIGHTS, ScoreParts, score
 from aidmap.models import Need, NeedStatus, Offer, OfferStatus, Pledge, PledgeStatus
 from aidmap.models.need import OPEN_STATUSES
+from aidmap.problems import Code, UserInputError
 from aidmap.resolvers.accounts import Viewer
-from aidmap.resolvers.problems import Code, UserInputError
 from aidmap.resolvers.validation import MAX_RADIUS_M, utcnow
 
 FAIRNESS_WINDOW = timedelta(days=30)

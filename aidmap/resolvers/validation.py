@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import phonenumbers
 
 from aidmap.geo.distance import is_valid_point
-from aidmap.resolvers.problems import Code, Problem
+from aidmap.problems import Code, Problem
 
 MAX_RADIUS_M = 50_000.0
 MAX_QUANTITY = 1_000_000

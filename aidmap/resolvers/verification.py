@@ -22,12 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aidmap.events.outbox import emit
 from aidmap.models import EventKind, Need, NeedReport, NeedStatus, Pledge, PledgeStatus
 from aidmap.models.need import ACTIVE_STATUSES, HIDDEN_STATUSES, may_see_need, privacy_facts, reviews, status_for
+from aidmap.problems import Code, Problems
 from aidmap.resolvers import attestations
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.nearby import Page
 from aidmap.resolvers.needs import active_donors
 from aidmap.resolvers.paging import newest_first
-from aidmap.resolvers.problems import Code, Problems
 from aidmap.resolvers.validation import Checker, utcnow
 
 MAX_REASON = 500

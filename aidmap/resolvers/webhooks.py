@@ -35,8 +35,8 @@ from aidmap.geo.privacy import snap_to_cell
 from aidmap.models import DeliveryStatus, EventKind, ReadChannel, Webhook, WebhookDelivery
 from aidmap.models.need import Principal, may_see_need
 from aidmap.models.projection import NeedProjection, project_need
+from aidmap.problems import Code, Problems
 from aidmap.resolvers.needs import log_private_reads
-from aidmap.resolvers.problems import Code, Problems
 from aidmap.resolvers.validation import Checker, utcnow
 
 log = logging.getLogger(__name__)

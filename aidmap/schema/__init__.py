@@ -21,7 +21,7 @@ from strawberry.types.graphql import OperationType
 
 from aidmap.i18n import translate
 from aidmap.observability import MetricsExtension
-from aidmap.resolvers.problems import UserInputError
+from aidmap.problems import UserInputError
 from aidmap.schema.limits import Limits, OperationChecks, operation_checks
 from aidmap.schema.mutation import Mutation
 from aidmap.schema.query import Query

@@ -23,10 +23,10 @@ from aidmap.events.snapshots import Snapshots
 from aidmap.models import Account, AdminArea, HelpRequest, Need, Offer, Pledge, Scope
 from aidmap.models.need import ANONYMOUS, Principal
 from aidmap.notify.sms import SmsQueue
+from aidmap.problems import Code, UserInputError
 from aidmap.resolvers import accounts, areas, attestations, needs, offers, pledges
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.partners import PartnerKey
-from aidmap.resolvers.problems import Code, UserInputError
 from aidmap.schema.sharing import SharedResults
 from aidmap.settings import Settings
 

@@ -8,7 +8,7 @@ from typing import TypeVar
 import strawberry
 
 from aidmap.i18n import translate
-from aidmap.resolvers.problems import Code, Problem
+from aidmap.problems import Code, Problem
 
 
 @strawberry.interface(description="An expected failure: which input field, what went wrong, and a stable code.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from aidmap.resolvers.problems import Code, UserInputError
+from aidmap.problems import Code, UserInputError
 
 NODE_TYPES = ("Need", "Offer", "Pledge", "Account", "Message", "HelpRequest")
 

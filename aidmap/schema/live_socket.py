@@ -27,7 +27,7 @@ from starlette.websockets import WebSocketDisconnect
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler, Operation
 
-from aidmap.resolvers.problems import UserInputError
+from aidmap.problems import UserInputError
 from aidmap.schema import AidmapSchema, ServiceUnavailable, checked_document, database_unavailable, should_mask_error
 from aidmap.schema.context import Context
 from aidmap.schema.inputs import GeoPointInput

@@ -13,6 +13,7 @@ from strawberry.types import Info
 from aidmap import models
 from aidmap.fairness.reach import max_reach_m
 from aidmap.notify import dispatch
+from aidmap.problems import SESSION_EXPIRED, UNAUTHENTICATED, Code, CountedProblems, Problem, Problems
 from aidmap.resolvers import (
     accounts,
     claims,
@@ -30,7 +31,6 @@ from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.attestations import attestation_issuer
 from aidmap.resolvers.needs import NeedFields
 from aidmap.resolvers.offers import OfferFields
-from aidmap.resolvers.problems import SESSION_EXPIRED, UNAUTHENTICATED, Code, CountedProblems, Problem, Problems
 from aidmap.schema.context import Context
 from aidmap.schema.errors import (
     AccountError,

@@ -16,7 +16,7 @@ from aidmap import models
 from aidmap.notify import dispatch
 from aidmap.notify.push import endpoint_problem, key_problem, public_key_of
 from aidmap.notify.texts import language_for_phone
-from aidmap.resolvers.problems import SESSION_EXPIRED, UNAUTHENTICATED, Code, Problem, UserInputError
+from aidmap.problems import SESSION_EXPIRED, UNAUTHENTICATED, Code, Problem, UserInputError
 from aidmap.schema.context import Context
 from aidmap.schema.errors import NotificationError, to_errors
 from aidmap.schema.ids import to_global_id

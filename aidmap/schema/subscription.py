@@ -21,11 +21,11 @@ from aidmap.events.snapshots import NeedSnapshot
 from aidmap.events.store import REPLAY_LIMIT, activity_events_after, area_events_after
 from aidmap.fairness.reach import max_reach_m
 from aidmap.models.need import OPEN_STATUSES
+from aidmap.problems import Code, UserInputError
 from aidmap.resolvers import help as help_requests
 from aidmap.resolvers import messages, needs, pledges, proposals
 from aidmap.resolvers.cursors import event_cursor, parse_event_cursor
 from aidmap.resolvers.nearby import check_search_area
-from aidmap.resolvers.problems import Code, UserInputError
 from aidmap.schema.context import Context
 from aidmap.schema.inputs import GeoPointInput
 from aidmap.schema.types import (

@@ -255,8 +255,8 @@ def test_a_session_ended_while_its_password_change_runs_cannot_set_the_password(
     import asyncio
 
     from aidmap.db.engine import make_engine, make_sessionmaker
+    from aidmap.problems import Problems
     from aidmap.resolvers.accounts import SignInThrottle, change_password, hash_token
-    from aidmap.resolvers.problems import Problems
 
     phone, stolen, owner = _person(api)
     assert api.data(SIGN_OUT_EVERYWHERE, {}, owner)["signOutEverywhere"]["revokedTokens"] == 2

@@ -12,9 +12,9 @@ import pytest
 
 from aidmap.db.engine import make_engine, make_sessionmaker
 from aidmap.db.reader import conninfo_from_url
+from aidmap.problems import Problems
 from aidmap.resolvers import accounts
 from aidmap.resolvers.accounts import SignInThrottle, password_hasher, sign_in
-from aidmap.resolvers.problems import Problems
 from tests.conftest import Api, LiveServer
 from tests.factories import SIGN_UP, new_phone
 from tests.schema.test_sign_in_throttle import PASSWORD, _code, _sign_in, _sign_up
