@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aidmap.db.nearby import origin_point
 from aidmap.events.outbox import emit
 from aidmap.models import (
     DonorAvailability,
@@ -28,7 +29,6 @@ from aidmap.models.need import OPEN_STATUSES
 from aidmap.problems import Code, Problems
 from aidmap.resolvers import pledges
 from aidmap.resolvers.accounts import Viewer
-from aidmap.resolvers.nearby import origin_point
 from aidmap.resolvers.validation import Checker, utcnow
 
 DONORS_PER_ROUND = 3

@@ -9,6 +9,9 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aidmap.db.cursors import check_page_size, distance_cursor, parse_urgency_cursor, urgency_cursor
+from aidmap.db.nearby import Hit, Page, Rows, category_filter, check_search_area, nearest_rows, origin_point
+from aidmap.db.paging import newest_first
 from aidmap.db.reader import located_columns
 from aidmap.db.replica import Reads
 from aidmap.events.outbox import emit
@@ -38,10 +41,7 @@ from aidmap.problems import Code, Problem, Problems, UserInputError
 from aidmap.resolvers import attestations, claims
 from aidmap.resolvers.accounts import BackOff, Viewer, give_back, reserve_attempt
 from aidmap.resolvers.areas import assign_ward
-from aidmap.resolvers.cursors import check_page_size, distance_cursor, parse_urgency_cursor, urgency_cursor
 from aidmap.resolvers.duplicates import phone_hash, possible_duplicate
-from aidmap.resolvers.nearby import Hit, Page, Rows, category_filter, check_search_area, nearest_rows, origin_point
-from aidmap.resolvers.paging import newest_first
 from aidmap.resolvers.validation import DEFAULT_NEED_TTL, MAX_HOUSEHOLD, Checker, utcnow
 
 MAX_TITLE = 120

@@ -12,13 +12,13 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from aidmap.db.nearby import Page
+from aidmap.db.paging import newest_first
 from aidmap.events.outbox import emit
 from aidmap.models import EventKind, Need, Offer, OfferStatus, Pledge, PledgeStatus
 from aidmap.models.need import HIDDEN_STATUSES, OPEN_STATUSES, in_charge_of, status_for
 from aidmap.problems import Code, Problems
 from aidmap.resolvers.accounts import Viewer
-from aidmap.resolvers.nearby import Page
-from aidmap.resolvers.paging import newest_first
 from aidmap.resolvers.validation import Checker, utcnow
 
 # The donor's earlier pledges, for the disclosure limit's count.

@@ -19,15 +19,15 @@ from sqlalchemy import ColumnElement, and_, select, text, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aidmap.db.nearby import Page
+from aidmap.db.paging import newest_first
 from aidmap.events.outbox import emit
 from aidmap.models import EventKind, Need, NeedReport, NeedStatus, Pledge, PledgeStatus
 from aidmap.models.need import ACTIVE_STATUSES, HIDDEN_STATUSES, may_see_need, privacy_facts, reviews, status_for
 from aidmap.problems import Code, Problems
 from aidmap.resolvers import attestations
 from aidmap.resolvers.accounts import Viewer
-from aidmap.resolvers.nearby import Page
 from aidmap.resolvers.needs import active_donors
-from aidmap.resolvers.paging import newest_first
 from aidmap.resolvers.validation import Checker, utcnow
 
 MAX_REASON = 500

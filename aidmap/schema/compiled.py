@@ -64,12 +64,12 @@ from strawberry.types import ExecutionResult
 
 from aidmap import models
 from aidmap.bounded import BoundedDict
+from aidmap.db.cursors import distance_cursor
 from aidmap.geo.privacy import round_distance, snap_to_cell
 from aidmap.models.projection import project_need, reads_to_log
 from aidmap.observability import operation_label
 from aidmap.problems import UserInputError
 from aidmap.resolvers import needs, offers
-from aidmap.resolvers.cursors import distance_cursor
 from aidmap.resolvers.persisted import MAX_QUERY_CHARS
 from aidmap.schema import checked_document, database_unavailable
 from aidmap.schema.ids import to_global_id

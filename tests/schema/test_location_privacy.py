@@ -15,9 +15,9 @@ from typing import Any
 
 import psycopg
 
+from aidmap.db.cursors import event_cursor
 from aidmap.geo.distance import METERS_PER_DEGREE_LAT, haversine_m
 from aidmap.geo.privacy import CELL_SIZE_M, snap_to_cell
-from aidmap.resolvers.cursors import event_cursor
 from tests.conftest import Api, LiveServer
 from tests.factories import create_need, create_offer, sign_up
 from tests.live import LiveClient
@@ -253,7 +253,7 @@ def _replayed(client: LiveClient, op: str) -> set[str]:
 def test_a_cursor_made_from_a_hidden_need_answers_like_an_unknown_id(api: Api, db: psycopg.Connection[Any]) -> None:
     """Cursors carry an id; a made-up one from a hidden need (under review) must not tell that it exists,
     nor, by where the next page starts, which cell it is in."""
-    from aidmap.resolvers.cursors import distance_cursor
+    from aidmap.db.cursors import distance_cursor
 
     requester = sign_up(api)
     for i in range(6):

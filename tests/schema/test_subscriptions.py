@@ -223,7 +223,7 @@ def test_area_subscriptions_take_the_lean_path_and_others_strawberrys(api: Api, 
 def test_a_shared_event_result_never_carries_another_viewers_fields(api: Api, live_server: LiveServer, db: Any) -> None:
     """Subscribers who send the same document share one execution per event, so a field that depends on who
     asks (the viewer's own pledges, with their phone and offer's exact point) must not reach anyone else."""
-    from aidmap.resolvers.cursors import event_cursor
+    from aidmap.db.cursors import event_cursor
 
     document = """subscription ($near: GeoPointInput!, $after: String) {
       needsNearby(near: $near, radiusMeters: 3000, after: $after) {

@@ -3,7 +3,7 @@
 -- database (not a migration: aidmap never uses it).
 --
 -- The same rules as aidmap's `needs(near:, radiusMeters:, categories: [X], first:)` for a public
--- viewer (aidmap/resolvers/nearby.py, aidmap/resolvers/needs.py):
+-- viewer (aidmap/db/nearby.py, aidmap/resolvers/needs.py):
 --   * open statuses, written as the partial index's predicate so the planner uses
 --     ix_needs_open_category_rank_point (category, rank_point);
 --   * the k nearest by KNN on `rank_point` (the public cell's centre nudged by a hash of the id,

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
+from aidmap.db.cursors import created_cursor, distance_cursor, parse_created_cursor, parse_distance_cursor
 from aidmap.problems import UserInputError
-from aidmap.resolvers.cursors import created_cursor, distance_cursor, parse_created_cursor, parse_distance_cursor
 
 
 def test_round_trips() -> None:

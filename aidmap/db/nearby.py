@@ -11,11 +11,11 @@ from typing import Any, Generic, TypeVar
 from geoalchemy2 import Geography
 from sqlalchemy import ColumnElement, func, literal_column
 
+from aidmap.db.cursors import check_page_size, distance_cursor, parse_distance_cursor
 from aidmap.db.reader import located_columns
 from aidmap.db.replica import Reads
 from aidmap.models.need import HIDDEN_STATUSES
 from aidmap.problems import UserInputError
-from aidmap.resolvers.cursors import check_page_size, distance_cursor, parse_distance_cursor
 from aidmap.resolvers.validation import Checker
 
 T = TypeVar("T")

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aidmap.resolvers.cursors import check_page_size, created_cursor, parse_created_cursor
-from aidmap.resolvers.nearby import Hit, Page
+from aidmap.db.cursors import check_page_size, created_cursor, parse_created_cursor
+from aidmap.db.nearby import Hit, Page
 
 
 async def newest_first(
