@@ -55,6 +55,7 @@ from aidmap.jobs.expiry import expiry_job
 from aidmap.jobs.help_requests import help_cascade_job
 from aidmap.jobs.matching import matching_job
 from aidmap.jobs.waiting import waiting_job
+from aidmap.jobs.webhooks import delivery_policy, webhook_job
 from aidmap.models import Scope
 from aidmap.notify import dispatch
 from aidmap.notify.sms import SmsQueue, queue_for, sender_for
@@ -63,7 +64,6 @@ from aidmap.resolvers import attestations
 from aidmap.resolvers.accounts import Viewer, bearer_token, hash_token, viewer_for_account, viewer_for_token
 from aidmap.resolvers.partners import PartnerKey, PartnerKeys, is_partner_key
 from aidmap.resolvers.persisted import MAX_QUERY_CHARS, PersistedQueries, sha256_of
-from aidmap.resolvers.webhooks import delivery_policy, webhook_job
 from aidmap.schema import (
     UNAVAILABLE_MESSAGE,
     AidmapSchema,

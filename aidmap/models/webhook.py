@@ -35,7 +35,7 @@ class Webhook(Base):
     cursor_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
     created_at: Mapped[datetime] = created_at_column()
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Claimed by one process until then for delivering (resolvers/webhooks.py); no lock is held.
+    # Claimed by one process until then for delivering (jobs/webhooks.py); no lock is held.
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 

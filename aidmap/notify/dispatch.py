@@ -376,7 +376,7 @@ async def charge_text(
     return refusal
 
 
-# Pushes have threads of their own, apart from the webhooks' (aidmap/resolvers/webhooks.py
+# Pushes have threads of their own, apart from the webhooks' (aidmap/jobs/webhooks.py
 # _HTTP_THREADS): push endpoints are URLs any signed-up person hands us, so tarpits among them must
 # not delay a partner's webhooks. A lane sends one push at a time: a person holds at most one thread
 # per lane (two: their urgent lane), up to the push deadline.
@@ -384,7 +384,7 @@ _PUSH_THREADS = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_nam
 
 
 async def _send_push(head: Any, policy: NotifyPolicy) -> tuple[int | None, str | None]:
-    from aidmap.resolvers.webhooks import _post
+    from aidmap.jobs.webhooks import _post
 
     request = webpush.build(
         {"kind": head.kind, "eventId": f"evt_{head.event_seq}", "notificationId": head.id, "title": head.title,
@@ -448,7 +448,7 @@ async def deliver_lane(
                 error, transient = (failed.reason, failed.transient) if failed else (None, False)
                 refused = False
             else:
-                from aidmap.resolvers.webhooks import REFUSED
+                from aidmap.jobs.webhooks import REFUSED
 
                 status, error = await _send_push(head, policy)
                 # An address inside the network stays refused: no retry (which would hold the lane).

@@ -1,7 +1,7 @@
 """Web Push: VAPID (RFC 8292) signs who is sending, RFC 8291 (aes128gcm, `http_ece`) encrypts the
 payload for the one browser that subscribed, so the push service carries it without reading it.
 
-The POST itself goes through the webhooks' vetted HTTP client (aidmap/resolvers/webhooks.py `_post`):
+The POST itself goes through the webhooks' vetted HTTP client (aidmap/jobs/webhooks.py `_post`):
 one deadline for the whole attempt, no redirects, and only public addresses unless allowed (tests):
 a push endpoint is a URL a browser handed us, as untrusted as a partner's webhook URL.
 """
@@ -110,7 +110,7 @@ INSIDE_NETWORK = "Push endpoints must reach the public internet, not addresses i
 def _literal_inside_network(host: str) -> bool:
     """The host is an IP literal (any form a resolver takes: 127.0.0.1, 0x7f000001, 2130706433, ::1)
     inside the network. Names are checked when each push connects (webhooks' `_vetted_socket`)."""
-    from aidmap.resolvers.webhooks import _inside_network
+    from aidmap.jobs.webhooks import _inside_network
 
     try:
         return _inside_network(str(ipaddress.ip_address(host.split("%", 1)[0])))

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from strawberry.types import Info
 
 from aidmap import models
+from aidmap.jobs import webhooks
 from aidmap.problems import Code, Problem, Problems, UserInputError
-from aidmap.resolvers import webhooks
 from aidmap.schema.context import Context
 from aidmap.schema.errors import NeedErrorCode, WebhookError, to_errors
 from aidmap.schema.ids import pk_of, to_global_id

@@ -191,7 +191,7 @@ def test_every_example_in_the_guide_runs(api: Api, live_server: LiveServer, data
 
 
 def test_the_signature_checks_in_the_guide_accept_a_real_signature_and_refuse_a_forged_one(tmp_path: Path) -> None:
-    from aidmap.resolvers.webhooks import sign
+    from aidmap.jobs.webhooks import sign
 
     text = DOC.read_text(encoding="utf-8")
     python_check = re.search(r"```python\n(import hashlib, hmac, time.*?)\n```", text, re.S)
