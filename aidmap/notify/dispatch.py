@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aidmap.models.notification import Channel, NotificationStatus
 from aidmap.models.notification import NotificationKind as K
+from aidmap.net import http
 from aidmap.notify import push as webpush
 from aidmap.notify.sms import SmsFailed, SmsSender
 from aidmap.notify.texts import language_for_phone, render
@@ -384,8 +385,6 @@ _PUSH_THREADS = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_nam
 
 
 async def _send_push(head: Any, policy: NotifyPolicy) -> tuple[int | None, str | None]:
-    from aidmap.jobs.webhooks import _post
-
     request = webpush.build(
         {"kind": head.kind, "eventId": f"evt_{head.event_seq}", "notificationId": head.id, "title": head.title,
          "body": head.body, "url": head.url},
@@ -393,7 +392,7 @@ async def _send_push(head: Any, policy: NotifyPolicy) -> tuple[int | None, str |
         subject=policy.vapid_subject, urgent=head.urgent,
     )  # fmt: skip
     post = functools.partial(
-        _post, request.url, request.body, request.headers,
+        http.post, request.url, request.body, request.headers,
         allow_private=policy.allow_private, deadline_s=policy.push_deadline_s,
     )  # fmt: skip
     return await asyncio.get_running_loop().run_in_executor(_PUSH_THREADS, post)
@@ -448,11 +447,9 @@ async def deliver_lane(
                 error, transient = (failed.reason, failed.transient) if failed else (None, False)
                 refused = False
             else:
-                from aidmap.jobs.webhooks import REFUSED
-
                 status, error = await _send_push(head, policy)
                 # An address inside the network stays refused: no retry (which would hold the lane).
-                refused = status is None and (error or "").startswith(REFUSED)
+                refused = status is None and (error or "").startswith(http.REFUSED)
                 transient = not refused and (status is None or status == 429 or status >= 500)
                 if status is not None and 200 <= status < 300:
                     error = None

@@ -1,7 +1,7 @@
 """Web Push: VAPID (RFC 8292) signs who is sending, RFC 8291 (aes128gcm, `http_ece`) encrypts the
 payload for the one browser that subscribed, so the push service carries it without reading it.
 
-The POST itself goes through the webhooks' vetted HTTP client (aidmap/jobs/webhooks.py `_post`):
+The POST itself goes through the vetted HTTP client the webhooks use (aidmap/net/http.py `post`):
 one deadline for the whole attempt, no redirects, and only public addresses unless allowed (tests):
 a push endpoint is a URL a browser handed us, as untrusted as a partner's webhook URL.
 """
@@ -21,6 +21,8 @@ import http_ece
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
+
+from aidmap.net.http import inside_network
 
 TTL_SECONDS = 24 * 3600
 
@@ -99,7 +101,7 @@ def endpoint_problem(endpoint: str, *, allow_private: bool) -> str | None:
         return "Give the push subscription's https endpoint."
     if parts.scheme == "http" and not allow_private:
         return "Give the push subscription's https endpoint."
-    if not allow_private and _literal_inside_network(parts.hostname):
+    if not allow_private and _literalinside_network(parts.hostname):
         return INSIDE_NETWORK
     return None
 
@@ -107,20 +109,18 @@ def endpoint_problem(endpoint: str, *, allow_private: bool) -> str | None:
 INSIDE_NETWORK = "Push endpoints must reach the public internet, not addresses inside this network."
 
 
-def _literal_inside_network(host: str) -> bool:
+def _literalinside_network(host: str) -> bool:
     """The host is an IP literal (any form a resolver takes: 127.0.0.1, 0x7f000001, 2130706433, ::1)
-    inside the network. Names are checked when each push connects (webhooks' `_vetted_socket`)."""
-    from aidmap.jobs.webhooks import _inside_network
-
+    inside the network. Names are checked when each push connects (aidmap/net/http.py)."""
     try:
-        return _inside_network(str(ipaddress.ip_address(host.split("%", 1)[0])))
+        return inside_network(str(ipaddress.ip_address(host.split("%", 1)[0])))
     except ValueError:
         pass
     try:
         packed = socket.inet_aton(host)  # the old numeric forms: hex, octal, fewer parts
     except OSError:
         return False
-    return _inside_network(socket.inet_ntoa(packed))
+    return inside_network(socket.inet_ntoa(packed))
 
 
 def key_problem(p256dh: str, auth: str) -> str | None:

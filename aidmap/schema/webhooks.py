@@ -10,8 +10,9 @@ from sqlalchemy import select
 from strawberry.types import Info
 
 from aidmap import models
-from aidmap.jobs import webhooks
+from aidmap.jobs.webhooks import delivery_policy
 from aidmap.problems import Code, Problem, Problems, UserInputError
+from aidmap.resolvers import webhooks
 from aidmap.schema.context import Context
 from aidmap.schema.errors import NeedErrorCode, WebhookError, to_errors
 from aidmap.schema.ids import pk_of, to_global_id
@@ -101,7 +102,7 @@ class WebhookMutation:
                     near=(input.near.lat, input.near.lon) if input.near is not None else None,
                     radius_m=input.radius_meters,
                     area_codes=input.area_codes or [],
-                    policy=webhooks.delivery_policy(ctx.settings),
+                    policy=delivery_policy(ctx.settings),
                 )
         except Problems as failure:
             return WebhookPayload(webhook=None, errors=to_errors(WebhookError, failure.problems))
