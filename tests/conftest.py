@@ -153,7 +153,7 @@ def serving(app: Any, port: int | None = None) -> Iterator[str]:
     import uvicorn
 
     port = port or free_port()
-    # The websocket protocol and options of `aidmap serve` (aidmap/cli.py), so the live batch's writes are tested.
+    # The websocket protocol and options of `aidmap serve` (aidmap/cli/__init__.py), so the live batch's writes are tested.
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
                             ws="aidmap.schema.ws_frames:FramedWebSocketProtocol", ws_per_message_deflate=False)  # fmt: skip
     server = uvicorn.Server(config)
