@@ -153,7 +153,7 @@ def _areas(settings: Settings, args: argparse.Namespace) -> int:
 def _admin(settings: Settings, args: argparse.Namespace) -> int:
     import getpass
 
-    from aidmap.resolvers.roles import create_admin
+    from aidmap.cli.admins import create_admin
 
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else ""
     try:
@@ -172,7 +172,7 @@ def _admin(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _partner(settings: Settings, args: argparse.Namespace) -> int:
-    from aidmap.resolvers import partners
+    from aidmap.cli import partners
 
     try:
         with _migrated_database(settings) as url:
@@ -484,4 +484,3 @@ def main(argv: list[str] | None = None) -> int:
     export.set_defaults(run=_export_schema)
     args = parser.parse_args(argv)
     return int(args.run(Settings.from_env(), args))
-

@@ -1,4 +1,4 @@
-"""Roles: the first admin comes from the command line; admins grant and revoke the others."""
+"""Roles: admins grant and revoke them (the first admin comes from the command line: aidmap/cli/admins.py)."""
 
 from __future__ import annotations
 
@@ -73,40 +73,3 @@ async def verifier_areas(*, session: AsyncSession, account_id: int) -> list[str]
         select(VerifierArea.area_code).where(VerifierArea.account_id == account_id).order_by(VerifierArea.area_code)
     )
     return list(rows.scalars())
-
-
-def create_admin(*, url: str, phone: str, display_name: str, password: str, hash_profile: str) -> tuple[int, bool]:
-    """Make the account with this phone an admin, creating it if needed; returns (id, created)."""
-    import psycopg
-
-    from aidmap.db.reader import conninfo_from_url
-    from aidmap.resolvers.accounts import password_hasher, password_problems
-    from aidmap.resolvers.validation import normalise_phone
-
-    normalised = normalise_phone(phone)
-    if normalised is None:
-        raise ValueError("Enter a phone number like 0912 345 678 or +84912345678.")
-    with psycopg.connect(conninfo_from_url(url)) as conn:
-        row = conn.execute("SELECT id FROM accounts WHERE phone = %s FOR UPDATE", (normalised,)).fetchone()
-        if row is not None:
-            conn.execute(
-                "UPDATE accounts SET roles = array_append(roles, 'ADMIN') WHERE id = %s AND NOT 'ADMIN' = ANY(roles)",
-                (row[0],),
-            )
-            return int(row[0]), False
-        problems = password_problems("The password", password, phone=normalised)
-        if problems:
-            raise ValueError(problems[0].message)
-        if not display_name.strip():
-            raise ValueError("Give the admin a display name (--name).")
-        created = conn.execute(
-            "INSERT INTO accounts (display_name, phone, password_hash, roles) VALUES (%s, %s, %s, %s) RETURNING id",
-            (
-                display_name.strip(),
-                normalised,
-                password_hasher(hash_profile).hash(password),
-                ["REQUESTER", "DONOR", "ADMIN"],
-            ),
-        ).fetchone()
-        assert created is not None
-        return int(created[0]), True

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from aidmap.resolvers import partners
+from aidmap.cli import partners
 from aidmap.resolvers.areas import BUNDLED, import_files
 from aidmap.schema.ids import to_global_id
 from aidmap.settings import PROJECT_ROOT, Settings

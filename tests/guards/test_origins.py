@@ -9,7 +9,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from aidmap.resolvers import partners
+from aidmap.cli import partners
 from aidmap.settings import Settings
 from tests.conftest import Api, LiveServer
 

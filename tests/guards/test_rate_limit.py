@@ -6,8 +6,8 @@ from typing import Any
 
 import psycopg
 
+from aidmap.cli import partners
 from aidmap.guards.rate_limit import TokenBuckets
-from aidmap.resolvers import partners
 from tests.conftest import Api
 
 QUERY = {"query": "{ __typename }"}

@@ -12,7 +12,7 @@ import httpx2
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from aidmap.resolvers import partners
+from aidmap.cli import partners
 from aidmap.settings import Settings
 from tests.conftest import LiveServer
 from tests.guards.test_fragment_bombs import bomb

@@ -121,7 +121,7 @@ IMPORT = """mutation ($input: ImportNeedsInput!) { importNeeds(input: $input) {
 def test_partners_import_through_graphql_for_their_operator(
     api: Api, database_url: str, db: psycopg.Connection[Any]
 ) -> None:
-    from aidmap.resolvers import partners
+    from aidmap.cli import partners
 
     key = partners.create(
         url=database_url, name="Hotline", scopes=["accounts", "import"], rate_limit_per_minute=100, allowed_origins=[]

@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from aidmap.resolvers import partners
+from aidmap.cli import partners
 from aidmap.settings import Settings
 from tests.conftest import Api
 from tests.factories import create_need, sign_up

@@ -14,8 +14,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from aidmap.app import create_app
+from aidmap.cli import partners
 from aidmap.jobs.webhooks import sign
-from aidmap.resolvers import partners
 from aidmap.settings import Settings
 from tests.conftest import Api
 from tests.factories import create_need, sign_up

@@ -46,7 +46,7 @@ READS_WITH_CHANNEL = """query ($id: ID!) { node(id: $id) { ... on Need {
 
 def test_reads_through_a_partner_key_are_logged_with_the_partner(api: Api, database_url: str) -> None:
     """Acting for nobody (a need filed through it, `private:read`) and acting for a donor who pledged."""
-    from aidmap.resolvers import partners
+    from aidmap.cli import partners
     from tests.factories import CREATE_NEED, SIGN_UP, need_input, new_phone
 
     key = partners.create(

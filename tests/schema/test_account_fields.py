@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 from graphql import GraphQLObjectType, get_named_type
 
-from aidmap.resolvers import partners
+from aidmap.cli import partners
 from aidmap.schema import schema
 from tests.conftest import Api
 from tests.factories import HANOI, create_need, create_offer, give_role, pledge, sign_up

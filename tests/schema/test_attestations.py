@@ -24,7 +24,7 @@ from starlette.testclient import TestClient
 
 from aidmap import cli
 from aidmap.app import create_app
-from aidmap.resolvers import partners
+from aidmap.cli import partners
 from aidmap.resolvers.areas import BUNDLED, import_files
 from aidmap.settings import PROJECT_ROOT, Settings
 from tests.conftest import free_port, serving

@@ -26,8 +26,8 @@ import httpx
 import pytest
 
 from aidmap.app import create_app
+from aidmap.cli import partners
 from aidmap.db.cursors import urgency_cursor
-from aidmap.resolvers import partners
 from aidmap.settings import PROJECT_ROOT, Settings
 from tests.conftest import Api, serving
 from tests.factories import HANOI, create_need, create_offer, give_role, pledge, sign_up

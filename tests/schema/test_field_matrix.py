@@ -21,8 +21,8 @@ import psycopg
 import pytest
 from graphql import GraphQLObjectType, get_named_type, is_leaf_type
 
+from aidmap.cli import partners
 from aidmap.models import Scope
-from aidmap.resolvers import partners
 from aidmap.resolvers.areas import BUNDLED, import_files
 from aidmap.schema import schema
 from aidmap.schema.ids import to_global_id

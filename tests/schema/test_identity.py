@@ -257,7 +257,7 @@ def test_parallel_password_guesses_are_all_counted(live_server: Any) -> None:
 
 
 def test_a_partner_key_never_gets_a_user_token_from_sign_in(api: Api, database_url: str) -> None:
-    from aidmap.resolvers import partners
+    from aidmap.cli import partners
 
     key = partners.create(
         url=database_url, name="Only accounts", scopes=["accounts"], rate_limit_per_minute=1000, allowed_origins=[]

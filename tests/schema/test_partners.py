@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from aidmap import cli
-from aidmap.resolvers import partners
+from aidmap.cli import partners
 from aidmap.schema import schema
 from aidmap.schema.limits import ROOT_SCOPES
 from tests.conftest import Api

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from aidmap import cli
-from aidmap.resolvers import partners
+from aidmap.cli import partners
 from tests.conftest import Api
 
 QUERY = "{ needs(near: {lat: 21, lon: 105.8}, radiusMeters: 500, first: 1) { edges { cursor } } }"

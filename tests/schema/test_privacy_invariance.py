@@ -29,9 +29,9 @@ import psycopg
 import pytest
 
 from aidmap.app import create_app
+from aidmap.cli import partners
 from aidmap.geo.distance import haversine_m
 from aidmap.geo.privacy import CELL_LAT_DEG, _cell_lon_deg, snap_to_cell
-from aidmap.resolvers import partners
 from aidmap.settings import Settings
 from tests.conftest import Api, serving
 from tests.factories import create_need, create_offer, pledge, sign_up

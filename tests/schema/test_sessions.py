@@ -10,7 +10,7 @@ import httpx2
 import psycopg
 import pytest
 
-from aidmap.resolvers import partners
+from aidmap.cli import partners
 from aidmap.resolvers.accounts import MIN_PASSWORD, common_passwords
 from tests.conftest import Api, LiveServer
 from tests.factories import SIGN_UP, create_need, new_phone

@@ -12,7 +12,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from aidmap.resolvers import partners
+from aidmap.cli import partners
 from aidmap.resolvers.accounts import hash_token
 from aidmap.resolvers.areas import BUNDLED, import_files
 from tests.conftest import Api, LiveServer
