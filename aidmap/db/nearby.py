@@ -12,11 +12,9 @@ from geoalchemy2 import Geography
 from sqlalchemy import ColumnElement, func, literal_column
 
 from aidmap.db.cursors import check_page_size, distance_cursor, parse_distance_cursor
-from aidmap.db.reader import located_columns
 from aidmap.db.replica import Reads
 from aidmap.models.need import HIDDEN_STATUSES
-from aidmap.problems import UserInputError
-from aidmap.resolvers.validation import Checker
+from aidmap.resolvers.validation import check_search_area
 
 T = TypeVar("T")
 
@@ -42,20 +40,15 @@ class Rows:
     has_next: bool
     cursor: Callable[[Any], str] = field(default=lambda row: distance_cursor(row.id))
 
+    def page(self) -> Page[Any]:
+        """The same page as hits (each row with its distance and cursor), for the GraphQL types."""
+        hits = [Hit(row=row, distance_m=row.distance, cursor=self.cursor(row)) for row in self.rows]
+        return Page(hits=hits, has_next=self.has_next)
+
 
 def origin_point(*, lon: float, lat: float) -> ColumnElement[Any]:
     """The point as a geography, for writes (geography(...), not CAST(.. AS geography(GEOMETRY,-1)))."""
     return func.geography(func.ST_SetSRID(func.ST_MakePoint(lon, lat), literal_column("4326")), type_=Geography)
-
-
-def check_search_area(*, lat: float, lon: float, radius_m: float) -> None:
-    """Raises UserInputError for an invalid centre or radius."""
-    check = Checker()
-    check.point("near", lat, lon)
-    check.radius("radiusMeters", radius_m)
-    if check.problems:
-        problem = check.problems[0]
-        raise UserInputError(problem.field or "near", problem.message, problem.code)
 
 
 def category_filter(categories: Sequence[StrEnum] | None, where: list[str], params: dict[str, object]) -> None:
@@ -110,31 +103,6 @@ def _nearest_sql(table: str, columns: str, where: tuple[str, ...], resume: bool,
     )
 
 
-async def nearest(
-    *,
-    reader: Reads,
-    model: Any,
-    lon: float,
-    lat: float,
-    radius_m: float,
-    where: tuple[str, ...],
-    params: dict[str, Any],
-    first: int,
-    after: str | None,
-) -> Page[Any]:
-    """Rows of `model` whose public cell is within radius_m of the point, nearest cell first,
-    keyset-paged by (distance to the rank point, id); the same answer for every viewer.
-
-    `where` holds SQL conditions on the table (literals or %(named)s parameters given in `params`).
-    """
-    found = await nearest_rows(
-        reader=reader, model=model, lon=lon, lat=lat, radius_m=radius_m, where=where, params=params, first=first,
-        after=after, columns=located_columns(model.__table__),
-    )  # fmt: skip
-    hits = [Hit(row=row, distance_m=row.distance, cursor=distance_cursor(row.id)) for row in found.rows]
-    return Page(hits=hits, has_next=found.has_next)
-
-
 async def nearest_rows(
     *,
     reader: Reads,
@@ -148,7 +116,13 @@ async def nearest_rows(
     after: str | None,
     columns: str,
 ) -> Rows:
-    """nearest()'s page as rows of only these columns (a select list that includes `id`), plus `distance`."""
+    """Rows of `model` whose public cell is within radius_m of the point, nearest cell first,
+    keyset-paged by (distance to the rank point, id); the same answer for every viewer. Each row has
+    only these columns (a select list that includes `id`: db.reader.located_columns for all of
+    them), plus `distance`; `.page()` gives them as hits.
+
+    `where` holds SQL conditions on the table (literals or %(named)s parameters given in `params`).
+    """
     check_page_size(first)
     check_search_area(lat=lat, lon=lon, radius_m=radius_m)
     table = model.__table__

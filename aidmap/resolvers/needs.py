@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.db.cursors import check_page_size, distance_cursor, parse_urgency_cursor, urgency_cursor
-from aidmap.db.nearby import Hit, Page, Rows, category_filter, check_search_area, nearest_rows, origin_point
+from aidmap.db.nearby import Page, Rows, category_filter, nearest_rows, origin_point
 from aidmap.db.paging import newest_first
 from aidmap.db.reader import located_columns
 from aidmap.db.replica import Reads
@@ -42,7 +42,7 @@ from aidmap.resolvers import attestations, claims
 from aidmap.resolvers.accounts import BackOff, Viewer, give_back, reserve_attempt
 from aidmap.resolvers.areas import assign_ward
 from aidmap.resolvers.duplicates import phone_hash, possible_duplicate
-from aidmap.resolvers.validation import DEFAULT_NEED_TTL, MAX_HOUSEHOLD, Checker, utcnow
+from aidmap.resolvers.validation import DEFAULT_NEED_TTL, MAX_HOUSEHOLD, Checker, check_search_area, utcnow
 
 MAX_TITLE = 120
 MAX_DETAILS = 2000
@@ -458,8 +458,7 @@ async def search(
         reader=reader, lat=lat, lon=lon, radius_m=radius_m, categories=categories, statuses=statuses, first=first,
         after=after, urgencies=urgencies, order_by=order_by, columns=located_columns(Need.__table__),
     )  # fmt: skip
-    hits = [Hit(row=row, distance_m=row.distance, cursor=found.cursor(row)) for row in found.rows]
-    return Page(hits=hits, has_next=found.has_next)
+    return found.page()
 
 
 async def search_rows(

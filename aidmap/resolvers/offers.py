@@ -8,8 +8,9 @@ from datetime import datetime
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aidmap.db.nearby import Page, Rows, category_filter, nearest, nearest_rows, origin_point
+from aidmap.db.nearby import Page, Rows, category_filter, nearest_rows, origin_point
 from aidmap.db.paging import newest_first
+from aidmap.db.reader import located_columns
 from aidmap.db.replica import Reads
 from aidmap.events.outbox import emit
 from aidmap.models import EventKind, NeedCategory, Offer, OfferStatus
@@ -162,11 +163,11 @@ async def search(
     after: str | None,
 ) -> Page[Offer]:
     """Active offers within the circle, nearest first."""
-    where, params = _search_filter(categories)
-    return await nearest(
-        reader=reader, model=Offer, lon=lon, lat=lat, radius_m=radius_m, where=where, params=params, first=first,
-        after=after,
+    found = await search_rows(
+        reader=reader, lat=lat, lon=lon, radius_m=radius_m, categories=categories, first=first, after=after,
+        columns=located_columns(Offer.__table__),
     )  # fmt: skip
+    return found.page()
 
 
 async def search_rows(

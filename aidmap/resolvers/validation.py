@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import phonenumbers
 
 from aidmap.geo.distance import is_valid_point
-from aidmap.problems import Code, Problem
+from aidmap.problems import Code, Problem, UserInputError
 
 MAX_RADIUS_M = 50_000.0
 MAX_QUANTITY = 1_000_000
@@ -105,6 +105,16 @@ class Checker:
         elif value > now + MAX_EXPIRY:
             self.add(field, f"{field} must be within {MAX_EXPIRY.days} days.", Code.OUT_OF_RANGE)
         return value
+
+
+def check_search_area(*, lat: float, lon: float, radius_m: float) -> None:
+    """Raises UserInputError for an invalid centre or radius."""
+    check = Checker()
+    check.point("near", lat, lon)
+    check.radius("radiusMeters", radius_m)
+    if check.problems:
+        problem = check.problems[0]
+        raise UserInputError(problem.field or "near", problem.message, problem.code)
 
 
 def normalise_phone(raw: str, region: str = DEFAULT_PHONE_REGION) -> str | None:

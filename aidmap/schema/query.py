@@ -9,11 +9,11 @@ import strawberry
 from strawberry.types import Info
 
 from aidmap import models
-from aidmap.db.nearby import check_search_area
 from aidmap.fairness.reach import max_reach_m
 from aidmap.geo.privacy import round_distance
 from aidmap.problems import Code, Problems, UserInputError
 from aidmap.resolvers import accounts, areas, messages, needs, offers, pledges, proposals, suggestions, verification
+from aidmap.resolvers.validation import check_search_area
 from aidmap.schema.context import Context
 from aidmap.schema.ids import from_global_id, pk_of
 from aidmap.schema.inputs import GeoPointInput

@@ -16,7 +16,6 @@ from strawberry.types import Info
 
 from aidmap import models
 from aidmap.db.cursors import event_cursor, parse_event_cursor
-from aidmap.db.nearby import check_search_area
 from aidmap.events.fanout import AreaFilter, LiveEvent, SlowSubscriber, Topic
 from aidmap.events.fanout import Subscription as FanOutSubscription
 from aidmap.events.snapshots import NeedSnapshot
@@ -26,6 +25,7 @@ from aidmap.models.need import OPEN_STATUSES
 from aidmap.problems import Code, UserInputError
 from aidmap.resolvers import help as help_requests
 from aidmap.resolvers import messages, needs, pledges, proposals
+from aidmap.resolvers.validation import check_search_area
 from aidmap.schema.context import Context
 from aidmap.schema.inputs import GeoPointInput
 from aidmap.schema.types import (
