@@ -54,10 +54,6 @@ class Viewer:
         return Role.ADMIN.value in self.roles
 
     @property
-    def is_verifier(self) -> bool:
-        return Role.VERIFIER.value in self.roles
-
-    @property
     def principal(self) -> Principal:
         """This person, for the need privacy rules (models.need)."""
         return Principal(account_id=self.account_id, is_admin=self.is_admin, verifier_wards=self.verifier_wards)

@@ -108,11 +108,6 @@ def _checked(fields: NeedFields, *, creating: bool) -> dict[str, object]:
     return values
 
 
-async def get(*, session: AsyncSession, need_id: int) -> Need | None:
-    """The need with this id, or None."""
-    return await session.get(Need, need_id)
-
-
 async def get_many(*, session: AsyncSession, need_ids: list[int]) -> list[Need]:
     """Needs by id, in no particular order."""
     return list((await session.execute(select(Need).where(Need.id.in_(need_ids)))).scalars())

@@ -11,7 +11,6 @@ from aidmap.db.reader import Reader
 from aidmap.models import Scope
 
 KEY_PREFIX = "amk_"  # tells a partner key from a user token at a glance (and in leaked-secret scanners)
-DEFAULT_RATE_LIMIT = 600
 
 
 @dataclass(frozen=True)

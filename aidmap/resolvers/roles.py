@@ -66,10 +66,3 @@ async def revoke(*, session: AsyncSession, viewer: Viewer, account_id: int, role
         await session.execute(delete(VerifierArea).where(VerifierArea.account_id == account.id))
     await session.flush()
     return account
-
-
-async def verifier_areas(*, session: AsyncSession, account_id: int) -> list[str]:
-    rows = await session.execute(
-        select(VerifierArea.area_code).where(VerifierArea.account_id == account_id).order_by(VerifierArea.area_code)
-    )
-    return list(rows.scalars())
