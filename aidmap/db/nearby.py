@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, func, literal_column
 
 from aidmap.db.cursors import check_page_size, distance_cursor, parse_distance_cursor
 from aidmap.db.replica import Reads
+from aidmap.db.sql import status_in
 from aidmap.models.need import HIDDEN_STATUSES
 from aidmap.resolvers.validation import check_search_area
 
@@ -69,7 +70,7 @@ _ORIGIN = "geography(ST_SetSRID(ST_MakePoint(%(lon)s::float8, %(lat)s::float8), 
 # ends and the distance shown are then a function of the cell alone, whatever the exact point, and
 # the order is strict, so a page rarely ends inside a run of equal distances.
 _KEY = "rank_point"
-_PUBLIC = {"needs": " AND status NOT IN (" + ", ".join(f"'{s.value}'" for s in HIDDEN_STATUSES) + ")"}
+_PUBLIC = {"needs": " AND " + status_in(HIDDEN_STATUSES, negate=True)}
 
 
 @lru_cache(maxsize=64)

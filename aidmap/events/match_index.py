@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import psycopg
 
 from aidmap.db.reader import conninfo_from_url
+from aidmap.db.sql import status_in
 from aidmap.events.fanout import NEED_KINDS, OFFER_KINDS, LiveEvent
 from aidmap.fairness.reach import capped
 from aidmap.geo.distance import haversine_m
@@ -48,7 +49,7 @@ class MatchIndex:
             with conn.cursor(name="match_index_needs") as cursor:
                 cursor.execute(
                     "SELECT id, category, ST_X(geometry(cell)), ST_Y(geometry(cell)), status, waiting_reach_m "
-                    "FROM needs WHERE status IN ('OPEN', 'PARTLY_PLEDGED')"
+                    "FROM needs WHERE " + status_in(OPEN_STATUSES)
                 )
                 waiting: dict[str, list[tuple[int, float, float]]] = {}
                 for ident, category, lon, lat, status, reach in cursor:

@@ -15,6 +15,9 @@ import unicodedata
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aidmap.db.sql import status_in
+from aidmap.models.need import LIVE_STATUSES
+
 NEARBY_M = 200
 WITHIN_DAYS = 7
 SIMILAR_TEXT = 0.5  # trigram Jaccard of the normalised title and details
@@ -48,11 +51,12 @@ def similarity(a: str, b: str) -> float:
     return len(left & right) / len(left | right)
 
 
+_LIVE = status_in(LIVE_STATUSES)
 _SAME_PHONE = text(
-    """
+    f"""
     SELECT id FROM needs
     WHERE contact_phone_hash = :hash AND id <> :id
-      AND status IN ('OPEN', 'PARTLY_PLEDGED', 'PLEDGED', 'PENDING_VERIFICATION', 'UNDER_REVIEW')
+      AND {_LIVE}
     ORDER BY created_at DESC LIMIT 1
     """
 )
@@ -61,7 +65,7 @@ _NEARBY_SAME_CATEGORY = text(
     SELECT id, title, coalesce(details, '') AS details FROM needs
     WHERE category = :category AND id <> :id
       AND created_at > now() - interval '{WITHIN_DAYS} days'
-      AND status IN ('OPEN', 'PARTLY_PLEDGED', 'PLEDGED', 'PENDING_VERIFICATION', 'UNDER_REVIEW')
+      AND {_LIVE}
       AND ST_DWithin(location, (SELECT location FROM needs WHERE id = :id), {NEARBY_M})
     ORDER BY created_at DESC LIMIT 50
     """

@@ -14,6 +14,7 @@ from aidmap.db.nearby import Page, Rows, category_filter, nearest_rows, origin_p
 from aidmap.db.paging import newest_first
 from aidmap.db.reader import located_columns
 from aidmap.db.replica import Reads
+from aidmap.db.sql import status_in
 from aidmap.events.outbox import emit
 from aidmap.models import (
     Account,
@@ -30,6 +31,7 @@ from aidmap.models import (
 from aidmap.models.need import (
     ACTIVE_STATUSES,
     HIDDEN_STATUSES,
+    LIVE_STATUSES,
     OPEN_STATUSES,
     URGENCY_ORDER,
     NeedOrder,
@@ -52,7 +54,7 @@ MAX_UNIT = 40
 EDITABLE_STATUSES = (*ACTIVE_STATUSES, NeedStatus.PENDING_VERIFICATION)
 
 # Matches the partial index predicate literally, so the planner can use that index.
-_DEFAULT_STATUS_FILTER = "status IN ('OPEN', 'PARTLY_PLEDGED')"
+_DEFAULT_STATUS_FILTER = status_in(OPEN_STATUSES)
 
 
 @dataclass
@@ -131,9 +133,9 @@ class IntakePolicy:
     partner_id: int | None = None
 
 
-_OPEN_FOR_PERSON = """
+_OPEN_FOR_PERSON = f"""
 SELECT count(*) FROM needs WHERE category = :category
-  AND status IN ('OPEN', 'PARTLY_PLEDGED', 'PLEDGED', 'PENDING_VERIFICATION', 'UNDER_REVIEW') AND {who}
+  AND {status_in(LIVE_STATUSES)} AND {{who}}
 """
 
 

@@ -22,10 +22,12 @@ from typing import Any
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aidmap.db.sql import status_in
 from aidmap.events.outbox import emit
 from aidmap.fairness.areas import area_deficits
 from aidmap.fairness.matching import NeedSlot, OfferSlot, propose
 from aidmap.models import EventKind, MatchProposal, Need, Offer, Pledge, ProposalStatus
+from aidmap.models.need import OPEN_STATUSES
 from aidmap.problems import Code, Problems
 from aidmap.resolvers import pledges
 from aidmap.resolvers.accounts import Viewer
@@ -46,7 +48,7 @@ _OFFERS = text(
     """
 )
 _NEEDS = text(
-    """
+    f"""
     SELECT n.id, n.owner_id, n.category, n.urgency, n.status, n.waiting_reach_m, n.beneficiary_key,
            n.ward_code, n.quantity - n.quantity_pledged
              - coalesce((SELECT sum(p.quantity) FROM match_proposals p
@@ -54,7 +56,7 @@ _NEEDS = text(
            extract(epoch FROM now() - n.created_at) AS waited,
            ST_X(geometry(n.cell)) AS lon, ST_Y(geometry(n.cell)) AS lat
     FROM needs n
-    WHERE n.status IN ('OPEN', 'PARTLY_PLEDGED') AND n.expires_at > now() AND n.category = ANY(:categories)
+    WHERE {status_in(OPEN_STATUSES, column='n.status')} AND n.expires_at > now() AND n.category = ANY(:categories)
     ORDER BY n.id
     """
 )
