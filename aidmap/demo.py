@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from aidmap.db.reader import conninfo_from_url
+from aidmap.db.connect import connect
 from aidmap.resolvers.accounts import password_hasher
 from aidmap.resolvers.areas import BACKFILL_WARDS, BUNDLED, areas_are_empty, import_files
 
@@ -130,7 +130,7 @@ OFFERS_BY_CATEGORY = {
 
 
 def database_is_empty(url: str) -> bool:
-    with psycopg.connect(conninfo_from_url(url)) as conn:
+    with connect(url) as conn:
         return conn.execute("SELECT NOT EXISTS (SELECT 1 FROM accounts)").fetchone() == (True,)
 
 
@@ -168,7 +168,7 @@ def seed(url: str, *, needs: int | None = None, offers: int | None = None, seed_
     if areas_are_empty(url):
         # The real ward boundaries shipped with the package, so demo needs have wards.
         import_files(url, sorted(BUNDLED.glob("*.geojson")))
-    with psycopg.connect(conninfo_from_url(url)) as conn:
+    with connect(url) as conn:
         first_id = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM accounts").fetchone()[0]  # type: ignore[index]
         first_phone = (
             900_000_001 + conn.execute("SELECT count(*) FROM accounts WHERE phone LIKE '+849000%'").fetchone()[0]

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 def create_admin(*, url: str, phone: str, display_name: str, password: str, hash_profile: str) -> tuple[int, bool]:
     """Make the account with this phone an admin, creating it if needed; returns (id, created)."""
-    import psycopg
-
-    from aidmap.db.reader import conninfo_from_url
+    from aidmap.db.connect import connect
     from aidmap.resolvers.accounts import password_hasher, password_problems
     from aidmap.resolvers.validation import normalise_phone
 
     normalised = normalise_phone(phone)
     if normalised is None:
         raise ValueError("Enter a phone number like 0912 345 678 or +84912345678.")
-    with psycopg.connect(conninfo_from_url(url)) as conn:
+    with connect(url) as conn:
         row = conn.execute("SELECT id FROM accounts WHERE phone = %s FOR UPDATE", (normalised,)).fetchone()
         if row is not None:
             conn.execute(

@@ -31,9 +31,7 @@ def create(
     registered_queries_only: bool = False,
 ) -> tuple[int, str]:
     """A new partner; returns (id, key). Only the key's hash is stored: the key is shown once."""
-    import psycopg
-
-    from aidmap.db.reader import conninfo_from_url
+    from aidmap.db.connect import connect
 
     name = name.strip()
     if not name or len(name) > 80:
@@ -44,7 +42,7 @@ def create(
         if not origin.startswith(("http://", "https://")) or origin.endswith("/"):
             raise ValueError(f"An origin looks like https://app.example.org (no path): {origin!r}.")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    with psycopg.connect(conninfo_from_url(url)) as conn:
+    with connect(url) as conn:
         if conn.execute("SELECT 1 FROM partners WHERE name = %s", (name,)).fetchone():
             raise ValueError(f"A partner named {name!r} already exists.")
         row = conn.execute(
@@ -58,11 +56,9 @@ def create(
 
 def revoke(*, url: str, name: str) -> bool:
     """Revoke the partner's key; False when no active partner has that name."""
-    import psycopg
+    from aidmap.db.connect import connect
 
-    from aidmap.db.reader import conninfo_from_url
-
-    with psycopg.connect(conninfo_from_url(url)) as conn:
+    with connect(url) as conn:
         cursor = conn.execute(
             "UPDATE partners SET revoked_at = now() WHERE name = %s AND revoked_at IS NULL", (name.strip(),)
         )
@@ -71,11 +67,9 @@ def revoke(*, url: str, name: str) -> bool:
 
 def listing(*, url: str) -> list[tuple[str, list[str], int, list[str], bool]]:
     """(name, scopes, rate limit, origins, active) of every partner."""
-    import psycopg
+    from aidmap.db.connect import connect
 
-    from aidmap.db.reader import conninfo_from_url
-
-    with psycopg.connect(conninfo_from_url(url)) as conn:
+    with connect(url) as conn:
         rows = conn.execute(
             "SELECT name, scopes, rate_limit_per_minute, allowed_origins, revoked_at IS NULL FROM partners ORDER BY name"
         ).fetchall()

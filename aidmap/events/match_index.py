@@ -14,9 +14,7 @@ import logging
 import time
 from collections.abc import Iterator
 
-import psycopg
-
-from aidmap.db.reader import conninfo_from_url
+from aidmap.db.connect import connect
 from aidmap.db.sql import status_in
 from aidmap.events.fanout import NEED_KINDS, OFFER_KINDS, LiveEvent
 from aidmap.fairness.reach import capped
@@ -44,7 +42,7 @@ class MatchIndex:
     def load(self, url: str) -> None:
         """Bulk-load every open need and active offer from PostGIS (server-side cursors, stream loading)."""
         started = time.perf_counter()
-        with psycopg.connect(conninfo_from_url(url)) as conn:
+        with connect(url) as conn:
             needs: dict[str, list[tuple[int, float, float]]] = {}
             with conn.cursor(name="match_index_needs") as cursor:
                 cursor.execute(

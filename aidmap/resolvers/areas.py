@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from aidmap.db.reader import conninfo_from_url
+from aidmap.db.connect import connect
 from aidmap.models import AdminArea, AreaLevel
 from aidmap.problems import Code, Problems
 from aidmap.resolvers.accounts import Viewer
@@ -66,7 +65,7 @@ def _rows(path: Path) -> list[dict[str, Any]]:
 def import_files(url: str, paths: list[Path]) -> int:
     """Upsert every area of the files (all or nothing) and give waiting needs their ward; returns the count."""
     rows = [row for path in paths for row in _rows(path)]
-    with psycopg.connect(conninfo_from_url(url)) as conn:
+    with connect(url) as conn:
         with conn.cursor() as cursor:
             cursor.executemany(_UPSERT, rows)
         conn.execute(BACKFILL_WARDS)
@@ -74,7 +73,7 @@ def import_files(url: str, paths: list[Path]) -> int:
 
 
 def areas_are_empty(url: str) -> bool:
-    with psycopg.connect(conninfo_from_url(url)) as conn:
+    with connect(url) as conn:
         return conn.execute("SELECT NOT EXISTS (SELECT 1 FROM admin_areas)").fetchone() == (True,)
 
 

@@ -159,12 +159,10 @@ async def signing_key(session: AsyncSession, secret: bytes) -> tuple[str, OKPKey
 def rotate(*, url: str, secret: bytes, grace: timedelta) -> tuple[str, str | None]:
     """`aidmap keys rotate`: a new signer; the old one signs nothing more (its private half is wiped)
     and stays published for `grace`. Returns (new kid, retired kid)."""
-    import psycopg
-
-    from aidmap.db.reader import conninfo_from_url
+    from aidmap.db.connect import connect
 
     kid, public, sealed = new_key(secret)
-    with psycopg.connect(conninfo_from_url(url)) as conn, conn.transaction():
+    with connect(url) as conn, conn.transaction():
         conn.execute("LOCK TABLE attestation_keys IN SHARE ROW EXCLUSIVE MODE")
         old = conn.execute(
             "UPDATE attestation_keys SET active = NULL, private_key = NULL, retired_at = now(), "
@@ -179,11 +177,9 @@ def rotate(*, url: str, secret: bytes, grace: timedelta) -> tuple[str, str | Non
 
 
 def key_listing(*, url: str) -> list[tuple[str, str, datetime | None]]:
-    import psycopg
+    from aidmap.db.connect import connect
 
-    from aidmap.db.reader import conninfo_from_url
-
-    with psycopg.connect(conninfo_from_url(url)) as conn:
+    with connect(url) as conn:
         rows = conn.execute(
             "SELECT kid, CASE WHEN active THEN 'active' WHEN publish_until > now() THEN 'retired, published' "
             "ELSE 'retired' END, publish_until FROM attestation_keys ORDER BY created_at"
@@ -423,9 +419,7 @@ def _issuer_of(jwks_url: str) -> str:
 
 def trust_add(*, url: str, jwks_url: str, name: str | None, timeout: float = 10.0) -> tuple[str, int, int]:
     """Fetch and cache a deployment's JWKS and status list; (name, keys, revoked)."""
-    import psycopg
-
-    from aidmap.db.reader import conninfo_from_url
+    from aidmap.db.connect import connect
 
     issuer = _issuer_of(jwks_url)
     jwks = _checked_jwks(_fetch_json(jwks_url, timeout), jwks_url)
@@ -434,7 +428,7 @@ def trust_add(*, url: str, jwks_url: str, name: str | None, timeout: float = 10.
     label = (name or "").strip() or issuer.split("://", 1)[-1]
     if len(label) > 80:
         raise ValueError("--name must be at most 80 characters")
-    with psycopg.connect(conninfo_from_url(url)) as conn:
+    with connect(url) as conn:
         conn.execute(
             "INSERT INTO trusted_deployments (name, issuer, jwks_url, jwks, status_url, revoked, fetched_at) "
             "VALUES (%s, %s, %s, %s::jsonb, %s, %s, now()) ON CONFLICT (issuer) DO UPDATE SET name = EXCLUDED.name, "
@@ -512,12 +506,10 @@ def trust_refresh(*, url: str, timeout: float = 10.0, require_verification: bool
     now revoked lose that verification (`unverify_revoked`)."""
     import asyncio
 
-    import psycopg
-
-    from aidmap.db.reader import conninfo_from_url
+    from aidmap.db.connect import connect
 
     outcomes = []
-    with psycopg.connect(conninfo_from_url(url), autocommit=True) as conn:
+    with connect(url, autocommit=True) as conn:
         for name, jwks_url, status_url in conn.execute(
             "SELECT name, jwks_url, status_url FROM trusted_deployments ORDER BY name"
         ).fetchall():
@@ -543,20 +535,16 @@ def trust_refresh(*, url: str, timeout: float = 10.0, require_verification: bool
 
 
 def trust_remove(*, url: str, name: str) -> bool:
-    import psycopg
+    from aidmap.db.connect import connect
 
-    from aidmap.db.reader import conninfo_from_url
-
-    with psycopg.connect(conninfo_from_url(url)) as conn:
+    with connect(url) as conn:
         return conn.execute("DELETE FROM trusted_deployments WHERE name = %s", (name,)).rowcount > 0
 
 
 def trust_listing(*, url: str) -> list[tuple[str, str, int, int, datetime]]:
-    import psycopg
+    from aidmap.db.connect import connect
 
-    from aidmap.db.reader import conninfo_from_url
-
-    with psycopg.connect(conninfo_from_url(url)) as conn:
+    with connect(url) as conn:
         rows = conn.execute(
             "SELECT name, issuer, jsonb_array_length(jwks->'keys'), cardinality(revoked), fetched_at "
             "FROM trusted_deployments ORDER BY name"

@@ -103,12 +103,10 @@ class PersistedQueries:
 def register(*, url: str, partner_name: str, paths: list[Path]) -> list[tuple[str, str]]:
     """Register each file's document for the partner; returns (file, sha256) pairs. The client sends
     the same text's sha256 as extensions.persistedQuery.sha256Hash."""
-    import psycopg
-
-    from aidmap.db.reader import conninfo_from_url
+    from aidmap.db.connect import connect
 
     registered = []
-    with psycopg.connect(conninfo_from_url(url)) as conn:
+    with connect(url) as conn:
         row = conn.execute("SELECT id FROM partners WHERE name = %s AND revoked_at IS NULL", (partner_name,)).fetchone()
         if row is None:
             raise ValueError(f"No active partner named {partner_name!r}.")
