@@ -1,11 +1,14 @@
-"""A task that runs one step every interval until stopped; a failed step is logged and retried next time."""
+"""Background work: a task that runs one step every interval until stopped (a failed step is logged
+and retried next time), and the same with one task per lane for delivery queues."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -42,3 +45,47 @@ class PeriodicJob:
                     log.warning("%s: database unavailable; trying again in %.1fs", self._name, self._interval)
                 else:
                     log.exception("%s failed; trying again in %.1fs", self._name, self._interval)
+
+
+class LaneJob(PeriodicJob):
+    """A periodic job that delivers queues ("lanes": a webhook endpoint, a person's notifications)
+    each in a task of its own: every tick prepares (queues new work), claims the lanes that are due
+    and not already running here, and starts one task per lane, so a slow lane holds only its own
+    task while the next ticks go on serving the others. Stopping cancels the lanes' tasks too."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        lane_name: Callable[[Any], str],
+        prepare: Callable[[], Awaitable[object]],
+        claim: Callable[[set[Any]], Awaitable[Iterable[Any]]],
+        deliver: Callable[[Any], Coroutine[Any, Any, object]],
+        failed: str,
+        interval_s: float,
+        on_stop: Callable[[], Awaitable[object]] | None = None,
+    ) -> None:
+        super().__init__(name=name, step=self._tick, interval_s=interval_s)
+        self._lane_name, self._prepare, self._claim, self._deliver = lane_name, prepare, claim, deliver
+        self._failed, self._on_stop = failed, on_stop
+        self._running: dict[Any, asyncio.Task[object]] = {}
+
+    async def _tick(self) -> None:
+        await self._prepare()
+        for lane in await self._claim(set(self._running)):
+            task = asyncio.create_task(self._deliver(lane), name=self._lane_name(lane))
+            self._running[lane] = task
+            task.add_done_callback(functools.partial(self._finished, lane))
+
+    def _finished(self, lane: Any, task: asyncio.Task[object]) -> None:
+        self._running.pop(lane, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error(self._failed, lane, exc_info=task.exception())
+
+    async def stop(self) -> None:
+        await super().stop()
+        for task in list(self._running.values()):
+            task.cancel()
+        await asyncio.gather(*self._running.values(), return_exceptions=True)
+        if self._on_stop is not None:
+            await self._on_stop()

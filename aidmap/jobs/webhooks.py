@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aidmap.jobs.periodic import LaneJob
 from aidmap.models import DeliveryStatus, ReadChannel, Webhook, WebhookDelivery
 from aidmap.net import http
 from aidmap.resolvers.needs import log_private_reads
@@ -187,36 +188,13 @@ async def deliver_due(
 
 def webhook_job(
     *, sessions: async_sessionmaker[AsyncSession], interval_s: float, policy: DeliveryPolicy, on_failure: Any = None
-) -> Any:
-    from aidmap.jobs.periodic import PeriodicJob
-
-    # One task per endpoint: a slow endpoint holds only its own task, and the next ticks go on
-    # claiming and serving the others.
-    running: dict[int, asyncio.Task[int]] = {}
-
-    async def step() -> None:
-        await queue_new_events(sessions=sessions)
-        for hook_id in await claim_due(sessions=sessions, policy=policy, busy=set(running)):
-            task = asyncio.create_task(
-                deliver_endpoint(hook_id, sessions=sessions, policy=policy, on_failure=on_failure),
-                name=f"aidmap-webhook-{hook_id}",
-            )
-            running[hook_id] = task
-            task.add_done_callback(lambda done, hook_id=hook_id: _finished(hook_id, done))
-
-    def _finished(hook_id: int, task: asyncio.Task[int]) -> None:
-        running.pop(hook_id, None)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("delivering webhook %s failed", hook_id, exc_info=task.exception())
-
-    job = PeriodicJob(name="aidmap-webhooks", step=step, interval_s=interval_s)
-    stop = job.stop
-
-    async def stop_all() -> None:
-        await stop()
-        for task in list(running.values()):
-            task.cancel()
-        await asyncio.gather(*running.values(), return_exceptions=True)
-
-    job.stop = stop_all  # type: ignore[method-assign]
-    return job
+) -> LaneJob:
+    """Every interval: queue new events, then deliver each due endpoint in a task of its own (a slow
+    endpoint holds only its own task, and the next ticks go on claiming and serving the others)."""
+    return LaneJob(
+        name="aidmap-webhooks", lane_name=lambda hook_id: f"aidmap-webhook-{hook_id}",
+        prepare=lambda: queue_new_events(sessions=sessions),
+        claim=lambda busy: claim_due(sessions=sessions, policy=policy, busy=busy),
+        deliver=lambda hook_id: deliver_endpoint(hook_id, sessions=sessions, policy=policy, on_failure=on_failure),
+        failed="delivering webhook %s failed", interval_s=interval_s,
+    )  # fmt: skip

@@ -513,35 +513,13 @@ def notify_job(
     *, sessions: async_sessionmaker[AsyncSession], sms: SmsSender, policy: NotifyPolicy, interval_s: float,
     outcomes: Outcomes,
 ) -> Any:  # fmt: skip
-    from aidmap.jobs.periodic import PeriodicJob
+    from aidmap.jobs.periodic import LaneJob
 
     # One task per lane: a slow gateway holds only its own lanes.
-    running: dict[str, asyncio.Task[int]] = {}
-
-    async def step() -> None:
-        await queue_new_events(sessions=sessions, policy=policy)
-        for lane in await claim_due(sessions=sessions, busy=set(running)):
-            task = asyncio.create_task(
-                deliver_lane(lane, sessions=sessions, sms=sms, policy=policy, outcomes=outcomes),
-                name=f"aidmap-notify-{lane}",
-            )
-            running[lane] = task
-            task.add_done_callback(lambda done, lane=lane: _finished(lane, done))
-
-    def _finished(lane: str, task: asyncio.Task[int]) -> None:
-        running.pop(lane, None)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("delivering notifications of %s failed", lane, exc_info=task.exception())
-
-    job = PeriodicJob(name="aidmap-notify", step=step, interval_s=interval_s)
-    stop = job.stop
-
-    async def stop_all() -> None:
-        await stop()
-        for task in list(running.values()):
-            task.cancel()
-        await asyncio.gather(*running.values(), return_exceptions=True)
-        await sms.aclose()
-
-    job.stop = stop_all  # type: ignore[method-assign]
-    return job
+    return LaneJob(
+        name="aidmap-notify", lane_name=lambda lane: f"aidmap-notify-{lane}",
+        prepare=lambda: queue_new_events(sessions=sessions, policy=policy),
+        claim=lambda busy: claim_due(sessions=sessions, busy=busy),
+        deliver=lambda lane: deliver_lane(lane, sessions=sessions, sms=sms, policy=policy, outcomes=outcomes),
+        failed="delivering notifications of %s failed", interval_s=interval_s, on_stop=sms.aclose,
+    )  # fmt: skip
