@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # The reference page (static files, no build step).
@@ -15,13 +18,6 @@ FRONTEND_DIR = PROJECT_ROOT / "frontend_stub"
 
 DISCLOSE_ON = ("pledge", "accept")
 SMS_GATEWAYS = ("log", "twilio")
-
-
-def _env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _env_list(raw: str) -> tuple[str, ...]:
@@ -238,104 +234,19 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        env = os.environ
-        bin_dir = env.get("AIDMAP_PG_BIN")
-        return cls(
-            database_url=env.get("AIDMAP_DATABASE_URL") or None,
-            read_database_url=env.get("AIDMAP_READ_DATABASE_URL") or None,
-            read_max_lag_seconds=float(env.get("AIDMAP_READ_MAX_LAG_SECONDS", "2")),
-            data_dir=Path(env.get("AIDMAP_DATA_DIR", str(PROJECT_ROOT / ".aidmap"))),
-            pg_port=int(env.get("AIDMAP_PG_PORT", "54329")),
-            pg_bin_dir=Path(bin_dir) if bin_dir else None,
-            host=env.get("AIDMAP_HOST", "127.0.0.1"),
-            port=int(env.get("AIDMAP_PORT", "8000")),
-            token_ttl_days=int(env.get("AIDMAP_TOKEN_TTL_DAYS", "30")),
-            password_hash_profile=env.get("AIDMAP_PASSWORD_HASH_PROFILE", "RFC_9106_LOW_MEMORY"),
-            db_pool_size=int(env.get("AIDMAP_DB_POOL_SIZE", "10")),
-            access_log=_env_bool("AIDMAP_ACCESS_LOG", False),
-            subscriber_queue_limit=int(env.get("AIDMAP_SUBSCRIBER_QUEUE", "256")),
-            event_poll_seconds=float(env.get("AIDMAP_EVENT_POLL_SECONDS", "1.0")),
-            expiry_interval_seconds=float(env.get("AIDMAP_EXPIRY_INTERVAL_SECONDS", "60")),
-            help_timeout_seconds=float(env.get("AIDMAP_HELP_TIMEOUT_SECONDS", "60")),
-            share_event_results=_env_bool("AIDMAP_SHARE_EVENT_RESULTS", True),
-            live_batch=_env_bool("AIDMAP_LIVE_BATCH", True),
-            compiled_queries=_env_bool("AIDMAP_COMPILED_QUERIES", True),
-            dev=_env_bool("AIDMAP_DEV", False),
-            require_verification=_env_bool("AIDMAP_REQUIRE_VERIFICATION", False),
-            max_open_needs_per_category=int(env.get("AIDMAP_MAX_OPEN_NEEDS_PER_CATEGORY", "3")),
-            max_open_offers=int(env.get("AIDMAP_MAX_OPEN_OFFERS", "10")),
-            max_active_pledges=int(env.get("AIDMAP_MAX_ACTIVE_PLEDGES", "10")),
-            disclosure_limit_per_day=int(env.get("AIDMAP_DISCLOSURE_LIMIT_PER_DAY", "5")),
-            disclose_on=env.get("AIDMAP_DISCLOSE_ON", "pledge").strip().lower(),
-            reports_to_hide=int(env.get("AIDMAP_REPORTS_TO_HIDE", "3")),
-            reporter_trust_hours=int(env.get("AIDMAP_REPORTER_TRUST_HOURS", "24")),
-            secret_key=env.get("AIDMAP_SECRET_KEY", ""),
-            rate_limit_per_ip=int(env.get("AIDMAP_RATE_LIMIT_PER_IP", "600")),
-            rate_limit_per_account=int(env.get("AIDMAP_RATE_LIMIT_PER_ACCOUNT", "600")),
-            persisted_queries_per_client_per_day=int(env.get("AIDMAP_PERSISTED_QUERIES_PER_CLIENT_PER_DAY", "100")),
-            max_persisted_queries=int(env.get("AIDMAP_MAX_PERSISTED_QUERIES", "10000")),
-            sign_in_max_failures=int(env.get("AIDMAP_SIGN_IN_MAX_FAILURES", "5")),
-            sign_in_window_seconds=int(env.get("AIDMAP_SIGN_IN_WINDOW_SECONDS", "900")),
-            sign_in_ip_max_failures=int(env.get("AIDMAP_SIGN_IN_IP_MAX_FAILURES", "30")),
-            sign_in_ip_window_seconds=int(env.get("AIDMAP_SIGN_IN_IP_WINDOW_SECONDS", "900")),
-            sign_in_backoff_seconds=float(env.get("AIDMAP_SIGN_IN_BACKOFF_SECONDS", "15")),
-            sign_in_backoff_max_seconds=float(env.get("AIDMAP_SIGN_IN_BACKOFF_MAX_SECONDS", "300")),
-            sms_gateway=env.get("AIDMAP_SMS_GATEWAY", "").strip().lower() or "log",
-            sms_url=env.get("AIDMAP_SMS_URL", "https://api.twilio.com"),
-            sms_account=env.get("AIDMAP_SMS_ACCOUNT", ""),
-            sms_token=env.get("AIDMAP_SMS_TOKEN", ""),
-            sms_from=env.get("AIDMAP_SMS_FROM", ""),
-            sms_timeout_seconds=float(env.get("AIDMAP_SMS_TIMEOUT_SECONDS", "10")),
-            sms_attempts=int(env.get("AIDMAP_SMS_ATTEMPTS", "3")),
-            sms_retry_seconds=float(env.get("AIDMAP_SMS_RETRY_SECONDS", "5")),
-            notify_interval_seconds=float(env.get("AIDMAP_NOTIFY_INTERVAL_SECONDS", "1")),
-            quiet_hours=env.get("AIDMAP_QUIET_HOURS", "22:00-06:00").strip(),
-            time_zone=env.get("AIDMAP_TIME_ZONE", "Asia/Ho_Chi_Minh").strip(),
-            notify_retry_seconds=float(env.get("AIDMAP_NOTIFY_RETRY_SECONDS", "30")),
-            notify_attempts=int(env.get("AIDMAP_NOTIFY_ATTEMPTS", "5")),
-            sms_per_person_per_day=int(env.get("AIDMAP_SMS_PER_PERSON_PER_DAY", "5")),
-            sms_monthly_budget=int(env.get("AIDMAP_SMS_MONTHLY_BUDGET", "0")),
-            sms_budget_warn_ratio=float(env.get("AIDMAP_SMS_BUDGET_WARN_RATIO", "0.8")),
-            vapid_private_key=env.get("AIDMAP_VAPID_PRIVATE_KEY", "").strip(),
-            vapid_subject=env.get("AIDMAP_VAPID_SUBJECT", "mailto:operations@aidmap.invalid"),
-            push_allow_private=_env_bool("AIDMAP_PUSH_ALLOW_PRIVATE", False),
-            max_push_subscriptions=max(1, int(env.get("AIDMAP_MAX_PUSH_SUBSCRIPTIONS", "5"))),
-            allowed_origins=tuple(o.strip() for o in env.get("AIDMAP_ALLOWED_ORIGINS", "").split(",") if o.strip()),
-            max_query_depth=int(env.get("AIDMAP_MAX_QUERY_DEPTH", "10")),
-            max_aliases=int(env.get("AIDMAP_MAX_ALIASES", "30")),
-            max_query_tokens=int(env.get("AIDMAP_MAX_QUERY_TOKENS", "2000")),
-            max_query_cost=int(env.get("AIDMAP_MAX_QUERY_COST", "5000")),
-            max_fragment_spreads=int(env.get("AIDMAP_MAX_FRAGMENT_SPREADS", "500")),
-            max_subscriptions_per_connection=int(env.get("AIDMAP_MAX_SUBSCRIPTIONS_PER_CONNECTION", "20")),
-            connection_init_timeout_seconds=float(env.get("AIDMAP_CONNECTION_INIT_TIMEOUT_SECONDS", "10")),
-            socket_recheck_seconds=float(env.get("AIDMAP_SOCKET_RECHECK_SECONDS", "3")),
-            tile_url=env.get("AIDMAP_TILE_URL", ""),
-            public_url=env.get("AIDMAP_PUBLIC_URL", "").strip().rstrip("/"),
-            attestation_ttl_days=int(env.get("AIDMAP_ATTESTATION_TTL_DAYS", "30")),
-            waiting_after_hours=float(env.get("AIDMAP_WAITING_AFTER_HOURS", "12")),
-            waiting_reach_km_per_hour=float(env.get("AIDMAP_WAITING_REACH_KM_PER_HOUR", "0.5")),
-            waiting_reach_max_km=float(env.get("AIDMAP_WAITING_REACH_MAX_KM", "25")),
-            waiting_reach_step_km=float(env.get("AIDMAP_WAITING_REACH_STEP_KM", "1")),
-            waiting_interval_seconds=float(env.get("AIDMAP_WAITING_INTERVAL_SECONDS", "60")),
-            matching_round_minutes=float(env.get("AIDMAP_MATCHING_ROUND_MINUTES", "0")),
-            matching_fairness_weight=float(env.get("AIDMAP_MATCHING_FAIRNESS_WEIGHT", "0.5")),
-            matching_area_weight=float(env.get("AIDMAP_MATCHING_AREA_WEIGHT", "1.5")),
-            matching_area_reach_km=float(env.get("AIDMAP_MATCHING_AREA_REACH_KM", "10")),
-            fairness_area_days=float(env.get("AIDMAP_FAIRNESS_AREA_DAYS", "7")),
-            matching_beyond_radius_decay=float(env.get("AIDMAP_MATCHING_BEYOND_RADIUS_DECAY", "1")),
-            matching_proposal_hours=float(env.get("AIDMAP_MATCHING_PROPOSAL_HOURS", "24")),
-            matching_max_offers=int(env.get("AIDMAP_MATCHING_MAX_OFFERS", "2000")),
-            max_body_bytes=int(env.get("AIDMAP_MAX_BODY_BYTES", "6000000")),
-            body_timeout_seconds=float(env.get("AIDMAP_BODY_TIMEOUT_SECONDS", "10")),
-            head_timeout_seconds=float(env.get("AIDMAP_HEAD_TIMEOUT_SECONDS", "10")),
-            max_connections_per_ip=int(env.get("AIDMAP_MAX_CONNECTIONS_PER_IP", "256")),
-            max_connections=int(env.get("AIDMAP_MAX_CONNECTIONS", "10000")),
-            trusted_proxies=_env_list(env.get("AIDMAP_FORWARDED_ALLOW_IPS") or env.get("AIDMAP_TRUSTED_PROXIES", "")),
-            webhook_interval_seconds=float(env.get("AIDMAP_WEBHOOK_INTERVAL_SECONDS", "1")),
-            webhook_retry_seconds=float(env.get("AIDMAP_WEBHOOK_RETRY_SECONDS", "10")),
-            webhook_allow_private=_env_bool("AIDMAP_WEBHOOK_ALLOW_PRIVATE", False),
-            webhook_timeout_seconds=float(env.get("AIDMAP_WEBHOOK_TIMEOUT_SECONDS", "15")),
-        )
+        """Each field from AIDMAP_<FIELD> (the few other names: _ENV_NAMES), parsed by its type and
+        tidied where _TIDY says; a variable not set leaves the field's default."""
+        env = dict(os.environ)
+        if env.get("AIDMAP_FORWARDED_ALLOW_IPS"):  # uvicorn's name for trusted_proxies comes first
+            env["AIDMAP_TRUSTED_PROXIES"] = env["AIDMAP_FORWARDED_ALLOW_IPS"]
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):
+            raw = env.get(_ENV_NAMES.get(field.name, f"AIDMAP_{field.name.upper()}"))
+            if raw is not None:
+                values[field.name] = _PARSE[str(field.type)](_TIDY.get(field.name, str)(raw))
+        if "max_push_subscriptions" in values:
+            values["max_push_subscriptions"] = max(1, values["max_push_subscriptions"])
+        return cls(**values)
 
     def issuer_url(self) -> str:
         """The `iss` of this deployment's attestations."""
@@ -347,6 +258,34 @@ class Settings:
     def phone_hash_key(self) -> bytes:
         """The key for contact-phone hashes: AIDMAP_SECRET_KEY, else a random one kept in data_dir."""
         return _secret_key(self.secret_key, self.data_dir)
+
+
+# The variables not named AIDMAP_<FIELD>.
+_ENV_NAMES = {
+    "pg_bin_dir": "AIDMAP_PG_BIN",
+    "subscriber_queue_limit": "AIDMAP_SUBSCRIBER_QUEUE",
+    "trusted_proxies": "AIDMAP_TRUSTED_PROXIES",  # or AIDMAP_FORWARDED_ALLOW_IPS, first
+}
+# Text tidied before it is parsed.
+_TIDY: dict[str, Callable[[str], str]] = {
+    "disclose_on": lambda raw: raw.strip().lower(),
+    "sms_gateway": lambda raw: raw.strip().lower() or "log",
+    "quiet_hours": str.strip,
+    "time_zone": str.strip,
+    "vapid_private_key": str.strip,
+    "public_url": lambda raw: raw.strip().rstrip("/"),
+}
+# How a field's type reads its variable (an empty URL or directory is none).
+_PARSE: dict[str, Callable[[str], Any]] = {
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": lambda raw: raw.strip().lower() in {"1", "true", "yes", "on"},
+    "str | None": lambda raw: raw or None,
+    "Path": Path,
+    "Path | None": lambda raw: Path(raw) if raw else None,
+    "tuple[str, ...]": _env_list,
+}
 
 
 def minutes_of(value: str) -> int | None:
