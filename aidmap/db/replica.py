@@ -36,6 +36,7 @@ from typing import Any, Protocol
 import psycopg
 
 from aidmap.db.reader import Reader
+from aidmap.jobs.periodic import PeriodicJob
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,9 @@ class ReadRouter:
         self._samples: collections.deque[tuple[float, int]] = collections.deque()
         # Accounts that wrote lately, and until when their hot reads go to the primary.
         self._wrote: dict[int, float] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._job = PeriodicJob(
+            name="aidmap-replica-probe", step=self.probe, interval_s=self.probe_interval_s, on_error=self._probe_failed
+        )
         self._on_primary = _OnPrimary(self)
         # The last measured lag (s): how long ago the primary was where the replica has replayed to.
         self.lag_s: float | None = None
@@ -117,13 +120,10 @@ class ReadRouter:
                 await self.probe()
             if not self.fresh:
                 await asyncio.sleep(0.05)
-        self._task = asyncio.create_task(self._probe_forever())
+        self._job.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._job.stop()
         if self.replica is not None:
             await self.replica.close()
 
@@ -152,14 +152,10 @@ class ReadRouter:
             if self.lag_s is not None:
                 self._metrics.replica_lag.set(self.lag_s)
 
-    async def _probe_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.probe_interval_s)
-            try:
-                await self.probe()
-            except Exception:  # the primary down: then nothing is fresh, and reads fail there anyway
-                self._fresh_until = float("-inf")
-                log.warning("replica probe failed", exc_info=True)
+    def _probe_failed(self, error: Exception) -> None:
+        # The primary down: then nothing is fresh, and reads fail there anyway.
+        self._fresh_until = float("-inf")
+        log.warning("replica probe failed", exc_info=True)
 
     async def fetch(self, sql: str, params: dict[str, Any], *, binary: bool = False) -> list[Any]:
         if self.replica is not None and self.fresh:

@@ -8,11 +8,10 @@ key name the partner too (a key acting for nobody names only the partner).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from aidmap.db.reader import Reader
+from aidmap.jobs.periodic import PeriodicJob
 from aidmap.models.location_read import PrivateField, ReadChannel
 
 log = logging.getLogger(__name__)
@@ -27,9 +26,8 @@ SELECT * FROM unnest(%(needs)s::bigint[], %(readers)s::bigint[], %(partners)s::b
 class AccessLog:
     def __init__(self, reader: Reader, *, interval: float = 0.2) -> None:
         self._reader = reader
-        self._interval = interval
         self._pending: list[tuple[int, int | None, int | None, str, str]] = []
-        self._task: asyncio.Task[None] | None = None
+        self._job = PeriodicJob(name="aidmap-access-log", step=self.flush, interval_s=interval, on_error=_flush_failed)
 
     def record(
         self,
@@ -55,24 +53,15 @@ class AccessLog:
             raise
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="aidmap-access-log")
+        self._job.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._job.stop()
         try:
             await self.flush()
         except Exception:
             log.exception("could not write the last %d location reads at shutdown", len(self._pending))
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.flush()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("could not write the location access log; will retry")
+
+def _flush_failed(error: Exception) -> None:
+    log.exception("could not write the location access log; will retry")

@@ -14,10 +14,20 @@ log = logging.getLogger(__name__)
 
 
 class PeriodicJob:
-    def __init__(self, *, name: str, step: Callable[[], Awaitable[object]], interval_s: float) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        step: Callable[[], Awaitable[object]],
+        interval_s: float,
+        on_error: Callable[[Exception], object] | None = None,
+    ) -> None:
+        """`on_error`, when given, is told of a failed step (inside the except block, so it may log
+        the traceback) instead of the log lines below."""
         self._name = name
         self._step = step
         self._interval = interval_s
+        self._on_error = on_error
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -38,6 +48,9 @@ class PeriodicJob:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
+                if self._on_error is not None:
+                    self._on_error(error)
+                    continue
                 from aidmap.schema import database_unavailable  # noqa: PLC0415 (jobs load before the schema)
 
                 if database_unavailable(error):
