@@ -186,7 +186,7 @@ class Settings:
     # Wards (aidmap/fairness/areas.py): a round weighs each need by how much less its ward was helped
     # than the city over the last AIDMAP_FAIRNESS_AREA_DAYS (deficit in [0, 1], times this weight), and
     # lets it reach deficit x AIDMAP_MATCHING_AREA_REACH_KM farther than a donor's radius. 0: off.
-    matching_area_weight: float = 1.5
+    matching_area_weight: float = 3.0
     matching_area_reach_km: float = 10.0
     fairness_area_days: float = 7.0
     # A pair beyond the donor's radius (a waiting or underserved need's reach) counts in the round
