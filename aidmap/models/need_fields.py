@@ -131,6 +131,14 @@ IMPORT_COLUMNS: tuple[str, ...] = (
     "attestation",
 )  # fmt: skip
 
+# Every input is bounded: text and phones by a length, counts by a maximum (checked at import time).
+_unbounded = [
+    f.name for f in INPUT_FIELDS
+    if (f.kind in (Kind.TEXT, Kind.PHONE) and f.max_len is None) or (f.kind is Kind.COUNT and f.maximum is None)
+]  # fmt: skip
+if _unbounded:
+    raise RuntimeError(f"need input fields without bounds: {_unbounded}")
+
 # What a private field is in a projection (models/projection.py). A private field missing here
 # would have no projected value: refused now rather than read from the row and leaked.
 _PROJECTED = {"location": "exact", "contact_phone": "contact_phone"}
