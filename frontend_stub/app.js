@@ -16,7 +16,7 @@ const Q = {
   me: "{ me { id displayName roles } }",
   signIn: "mutation ($input: SignInInput!) { signIn(input: $input) { token errors { field message code } } }",
   signUp: "mutation ($input: SignUpInput!) { signUp(input: $input) { token errors { field message code } } }",
-  myNeeds: `{ myNeeds(first: 50) { edges { node { ${NEED_FIELDS} rejectedReason expiresAt filedByMe
+  myNeeds: `{ myNeeds(first: 50) { edges { node { ${NEED_FIELDS} rejectedReason expiresAt filedByMe contactPhone
     pledges { id quantity status acceptedAt donor { displayName } } helpRequest { id status round createdAt } } } } }`,
   updateNeed: `mutation ($input: UpdateNeedInput!) { updateNeed(input: $input) { need { id } errors { field message code } } }`,
   cancelNeed: `mutation ($id: ID!) { cancelNeed(input: {needId: $id}) { need { id } errors { field message code } } }`,
@@ -182,7 +182,11 @@ async function loadMyNeeds() {
   if (!data || stale()) return;
   const list = $("#my-needs");
   const focused = focusedChat();
-  list.replaceChildren(...data.myNeeds.edges.filter(({ node }) => !node.filedByMe).map(({ node }) => {
+  const own = data.myNeeds.edges.filter(({ node }) => !node.filedByMe).map(({ node }) => node);
+  // After a reload the form still knows how to reach me and how many we are: from my newest need.
+  if (own.length && !$("#need-phone").value && document.activeElement !== $("#need-phone")) $("#need-phone").value = own[0].contactPhone || "";
+  if (own.length && !$("#need-household").value && own[0].householdSize) $("#need-household").value = own[0].householdSize;
+  list.replaceChildren(...own.map((node) => {
     const pledges = node.pledges.map((p) => {
       const holder = h("li", { class: "sub", "data-pledge-holder": p.id },
         h("div", { class: "pledge-row" },
@@ -296,7 +300,10 @@ async function postNeed(event) {
   showErrors("need", data.createNeed.errors);
   if (data.createNeed.errors.length) return;
   form.reset();
-  // reset() puts each select on its first option (LOW): the next need starts at NORMAL again.
+  // What is about the person stays for their next need (phone, household size); what is about this
+  // need goes. reset() put each select on its first option (LOW): the next need starts at NORMAL again.
+  $("#need-phone").value = fields.contactPhone || "";
+  $("#need-household").value = fields.householdSize || "";
   delete $("#need-urgency").dataset.touched;
   delete $("#need-unit").dataset.touched;
   fillSelects();
@@ -460,6 +467,8 @@ async function signedIn(token, { me = null } = {}) {
     if (state.view === "operator") operator.load();
   });
   show("need");
+  donor.loadAsks(); // asks waiting for me (myHelpAsks): the tab is marked whatever view opens
+
 }
 
 async function loadMe() {
@@ -493,6 +502,9 @@ function bindAuth() {
     session.token = null;
     state.me = null;
     live.stop();
+    $("#help-asks").replaceChildren(); // the next person on this phone was not asked
+    for (const id of ["#need-phone", "#need-household"]) $(id).value = ""; // nor do they share my phone
+    delete document.querySelector('.tab[data-view="help"]').dataset.alert;
     renderAccount();
     show("auth");
     banner(t("signedOut"));
