@@ -102,7 +102,7 @@ function fillSelects() {
   options($("#op-urgency"), i18n.urgencies(), i18n.urgency);
   options($("#offer-category"), i18n.categories(), i18n.category);
   for (const id of ["#need-urgency", "#op-urgency"]) if (!$(id).dataset.touched) $(id).value = "NORMAL";
-  for (const [id, key] of [["#my-needs", "noNeeds"], ["#nearby", "noNearby"], ["#my-pledges", "noPledges"], ["#queue", "noQueue"], ["#filed-needs", "noFiled"], ["#my-offers", "noSuggestions"]]) {
+  for (const [id, key] of [["#my-needs", "noNeeds"], ["#nearby", "noNearby"], ["#my-pledges", "noPledges"], ["#queue", "noQueue"], ["#filed-needs", "noFiled"], ["#my-offers", "noOffers"]]) {
     $(id).dataset.empty = t(key);
   }
 }
@@ -462,6 +462,8 @@ async function signedIn(token, { me = null } = {}) {
     if (event) donor.onActivity(event);
     if (event && event.kind === "HELP_ACCEPTED") banner(t("helpAccepted"));
     if (event && event.kind === "HELP_EXHAUSTED") banner(t("helpExhausted"));
+    // The requester, the donor and whoever filed the need for the person all hear of a delivery.
+    if (event && event.kind === "PLEDGE_DELIVERED") banner(`✓ ${t("deliveryConfirmed")}`);
     if (state.view === "need") loadMyNeeds();
     if (state.view === "help") loadMyPledges();
     if (state.view === "operator") operator.load();

@@ -167,7 +167,7 @@ function showAsk(request) {
     h("h2", {}, `🔔 ${t("helpAsked")}`),
     h("p", {}, h("strong", {}, need.title), " · ", i18n.category(need.category), " · ", i18n.urgency(need.urgency)),
     h("p", { class: "meta" }, `${need.quantity} ${need.unit}`,
-      need.approximateLocation ? ` · ≈ ${km(distance(ctx.state.helpCenter, need.approximateLocation))}` : ""),
+      need.approximateLocation ? ` · ≈ ${km(Math.max(100, Math.round(distance(ctx.state.helpCenter, need.approximateLocation) / 100) * 100))}` : ""),
     h("button", { type: "button", class: "primary wide", onclick: async () => {
       const result = await run("avail", () => gql(Q.accept, { id: request.id }));
       if (payloadOk(result, error)) { card.remove(); markTab(); banner(t("accepted")); ctx.loadMyPledges(); }
@@ -175,7 +175,7 @@ function showAsk(request) {
   $("#help-asks").append(card);
 }
 
-/** Metres between two points (near enough for a city). */
+/** Metres between two points (near enough for a city); shown to 100 m, like the list's distances. */
 function distance(a, b) {
   const dLat = (b.lat - a.lat) * 111320, dLon = (b.lon - a.lon) * 111320 * Math.cos((a.lat * Math.PI) / 180);
   return Math.hypot(dLat, dLon);
