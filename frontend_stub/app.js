@@ -57,6 +57,7 @@ const state = {
   openChats: new Set(),
   drafts: new Map(), // pledge id -> unsent chat text: live updates redraw lists while people type
   stopNearby: null,
+  prefilled: false, // the need form's phone and household were read back from my newest need
 };
 
 // ---------------------------------------------------------------- views
@@ -183,9 +184,13 @@ async function loadMyNeeds() {
   const list = $("#my-needs");
   const focused = focusedChat();
   const own = data.myNeeds.edges.filter(({ node }) => !node.filedByMe).map(({ node }) => node);
-  // After a reload the form still knows how to reach me and how many we are: from my newest need.
-  if (own.length && !$("#need-phone").value && document.activeElement !== $("#need-phone")) $("#need-phone").value = own[0].contactPhone || "";
-  if (own.length && !$("#need-household").value && own[0].householdSize) $("#need-household").value = own[0].householdSize;
+  // After a reload the form still knows how to reach me and how many we are: from my newest need,
+  // once per sign-in (a field the person cleared stays clear when the list refreshes).
+  if (own.length && !state.prefilled) {
+    state.prefilled = true;
+    if (!$("#need-phone").value) $("#need-phone").value = own[0].contactPhone || "";
+    if (!$("#need-household").value && own[0].householdSize) $("#need-household").value = own[0].householdSize;
+  }
   list.replaceChildren(...own.map((node) => {
     const pledges = node.pledges.map((p) => {
       const holder = h("li", { class: "sub", "data-pledge-holder": p.id },
@@ -230,7 +235,7 @@ function needActions(node) {
     e.preventDefault();
     const f = Object.fromEntries(new FormData(e.currentTarget));
     act(Q.updateNeed, { input: { needId: node.id, title: f.title, quantity: parseInt(f.quantity, 10) || 0,
-      ...(f.householdSize ? { householdSize: parseInt(f.householdSize, 10) } : {}) } });
+      ...(f.householdSize ? { householdSize: parseInt(f.householdSize, 10) } : {}) } }, t("saved"));
   } },
   h("label", {}, t("title"), h("input", { name: "title", value: node.title, maxlength: 120 })),
   h("div", { class: "row" },
@@ -249,7 +254,7 @@ function needActions(node) {
         } }, t("helpNow")) : null,
       node.status === "EXPIRED" || soon ? h("button", { type: "button", class: "small", onclick: () => act(Q.renewNeed, { id: node.id }, t("renewed")) }, t("renew")) : null,
       node.status !== "EXPIRED" ? h("button", { type: "button", class: "small", onclick: () => { editor.hidden = !editor.hidden; } }, t("edit")) : null,
-      node.status !== "EXPIRED" ? h("button", { type: "button", class: "small danger", onclick: () => act(Q.cancelNeed, { id: node.id }) }, t("cancelNeed")) : null),
+      node.status !== "EXPIRED" ? h("button", { type: "button", class: "small danger", onclick: () => act(Q.cancelNeed, { id: node.id }, t("needCancelled")) }, t("cancelNeed")) : null),
     editor, error);
 }
 
@@ -506,6 +511,7 @@ function bindAuth() {
     live.stop();
     $("#help-asks").replaceChildren(); // the next person on this phone was not asked
     for (const id of ["#need-phone", "#need-household"]) $(id).value = ""; // nor do they share my phone
+    state.prefilled = false;
     delete document.querySelector('.tab[data-view="help"]').dataset.alert;
     renderAccount();
     show("auth");

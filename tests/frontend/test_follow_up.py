@@ -192,3 +192,46 @@ def test_the_need_form_keeps_the_persons_phone_and_household_for_the_next_need(
     page.click("#sign-out")  # the next person on this phone starts blank
     expect(page.locator("#need-phone")).to_have_value("")
     assert requester.errors == []
+
+
+def test_a_requester_edits_renews_and_cancels_a_need_on_a_phone(
+    browser: Browser, live_server: LiveServer, db: Any
+) -> None:
+    requester = _phone(browser, live_server, "Bà Tư", "vi-VN")
+    requester.sign_up()
+    page = requester.page
+    page.fill("#need-title", "Gạo")
+    page.fill("#need-quantity", "3")
+    page.fill("#need-phone", "0912 345 678")
+    page.click("details.more summary")
+    tomorrow = page.evaluate("new Date(Date.now() + 86400e3).toISOString().slice(0, 10)")
+    page.fill("#need-expires", tomorrow)  # ends tomorrow: the page asks "still need help?"
+    page.fill("#need-lat", str(NEAR["lat"]))
+    page.fill("#need-lon", str(NEAR["lon"]))
+    page.dispatch_event("#need-lon", "change")
+    page.click("#need-form button[type=submit]")
+    mine = page.locator("#my-needs [data-need]")
+    expect(mine).to_have_count(1)
+    before = db.execute("SELECT expires_at FROM needs").fetchone()[0]
+
+    mine.get_by_role("button", name="Vẫn cần giúp?").click()
+    expect(page.locator("#banner")).to_have_text("Đã gia hạn yêu cầu.")
+    expect(mine.get_by_role("button", name="Vẫn cần giúp?")).to_have_count(0)  # far off again
+    assert db.execute("SELECT expires_at FROM needs").fetchone()[0] > before
+
+    mine.get_by_role("button", name="Sửa").click()
+    mine.locator("form.edit input[name=title]").fill("Gạo tẻ")
+    mine.locator("form.edit input[name=quantity]").fill("5")
+    requester.shot("79-requester-editing")
+    mine.locator("form.edit button[type=submit]").click()
+    expect(mine.locator("h3")).to_have_text("Gạo tẻ")
+    expect(page.locator("#banner")).to_have_text("Đã lưu thay đổi.")
+    expect(mine).to_contain_text("5 kg")
+
+    mine.get_by_role("button", name="Hủy yêu cầu").click()
+    expect(mine.locator("[data-status=CANCELLED]")).to_be_visible()
+    expect(page.locator("#banner")).to_have_text("Đã hủy yêu cầu.")
+    expect(mine.locator(".actions")).to_have_count(0)
+    requester.shot("79b-requester-cancelled")
+    assert db.execute("SELECT title, quantity, status FROM needs").fetchall() == [("Gạo tẻ", 5, "CANCELLED")]
+    assert requester.errors == []
