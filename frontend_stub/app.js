@@ -44,7 +44,7 @@ const Q = {
     needsNearby(near: $near, radiusMeters: $radius, categories: $categories, after: $after) {
       cursor kind distanceMeters need { ${NEED_FIELDS} } } }`,
   activity: `subscription ($after: String) { myActivity(after: $after) { cursor kind
-    helpRequest { id status need { id title category urgency quantity unit approximateLocation { lat lon } } } } }`,
+    helpRequest { id status need { id title category urgency quantity quantityPledged unit approximateLocation { lat lon } } } } }`,
 };
 
 const state = {

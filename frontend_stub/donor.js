@@ -16,7 +16,7 @@ const Q = {
   pledge: `mutation ($input: PledgeInput!) { pledge(input: $input) { pledge { id } errors { field message code } } }`,
   availability: "{ myAvailability { available } }",
   // Pending asks come back from the API on load: HELP_ASKED alone was lost with a reload.
-  asks: `{ myHelpAsks { id status round need { id title category urgency quantity unit approximateLocation { lat lon } } } }`,
+  asks: `{ myHelpAsks { id status round need { id title category urgency quantity quantityPledged unit approximateLocation { lat lon } } } }`,
   setAvailability: `mutation ($input: SetAvailabilityInput!) { setAvailability(input: $input) {
     availability { available } errors { field message code } } }`,
   accept: `mutation ($id: ID!) { acceptHelpRequest(input: {helpRequestId: $id}) { pledge { id } errors { field message code } } }`,
@@ -166,7 +166,7 @@ function showAsk(request) {
   const card = h("div", { class: "card ask", "data-ask": request.id, role: "alert" },
     h("h2", {}, `🔔 ${t("helpAsked")}`),
     h("p", {}, h("strong", {}, need.title), " · ", i18n.category(need.category), " · ", i18n.urgency(need.urgency)),
-    h("p", { class: "meta" }, `${need.quantity} ${need.unit}`,
+    h("p", { class: "meta" }, `${need.quantity - (need.quantityPledged || 0)} ${need.unit}`,
       need.approximateLocation ? ` · ≈ ${km(Math.max(100, Math.round(distance(ctx.state.helpCenter, need.approximateLocation) / 100) * 100))}` : ""),
     h("button", { type: "button", class: "primary wide", onclick: async () => {
       const result = await run("avail", () => gql(Q.accept, { id: request.id }));
