@@ -242,6 +242,10 @@ function needActions(node) {
     h("label", {}, t("quantity"), h("input", { name: "quantity", type: "number", min: 1, value: node.quantity })),
     h("label", {}, t("household"), h("input", { name: "householdSize", type: "number", min: 1, value: node.householdSize || "" }))),
   h("button", { type: "submit", class: "small primary" }, t("save")));
+  // A slip of the finger must not cancel a need: the button asks once more, in the page.
+  const sure = h("p", { class: "pledge-row sure", hidden: true }, h("span", {}, t("cancelSure")),
+    h("button", { type: "button", class: "small danger", onclick: () => act(Q.cancelNeed, { id: node.id }, t("needCancelled")) }, t("cancelYes")),
+    h("button", { type: "button", class: "small", onclick: () => { sure.hidden = true; } }, t("cancelNo")));
   const urgentKind = URGENT.includes(node.urgency) || node.category === "MEDICAL_CONSULTATION";
   const asking = node.helpRequest && node.helpRequest.status === "OPEN";
   return h("div", {},
@@ -254,8 +258,8 @@ function needActions(node) {
         } }, t("helpNow")) : null,
       node.status === "EXPIRED" || soon ? h("button", { type: "button", class: "small", onclick: () => act(Q.renewNeed, { id: node.id }, t("renewed")) }, t("renew")) : null,
       node.status !== "EXPIRED" ? h("button", { type: "button", class: "small", onclick: () => { editor.hidden = !editor.hidden; } }, t("edit")) : null,
-      node.status !== "EXPIRED" ? h("button", { type: "button", class: "small danger", onclick: () => act(Q.cancelNeed, { id: node.id }, t("needCancelled")) }, t("cancelNeed")) : null),
-    editor, error);
+      node.status !== "EXPIRED" ? h("button", { type: "button", class: "small danger cancel-need", onclick: () => { sure.hidden = !sure.hidden; } }, t("cancelNeed")) : null),
+    sure, editor, error);
 }
 
 /** Where "request help now" stands, read from the API (myNeeds), so it is still there after a reload. */

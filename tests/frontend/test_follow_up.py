@@ -228,7 +228,14 @@ def test_a_requester_edits_renews_and_cancels_a_need_on_a_phone(
     expect(page.locator("#banner")).to_have_text("Đã lưu thay đổi.")
     expect(mine).to_contain_text("5 kg")
 
+    mine.get_by_role("button", name="Hủy yêu cầu").click()  # asks once more: a slip does not cancel
+    expect(mine.locator(".sure")).to_contain_text("Hủy yêu cầu này?")
+    mine.get_by_role("button", name="Không").click()
+    expect(mine.locator(".sure")).to_be_hidden()
+    assert db.execute("SELECT status FROM needs").fetchone() == ("OPEN",)
     mine.get_by_role("button", name="Hủy yêu cầu").click()
+    requester.shot("79a-requester-cancel-sure")
+    mine.get_by_role("button", name="Có, hủy").click()
     expect(mine.locator("[data-status=CANCELLED]")).to_be_visible()
     expect(page.locator("#banner")).to_have_text("Đã hủy yêu cầu.")
     expect(mine.locator(".actions")).to_have_count(0)
