@@ -99,6 +99,22 @@ def test_a_donors_pending_ask_survives_a_reload(browser: Browser, live_server: L
     expect(ask).to_have_count(0)
     expect(page.locator('.tab[data-view="help"]')).not_to_have_attribute("data-alert", "1")
     donor.shot("73-donor-accepted")
+
+    # Another asked donor takes the next request first: the card goes, live, and so does the dot.
+    other = _account(live_server, "Hùng", "0988 100 201")
+    available = "mutation ($input: SetAvailabilityInput!) { setAvailability(input: $input) { errors { code } } }"
+    near = {"available": True, "near": NEAR, "radiusMeters": 3000}
+    assert _post(live_server, available, {"input": near}, other)["setAvailability"]["errors"] == []
+    second = _post(live_server, "mutation ($input: CreateNeedInput!) { createNeed(input: $input) { need { id } } }",
+                   {"input": need_input(title="Sữa cho bé", urgency="HIGH", location=NEAR)},
+                   requester)["createNeed"]["need"]  # fmt: skip
+    _post(live_server, REQUEST, {"id": second["id"]}, requester)
+    expect(ask).to_contain_text("Sữa cho bé", timeout=10_000)
+    asked = _post(live_server, "{ myHelpAsks { id } }", {}, other)["myHelpAsks"]
+    accept = "mutation ($id: ID!) { acceptHelpRequest(input: {helpRequestId: $id}) { errors { code } } }"
+    assert _post(live_server, accept, {"id": asked[0]["id"]}, other)["acceptHelpRequest"]["errors"] == []
+    expect(ask).to_have_count(0, timeout=10_000)
+    expect(page.locator('.tab[data-view="help"]')).not_to_have_attribute("data-alert", "1")
     assert donor.errors == []
 
 
