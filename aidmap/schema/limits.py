@@ -32,6 +32,7 @@ from graphql import (
     InlineFragmentNode,
     NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
     get_named_type,
 )
@@ -39,6 +40,7 @@ from graphql.execution.values import get_argument_values, get_variable_values
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import SchemaExtension
 
+from aidmap.i18n import translate
 from aidmap.models import Scope
 from aidmap.resolvers.areas import MAX_OUTLINES
 from aidmap.schema.ids import from_global_id
@@ -255,6 +257,31 @@ def missing_scopes(partner_scopes: frozenset[str], fields: set[str]) -> list[str
         if scope is None or scope.value not in partner_scopes:
             missing.append(f"{name} ({scope.value if scope else 'not available to partner apps'})")
     return missing
+
+
+def subscription_scope_refusal(
+    document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None, partner: Any
+) -> GraphQLError | None:
+    """The error a partner key's websocket subscription to a root field outside its scopes is answered
+    with (in a `next` message, then `complete`), else None: the websocket's one scope check, made on
+    subscribe before any stream starts (schema/live_socket.py). Queries and mutations on a socket are
+    checked as over HTTP (OperationChecks); a subscription with variables that do not coerce is left
+    to the usual path, which reports them."""
+    operation = _operation(document, operation_name)
+    if partner is None or operation is None or operation.operation is not OperationType.SUBSCRIPTION:
+        return None
+    if not isinstance(variables, dict | None):
+        return None
+    if OperationChecks.schema is not None and isinstance(
+        get_variable_values(OperationChecks.schema, operation.variable_definitions or (), variables or {}), list
+    ):
+        return None
+    for name in sorted(root_fields(document, operation_name)):
+        scope = ROOT_SCOPES.get(name)
+        if scope is not None and not partner.allows(scope):
+            message = translate(f"This API key may not use {name} ({scope.value}).", "FORBIDDEN")
+            return GraphQLError(message, extensions={"code": "FORBIDDEN", "field": name})
+    return None
 
 
 # Lists whose size no argument states: their realistic size (areas returns up to MAX_OUTLINES).

@@ -31,6 +31,7 @@ from aidmap.resolvers.problems import UserInputError
 from aidmap.schema import AidmapSchema, ServiceUnavailable, checked_document, database_unavailable, should_mask_error
 from aidmap.schema.context import Context
 from aidmap.schema.inputs import GeoPointInput
+from aidmap.schema.limits import subscription_scope_refusal
 from aidmap.schema.live_batch import DirectDelivery
 from aidmap.schema.sharing import MessageTemplate, _plan
 from aidmap.schema.subscription import need_events, offer_events
@@ -89,21 +90,34 @@ class AidmapTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 await self.send_message({"id": message["id"], "type": "error", "payload": [error.formatted]})
                 return
             self.refused_in_a_row = 0
+            if await self._scope_refused(message):
+                return
         await super().handle_subscribe(message)
+
+    async def _scope_refused(self, message: Any) -> bool:
+        """A partner key's subscription outside its scopes: answered here, before any stream starts."""
+        payload = message.get("payload")
+        query = payload.get("query") if isinstance(payload, dict) else None
+        document = checked_document(self.schema, query) if isinstance(query, str) else None  # type: ignore[arg-type]
+        refused = document is not None and subscription_scope_refusal(
+            document, payload.get("operationName"), payload.get("variables"), self.context.partner
+        )
+        if not refused:
+            return False
+        await self.send_message(
+            {"id": message["id"], "type": "next", "payload": {"data": None, "errors": [refused.formatted]}}
+        )  # type: ignore[typeddict-item]
+        await self.send_message({"id": message["id"], "type": "complete"})
+        return True
 
     async def _rate_limit_wait(self) -> float:
         request = self.context.request
         limiter = request.scope.get("aidmap.rate_limit") if request is not None else None
         if limiter is None:
             return 0.0
-        middleware, key, limit = limiter
-        # The credentials of connection_init: a partner key's bucket instead of the address's, or the
-        # address's and the signed-in account's, as for an HTTP request with the same credentials.
-        partner, viewer = self.context.partner, self.context.viewer
-        if partner is not None:
-            key, limit = f"partner:{partner.id}", partner.rate_limit_per_minute
-        account_id = viewer.account_id if viewer is not None and partner is None else None
-        wait: float = await middleware.take_operation(key, limit, account_id, self.context.reader)
+        # The socket's Caller (connection_init's credentials, else the handshake's): the same buckets
+        # as an HTTP request with the same credentials.
+        wait: float = await limiter.take_for(self.context.caller, self.context.reader)
         return wait
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
