@@ -37,7 +37,8 @@ from aidmap.resolvers.accounts import Viewer, bearer_token, hash_token, viewer_f
 from aidmap.resolvers.partners import PartnerKey, PartnerKeys, is_partner_key
 
 ACT_AS_HEADER = "aidmap-act-as"
-# Where caller_of keeps a request's Caller in the ASGI scope.
+# Where credentials_of and caller_of keep a request's Credentials and Caller in the ASGI scope.
+CREDENTIALS_KEY = "aidmap.credentials"
 CALLER_KEY = "aidmap.caller"
 
 TOKEN_REJECTED = "The token is not valid or has expired."
@@ -120,7 +121,7 @@ class Caller:
 
     @classmethod
     def anonymous(cls, credentials: Credentials) -> Caller:
-        return cls(credentials=Credentials(client_host=credentials.client_host), rate_key=_ip_key(credentials))
+        return cls(credentials=Credentials(client_host=credentials.client_host), rate_key=ip_key(credentials))
 
     @property
     def quota_client(self) -> str:
@@ -129,10 +130,10 @@ class Caller:
             return f"partner:{self.partner.id}"
         if self.viewer is not None:
             return f"account:{self.viewer.account_id}"
-        return _ip_key(self.credentials)
+        return ip_key(self.credentials)
 
 
-def _ip_key(credentials: Credentials) -> str:
+def ip_key(credentials: Credentials) -> str:
     return f"ip:{credentials.client_host or 'unknown'}"
 
 
@@ -153,7 +154,7 @@ class Identities:
         """The Caller for these credentials. Never raises: a database that cannot be asked is the
         Caller's `failure`, with the rate limit of what could be learnt (the address's at least)."""
         self.identified += 1
-        caller = Caller(credentials=credentials, rate_key=_ip_key(credentials))
+        caller = Caller(credentials=credentials, rate_key=ip_key(credentials))
         token = credentials.token
         try:
             if token and is_partner_key(token):
@@ -212,14 +213,23 @@ class Identities:
         return account_id
 
 
+def credentials_of(scope: AsgiScope) -> Credentials:
+    """This HTTP request's (or websocket handshake's) credentials, parsed from its headers once."""
+    credentials: Credentials | None = scope.get(CREDENTIALS_KEY)
+    if credentials is None:
+        client = scope.get("client")
+        credentials = Credentials.of_headers(Headers(scope=scope), client[0] if client else None)
+        scope[CREDENTIALS_KEY] = credentials
+    return credentials
+
+
 async def caller_of(scope: AsgiScope) -> Caller:
     """This HTTP request's (or websocket handshake's) Caller, identified from its headers on the
     first call and kept in the scope for every later one."""
     caller: Caller | None = scope.get(CALLER_KEY)
     if caller is not None:
         return caller
-    client = scope.get("client")
-    credentials = Credentials.of_headers(Headers(scope=scope), client[0] if client else None)
+    credentials = credentials_of(scope)
     identities: Identities | None = scope.get("state", {}).get("identities")
     caller = Caller.anonymous(credentials) if identities is None else await identities.identify(credentials)
     scope[CALLER_KEY] = caller

@@ -27,7 +27,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from aidmap.guards.identity import Caller, caller_of
+from aidmap.guards.identity import Caller, caller_of, credentials_of, ip_key
+from aidmap.resolvers.partners import is_partner_key
 
 log = logging.getLogger(__name__)
 
@@ -246,9 +247,7 @@ class RateLimitMiddleware:
         if scope["type"] not in ("http", "websocket") or not scope["path"].startswith("/graphql"):
             await self.app(scope, receive, send)
             return
-        reader = scope.get("state", {}).get("reader")
-        # Who is asking, identified once for the whole request (guards/identity.py).
-        wait = await self.take_for(await caller_of(scope), reader)
+        wait = await self.take_request(scope, scope.get("state", {}).get("reader"))
         if scope["type"] == "websocket":
             scope["aidmap.rate_limit"] = self
         if wait == 0.0:
@@ -282,6 +281,20 @@ class RateLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+    async def take_request(self, scope: Scope, reader: Any) -> float:
+        """Spend one request of the buckets of who sent it, identified once for the whole request
+        (guards/identity.py). Without a partner key the address's bucket is asked first, before
+        anything is looked up: a client past it costs the database nothing."""
+        credentials = credentials_of(scope)
+        if credentials.token and is_partner_key(credentials.token):
+            return await self.take_for(await caller_of(scope), reader)
+        wait = await self.take(ip_key(credentials), self.per_ip, reader)
+        if wait == 0.0:
+            account_id = (await caller_of(scope)).rate_account_id
+            if account_id is not None:
+                wait = await self.take(f"account:{account_id}", self.per_account, reader)
+        return wait
 
     async def take_for(self, caller: Caller, reader: Any = None) -> float:
         """Spend one request of this caller's buckets (an HTTP request, a websocket handshake or an

@@ -200,3 +200,14 @@ def test_a_missing_scope_is_refused_alike_on_http_and_on_a_websocket(
         body = _post(api, query, subscriber).json()
         assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN", body
         assert body["errors"][0]["message"] == f"This API key may not use: {field} ({scope}).", body
+
+
+def test_a_client_past_its_address_limit_costs_no_credential_check(make_api: Any, looked_up: Counter[str]) -> None:
+    api = make_api(rate_limit_per_ip=3)
+    token = sign_up(api, "Hammering")  # the address's first request
+    assert [_post(api, "{ __typename }", token).status_code for _ in range(2)] == [200, 200]
+    looked_up.clear()
+    refused = _post(api, "{ __typename }", token)
+    assert refused.status_code == 429 and refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+    # Refused on the address's bucket, asked before anything is looked up.
+    assert looked_up == Counter(), looked_up
