@@ -38,6 +38,7 @@ from graphql import (
 )
 from graphql.execution.values import get_argument_values, get_variable_values
 from graphql.validation import ASTValidationRule
+from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 
 from aidmap.i18n import translate
@@ -263,10 +264,9 @@ def subscription_scope_refusal(
     document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None, partner: Any
 ) -> GraphQLError | None:
     """The error a partner key's websocket subscription to a root field outside its scopes is answered
-    with (in a `next` message, then `complete`), else None: the websocket's one scope check, made on
-    subscribe before any stream starts (schema/live_socket.py). Queries and mutations on a socket are
-    checked as over HTTP (OperationChecks); a subscription with variables that do not coerce is left
-    to the usual path, which reports them."""
+    with (in a `next` message, then `complete`), else None. Checked with every other operation's
+    scopes in OperationChecks.on_execute, before the subscription's stream starts; a subscription
+    with variables that do not coerce is left to graphql-core, which reports them."""
     operation = _operation(document, operation_name)
     if partner is None or operation is None or operation.operation is not OperationType.SUBSCRIPTION:
         return None
@@ -420,6 +420,14 @@ class OperationChecks(SchemaExtension):
         ctx = self.execution_context
         document = ctx.graphql_document
         if document is not None and ctx.result is None:
+            if isinstance(getattr(ctx.context, "request", None), WebSocket):
+                # A subscription does not take ctx.result: its refusal is raised, and answered as one
+                # (websockets only: over HTTP a subscription document gets the refusal below).
+                refused_subscription = subscription_scope_refusal(
+                    document, ctx.operation_name, ctx.variables, getattr(ctx.context, "partner", None)
+                )
+                if refused_subscription is not None:
+                    raise refused_subscription
             refused = self.refusal_for(
                 document, ctx.operation_name, ctx.variables, getattr(ctx.context, "partner", None)
             )

@@ -31,7 +31,6 @@ from aidmap.resolvers.problems import UserInputError
 from aidmap.schema import AidmapSchema, ServiceUnavailable, checked_document, database_unavailable, should_mask_error
 from aidmap.schema.context import Context
 from aidmap.schema.inputs import GeoPointInput
-from aidmap.schema.limits import subscription_scope_refusal
 from aidmap.schema.live_batch import DirectDelivery
 from aidmap.schema.sharing import MessageTemplate, _plan
 from aidmap.schema.subscription import need_events, offer_events
@@ -90,25 +89,7 @@ class AidmapTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 await self.send_message({"id": message["id"], "type": "error", "payload": [error.formatted]})
                 return
             self.refused_in_a_row = 0
-            if await self._scope_refused(message):
-                return
         await super().handle_subscribe(message)
-
-    async def _scope_refused(self, message: Any) -> bool:
-        """A partner key's subscription outside its scopes: answered here, before any stream starts."""
-        payload = message.get("payload")
-        query = payload.get("query") if isinstance(payload, dict) else None
-        document = checked_document(self.schema, query) if isinstance(query, str) else None  # type: ignore[arg-type]
-        refused = document is not None and subscription_scope_refusal(
-            document, payload.get("operationName"), payload.get("variables"), self.context.partner
-        )
-        if not refused:
-            return False
-        await self.send_message(
-            {"id": message["id"], "type": "next", "payload": {"data": None, "errors": [refused.formatted]}}
-        )  # type: ignore[typeddict-item]
-        await self.send_message({"id": message["id"], "type": "complete"})
-        return True
 
     async def _rate_limit_wait(self) -> float:
         request = self.context.request

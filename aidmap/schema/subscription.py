@@ -159,8 +159,7 @@ async def need_events(
 ) -> AsyncGenerator[NeedEvent, None]:
     """The needsNearby stream (also run directly by the lean websocket path, schema/live_socket.py,
     which may pass `direct`: then live events it can send without this stream are not yielded here).
-    A partner key's scopes are checked before any stream starts (schema/limits.py,
-    subscription_scope_refusal, on subscribe)."""
+    A partner key's scopes are checked before any stream starts (schema/limits.py, OperationChecks)."""
     # Waiting needs reach the circle from farther away (kind WAITING, then their later changes).
     area = _area(near, radius_meters, categories, max_reach_m(ctx.settings))
     sub = ctx.fanout.subscribe_area(Topic.NEEDS, area, direct=direct)
