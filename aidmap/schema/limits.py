@@ -432,8 +432,22 @@ class OperationChecks(SchemaExtension):
                 document, ctx.operation_name, ctx.variables, getattr(ctx.context, "partner", None)
             )
             if refused is not None:
+                if _is_socket_subscription(ctx, document):
+                    # strawberry does not take ctx.result for a subscription: without the raise, a
+                    # costly selection would run for every event as long as the socket lives.
+                    assert refused.errors
+                    raise refused.errors[0]
                 ctx.result = refused
         yield
+
+
+def _is_socket_subscription(ctx: Any, document: DocumentNode) -> bool:
+    operation = _operation(document, ctx.operation_name)
+    return (
+        isinstance(getattr(ctx.context, "request", None), WebSocket)
+        and operation is not None
+        and operation.operation is OperationType.SUBSCRIPTION
+    )
 
 
 def operation_checks(limits: Limits) -> type[OperationChecks]:
