@@ -14,9 +14,9 @@ from aidmap.db.reader import located_columns
 from aidmap.db.replica import Reads
 from aidmap.events.outbox import emit
 from aidmap.models import EventKind, NeedCategory, Offer, OfferStatus
+from aidmap.models.need_fields import MAX_DETAILS, MAX_TITLE, MAX_UNIT
 from aidmap.problems import Code, Problems
 from aidmap.resolvers.accounts import Viewer
-from aidmap.resolvers.needs import MAX_DETAILS, MAX_TITLE, MAX_UNIT
 from aidmap.resolvers.validation import DEFAULT_OFFER_TTL, Checker, utcnow
 
 
