@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aidmap.i18n import msg
 from aidmap.models import Need, NeedCategory, ReadChannel, Urgency
 from aidmap.models.need import HIDDEN_STATUSES, Principal
 from aidmap.models.projection import project_need, reads_to_log
@@ -67,15 +68,19 @@ def parse(content: str, fmt: str) -> list[tuple[int, dict[str, Any]]]:
     if fmt == "csv":
         reader = csv.DictReader(io.StringIO(content))
         if reader.fieldnames is None or "title" not in reader.fieldnames:
-            raise ImportFileError("A CSV file needs a header row with at least: " + ", ".join(COLUMNS[1:11]) + ".")
+            raise ImportFileError(
+                msg("A CSV file needs a header row with at least: {columns}.", columns=", ".join(COLUMNS[1:11]))
+            )
         rows = [(reader.line_num, dict(row)) for row in reader]
     elif fmt == "geojson":
         try:
             data = json.loads(content)
         except json.JSONDecodeError as error:
-            raise ImportFileError(f"Not JSON: {error.msg} (line {error.lineno}).") from None
+            raise ImportFileError(
+                msg("Not JSON: {reason} (line {line}).", reason=error.msg, line=error.lineno)
+            ) from None
         if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
-            raise ImportFileError("A GeoJSON file must be a FeatureCollection of Point features.")
+            raise ImportFileError(msg("A GeoJSON file must be a FeatureCollection of Point features."))
         rows = []
         for number, feature in enumerate(data.get("features") or [], start=1):
             properties = dict(feature.get("properties") or {}) if isinstance(feature, dict) else {}
@@ -85,9 +90,9 @@ def parse(content: str, fmt: str) -> list[tuple[int, dict[str, Any]]]:
                 properties["lon"], properties["lat"] = coordinates[0], coordinates[1]
             rows.append((number, properties))
     else:
-        raise ImportFileError("The format is csv or geojson.")
+        raise ImportFileError(msg("The format is csv or geojson."))
     if len(rows) > MAX_ROWS:
-        raise ImportFileError(f"At most {MAX_ROWS} rows per file.")
+        raise ImportFileError(msg("At most {n} rows per file.", n=MAX_ROWS))
     return rows
 
 
@@ -107,22 +112,38 @@ def _fields(row: dict[str, Any]) -> tuple[need_resolvers.NeedFields, tuple[str, 
     problems = []
     category = str(row.get("category") or "").strip().upper()
     if category not in NeedCategory.__members__:
-        problems.append(Problem("category", f"category must be one of {', '.join(NeedCategory)}.", Code.INVALID))
+        problems.append(
+            Problem(
+                "category",
+                msg("{field} must be one of {values}.", field="category", values=", ".join(NeedCategory)),
+                Code.INVALID,
+            )
+        )
     urgency = str(row.get("urgency") or "NORMAL").strip().upper()
     if urgency not in Urgency.__members__:
-        problems.append(Problem("urgency", f"urgency must be one of {', '.join(Urgency)}.", Code.INVALID))
+        problems.append(
+            Problem(
+                "urgency",
+                msg("{field} must be one of {values}.", field="urgency", values=", ".join(Urgency)),
+                Code.INVALID,
+            )
+        )
     expires: datetime | None = None
     if row.get("expires_at"):
         try:
             expires = datetime.fromisoformat(str(row["expires_at"]))
         except ValueError:
-            problems.append(Problem("expires_at", "expires_at must be an ISO 8601 time.", Code.INVALID))
+            problems.append(Problem("expires_at", msg("expires_at must be an ISO 8601 time."), Code.INVALID))
         else:
             if expires.tzinfo is None:
-                problems.append(Problem("expires_at", "expires_at needs a time zone (e.g. +07:00).", Code.INVALID))
+                problems.append(Problem("expires_at", msg("expires_at needs a time zone (e.g. +07:00)."), Code.INVALID))
     external_id = str(row.get("external_id") or "").strip() or None
     if external_id is not None and len(external_id) > 100:
-        problems.append(Problem("external_id", "external_id must be at most 100 characters.", Code.TOO_LONG))
+        problems.append(
+            Problem(
+                "external_id", msg("{field} must be at most {n} characters.", field="external_id", n=100), Code.TOO_LONG
+            )
+        )
     if problems:
         raise Problems(problems)
     behalf = None

@@ -20,6 +20,7 @@ from aidmap.events.access_log import AccessLog
 from aidmap.events.fanout import FanOut
 from aidmap.events.match_index import MatchIndex
 from aidmap.events.snapshots import Snapshots
+from aidmap.i18n import msg
 from aidmap.models import Account, AdminArea, HelpRequest, Need, Offer, Pledge, Scope
 from aidmap.models.need import ANONYMOUS, Principal
 from aidmap.notify.sms import SmsQueue
@@ -176,7 +177,11 @@ class Context:
         """Refuse when a partner key without this scope sent the request (subscriptions; other
         operations are checked before execution, schema/limits.py)."""
         if self.partner is not None and not self.partner.allows(scope):
-            raise UserInputError(field, f"This API key may not use {field} ({scope.value}).", Code.FORBIDDEN)
+            raise UserInputError(
+                field,
+                msg("This API key may not use {field} ({scope}).", field=field, scope=scope.value),
+                Code.FORBIDDEN,
+            )
 
     @property
     def principal(self) -> Principal:
