@@ -112,7 +112,7 @@ def _name(call: ast.Call) -> str | None:
 def test_messages_are_made_by_key_not_written_in_place() -> None:
     """A message built where it is raised (a literal or an f-string) has no key the catalog can find:
     it would reach a Vietnamese client in English (or as its code's general message)."""
-    in_place, not_literal = [], []
+    in_place, not_literal, wrong_values = [], [], []
     for path in _python_files():
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if not isinstance(node, ast.Call):
@@ -127,8 +127,13 @@ def test_messages_are_made_by_key_not_written_in_place() -> None:
             literal = isinstance(key, ast.Constant) and isinstance(key.value, str)
             if name in ("msg", "N_") and isinstance(node.func, ast.Name) and not literal:
                 not_literal.append(where)  # `make messages` extracts only a literal key
+            elif name == "msg" and literal and "**" not in ast.unparse(node):
+                given = {k.arg for k in node.keywords}
+                if given != i18n.placeholders(key.value):  # type: ignore[union-attr]
+                    wrong_values.append(f"{where}: {sorted(given)} for {key.value!r}")  # type: ignore[union-attr]
     assert not in_place, f"wrap these messages in msg() with named placeholders: {in_place}"
     assert not not_literal, f"msg() and N_() take a literal key: {not_literal}"
+    assert not wrong_values, f"msg() values must be the key's placeholders: {wrong_values}"
 
 
 _CHECKS = {"text", "positive_int", "point", "radius", "phone", "future_time", "add", "Problem", "one"}

@@ -69,7 +69,7 @@ class Message(str):
     params: Mapping[str, Any]
 
     def __new__(cls, msgid: str, params: Mapping[str, Any]) -> Message:
-        self = super().__new__(cls, msgid.format_map(params) if params else msgid)
+        self = super().__new__(cls, msgid.format_map(params))  # a missing value fails here, in tests
         self.msgid, self.params = msgid, dict(params)
         return self
 
