@@ -189,7 +189,7 @@ ROOT_SCOPES: dict[str, Scope | None] = {
     "suggestedNeeds": Scope.NEEDS_READ, "suggestedOffers": Scope.NEEDS_READ, "myNeeds": Scope.NEEDS_READ,
     "myPledges": Scope.NEEDS_READ, "myProposals": Scope.NEEDS_READ, "offers": Scope.OFFERS_READ, "myOffers": Scope.OFFERS_READ,
     "me": Scope.ACCOUNTS, "areas": Scope.NEEDS_READ, "messages": Scope.MESSAGES, "verificationQueue": Scope.VERIFY, "areaStats": Scope.VERIFY,
-    "myAvailability": Scope.OFFERS_READ,
+    "myAvailability": Scope.OFFERS_READ, "myHelpAsks": Scope.OFFERS_READ,
     # Mutation
     "signUp": Scope.ACCOUNTS, "signIn": Scope.ACCOUNTS,
     # Refused in the payload under any key (FORBIDDEN): a person's sessions are their own.
