@@ -1,6 +1,6 @@
 # The two commands a newcomer needs: `make run` and `make test`.
 # Each one installs what is missing first (scripts/setup.sh).
-.PHONY: setup setup-bench run test bench bench-1m bench-throughput bench-peer bench-fanout bench-signin bench-fairness bench-all soak schema audit
+.PHONY: setup setup-bench run test bench bench-1m bench-throughput bench-peer bench-fanout bench-signin bench-fairness bench-all soak schema audit messages
 
 setup:
 	@bash scripts/setup.sh
@@ -20,6 +20,15 @@ test:
 
 schema: setup
 	.venv/bin/aidmap export-schema > schema.graphql
+
+# Every msg(), N_() and term() of the code into the template, merged into each language's catalog (new
+# or reworded messages come in untranslated or fuzzy: translate them, tests/test_i18n.py checks;
+# docs/translations.md). The keywords are aidmap/i18n's KEYWORDS.
+LOCALE = aidmap/i18n/locale
+messages: setup
+	.venv/bin/pybabel extract -F aidmap/i18n/babel.cfg --no-default-keywords -k msg -k N_ -k term:1c,2 \
+		--add-location=file --sort-output --no-wrap --omit-header -o $(LOCALE)/aidmap.pot .
+	.venv/bin/pybabel update -i $(LOCALE)/aidmap.pot -d $(LOCALE) -D aidmap --previous --ignore-obsolete --no-wrap
 
 bench: setup-bench
 	.venv/bin/python bench/nearby.py

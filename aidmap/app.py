@@ -419,6 +419,7 @@ class AidmapGraphQL(GraphQL[Context, None]):
 
 
 def create_app(settings: Settings, *, database_url: str) -> Starlette:
+    i18n.load()  # the message catalogs, read once now: a broken one stops start-up, not a request
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:

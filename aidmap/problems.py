@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from aidmap.i18n import msg
+
 
 class Code(StrEnum):
     REQUIRED = "REQUIRED"
@@ -69,5 +71,5 @@ class UserInputError(Exception):
         self.code = code
 
 
-UNAUTHENTICATED = Problem(None, "Sign in to do this.", Code.UNAUTHENTICATED)
-SESSION_EXPIRED = Problem(None, "Your session has expired or is not valid; sign in again.", Code.UNAUTHENTICATED)
+UNAUTHENTICATED = Problem(None, msg("Sign in to do this."), Code.UNAUTHENTICATED)
+SESSION_EXPIRED = Problem(None, msg("Your session has expired or is not valid; sign in again."), Code.UNAUTHENTICATED)

@@ -6,6 +6,7 @@ import base64
 import binascii
 from datetime import datetime
 
+from aidmap.i18n import msg
 from aidmap.problems import Code, UserInputError
 
 MAX_PAGE = 100
@@ -19,10 +20,10 @@ def _decode(cursor: str, kind: str) -> list[str]:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise UserInputError("after", "The cursor is not valid.", Code.INVALID) from None
+        raise UserInputError("after", msg("The cursor is not valid."), Code.INVALID) from None
     parts = text.split("|")
     if len(parts) != 3 or parts[0] != kind:
-        raise UserInputError("after", "The cursor is not valid for this list.", Code.INVALID)
+        raise UserInputError("after", msg("The cursor is not valid for this list."), Code.INVALID)
     return parts[1:]
 
 
@@ -33,7 +34,7 @@ def _number(text: str) -> int:
     """A cursor's id or sequence number: plain ASCII digits within a bigint ("+1", "1_0", "٣" and
     numbers past 2**63 - 1 are not cursors this server wrote), else INVALID."""
     if not (text.isascii() and text.isdigit()) or len(text) > 19 or int(text) > MAX_ID:
-        raise UserInputError("after", "The cursor is not valid.", Code.INVALID)
+        raise UserInputError("after", msg("The cursor is not valid."), Code.INVALID)
     return int(text)
 
 
@@ -56,7 +57,7 @@ def parse_urgency_cursor(cursor: str, levels: tuple[str, ...]) -> tuple[int, str
     row_id, level = _decode(cursor, "u")
     parsed = _number(row_id)
     if level not in levels:
-        raise UserInputError("after", "The cursor is not valid.", Code.INVALID)
+        raise UserInputError("after", msg("The cursor is not valid."), Code.INVALID)
     return parsed, level
 
 
@@ -70,12 +71,14 @@ def parse_created_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         return datetime.fromisoformat(created), number
     except ValueError:
-        raise UserInputError("after", "The cursor is not valid.", Code.INVALID) from None
+        raise UserInputError("after", msg("The cursor is not valid."), Code.INVALID) from None
 
 
 def check_page_size(first: int) -> None:
     if not 1 <= first <= MAX_PAGE:
-        raise UserInputError("first", f"first must be between 1 and {MAX_PAGE}.", Code.OUT_OF_RANGE)
+        raise UserInputError(
+            "first", msg("{field} must be between 1 and {n}.", field="first", n=MAX_PAGE), Code.OUT_OF_RANGE
+        )
 
 
 def event_cursor(seq: int) -> str:

@@ -12,6 +12,8 @@ import ssl
 import threading
 from urllib.parse import urlsplit
 
+from aidmap.i18n import msg
+
 TIMEOUT_S = 5.0  # each connect, send, read
 ATTEMPT_DEADLINE_S = 15.0  # one whole attempt (connect + send + read)
 MAX_RESPONSE_BYTES = 64 * 1024  # what is read of an endpoint's answer (only its status counts)
@@ -29,7 +31,7 @@ def refuse_private(url: str, *, inside: str) -> str | None:
     try:
         infos = socket.getaddrinfo(host, None)
     except OSError:
-        return "The host of this URL cannot be resolved."
+        return msg("The host of this URL cannot be resolved.")
     if any(inside_network(info[4][0]) for info in infos):
         return inside
     return None

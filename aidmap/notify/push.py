@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
 
+from aidmap.i18n import msg
 from aidmap.net.http import inside_network
 
 TTL_SECONDS = 24 * 3600
@@ -95,21 +96,21 @@ def build(
 def endpoint_problem(endpoint: str, *, allow_private: bool) -> str | None:
     """Why this push endpoint is refused at subscription, or None."""
     if len(endpoint) > 2000 or not endpoint.isprintable() or not endpoint.isascii():
-        return "Give the push subscription's https endpoint."
+        return msg("Give the push subscription's https endpoint.")
     parts = urlsplit(endpoint)
     if len(endpoint) > 2000 or not parts.hostname or parts.scheme not in ("https", "http"):
-        return "Give the push subscription's https endpoint."
+        return msg("Give the push subscription's https endpoint.")
     if parts.scheme == "http" and not allow_private:
-        return "Give the push subscription's https endpoint."
-    if not allow_private and _literalinside_network(parts.hostname):
+        return msg("Give the push subscription's https endpoint.")
+    if not allow_private and _literal_inside_network(parts.hostname):
         return INSIDE_NETWORK
     return None
 
 
-INSIDE_NETWORK = "Push endpoints must reach the public internet, not addresses inside this network."
+INSIDE_NETWORK = msg("Push endpoints must reach the public internet, not addresses inside this network.")
 
 
-def _literalinside_network(host: str) -> bool:
+def _literal_inside_network(host: str) -> bool:
     """The host is an IP literal (any form a resolver takes: 127.0.0.1, 0x7f000001, 2130706433, ::1)
     inside the network. Names are checked when each push connects (aidmap/net/http.py)."""
     try:
@@ -125,14 +126,14 @@ def _literalinside_network(host: str) -> bool:
 
 def key_problem(p256dh: str, auth: str) -> str | None:
     if len(p256dh) > 200 or len(auth) > 100:
-        return "The subscription's keys are too long."
+        return msg("The subscription's keys are too long.")
     if not (p256dh.isascii() and auth.isascii()):
-        return "The subscription's keys are not a P-256 public key and an auth secret (base64url)."
+        return msg("The subscription's keys are not a P-256 public key and an auth secret (base64url).")
     try:
         point, secret = unb64url(p256dh), unb64url(auth)
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
     except Exception:
-        return "The subscription's keys are not a P-256 public key and an auth secret (base64url)."
+        return msg("The subscription's keys are not a P-256 public key and an auth secret (base64url).")
     if len(secret) < 16:
-        return "The subscription's auth secret is too short."
+        return msg("The subscription's auth secret is too short.")
     return None

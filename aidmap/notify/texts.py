@@ -8,57 +8,41 @@ theirs), with the link; push notifications keep the diacritics.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 
+from aidmap import i18n
+from aidmap.i18n import N_, SUPPORTED, plain
 from aidmap.models.notification import NotificationKind as K
 
+__all__ = ["CATEGORIES", "Text", "has_text", "language_for_phone", "plain", "render"]
+
+# The English word for each category; its Vietnamese is in the catalog (context "category", i18n/terms.py).
 CATEGORIES = {
-    "vi": {"FOOD": "thực phẩm", "MEDICINE": "thuốc", "STUDY_DEVICE": "thiết bị học tập",
-           "MEDICAL_CONSULTATION": "tư vấn y tế", "ESSENTIALS": "nhu yếu phẩm", "ERRAND": "việc vặt", "OTHER": "khác"},
-    "en": {"FOOD": "food", "MEDICINE": "medicine", "STUDY_DEVICE": "study device",
-           "MEDICAL_CONSULTATION": "medical consultation", "ESSENTIALS": "essentials", "ERRAND": "errand",
-           "OTHER": "other"},
+    "FOOD": "food", "MEDICINE": "medicine", "STUDY_DEVICE": "study device",
+    "MEDICAL_CONSULTATION": "medical consultation", "ESSENTIALS": "essentials", "ERRAND": "errand",
+    "OTHER": "other",
 }  # fmt: skip
 
-# (kind, side) -> language -> (title, body); side is "requester" or "donor".
-_TEXTS: dict[tuple[str, str], dict[str, tuple[str, str]]] = {
-    (K.PLEDGE_CREATED, "requester"): {
-        "vi": ("Có người nhận giúp", "Một nhà hảo tâm vừa nhận giúp yêu cầu {category} của bạn."),
-        "en": ("Someone pledged", "A donor has just pledged to your {category} request."),
-    },
-    (K.PLEDGE_CANCELLED, "requester"): {
-        "vi": ("Lời nhận giúp bị huỷ", "Nhà hảo tâm đã huỷ lời nhận giúp yêu cầu {category} của bạn."),
-        "en": ("Pledge cancelled", "A donor cancelled their pledge to your {category} request."),
-    },
-    (K.PLEDGE_CANCELLED, "donor"): {
-        "vi": ("Lời nhận giúp bị huỷ", "Người cần giúp đã huỷ lời nhận giúp {category} của bạn."),
-        "en": ("Pledge cancelled", "The requester cancelled your {category} pledge."),
-    },
-    (K.PLEDGE_DELIVERED, "requester"): {
-        "vi": ("Đã nhận hàng", "Yêu cầu {category} của bạn đã được đánh dấu là đã nhận."),
-        "en": ("Marked delivered", "Your {category} request was marked as delivered."),
-    },
-    (K.PLEDGE_DELIVERED, "donor"): {
-        "vi": ("Đã xác nhận", "Người cần giúp đã xác nhận nhận được {category}. Cảm ơn bạn!"),
-        "en": ("Delivery confirmed", "The requester confirmed your {category} delivery. Thank you!"),
-    },
-    (K.MESSAGE_SENT, "requester"): {
-        "vi": ("Tin nhắn mới", "Bạn có tin nhắn mới về yêu cầu {category}."),
-        "en": ("New message", "You have a new message about a {category} request."),
-    },
-    (K.NEED_EXPIRING, "requester"): {
-        "vi": (
-            "Bạn vẫn cần giúp?",
-            "Yêu cầu {category} của bạn hết hạn sau 1 ngày. Mở liên kết để gia hạn.",
-        ),
-        "en": ("Still need help?", "Your {category} request expires in a day. Open the link to renew it."),
-    },
-    (K.HELP_ASKED, "donor"): {
-        "vi": ("Cần giúp ngay", "Có người gần bạn cần giúp ngay ({category}). Mở liên kết để nhận."),
-        "en": ("Help needed now", "Someone near you needs help now ({category}). Open the link to answer."),
-    },
-}
+# (kind, side) -> (title, body) in English, the keys of their translations (i18n's catalog); side is
+# "requester" or "donor".
+_TEXTS: dict[tuple[str, str], tuple[str, str]] = {
+    (K.PLEDGE_CREATED, "requester"): (N_("Someone pledged"), N_("A donor has just pledged to your {category} request.")),
+    (K.PLEDGE_CANCELLED, "requester"): (
+        N_("Pledge cancelled"), N_("A donor cancelled their pledge to your {category} request.")
+    ),
+    (K.PLEDGE_CANCELLED, "donor"): (N_("Pledge cancelled"), N_("The requester cancelled your {category} pledge.")),
+    (K.PLEDGE_DELIVERED, "requester"): (N_("Marked delivered"), N_("Your {category} request was marked as delivered.")),
+    (K.PLEDGE_DELIVERED, "donor"): (
+        N_("Delivery confirmed"), N_("The requester confirmed your {category} delivery. Thank you!")
+    ),
+    (K.MESSAGE_SENT, "requester"): (N_("New message"), N_("You have a new message about a {category} request.")),
+    (K.NEED_EXPIRING, "requester"): (
+        N_("Still need help?"), N_("Your {category} request expires in a day. Open the link to renew it.")
+    ),
+    (K.HELP_ASKED, "donor"): (
+        N_("Help needed now"), N_("Someone near you needs help now ({category}). Open the link to answer.")
+    ),
+}  # fmt: skip
 _TEXTS[(K.MESSAGE_SENT, "donor")] = _TEXTS[(K.MESSAGE_SENT, "requester")]
 
 
@@ -73,20 +57,14 @@ class Text:
 
 
 def render(kind: str, side: str, language: str, category: str | None) -> Text:
-    language = language if language in ("vi", "en") else "en"
-    title, body = _TEXTS[(kind, side)][language]
-    name = CATEGORIES[language].get(category or "OTHER", CATEGORIES[language]["OTHER"])
+    language = language if language in SUPPORTED else "en"
+    title, body = (i18n.gettext(text, language) or text for text in _TEXTS[(kind, side)])
+    name = i18n.pgettext("category", CATEGORIES.get(category or "OTHER", CATEGORIES["OTHER"]), language)
     return Text(title=title, body=body.format(category=name))
 
 
 def has_text(kind: str, side: str) -> bool:
     return (kind, side) in _TEXTS
-
-
-def plain(text: str) -> str:
-    """Vietnamese without diacritics (đ too, which has no decomposition)."""
-    text = text.replace("đ", "d").replace("Đ", "D")
-    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
 
 
 def language_for_phone(phone: str | None) -> str:

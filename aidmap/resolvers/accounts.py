@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aidmap.db.reader import Reader
 from aidmap.db.replica import Reads
+from aidmap.i18n import msg
 from aidmap.models import AccessToken, Account, Role, SignInBackoff
 from aidmap.models.need import Principal
 from aidmap.problems import SESSION_EXPIRED, Code, Problem, Problems
@@ -144,9 +145,9 @@ def password_problems(field: str, password: str, *, phone: str | None = None) ->
     it (the phone is the sign-in name), or one of the most common passwords, compared in lower case
     with look-alikes folded and digits or symbols around it dropped ("P@ssw0rd12" is "password")."""
     if len(password) < MIN_PASSWORD:
-        return [Problem(field, f"{field} must be at least {MIN_PASSWORD} characters.", Code.TOO_SHORT)]
+        return [Problem(field, msg("{field} must be at least {n} characters.", field=field, n=MIN_PASSWORD), Code.TOO_SHORT)]
     if len(password) > MAX_PASSWORD:
-        return [Problem(field, f"{field} must be at most {MAX_PASSWORD} characters.", Code.TOO_LONG)]
+        return [Problem(field, msg("{field} must be at most {n} characters.", field=field, n=MAX_PASSWORD), Code.TOO_LONG)]
     visible = {ch for ch in password if ch.isprintable() and not ch.isspace()}
     digits = "".join(ch for ch in password if ch.isdigit())
     national = phone.removeprefix("+84") if phone else None
@@ -156,7 +157,7 @@ def password_problems(field: str, password: str, *, phone: str | None = None) ->
         or password.strip().lower() in common_passwords()
         or _skeleton(password) in _common_skeletons()
     ):
-        message = "This password is too easy to guess; choose another (a few words are easy to remember)."
+        message = msg("This password is too easy to guess; choose another (a few words are easy to remember).")
         return [Problem(field, message, Code.TOO_COMMON)]
     return []
 
@@ -183,7 +184,7 @@ async def sign_up(
     # A taken phone is refused before the password is hashed: hashing is the expensive part, and a
     # stream of sign-ups for a taken number must not keep the pool from everyone's sign-ins.
     if (await session.execute(select(Account.id).where(Account.phone == normalised))).first() is not None:
-        raise Problems.one("phone", "An account with this phone number already exists.", Code.PHONE_TAKEN)
+        raise Problems.one("phone", msg("An account with this phone number already exists."), Code.PHONE_TAKEN)
     account = Account(
         display_name=name,
         phone=normalised,
@@ -196,7 +197,7 @@ async def sign_up(
         async with session.begin_nested():
             await session.flush()
     except IntegrityError:
-        raise Problems.one("phone", "An account with this phone number already exists.", Code.PHONE_TAKEN) from None
+        raise Problems.one("phone", msg("An account with this phone number already exists."), Code.PHONE_TAKEN) from None
     token = await _issue_token(session=session, account_id=account.id, ttl_days=ttl_days)
     return account, token
 
@@ -319,7 +320,7 @@ async def reserve_attempt(session: AsyncSession, keys: list[tuple[str, BackOff]]
         raise Problems(
             [
                 Problem(
-                    None, f"Too many wrong attempts; try again in {seconds} seconds.", Code.TOO_MANY_ATTEMPTS, seconds
+                    None, msg("Too many wrong attempts; try again in {n} seconds.", n=seconds), Code.TOO_MANY_ATTEMPTS, seconds
                 )
             ]
         )
@@ -363,7 +364,7 @@ async def sign_in(
     token the request carries: when that person's phone is the one signing in, only that device's own
     failures count, so a stranger throttling the phone or the address does not lock it out."""
     hasher = password_hasher(hash_profile)
-    invalid = Problems([Problem(None, "Phone number or password is wrong.", Code.INVALID_CREDENTIALS)])
+    invalid = Problems([Problem(None, msg("Phone number or password is wrong."), Code.INVALID_CREDENTIALS)])
     normalised = Checker().phone("phone", phone)
     keys: list[tuple[str, BackOff]]
     place = throttle.place_key(normalised, address) if normalised is not None and address else None
@@ -469,13 +470,13 @@ async def change_password(
     if problems:
         raise Problems(problems)
     if new_password == current_password:
-        raise Problems.one("newPassword", "The new password is the same as the current one.", Code.INVALID)
+        raise Problems.one("newPassword", msg("The new password is the same as the current one."), Code.INVALID)
     keys = [(throttle.key_hash(f"change-password:{account_id}"), throttle.per_phone)]
     async with sessions() as session, session.begin():
         await reserve_attempt(session, keys)
         stored = (await session.execute(select(Account.password_hash).where(Account.id == account_id))).scalar_one()
     if not await password_matches(hash_profile, stored, current_password):
-        raise Problems.one("currentPassword", "The current password is wrong.", Code.INVALID_CREDENTIALS)
+        raise Problems.one("currentPassword", msg("The current password is wrong."), Code.INVALID_CREDENTIALS)
     new_hash = await hash_password(hash_profile, new_password)
     async with sessions() as session, session.begin():
         await give_back(session, keys, forget={keys[0][0]})
@@ -499,7 +500,7 @@ async def change_password(
             .values(password_hash=new_hash)
         )
         if changed.rowcount != 1:  # type: ignore[attr-defined]
-            raise Problems.one("currentPassword", "The current password is wrong.", Code.INVALID_CREDENTIALS)
+            raise Problems.one("currentPassword", msg("The current password is wrong."), Code.INVALID_CREDENTIALS)
         return await sign_out_everywhere(session=session, account_id=account_id, keep_token_hash=token_hash)
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.db.connect import connect
+from aidmap.i18n import msg
 from aidmap.models import AdminArea, AreaLevel
 from aidmap.problems import Code, Problems
 from aidmap.resolvers.accounts import Viewer
@@ -106,9 +107,11 @@ async def stats(*, session: AsyncSession, viewer: Viewer, code: str) -> tuple[Ad
     median time from posting to the first pledge: for admins and the area's verifiers."""
     area = await session.get(AdminArea, code)
     if area is None:
-        raise Problems.one("areaCode", "No area has this code.", Code.NOT_FOUND)
+        raise Problems.one("areaCode", msg("No area has this code."), Code.NOT_FOUND)
     if not (viewer.is_admin or code in viewer.verifier_wards):
-        raise Problems.one("areaCode", "Only admins and verifiers of this area see its statistics.", Code.FORBIDDEN)
+        raise Problems.one(
+            "areaCode", msg("Only admins and verifiers of this area see its statistics."), Code.FORBIDDEN
+        )
     counts = await session.execute(
         text(_SCOPED + "SELECT category, status, count(*) FROM scoped GROUP BY 1, 2 ORDER BY 1, 2"), {"code": code}
     )

@@ -47,6 +47,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.geo.privacy import snap_to_cell
+from aidmap.i18n import msg
 from aidmap.problems import Code, Problems
 from aidmap.resolvers.validation import utcnow
 
@@ -310,14 +311,14 @@ def unverified_claims(token: str) -> dict[str, Any]:
     """The payload of a compact JWS, NOT verified: only to find who claims to have signed it."""
     parts = token.split(".")
     if len(parts) != 3:
-        raise _invalid("An attestation is a compact JWS: three base64url parts separated by dots.")
+        raise _invalid(msg("An attestation is a compact JWS: three base64url parts separated by dots."))
     try:
         padded = parts[1] + "=" * (-len(parts[1]) % 4)
         claims = json.loads(base64.urlsafe_b64decode(to_bytes(padded)))
     except (ValueError, TypeError):
-        raise _invalid("The attestation's payload is not base64url JSON.") from None
+        raise _invalid(msg("The attestation's payload is not base64url JSON.")) from None
     if not isinstance(claims, dict):
-        raise _invalid("The attestation's payload is not a JSON object.")
+        raise _invalid(msg("The attestation's payload is not a JSON object."))
     return claims
 
 
@@ -335,7 +336,7 @@ async def check_foreign(*, session: AsyncSession, token: str, need: Any, field: 
     the ward. Raises ATTESTATION_INVALID (the caller's transaction then writes nothing)."""
     token = token.strip()
     if len(token) > MAX_TOKEN_CHARS:
-        raise _invalid(f"An attestation is at most {MAX_TOKEN_CHARS} characters.", field)
+        raise _invalid(msg("An attestation is at most {n} characters.", n=MAX_TOKEN_CHARS), field)
     claims = unverified_claims(token)
     issuer = claims.get("iss")
     deployment = (
@@ -345,35 +346,35 @@ async def check_foreign(*, session: AsyncSession, token: str, need: Any, field: 
         )
     ).first()
     if deployment is None:
-        raise _invalid("The attestation is not from a deployment this server trusts.", field)
+        raise _invalid(msg("The attestation is not from a deployment this server trusts."), field)
     try:
         with _quiet():
             keys = KeySet.import_key_set(deployment.jwks)  # type: ignore[arg-type]
             verified = jwt.decode(token, keys, algorithms=[ALG])
     except (JoseError, ValueError, KeyError, TypeError):
-        raise _invalid("The attestation's signature does not verify with the trusted deployment's keys.", field) from None
+        raise _invalid(msg("The attestation's signature does not verify with the trusted deployment's keys."), field) from None
     header, claims = verified.header, verified.claims
     if header.get("typ") != TYP:
-        raise _invalid("This JWS is not an aidmap attestation.", field)
+        raise _invalid(msg("This JWS is not an aidmap attestation."), field)
     now = _epoch(utcnow())
     if not isinstance(claims.get("exp"), int) or claims["exp"] <= now:
-        raise _invalid("The attestation has expired.", field)
+        raise _invalid(msg("The attestation has expired."), field)
     if claims.get("jti") in set(deployment.revoked):
-        raise _invalid("The attestation was revoked by the deployment that issued it.", field)
+        raise _invalid(msg("The attestation was revoked by the deployment that issued it."), field)
     if claims.get("need_hash") != need_hash(need):
-        raise _invalid("The attestation was made for a need with other public fields.", field)
+        raise _invalid(msg("The attestation was made for a need with other public fields."), field)
     ward = claims.get("ward")
     if need.ward_code is not None and ward != need.ward_code:
-        raise _invalid("The attestation names another ward than the need's.", field)
+        raise _invalid(msg("The attestation names another ward than the need's."), field)
     used = await session.execute(
         text("SELECT 1 FROM needs WHERE received_attestation = :token AND id <> :id LIMIT 1"),
         {"token": token, "id": need.id},
     )
     if used.first() is not None:
-        raise _invalid("This attestation already came with another need.", field)
+        raise _invalid(msg("This attestation already came with another need."), field)
     verified_epoch = claims.get("verified_at")
     if not isinstance(verified_epoch, int):
-        raise _invalid("The attestation does not say when the need was verified.", field)
+        raise _invalid(msg("The attestation does not say when the need was verified."), field)
     return Accepted(
         deployment_id=deployment.id, deployment_name=deployment.name, ward=ward if isinstance(ward, str) else None,
         verified_at=datetime.fromtimestamp(verified_epoch, UTC),

@@ -34,6 +34,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aidmap.i18n import N_, gettext, msg, plain
 from aidmap.models import Need, NeedClaimCode
 from aidmap.problems import Code, CountedProblems, Problems
 from aidmap.resolvers.accounts import BackOff, SignInThrottle
@@ -54,7 +55,7 @@ PER_ACCOUNT = BackOff(free=FAILURES_PER_LOCK, window_s=FAILURES_PER_LOCK * LOCK.
 # Per client address (IPv6 by /64), so fresh accounts from one place do not each get 5: at most 15
 # minutes, as an address may be shared by many people.
 PER_ADDRESS = BackOff(free=20, window_s=3600, base_s=60, max_s=900)
-REFUSED = (
+REFUSED = msg(
     "No need filed for your phone number has this id and claim code: check both, or ask whoever "
     "filed it for a new code (a code lasts 14 days; after 5 wrong tries the claim waits 15 minutes)."
 )
@@ -77,10 +78,10 @@ def given_code(code: str | None) -> str:
     """The code as typed (spaces, dashes and dots between digits allowed), or the input error: the same
     for every need id, before anything is looked up."""
     if code is None or not code.strip():
-        raise Problems.one("code", "code is required.", Code.REQUIRED)
+        raise Problems.one("code", msg("{field} is required.", field="code"), Code.REQUIRED)
     given = _SEPARATORS.sub("", code)
     if not _CODE.fullmatch(given):
-        raise Problems.one("code", f"A claim code is {CODE_DIGITS} digits.", Code.INVALID)
+        raise Problems.one("code", msg("A claim code is {n} digits.", n=CODE_DIGITS), Code.INVALID)
     return given
 
 
@@ -139,13 +140,10 @@ def sms_text(*, code: str, need_ref: str, phone: str) -> str:
     it lasts; never where the need is. Vietnamese without diacritics for Vietnamese numbers (one
     GSM-7 message of 160 characters, as Vietnamese banks send theirs), English for any other."""
     spaced = f"{code[:4]} {code[4:]}"
-    days = CODE_TTL.days
-    if phone.startswith("+84"):
-        return (
-            f"aidmap: Yeu cau giup do da duoc gui thay ban. Ma nhan: {spaced}, ma yeu cau: {need_ref}. "
-            f"Dang ky bang so nay va nhap ma trong {days} ngay."
-        )
-    return (
-        f"aidmap: a request for help was filed for you. Claim code {spaced}, request {need_ref}. "
-        f"Sign up with this number and enter it within {days} days."
+    language = "vi" if phone.startswith("+84") else "en"
+    text = N_(
+        "aidmap: a request for help was filed for you. Claim code {code}, request {need}. "
+        "Sign up with this number and enter it within {days} days."
     )
+    said = (gettext(text, language) or text).format(code=spaced, need=need_ref, days=CODE_TTL.days)
+    return plain(said) if language == "vi" else said

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aidmap.db.nearby import origin_point
 from aidmap.events.outbox import emit
+from aidmap.i18n import msg
 from aidmap.models import (
     DonorAvailability,
     EventKind,
@@ -68,7 +69,7 @@ async def set_availability(
     check = Checker()
     if available:
         if lat is None or lon is None:
-            check.add("near", "Say where you are to be asked for instant help.", Code.REQUIRED)
+            check.add("near", msg("Say where you are to be asked for instant help."), Code.REQUIRED)
         else:
             check.point("near", lat, lon)
         check.radius("radiusMeters", radius_m if radius_m is not None else 0.0)
@@ -124,16 +125,18 @@ async def _exhaust(*, session: AsyncSession, request: HelpRequest, need: Need) -
 async def request_help(*, session: AsyncSession, viewer: Viewer, need_id: int, max_reach_m: float = 0.0) -> HelpRequest:
     need = (await session.execute(select(Need).where(Need.id == need_id).with_for_update())).scalar_one_or_none()
     if need is None or need.owner_id != viewer.account_id:
-        raise Problems.one("needId", "No need of yours has this id.", Code.NOT_FOUND)
+        raise Problems.one("needId", msg("No need of yours has this id."), Code.NOT_FOUND)
     if need.status not in OPEN_STATUSES:
-        raise Problems.one("needId", "This need is no longer open.", Code.INVALID_STATE)
+        raise Problems.one("needId", msg("This need is no longer open."), Code.INVALID_STATE)
     if need.urgency not in URGENT and need.category != NeedCategory.MEDICAL_CONSULTATION:
-        raise Problems.one("needId", "Instant help is for urgent needs and medical consultations.", Code.INVALID_STATE)
+        raise Problems.one(
+            "needId", msg("Instant help is for urgent needs and medical consultations."), Code.INVALID_STATE
+        )
     already = await session.execute(
         select(HelpRequest.id).where(HelpRequest.need_id == need.id, HelpRequest.status == HelpRequestStatus.OPEN.value)
     )
     if already.first() is not None:
-        raise Problems.one("needId", "Help is already being asked for this need.", Code.INVALID_STATE)
+        raise Problems.one("needId", msg("Help is already being asked for this need."), Code.INVALID_STATE)
     request = HelpRequest(need_id=need.id)
     session.add(request)
     await session.flush()
@@ -153,9 +156,11 @@ async def accept(*, session: AsyncSession, viewer: Viewer, help_request_id: int)
     ).scalar_one_or_none()
     ask = await session.get(HelpAsk, (help_request_id, viewer.account_id)) if request else None
     if request is None or ask is None:
-        raise Problems.one("helpRequestId", "You were not asked to help with this.", Code.NOT_FOUND)
+        raise Problems.one("helpRequestId", msg("You were not asked to help with this."), Code.NOT_FOUND)
     if request.status != HelpRequestStatus.OPEN or ask.round != request.round:
-        raise Problems.one("helpRequestId", "This request was already answered or has moved on.", Code.INVALID_STATE)
+        raise Problems.one(
+            "helpRequestId", msg("This request was already answered or has moved on."), Code.INVALID_STATE
+        )
     need = await session.get(Need, request.need_id)
     assert need is not None
     pledge = await pledges.create(

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aidmap.i18n import msg
 from aidmap.problems import Code, Problems
 
 MAX_KEY = 200
@@ -47,7 +48,11 @@ def input_hash(value: Any) -> str:
 async def claim(*, session: AsyncSession, account_id: int, key: str, operation: str, digest: str) -> int | None:
     """None: go ahead (then call `remember`). An id: this key already made that object."""
     if not key.strip() or len(key) > MAX_KEY:
-        raise Problems.one("idempotencyKey", f"idempotencyKey must be 1 to {MAX_KEY} characters.", Code.INVALID)
+        raise Problems.one(
+            "idempotencyKey",
+            msg("{field} must be 1 to {n} characters.", field="idempotencyKey", n=MAX_KEY),
+            Code.INVALID,
+        )
     inserted = await session.execute(
         text(
             "INSERT INTO idempotency_keys (account_id, key, operation, input_hash) VALUES (:a, :k, :o, :h) "
@@ -66,7 +71,7 @@ async def claim(*, session: AsyncSession, account_id: int, key: str, operation: 
     if row.operation != operation or row.input_hash != digest or row.result_id is None:
         raise Problems.one(
             "idempotencyKey",
-            "This idempotencyKey was already used for a different request.",
+            msg("This idempotencyKey was already used for a different request."),
             Code.IDEMPOTENCY_KEY_REUSED,
         )
     return int(row.result_id)

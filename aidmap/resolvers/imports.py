@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aidmap.i18n import msg
 from aidmap.models import Need, ReadChannel, need_fields
 from aidmap.models.need import HIDDEN_STATUSES, Principal
 from aidmap.models.need_fields import Kind
@@ -64,15 +65,19 @@ def parse(content: str, fmt: str) -> list[tuple[int, dict[str, Any]]]:
     if fmt == "csv":
         reader = csv.DictReader(io.StringIO(content))
         if reader.fieldnames is None or "title" not in reader.fieldnames:
-            raise ImportFileError("A CSV file needs a header row with at least: " + ", ".join(COLUMNS[1:11]) + ".")
+            raise ImportFileError(
+                msg("A CSV file needs a header row with at least: {columns}.", columns=", ".join(COLUMNS[1:11]))
+            )
         rows = [(reader.line_num, dict(row)) for row in reader]
     elif fmt == "geojson":
         try:
             data = json.loads(content)
         except json.JSONDecodeError as error:
-            raise ImportFileError(f"Not JSON: {error.msg} (line {error.lineno}).") from None
+            raise ImportFileError(
+                msg("Not JSON: {reason} (line {line}).", reason=error.msg, line=error.lineno)
+            ) from None
         if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
-            raise ImportFileError("A GeoJSON file must be a FeatureCollection of Point features.")
+            raise ImportFileError(msg("A GeoJSON file must be a FeatureCollection of Point features."))
         rows = []
         for number, feature in enumerate(data.get("features") or [], start=1):
             properties = dict(feature.get("properties") or {}) if isinstance(feature, dict) else {}
@@ -82,9 +87,9 @@ def parse(content: str, fmt: str) -> list[tuple[int, dict[str, Any]]]:
                 properties["lon"], properties["lat"] = coordinates[0], coordinates[1]
             rows.append((number, properties))
     else:
-        raise ImportFileError("The format is csv or geojson.")
+        raise ImportFileError(msg("The format is csv or geojson."))
     if len(rows) > MAX_ROWS:
-        raise ImportFileError(f"At most {MAX_ROWS} rows per file.")
+        raise ImportFileError(msg("At most {n} rows per file.", n=MAX_ROWS))
     return rows
 
 
@@ -107,7 +112,13 @@ def _value(f: need_fields.NeedField, row: dict[str, Any], problems: list[Problem
     if f.kind is Kind.CHOICE and f.choices is not None:
         choice = str(row.get(f.name) or f.default or "").strip().upper()
         if choice not in f.choices.__members__:
-            problems.append(Problem(f.name, f"{f.name} must be one of {', '.join(f.choices)}.", Code.INVALID))
+            problems.append(
+                Problem(
+                    f.name,
+                    msg("{field} must be one of {values}.", field=f.name, values=", ".join(f.choices)),
+                    Code.INVALID,
+                )
+            )
             return None
         return f.choices(choice)
     if f.kind is Kind.TIME:
@@ -116,10 +127,12 @@ def _value(f: need_fields.NeedField, row: dict[str, Any], problems: list[Problem
         try:
             value = datetime.fromisoformat(str(row[f.name]))
         except ValueError:
-            problems.append(Problem(f.name, f"{f.name} must be an ISO 8601 time.", Code.INVALID))
+            problems.append(Problem(f.name, msg("{field} must be an ISO 8601 time.", field=f.name), Code.INVALID))
             return None
         if value.tzinfo is None:
-            problems.append(Problem(f.name, f"{f.name} needs a time zone (e.g. +07:00).", Code.INVALID))
+            problems.append(
+                Problem(f.name, msg("{field} needs a time zone (e.g. +07:00).", field=f.name), Code.INVALID)
+            )
         return value
     if f.required:
         return str(row.get(f.name) or "")  # empty: the check reports it missing
@@ -132,7 +145,11 @@ def _fields(row: dict[str, Any]) -> tuple[need_resolvers.NeedFields, tuple[str, 
     given = {f.name: _value(f, row, problems) for f in need_fields.INPUT_FIELDS}
     external_id = str(row.get("external_id") or "").strip() or None
     if external_id is not None and len(external_id) > 100:
-        problems.append(Problem("external_id", "external_id must be at most 100 characters.", Code.TOO_LONG))
+        problems.append(
+            Problem(
+                "external_id", msg("{field} must be at most {n} characters.", field="external_id", n=100), Code.TOO_LONG
+            )
+        )
     if problems:
         raise Problems(problems)
     behalf = None

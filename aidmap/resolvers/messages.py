@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.events.outbox import emit
+from aidmap.i18n import msg
 from aidmap.models import EventKind, Message, Need, Pledge
 from aidmap.problems import Code, Problems
 from aidmap.resolvers.accounts import Viewer
@@ -31,7 +32,7 @@ async def send(*, session: AsyncSession, viewer: Viewer, pledge_id: int, body: s
         raise Problems(check.problems)
     parties = await _parties(session=session, pledge_id=pledge_id)
     if parties is None or viewer.account_id not in parties:
-        raise Problems.one("pledgeId", "No pledge of yours has this id.", Code.NOT_FOUND)
+        raise Problems.one("pledgeId", msg("No pledge of yours has this id."), Code.NOT_FOUND)
     message = Message(pledge_id=pledge_id, sender_id=viewer.account_id, body=text)
     session.add(message)
     await session.flush()

@@ -16,6 +16,7 @@ from aidmap.db.reader import located_columns
 from aidmap.db.replica import Reads
 from aidmap.db.sql import status_in
 from aidmap.events.outbox import emit
+from aidmap.i18n import msg
 from aidmap.models import (
     Account,
     EventKind,
@@ -90,7 +91,7 @@ def _checked(fields: NeedFields, *, creating: bool) -> dict[str, object]:
                 values[f.name] = origin_point(lon=lon, lat=lat)
         elif f.kind is Kind.CHOICE and f.choices is not None:
             if given is None and f.default is None:
-                check.add(f.graphql, f"{f.graphql} is required.", Code.REQUIRED)
+                check.add(f.graphql, msg("{field} is required.", field=f.graphql), Code.REQUIRED)
             else:
                 values[f.name] = f.choices(given if given is not None else f.default).value
     if check.problems:
@@ -107,7 +108,7 @@ async def _owned_for_update(*, session: AsyncSession, viewer: Viewer, need_id: i
     need = (await session.execute(select(Need).where(Need.id == need_id).with_for_update())).scalar_one_or_none()
     # Someone else's need looks the same as a missing one: ids reveal nothing.
     if need is None or need.owner_id != viewer.account_id:
-        raise Problems.one("needId", "No need of yours has this id.", Code.NOT_FOUND)
+        raise Problems.one("needId", msg("No need of yours has this id."), Code.NOT_FOUND)
     return need
 
 
@@ -143,7 +144,7 @@ async def _check_quota(
     if count is not None and count >= limit:
         raise Problems.one(
             "category",
-            f"At most {limit} open needs per category for one person; close or cancel one first.",
+            msg("At most {n} open needs per category for one person; close or cancel one first.", n=limit),
             Code.QUOTA_EXCEEDED,
         )
 
@@ -256,12 +257,14 @@ async def update(
     need = await _owned_for_update(session=session, viewer=viewer, need_id=need_id)
     unverified = need.verified_at is not None and _changes_what_was_verified(need, values, fields)
     if need.status not in EDITABLE_STATUSES:
-        raise Problems.one("needId", f"A {need.status.lower()} need cannot be changed.", Code.INVALID_STATE)
+        raise Problems.one(
+            "needId", msg("A {status} need cannot be changed.", status=need.status.lower()), Code.INVALID_STATE
+        )
     quantity = values.get("quantity", need.quantity)
     if isinstance(quantity, int) and quantity < need.quantity_pledged:
         raise Problems.one(
             "quantity",
-            f"{need.quantity_pledged} are already pledged; quantity cannot go below that.",
+            msg("{n} are already pledged; quantity cannot go below that.", n=need.quantity_pledged),
             Code.OUT_OF_RANGE,
         )
     attested_hash = attestations.need_hash(need) if need.attested_by_id is not None else None
@@ -302,7 +305,9 @@ async def cancel(*, session: AsyncSession, viewer: Viewer, need_id: int) -> Need
     """Cancel the need and the pledges still open on it."""
     need = await _owned_for_update(session=session, viewer=viewer, need_id=need_id)
     if need.status not in (*EDITABLE_STATUSES, NeedStatus.UNDER_REVIEW):
-        raise Problems.one("needId", f"A {need.status.lower()} need cannot be cancelled.", Code.INVALID_STATE)
+        raise Problems.one(
+            "needId", msg("A {status} need cannot be cancelled.", status=need.status.lower()), Code.INVALID_STATE
+        )
     now = utcnow()
     pledges = (
         await session.execute(
@@ -333,7 +338,9 @@ async def renew(*, session: AsyncSession, viewer: Viewer, need_id: int, expires_
         raise Problems(check.problems)
     need = await _owned_for_update(session=session, viewer=viewer, need_id=need_id)
     if need.status not in (*ACTIVE_STATUSES, NeedStatus.EXPIRED):
-        raise Problems.one("needId", f"A {need.status.lower()} need cannot be renewed.", Code.INVALID_STATE)
+        raise Problems.one(
+            "needId", msg("A {status} need cannot be renewed.", status=need.status.lower()), Code.INVALID_STATE
+        )
     need.expires_at, need.expiry_prompted_at, need.updated_at = new_expiry, None, utcnow()
     if need.status == NeedStatus.EXPIRED:
         need.status = status_for(
@@ -367,7 +374,7 @@ async def claim(
         raise claims.refused()
     if need.owner_id == viewer.account_id:
         # Only the account that holds it gets here (it has the phone and claimed it already).
-        raise Problems.one("needId", "This need is already yours.", Code.INVALID_STATE)
+        raise Problems.one("needId", msg("This need is already yours."), Code.INVALID_STATE)
     if need.owner_id != need.filed_by_id:
         # Claimed already (by an account that was later given the phone): never taken over twice.
         raise claims.refused()
@@ -389,12 +396,12 @@ async def new_claim_code(*, session: AsyncSession, viewer: Viewer, need_id: int,
     """Whoever filed a need for someone asks for a new claim code (the first was lost, or locked)."""
     need = (await session.execute(select(Need).where(Need.id == need_id).with_for_update())).scalar_one_or_none()
     if need is None or need.filed_by_id != viewer.account_id or need.beneficiary_phone is None:
-        raise Problems.one("needId", "No need you filed for someone has this id.", Code.NOT_FOUND)
+        raise Problems.one("needId", msg("No need you filed for someone has this id."), Code.NOT_FOUND)
     if need.owner_id != need.filed_by_id:
-        raise Problems.one("needId", "This need has been claimed already.", Code.INVALID_STATE)
+        raise Problems.one("needId", msg("This need has been claimed already."), Code.INVALID_STATE)
     wait = await claims.reissue_wait(session=session, need_id=need.id)  # under the need's row lock
     if wait > 0:
-        message = f"A new claim code was issued less than a minute ago; try again in {wait} s."
+        message = msg("A new claim code was issued less than a minute ago; try again in {n} s.", n=wait)
         raise Problems([Problem("needId", message, Code.TOO_MANY_ATTEMPTS, retry_after_seconds=wait)])
     return await claims.issue(session=session, need_id=need.id, key=code_key)
 
@@ -412,7 +419,11 @@ def _search_filter(
     hidden = [s.value for s in statuses or () if s in HIDDEN_STATUSES]
     if hidden:
         # Not public: verifiers list them with verificationQueue, requesters with myNeeds.
-        raise UserInputError("statuses", f"Needs that are {', '.join(hidden)} are not listed publicly.", Code.INVALID)
+        raise UserInputError(
+            "statuses",
+            msg("Needs that are {statuses} are not listed publicly.", statuses=", ".join(hidden)),
+            Code.INVALID,
+        )
     where = []
     params: dict[str, object] = {}
     if not statuses or set(statuses) == set(OPEN_STATUSES):

@@ -13,6 +13,7 @@ from aidmap.db.paging import newest_first
 from aidmap.db.reader import located_columns
 from aidmap.db.replica import Reads
 from aidmap.events.outbox import emit
+from aidmap.i18n import msg
 from aidmap.models import EventKind, NeedCategory, Offer, OfferStatus
 from aidmap.models.need_fields import MAX_DETAILS, MAX_TITLE, MAX_UNIT
 from aidmap.problems import Code, Problems
@@ -79,7 +80,7 @@ async def get_many(*, session: AsyncSession, offer_ids: list[int]) -> list[Offer
 async def _owned_for_update(*, session: AsyncSession, viewer: Viewer, offer_id: int) -> Offer:
     offer = (await session.execute(select(Offer).where(Offer.id == offer_id).with_for_update())).scalar_one_or_none()
     if offer is None or offer.donor_id != viewer.account_id:
-        raise Problems.one("offerId", "No offer of yours has this id.", Code.NOT_FOUND)
+        raise Problems.one("offerId", msg("No offer of yours has this id."), Code.NOT_FOUND)
     return offer
 
 
@@ -96,7 +97,9 @@ async def _check_quota(*, session: AsyncSession, viewer: Viewer, limit: int) -> 
     count = (await session.execute(text(_LIVE_FOR_DONOR), {"me": viewer.account_id})).scalar()
     if count is not None and count >= limit:
         raise Problems.one(
-            None, f"At most {limit} live offers per donor; withdraw one or let one run out first.", Code.QUOTA_EXCEEDED
+            None,
+            msg("At most {n} live offers per donor; withdraw one or let one run out first.", n=limit),
+            Code.QUOTA_EXCEEDED,
         )
 
 
@@ -114,12 +117,14 @@ async def update(*, session: AsyncSession, viewer: Viewer, offer_id: int, fields
     values = _checked(fields, creating=False)
     offer = await _owned_for_update(session=session, viewer=viewer, offer_id=offer_id)
     if offer.status not in (OfferStatus.ACTIVE, OfferStatus.EXHAUSTED):
-        raise Problems.one("offerId", f"A {offer.status.lower()} offer cannot be changed.", Code.INVALID_STATE)
+        raise Problems.one(
+            "offerId", msg("A {status} offer cannot be changed.", status=offer.status.lower()), Code.INVALID_STATE
+        )
     quantity = values.get("quantity", offer.quantity)
     if isinstance(quantity, int) and quantity < offer.quantity_pledged:
         raise Problems.one(
             "quantity",
-            f"{offer.quantity_pledged} are already pledged; quantity cannot go below that.",
+            msg("{n} are already pledged; quantity cannot go below that.", n=offer.quantity_pledged),
             Code.OUT_OF_RANGE,
         )
     for key, value in values.items():
@@ -136,7 +141,9 @@ async def withdraw(*, session: AsyncSession, viewer: Viewer, offer_id: int) -> O
     """Withdraw the offer; pledges already made from it stand."""
     offer = await _owned_for_update(session=session, viewer=viewer, offer_id=offer_id)
     if offer.status not in (OfferStatus.ACTIVE, OfferStatus.EXHAUSTED):
-        raise Problems.one("offerId", f"A {offer.status.lower()} offer cannot be withdrawn.", Code.INVALID_STATE)
+        raise Problems.one(
+            "offerId", msg("A {status} offer cannot be withdrawn.", status=offer.status.lower()), Code.INVALID_STATE
+        )
     offer.status, offer.updated_at = OfferStatus.WITHDRAWN.value, utcnow()
     await session.flush()
     await session.refresh(offer)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import aliased
 from aidmap.db.nearby import Page
 from aidmap.db.paging import newest_first
 from aidmap.events.outbox import emit
+from aidmap.i18n import msg
 from aidmap.models import EventKind, Need, Offer, OfferStatus, Pledge, PledgeStatus
 from aidmap.models.need import HIDDEN_STATUSES, OPEN_STATUSES, in_charge_of, status_for
 from aidmap.problems import Code, Problems
@@ -62,7 +63,11 @@ async def _check_pledge_quota(session: AsyncSession, donor_id: int, limit: int) 
     if active >= limit:
         raise Problems.one(
             "quantity",
-            f"You have {active} pledges not yet delivered (the most at once is {limit}); deliver or cancel one first.",
+            msg(
+                "You have {n} pledges not yet delivered (the most at once is {limit}); deliver or cancel one first.",
+                n=active,
+                limit=limit,
+            ),
             Code.QUOTA_EXCEEDED,
         )
 
@@ -97,8 +102,12 @@ async def _check_disclosure_limit(session: AsyncSession, donor_id: int, need_id:
     if need_id not in seen and len(seen) >= limit:
         raise Problems.one(
             "needId",
-            f"You have pledged to {len(seen)} needs in the last 24 hours without a delivery (the most is {limit}); "
-            "deliver one, or wait, before pledging to another.",
+            msg(
+                "You have pledged to {n} needs in the last 24 hours without a delivery (the most is {limit}); "
+                "deliver one, or wait, before pledging to another.",
+                n=len(seen),
+                limit=limit,
+            ),
             Code.DISCLOSURE_LIMIT,
         )
 
@@ -131,32 +140,32 @@ async def create(
         )
     ):
         # A need hidden from this donor (pending, under review, rejected) looks like no need at all.
-        raise Problems.one("needId", "No need has this id.", Code.NOT_FOUND)
+        raise Problems.one("needId", msg("No need has this id."), Code.NOT_FOUND)
     if need.owner_id == viewer.account_id:
-        raise Problems.one("needId", "You cannot pledge to your own need.", Code.OWN_NEED)
+        raise Problems.one("needId", msg("You cannot pledge to your own need."), Code.OWN_NEED)
     if need.status not in OPEN_STATUSES or need.expires_at <= utcnow():
-        raise Problems.one("needId", "This need no longer accepts pledges.", Code.INVALID_STATE)
+        raise Problems.one("needId", msg("This need no longer accepts pledges."), Code.INVALID_STATE)
     if max_active is not None:
         await _check_pledge_quota(session, viewer.account_id, max_active)
     if disclosure_limit is not None:
         await _check_disclosure_limit(session, viewer.account_id, need.id, disclosure_limit)
     still_open = need.quantity - need.quantity_pledged
     if quantity > still_open:
-        raise Problems.one("quantity", f"Only {still_open} {need.unit} are still needed.", Code.QUANTITY_EXCEEDS_OPEN)
+        raise Problems.one("quantity", msg("Only {n} {unit} are still needed.", n=still_open, unit=need.unit), Code.QUANTITY_EXCEEDS_OPEN)
     offer = None
     if offer_id is not None:
         offer = (
             await session.execute(select(Offer).where(Offer.id == offer_id).with_for_update())
         ).scalar_one_or_none()
         if offer is None or offer.donor_id != viewer.account_id:
-            raise Problems.one("offerId", "No offer of yours has this id.", Code.NOT_FOUND)
+            raise Problems.one("offerId", msg("No offer of yours has this id."), Code.NOT_FOUND)
         if offer.status != OfferStatus.ACTIVE or offer.category != need.category:
             raise Problems.one(
-                "offerId", "This offer is not active or is for another category.", Code.OFFER_UNAVAILABLE
+                "offerId", msg("This offer is not active or is for another category."), Code.OFFER_UNAVAILABLE
             )
         if offer.quantity_pledged + quantity > offer.quantity:
             left = offer.quantity - offer.quantity_pledged
-            raise Problems.one("quantity", f"Your offer has only {left} {offer.unit} left.", Code.OFFER_UNAVAILABLE)
+            raise Problems.one("quantity", msg("Your offer has only {n} {unit} left.", n=left, unit=offer.unit), Code.OFFER_UNAVAILABLE)
         offer.quantity_pledged += quantity
         if offer.quantity_pledged >= offer.quantity:
             offer.status = OfferStatus.EXHAUSTED.value
@@ -190,11 +199,11 @@ async def _involved_for_update(*, session: AsyncSession, viewer: Viewer, pledge_
     pledge = await session.get(Pledge, pledge_id)
     need = await _need_for_update(session=session, need_id=pledge.need_id) if pledge else None
     if pledge is None or need is None or viewer.account_id not in (pledge.donor_id, need.owner_id):
-        raise Problems.one("pledgeId", "No pledge of yours has this id.", Code.NOT_FOUND)
+        raise Problems.one("pledgeId", msg("No pledge of yours has this id."), Code.NOT_FOUND)
     # Re-read under the need's lock: a concurrent cancel may have changed it.
     await session.refresh(pledge, with_for_update=True)
     if pledge.status != PledgeStatus.PLEDGED:
-        raise Problems.one("pledgeId", f"This pledge is already {pledge.status.lower()}.", Code.INVALID_STATE)
+        raise Problems.one("pledgeId", msg("This pledge is already {status}.", status=pledge.status.lower()), Code.INVALID_STATE)
     return pledge, need
 
 
@@ -228,12 +237,12 @@ async def confirm_delivery(*, session: AsyncSession, viewer: Viewer, pledge_id: 
     if need is not None and need.filed_by_id == viewer.account_id and need.owner_id != viewer.account_id:
         raise Problems.one(
             "pledgeId",
-            "The person this need was filed for has claimed it: they confirm delivery themselves.",
+            msg("The person this need was filed for has claimed it: they confirm delivery themselves."),
             Code.FORBIDDEN,
         )
     pledge, need = await _involved_for_update(session=session, viewer=viewer, pledge_id=pledge_id)
     if need.owner_id != viewer.account_id:
-        raise Problems.one("pledgeId", "Only the person who asked for help can confirm delivery.", Code.FORBIDDEN)
+        raise Problems.one("pledgeId", msg("Only the person who asked for help can confirm delivery."), Code.FORBIDDEN)
     pledge.status, pledge.delivered_at = PledgeStatus.DELIVERED.value, utcnow()
     need.quantity_delivered += pledge.quantity
     _follow_quantities(need)
@@ -249,17 +258,17 @@ async def accept(*, session: AsyncSession, viewer: Viewer, pledge_id: int) -> Pl
     pledge = await session.get(Pledge, pledge_id)
     need = await _need_for_update(session=session, need_id=pledge.need_id) if pledge else None
     if pledge is None or need is None or viewer.account_id not in (pledge.donor_id, need.owner_id, need.filed_by_id):
-        raise Problems.one("pledgeId", "No pledge of yours has this id.", Code.NOT_FOUND)
+        raise Problems.one("pledgeId", msg("No pledge of yours has this id."), Code.NOT_FOUND)
     if viewer.account_id not in (need.owner_id, need.filed_by_id):
         raise Problems.one(
-            "pledgeId", "Only the person who asked for help, or who filed the need, can accept a pledge.", Code.FORBIDDEN
+            "pledgeId", msg("Only the person who asked for help, or who filed the need, can accept a pledge."), Code.FORBIDDEN
         )
     # Re-read under the need's lock: a concurrent cancel or accept may have changed it.
     await session.refresh(pledge, with_for_update=True)
     if pledge.status != PledgeStatus.PLEDGED:
-        raise Problems.one("pledgeId", f"This pledge is already {pledge.status.lower()}.", Code.INVALID_STATE)
+        raise Problems.one("pledgeId", msg("This pledge is already {status}.", status=pledge.status.lower()), Code.INVALID_STATE)
     if pledge.accepted_at is not None:
-        raise Problems.one("pledgeId", "This pledge is already accepted.", Code.INVALID_STATE)
+        raise Problems.one("pledgeId", msg("This pledge is already accepted."), Code.INVALID_STATE)
     pledge.accepted_at = utcnow()
     await session.flush()
     audience = _parties(need, pledge.donor_id)

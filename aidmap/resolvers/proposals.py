@@ -26,6 +26,7 @@ from aidmap.db.sql import status_in
 from aidmap.events.outbox import emit
 from aidmap.fairness.areas import area_deficits
 from aidmap.fairness.matching import NeedSlot, OfferSlot, propose
+from aidmap.i18n import msg
 from aidmap.models import EventKind, MatchProposal, Need, Offer, Pledge, ProposalStatus
 from aidmap.models.need import OPEN_STATUSES
 from aidmap.problems import Code, Problems
@@ -180,9 +181,9 @@ async def _own_waiting(session: AsyncSession, viewer: Viewer, proposal_id: int) 
         await session.execute(select(MatchProposal).where(MatchProposal.id == proposal_id).with_for_update())
     ).scalar_one_or_none()
     if row is None or row.donor_id != viewer.account_id:
-        raise Problems.one("proposalId", "No proposal to you has this id.", Code.NOT_FOUND)
+        raise Problems.one("proposalId", msg("No proposal to you has this id."), Code.NOT_FOUND)
     if row.status != ProposalStatus.PROPOSED.value or row.expires_at <= utcnow():
-        raise Problems.one("proposalId", "This proposal was answered or has lapsed.", Code.INVALID_STATE)
+        raise Problems.one("proposalId", msg("This proposal was answered or has lapsed."), Code.INVALID_STATE)
     return row
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aidmap.i18n import msg
 from aidmap.models import Account, AdminArea, Role, VerifierArea
 from aidmap.problems import Code, Problems
 from aidmap.resolvers.accounts import Viewer
@@ -14,7 +15,7 @@ from aidmap.resolvers.accounts import Viewer
 
 def _require_admin(viewer: Viewer) -> None:
     if Role.ADMIN.value not in viewer.roles:
-        raise Problems.one(None, "Only an admin can change roles.", Code.FORBIDDEN)
+        raise Problems.one(None, msg("Only an admin can change roles."), Code.FORBIDDEN)
 
 
 async def _account(session: AsyncSession, account_id: int) -> Account:
@@ -22,7 +23,7 @@ async def _account(session: AsyncSession, account_id: int) -> Account:
         await session.execute(select(Account).where(Account.id == account_id).with_for_update())
     ).scalar_one_or_none()
     if account is None:
-        raise Problems.one("accountId", "No account has this id.", Code.NOT_FOUND)
+        raise Problems.one("accountId", msg("No account has this id."), Code.NOT_FOUND)
     return account
 
 
@@ -35,11 +36,11 @@ async def grant(
     if role is Role.VERIFIER:
         codes = sorted(set(area_codes))
         if not codes:
-            raise Problems.one("areaCodes", "A verifier needs at least one area.", Code.REQUIRED)
+            raise Problems.one("areaCodes", msg("A verifier needs at least one area."), Code.REQUIRED)
         known = set((await session.execute(select(AdminArea.code).where(AdminArea.code.in_(codes)))).scalars())
         unknown = [c for c in codes if c not in known]
         if unknown:
-            raise Problems.one("areaCodes", f"Unknown area codes: {', '.join(unknown)}.", Code.INVALID)
+            raise Problems.one("areaCodes", msg("Unknown area codes: {codes}.", codes=", ".join(unknown)), Code.INVALID)
         existing = set(
             (
                 await session.execute(select(VerifierArea.area_code).where(VerifierArea.account_id == account.id))
@@ -49,7 +50,7 @@ async def grant(
             if code not in existing:
                 session.add(VerifierArea(account_id=account.id, area_code=code))
     elif area_codes:
-        raise Problems.one("areaCodes", "Only the verifier role is bound to areas.", Code.INVALID)
+        raise Problems.one("areaCodes", msg("Only the verifier role is bound to areas."), Code.INVALID)
     if role.value not in account.roles:
         account.roles = [*account.roles, role.value]
     await session.flush()
@@ -60,7 +61,7 @@ async def revoke(*, session: AsyncSession, viewer: Viewer, account_id: int, role
     _require_admin(viewer)
     account = await _account(session, account_id)
     if role is Role.ADMIN and account.id == viewer.account_id:
-        raise Problems.one("role", "You cannot revoke your own admin role.", Code.INVALID_STATE)
+        raise Problems.one("role", msg("You cannot revoke your own admin role."), Code.INVALID_STATE)
     account.roles = [r for r in account.roles if r != role.value]
     if role is Role.VERIFIER:
         await session.execute(delete(VerifierArea).where(VerifierArea.account_id == account.id))

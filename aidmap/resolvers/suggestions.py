@@ -19,6 +19,7 @@ from aidmap.events.match_index import MatchIndex
 from aidmap.fairness.reach import capped
 from aidmap.geo.distance import haversine_m
 from aidmap.geo.score import WAITING_FULL_HOURS, WEIGHTS, ScoreParts, score
+from aidmap.i18n import msg
 from aidmap.models import Need, NeedStatus, Offer, OfferStatus, Pledge, PledgeStatus
 from aidmap.models.need import OPEN_STATUSES
 from aidmap.problems import Code, UserInputError
@@ -98,7 +99,7 @@ def _rank_key(s: Suggestion) -> tuple[float, float, int, int]:
 
 def _check_first(first: int) -> None:
     if not 1 <= first <= 50:
-        raise UserInputError("first", "first must be between 1 and 50.", Code.OUT_OF_RANGE)
+        raise UserInputError("first", msg("{field} must be between 1 and {n}.", field="first", n=50), Code.OUT_OF_RANGE)
 
 
 async def offers_for_need(
@@ -109,7 +110,7 @@ async def offers_for_need(
     _check_first(first)
     need = await session.get(Need, need_id)
     if need is None or need.owner_id != viewer.account_id:
-        raise UserInputError("needId", "No need of yours has this id.", Code.NOT_FOUND)
+        raise UserInputError("needId", msg("No need of yours has this id."), Code.NOT_FOUND)
     candidates = index.offers_reaching(need.category, need.cell_lon, need.cell_lat)
     extra = waiting_reach_m(need, max_reach_m)
     if extra > 0:
@@ -215,7 +216,7 @@ async def needs_for_offer(
     _check_first(first)
     offer = await session.get(Offer, offer_id)
     if offer is None or offer.donor_id != viewer.account_id:
-        raise UserInputError("offerId", "No offer of yours has this id.", Code.NOT_FOUND)
+        raise UserInputError("offerId", msg("No offer of yours has this id."), Code.NOT_FOUND)
     radius = min(offer.radius_meters, MAX_RADIUS_M)
     now = utcnow()  # one clock for the whole ranking, so scores compare exactly
     seen: set[int] = set()

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import phonenumbers
 
 from aidmap.geo.distance import is_valid_point
+from aidmap.i18n import msg
 from aidmap.models.need_fields import MAX_QUANTITY, NEED_TTL
 from aidmap.problems import Code, Problem, UserInputError
 
@@ -49,19 +50,21 @@ class Checker:
         """Trimmed text, or None (with a problem) when empty or too long."""
         if value is None:
             if required:
-                self.add(field, f"{field} is required.", Code.REQUIRED)
+                self.add(field, msg("{field} is required.", field=field), Code.REQUIRED)
             return None
         value = value.strip()
         if not value:
             if required:
-                self.add(field, f"{field} must not be empty.", Code.REQUIRED)
+                self.add(field, msg("{field} must not be empty.", field=field), Code.REQUIRED)
             return None
         if not _storable(value):
-            self.add(field, f"{field} must not contain NUL characters or unpaired surrogates.", Code.INVALID)
+            self.add(
+                field, msg("{field} must not contain NUL characters or unpaired surrogates.", field=field), Code.INVALID
+            )
         elif len(value) > max_len:
-            self.add(field, f"{field} must be at most {max_len} characters.", Code.TOO_LONG)
+            self.add(field, msg("{field} must be at most {n} characters.", field=field, n=max_len), Code.TOO_LONG)
         elif len(value) < min_len:
-            self.add(field, f"{field} must be at least {min_len} characters.", Code.TOO_SHORT)
+            self.add(field, msg("{field} must be at least {n} characters.", field=field, n=min_len), Code.TOO_SHORT)
         return value
 
     def positive_int(
@@ -69,21 +72,27 @@ class Checker:
     ) -> int | None:
         if value is None:
             if required:
-                self.add(field, f"{field} is required.", Code.REQUIRED)
+                self.add(field, msg("{field} is required.", field=field), Code.REQUIRED)
             return None
         if value <= 0 or value > maximum:
-            self.add(field, f"{field} must be between 1 and {maximum}.", Code.OUT_OF_RANGE)
+            self.add(field, msg("{field} must be between 1 and {n}.", field=field, n=maximum), Code.OUT_OF_RANGE)
         return value
 
     def point(self, field: str, lat: float, lon: float) -> None:
         if not (math.isfinite(lat) and math.isfinite(lon)):
-            self.add(field, "Latitude and longitude must be finite numbers.", Code.INVALID)
+            self.add(field, msg("Latitude and longitude must be finite numbers."), Code.INVALID)
         elif not is_valid_point(lon, lat):
-            self.add(field, "Latitude must be within [-90, 90] and longitude within [-180, 180].", Code.OUT_OF_RANGE)
+            self.add(
+                field, msg("Latitude must be within [-90, 90] and longitude within [-180, 180]."), Code.OUT_OF_RANGE
+            )
 
     def radius(self, field: str, meters: float) -> None:
         if not math.isfinite(meters) or meters <= 0 or meters > MAX_RADIUS_M:
-            self.add(field, f"{field} must be more than 0 and at most {MAX_RADIUS_M:.0f} metres.", Code.OUT_OF_RANGE)
+            self.add(
+                field,
+                msg("{field} must be more than 0 and at most {n} metres.", field=field, n=f"{MAX_RADIUS_M:.0f}"),
+                Code.OUT_OF_RANGE,
+            )
 
     def phone(self, field: str, value: str | None, *, required: bool = True) -> str | None:
         raw = self.text(field, value, max_len=32, required=required)
@@ -91,7 +100,7 @@ class Checker:
             return None
         normalised = normalise_phone(raw)
         if normalised is None:
-            self.add(field, "Enter a phone number like 0912 345 678 or +84912345678.", Code.INVALID)
+            self.add(field, msg("Enter a phone number like 0912 345 678 or +84912345678."), Code.INVALID)
         return normalised
 
     def future_time(self, field: str, value: datetime | None, *, default: timedelta, now: datetime) -> datetime:
@@ -100,9 +109,9 @@ class Checker:
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         if value <= now:
-            self.add(field, f"{field} must be in the future.", Code.OUT_OF_RANGE)
+            self.add(field, msg("{field} must be in the future.", field=field), Code.OUT_OF_RANGE)
         elif value > now + MAX_EXPIRY:
-            self.add(field, f"{field} must be within {MAX_EXPIRY.days} days.", Code.OUT_OF_RANGE)
+            self.add(field, msg("{field} must be within {n} days.", field=field, n=MAX_EXPIRY.days), Code.OUT_OF_RANGE)
         return value
 
 

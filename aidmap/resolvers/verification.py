@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aidmap.db.nearby import Page
 from aidmap.db.paging import newest_first
 from aidmap.events.outbox import emit
+from aidmap.i18n import msg
 from aidmap.models import EventKind, Need, NeedReport, NeedStatus, Pledge, PledgeStatus
 from aidmap.models.need import ACTIVE_STATUSES, HIDDEN_STATUSES, may_see_need, privacy_facts, reviews, status_for
 from aidmap.problems import Code, Problems
@@ -34,7 +35,7 @@ MAX_REASON = 500
 
 
 def _not_found() -> Problems:
-    return Problems.one("needId", "No need has this id.", Code.NOT_FOUND)
+    return Problems.one("needId", msg("No need has this id."), Code.NOT_FOUND)
 
 
 def may_verify(viewer: Viewer, need: Need) -> bool:
@@ -69,9 +70,13 @@ async def verify(
     issuer, the verification is also signed as an attestation (resolvers/attestations.py)."""
     need = await _need_for_update(session, viewer, need_id)
     if not may_verify(viewer, need):
-        raise Problems.one("needId", "Only a verifier of this need's ward or an admin can verify it.", Code.FORBIDDEN)
+        raise Problems.one(
+            "needId", msg("Only a verifier of this need's ward or an admin can verify it."), Code.FORBIDDEN
+        )
     if need.status not in (NeedStatus.PENDING_VERIFICATION, NeedStatus.UNDER_REVIEW):
-        raise Problems.one("needId", f"A {need.status.lower()} need has nothing to verify.", Code.INVALID_STATE)
+        raise Problems.one(
+            "needId", msg("A {status} need has nothing to verify.", status=need.status.lower()), Code.INVALID_STATE
+        )
     if need.status == NeedStatus.UNDER_REVIEW:
         # Kept after review: the reports are settled, later reports start a new count.
         await session.execute(NeedReport.__table__.delete().where(NeedReport.need_id == need.id))
@@ -102,9 +107,13 @@ async def reject(*, session: AsyncSession, viewer: Viewer, need_id: int, reason:
         raise Problems(check.problems)
     need = await _need_for_update(session, viewer, need_id)
     if not may_verify(viewer, need):
-        raise Problems.one("needId", "Only a verifier of this need's ward or an admin can reject it.", Code.FORBIDDEN)
+        raise Problems.one(
+            "needId", msg("Only a verifier of this need's ward or an admin can reject it."), Code.FORBIDDEN
+        )
     if need.status not in (NeedStatus.PENDING_VERIFICATION, NeedStatus.UNDER_REVIEW, *ACTIVE_STATUSES):
-        raise Problems.one("needId", f"A {need.status.lower()} need cannot be rejected.", Code.INVALID_STATE)
+        raise Problems.one(
+            "needId", msg("A {status} need cannot be rejected.", status=need.status.lower()), Code.INVALID_STATE
+        )
     was_public = need.status not in HIDDEN_STATUSES
     now = utcnow()
     donors = await _cancel_open_pledges(session, need, viewer.account_id)
@@ -153,7 +162,7 @@ async def report(
         raise Problems(check.problems)
     need = await _need_for_update(session, viewer, need_id)
     if viewer.account_id in (need.owner_id, need.filed_by_id):
-        raise Problems.one("needId", "You cannot report your own need.", Code.INVALID_STATE)
+        raise Problems.one("needId", msg("You cannot report your own need."), Code.INVALID_STATE)
     # A reviewer's report hides at once; otherwise only reports from trusted reporters count, weighed
     # now, once (fresh sock-puppets are recorded for the reviewers but never hide a need, alone,
     # together, or later).
@@ -164,7 +173,7 @@ async def report(
             session.add(NeedReport(need_id=need.id, reporter_id=viewer.account_id, reason=reason_text, counts=counts))
             await session.flush()
     except IntegrityError:
-        raise Problems.one("needId", "You have already reported this need.", Code.ALREADY_REPORTED) from None
+        raise Problems.one("needId", msg("You have already reported this need."), Code.ALREADY_REPORTED) from None
     counting = 0 if reviewer else (await session.execute(_COUNTING_REPORTS, {"need": need.id})).scalar_one()
     if (reviewer or counting >= hide_at) and need.status in ACTIVE_STATUSES:
         need.status, need.updated_at = NeedStatus.UNDER_REVIEW.value, utcnow()
@@ -211,7 +220,7 @@ async def queue(*, session: AsyncSession, viewer: Viewer, first: int, after: str
     """The verifier's queue, oldest first (first come, first served)."""
     where = queue_filter(viewer)
     if where is None:
-        raise Problems.one(None, "Only verifiers and admins have a verification queue.", Code.FORBIDDEN)
+        raise Problems.one(None, msg("Only verifiers and admins have a verification queue."), Code.FORBIDDEN)
     return await newest_first(session=session, model=Need, where=where, first=first, after=after, oldest_first=True)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aidmap.geo.privacy import snap_to_cell
+from aidmap.i18n import msg
 from aidmap.models import DeliveryStatus, EventKind, Webhook, WebhookDelivery, need_fields
 from aidmap.models.need import Principal, may_see_need
 from aidmap.models.projection import NeedProjection, project_need
@@ -32,7 +33,7 @@ WEBHOOK_EVENTS = (
 )  # fmt: skip
 MAX_PER_PARTNER = 20
 SCAN_BATCH = 1000
-INSIDE_NETWORK = "Webhook URLs must reach the public internet, not addresses inside this network."
+INSIDE_NETWORK = msg("Webhook URLs must reach the public internet, not addresses inside this network.")
 
 
 async def create(
@@ -49,11 +50,11 @@ async def create(
     check = Checker()
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
-        check.add("url", "Give an http or https URL.", Code.INVALID)
+        check.add("url", msg("Give an http or https URL."), Code.INVALID)
     if not events:
-        check.add("events", "Choose at least one event.", Code.REQUIRED)
+        check.add("events", msg("Choose at least one event."), Code.REQUIRED)
     if (near is None) != (radius_m is None):
-        check.add("radiusMeters", "Give both near and radiusMeters, or neither.", Code.REQUIRED)
+        check.add("radiusMeters", msg("Give both near and radiusMeters, or neither."), Code.REQUIRED)
     if near is not None and radius_m is not None:
         check.point("near", near[0], near[1])
         check.radius("radiusMeters", radius_m)
@@ -69,7 +70,7 @@ async def create(
         )
     ).scalar_one()
     if count >= MAX_PER_PARTNER:
-        raise Problems.one(None, f"At most {MAX_PER_PARTNER} webhooks per partner.", Code.QUOTA_EXCEEDED)
+        raise Problems.one(None, msg("At most {n} webhooks per partner.", n=MAX_PER_PARTNER), Code.QUOTA_EXCEEDED)
     latest = (await session.execute(text("SELECT coalesce(max(seq), 0) FROM events"))).scalar_one()
     webhook = Webhook(
         partner_id=partner_id,

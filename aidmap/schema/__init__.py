@@ -19,7 +19,7 @@ from strawberry.extensions import (
 )
 from strawberry.types.graphql import OperationType
 
-from aidmap.i18n import translate
+from aidmap.i18n import msg, translate
 from aidmap.observability import MetricsExtension
 from aidmap.problems import UserInputError
 from aidmap.schema.limits import Limits, OperationChecks, operation_checks
@@ -58,7 +58,7 @@ def should_mask_error(error: GraphQLError) -> bool:
         return False
     if isinstance(original, UserInputError):
         error.extensions = {"code": original.code.value, "field": original.field}
-        error.message = translate(error.message, original.code.value)
+        error.message = translate(original.args[0] if original.args else error.message, original.code.value)
         return False
     if database_unavailable(original):
         # Not a bug: the database is restarting or unreachable. Say so, so clients retry (safely with
@@ -71,7 +71,8 @@ def should_mask_error(error: GraphQLError) -> bool:
     return True
 
 
-UNAVAILABLE_MESSAGE = "The database is unavailable for a moment; retry in a few seconds."
+UNAVAILABLE_MESSAGE = msg("The database is unavailable for a moment; retry in a few seconds.")
+UNEXPECTED_MESSAGE = msg("Unexpected error.")
 
 
 class ServiceUnavailable(Exception):
@@ -91,11 +92,11 @@ def database_unavailable(error: BaseException) -> bool:
 
 class ClientSafeErrors(MaskErrors):
     def __init__(self) -> None:
-        super().__init__(should_mask_error=should_mask_error, error_message="Unexpected error.")
+        super().__init__(should_mask_error=should_mask_error, error_message=UNEXPECTED_MESSAGE)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         anonymised = super().anonymise_error(error)
-        anonymised.message = translate(anonymised.message, None)
+        anonymised.message = translate(UNEXPECTED_MESSAGE, None)
         return anonymised
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
+from aidmap.i18n import msg
 from aidmap.problems import Code, UserInputError
 
 NODE_TYPES = ("Need", "Offer", "Pledge", "Account", "Message", "HelpRequest")
@@ -21,9 +22,9 @@ def from_global_id(global_id: str, field: str = "id", allowed: tuple[str, ...] =
         type_name, raw_pk = text.split(":", 1)
         pk = int(raw_pk)
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise UserInputError(field, "This is not a valid id.", Code.INVALID) from None
+        raise UserInputError(field, msg("This is not a valid id."), Code.INVALID) from None
     if type_name not in allowed or not 0 < pk < 2**63:
-        raise UserInputError(field, "This is not a valid id.", Code.INVALID)
+        raise UserInputError(field, msg("This is not a valid id."), Code.INVALID)
     return type_name, pk
 
 

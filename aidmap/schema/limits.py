@@ -41,7 +41,7 @@ from graphql.validation import ASTValidationRule
 from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 
-from aidmap.i18n import translate
+from aidmap.i18n import msg, translate
 from aidmap.models import Scope
 from aidmap.resolvers.areas import MAX_OUTLINES
 from aidmap.schema.ids import from_global_id
@@ -279,7 +279,9 @@ def subscription_scope_refusal(
     for name in sorted(root_fields(document, operation_name)):
         scope = ROOT_SCOPES.get(name)
         if scope is not None and not partner.allows(scope):
-            message = translate(f"This API key may not use {name} ({scope.value}).", "FORBIDDEN")
+            message = translate(
+                msg("This API key may not use {field} ({scope}).", field=name, scope=scope.value), "FORBIDDEN"
+            )
             return GraphQLError(message, extensions={"code": "FORBIDDEN", "field": name})
     return None
 

@@ -12,6 +12,7 @@ from strawberry.types import Info
 
 from aidmap import models
 from aidmap.fairness.reach import max_reach_m
+from aidmap.i18n import msg
 from aidmap.models import need_fields
 from aidmap.notify import dispatch
 from aidmap.problems import SESSION_EXPIRED, UNAUTHENTICATED, Code, CountedProblems, Problem, Problems
@@ -88,17 +89,17 @@ from aidmap.schema.webhooks import ImportMutation, WebhookMutation
 
 log = logging.getLogger(__name__)
 R = TypeVar("R")
-PARTNER_SIGN_IN = (
+PARTNER_SIGN_IN = msg(
     "signIn does not take an API key: a partner app acts for the accounts it signed up with Aidmap-Act-As."
 )
-PARTNER_SESSION = (
+PARTNER_SESSION = msg(
     "Sessions are people's own: a partner key cannot sign out, sign out everywhere or change a password "
     "(an operator revokes a key with `aidmap partner revoke`)."
 )
 ErrorType = TypeVar("ErrorType", AccountError, NeedError, OfferError, PledgeError, MessageError, HelpError, RoleError)
 
 # Another deployment's attestation comes with needs a partner app moves over, never from a person's app.
-ATTESTATION_NEEDS_KEY = Problem("attestation", "Only a partner key may send an attestation.", Code.FORBIDDEN)
+ATTESTATION_NEEDS_KEY = Problem("attestation", msg("Only a partner key may send an attestation."), Code.FORBIDDEN)
 
 
 @strawberry.type
@@ -212,7 +213,7 @@ def _idempotent(
 def _pk(global_id: str, type_name: str, field: str) -> int:
     pk = pk_of(global_id, type_name, field)
     if pk is None:
-        raise Problems.one(field, f"No {type_name.lower()} has this id.", Code.NOT_FOUND)
+        raise Problems.one(field, msg("No {kind} has this id.", kind=type_name.lower()), Code.NOT_FOUND)
     return pk
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from strawberry.types import Info
 
 from aidmap import models
+from aidmap.i18n import msg
 from aidmap.notify import dispatch
 from aidmap.notify.push import endpoint_problem, key_problem, public_key_of
 from aidmap.notify.texts import language_for_phone
@@ -155,9 +156,11 @@ class NotificationQuery:
     async def my_notifications(self, info: Info[Context, None], first: int = 20) -> list[Notification]:
         ctx = info.context
         if ctx.viewer is None:
-            raise UserInputError("authorization", "Sign in to see this.", Code.UNAUTHENTICATED)
+            raise UserInputError("authorization", msg("Sign in to see this."), Code.UNAUTHENTICATED)
         if not 1 <= first <= MAX_PAGE:
-            raise UserInputError("first", f"first must be between 1 and {MAX_PAGE}.", Code.OUT_OF_RANGE)
+            raise UserInputError(
+                "first", msg("{field} must be between 1 and {n}.", field="first", n=MAX_PAGE), Code.OUT_OF_RANGE
+            )
         async with ctx.reads() as session:
             rows = await session.execute(
                 select(models.Notification)
@@ -187,7 +190,7 @@ class NotificationQuery:
     async def my_notification_settings(self, info: Info[Context, None]) -> NotificationSettings:
         ctx = info.context
         if ctx.viewer is None:
-            raise UserInputError("authorization", "Sign in to see this.", Code.UNAUTHENTICATED)
+            raise UserInputError("authorization", msg("Sign in to see this."), Code.UNAUTHENTICATED)
         return await _settings(ctx, ctx.viewer.account_id)
 
     @strawberry.field(description="The VAPID public key for PushManager.subscribe (null: Web Push is off).")
@@ -211,7 +214,7 @@ class NotificationMutation:
         values: dict[str, object] = {}
         if input.language is not None:
             if input.language not in ("vi", "en"):
-                problems.append(Problem("language", "Choose vi or en.", Code.INVALID))
+                problems.append(Problem("language", msg("Choose vi or en."), Code.INVALID))
             values["language"] = input.language
         if input.time_zone is not None:
             try:
@@ -219,7 +222,9 @@ class NotificationMutation:
             except (ZoneInfoNotFoundError, ValueError):
                 valid = False
             if not valid:
-                problems.append(Problem("timeZone", "Give an IANA time zone, such as Asia/Ho_Chi_Minh.", Code.INVALID))
+                problems.append(
+                    Problem("timeZone", msg("Give an IANA time zone, such as Asia/Ho_Chi_Minh."), Code.INVALID)
+                )
             values["time_zone"] = input.time_zone
         for name, column, given in (
             ("quietHoursStart", "quiet_start", input.quiet_hours_start),
@@ -228,7 +233,7 @@ class NotificationMutation:
             if given is not None:
                 minutes = _parse_minutes(given)
                 if minutes is None:
-                    problems.append(Problem(name, "Give a local time as HH:MM, such as 22:00.", Code.INVALID))
+                    problems.append(Problem(name, msg("Give a local time as HH:MM, such as 22:00."), Code.INVALID))
                 values[column] = minutes
         if input.sms_kinds is not None:
             values["sms_kinds"] = _kinds(input.sms_kinds)  # type: ignore[arg-type]
@@ -255,7 +260,7 @@ class NotificationMutation:
         assert ctx.viewer is not None
         problems = []
         if not ctx.settings.vapid_private_key:
-            problems.append(Problem(None, "Web Push is not configured on this server.", Code.INVALID_STATE))
+            problems.append(Problem(None, msg("Web Push is not configured on this server."), Code.INVALID_STATE))
         reason = endpoint_problem(input.endpoint, allow_private=ctx.settings.push_allow_private)
         if reason is not None:
             problems.append(Problem("endpoint", reason, Code.INVALID))
@@ -301,7 +306,7 @@ class NotificationMutation:
             return PushSubscriptionPayload(subscribed=False, errors=refused)
         assert ctx.viewer is not None
         if endpoint_problem(input.endpoint, allow_private=True) is not None:
-            problem = Problem("endpoint", "No push subscription of yours has this endpoint.", Code.NOT_FOUND)
+            problem = Problem("endpoint", msg("No push subscription of yours has this endpoint."), Code.NOT_FOUND)
             return PushSubscriptionPayload(subscribed=False, errors=to_errors(NotificationError, [problem]))
         async with ctx.sessions() as session, session.begin():
             await session.execute(

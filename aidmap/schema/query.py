@@ -11,6 +11,7 @@ from strawberry.types import Info
 from aidmap import models
 from aidmap.fairness.reach import max_reach_m
 from aidmap.geo.privacy import round_distance
+from aidmap.i18n import msg
 from aidmap.problems import Code, Problems, UserInputError
 from aidmap.resolvers import accounts, areas, messages, needs, offers, pledges, proposals, suggestions, verification
 from aidmap.resolvers import help as help_requests
@@ -73,7 +74,7 @@ async def _need_connection(ctx: Context, page: Any) -> MyNeedConnection:
 
 def _signed_in(info: Info[Context, None]) -> accounts.Viewer:
     if info.context.viewer is None:
-        raise UserInputError("authorization", "Sign in to see this.", Code.UNAUTHENTICATED)
+        raise UserInputError("authorization", msg("Sign in to see this."), Code.UNAUTHENTICATED)
     return info.context.viewer
 
 
@@ -231,7 +232,7 @@ class Query(WebhookQuery, NotificationQuery):
         viewer = _signed_in(info)
         if verification.queue_filter(viewer) is None:
             raise UserInputError(
-                "authorization", "Only verifiers and admins have a verification queue.", Code.FORBIDDEN
+                "authorization", msg("Only verifiers and admins have a verification queue."), Code.FORBIDDEN
             )
         async with info.context.reads() as session:
             page = await verification.queue(session=session, viewer=viewer, first=first, after=after)
@@ -308,7 +309,7 @@ class Query(WebhookQuery, NotificationQuery):
                 found = await messages.for_pledge(session=session, viewer=viewer, pledge_id=pk)
         if found is None:
             # The same answer for a missing pledge and someone else's: ids reveal nothing.
-            raise UserInputError("pledgeId", "No pledge of yours has this id.", Code.NOT_FOUND)
+            raise UserInputError("pledgeId", msg("No pledge of yours has this id."), Code.NOT_FOUND)
         return [Message.from_model(m, info.context) for m in found]
 
     @strawberry.field(description="Offers whose donor can reach my need, best first, with the parts of each score.")
@@ -318,7 +319,7 @@ class Query(WebhookQuery, NotificationQuery):
         viewer = _signed_in(info)
         pk = pk_of(need_id, "Need", "needId")
         if pk is None:
-            raise UserInputError("needId", "No need of yours has this id.", Code.NOT_FOUND)
+            raise UserInputError("needId", msg("No need of yours has this id."), Code.NOT_FOUND)
         ctx = info.context
         async with ctx.reads() as session:
             found = await suggestions.offers_for_need(
@@ -342,7 +343,7 @@ class Query(WebhookQuery, NotificationQuery):
         viewer = _signed_in(info)
         pk = pk_of(offer_id, "Offer", "offerId")
         if pk is None:
-            raise UserInputError("offerId", "No offer of yours has this id.", Code.NOT_FOUND)
+            raise UserInputError("offerId", msg("No offer of yours has this id."), Code.NOT_FOUND)
         ctx = info.context
         async with ctx.reads() as session:
             found = await suggestions.needs_for_offer(
@@ -368,5 +369,5 @@ class Query(WebhookQuery, NotificationQuery):
     @strawberry.field(description=f"Objects by global ID (at most {MAX_NODES}), null where unknown.")
     async def nodes(self, info: Info[Context, None], ids: list[strawberry.ID]) -> list[Node | None]:
         if len(ids) > MAX_NODES:
-            raise UserInputError("ids", f"At most {MAX_NODES} ids per request.", Code.OUT_OF_RANGE)
+            raise UserInputError("ids", msg("At most {n} ids per request.", n=MAX_NODES), Code.OUT_OF_RANGE)
         return await _resolve_nodes(info.context, list(ids))

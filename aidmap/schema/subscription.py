@@ -21,6 +21,7 @@ from aidmap.events.fanout import Subscription as FanOutSubscription
 from aidmap.events.snapshots import NeedSnapshot
 from aidmap.events.store import REPLAY_LIMIT, activity_events_after, area_events_after
 from aidmap.fairness.reach import max_reach_m
+from aidmap.i18n import msg
 from aidmap.models.need import OPEN_STATUSES
 from aidmap.problems import Code, UserInputError
 from aidmap.resolvers import help as help_requests
@@ -258,7 +259,7 @@ class Subscription:
         if viewer is None:
             raise UserInputError(
                 "authorization",
-                "Sign in (connection_init authorization) to follow your activity.",
+                msg("Sign in (connection_init authorization) to follow your activity."),
                 Code.UNAUTHENTICATED,
             )
         sub = ctx.fanout.subscribe_activity(viewer.account_id)

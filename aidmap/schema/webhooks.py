@@ -10,6 +10,7 @@ from sqlalchemy import select
 from strawberry.types import Info
 
 from aidmap import models
+from aidmap.i18n import msg
 from aidmap.jobs.webhooks import delivery_policy
 from aidmap.problems import Code, Problem, Problems, UserInputError
 from aidmap.resolvers import webhooks
@@ -80,7 +81,7 @@ def _partner_id(ctx: Context) -> int | None:
 
 
 NOT_A_PARTNER = Problem(
-    None, "Webhooks belong to partner apps: send the partner key, acting for nobody.", Code.FORBIDDEN
+    None, msg("Webhooks belong to partner apps: send the partner key, acting for nobody."), Code.FORBIDDEN
 )
 
 
@@ -117,7 +118,7 @@ class WebhookMutation:
         async with ctx.sessions() as session, session.begin():
             hook = await session.get(models.Webhook, pk) if pk is not None else None
             if hook is None or hook.partner_id != partner_id or hook.deleted_at is not None:
-                problem = Problem("webhookId", "No webhook of yours has this id.", Code.NOT_FOUND)
+                problem = Problem("webhookId", msg("No webhook of yours has this id."), Code.NOT_FOUND)
                 return WebhookPayload(webhook=None, errors=to_errors(WebhookError, [problem]))
             hook.deleted_at = datetime.now().astimezone()
             await session.execute(
@@ -173,11 +174,17 @@ class ImportMutation:
 
         viewer = ctx.viewer
         if viewer is None:
-            return refused(Problem(None, "Sign in to do this.", Code.UNAUTHENTICATED))
+            return refused(Problem(None, msg("Sign in to do this."), Code.UNAUTHENTICATED))
         if not ({"OPERATOR", "ADMIN"} & set(viewer.roles)):
-            return refused(Problem(None, "Only operators and admins import needs.", Code.FORBIDDEN))
+            return refused(Problem(None, msg("Only operators and admins import needs."), Code.FORBIDDEN))
         if len(input.content) > MAX_IMPORT_CHARS:
-            return refused(Problem("content", f"content must be at most {MAX_IMPORT_CHARS} characters.", Code.TOO_LONG))
+            return refused(
+                Problem(
+                    "content",
+                    msg("{field} must be at most {n} characters.", field="content", n=MAX_IMPORT_CHARS),
+                    Code.TOO_LONG,
+                )
+            )
         fmt = input.format.value if isinstance(input.format, Enum) else str(input.format)
         try:
             rows = imports.parse(input.content, fmt)
@@ -236,7 +243,7 @@ class WebhookQuery:
                 first=first,
             )
         if rows is None:
-            raise UserInputError("webhookId", "No webhook of yours has this id.", Code.NOT_FOUND)
+            raise UserInputError("webhookId", msg("No webhook of yours has this id."), Code.NOT_FOUND)
         return [
             WebhookDelivery(
                 event_id=f"evt_{d.event_seq}",
