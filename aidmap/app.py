@@ -72,13 +72,13 @@ from aidmap.schema import (
     checked_document,
     database_unavailable,
 )
-from aidmap.schema.compiled import CompiledDocuments
 from aidmap.schema.context import Context, Loaders
+from aidmap.schema.fast.compiled import CompiledDocuments
+from aidmap.schema.fast.live_batch import LiveBatches
+from aidmap.schema.fast.live_socket import AidmapTransportWSHandler
+from aidmap.schema.fast.sharing import SharedResults
 from aidmap.schema.ids import pk_of
 from aidmap.schema.limits import Limits
-from aidmap.schema.live_batch import LiveBatches
-from aidmap.schema.live_socket import AidmapTransportWSHandler
-from aidmap.schema.sharing import SharedResults
 from aidmap.settings import FRONTEND_DIR, Settings
 
 log = logging.getLogger(__name__)

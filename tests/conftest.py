@@ -155,7 +155,7 @@ def serving(app: Any, port: int | None = None) -> Iterator[str]:
     port = port or free_port()
     # The websocket protocol and options of `aidmap serve` (aidmap/cli.py), so the live batch's writes are tested.
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-                            ws="aidmap.schema.ws_frames:FramedWebSocketProtocol", ws_per_message_deflate=False)  # fmt: skip
+                            ws="aidmap.schema.fast.ws_frames:FramedWebSocketProtocol", ws_per_message_deflate=False)  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -2,7 +2,7 @@
 and per account for a signed-in person (AIDMAP_RATE_LIMIT_PER_ACCOUNT) besides the IP's.
 
 Operations sent over a websocket (graphql-transport-ws `subscribe` messages) draw from the same
-buckets as HTTP requests of the same key, address and account (schema/live_socket.py asks through
+buckets as HTTP requests of the same key, address and account (schema/fast/live_socket.py asks through
 `scope["aidmap.rate_limit"]`; the credentials of connection_init count, not only the handshake's).
 
 Shared by every process through PostgreSQL (SharedBuckets), so N processes give a client its

@@ -27,7 +27,7 @@ from aidmap.resolvers import accounts, areas, attestations, needs, offers, pledg
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.partners import PartnerKey
 from aidmap.resolvers.problems import Code, UserInputError
-from aidmap.schema.sharing import SharedResults
+from aidmap.schema.fast.sharing import SharedResults
 from aidmap.settings import Settings
 
 Row = TypeVar("Row", Account, Need, Offer, Pledge)
