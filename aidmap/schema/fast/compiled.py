@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from functools import lru_cache
 from operator import attrgetter
 from types import SimpleNamespace
 from typing import Any
@@ -670,8 +671,14 @@ def _column(column: str, serialize: Callable[[Any], Any]) -> Getter:
     return lambda row, projection, request: serialize(get(row))
 
 
+# The same few thousand needs near the places people search answer most requests: their global ids
+# and public cells (both fixed by the row: its id, its exact point) are computed once each.
+_cached_global_id = lru_cache(maxsize=32_768)(to_global_id)
+_cached_cell = lru_cache(maxsize=32_768)(snap_to_cell)
+
+
 def _global_id(type_name: str) -> Getter:
-    return lambda row, projection, request: to_global_id(type_name, row.id)
+    return lambda row, projection, request: _cached_global_id(type_name, row.id)
 
 
 def _mine(column: str) -> Getter:
@@ -684,7 +691,7 @@ def _coordinate(index: int, serialize: Callable[[Any], Any]) -> Getter:
 
 def _cell(point: Entries) -> Getter:
     # snap_to_cell of the exact point, as the views compute it: the same digits, and the public cell alone.
-    return lambda row, projection, request: _render(point, snap_to_cell(row.lon, row.lat), None, request)
+    return lambda row, projection, request: _render(point, _cached_cell(row.lon, row.lat), None, request)
 
 
 def _offer_exact(point: Entries) -> Getter:
