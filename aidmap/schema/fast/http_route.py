@@ -36,33 +36,32 @@ JSON_HEADERS = [(b"content-type", b"application/json")]
 GRAPHQL_RESPONSE_HEADERS = [(b"content-type", b"application/graphql-response+json; charset=utf-8")]
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """`receive` for the app after this route read the body: the body once, then the real one."""
-    given = False
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """`receive` for the app after this route read the body: the messages it read, then the real one."""
+    pending = list(messages)
 
     async def replayed() -> Message:
-        nonlocal given
-        if not given:
-            given = True
-            return {"type": "http.request", "body": body, "more_body": False}
+        if pending:
+            return pending.pop(0)
         return await receive()
 
     return replayed
 
 
-async def _read_body(receive: Receive) -> bytes:
-    """The whole body, through the guards' receive (its size limit and deadline raise from there)."""
-    message = await receive()
-    body = message.get("body", b"")
-    if not message.get("more_body", False):
-        return body
-    chunks = [body]
-    while message.get("more_body", False):
+async def _read_body(receive: Receive) -> tuple[list[Message], bytes | None]:
+    """The messages read and the whole body, through the guards' receive (its size limit and
+    deadline raise from there); None for the body if the client went away first."""
+    messages: list[Message] = []
+    while True:
         message = await receive()
+        messages.append(message)
         if message["type"] != "http.request":
-            break  # disconnected: the app reads the same disconnect
-        chunks.append(message.get("body", b""))
-    return b"".join(chunks)
+            return messages, None  # disconnected: the app reads the same disconnect
+        if not message.get("more_body", False):
+            break
+    if len(messages) == 1:
+        return messages, messages[0].get("body", b"")
+    return messages, b"".join(m.get("body", b"") for m in messages)
 
 
 class FastGraphQLRoute:
@@ -93,10 +92,10 @@ class FastGraphQLRoute:
         if accept is not None and (b"multipart" in accept or b"event-stream" in accept):
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
-        answer = await self._answer(scope, receive, body, accept)
+        messages, body = await _read_body(receive)
+        answer = await self._answer(scope, receive, body, accept) if body is not None else None
         if answer is None:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, _replay(messages, receive), send)
             return
         status, headers, payload = answer
         await send({"type": "http.response.start", "status": status, "headers": headers})
