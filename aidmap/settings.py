@@ -190,7 +190,7 @@ class Settings:
     # Wards (aidmap/fairness/areas.py): a round weighs each need by how much less its ward was helped
     # than the city over the last AIDMAP_FAIRNESS_AREA_DAYS (deficit in [0, 1], times this weight), and
     # lets it reach deficit x AIDMAP_MATCHING_AREA_REACH_KM farther than a donor's radius. 0: off.
-    matching_area_weight: float = 1.5
+    matching_area_weight: float = 3.0
     matching_area_reach_km: float = 10.0
     fairness_area_days: float = 7.0
     # A pair beyond the donor's radius (a waiting or underserved need's reach) counts in the round
@@ -319,7 +319,7 @@ class Settings:
             waiting_interval_seconds=float(env.get("AIDMAP_WAITING_INTERVAL_SECONDS", "60")),
             matching_round_minutes=float(env.get("AIDMAP_MATCHING_ROUND_MINUTES", "0")),
             matching_fairness_weight=float(env.get("AIDMAP_MATCHING_FAIRNESS_WEIGHT", "0.5")),
-            matching_area_weight=float(env.get("AIDMAP_MATCHING_AREA_WEIGHT", "1.5")),
+            matching_area_weight=float(env.get("AIDMAP_MATCHING_AREA_WEIGHT", "3")),
             matching_area_reach_km=float(env.get("AIDMAP_MATCHING_AREA_REACH_KM", "10")),
             fairness_area_days=float(env.get("AIDMAP_FAIRNESS_AREA_DAYS", "7")),
             matching_beyond_radius_decay=float(env.get("AIDMAP_MATCHING_BEYOND_RADIUS_DECAY", "1")),

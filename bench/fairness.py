@@ -71,9 +71,12 @@ the figure an even allocation shows). A second measure, not the issue's, avoids 
 donor-poor ratio, the same pooled share over the city-wide share for a decile of wards fixed by the
 city before any policy runs (the wards with the fewest donor units offered within 10 km of their
 centroid per unit needed, donor_poor_wards). And to show what bounds the ratio, `matching` runs
-again with one setting changed (the ward weight doubled) and with the donors' and the service's
-limits lifted (donors agreeing at any distance; needs reaching 60 km; far pairs not damped):
-those rows are not in the verdict.
+again with one setting changed (the ward weight doubled; far pairs weighed by the donors' own odds
+of agreeing; waiting needs reaching out sooner), with the donors' and the service's limits lifted
+(donors agreeing at any distance; needs reaching 60 km; far pairs not damped), and with help
+withheld from wards served well above the city (a what-if of the benchmark, not something the
+service does): those rows are not in the verdict. The report also says where `matching`'s
+capacity went (donor units left unused in the central wards and elsewhere).
 """
 
 from __future__ import annotations
@@ -405,6 +408,9 @@ class Day:
     now_s: float = 0.0
     seq: int = 0
     posted: int = 0  # needs (sorted by posting time) already in the index
+    # A what-if of the report, not the service: rounds leave out the needs of wards helped more than
+    # (1 + this) times the city's share so far (help withheld where donors are; None: never).
+    withhold_above: float | None = None
 
     @property
     def now(self) -> datetime:
@@ -564,6 +570,11 @@ def _round(day: Day, *, by_ward: bool) -> None:
     if int(day.now_s) % int(day.city.config.round_every_minutes * 60) != 0:
         return
     open_needs = [n for n in day.needs.values() if day.is_open(n)]
+    if day.withhold_above is not None and day.posted_by_ward:
+        city_share = sum(day.helped_by_ward.values()) / sum(day.posted_by_ward.values())
+        over = {w for w, posted in day.posted_by_ward.items()
+                if day.helped_by_ward.get(w, 0) / posted > (1 + day.withhold_above) * city_share}  # fmt: skip
+        open_needs = [n for n in open_needs if n.ward not in over]
     present = [o for o in day.offers if day.may_pledge(o)]
     if not open_needs or not present:
         return
@@ -634,6 +645,12 @@ class Outcome:
     seconds: float
     units_given: int
     error: str | None = None
+    # Donor units left unused at 24:00, of donors in the central wards and elsewhere; units needed
+    # outside the central wards and those of them pledged (where the day's capacity went).
+    unused_central_units: int = 0
+    unused_outer_units: int = 0
+    outer_units_needed: int = 0
+    outer_units_pledged: int = 0
 
     def as_row(self) -> dict[str, Any]:
         row = {k: v for k, v in self.__dict__.items() if k != "share_by_ward"}
@@ -679,14 +696,14 @@ def even_allocation_ratio(city: City, share: float, draws: int = 200) -> tuple[f
     return statistics.median(ratios), statistics.median(poor)
 
 
-def simulate(city: City, policy: str, settings: Settings | None = None) -> Outcome:
+def simulate(city: City, policy: str, settings: Settings | None = None, withhold_above: float | None = None) -> Outcome:
     """One day of the city under one policy, on fresh copies of its needs and offers."""
     started = time.perf_counter()
     settings = settings or Settings()
     config = city.config
     needs = [replace(n) for n in city.needs]
     offers = sorted((replace(o) for o in city.offers), key=lambda o: (o.arrive_s, o.id))
-    day = Day(city=city, settings=settings, needs={n.id: n for n in needs}, offers=offers)
+    day = Day(city=city, settings=settings, needs={n.id: n for n in needs}, offers=offers, withhold_above=withhold_above)
     ordered = sorted(needs, key=lambda n: (n.posted_s, n.id))
     step = config.step_minutes * 60.0
     error = None
@@ -717,6 +734,10 @@ def simulate(city: City, policy: str, settings: Settings | None = None) -> Outco
         donor_poor_ratio=poor_ratio, donor_poor_share=poor_share,
         share_by_ward={w: helped_by_ward.get(w, 0) / n for w, n in needs_by_ward.items()},
         seconds=time.perf_counter() - started, units_given=sum(o.quantity_pledged for o in offers), error=error,
+        unused_central_units=sum(o.can_give for o in offers if o.ward in city.central),
+        unused_outer_units=sum(o.can_give for o in offers if o.ward not in city.central),
+        outer_units_needed=sum(n.quantity for n in needs if n.ward not in city.central),
+        outer_units_pledged=sum(n.quantity_pledged for n in needs if n.ward not in city.central),
     )  # fmt: skip
 
 
@@ -727,6 +748,8 @@ def sensitivity_runs(city: City, settings: Settings) -> list[tuple[str, Outcome]
                       matching_area_reach_km=60.0, matching_area_weight=3.0)  # fmt: skip
     undamped = replace(ceiling, matching_beyond_radius_decay=0.0)
     heavier = replace(settings, matching_area_weight=2 * settings.matching_area_weight)
+    expected = replace(settings, matching_beyond_radius_decay=city.config.decline_exponent)
+    sooner = replace(settings, waiting_after_hours=3.0, waiting_reach_km_per_hour=1.0)
     return [
         (f"AIDMAP_MATCHING_AREA_WEIGHT={heavier.matching_area_weight:g} (a setting; twice the one above)",
          simulate(city, "matching", heavier)),
@@ -735,6 +758,14 @@ def sensitivity_runs(city: City, settings: Settings) -> list[tuple[str, Outcome]
          simulate(keen, "matching", ceiling)),
         ("and the round does not damp pairs beyond a donor's radius (AIDMAP_MATCHING_BEYOND_RADIUS_DECAY=0)",
          simulate(keen, "matching", undamped)),
+        (f"AIDMAP_MATCHING_BEYOND_RADIUS_DECAY={city.config.decline_exponent:g} (a setting: the round weighs a far "
+         "pair by the donors' own odds of agreeing, its expected value)",
+         simulate(city, "matching", expected)),
+        ("AIDMAP_WAITING_AFTER_HOURS=3, AIDMAP_WAITING_REACH_KM_PER_HOUR=1 (settings: waiting needs reach out sooner)",
+         simulate(city, "matching", sooner)),
+        ("help withheld: rounds leave out the needs of wards helped more than 1.2 × the city's share so far "
+         "(not a product policy: it refuses help where donors are)",
+         simulate(city, "matching", settings, withhold_above=0.2)),
     ]  # fmt: skip
 
 
@@ -819,6 +850,21 @@ def report(
             f"allocation shows {chance_poor:.2f} and any shortfall is the policy's.",
         ]
     lines += ["", verdict(outcomes), ""]
+    best = next((o for o in outcomes if o.policy == "matching" and o.error is None), None)
+    if best:
+        central_units = sum(o.quantity for o in city.offers if o.ward in city.central)
+        lines += [
+            f"Where `matching`'s capacity went: donors in the {len(city.central)} central wards left "
+            f"{best.unused_central_units:,} of their {central_units:,} units unused (nothing open in their reach, "
+            f"or a longer trip declined), donors elsewhere {best.unused_outer_units:,} of "
+            f"{units_offered - central_units:,}; outside the central wards {best.outer_units_pledged:,} of the "
+            f"{best.outer_units_needed:,} units needed were pledged "
+            f"({best.outer_units_pledged / max(1, best.outer_units_needed):.0%})."
+            + (" Outside the centre the donors' capacity is used up: the worst-served wards are short of donors "
+               "within reach, not of a better ranking." if best.unused_outer_units < 0.05 * (units_offered - central_units)
+               else ""),
+            "",
+        ]
     if sensitivity:
         lines += [
             "What bounds the ratio: `matching` again, same city and seed, with one setting or what the donors do "

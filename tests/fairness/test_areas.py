@@ -59,7 +59,7 @@ def test_an_underserved_ward_reaches_farther_in_whole_km() -> None:
 
 
 def test_settings_give_the_round_its_area_arguments() -> None:
-    assert settings_area(Settings()) == {"area_weight": 1.5, "area_reach_km": 10.0, "beyond_decay": 1.0}
+    assert settings_area(Settings()) == {"area_weight": 3.0, "area_reach_km": 10.0, "beyond_decay": 1.0}
     custom = Settings(matching_area_weight=0.0, matching_area_reach_km=3.0, matching_beyond_radius_decay=2.0)
     assert settings_area(custom) == {"area_weight": 0.0, "area_reach_km": 3.0, "beyond_decay": 2.0}
     for field in ("matching_area_weight", "matching_area_reach_km", "fairness_area_days", "matching_beyond_radius_decay"):

@@ -108,3 +108,39 @@ def test_ward_deficits_count_the_window_leave_out_withdrawn_and_hidden_needs(
 async def _deficits(sessions: Any, days: float) -> dict[str, float]:
     async with sessions() as session:
         return await ward_deficits(session, days)
+
+
+def _modest_city(api: Api, database_url: str) -> tuple[str, str, str]:
+    """Hoàn Kiếm helped 3 of 4 needs, Ba Đình 1 of 3 (a deficit of about 0.16); open: a CRITICAL food
+    need at the donor's own cell in Hoàn Kiếm, a LOW one 2 km off in Ba Đình, and a medicine need the
+    food offer cannot serve. Returns (the donor, the near need, the far one)."""
+    import_files(database_url, [BUNDLED / "01_ha_noi.geojson"])
+    for k, where in enumerate((HOAN_KIEM_LAKE, HOAN_KIEM_LAKE, HOAN_KIEM_LAKE, BA_DINH_SQUARE)):
+        helped = create_need(api, sign_up(api, f"helped{k}"), quantity=1, location=where)
+        assert pledge(api, sign_up(api, f"giver{k}"), helped["id"], 1)["errors"] == []
+    create_need(api, sign_up(api, "bd-medicine"), category="MEDICINE", quantity=1, location=BA_DINH_SQUARE)
+    near = create_need(api, sign_up(api, "hk-open"), quantity=1, urgency="CRITICAL", location=HOAN_KIEM_LAKE)
+    far = create_need(api, sign_up(api, "bd-open"), quantity=1, urgency="LOW", location=BA_DINH_SQUARE)
+    donor = sign_up(api, "Donor")
+    create_offer(api, donor, quantity=1, radiusMeters=5000, location=HOAN_KIEM_LAKE)
+    return donor, near["id"], far["id"]
+
+
+@pytest.mark.parametrize(("weight", "ward"), [(None, "00004"), (1.5, "00070")])
+def test_by_default_a_modest_ward_deficit_outweighs_a_nearer_more_urgent_need(
+    api: Api, settings: Settings, database_url: str, weight: float | None, ward: str
+) -> None:
+    """AIDMAP_MATCHING_AREA_WEIGHT is 3 by default (bench/results/fairness.md): Ba Đình's LOW need 2 km
+    off beats Hoàn Kiếm's CRITICAL one at the donor's own cell; at the former default, 1.5, the nearer,
+    more urgent need still won."""
+    donor, near, far = _modest_city(api, database_url)
+    got = _run(settings, lambda s: _deficits(s, 7.0))
+    assert 0.1 < got["00004"] < 0.2 and got["00070"] == 0.0
+    chosen = Settings(database_url=settings.database_url)
+    if weight is None:
+        assert chosen.matching_area_weight == 3.0
+    else:
+        chosen = Settings(database_url=settings.database_url, matching_area_weight=weight)
+    assert _round(chosen, settings_area(chosen)).proposals == 1
+    [proposal] = api.data(MINE, None, donor)["myProposals"]
+    assert proposal["need"] == {"id": far if ward == "00004" else near, "ward": {"code": ward}}

@@ -16,22 +16,29 @@ the exact distance and the order of needs sharing a cell all differ.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import json
 import math
 import random
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import httpx2
 import psycopg
 import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from aidmap.app import create_app
+from aidmap.db.engine import make_sessionmaker
+from aidmap.fairness.areas import settings_area
+from aidmap.fairness.reach import settings_reach
 from aidmap.geo.distance import haversine_m
 from aidmap.geo.privacy import CELL_LAT_DEG, _cell_lon_deg, snap_to_cell
 from aidmap.resolvers import partners
+from aidmap.resolvers.proposals import run_round
 from aidmap.settings import Settings
 from tests.conftest import Api, serving
 from tests.factories import create_need, create_offer, pledge, sign_up
@@ -80,6 +87,7 @@ subscription ($near: GeoPointInput!, $radius: Float!) {
   offersNearby(near: $near, radiusMeters: $radius) {
     cursor kind distanceMeters offer { id approximateLocation { lat lon } exactLocation { lat } } }
 }"""
+MY_PROPOSALS = "{ myProposals { id quantity score status need { id exactLocation { lat } } offer { id } } }"
 ACTIVITY = "subscription { myActivity { cursor kind helpRequest { id status round } need { id } } }"
 AVAILABLE = """mutation ($input: SetAvailabilityInput!) { setAvailability(input: $input) { errors { code } } }"""
 HELP_NOW = """mutation ($input: RequestHelpNowInput!) { requestHelpNow(input: $input) { errors { code } } }"""
@@ -247,6 +255,13 @@ def run_world(settings: Settings, url: str, world: Scenario, reference: Scenario
                     (f"suggestedOffers {need_id}", api.post(SUGGESTED_OFFERS, {"id": need_id}, requester))
                 )
 
+            # A matching round, with the deployment's fairness, reach and ward weights: which donor is
+            # proposed which need, and each pair's weight, are the cells' too.
+            proposed = _matching_round(settings, url)
+            transcript.append(("matching round", proposed))
+            for i, donor in enumerate(donors):
+                transcript.append((f"myProposals {i}", api.post(MY_PROPOSALS, {}, donor)))
+
             for token, h in zip(helpers, world.helpers, strict=True):
                 answer = api.data(
                     AVAILABLE, {"input": {"available": True, "near": _point(h["point"]), "radiusMeters": h["radius"]}},
@@ -260,6 +275,22 @@ def run_world(settings: Settings, url: str, world: Scenario, reference: Scenario
         # The repeated searches went the compiled way (schema/fast/compiled.py) too, so the rule is proved there.
         assert _compiled_answers(live_url) > 0
     return transcript
+
+
+def _matching_round(settings: Settings, url: str) -> int:
+    async def go() -> int:
+        engine = create_async_engine(url)
+        try:
+            report = await run_round(
+                sessions=make_sessionmaker(engine), fairness_weight=settings.matching_fairness_weight,
+                reach=settings_reach(settings), proposal_ttl=timedelta(hours=24), area=settings_area(settings),
+                area_days=settings.fairness_area_days,
+            )  # fmt: skip
+            return 0 if report is None else report.proposals
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
 
 
 def _compiled_answers(base: str) -> float:
@@ -315,6 +346,8 @@ def test_moving_exact_points_inside_their_cells_changes_no_public_answer(
     assert any(e["data"]["needs"]["edges"] for k, pages in first if k.startswith("needs") for e in pages)
     assert answers["subscription 4"] and all("errors" not in e for e in answers["subscription 4"])
     assert any(body["data"]["suggestedNeeds"] for k, body in first if k.startswith("suggestedNeeds"))
+    assert answers["matching round"] > 0
+    assert any(body["data"]["myProposals"] for k, body in first if k.startswith("myProposals"))
     asked = [e for k, events in first if k.startswith("helper") for e in events]
     assert sum(e["data"]["myActivity"]["kind"] == "HELP_ASKED" for e in asked) >= 3, asked
     # Nobody public saw an exact point or phone anywhere in it.
