@@ -29,7 +29,6 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLRequestData
-from strawberry.http.websocket_origin import normalize_origin
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
@@ -48,6 +47,7 @@ from aidmap.events.store import latest_seq
 from aidmap.fairness.reach import max_reach_m, settings_reach
 from aidmap.guards.body_limit import BodyLimitMiddleware
 from aidmap.guards.headers import SecurityHeadersMiddleware
+from aidmap.guards.identity import TOKEN_REJECTED, Caller, Credentials, Identities, caller_of
 from aidmap.guards.origins import OriginMiddleware
 from aidmap.guards.rate_limit import RateLimitMiddleware
 from aidmap.guards.sockets import SocketGuard
@@ -55,13 +55,11 @@ from aidmap.jobs.expiry import expiry_job
 from aidmap.jobs.help_requests import help_cascade_job
 from aidmap.jobs.matching import matching_job
 from aidmap.jobs.waiting import waiting_job
-from aidmap.models import Scope
 from aidmap.notify import dispatch
 from aidmap.notify.sms import SmsQueue, queue_for, sender_for
 from aidmap.observability import Metrics, RequestIdMiddleware
 from aidmap.resolvers import attestations
-from aidmap.resolvers.accounts import Viewer, bearer_token, hash_token, viewer_for_account, viewer_for_token
-from aidmap.resolvers.partners import PartnerKey, PartnerKeys, is_partner_key
+from aidmap.resolvers.partners import PartnerKey, PartnerKeys
 from aidmap.resolvers.persisted import MAX_QUERY_CHARS, PersistedQueries, sha256_of
 from aidmap.resolvers.webhooks import delivery_policy, webhook_job
 from aidmap.schema import (
@@ -78,7 +76,6 @@ from aidmap.schema.fast.http_route import FastGraphQLRoute
 from aidmap.schema.fast.live_batch import LiveBatches
 from aidmap.schema.fast.live_socket import AidmapTransportWSHandler
 from aidmap.schema.fast.sharing import SharedResults
-from aidmap.schema.ids import pk_of
 from aidmap.schema.limits import Limits
 from aidmap.settings import FRONTEND_DIR, Settings
 
@@ -96,13 +93,13 @@ class State(TypedDict):
     shared_results: SharedResults
     access_log: AccessLog
     partner_keys: PartnerKeys
+    identities: Identities
     metrics: Metrics
     persisted_queries: PersistedQueries
     socket_guard: SocketGuard
     sms: SmsQueue
 
 
-ACT_AS_HEADER = "aidmap-act-as"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 
@@ -117,25 +114,6 @@ def wants_graphql_response(accept: str | None) -> bool:
         if media in ("application/json", "*/*", "application/*"):
             return False
     return False
-
-
-async def _partner_and_viewer(
-    *, reader: Reader, keys: PartnerKeys, key: str, act_as: str | None, origin: str | None
-) -> tuple[PartnerKey, Viewer | None]:
-    """Resolve a partner key (and the account it acts for); raises PartnerRefused with a status and reason."""
-    partner = await keys.lookup(key)
-    if partner is None:
-        raise PartnerRefused(401, "The API key is not valid or has been revoked.")
-    if origin is not None and normalize_origin(origin) not in partner.allowed_origins:
-        raise PartnerRefused(403, "This API key may not be used from this browser origin.")
-    if not act_as:
-        return partner, None
-    pk = pk_of(act_as, "Account", ACT_AS_HEADER)
-    viewer = await viewer_for_account(reader=reader, account_id=pk) if pk is not None else None
-    if viewer is None or viewer.partner_id != partner.id or not partner.allows(Scope.ACCOUNTS):
-        # The same answer whether the account exists or belongs to another partner.
-        raise PartnerRefused(403, "This API key may act only for accounts it signed up (scope accounts).")
-    return partner, viewer
 
 
 def _pq_error(message: str, code: str) -> ExecutionResult:
@@ -176,22 +154,6 @@ async def persisted_query(
         return _pq_error("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
     data.query = known
     return None
-
-
-def _client_of(context: Context) -> str:
-    """Who a request counts against for quotas: its partner key, else its account, else its address."""
-    if context.partner is not None:
-        return f"partner:{context.partner.id}"
-    if context.viewer is not None:
-        return f"account:{context.viewer.account_id}"
-    client = context.request.client if context.request is not None else None
-    return f"ip:{client.host if client else 'unknown'}"
-
-
-class PartnerRefused(Exception):
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status, self.reason = status, reason
 
 
 class AidmapGraphQL(GraphQL[Context, None]):
@@ -252,7 +214,7 @@ class AidmapGraphQL(GraphQL[Context, None]):
         schema = self.schema
         assert isinstance(schema, AidmapSchema)
         refused = await persisted_query(
-            request.state.persisted_queries, context.partner, request_data, schema, _client_of(context)
+            request.state.persisted_queries, context.partner, request_data, schema, context.caller.quota_client
         )
         if refused is not None:
             return refused
@@ -346,27 +308,18 @@ class AidmapGraphQL(GraphQL[Context, None]):
             request.scope["aidmap.sub_response"] = response  # process_result sets the status and media type
         # Error messages follow Accept-Language (the context var lives as long as this request's task).
         i18n.language.set(i18n.pick(request.headers.get("accept-language")))
-        token = bearer_token(request.headers.get("authorization")) if credentials else None
-        partner: PartnerKey | None = None
-        if token and is_partner_key(token):
-            try:
-                partner, viewer = await _partner_and_viewer(
-                    reader=reader,
-                    keys=request.state.partner_keys,
-                    key=token,
-                    act_as=request.headers.get(ACT_AS_HEADER),
-                    origin=request.headers.get("origin"),
-                )
-            except PartnerRefused as refused:
-                if not isinstance(request, WebSocket):
-                    raise HTTPException(refused.status, refused.reason) from None
-                # A websocket is refused at connection_init (4403), as with the key in its payload,
-                # unless that payload brings credentials of its own (on_ws_connect).
-                request.scope["aidmap.refused"] = refused.reason
-                partner, viewer = None, None
-        else:
-            router: ReadRouter = request.state.router
-            viewer = await viewer_for_token(reader=router, token=token, primary=reader) if token else None
+        # Who is asking: identified once per request (guards/identity.py), by the rate limiter already.
+        caller = await caller_of(request.scope)
+        if not credentials:
+            caller = Caller.anonymous(caller.credentials)
+        elif caller.failure is not None:
+            raise caller.failure  # get_context: 503 (a websocket: 1013 at connection_init)
+        elif caller.refusal is not None:
+            if not isinstance(request, WebSocket):
+                raise HTTPException(caller.refusal.status, caller.refusal.reason)
+            # A websocket is refused at connection_init (4403), as with the key in its payload,
+            # unless that payload brings credentials of its own (on_ws_connect).
+            request.scope["aidmap.refused"] = caller.refusal.reason
         return Context(
             sessions=sessions,
             reads=reads,
@@ -377,13 +330,10 @@ class AidmapGraphQL(GraphQL[Context, None]):
             shared_results=shared_results,
             access_log=access_log,
             settings=self.settings,
-            viewer=viewer,
-            token_rejected=token is not None and viewer is None and partner is None,
+            caller=caller,
             loaders=Loaders.build(reads),
             request=request,
             response=response,
-            partner=partner,
-            token_hash=hash_token(token) if token and partner is None and viewer is not None else None,
             metrics=request.state.metrics,
             sms=request.state.sms,
             router=request.state.router,
@@ -396,43 +346,28 @@ class AidmapGraphQL(GraphQL[Context, None]):
         the credentials came, the same rules hold for them below."""
         if context.request is not None and context.request.scope.get("aidmap.unavailable"):
             raise ServiceUnavailable  # the upgrade header's credentials could not be checked
-        params = context.connection_params or {}
-        header = params.get("authorization") or params.get("Authorization")
-        token = bearer_token(header) if isinstance(header, str) else None
-        if token is not None:
+        upgrade = context.caller
+        payload = Credentials.of_connection_init(context.connection_params or {}, upgrade.credentials)
+        if payload is not None:
             # Credentials in connection_init replace the upgrade request's: nothing of those stays
             # (a header key's partner beside a payload token's viewer would be neither).
-            context.partner, context.viewer, context.token_hash, context.token_rejected = None, None, None, False
-        if token and is_partner_key(token):
-            act_as = params.get("actAs")
-            origin = context.request.headers.get("origin") if context.request is not None else None
-            try:
-                context.partner, context.viewer = await _partner_and_viewer(
-                    reader=context.reader,
-                    keys=context.request.state.partner_keys,
-                    key=token,
-                    act_as=act_as if isinstance(act_as, str) else None,
-                    origin=origin,
-                )
-            except PartnerRefused as refused:
-                raise ConnectionRejectionError({"message": refused.reason}) from None
-        elif token is not None:
-            context.viewer = (
-                await viewer_for_token(reader=context.router or context.reader, token=token, primary=context.reader)
-                if token
-                else None
-            )
-            if context.viewer is None:
+            identities: Identities = context.request.state.identities
+            caller = await identities.identify(payload)
+            if caller.failure is not None:
+                raise caller.failure  # handle_connection_init: 1013, try again later
+            if caller.refusal is not None:
+                raise ConnectionRejectionError({"message": caller.refusal.reason})
+            if caller.viewer is None and caller.partner is None:
                 # Closes with 4403: a client with a bad token learns it now, not on its first subscription.
-                raise ConnectionRejectionError({"message": "The token is not valid or has expired."})
-            context.token_hash = hash_token(token)
+                raise ConnectionRejectionError({"message": TOKEN_REJECTED})
+            context.caller = caller
         elif (
             refused := context.request.scope.get("aidmap.refused") if context.request is not None else None
         ) is not None:
             raise ConnectionRejectionError({"message": refused})
         elif context.token_rejected:
             # A bad token in the upgrade request's header: the same 4403 as one in connection_init.
-            raise ConnectionRejectionError({"message": "The token is not valid or has expired."})
+            raise ConnectionRejectionError({"message": TOKEN_REJECTED})
         if context.partner is not None and context.partner.registered_queries_only:
             # Its documents are held to registered hashes over HTTP; a websocket would run any.
             raise ConnectionRejectionError(
@@ -527,6 +462,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
             ),
         )
         notifications.start()
+        partner_keys = PartnerKeys(reader)
         try:
             yield {
                 "sessions": sessions,
@@ -538,7 +474,8 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
                 "snapshots": snapshots,
                 "shared_results": shared_results,
                 "access_log": access_log,
-                "partner_keys": PartnerKeys(reader),
+                "partner_keys": partner_keys,
+                "identities": Identities(keys=partner_keys, reader=reader, router=router),
                 "metrics": metrics,
                 "persisted_queries": PersistedQueries(
                     reader,

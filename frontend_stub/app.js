@@ -16,7 +16,7 @@ const Q = {
   me: "{ me { id displayName roles } }",
   signIn: "mutation ($input: SignInInput!) { signIn(input: $input) { token errors { field message code } } }",
   signUp: "mutation ($input: SignUpInput!) { signUp(input: $input) { token errors { field message code } } }",
-  myNeeds: `{ myNeeds(first: 50) { edges { node { ${NEED_FIELDS} rejectedReason expiresAt filedByMe
+  myNeeds: `{ myNeeds(first: 50) { edges { node { ${NEED_FIELDS} rejectedReason expiresAt filedByMe contactPhone
     pledges { id quantity status acceptedAt donor { displayName } } helpRequest { id status round createdAt } } } } }`,
   updateNeed: `mutation ($input: UpdateNeedInput!) { updateNeed(input: $input) { need { id } errors { field message code } } }`,
   cancelNeed: `mutation ($id: ID!) { cancelNeed(input: {needId: $id}) { need { id } errors { field message code } } }`,
@@ -44,7 +44,7 @@ const Q = {
     needsNearby(near: $near, radiusMeters: $radius, categories: $categories, after: $after) {
       cursor kind distanceMeters need { ${NEED_FIELDS} } } }`,
   activity: `subscription ($after: String) { myActivity(after: $after) { cursor kind
-    helpRequest { id status need { id title category urgency quantity unit approximateLocation { lat lon } } } } }`,
+    helpRequest { id status need { id title category urgency quantity quantityPledged unit approximateLocation { lat lon } } } } }`,
 };
 
 const state = {
@@ -57,6 +57,7 @@ const state = {
   openChats: new Set(),
   drafts: new Map(), // pledge id -> unsent chat text: live updates redraw lists while people type
   stopNearby: null,
+  prefilled: false, // the need form's phone and household were read back from my newest need
 };
 
 // ---------------------------------------------------------------- views
@@ -102,7 +103,7 @@ function fillSelects() {
   options($("#op-urgency"), i18n.urgencies(), i18n.urgency);
   options($("#offer-category"), i18n.categories(), i18n.category);
   for (const id of ["#need-urgency", "#op-urgency"]) if (!$(id).dataset.touched) $(id).value = "NORMAL";
-  for (const [id, key] of [["#my-needs", "noNeeds"], ["#nearby", "noNearby"], ["#my-pledges", "noPledges"], ["#queue", "noQueue"], ["#filed-needs", "noFiled"], ["#my-offers", "noSuggestions"]]) {
+  for (const [id, key] of [["#my-needs", "noNeeds"], ["#nearby", "noNearby"], ["#my-pledges", "noPledges"], ["#queue", "noQueue"], ["#filed-needs", "noFiled"], ["#my-offers", "noOffers"]]) {
     $(id).dataset.empty = t(key);
   }
 }
@@ -182,7 +183,15 @@ async function loadMyNeeds() {
   if (!data || stale()) return;
   const list = $("#my-needs");
   const focused = focusedChat();
-  list.replaceChildren(...data.myNeeds.edges.filter(({ node }) => !node.filedByMe).map(({ node }) => {
+  const own = data.myNeeds.edges.filter(({ node }) => !node.filedByMe).map(({ node }) => node);
+  // After a reload the form still knows how to reach me and how many we are: from my newest need,
+  // once per sign-in (a field the person cleared stays clear when the list refreshes).
+  if (own.length && !state.prefilled) {
+    state.prefilled = true;
+    if (!$("#need-phone").value) $("#need-phone").value = own[0].contactPhone || "";
+    if (!$("#need-household").value && own[0].householdSize) $("#need-household").value = own[0].householdSize;
+  }
+  list.replaceChildren(...own.map((node) => {
     const pledges = node.pledges.map((p) => {
       const holder = h("li", { class: "sub", "data-pledge-holder": p.id },
         h("div", { class: "pledge-row" },
@@ -226,13 +235,17 @@ function needActions(node) {
     e.preventDefault();
     const f = Object.fromEntries(new FormData(e.currentTarget));
     act(Q.updateNeed, { input: { needId: node.id, title: f.title, quantity: parseInt(f.quantity, 10) || 0,
-      ...(f.householdSize ? { householdSize: parseInt(f.householdSize, 10) } : {}) } });
+      ...(f.householdSize ? { householdSize: parseInt(f.householdSize, 10) } : {}) } }, t("saved"));
   } },
   h("label", {}, t("title"), h("input", { name: "title", value: node.title, maxlength: 120 })),
   h("div", { class: "row" },
     h("label", {}, t("quantity"), h("input", { name: "quantity", type: "number", min: 1, value: node.quantity })),
     h("label", {}, t("household"), h("input", { name: "householdSize", type: "number", min: 1, value: node.householdSize || "" }))),
   h("button", { type: "submit", class: "small primary" }, t("save")));
+  // A slip of the finger must not cancel a need: the button asks once more, in the page.
+  const sure = h("p", { class: "pledge-row sure", hidden: true }, h("span", {}, t("cancelSure")),
+    h("button", { type: "button", class: "small danger", onclick: () => act(Q.cancelNeed, { id: node.id }, t("needCancelled")) }, t("cancelYes")),
+    h("button", { type: "button", class: "small", onclick: () => { sure.hidden = true; } }, t("cancelNo")));
   const urgentKind = URGENT.includes(node.urgency) || node.category === "MEDICAL_CONSULTATION";
   const asking = node.helpRequest && node.helpRequest.status === "OPEN";
   return h("div", {},
@@ -245,8 +258,8 @@ function needActions(node) {
         } }, t("helpNow")) : null,
       node.status === "EXPIRED" || soon ? h("button", { type: "button", class: "small", onclick: () => act(Q.renewNeed, { id: node.id }, t("renewed")) }, t("renew")) : null,
       node.status !== "EXPIRED" ? h("button", { type: "button", class: "small", onclick: () => { editor.hidden = !editor.hidden; } }, t("edit")) : null,
-      node.status !== "EXPIRED" ? h("button", { type: "button", class: "small danger", onclick: () => act(Q.cancelNeed, { id: node.id }) }, t("cancelNeed")) : null),
-    editor, error);
+      node.status !== "EXPIRED" ? h("button", { type: "button", class: "small danger cancel-need", onclick: () => { sure.hidden = !sure.hidden; } }, t("cancelNeed")) : null),
+    sure, editor, error);
 }
 
 /** Where "request help now" stands, read from the API (myNeeds), so it is still there after a reload. */
@@ -296,7 +309,10 @@ async function postNeed(event) {
   showErrors("need", data.createNeed.errors);
   if (data.createNeed.errors.length) return;
   form.reset();
-  // reset() puts each select on its first option (LOW): the next need starts at NORMAL again.
+  // What is about the person stays for their next need (phone, household size); what is about this
+  // need goes. reset() put each select on its first option (LOW): the next need starts at NORMAL again.
+  $("#need-phone").value = fields.contactPhone || "";
+  $("#need-household").value = fields.householdSize || "";
   delete $("#need-urgency").dataset.touched;
   delete $("#need-unit").dataset.touched;
   fillSelects();
@@ -455,11 +471,15 @@ async function signedIn(token, { me = null } = {}) {
     if (event) donor.onActivity(event);
     if (event && event.kind === "HELP_ACCEPTED") banner(t("helpAccepted"));
     if (event && event.kind === "HELP_EXHAUSTED") banner(t("helpExhausted"));
+    // The requester, the donor and whoever filed the need for the person all hear of a delivery.
+    if (event && event.kind === "PLEDGE_DELIVERED") banner(`✓ ${t("deliveryConfirmed")}`);
     if (state.view === "need") loadMyNeeds();
     if (state.view === "help") loadMyPledges();
     if (state.view === "operator") operator.load();
   });
   show("need");
+  donor.loadAsks(); // asks waiting for me (myHelpAsks): the tab is marked whatever view opens
+
 }
 
 async function loadMe() {
@@ -493,6 +513,10 @@ function bindAuth() {
     session.token = null;
     state.me = null;
     live.stop();
+    $("#help-asks").replaceChildren(); // the next person on this phone was not asked
+    for (const id of ["#need-phone", "#need-household"]) $(id).value = ""; // nor do they share my phone
+    state.prefilled = false;
+    delete document.querySelector('.tab[data-view="help"]').dataset.alert;
     renderAccount();
     show("auth");
     banner(t("signedOut"));

@@ -15,6 +15,8 @@ const Q = {
     need { id title category quantity quantityPledged quantityDelivered unit urgency householdSize createdAt status } } }`,
   pledge: `mutation ($input: PledgeInput!) { pledge(input: $input) { pledge { id } errors { field message code } } }`,
   availability: "{ myAvailability { available } }",
+  // Pending asks come back from the API on load: HELP_ASKED alone was lost with a reload.
+  asks: `{ myHelpAsks { id status round need { id title category urgency quantity quantityPledged unit approximateLocation { lat lon } } } }`,
   setAvailability: `mutation ($input: SetAvailabilityInput!) { setAvailability(input: $input) {
     availability { available } errors { field message code } } }`,
   accept: `mutation ($id: ID!) { acceptHelpRequest(input: {helpRequestId: $id}) { pledge { id } errors { field message code } } }`,
@@ -32,6 +34,27 @@ export function init(context) {
 export function load() {
   loadOffers();
   loadAvailability();
+  loadAsks();
+}
+
+/** The "I want to help" tab carries a dot while an ask waits there (it may arrive on another view). */
+function markTab() {
+  const waiting = document.querySelectorAll("#help-asks [data-ask]").length > 0;
+  const tab = document.querySelector('.tab[data-view="help"]');
+  if (waiting) tab.dataset.alert = "1";
+  else delete tab.dataset.alert;
+  if (waiting && ctx.state.view !== "help") banner(`🔔 ${t("helpAsked")}`);
+}
+
+/** The instant-help requests I am asked and nobody has answered yet (myHelpAsks): after a reload too. */
+export async function loadAsks() {
+  const stale = startLoad("asks");
+  const data = await gql(Q.asks).catch(() => null);
+  if (!data || stale()) return;
+  const pending = new Set(data.myHelpAsks.map((r) => r.id));
+  for (const card of document.querySelectorAll("#help-asks [data-ask]")) if (!pending.has(card.dataset.ask)) card.remove();
+  for (const request of data.myHelpAsks) showAsk(request);
+  markTab();
 }
 
 /** Why a suggestion ranks: the score's parts as words a donor understands. */
@@ -130,18 +153,32 @@ export function onActivity(event) {
   const request = event.helpRequest;
   if (!request) return;
   const existing = document.querySelector(`[data-ask="${request.id}"]`);
-  if (event.kind !== "HELP_ASKED") { if (existing && request.status !== "OPEN") existing.remove(); return; }
-  if (existing) return;
+  if (event.kind !== "HELP_ASKED") { if (existing && request.status !== "OPEN") existing.remove(); markTab(); return; }
+  if (request.status === "OPEN") showAsk(request);
+  markTab();
+}
+
+/** One ask's card: what is needed and roughly where (its cell; the exact place only after accepting). */
+function showAsk(request) {
+  if (document.querySelector(`[data-ask="${request.id}"]`)) return;
   const need = request.need;
   const error = h("p", { class: "field-error", role: "alert" });
   const card = h("div", { class: "card ask", "data-ask": request.id, role: "alert" },
     h("h2", {}, `🔔 ${t("helpAsked")}`),
     h("p", {}, h("strong", {}, need.title), " · ", i18n.category(need.category), " · ", i18n.urgency(need.urgency)),
+    h("p", { class: "meta" }, `${need.quantity - (need.quantityPledged || 0)} ${need.unit}`,
+      need.approximateLocation ? ` · ≈ ${km(Math.max(100, Math.round(distance(ctx.state.helpCenter, need.approximateLocation) / 100) * 100))}` : ""),
     h("button", { type: "button", class: "primary wide", onclick: async () => {
       const result = await run("avail", () => gql(Q.accept, { id: request.id }));
-      if (payloadOk(result, error)) { card.remove(); banner(t("accepted")); ctx.loadMyPledges(); }
+      if (payloadOk(result, error)) { card.remove(); markTab(); banner(t("accepted")); ctx.loadMyPledges(); }
     } }, t("accept")), error);
   $("#help-asks").append(card);
+}
+
+/** Metres between two points (near enough for a city); shown to 100 m, like the list's distances. */
+function distance(a, b) {
+  const dLat = (b.lat - a.lat) * 111320, dLon = (b.lon - a.lon) * 111320 * Math.cos((a.lat * Math.PI) / 180);
+  return Math.hypot(dLat, dLon);
 }
 
 /** A report button that opens a reason box (reportNeed). */

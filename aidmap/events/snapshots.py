@@ -13,13 +13,15 @@ from typing import Any
 
 from aidmap.bounded import BoundedDict
 from aidmap.db.reader import Reader, located_columns
-from aidmap.models import Need, Offer
+from aidmap.models import Offer, need_fields
 from aidmap.models.need import Principal
 from aidmap.models.pledge import active_donors_sql
 from aidmap.models.projection import NeedProjection, project_need
 
+# Only what a need's API view is built from (models/need_fields.py, VIEW_COLUMNS): a snapshot is
+# held while its event fans out, and a narrower row keeps that memory small.
 _NEED_SQL = f"""
-SELECT {located_columns(Need.__table__, "n")},
+SELECT {need_fields.select_list("n")},
        coalesce({active_donors_sql("n.id")}, '{{}}') AS active_donors
 FROM needs n WHERE n.id = %(id)s::bigint
 """

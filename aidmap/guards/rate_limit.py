@@ -1,9 +1,12 @@
 """Rate limiting: a token bucket per partner key (its own limit) or, without a key, per client IP,
 and per account for a signed-in person (AIDMAP_RATE_LIMIT_PER_ACCOUNT) besides the IP's.
 
+Who is asking comes from the one authentication step (guards/identity.py: the Caller's rate_key,
+rate_limit and rate_account_id), identified here first and kept for the rest of the request.
 Operations sent over a websocket (graphql-transport-ws `subscribe` messages) draw from the same
 buckets as HTTP requests of the same key, address and account (schema/fast/live_socket.py asks through
-`scope["aidmap.rate_limit"]`; the credentials of connection_init count, not only the handshake's).
+`scope["aidmap.rate_limit"]` with the socket's Caller: the credentials of connection_init count,
+not only the handshake's).
 
 Shared by every process through PostgreSQL (SharedBuckets), so N processes give a client its
 limit once; without a database to ask, in this process. Over the limit, HTTP 429 with Retry-After, before any GraphQL work is done.
@@ -24,9 +27,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from aidmap.bounded import BoundedDict
-from aidmap.resolvers.accounts import bearer_token, hash_token
-from aidmap.resolvers.partners import PartnerKeys, is_partner_key
+from aidmap.guards.identity import Caller, caller_of, credentials_of, ip_key
+from aidmap.resolvers.partners import is_partner_key
 
 log = logging.getLogger(__name__)
 
@@ -219,9 +221,6 @@ class SharedBuckets:
         self._next_heartbeat = now + HEARTBEAT_SECONDS
 
 
-_ACCOUNT_OF_TOKEN = "SELECT account_id FROM access_tokens WHERE token_hash = %(token_hash)s::text"
-
-
 class RateLimitMiddleware:
     """Limits every /graphql request and websocket handshake; /healthz is never limited.
 
@@ -243,24 +242,14 @@ class RateLimitMiddleware:
         self.per_account = per_ip if per_account is None else per_account
         self.buckets = buckets or TokenBuckets()
         self.shared = SharedBuckets(self.buckets) if shared else None
-        # token hash -> account id (None: no such token). A token never changes account; a revoked
-        # one is refused by the app, and what it sends still counts against its account.
-        self._accounts: BoundedDict[str, int | None] = BoundedDict(MAX_BUCKETS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket") or not scope["path"].startswith("/graphql"):
             await self.app(scope, receive, send)
             return
-        reader = scope.get("state", {}).get("reader")
-        key, limit = await self._key(scope)
-        account_id = None
-        if not key.startswith("partner:"):
-            header = dict(scope.get("headers", ())).get(b"authorization")
-            token = bearer_token(header.decode("latin-1") if header is not None else None)
-            account_id = await self.account_of(token, reader) if token else None
-        wait = await self.take_operation(key, limit, account_id, reader)
+        wait = await self.take_request(scope, scope.get("state", {}).get("reader"))
         if scope["type"] == "websocket":
-            scope["aidmap.rate_limit"] = (self, key, limit)
+            scope["aidmap.rate_limit"] = self
         if wait == 0.0:
             await self.app(scope, receive, send)
             return
@@ -293,6 +282,26 @@ class RateLimitMiddleware:
         )
         await send({"type": "http.response.body", "body": body})
 
+    async def take_request(self, scope: Scope, reader: Any) -> float:
+        """Spend one request of the buckets of who sent it, identified once for the whole request
+        (guards/identity.py). Without a partner key the address's bucket is asked first, before
+        anything is looked up: a client past it costs the database nothing."""
+        credentials = credentials_of(scope)
+        if credentials.token and is_partner_key(credentials.token):
+            return await self.take_for(await caller_of(scope), reader)
+        wait = await self.take(ip_key(credentials), self.per_ip, reader)
+        if wait == 0.0:
+            account_id = (await caller_of(scope)).rate_account_id
+            if account_id is not None:
+                wait = await self.take(f"account:{account_id}", self.per_account, reader)
+        return wait
+
+    async def take_for(self, caller: Caller, reader: Any = None) -> float:
+        """Spend one request of this caller's buckets (an HTTP request, a websocket handshake or an
+        operation on the socket); 0 when allowed, else the seconds until they allow one."""
+        limit = caller.rate_limit if caller.rate_limit is not None else self.per_ip
+        return await self.take_operation(caller.rate_key, limit, caller.rate_account_id, reader)
+
     async def take_operation(self, key: str, limit: int, account_id: int | None, reader: Any = None) -> float:
         """Spend one request of the key's (or address's) bucket and, for a signed-in person, of the
         account's; 0 when allowed, else the seconds until both allow one. A refused address is not
@@ -302,37 +311,8 @@ class RateLimitMiddleware:
             wait = await self.take(f"account:{account_id}", self.per_account, reader)
         return wait
 
-    async def account_of(self, token: str, reader: Any) -> int | None:
-        """The account a bearer token (not a partner key) belongs to, or None."""
-        if is_partner_key(token) or reader is None:
-            return None
-        digest = hash_token(token)
-        if digest in self._accounts:
-            return self._accounts[digest]
-        try:
-            rows = await reader.fetch(_ACCOUNT_OF_TOKEN, {"token_hash": digest})
-        except Exception:  # the database is down: the address's bucket still holds
-            return None
-        account_id = int(rows[0].account_id) if rows else None
-        self._accounts[digest] = account_id
-        return account_id
-
     async def take(self, key: str, limit: int, reader: Any = None) -> float:
         """Spend one request of `key`; 0 when allowed, else the seconds until the next one is."""
         if self.shared is not None and reader is not None:
             return await self.shared.take(reader, key, limit)
         return self.buckets.take(key, limit)
-
-    async def _key(self, scope: Scope) -> tuple[str, int]:
-        header = dict(scope.get("headers", ())).get(b"authorization")
-        token = bearer_token(header.decode("latin-1") if header is not None else None)
-        keys: PartnerKeys | None = scope.get("state", {}).get("partner_keys")
-        if token and is_partner_key(token) and keys is not None:
-            try:
-                partner = await keys.lookup(token)
-            except Exception:  # the database is down: limit by address until it is back
-                partner = None
-            if partner is not None:
-                return f"partner:{partner.id}", partner.rate_limit_per_minute
-        client = scope.get("client")
-        return f"ip:{client[0] if client else 'unknown'}", self.per_ip

@@ -215,5 +215,24 @@ async def escalate_due(
         return count
 
 
+async def asked_of(*, session: AsyncSession, viewer: Viewer, limit: int = 50) -> list[HelpRequest]:
+    """The instant-help requests the viewer was asked in their current round that nobody answered yet,
+    newest first: what a donor's page shows with "Accept" (after a reload too)."""
+    query = (
+        select(HelpRequest)
+        .join(HelpAsk, HelpAsk.help_request_id == HelpRequest.id)
+        .join(Need, Need.id == HelpRequest.need_id)
+        .where(
+            HelpAsk.donor_id == viewer.account_id,
+            HelpAsk.round == HelpRequest.round,
+            HelpRequest.status == HelpRequestStatus.OPEN.value,
+            Need.status.in_([s.value for s in OPEN_STATUSES]),
+        )
+        .order_by(HelpRequest.round_started_at.desc(), HelpRequest.id.desc())
+        .limit(limit)
+    )
+    return list((await session.execute(query)).scalars())
+
+
 async def get(*, session: AsyncSession, help_request_id: int) -> HelpRequest | None:
     return await session.get(HelpRequest, help_request_id)

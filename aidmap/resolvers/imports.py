@@ -20,19 +20,16 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aidmap.models import Need, NeedCategory, ReadChannel, Urgency
+from aidmap.models import Need, ReadChannel, need_fields
 from aidmap.models.need import HIDDEN_STATUSES, Principal
+from aidmap.models.need_fields import Kind
 from aidmap.models.projection import project_need, reads_to_log
 from aidmap.resolvers import needs as need_resolvers
 from aidmap.resolvers.accounts import Viewer
-from aidmap.resolvers.problems import Problems
+from aidmap.resolvers.problems import Code, Problem, Problems
 
-COLUMNS = [
-    "external_id", "category", "title", "details", "quantity", "unit", "urgency", "household_size",
-    "lat", "lon", "contact_phone", "expires_at", "beneficiary_name", "beneficiary_phone",
-    # Optional: another aidmap deployment's attestation of the row's need (its Need.verification.attestation).
-    "attestation",
-]  # fmt: skip
+# The file's columns (models/need_fields.py: the input fields, the point as lat and lon, and the row's own).
+COLUMNS = list(need_fields.IMPORT_COLUMNS)
 BATCH = 200
 MAX_ROWS = 100_000
 
@@ -100,26 +97,39 @@ def _number(value: Any, kind: type) -> Any:
         return float("nan") if kind is float else -1  # fails the same checks as a bad API value
 
 
+def _value(f: need_fields.NeedField, row: dict[str, Any], problems: list[Problem]) -> Any:
+    """The row's value for an input field as createNeed would get it (bad numbers fail its checks later);
+    a problem for values no input could hold (an unknown choice, a time without a zone)."""
+    if f.kind is Kind.POINT:
+        return (_number(row.get("lat"), float), _number(row.get("lon"), float))
+    if f.kind is Kind.COUNT:
+        return _number(row.get(f.name), int)
+    if f.kind is Kind.CHOICE and f.choices is not None:
+        choice = str(row.get(f.name) or f.default or "").strip().upper()
+        if choice not in f.choices.__members__:
+            problems.append(Problem(f.name, f"{f.name} must be one of {', '.join(f.choices)}.", Code.INVALID))
+            return None
+        return f.choices(choice)
+    if f.kind is Kind.TIME:
+        if not row.get(f.name):
+            return None
+        try:
+            value = datetime.fromisoformat(str(row[f.name]))
+        except ValueError:
+            problems.append(Problem(f.name, f"{f.name} must be an ISO 8601 time.", Code.INVALID))
+            return None
+        if value.tzinfo is None:
+            problems.append(Problem(f.name, f"{f.name} needs a time zone (e.g. +07:00).", Code.INVALID))
+        return value
+    if f.required:
+        return str(row.get(f.name) or "")  # empty: the check reports it missing
+    return str(row[f.name]) if row.get(f.name) else None
+
+
 def _fields(row: dict[str, Any]) -> tuple[need_resolvers.NeedFields, tuple[str, str] | None, str | None]:
     """NeedFields as createNeed would build them; raises Problems for values no input could hold."""
-    from aidmap.resolvers.problems import Code, Problem
-
-    problems = []
-    category = str(row.get("category") or "").strip().upper()
-    if category not in NeedCategory.__members__:
-        problems.append(Problem("category", f"category must be one of {', '.join(NeedCategory)}.", Code.INVALID))
-    urgency = str(row.get("urgency") or "NORMAL").strip().upper()
-    if urgency not in Urgency.__members__:
-        problems.append(Problem("urgency", f"urgency must be one of {', '.join(Urgency)}.", Code.INVALID))
-    expires: datetime | None = None
-    if row.get("expires_at"):
-        try:
-            expires = datetime.fromisoformat(str(row["expires_at"]))
-        except ValueError:
-            problems.append(Problem("expires_at", "expires_at must be an ISO 8601 time.", Code.INVALID))
-        else:
-            if expires.tzinfo is None:
-                problems.append(Problem("expires_at", "expires_at needs a time zone (e.g. +07:00).", Code.INVALID))
+    problems: list[Problem] = []
+    given = {f.name: _value(f, row, problems) for f in need_fields.INPUT_FIELDS}
     external_id = str(row.get("external_id") or "").strip() or None
     if external_id is not None and len(external_id) > 100:
         problems.append(Problem("external_id", "external_id must be at most 100 characters.", Code.TOO_LONG))
@@ -128,20 +138,7 @@ def _fields(row: dict[str, Any]) -> tuple[need_resolvers.NeedFields, tuple[str, 
     behalf = None
     if row.get("beneficiary_name") or row.get("beneficiary_phone"):
         behalf = (str(row.get("beneficiary_name") or ""), str(row.get("beneficiary_phone") or ""))
-    fields = need_resolvers.NeedFields(
-        category=NeedCategory(category),
-        title=str(row.get("title") or ""),
-        details=str(row["details"]) if row.get("details") else None,
-        quantity=_number(row.get("quantity"), int),
-        unit=str(row.get("unit") or ""),
-        urgency=urgency,
-        household_size=_number(row.get("household_size"), int),
-        lat=_number(row.get("lat"), float),
-        lon=_number(row.get("lon"), float),
-        contact_phone=str(row.get("contact_phone") or ""),
-        expires_at=expires,
-    )
-    return fields, behalf, external_id
+    return need_resolvers.NeedFields(given), behalf, external_id
 
 
 async def import_rows(
@@ -217,16 +214,7 @@ async def export_rows(*, session: AsyncSession, area_code: str, who: Principal) 
             continue
         if reads_to_log(who, seen):
             logged.append(row.id)
-        n = row._mapping
-        lon, lat = seen.exact or seen.approximate
-        out.append({
-            "id": n["id"], "category": n["category"], "title": n["title"], "details": n["details"] or "",
-            "quantity": n["quantity"], "quantity_pledged": n["quantity_pledged"], "unit": n["unit"],
-            "urgency": n["urgency"], "status": n["status"], "ward_code": n["ward_code"], "lat": lat, "lon": lon,
-            "location_precision": "exact" if seen.private else "approximate_500m",
-            "contact_phone": seen.contact_phone or "",
-            "created_at": n["created_at"].isoformat(), "expires_at": n["expires_at"].isoformat(),
-        })  # fmt: skip
+        out.append(need_fields.export_row(seen))
     if logged:  # an export is a read of every private field it carries, shown to each requester
         await need_resolvers.log_private_reads(
             session=session, need_ids=logged, reader_id=who.account_id, partner_id=who.partner_id,

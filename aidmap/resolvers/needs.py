@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +33,7 @@ from aidmap.models.need import (
     Urgency,
     status_for,
 )
+from aidmap.models.need_fields import INPUT_FIELDS, Kind, NeedField, Reset
 from aidmap.models.pledge import discloses
 from aidmap.resolvers import attestations, claims
 from aidmap.resolvers.accounts import BackOff, Viewer, give_back, reserve_attempt
@@ -42,11 +43,7 @@ from aidmap.resolvers.duplicates import phone_hash, possible_duplicate
 from aidmap.resolvers.nearby import Hit, Page, Rows, category_filter, check_search_area, nearest_rows, origin_point
 from aidmap.resolvers.paging import newest_first
 from aidmap.resolvers.problems import Code, Problem, Problems, UserInputError
-from aidmap.resolvers.validation import DEFAULT_NEED_TTL, MAX_HOUSEHOLD, Checker, utcnow
-
-MAX_TITLE = 120
-MAX_DETAILS = 2000
-MAX_UNIT = 40
+from aidmap.resolvers.validation import DEFAULT_NEED_TTL, Checker, utcnow
 
 # The requester may still edit a need while it waits for verification.
 EDITABLE_STATUSES = (*ACTIVE_STATUSES, NeedStatus.PENDING_VERIFICATION)
@@ -55,54 +52,45 @@ EDITABLE_STATUSES = (*ACTIVE_STATUSES, NeedStatus.PENDING_VERIFICATION)
 _DEFAULT_STATUS_FILTER = "status IN ('OPEN', 'PARTLY_PLEDGED')"
 
 
-@dataclass
+@dataclass(frozen=True)
 class NeedFields:
-    """Fields of a need as a client sends them; None means 'not given'."""
+    """Fields of a need as a client sends them (models.need_fields.INPUT_FIELDS), by column name, the
+    location as (lat, lon); a field that is absent or None is 'not given'."""
 
-    category: NeedCategory | None = None
-    title: str | None = None
-    details: str | None = None
-    quantity: int | None = None
-    unit: str | None = None
-    urgency: str | None = None
-    household_size: int | None = None
-    lat: float | None = None
-    lon: float | None = None
-    contact_phone: str | None = None
-    expires_at: datetime | None = None
+    given: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, name: str) -> Any:
+        return self.given.get(name)
 
 
 def _checked(fields: NeedFields, *, creating: bool) -> dict[str, object]:
-    """Column values for the given fields; raises Problems listing every bad one."""
+    """Column values for the given fields, checked with the bounds of models/need_fields.py; raises
+    Problems listing every bad one (named as the API names them)."""
     check = Checker()
     values: dict[str, object] = {}
-    if creating or fields.title is not None:
-        values["title"] = check.text("title", fields.title, max_len=MAX_TITLE)
-    if fields.details is not None:
-        values["details"] = check.text("details", fields.details, max_len=MAX_DETAILS, required=False)
-    if creating or fields.quantity is not None:
-        values["quantity"] = check.positive_int("quantity", fields.quantity)
-    if creating or fields.unit is not None:
-        values["unit"] = check.text("unit", fields.unit, max_len=MAX_UNIT)
-    if fields.household_size is not None:
-        values["household_size"] = check.positive_int("householdSize", fields.household_size, maximum=MAX_HOUSEHOLD)
-    if creating or fields.contact_phone is not None:
-        values["contact_phone"] = check.phone("contactPhone", fields.contact_phone)
-    if creating or fields.lat is not None:
-        before = len(check.problems)
-        check.point(
-            "location",
-            fields.lat if fields.lat is not None else float("nan"),
-            fields.lon if fields.lon is not None else float("nan"),
-        )
-        if len(check.problems) == before:
-            values["location"] = origin_point(lon=fields.lon, lat=fields.lat)
-    if creating or fields.expires_at is not None:
-        values["expires_at"] = check.future_time("expiresAt", fields.expires_at, default=DEFAULT_NEED_TTL, now=utcnow())
-    if fields.category is not None:
-        values["category"] = fields.category.value
-    if fields.urgency is not None:
-        values["urgency"] = fields.urgency
+    for f in INPUT_FIELDS:
+        given = fields.get(f.name)
+        if given is None and not (creating and (f.required or f.default is not None)):
+            continue  # not given: an edit leaves it as it is
+        if f.kind is Kind.TEXT:
+            values[f.name] = check.text(f.graphql, given, max_len=f.max_len or 0, required=f.required)
+        elif f.kind is Kind.COUNT:
+            values[f.name] = check.positive_int(f.graphql, given, maximum=f.maximum or 0, required=f.required)
+        elif f.kind is Kind.PHONE:
+            values[f.name] = check.phone(f.graphql, given, required=f.required)
+        elif f.kind is Kind.TIME:
+            values[f.name] = check.future_time(f.graphql, given, default=f.default, now=utcnow())
+        elif f.kind is Kind.POINT:
+            before = len(check.problems)
+            lat, lon = given if given is not None else (None, None)
+            check.point(f.graphql, lat if lat is not None else float("nan"), lon if lon is not None else float("nan"))
+            if len(check.problems) == before:
+                values[f.name] = origin_point(lon=lon, lat=lat)
+        elif f.kind is Kind.CHOICE and f.choices is not None:
+            if given is None and f.default is None:
+                check.add(f.graphql, f"{f.graphql} is required.", Code.REQUIRED)
+            else:
+                values[f.name] = f.choices(given if given is not None else f.default).value
     if check.problems:
         raise Problems(check.problems)
     return values
@@ -177,7 +165,7 @@ async def create(
     trusted deployment's attestation for exactly these public fields (ATTESTATION_INVALID otherwise,
     raised before anything is announced: the caller's transaction then writes nothing)."""
     values = _checked(fields, creating=True)
-    need = Need(owner_id=viewer.account_id, urgency=values.pop("urgency", "NORMAL"), **values)
+    need = Need(owner_id=viewer.account_id, **values)
     if on_behalf_of is not None:
         check = Checker()
         name = check.text("onBehalfOf.displayName", on_behalf_of[0], max_len=80)
@@ -221,34 +209,36 @@ async def create(
     return need
 
 
-# What a verifier vouched for: changing any of these takes the badge away.
-VERIFIED_COLUMNS = ("title", "details", "category", "quantity", "unit", "contact_phone")
-# How pressing the need is and for how many people: a verifier vouched for those too, so raising
-# either (a verified need "now CRITICAL, for a household of 40") takes the badge away. Lowering
-# them asks for less than was vouched for (things got better) and keeps it: a requester is not
-# sent back to the queue for saying so. expires_at is not vouched for: extending a need's life is
-# what renewNeed does, which keeps the badge too, and a longer listing asks no more of anyone.
-RAISED_COLUMNS = ("urgency", "household_size")
-_URGENCY_RANK = {u.value: rank for rank, u in enumerate(Urgency)}
-
-
-def _raised(column: str, before: object, after: object) -> bool:
+def _raised(f: NeedField, before: object, after: object) -> bool:
+    """Whether an edit asks for more than was vouched for (Reset.ON_RAISE: urgency, household size).
+    A choice ranks by its enum's order (Urgency: LOW < NORMAL < HIGH < CRITICAL)."""
     if after is None or after == before:
         return False
     if before is None:
         return True  # a household size given for the first time is more than was vouched for
-    if column == "urgency":
-        return _URGENCY_RANK[str(after)] > _URGENCY_RANK[str(before)]
+    if f.choices is not None:
+        rank = {member.value: index for index, member in enumerate(f.choices)}
+        return rank[str(after)] > rank[str(before)]
     return isinstance(after, int) and isinstance(before, int) and after > before
 
 
 def _changes_what_was_verified(need: Need, values: dict[str, object], fields: NeedFields) -> bool:
-    if any(column in values and values[column] != getattr(need, column) for column in VERIFIED_COLUMNS):
-        return True
-    if any(column in values and _raised(column, getattr(need, column), values[column]) for column in RAISED_COLUMNS):
-        return True
-    # A move (and with it, perhaps, another ward) is a change even by a metre.
-    return "location" in values and (fields.lat, fields.lon) != (need.lat, need.lon)
+    """What a verifier vouched for changed (models/need_fields.py, `resets`). Lowering the urgency or
+    household size asks for less (things got better) and keeps the badge: a requester is not sent back
+    to the queue for saying so. expires_at is not vouched for: renewNeed extends a need's life and keeps it."""
+    for f in INPUT_FIELDS:
+        if f.resets is Reset.NEVER or f.name not in values:
+            continue
+        if f.kind is Kind.POINT:
+            # A move (and with it, perhaps, another ward) is a change even by a metre.
+            if tuple(fields.get(f.name)) != (need.lat, need.lon):
+                return True
+        elif f.resets is Reset.ON_CHANGE:
+            if values[f.name] != getattr(need, f.name):
+                return True
+        elif _raised(f, getattr(need, f.name), values[f.name]):
+            return True
+    return False
 
 
 async def update(

@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from aidmap.db.replica import Reads
 from aidmap.events.outbox import emit
 from aidmap.models import EventKind, NeedCategory, Offer, OfferStatus
+from aidmap.models.need_fields import MAX_DETAILS, MAX_TITLE, MAX_UNIT
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.nearby import Page, Rows, category_filter, nearest, nearest_rows, origin_point
-from aidmap.resolvers.needs import MAX_DETAILS, MAX_TITLE, MAX_UNIT
 from aidmap.resolvers.paging import newest_first
 from aidmap.resolvers.problems import Code, Problems
 from aidmap.resolvers.validation import DEFAULT_OFFER_TTL, Checker, utcnow

@@ -173,11 +173,17 @@ async def create(
     session.add(pledge)
     await session.flush()
     await session.refresh(pledge)
-    audience = (need.owner_id, viewer.account_id)
+    audience = _parties(need, viewer.account_id)
     await emit(session=session, kind=EventKind.PLEDGE_CREATED, need=need, pledge_id=pledge.id, audience=audience)
     if offer is not None:
         await emit(session=session, kind=EventKind.OFFER_UPDATED, offer=offer)
     return pledge
+
+
+def _parties(need: Need, donor_id: int) -> set[int]:
+    """Who follows a pledge on `myActivity`: the need's owner, the donor, and whoever filed the need for
+    someone (an operator or relative keeps following it after the person claims it)."""
+    return {need.owner_id, donor_id} | ({need.filed_by_id} if need.filed_by_id is not None else set())
 
 
 async def _involved_for_update(*, session: AsyncSession, viewer: Viewer, pledge_id: int) -> tuple[Pledge, Need]:
@@ -206,7 +212,7 @@ async def cancel(*, session: AsyncSession, viewer: Viewer, pledge_id: int) -> Pl
             offer.status = OfferStatus.ACTIVE.value
         offer.updated_at = now
     await session.flush()
-    audience = (need.owner_id, pledge.donor_id)
+    audience = _parties(need, pledge.donor_id)
     await emit(session=session, kind=EventKind.PLEDGE_CANCELLED, need=need, pledge_id=pledge.id, audience=audience)
     if pledge.offer_id is not None:
         await emit(session=session, kind=EventKind.OFFER_UPDATED, offer=offer)
@@ -232,7 +238,7 @@ async def confirm_delivery(*, session: AsyncSession, viewer: Viewer, pledge_id: 
     need.quantity_delivered += pledge.quantity
     _follow_quantities(need)
     await session.flush()
-    audience = (need.owner_id, pledge.donor_id)
+    audience = _parties(need, pledge.donor_id)
     await emit(session=session, kind=EventKind.PLEDGE_DELIVERED, need=need, pledge_id=pledge.id, audience=audience)
     return pledge
 
@@ -256,7 +262,7 @@ async def accept(*, session: AsyncSession, viewer: Viewer, pledge_id: int) -> Pl
         raise Problems.one("pledgeId", "This pledge is already accepted.", Code.INVALID_STATE)
     pledge.accepted_at = utcnow()
     await session.flush()
-    audience = {need.owner_id, pledge.donor_id} | ({need.filed_by_id} if need.filed_by_id is not None else set())
+    audience = _parties(need, pledge.donor_id)
     await emit(session=session, kind=EventKind.PLEDGE_ACCEPTED, need=need, pledge_id=pledge.id, audience=audience)
     return pledge
 

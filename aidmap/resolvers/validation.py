@@ -10,13 +10,12 @@ from datetime import UTC, datetime, timedelta
 import phonenumbers
 
 from aidmap.geo.distance import is_valid_point
+from aidmap.models.need_fields import MAX_QUANTITY, NEED_TTL
 from aidmap.resolvers.problems import Code, Problem
 
 MAX_RADIUS_M = 50_000.0
-MAX_QUANTITY = 1_000_000
-MAX_HOUSEHOLD = 100
 MAX_EXPIRY = timedelta(days=90)
-DEFAULT_NEED_TTL = timedelta(days=14)
+DEFAULT_NEED_TTL = NEED_TTL  # models/need_fields.py
 DEFAULT_OFFER_TTL = timedelta(days=30)
 
 # What a person may type around the digits (ASCII only: any other character is refused).

@@ -32,7 +32,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aidmap.geo.privacy import snap_to_cell
-from aidmap.models import DeliveryStatus, EventKind, ReadChannel, Webhook, WebhookDelivery
+from aidmap.models import DeliveryStatus, EventKind, ReadChannel, Webhook, WebhookDelivery, need_fields
 from aidmap.models.need import Principal, may_see_need
 from aidmap.models.projection import NeedProjection, project_need
 from aidmap.resolvers.needs import log_private_reads
@@ -311,17 +311,8 @@ def payload(row: Any, seen: NeedProjection | None) -> dict[str, Any]:
         "kind": row.kind,
         "occurredAt": row.created_at.isoformat(),
     }
-    if seen is not None:
-        (cell_lon, cell_lat), exact = seen.approximate, seen.exact
-        body["need"] = {
-            "id": _global_id("Need", row.need_id), "title": row.title, "category": row.category, "status": row.status,
-            "quantity": row.quantity, "quantityPledged": row.quantity_pledged,
-            "quantityDelivered": row.quantity_delivered, "unit": row.unit, "urgency": row.urgency,
-            "expiresAt": row.expires_at.isoformat(), "wardCode": row.ward_code,
-            "approximateLocation": {"lat": cell_lat, "lon": cell_lon},
-            "exactLocation": {"lat": exact[1], "lon": exact[0]} if exact is not None else None,
-            "contactPhone": seen.contact_phone,
-        }  # fmt: skip
+    if seen is not None:  # the fields a webhook carries: models/need_fields.py (WEBHOOK_FIELDS)
+        body["need"] = need_fields.webhook_need(seen, global_id=_global_id("Need", row.need_id))
     if row.pledge_id is not None and row.pledge_quantity is not None:
         body["pledge"] = {
             "id": _global_id("Pledge", row.pledge_id),

@@ -20,13 +20,13 @@ from aidmap.events.access_log import AccessLog
 from aidmap.events.fanout import FanOut
 from aidmap.events.match_index import MatchIndex
 from aidmap.events.snapshots import Snapshots
+from aidmap.guards.identity import Caller
 from aidmap.models import Account, AdminArea, HelpRequest, Need, Offer, Pledge, Scope
 from aidmap.models.need import ANONYMOUS, Principal
 from aidmap.notify.sms import SmsQueue
 from aidmap.resolvers import accounts, areas, attestations, needs, offers, pledges
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.partners import PartnerKey
-from aidmap.resolvers.problems import Code, UserInputError
 from aidmap.schema.fast.sharing import SharedResults
 from aidmap.settings import Settings
 
@@ -118,19 +118,14 @@ class Context:
     shared_results: SharedResults
     access_log: AccessLog
     settings: Settings
-    viewer: Viewer | None
-    # A bearer token was sent but is unknown or expired: mutations say so instead of "sign in".
-    token_rejected: bool
+    # Who sent the request: identified once, by guards/identity.py (for a websocket, replaced once
+    # if its connection_init brings credentials). viewer, partner and the rest below read it.
+    caller: Caller
     loaders: Loaders
     request: Any = None
     response: Any = None
     # Set by strawberry from a websocket's connection_init payload.
     connection_params: dict[str, Any] | None = None
-    # The partner app whose key sent the request (then `viewer`, if set, is a user it acts for).
-    partner: PartnerKey | None = None
-    # The hash of the user's own bearer token that authenticated `viewer` (None under a partner key):
-    # what signOut revokes and changePassword keeps.
-    token_hash: str | None = None
     # The process's Prometheus metrics (observability.Metrics).
     metrics: Any = None
     # Text messages sent in the background, through the configured gateway (or the log).
@@ -139,6 +134,27 @@ class Context:
     # (db/replica.py); None only where no app built the context.
     router: ReadRouter | None = None
     _visible_accounts: DataLoader[int, bool] | None = None
+
+    @property
+    def viewer(self) -> Viewer | None:
+        """The signed-in person (by their own token, or the account a partner key acts for)."""
+        return self.caller.viewer
+
+    @property
+    def partner(self) -> PartnerKey | None:
+        """The partner app whose key sent the request (then `viewer`, if set, is a user it acts for)."""
+        return self.caller.partner
+
+    @property
+    def token_hash(self) -> str | None:
+        """The hash of the user's own bearer token that authenticated `viewer` (None under a partner
+        key): what signOut revokes and changePassword keeps."""
+        return self.caller.token_hash
+
+    @property
+    def token_rejected(self) -> bool:
+        """A bearer token was sent but is unknown or expired: mutations say so instead of "sign in"."""
+        return self.caller.token_rejected
 
     @property
     def hot_reader(self) -> Reads:
@@ -172,12 +188,6 @@ class Context:
             return None
         return account
 
-    def require_scope(self, scope: Scope, field: str) -> None:
-        """Refuse when a partner key without this scope sent the request (subscriptions; other
-        operations are checked before execution, schema/limits.py)."""
-        if self.partner is not None and not self.partner.allows(scope):
-            raise UserInputError(field, f"This API key may not use {field} ({scope.value}).", Code.FORBIDDEN)
-
     @property
     def principal(self) -> Principal:
         """Who is looking, for the need privacy rules (models.need)."""
@@ -196,11 +206,7 @@ class Context:
 
     def bearer_token(self) -> str | None:
         """The bearer token this request (or this websocket's connection_init) carries, if any."""
-        params = self.connection_params or {}
-        header = params.get("authorization") or params.get("Authorization")
-        if not isinstance(header, str) and self.request is not None:
-            header = self.request.headers.get("authorization")
-        return accounts.bearer_token(header) if isinstance(header, str) else None
+        return self.caller.credentials.token
 
     async def close_websocket(self, code: int, reason: str) -> None:
         """Close this context's websocket (no-op over plain HTTP)."""

@@ -32,13 +32,16 @@ from graphql import (
     InlineFragmentNode,
     NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
     get_named_type,
 )
 from graphql.execution.values import get_argument_values, get_variable_values
 from graphql.validation import ASTValidationRule
+from starlette.websockets import WebSocket
 from strawberry.extensions import SchemaExtension
 
+from aidmap.i18n import translate
 from aidmap.models import Scope
 from aidmap.resolvers.areas import MAX_OUTLINES
 from aidmap.schema.ids import from_global_id
@@ -189,7 +192,7 @@ ROOT_SCOPES: dict[str, Scope | None] = {
     "suggestedNeeds": Scope.NEEDS_READ, "suggestedOffers": Scope.NEEDS_READ, "myNeeds": Scope.NEEDS_READ,
     "myPledges": Scope.NEEDS_READ, "myProposals": Scope.NEEDS_READ, "offers": Scope.OFFERS_READ, "myOffers": Scope.OFFERS_READ,
     "me": Scope.ACCOUNTS, "areas": Scope.NEEDS_READ, "messages": Scope.MESSAGES, "verificationQueue": Scope.VERIFY, "areaStats": Scope.VERIFY,
-    "myAvailability": Scope.OFFERS_READ,
+    "myAvailability": Scope.OFFERS_READ, "myHelpAsks": Scope.OFFERS_READ,
     # Mutation
     "signUp": Scope.ACCOUNTS, "signIn": Scope.ACCOUNTS,
     # Refused in the payload under any key (FORBIDDEN): a person's sessions are their own.
@@ -255,6 +258,30 @@ def missing_scopes(partner_scopes: frozenset[str], fields: set[str]) -> list[str
         if scope is None or scope.value not in partner_scopes:
             missing.append(f"{name} ({scope.value if scope else 'not available to partner apps'})")
     return missing
+
+
+def subscription_scope_refusal(
+    document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None, partner: Any
+) -> GraphQLError | None:
+    """The error a partner key's websocket subscription to a root field outside its scopes is answered
+    with (in a `next` message, then `complete`), else None. Checked with every other operation's
+    scopes in OperationChecks.on_execute, before the subscription's stream starts; a subscription
+    with variables that do not coerce is left to graphql-core, which reports them."""
+    operation = _operation(document, operation_name)
+    if partner is None or operation is None or operation.operation is not OperationType.SUBSCRIPTION:
+        return None
+    if not isinstance(variables, dict | None):
+        return None
+    if OperationChecks.schema is not None and isinstance(
+        get_variable_values(OperationChecks.schema, operation.variable_definitions or (), variables or {}), list
+    ):
+        return None
+    for name in sorted(root_fields(document, operation_name)):
+        scope = ROOT_SCOPES.get(name)
+        if scope is not None and not partner.allows(scope):
+            message = translate(f"This API key may not use {name} ({scope.value}).", "FORBIDDEN")
+            return GraphQLError(message, extensions={"code": "FORBIDDEN", "field": name})
+    return None
 
 
 # Lists whose size no argument states: their realistic size (areas returns up to MAX_OUTLINES).
@@ -393,12 +420,34 @@ class OperationChecks(SchemaExtension):
         ctx = self.execution_context
         document = ctx.graphql_document
         if document is not None and ctx.result is None:
+            if isinstance(getattr(ctx.context, "request", None), WebSocket):
+                # A subscription does not take ctx.result: its refusal is raised, and answered as one
+                # (websockets only: over HTTP a subscription document gets the refusal below).
+                refused_subscription = subscription_scope_refusal(
+                    document, ctx.operation_name, ctx.variables, getattr(ctx.context, "partner", None)
+                )
+                if refused_subscription is not None:
+                    raise refused_subscription
             refused = self.refusal_for(
                 document, ctx.operation_name, ctx.variables, getattr(ctx.context, "partner", None)
             )
             if refused is not None:
+                if _is_socket_subscription(ctx, document):
+                    # strawberry does not take ctx.result for a subscription: without the raise, a
+                    # costly selection would run for every event as long as the socket lives.
+                    assert refused.errors
+                    raise refused.errors[0]
                 ctx.result = refused
         yield
+
+
+def _is_socket_subscription(ctx: Any, document: DocumentNode) -> bool:
+    operation = _operation(document, ctx.operation_name)
+    return (
+        isinstance(getattr(ctx.context, "request", None), WebSocket)
+        and operation is not None
+        and operation.operation is OperationType.SUBSCRIPTION
+    )
 
 
 def operation_checks(limits: Limits) -> type[OperationChecks]:

@@ -12,6 +12,7 @@ from strawberry.types import Info
 
 from aidmap import models
 from aidmap.fairness.reach import max_reach_m
+from aidmap.models import need_fields
 from aidmap.notify import dispatch
 from aidmap.resolvers import (
     accounts,
@@ -216,20 +217,18 @@ def _pk(global_id: str, type_name: str, field: str) -> int:
 
 
 def _need_fields(data: CreateNeedInput | UpdateNeedInput) -> NeedFields:
-    location = data.location
-    return NeedFields(
-        category=models.NeedCategory(data.category) if data.category is not None else None,
-        title=data.title,
-        details=data.details,
-        quantity=data.quantity,
-        unit=data.unit,
-        urgency=models.Urgency(data.urgency).value if data.urgency is not None else None,
-        household_size=data.household_size,
-        lat=location.lat if location is not None else None,
-        lon=location.lon if location is not None else None,
-        contact_phone=data.contact_phone,
-        expires_at=data.expires_at,
-    )
+    """The input's need fields (models.need_fields.INPUT_FIELDS, same names in snake_case) as the service takes them."""
+    given: dict[str, Any] = {}
+    for f in need_fields.INPUT_FIELDS:
+        value = getattr(data, f.name)
+        if value is None:
+            continue
+        if f.kind is need_fields.Kind.POINT:
+            value = (value.lat, value.lon)
+        elif f.choices is not None:
+            value = f.choices(value)
+        given[f.name] = value
+    return NeedFields(given)
 
 
 def _offer_fields(data: CreateOfferInput | UpdateOfferInput) -> OfferFields:

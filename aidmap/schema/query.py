@@ -12,6 +12,7 @@ from aidmap import models
 from aidmap.fairness.reach import max_reach_m
 from aidmap.geo.privacy import round_distance
 from aidmap.resolvers import accounts, areas, messages, needs, offers, pledges, proposals, suggestions, verification
+from aidmap.resolvers import help as help_requests
 from aidmap.resolvers.nearby import check_search_area
 from aidmap.resolvers.problems import Code, Problems, UserInputError
 from aidmap.schema.context import Context
@@ -25,6 +26,7 @@ from aidmap.schema.types import (
     AreaOutline,
     AreaStats,
     Availability,
+    HelpRequest,
     MatchProposal,
     Message,
     MyNeedConnection,
@@ -209,6 +211,16 @@ class Query(WebhookQuery, NotificationQuery):
         async with info.context.reads() as session:
             row = await session.get(models.DonorAvailability, viewer.account_id)
         return Availability.from_model(row) if row is not None else None
+
+    @strawberry.field(
+        description="Instant-help requests I am asked in their current round and nobody has accepted yet, newest "
+        "first (what HELP_ASKED announced, still there after a reload). The need shows only its cell until I accept."
+    )
+    async def my_help_asks(self, info: Info[Context, None]) -> list[HelpRequest]:
+        viewer = _signed_in(info)
+        async with info.context.reads() as session:
+            rows = await help_requests.asked_of(session=session, viewer=viewer)
+        return [HelpRequest.from_model(r) for r in rows]
 
     @strawberry.field(
         description="Verifiers and admins: needs waiting for verification or review in my areas, oldest first."

@@ -158,8 +158,8 @@ async def need_events(
     direct: object = None,
 ) -> AsyncGenerator[NeedEvent, None]:
     """The needsNearby stream (also run directly by the lean websocket path, schema/fast/live_socket.py,
-    which may pass `direct`: then live events it can send without this stream are not yielded here)."""
-    ctx.require_scope(models.Scope.NEEDS_READ, "needsNearby")
+    which may pass `direct`: then live events it can send without this stream are not yielded here).
+    A partner key's scopes are checked before any stream starts (schema/limits.py, OperationChecks)."""
     # Waiting needs reach the circle from farther away (kind WAITING, then their later changes).
     area = _area(near, radius_meters, categories, max_reach_m(ctx.settings))
     sub = ctx.fanout.subscribe_area(Topic.NEEDS, area, direct=direct)
@@ -203,7 +203,6 @@ async def offer_events(
     after: str | None,
 ) -> AsyncGenerator[OfferEvent, None]:
     """The offersNearby stream."""
-    ctx.require_scope(models.Scope.OFFERS_READ, "offersNearby")
     area = _area(near, radius_meters, categories)
     sub = ctx.fanout.subscribe_area(Topic.OFFERS, area)
     async for event in _events(ctx, sub, lambda seq: area_events_after(ctx.reader, Topic.OFFERS, area, seq), after):
@@ -255,7 +254,6 @@ class Subscription:
         self, info: Info[Context, None], after: str | None = None
     ) -> AsyncGenerator[ActivityEvent, None]:
         ctx = info.context
-        ctx.require_scope(models.Scope.ACCOUNTS, "myActivity")
         viewer = ctx.viewer
         if viewer is None:
             raise UserInputError(

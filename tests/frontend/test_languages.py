@@ -38,7 +38,7 @@ VISIBLE_TEXT = """(skip) => {
   return out;
 }"""
 # Written by people or places, not the page: titles, names, messages, ward and city names.
-DATA = ".map, select[id$='-city'], .results, #who, .item h3, .pledge-row > span:first-child, .chat li, .meta strong"
+DATA = ".map, select[id$='-city'], .results, #who, .item h3, .pledge-row > span:first-child, .chat li, .meta strong, [data-ask] strong"
 
 
 def _labels(page: Page, lang: str) -> set[str]:

@@ -90,3 +90,21 @@ def test_partner_scopes_hold_on_the_lean_subscription_path(live_server: LiveServ
         refused = _answer(client, client.subscribe(subscription))
 
     assert _code(refused) == "FORBIDDEN", refused
+
+
+def subscription_bomb(n: int) -> str:
+    """One subscription whose every event would carry 2^n copies of a field."""
+    spreads = " ".join(f"fragment F{i} on NeedEvent {{ ...F{i - 1} ...F{i - 1} }}" for i in range(1, n + 1))
+    return (
+        f"subscription {{ needsNearby(near: {{lat: 21.03, lon: 105.85}}, radiusMeters: 1000) {{ ...F{n} }} }} "
+        f"fragment F0 on NeedEvent {{ need {{ title }} }} {spreads}"
+    )
+
+
+@pytest.mark.parametrize(("fragments", "code"), [(20, "QUERY_TOO_COSTLY"), (60, "QUERY_TOO_COMPLEX")])
+def test_a_costly_subscription_is_refused_before_it_runs(live_server: LiveServer, fragments: int, code: str) -> None:
+    """The cost limit holds for subscriptions too, whose results strawberry does not take from the
+    limit check: each event would otherwise be built 2^n times over, for as long as the socket lives."""
+    with LiveClient(live_server.url) as client:
+        refused = _answer(client, client.subscribe(subscription_bomb(fragments)))
+    assert _code(refused) == code, refused

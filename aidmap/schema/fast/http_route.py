@@ -105,7 +105,7 @@ class FastGraphQLRoute:
         self, scope: Scope, receive: Receive, body: bytes, accept: bytes | None
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
         """(status, headers, body) of the compiled answer, or None: the app answers."""
-        from aidmap.app import _client_of, persisted_query, wants_graphql_response
+        from aidmap.app import persisted_query, wants_graphql_response
 
         try:
             data = orjson.loads(body)
@@ -132,7 +132,11 @@ class FastGraphQLRoute:
 
             request_data = GraphQLRequestData(query=query, variables=variables, operation_name=name, extensions=None)
             if await persisted_query(
-                request.state.persisted_queries, context.partner, request_data, graphql.schema, _client_of(context)
+                request.state.persisted_queries,
+                context.partner,
+                request_data,
+                graphql.schema,
+                context.caller.quota_client,
             ):
                 return None  # a key held to registered queries: the view refuses it
         result = await compiled.execute(query, name, variables, context)

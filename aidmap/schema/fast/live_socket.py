@@ -96,14 +96,9 @@ class AidmapTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         limiter = request.scope.get("aidmap.rate_limit") if request is not None else None
         if limiter is None:
             return 0.0
-        middleware, key, limit = limiter
-        # The credentials of connection_init: a partner key's bucket instead of the address's, or the
-        # address's and the signed-in account's, as for an HTTP request with the same credentials.
-        partner, viewer = self.context.partner, self.context.viewer
-        if partner is not None:
-            key, limit = f"partner:{partner.id}", partner.rate_limit_per_minute
-        account_id = viewer.account_id if viewer is not None and partner is None else None
-        wait: float = await middleware.take_operation(key, limit, account_id, self.context.reader)
+        # The socket's Caller (connection_init's credentials, else the handshake's): the same buckets
+        # as an HTTP request with the same credentials.
+        wait: float = await limiter.take_for(self.context.caller, self.context.reader)
         return wait
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
