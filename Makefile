@@ -1,9 +1,13 @@
 # The two commands a newcomer needs: `make run` and `make test`.
 # Each one installs what is missing first (scripts/setup.sh).
-.PHONY: setup setup-bench run test bench bench-1m bench-throughput bench-peer bench-fanout bench-signin bench-fairness bench-all soak schema audit messages
+.PHONY: setup setup-bench lock run test bench bench-1m bench-throughput bench-peer bench-fanout bench-signin bench-fairness bench-all soak schema audit messages
 
 setup:
 	@bash scripts/setup.sh
+
+# requirements.lock again from pyproject.toml's ranges (keeping the locked versions they still allow).
+lock: setup
+	@bash scripts/lock.sh
 
 # The benchmarks also need Debian's wrk (the HTTP load generator).
 setup-bench:

@@ -70,12 +70,13 @@ from aidmap.schema import (
     checked_document,
     database_unavailable,
 )
-from aidmap.schema.compiled import CompiledDocuments
 from aidmap.schema.context import Context, Loaders
+from aidmap.schema.fast.compiled import CompiledDocuments
+from aidmap.schema.fast.http_route import FastGraphQLRoute
+from aidmap.schema.fast.live_batch import LiveBatches
+from aidmap.schema.fast.live_socket import AidmapTransportWSHandler
+from aidmap.schema.fast.sharing import SharedResults
 from aidmap.schema.limits import Limits
-from aidmap.schema.live_batch import LiveBatches
-from aidmap.schema.live_socket import AidmapTransportWSHandler
-from aidmap.schema.sharing import SharedResults
 from aidmap.settings import FRONTEND_DIR, Settings
 
 log = logging.getLogger(__name__)
@@ -188,7 +189,7 @@ class AidmapGraphQL(GraphQL[Context, None]):
             return
         try:
             request = Request(scope=scope, receive=receive)
-            response = await self._compiled_response(request) or await self.run(request)
+            response = await self.run(request)
         except HTTPException as refused:
             # Refusals before GraphQL runs (bad key, bad JSON, wrong method) are GraphQL-shaped too.
             error: dict[str, Any] = {"message": refused.reason}
@@ -200,39 +201,6 @@ class AidmapGraphQL(GraphQL[Context, None]):
             if refused.status_code == 503:
                 response.headers["retry-after"] = "2"
         await response(scope, receive, send)
-
-    async def _compiled_response(self, request: Request) -> Response | None:
-        """The compiled path's answer to a POST of a JSON search document it has compiled, without
-        strawberry's view around it; None: the view answers (it reads the body this one cached)."""
-        if self.compiled is None or request.method != "POST":
-            return None
-        media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-        accept = request.headers.get("accept") or ""
-        if media != "application/json" or "multipart" in accept or "event-stream" in accept:
-            return None
-        try:
-            data = orjson.loads(await request.body())
-        except orjson.JSONDecodeError:
-            return None
-        if not isinstance(data, dict) or data.get("extensions") is not None:
-            return None  # persisted queries go through the view (execute_single compiles them too)
-        query, variables, name = data.get("query"), data.get("variables"), data.get("operationName")
-        if not isinstance(query, str) or not isinstance(variables, dict | None) or not isinstance(name, str | None):
-            return None
-        if self.compiled.operation(query, name) is None:
-            return None
-        sub_response = await self.get_sub_response(request)
-        context = await self.get_context(request, response=sub_response)
-        request_data = GraphQLRequestData(query=query, variables=variables, operation_name=name, extensions=None)
-        assert isinstance(self.schema, AidmapSchema)
-        if await persisted_query(
-            request.state.persisted_queries, context.partner, request_data, self.schema, context.caller.quota_client
-        ):
-            return None  # a key held to registered queries: the view refuses it
-        result = await self.compiled.execute(query, name, variables, context)
-        if result is None:
-            return None
-        return self.create_response(await self.process_result(request, result), sub_response)
 
     async def execute_single(  # noqa: PLR0917
         self,
@@ -613,5 +581,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_seconds),
         Middleware(RateLimitMiddleware, per_ip=settings.rate_limit_per_ip, per_account=settings.rate_limit_per_account),
         Middleware(OriginMiddleware, allowed=settings.allowed_origins),
+        # Innermost: compiled documents answered in plain ASGI, behind every guard above (schema/fast/http_route.py).
+        Middleware(FastGraphQLRoute, graphql=graphql),
     ]
     return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)

@@ -90,7 +90,7 @@ class Metrics:
             buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )  # fmt: skip
         self.compiled = Counter(
-            "aidmap_graphql_compiled_requests", "GraphQL operations answered by the compiled path (schema/compiled.py)",
+            "aidmap_graphql_compiled_requests", "GraphQL operations answered by the compiled path (schema/fast/compiled.py)",
             registry=self.registry,
         )  # fmt: skip
         self.subscriptions = Gauge(

@@ -54,9 +54,9 @@ class Settings:
     # Execute a live event's selection once per process for all subscribers who asked the same.
     share_event_results: bool = True
     # needsNearby events are written to every idle subscriber by one task, one message encoded per
-    # visibility class (schema/live_batch.py); off: each subscriber's stream sends its own.
+    # visibility class (schema/fast/live_batch.py); off: each subscriber's stream sends its own.
     live_batch: bool = True
-    # Repeated plain nearby searches skip strawberry's per-request pipeline (schema/compiled.py).
+    # Repeated plain nearby searches skip strawberry's per-request pipeline (schema/fast/compiled.py).
     compiled_queries: bool = True
     # Development mode: introspection and the GraphQL explorer on (`make run` sets it).
     dev: bool = False

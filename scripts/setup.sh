@@ -33,12 +33,19 @@ if ! [ -x .venv/bin/python ]; then
   echo "setup: creating .venv with $($PYTHON --version)"
   "$PYTHON" -m venv .venv
 fi
-# Reinstall only when pyproject.toml changed since the last install.
+# The locked environment (requirements.lock, written by `make lock`: every package of `.[test]` at an
+# exact version), then the package itself without resolving anything again. Reinstalled only when
+# pyproject.toml or the lock changed since the last install.
 stamp=.venv/.aidmap-installed
-if ! [ -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if ! [ -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements.lock -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[test]'
+  .venv/bin/python -m pip install -q -r requirements.lock
+  .venv/bin/python -m pip install -q --no-deps -e .
   touch "$stamp"
+fi
+# The benchmarks' own packages (plots, the profiler), at the lock's versions where it has them.
+if [ "${AIDMAP_WITH_BENCH:-0}" = 1 ] && ! .venv/bin/python -c 'import matplotlib' 2>/dev/null; then
+  .venv/bin/python -m pip install -q -c requirements.lock -e '.[bench]'
 fi
 
 # The page's vendored GraphiQL (pinned by frontend_stub/package-lock.json; built files are not committed).

@@ -145,8 +145,9 @@ class LiveServer:
 
 
 @contextlib.contextmanager
-def serving(app: Any, port: int | None = None) -> Iterator[str]:
-    """The app under a real uvicorn on a free port (or `port`, in a thread); yields its base URL."""
+def serving(app: Any, port: int | None = None, http: Any = None) -> Iterator[str]:
+    """The app under a real uvicorn on a free port (or `port`, in a thread); yields its base URL.
+    `http`: uvicorn's HTTP protocol class (`aidmap serve` gives guards/connections.py's)."""
     import threading
     import time
 
@@ -155,7 +156,8 @@ def serving(app: Any, port: int | None = None) -> Iterator[str]:
     port = port or free_port()
     # The websocket protocol and options of `aidmap serve` (aidmap/cli/__init__.py), so the live batch's writes are tested.
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-                            ws="aidmap.schema.ws_frames:FramedWebSocketProtocol", ws_per_message_deflate=False)  # fmt: skip
+                            ws="aidmap.schema.fast.ws_frames:FramedWebSocketProtocol", ws_per_message_deflate=False,
+                            **({"http": http} if http is not None else {}))  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

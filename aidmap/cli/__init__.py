@@ -56,8 +56,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             access_log=settings.access_log,
             # Events are a few hundred bytes: compressing each costs more CPU than it saves.
             ws_per_message_deflate=False,
-            # uvicorn's default websocket protocol, plus pre-encoded writes for the live batch (schema/ws_frames.py).
-            ws="aidmap.schema.ws_frames:FramedWebSocketProtocol",
+            # uvicorn's default websocket protocol, plus pre-encoded writes for the live batch (schema/fast/ws_frames.py).
+            ws="aidmap.schema.fast.ws_frames:FramedWebSocketProtocol",
             # A websocket message may be as large as an HTTP body, not uvicorn's 16 MiB.
             ws_max_size=settings.max_body_bytes,
             # Thousands of live subscribers reconnecting at once (after a deploy) need a deep accept queue.

@@ -78,7 +78,7 @@ class Subscription:
     queue: deque[LiveEvent] = field(default_factory=deque)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     overflowed: bool = False
-    # Set by a consumer that can be sent an event without being woken (schema/live_batch.py): such
+    # Set by a consumer that can be sent an event without being woken (schema/fast/live_batch.py): such
     # subscriptions go to the fan-out's batch sink, which writes to them or pushes, in event order.
     direct: Any = None
     # True while the consumer waits in next() with nothing queued: everything before was handled.
@@ -153,7 +153,7 @@ class FanOut:
         self._activity_owner: dict[int, int] = {}
         # In-process state kept current by the stream (the live match index), called before subscribers.
         self.sinks: list[Callable[[LiveEvent], None]] = []
-        # Takes each event with its matching subscriptions that have `direct` set (schema/live_batch.py);
+        # Takes each event with its matching subscriptions that have `direct` set (schema/fast/live_batch.py);
         # without one, they are pushed like the others.
         self.batch: Callable[[LiveEvent, list[Subscription]], None] | None = None
 

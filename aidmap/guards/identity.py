@@ -10,7 +10,7 @@ the caller is rate-limited by. Everything that asks "who is this?" reads the Cal
 - Websocket: the upgrade request's headers as for HTTP (its handshake is rate-limited by them);
   a connection_init payload with `authorization` (and `actAs`) is identified once more and replaces
   them (app.py, on_ws_connect). Operations on the socket are limited and scope-checked with that
-  Caller (schema/live_socket.py; scopes in schema/limits.py, OperationChecks, for every operation).
+  Caller (schema/fast/live_socket.py; scopes in schema/limits.py, OperationChecks, for every operation).
 
 Credentials: `Authorization: Bearer <token>` (a user token, or a partner key `amk_...`) and, with a
 partner key, `Aidmap-Act-As: <account id>` for one of the accounts the key signed up (scope

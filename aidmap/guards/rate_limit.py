@@ -4,7 +4,7 @@ and per account for a signed-in person (AIDMAP_RATE_LIMIT_PER_ACCOUNT) besides t
 Who is asking comes from the one authentication step (guards/identity.py: the Caller's rate_key,
 rate_limit and rate_account_id), identified here first and kept for the rest of the request.
 Operations sent over a websocket (graphql-transport-ws `subscribe` messages) draw from the same
-buckets as HTTP requests of the same key, address and account (schema/live_socket.py asks through
+buckets as HTTP requests of the same key, address and account (schema/fast/live_socket.py asks through
 `scope["aidmap.rate_limit"]` with the socket's Caller: the credentials of connection_init count,
 not only the handshake's).
 

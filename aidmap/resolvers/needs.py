@@ -473,7 +473,7 @@ async def search_rows(
     urgencies: list[Urgency] | None = None,
     order_by: NeedOrder = NeedOrder.DISTANCE,
 ) -> Rows:
-    """search()'s page as rows of only these columns (schema/compiled.py reads no more than it writes)."""
+    """search()'s page as rows of only these columns (schema/fast/compiled.py reads no more than it writes)."""
     where, params = _search_filter(categories, statuses, urgencies)
     if order_by == NeedOrder.DISTANCE:
         return await nearest_rows(

@@ -188,7 +188,7 @@ async def search_rows(
     after: str | None,
     columns: str,
 ) -> Rows:
-    """search()'s page as rows of only these columns (schema/compiled.py)."""
+    """search()'s page as rows of only these columns (schema/fast/compiled.py)."""
     where, params = _search_filter(categories)
     return await nearest_rows(
         reader=reader, model=Offer, lon=lon, lat=lat, radius_m=radius_m, where=where, params=params, first=first,

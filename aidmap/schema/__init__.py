@@ -22,10 +22,10 @@ from strawberry.types.graphql import OperationType
 from aidmap.i18n import msg, translate
 from aidmap.observability import MetricsExtension
 from aidmap.problems import UserInputError
+from aidmap.schema.fast.sharing import SharingExecutionContext
 from aidmap.schema.limits import Limits, OperationChecks, operation_checks
 from aidmap.schema.mutation import Mutation
 from aidmap.schema.query import Query
-from aidmap.schema.sharing import SharingExecutionContext
 from aidmap.schema.subscription import Subscription
 from aidmap.schema.types import Account, Message, Need, Offer, Pledge
 

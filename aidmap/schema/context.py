@@ -27,7 +27,7 @@ from aidmap.notify.sms import SmsQueue
 from aidmap.resolvers import accounts, areas, attestations, needs, offers, pledges
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.partners import PartnerKey
-from aidmap.schema.sharing import SharedResults
+from aidmap.schema.fast.sharing import SharedResults
 from aidmap.settings import Settings
 
 Row = TypeVar("Row", Account, Need, Offer, Pledge)

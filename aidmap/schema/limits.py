@@ -8,7 +8,7 @@ to refuse as it costs to read. strawberry's QueryDepthLimiter and MaxAliasesLimi
 spread again (2^n for n fragments): they are not used.
 
 Tokens are limited while parsing; spreads, depth and aliases right after (document_errors, before
-graphql-core's validation, also on the websocket path, schema/live_socket.py); cost and partner
+graphql-core's validation, also on the websocket path, schema/fast/live_socket.py); cost and partner
 scopes need the variables, so they are checked just before execution.
 """
 
@@ -401,7 +401,7 @@ class OperationChecks(SchemaExtension):
         cls, document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None, partner: Any
     ) -> ExecutionResult | None:
         """The refusal for an operation over cost or outside the partner's scopes, else None
-        (also used by the websocket path that bypasses strawberry's pipeline, schema/live_socket.py)."""
+        (also used by the websocket path that bypasses strawberry's pipeline, schema/fast/live_socket.py)."""
         try:
             missing = missing_scopes(partner.scopes, root_fields(document, operation_name)) if partner else []
             assert cls.schema is not None

@@ -65,7 +65,7 @@ class NeedEvent:
     kind: ChangeKind
     need: Need
     distance_meters: float
-    # What makes two subscribers' payloads the same apart from distance (schema/sharing.py).
+    # What makes two subscribers' payloads the same apart from distance (schema/fast/sharing.py).
     share_key: strawberry.Private[tuple[object, ...]]
 
 
@@ -158,7 +158,7 @@ async def need_events(
     *,
     direct: object = None,
 ) -> AsyncGenerator[NeedEvent, None]:
-    """The needsNearby stream (also run directly by the lean websocket path, schema/live_socket.py,
+    """The needsNearby stream (also run directly by the lean websocket path, schema/fast/live_socket.py,
     which may pass `direct`: then live events it can send without this stream are not yielded here).
     A partner key's scopes are checked before any stream starts (schema/limits.py, OperationChecks)."""
     # Waiting needs reach the circle from farther away (kind WAITING, then their later changes).

@@ -1,4 +1,4 @@
-"""The compiled path (aidmap/schema/compiled.py) answers exactly as the ordinary pipeline does.
+"""The compiled path (aidmap/schema/fast/compiled.py) answers exactly as the ordinary pipeline does.
 
 Two real servers on one database, one with the compiled path and one without; every query of
 docs/partners.md and a few hundred generated documents (random selections, aliases, fragments,

@@ -95,7 +95,7 @@ def test_unexpected_errors_are_masked(api: Api, monkeypatch: pytest.MonkeyPatch)
     async def broken(**_: Any) -> Any:
         raise RuntimeError("relation needs does not exist at 10.0.0.5")
 
-    # Both paths' searches (the compiled path's, schema/compiled.py, falls back to the ordinary one).
+    # Both paths' searches (the compiled path's, schema/fast/compiled.py, falls back to the ordinary one).
     monkeypatch.setattr(needs, "search", broken)
     monkeypatch.setattr(needs, "search_rows", broken)
     body = api.post(f"{{ needs({NEAR}, first: 1) {{ edges {{ cursor }} }} }}")

@@ -1,4 +1,4 @@
-"""The live batch (aidmap.schema.live_batch): one message per visibility class, byte for byte what the
+"""The live batch (aidmap.schema.fast.live_batch): one message per visibility class, byte for byte what the
 ordinary path sends each viewer, and every subscriber's events in order."""
 
 from __future__ import annotations

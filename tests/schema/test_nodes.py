@@ -76,7 +76,7 @@ def test_unexpected_errors_are_masked_and_logged(
         raise RuntimeError("connection string postgresql://secret@db leaked")
 
     monkeypatch.setattr(need_resolvers, "search", broken)
-    monkeypatch.setattr(need_resolvers, "search_rows", broken)  # the compiled path's (schema/compiled.py)
+    monkeypatch.setattr(need_resolvers, "search_rows", broken)  # the compiled path's (schema/fast/compiled.py)
     with caplog.at_level(logging.ERROR, logger="aidmap.graphql"):
         body = api.post("{ needs(near: {lat: 21, lon: 105}, radiusMeters: 100, first: 1) { edges { cursor } } }")
 

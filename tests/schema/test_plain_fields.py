@@ -8,7 +8,7 @@ import pytest
 import strawberry
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from aidmap.schema.plain_fields import PlainFieldsExecutionContext
+from aidmap.schema.fast.plain_fields import PlainFieldsExecutionContext
 
 
 @strawberry.enum

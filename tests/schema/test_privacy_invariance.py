@@ -272,7 +272,7 @@ def run_world(settings: Settings, url: str, world: Scenario, reference: Scenario
             # Rounds are 1 s apart (settings.help_timeout_seconds): wait out the whole cascade.
             for i, client in enumerate(activity):
                 transcript.append((f"helper {i}", _drain(client, 3.5 if i == 0 else 0.5)))
-        # The repeated searches went the compiled way (schema/compiled.py) too, so the rule is proved there.
+        # The repeated searches went the compiled way (schema/fast/compiled.py) too, so the rule is proved there.
         assert _compiled_answers(live_url) > 0
     return transcript
 

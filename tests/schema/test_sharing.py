@@ -1,4 +1,4 @@
-"""The execution context of live events (aidmap.schema.sharing): memory stays flat over a long subscription."""
+"""The execution context of live events (aidmap.schema.fast.sharing): memory stays flat over a long subscription."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from graphql import build_schema, parse, subscribe
 
-from aidmap.schema.sharing import SharingExecutionContext
+from aidmap.schema.fast.sharing import SharingExecutionContext
 
 SDL = "type Query { ok: Boolean } type Item { name: String kind: String } type Subscription { items: Item }"
 

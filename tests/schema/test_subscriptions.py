@@ -206,7 +206,7 @@ def test_a_selection_is_executed_once_per_event_and_each_subscriber_gets_its_own
 
 
 def test_area_subscriptions_take_the_lean_path_and_others_strawberrys(api: Api, live_server: LiveServer) -> None:
-    from aidmap.schema.live_socket import AidmapTransportWSHandler
+    from aidmap.schema.fast.live_socket import AidmapTransportWSHandler
 
     token = sign_up(api)
     before = AidmapTransportWSHandler.lean_operations

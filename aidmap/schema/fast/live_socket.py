@@ -3,7 +3,7 @@
 Strawberry runs every event of every subscriber through its full operation pipeline
 (extension hooks, result handling): about 0.4 ms of CPU per delivery in
 bench/fanout.py, which is what limits how many subscribers one process can serve.
-For a subscription document this module can plan (schema/sharing.py), the operation is
+For a subscription document this module can plan (schema/fast/sharing.py), the operation is
 validated and its arguments coerced once, by graphql-core as usual; then each event is
 executed with the shared executor (one execution per distinct selection) and sent
 directly. Anything else (other subscriptions, documents with errors, fragments at the
@@ -30,11 +30,11 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from aidmap.problems import UserInputError
 from aidmap.schema import AidmapSchema, ServiceUnavailable, checked_document, database_unavailable, should_mask_error
 from aidmap.schema.context import Context
+from aidmap.schema.fast.live_batch import DirectDelivery
+from aidmap.schema.fast.sharing import MessageTemplate, _plan
+from aidmap.schema.fast.ws_frames import SEND_TEXT_EXTENSION
 from aidmap.schema.inputs import GeoPointInput
-from aidmap.schema.live_batch import DirectDelivery
-from aidmap.schema.sharing import MessageTemplate, _plan
 from aidmap.schema.subscription import need_events, offer_events
-from aidmap.schema.ws_frames import SEND_TEXT_EXTENSION
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ class AidmapTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         return executor, stream
 
     def _direct(self, operation: Operation[Context, None], executor: Any, near: GeoPointInput) -> DirectDelivery | None:
-        """What lets the live batch (schema/live_batch.py) send this operation's events itself, if it may."""
+        """What lets the live batch (schema/fast/live_batch.py) send this operation's events itself, if it may."""
         send_text = self.websocket.ws.scope.get("extensions", {}).get(SEND_TEXT_EXTENSION)  # type: ignore[attr-defined]
         planned = executor.plan_key()
         if send_text is None or planned is None:

@@ -3,11 +3,11 @@
 Before, each matching subscriber's task was woken for each event, ran its stream, built its own
 need view and executor and sent through Starlette's websocket: ~0.4 ms of CPU per delivery, most
 of it per-task overhead, about 0.9 s for one event at 10,000 subscribers. Here the fan-out hands
-the event and its matching lean-path subscriptions (schema/live_socket.py) to one task, which
+the event and its matching lean-path subscriptions (schema/fast/live_socket.py) to one task, which
 reads the need once, then for each subscriber decides what they may see (the projection,
 models/projection.py), encodes one message per visibility class (event, document, variables,
 visible, is-mine) and writes each subscriber's copy (their operation id and distance filled in)
-straight to their socket (schema/ws_frames.py).
+straight to their socket (schema/fast/ws_frames.py).
 
 The privacy rule: only subscribers whose projection carries no private field are served here.
 Anyone who may see the exact point or phone (the requester, whoever filed it, verifiers, active
@@ -37,7 +37,7 @@ from graphql.pyutils import is_awaitable
 from aidmap import models
 from aidmap.events.fanout import LiveEvent, Subscription
 from aidmap.events.snapshots import NeedSnapshot, Snapshots
-from aidmap.schema.sharing import MessageTemplate, SelectionPlan, SharedResults
+from aidmap.schema.fast.sharing import MessageTemplate, SelectionPlan, SharedResults
 from aidmap.schema.types import public_distance
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ class DirectDelivery:
     executor: Any  # the operation's execution context; each event's is built from it, as in live_socket
     operation: Any  # strawberry's Operation (completed: send nothing more)
     operation_id: bytes  # its id, as JSON
-    send_text: Callable[[bytes], bool]  # schema/ws_frames.py
+    send_text: Callable[[bytes], bool]  # schema/fast/ws_frames.py
     cache: SharedResults
     plan: SelectionPlan
     fixed: tuple[Any, ...]  # the share key's part fixed for the operation (document, variables used)

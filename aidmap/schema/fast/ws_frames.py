@@ -3,7 +3,7 @@
 Sending one event through Starlette's WebSocket goes through the middleware's send wrappers,
 uvicorn's `send` (an await on its flow-control event) and websockets' frame serializer: about
 40 us per message, 2,000 times for one event at 10,000 subscribers. The live batch
-(schema/live_batch.py) writes each subscriber's frame itself instead, through the ASGI scope
+(schema/fast/live_batch.py) writes each subscriber's frame itself instead, through the ASGI scope
 extension `aidmap.send_text` that this protocol adds: a synchronous call that frames the bytes
 (RFC 6455: FIN, text opcode, the length, no mask from a server) and writes them to the transport,
 or returns False whenever the ordinary path must be taken (not open, closing, paused by flow

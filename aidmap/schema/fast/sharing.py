@@ -22,7 +22,7 @@ from graphql.language import Visitor
 from graphql.pyutils import RefMap
 
 from aidmap.bounded import BoundedDict
-from aidmap.schema.plain_fields import PlainFieldsExecutionContext
+from aidmap.schema.fast.plain_fields import PlainFieldsExecutionContext
 
 SHARED_ROOT_FIELDS = frozenset({"needsNearby", "offersNearby"})
 
@@ -102,9 +102,9 @@ class SharedResults:
         self.executions = 0  # selections actually executed (for tests and bench/fanout.py)
         self.results: BoundedDict[tuple[Any, ...], asyncio.Future[ExecutionResult]] = BoundedDict(keep)
         # The same results as graphql-transport-ws `next` messages with the operation id and distances
-        # left out, encoded once (schema/live_socket.py); None for a result that cannot be shared.
+        # left out, encoded once (schema/fast/live_socket.py); None for a result that cannot be shared.
         self.encoded: BoundedDict[tuple[Any, ...], MessageTemplate | None] = BoundedDict(keep)
-        # The live batch's (schema/live_batch.py): by event, document, variables and visibility class.
+        # The live batch's (schema/fast/live_batch.py): by event, document, variables and visibility class.
         self.frames: BoundedDict[tuple[Any, ...], MessageTemplate | None] = BoundedDict(keep)
 
 

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from functools import lru_cache
 from operator import attrgetter
 from types import SimpleNamespace
 from typing import Any
@@ -35,6 +36,7 @@ from typing import Any
 from graphql import (
     GRAPHQL_MAX_INT,
     GRAPHQL_MIN_INT,
+    ArgumentNode,
     DirectiveNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -48,6 +50,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLString,
+    ListValueNode,
     OperationDefinitionNode,
     OperationType,
     Undefined,
@@ -257,6 +260,33 @@ class _DirectiveVariables(Visitor):
                 self.names.append(argument.value.name.value)
 
 
+class _CostVariables(Visitor):
+    """The variables a document's cost can depend on: those inside `first`, `ids` and `id`
+    arguments (schema/limits.py query_cost reads no other argument)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+        if node.name.value in ("first", "ids", "id"):
+            stack = [node.value]
+            while stack:
+                value = stack.pop()
+                if isinstance(value, VariableNode):
+                    self.names.add(value.name.value)
+                elif isinstance(value, ListValueNode):
+                    stack.extend(value.values)
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable stand-in for a variable's coerced value (lists as tuples); TypeError if there is none."""
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    hash(value)
+    return value
+
+
 class CompiledOperation:
     def __init__(
         self, compiler: CompiledDocuments, document: Any, operation: OperationDefinitionNode, name: str | None
@@ -274,8 +304,26 @@ class CompiledOperation:
         if finder.other:
             raise NotCompiled("a directive other than @include/@skip")
         self.directive_variables = tuple(finder.names)
+        costs = _CostVariables()
+        for node in (operation, *(f.definition for f in self.fragments.values())):
+            visit(node, costs)
+        self.cost_variables = tuple(sorted(costs.names))
+        # The cost and scope checks' verdict (True: passed) by partner scopes and the values of
+        # cost_variables: with valid arguments the cost is a function of those values alone. A pass
+        # is remembered only from a request that then ran (its arguments were valid); a request with
+        # invalid ones costs at most as much, and fails on its own.
+        self.checked: BoundedDict[tuple[Any, ...], bool] = BoundedDict(KEEP_PLANS)
         self.label = operation_label(SimpleNamespace(graphql_document=document, operation_name=name))
         self.plans: BoundedDict[tuple[Any, ...], tuple[tuple[str, Any], ...] | None] = BoundedDict(KEEP_PLANS)
+
+    def check_key(self, coerced: Any, partner: Any) -> tuple[Any, ...] | None:
+        """The key of `checked` for these variables and partner; None: not remembered."""
+        values = coerced.coerced
+        try:
+            frozen = tuple(_frozen(values.get(name)) for name in self.cost_variables)
+        except TypeError:
+            return None
+        return (partner.scopes if partner is not None else None, *frozen)
 
     def plan_for(self, coerced: Any) -> tuple[tuple[str, Any], ...] | None:
         """The root fields for these @include/@skip values: (response name, type name or SearchField)."""
@@ -346,8 +394,16 @@ class CompiledDocuments:
         coerced = get_variable_values(self.gql, compiled.operation.variable_definitions or (), variables)
         if isinstance(coerced, list):
             return None  # bad variables
-        if self.schema.checks.refusal_for(compiled.document, operation_name, variables, ctx.partner) is not None:
-            return None  # over cost or outside the key's scopes
+        check_key = compiled.check_key(coerced, ctx.partner)
+        verdict = compiled.checked.get(check_key) if check_key is not None else None
+        if verdict is False:
+            return None
+        if verdict is None and (
+            self.schema.checks.refusal_for(compiled.document, operation_name, variables, ctx.partner) is not None
+        ):
+            if check_key is not None:
+                compiled.checked[check_key] = False
+            return None  # over cost or outside the key's scopes: the pipeline says so
         plan = compiled.plan_for(coerced)
         if plan is None:
             return None
@@ -365,6 +421,8 @@ class CompiledDocuments:
             if not isinstance(error, UserInputError | GraphQLError) and not database_unavailable(error):
                 log.warning("compiled path failed; the ordinary pipeline answers", exc_info=error)
             return None
+        if verdict is None and check_key is not None:
+            compiled.checked[check_key] = True
         who = request.who
         for need_id, field_read in request.reads:
             ctx.access_log.record(
@@ -613,8 +671,14 @@ def _column(column: str, serialize: Callable[[Any], Any]) -> Getter:
     return lambda row, projection, request: serialize(get(row))
 
 
+# The same few thousand needs near the places people search answer most requests: their global ids
+# and public cells (both fixed by the row: its id, its exact point) are computed once each.
+_cached_global_id = lru_cache(maxsize=32_768)(to_global_id)
+_cached_cell = lru_cache(maxsize=32_768)(snap_to_cell)
+
+
 def _global_id(type_name: str) -> Getter:
-    return lambda row, projection, request: to_global_id(type_name, row.id)
+    return lambda row, projection, request: _cached_global_id(type_name, row.id)
 
 
 def _mine(column: str) -> Getter:
@@ -627,7 +691,7 @@ def _coordinate(index: int, serialize: Callable[[Any], Any]) -> Getter:
 
 def _cell(point: Entries) -> Getter:
     # snap_to_cell of the exact point, as the views compute it: the same digits, and the public cell alone.
-    return lambda row, projection, request: _render(point, snap_to_cell(row.lon, row.lat), None, request)
+    return lambda row, projection, request: _render(point, _cached_cell(row.lon, row.lat), None, request)
 
 
 def _offer_exact(point: Entries) -> Getter:
