@@ -60,7 +60,12 @@ export class LiveSocket {
     if (message.type === "connection_ack") {
       this.retry = 500;
       this.onState(true);
-      for (const [id, sub] of this.subs) this.send(id, sub);
+      for (const [id, sub] of this.subs) {
+        this.send(id, sub);
+        // A stream with no cursor yet cannot replay what happened before it was registered (the
+        // socket may open after the page loaded, or reopen after a drop): the screen reloads instead.
+        if (!sub.after) sub.onEvent(null);
+      }
     } else if (message.type === "ping") {
       this.ws.send(JSON.stringify({ type: "pong" }));
     } else if (message.type === "next") {
