@@ -13,6 +13,7 @@ import contextlib
 import http.client
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -147,21 +148,27 @@ def test_every_worker_cuts_off_a_half_sent_request_head(database_url: str) -> No
     with _two_workers(database_url, head_timeout_seconds="3") as (server, port):
         workers = _children(server.pid)
         with contextlib.ExitStack() as stack:
-            # One at a time (a burst of connections is accepted by whichever worker wakes first), each
-            # asked which worker holds it before the deadline closes it, until both have some.
-            slow: list[socket.socket] = []
-            served_by = set()
-            while len(served_by) < 2 and len(slow) < 40:
+
+            def half_sent_head() -> tuple[socket.socket, int]:
                 s = stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=10))
                 s.sendall(b"POST /graphql HTTP/1.1\r\nHost: x\r\n")
-                slow.append(s)
-                for _ in range(100):
+                for _ in range(300):
                     if (worker := _holder(port, s.getsockname()[1], workers)) is not None:
-                        served_by.add(worker)
-                        break
+                        return s, worker
                     time.sleep(0.01)
-            answers = [s.recv(65536) for s in slow]
-        assert len(served_by) == 2
+                raise AssertionError("no worker accepted the connection")
+
+            first, holder = half_sent_head()
+            # An idle worker that has just accepted tends to win the next accept too: the other one
+            # is made to take the second connection by pausing the first for a moment (well within
+            # uvicorn's 5 s health check, and within the head deadline).
+            os.kill(holder, signal.SIGSTOP)
+            try:
+                second, other = half_sent_head()
+            finally:
+                os.kill(holder, signal.SIGCONT)
+            answers = [s.recv(65536) for s in (first, second)]
+        assert {holder, other} <= workers and holder != other
         assert all(answer.startswith(b"HTTP/1.1 408") for answer in answers), answers
 
 
