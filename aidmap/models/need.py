@@ -236,7 +236,7 @@ class Need(Base):
     rank_point: Mapped[object] = rank_point_column()
     contact_phone: Mapped[str] = mapped_column(String(20), nullable=False)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    # The ward the point falls in (point-in-polygon at creation), if the areas are imported.
+    # The ward its public cell's centre falls in (resolvers/areas.py), if the areas are imported.
     ward_code: Mapped[str | None] = mapped_column(Text, index=True)
     # The row id in the hotline's spreadsheet it was imported from.
     external_id: Mapped[str | None] = mapped_column(String(100))

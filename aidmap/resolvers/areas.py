@@ -25,15 +25,15 @@ VALUES (%(code)s, %(name)s, %(name_en)s, %(full_name)s, %(level)s, %(parent_code
 ON CONFLICT (code) DO UPDATE SET name = excluded.name, name_en = excluded.name_en, full_name = excluded.full_name,
     level = excluded.level, parent_code = excluded.parent_code, geom = excluded.geom
 """
-# Needs posted before their ward's polygon was known get it now.
-BACKFILL_WARDS = """
-UPDATE needs n SET ward_code = a.code FROM admin_areas a
-WHERE n.ward_code IS NULL AND a.level = 'ward' AND ST_Covers(a.geom, n.location::geometry)
-"""
-_WARD_OF_NEED = text(
-    "UPDATE needs SET ward_code = (SELECT a.code FROM admin_areas a WHERE a.level = 'ward' "
-    "AND ST_Covers(a.geom, needs.location::geometry) ORDER BY a.code LIMIT 1) WHERE id = :need_id"
+# A need's ward is the ward of its public cell's centre, never of its exact point: the ward is
+# shown to anyone (Need.ward) and weighs matching rounds, so near a boundary the exact point's ward
+# would tell which side of it the person lives. Needs posted before the polygons were known get it now.
+WARD_OF_CELL = (
+    "(SELECT a.code FROM admin_areas a WHERE a.level = 'ward' AND ST_Covers(a.geom, needs.cell::geometry) "
+    "ORDER BY a.code LIMIT 1)"
 )
+BACKFILL_WARDS = f"UPDATE needs SET ward_code = {WARD_OF_CELL} WHERE ward_code IS NULL"
+_WARD_OF_NEED = text(f"UPDATE needs SET ward_code = {WARD_OF_CELL} WHERE id = :need_id")
 
 
 class AreaFileError(ValueError):

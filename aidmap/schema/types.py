@@ -332,7 +332,7 @@ class Need(Node):
             for name, partner, field, channel, read_at in rows
         ]
 
-    @strawberry.field(description="The ward the need is in (from its exact point), when the areas are imported.")
+    @strawberry.field(description="The ward of the need's public cell (its centre), when the areas are imported.")
     async def ward(self, info: Info[Context, None]) -> AdminArea | None:
         if self._ward_code is None:
             return None

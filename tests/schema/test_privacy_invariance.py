@@ -10,8 +10,10 @@ the offers) then run a battery an attacker would: searches from many origins wit
 tiny circles included; suggestions from offers placed around the needs; an instant-help cascade.
 Every response must be byte-identical in both worlds: ids, order, distances, scores and their
 parts, page boundaries, cursors, which events reach which subscriber, which donor is asked in
-which round. On code that searched or matched on the exact point, the tiny circles, the radii at
-the exact distance and the order of needs sharing a cell all differ.
+which round, which ward a need is said to be in (one need's cell straddles two wards and world B
+moves it across the boundary), which pairs a matching round proposes and their weights. On code
+that searched or matched on the exact point, the tiny circles, the radii at the exact distance and
+the order of needs sharing a cell all differ; with wards taken from the exact point, the ward.
 """
 
 from __future__ import annotations
@@ -33,11 +35,13 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from aidmap.app import create_app
 from aidmap.cli import partners
+from aidmap.db.connect import connect
 from aidmap.db.engine import make_sessionmaker
 from aidmap.fairness.areas import settings_area
 from aidmap.fairness.reach import settings_reach
 from aidmap.geo.distance import haversine_m
 from aidmap.geo.privacy import CELL_LAT_DEG, _cell_lon_deg, snap_to_cell
+from aidmap.resolvers.areas import BUNDLED, import_files
 from aidmap.resolvers.proposals import run_round
 from aidmap.settings import Settings
 from tests.conftest import Api, serving
@@ -51,7 +55,7 @@ NEEDS = """
 query ($near: GeoPointInput!, $radius: Float!, $first: Int!, $after: String, $categories: [NeedCategory!]) {
   needs(near: $near, radiusMeters: $radius, first: $first, after: $after, categories: $categories) {
     edges { cursor distanceMeters node { id title urgency approximateLocation { lat lon } exactLocation { lat lon }
-      contactPhone } }
+      contactPhone ward { code } } }
     pageInfo { hasNextPage endCursor }
   }
 }"""
@@ -125,7 +129,29 @@ def moved_within_cell(p: Point, rng: random.Random) -> Point:
             return q
 
 
-def scenario(seed: int) -> tuple[Scenario, Scenario]:
+WARDS = BUNDLED / "01_ha_noi.geojson"
+
+
+def boundary_pair(url: str) -> tuple[Point, Point]:
+    """Two points of one cell near the centre that lie in different wards: a need moved from one to
+    the other must not change which ward anyone is told it is in, nor anything computed from wards."""
+    import_files(url, [WARDS])
+    rng = random.Random(5)
+    with connect(url) as db:
+        for _ in range(400):
+            p = _around(rng, 1.5)
+            q = moved_within_cell(p, rng)
+            wards = db.execute(
+                "SELECT (SELECT code FROM admin_areas WHERE level = 'ward' AND ST_Covers(geom, ST_Point(%s, %s, 4326))),"
+                " (SELECT code FROM admin_areas WHERE level = 'ward' AND ST_Covers(geom, ST_Point(%s, %s, 4326)))",
+                (*p, *q),
+            ).fetchone()
+            if wards[0] is not None and wards[1] is not None and wards[0] != wards[1]:
+                return p, q
+    raise AssertionError("no cell across a ward boundary near the centre")
+
+
+def scenario(seed: int, across: tuple[Point, Point]) -> tuple[Scenario, Scenario]:
     rng = random.Random(seed)
     needs = [
         {
@@ -138,6 +164,8 @@ def scenario(seed: int) -> tuple[Scenario, Scenario]:
         }
         for i in range(14)
     ]
+    # The last need's cell straddles two wards; world B moves it across the boundary.
+    needs.append({"title": "need 14", "category": "FOOD", "urgency": "HIGH", "quantity": 3, "point": across[0]})
     offers = [
         {"title": f"offer {i}", "category": "FOOD", "radius": rng.choice([700.0, 1500.0, 4000.0]),
          "quantity": rng.randint(1, 8), "point": _around(rng, 2.0)}
@@ -149,7 +177,8 @@ def scenario(seed: int) -> tuple[Scenario, Scenario]:
     a = Scenario(needs=needs, offers=offers, helpers=helpers, origins=origins)
     move = random.Random(seed + 1)
     b = Scenario(
-        needs=[{**n, "point": moved_within_cell(n["point"], move)} for n in needs],
+        needs=[{**n, "point": moved_within_cell(n["point"], move)} for n in needs[:-1]]
+        + [{**needs[-1], "point": across[1]}],
         offers=[{**o, "point": moved_within_cell(o["point"], move)} for o in offers],
         helpers=[{**h, "point": moved_within_cell(h["point"], move)} for h in helpers],
         origins=origins,  # the attacker's questions do not change with the secret
@@ -179,6 +208,7 @@ def run_world(settings: Settings, url: str, world: Scenario, reference: Scenario
     rng = random.Random(99)  # the attacker's own choices: the same in both worlds
     with _world(settings, url) as api:
         live_url = str(api.http.base_url).rstrip("/")  # type: ignore[attr-defined]
+        import_files(url, [WARDS])  # needs get their ward: verifiers, webhooks' areas, matching by ward
         requester, stranger = sign_up(api), sign_up(api)
         donors = [sign_up(api) for _ in world.offers]
         pledger = sign_up(api)  # sees need 2's point once pledged: not one of the public viewers
@@ -333,7 +363,7 @@ def _pages(
 def test_moving_exact_points_inside_their_cells_changes_no_public_answer(
     settings: Settings, fresh_database: Callable[[], str], seed: int
 ) -> None:
-    a, b = scenario(seed)
+    a, b = scenario(seed, boundary_pair(fresh_database()))
     first = run_world(settings, fresh_database(), a, reference=a)
     second = run_world(settings, fresh_database(), b, reference=a)
 
@@ -347,6 +377,8 @@ def test_moving_exact_points_inside_their_cells_changes_no_public_answer(
     assert answers["subscription 4"] and all("errors" not in e for e in answers["subscription 4"])
     assert any(body["data"]["suggestedNeeds"] for k, body in first if k.startswith("suggestedNeeds"))
     assert answers["matching round"] > 0
+    assert any(e["node"]["ward"] for k, pages in first if k.startswith("needs") for p in pages
+               for e in p["data"]["needs"]["edges"])  # fmt: skip
     assert any(body["data"]["myProposals"] for k, body in first if k.startswith("myProposals"))
     asked = [e for k, events in first if k.startswith("helper") for e in events]
     assert sum(e["data"]["myActivity"]["kind"] == "HELP_ASKED" for e in asked) >= 3, asked
