@@ -7,6 +7,7 @@ from __future__ import annotations
 def create_admin(*, url: str, phone: str, display_name: str, password: str, hash_profile: str) -> tuple[int, bool]:
     """Make the account with this phone an admin, creating it if needed; returns (id, created)."""
     from aidmap.db.connect import connect
+    from aidmap.models import Role
     from aidmap.resolvers.accounts import password_hasher, password_problems
     from aidmap.resolvers.validation import normalise_phone
 
@@ -14,11 +15,14 @@ def create_admin(*, url: str, phone: str, display_name: str, password: str, hash
     if normalised is None:
         raise ValueError("Enter a phone number like 0912 345 678 or +84912345678.")
     with connect(url) as conn:
-        row = conn.execute("SELECT id FROM accounts WHERE phone = %s FOR UPDATE", (normalised,)).fetchone()
+        row = conn.execute(
+            "SELECT id FROM accounts WHERE phone = %(phone)s::text FOR UPDATE", {"phone": normalised}
+        ).fetchone()
         if row is not None:
             conn.execute(
-                "UPDATE accounts SET roles = array_append(roles, 'ADMIN') WHERE id = %s AND NOT 'ADMIN' = ANY(roles)",
-                (row[0],),
+                "UPDATE accounts SET roles = array_append(roles, %(admin)s::text)"
+                " WHERE id = %(id)s::bigint AND NOT %(admin)s::text = ANY(roles)",
+                {"id": row[0], "admin": Role.ADMIN.value},
             )
             return int(row[0]), False
         problems = password_problems("The password", password, phone=normalised)
@@ -27,13 +31,15 @@ def create_admin(*, url: str, phone: str, display_name: str, password: str, hash
         if not display_name.strip():
             raise ValueError("Give the admin a display name (--name).")
         created = conn.execute(
-            "INSERT INTO accounts (display_name, phone, password_hash, roles) VALUES (%s, %s, %s, %s) RETURNING id",
-            (
-                display_name.strip(),
-                normalised,
-                password_hasher(hash_profile).hash(password),
-                ["REQUESTER", "DONOR", "ADMIN"],
-            ),
+            "INSERT INTO accounts (display_name, phone, password_hash, roles)"
+            " VALUES (%(display_name)s::text, %(phone)s::text, %(password_hash)s::text, %(roles)s::text[])"
+            " RETURNING id",
+            {
+                "display_name": display_name.strip(),
+                "phone": normalised,
+                "password_hash": password_hasher(hash_profile).hash(password),
+                "roles": [Role.REQUESTER.value, Role.DONOR.value, Role.ADMIN.value],
+            },
         ).fetchone()
         assert created is not None
         return int(created[0]), True

@@ -43,12 +43,20 @@ def create(
             raise ValueError(f"An origin looks like https://app.example.org (no path): {origin!r}.")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     with connect(url) as conn:
-        if conn.execute("SELECT 1 FROM partners WHERE name = %s", (name,)).fetchone():
+        if conn.execute("SELECT 1 FROM partners WHERE name = %(name)s::text", {"name": name}).fetchone():
             raise ValueError(f"A partner named {name!r} already exists.")
         row = conn.execute(
             "INSERT INTO partners (name, key_hash, scopes, rate_limit_per_minute, allowed_origins, "
-            "registered_queries_only) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-            (name, hash_key(key), scopes, rate_limit_per_minute, allowed_origins, registered_queries_only),
+            "registered_queries_only) VALUES (%(name)s::text, %(key_hash)s::text, %(scopes)s::text[], %(rate)s::integer, "
+            "%(origins)s::text[], %(registered_only)s::boolean) RETURNING id",
+            {
+                "name": name,
+                "key_hash": hash_key(key),
+                "scopes": scopes,
+                "rate": rate_limit_per_minute,
+                "origins": allowed_origins,
+                "registered_only": registered_queries_only,
+            },
         ).fetchone()
     assert row is not None
     return int(row[0]), key
@@ -60,7 +68,8 @@ def revoke(*, url: str, name: str) -> bool:
 
     with connect(url) as conn:
         cursor = conn.execute(
-            "UPDATE partners SET revoked_at = now() WHERE name = %s AND revoked_at IS NULL", (name.strip(),)
+            "UPDATE partners SET revoked_at = now() WHERE name = %(name)s::text AND revoked_at IS NULL",
+            {"name": name.strip()},
         )
         return cursor.rowcount == 1
 

@@ -11,6 +11,7 @@ from aidmap.db.reader import conninfo_from_url
 
 
 def connect(url: str, **options: Any) -> psycopg.Connection[Any]:
-    """A connection to the database at this URL (a SQLAlchemy URL or a libpq one), `%s` placeholders;
+    """A connection to the database at this URL (a SQLAlchemy URL or a libpq one); statements use
+    `%(name)s::type` placeholders (the rule in db/__init__.py);
     options go to psycopg.connect (autocommit=True, ...). Use it as a context manager."""
     return psycopg.connect(conninfo_from_url(url), **options)
