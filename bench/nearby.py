@@ -25,12 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import psycopg
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aidmap import demo  # noqa: E402
 from aidmap.db.cluster import LocalCluster, find_bin_dir  # noqa: E402
+from aidmap.db.connect import connect  # noqa: E402
 from aidmap.db.migrate import upgrade  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -106,11 +105,10 @@ def main() -> int:
     server = other = None
     try:
         upgrade(url)
-        conninfo = url.replace("postgresql+psycopg://", "postgresql://")
         started = time.perf_counter()
         if demo.database_is_empty(url):
             demo.seed(url, needs=args.needs)
-        with psycopg.connect(conninfo) as conn:
+        with connect(url) as conn:
             total = conn.execute("SELECT count(*) FROM needs").fetchone()[0]  # type: ignore[index]
         print(f"data: {total:,} needs (loaded in {time.perf_counter() - started:.1f}s)")
 
@@ -130,7 +128,7 @@ def main() -> int:
         timings: dict[str, list[float]] = {"sql": [], **{name: [] for name in queries}}
         hits: list[int] = []
         sample = {"lat": points[0][0], "lon": points[0][1], "category": "FOOD", "limit": 21}
-        with psycopg.connect(conninfo, prepare_threshold=0) as conn:
+        with connect(url, prepare_threshold=0) as conn:
             plan = conn.execute("EXPLAIN " + RAW_SQL, sample).fetchall()
             for i, (lat, lon) in enumerate(points):
                 params = {"lat": lat, "lon": lon, "category": "FOOD", "limit": 21}

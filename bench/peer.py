@@ -40,12 +40,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aidmap import demo  # noqa: E402
 from aidmap.db.cluster import LocalCluster, find_bin_dir  # noqa: E402
+from aidmap.db.connect import connect  # noqa: E402
 from aidmap.db.migrate import upgrade  # noqa: E402
 from aidmap.db.reader import conninfo_from_url  # noqa: E402
 from aidmap.schema.ids import from_global_id  # noqa: E402
@@ -91,7 +90,7 @@ def post(port: int, query: str, variables: dict[str, Any]) -> dict[str, Any]:
 
 def install_peer_function(url: str) -> None:
     """Schema `peer` with the job's function (peer.sql), replaced on every run."""
-    with psycopg.connect(conninfo_from_url(url), autocommit=True) as conn:
+    with connect(url, autocommit=True) as conn:
         conn.execute((PEER_DIR / "peer.sql").read_text())
 
 
@@ -181,7 +180,7 @@ class Backends:
     """CPU time of the database's client backends (every server's pooled connections), from /proc."""
 
     def __init__(self, url: str) -> None:
-        self._conn = psycopg.connect(conninfo_from_url(url), autocommit=True)
+        self._conn = connect(url, autocommit=True)
 
     def snapshot(self) -> dict[int, float]:
         rows = self._conn.execute(
@@ -475,7 +474,7 @@ def main() -> int:
         if demo.database_is_empty(url):
             demo.seed(url, needs=args.needs)
         install_peer_function(url)
-        with psycopg.connect(conninfo_from_url(url)) as conn:
+        with connect(url) as conn:
             results["open_food_needs"] = conn.execute(
                 "SELECT count(*) FROM needs WHERE status IN ('OPEN', 'PARTLY_PLEDGED') AND category = 'FOOD'"
             ).fetchone()[0]  # type: ignore[index]

@@ -33,12 +33,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aidmap.db.cluster import LocalCluster, find_bin_dir  # noqa: E402
-from aidmap.db.reader import conninfo_from_url  # noqa: E402
+from aidmap.db.connect import connect  # noqa: E402
 from aidmap.schema.ids import from_global_id  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -125,8 +123,8 @@ def main() -> int:
         lags: list[float] = []
         replay_lags: list[float] = []
         with (
-            psycopg.connect(conninfo_from_url(replica.url("aidmap_bench")), autocommit=True) as on_replica,
-            psycopg.connect(conninfo_from_url(primary.url("aidmap_bench")), autocommit=True) as on_primary,
+            connect(replica.url("aidmap_bench"), autocommit=True) as on_replica,
+            connect(primary.url("aidmap_bench"), autocommit=True) as on_primary,
         ):
             for i in range(args.needs):
                 # Apart and with their own phones, so none is refused as a duplicate.

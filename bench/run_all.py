@@ -28,12 +28,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import psycopg  # noqa: E402
 
 from aidmap import demo  # noqa: E402
 from aidmap.db.cluster import LocalCluster, find_bin_dir  # noqa: E402
+from aidmap.db.connect import connect  # noqa: E402
 from aidmap.db.migrate import upgrade  # noqa: E402
-from aidmap.db.reader import conninfo_from_url  # noqa: E402
 from aidmap.events.match_index import MatchIndex  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -52,7 +51,7 @@ def measure_size(cluster: LocalCluster, needs: int, queries: int) -> dict[str, A
     started = time.perf_counter()
     counts = demo.seed(url, needs=needs, offers=max(needs // 10, 1000))
     load_s = time.perf_counter() - started
-    with psycopg.connect(conninfo_from_url(url)) as conn:
+    with connect(url) as conn:
         size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]  # type: ignore[index]
         offers = conn.execute("SELECT count(*) FROM offers").fetchone()[0]  # type: ignore[index]
     index = MatchIndex()

@@ -20,10 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import psycopg  # noqa: E402
 from harness import start_server, stop_server  # noqa: E402
 
-from aidmap.db.reader import conninfo_from_url  # noqa: E402
+from aidmap.db.connect import connect  # noqa: E402
 from aidmap.demo import DEMO_PASSWORD  # noqa: E402
 from aidmap.schema.ids import to_global_id  # noqa: E402
 
@@ -54,7 +53,7 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=40, help="offers and needs asked about (each asked 3 times)")
     args = parser.parse_args()
     url = os.environ["AIDMAP_DATABASE_URL"]
-    with psycopg.connect(conninfo_from_url(url)) as conn:
+    with connect(url) as conn:
         offers = conn.execute(
             "SELECT o.id, a.phone FROM offers o JOIN accounts a ON a.id = o.donor_id "
             "WHERE o.status = 'ACTIVE' AND o.radius_meters >= 5000 ORDER BY o.id LIMIT %s",

@@ -199,8 +199,10 @@ class LocalCluster:
         return True
 
     def ensure_database(self, name: str = "aidmap") -> None:
+        # Its own connection, not connect.connect (which takes a URL): the launcher, part of db/, reaches
+        # the maintenance database `postgres` by its key=value conninfo, before the app's database exists.
         with psycopg.connect(self.conninfo("postgres"), autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %(name)s::text", {"name": name}).fetchone()
             if not exists:
                 conn.execute(f'CREATE DATABASE "{name}"')
 
