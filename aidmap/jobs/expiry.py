@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aidmap.db.sql import status_in
 from aidmap.events.outbox import emit
 from aidmap.jobs.periodic import PeriodicJob
 from aidmap.models import EventKind, Need, NeedClaimCode, NeedStatus, SignInBackoff
@@ -20,6 +21,7 @@ from aidmap.resolvers.validation import utcnow
 
 PROMPT_BEFORE = timedelta(hours=24)
 BATCH = 200
+_OPEN = text(status_in(OPEN_STATUSES, column="needs.status"))
 
 
 async def expire_due(*, sessions: async_sessionmaker[AsyncSession]) -> int:
@@ -28,7 +30,7 @@ async def expire_due(*, sessions: async_sessionmaker[AsyncSession]) -> int:
         due = (
             await session.execute(
                 select(Need)
-                .where(Need.status.in_([s.value for s in OPEN_STATUSES]), Need.expires_at <= utcnow())
+                .where(_OPEN, Need.expires_at <= utcnow())
                 .order_by(Need.expires_at)
                 .limit(BATCH)
                 .with_for_update(skip_locked=True)
@@ -52,7 +54,7 @@ async def prompt_expiring(*, sessions: async_sessionmaker[AsyncSession]) -> int:
             await session.execute(
                 select(Need)
                 .where(
-                    Need.status.in_([s.value for s in OPEN_STATUSES]),
+                    _OPEN,
                     Need.expires_at > now,
                     Need.expires_at <= now + PROMPT_BEFORE,
                     Need.expiry_prompted_at.is_(None),

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aidmap.db.nearby import origin_point
+from aidmap.db.sql import status_in
 from aidmap.events.outbox import emit
 from aidmap.i18n import msg
 from aidmap.models import (
@@ -231,7 +232,7 @@ async def asked_of(*, session: AsyncSession, viewer: Viewer, limit: int = 50) ->
             HelpAsk.donor_id == viewer.account_id,
             HelpAsk.round == HelpRequest.round,
             HelpRequest.status == HelpRequestStatus.OPEN.value,
-            Need.status.in_([s.value for s in OPEN_STATUSES]),
+            text(status_in(OPEN_STATUSES, column="needs.status")),
         )
         .order_by(HelpRequest.round_started_at.desc(), HelpRequest.id.desc())
         .limit(limit)

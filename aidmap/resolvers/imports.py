@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aidmap.db.sql import status_in
 from aidmap.i18n import msg
 from aidmap.models import Need, ReadChannel, need_fields
 from aidmap.models.need import HIDDEN_STATUSES, Principal
@@ -206,24 +207,21 @@ async def import_rows(
 
 
 _EXPORT = text(
-    """
+    f"""
     WITH RECURSIVE area(code) AS (
         SELECT code FROM admin_areas WHERE code = :code
         UNION SELECT a.code FROM admin_areas a JOIN area ON a.parent_code = area.code
     )
     SELECT n.*, ST_Y(geometry(n.location)) AS lat, ST_X(geometry(n.location)) AS lon FROM needs n
-    WHERE n.ward_code IN (SELECT code FROM area) AND n.status NOT IN :hidden
+    WHERE n.ward_code IN (SELECT code FROM area) AND {status_in(HIDDEN_STATUSES, column="n.status", negate=True)}
     ORDER BY n.id
     """
-).bindparams()
+)
 
 
 async def export_rows(*, session: AsyncSession, area_code: str, who: Principal) -> Iterable[dict[str, Any]]:
     """The area's public needs as this caller may see them."""
-    from sqlalchemy import bindparam
-
-    query = _EXPORT.bindparams(bindparam("hidden", expanding=True))
-    rows = await session.execute(query, {"code": area_code, "hidden": [s.value for s in HIDDEN_STATUSES]})
+    rows = await session.execute(_EXPORT, {"code": area_code})
     out, logged = [], []
     for row in rows:
         seen = project_need(who, row, active_donor=False)

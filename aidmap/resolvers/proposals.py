@@ -28,7 +28,7 @@ from aidmap.fairness.areas import area_deficits
 from aidmap.fairness.matching import NeedSlot, OfferSlot, propose
 from aidmap.i18n import msg
 from aidmap.models import EventKind, MatchProposal, Need, Offer, Pledge, ProposalStatus
-from aidmap.models.need import OPEN_STATUSES
+from aidmap.models.need import ACTIVE_STATUSES, OPEN_STATUSES, NeedStatus
 from aidmap.problems import Code, Problems
 from aidmap.resolvers import pledges
 from aidmap.resolvers.accounts import Viewer
@@ -57,20 +57,22 @@ _NEEDS = text(
            extract(epoch FROM now() - n.created_at) AS waited,
            ST_X(geometry(n.cell)) AS lon, ST_Y(geometry(n.cell)) AS lat
     FROM needs n
-    WHERE {status_in(OPEN_STATUSES, column='n.status')} AND n.expires_at > now() AND n.category = ANY(:categories)
+    WHERE {status_in(OPEN_STATUSES, column="n.status")} AND n.expires_at > now() AND n.category = ANY(:categories)
     ORDER BY n.id
     """
 )
 # Per ward, the needs posted in the window that were public at some point, and those fully pledged or
 # delivered. Cancelled needs are left out (the requester withdrew, help or not); expired ones count as
 # not helped; needs never public (pending, under review, rejected) are not the donors' to serve.
+_HELPED = (NeedStatus.PLEDGED, NeedStatus.FULFILLED)
+_ONCE_PUBLIC = (*ACTIVE_STATUSES, NeedStatus.FULFILLED, NeedStatus.EXPIRED)
 _AREA_HELP = text(
-    """
+    f"""
     SELECT n.ward_code AS area, count(*) AS needs,
-           count(*) FILTER (WHERE n.status IN ('PLEDGED', 'FULFILLED')) AS helped
+           count(*) FILTER (WHERE {status_in(_HELPED, column="n.status")}) AS helped
     FROM needs n
     WHERE n.ward_code IS NOT NULL AND n.created_at > now() - make_interval(secs => :window)
-      AND n.status IN ('OPEN', 'PARTLY_PLEDGED', 'PLEDGED', 'FULFILLED', 'EXPIRED')
+      AND {status_in(_ONCE_PUBLIC, column="n.status")}
     GROUP BY n.ward_code
     """
 )
