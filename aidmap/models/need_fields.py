@@ -6,9 +6,11 @@ Every place that lists a need's fields reads this list instead of repeating it:
   into them (schema/mutation.py);
 - what an edit of a verified need takes the badge away for (`resets`, resolvers/needs.py);
 - import rows and export rows (resolvers/imports.py: `input` fields are importable, `export` ones exported);
-- a webhook endpoint's view of the need (`webhook_need`, used by resolvers/webhooks.py);
+- a webhook endpoint's view of the need (`webhook_need`, used by resolvers/webhooks.py) and the
+  columns its event query reads (`WEBHOOK_COLUMNS`);
 - the columns a live snapshot reads (events/snapshots.py, `VIEW_COLUMNS`);
-- the plain fields of the GraphQL Need type (schema/types.py, `in_type`); the strawberry classes
+- the plain fields of the GraphQL Need type (schema/types.py, `in_type`; the compiled searches'
+  column fields, schema/fast/compiled.py); the strawberry classes
   themselves stay hand-written, and tests/models/test_need_fields.py checks they agree with FIELDS.
 
 Who may see a private field (the exact location, the phone) is decided in models/need.py
@@ -28,7 +30,7 @@ from enum import StrEnum
 from typing import Any
 
 from aidmap.models.need import NeedCategory, NeedStatus, Urgency
-from aidmap.models.projection import NeedProjection
+from aidmap.models.projection import PROJECTION_COLUMNS, NeedProjection
 
 # Bounds of the checks (the columns are at least this wide: tests/models/test_need_fields.py).
 MAX_TITLE = 120
@@ -154,6 +156,12 @@ VIEW_EXTRA_COLUMNS = (
     "attested_by_id", "received_attestation", "rejected_reason", "possible_duplicate_of_id",
 )  # fmt: skip
 VIEW_COLUMNS: tuple[str, ...] = (*(c for f in FIELDS for c in f.columns), *VIEW_EXTRA_COLUMNS)
+# What a webhook delivery reads of the event's need (resolvers/webhooks.py, EVENT_ROW): the columns of
+# WEBHOOK_FIELDS and what project_need reads (the point as its exact coordinates, which project_need
+# snaps to the cell). The id is the event's need_id.
+WEBHOOK_COLUMNS: tuple[str, ...] = tuple(
+    dict.fromkeys((*(f.name for f in WEBHOOK_FIELDS if f.kind not in (Kind.ID, Kind.POINT)), *PROJECTION_COLUMNS))
+)
 _POINT_SQL = {
     "lat": "ST_Y(geometry({p}location)) AS lat",
     "lon": "ST_X(geometry({p}location)) AS lon",
@@ -162,10 +170,10 @@ _POINT_SQL = {
 }
 
 
-def select_list(alias: str = "") -> str:
-    """A select list of VIEW_COLUMNS from `needs` (points as plain floats)."""
+def select_list(alias: str = "", columns: tuple[str, ...] = VIEW_COLUMNS) -> str:
+    """A select list of these columns (VIEW_COLUMNS unless told) from `needs` (points as plain floats)."""
     prefix = f"{alias}." if alias else ""
-    return ", ".join(_POINT_SQL[c].format(p=prefix) if c in _POINT_SQL else f"{prefix}{c}" for c in VIEW_COLUMNS)
+    return ", ".join(_POINT_SQL[c].format(p=prefix) if c in _POINT_SQL else f"{prefix}{c}" for c in columns)
 
 
 def _point(lon_lat: tuple[float, float] | None) -> dict[str, float] | None:

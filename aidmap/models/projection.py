@@ -32,6 +32,11 @@ class NeedProjection:
         return self.exact is not None
 
 
+# Every column project_need reads of a need (privacy_facts' and the status, the exact point it
+# snaps to the public cell, the phone): what a query must select to make a projection.
+PROJECTION_COLUMNS = ("owner_id", "filed_by_id", "ward_code", "partner_id", "status", "contact_phone", "lat", "lon")
+
+
 def project_need(who: Principal, need: Any, *, active_donor: bool) -> NeedProjection:
     """The need as `who` may see it (`active_donor`: they have a pledge on it that discloses)."""
     facts = privacy_facts(need, active_donor=active_donor)

@@ -156,12 +156,16 @@ async def queue_new_events(*, sessions: async_sessionmaker[AsyncSession]) -> int
 
 # -- what a delivery carries ---------------------------------------------------------------------
 
+# The event's own columns; the need's, by their names, after them (models/need_fields.py WEBHOOK_COLUMNS:
+# a field added to the webhook view is read here too), so the two must not share a name.
+_EVENT_COLUMNS = ("seq", "kind", "created_at", "need_id", "offer_id", "pledge_id")
+_shared = set(_EVENT_COLUMNS) & set(need_fields.WEBHOOK_COLUMNS)
+if _shared:
+    raise RuntimeError(f"need columns a webhook reads that the event row already has: {sorted(_shared)}")
 EVENT_ROW = text(
-    """
-    SELECT e.seq, e.kind, e.created_at, e.need_id, e.offer_id, e.pledge_id,
-           n.title, n.category, n.status, n.quantity, n.quantity_pledged, n.quantity_delivered, n.unit, n.urgency,
-           n.owner_id, n.filed_by_id, n.ward_code, n.partner_id, n.contact_phone, n.expires_at,
-           ST_Y(geometry(n.location)) AS lat, ST_X(geometry(n.location)) AS lon,
+    f"""
+    SELECT {", ".join(f"e.{c}" for c in _EVENT_COLUMNS)},
+           {need_fields.select_list("n", need_fields.WEBHOOK_COLUMNS)},
            p.quantity AS pledge_quantity, p.status AS pledge_status,
            o.title AS offer_title, o.category AS offer_category, o.status AS offer_status,
            ST_Y(geometry(o.location)) AS offer_lat, ST_X(geometry(o.location)) AS offer_lon
@@ -183,7 +187,7 @@ def _global_id(type_name: str, pk: int) -> str:
 def need_projection(row: Any, *, partner_id: int, partner_private: bool) -> NeedProjection | None:
     """What this partner's endpoint may see of the event's need (a key acting for nobody); None when
     the event concerns no need that still exists."""
-    if row.need_id is None or row.title is None:
+    if row.need_id is None or row.status is None:  # status: NOT NULL, so None only when the need is gone
         return None
     who = Principal(partner_id=partner_id, partner_may_see_private=partner_private)
     return project_need(who, row, active_donor=False)

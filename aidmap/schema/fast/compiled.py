@@ -69,7 +69,8 @@ from aidmap import models
 from aidmap.bounded import BoundedDict
 from aidmap.db.cursors import distance_cursor
 from aidmap.geo.privacy import round_distance, snap_to_cell
-from aidmap.models.projection import project_need, reads_to_log
+from aidmap.models.need_fields import TYPE_FIELDS
+from aidmap.models.projection import PROJECTION_COLUMNS, project_need, reads_to_log
 from aidmap.observability import operation_label
 from aidmap.problems import UserInputError
 from aidmap.resolvers import needs, offers
@@ -86,16 +87,12 @@ KEEP_PLANS = 16  # @include/@skip combinations kept per operation
 
 # What a node field reads, by GraphQL field name: ("column", name), ("id",), ("mine", column),
 # ("cell",), ("exact",) or ("phone",). A field not listed (one with its own resolver, or new)
-# is not compiled.
+# is not compiled. A need's column fields are the Need type's plain fields (models/need_fields.py
+# TYPE_FIELDS), read once here; the others are how the projection shows the point and the phone.
 NEED_FIELDS: dict[str, tuple[str, ...]] = {
     "id": ("id",), "isMine": ("mine", "owner_id"), "approximateLocation": ("cell",),
     "exactLocation": ("exact",), "contactPhone": ("phone",),
-    **{name: ("column", column) for name, column in (
-        ("category", "category"), ("title", "title"), ("details", "details"), ("quantity", "quantity"),
-        ("unit", "unit"), ("urgency", "urgency"), ("householdSize", "household_size"), ("status", "status"),
-        ("quantityPledged", "quantity_pledged"), ("quantityDelivered", "quantity_delivered"),
-        ("expiresAt", "expires_at"), ("createdAt", "created_at"), ("updatedAt", "updated_at"),
-    )},
+    **{f.graphql: ("column", f.name) for f in TYPE_FIELDS},
 }  # fmt: skip
 OFFER_FIELDS: dict[str, tuple[str, ...]] = {
     "id": ("id",), "isMine": ("mine", "donor_id"), "approximateLocation": ("cell",), "exactLocation": ("exact",),
@@ -106,8 +103,8 @@ OFFER_FIELDS: dict[str, tuple[str, ...]] = {
     )},
 }  # fmt: skip
 _POINT = ("lat", "lon")
-# Everything models.projection.project_need (and schema.types.pledged_by_viewer) reads of a need.
-_PRIVACY_COLUMNS = ("id", "owner_id", "filed_by_id", "ward_code", "partner_id", "status", "contact_phone", *_POINT)
+# Everything models.projection.project_need (and schema.types.pledged_by_viewer, the id) reads of a need.
+_PRIVACY_COLUMNS = ("id", *PROJECTION_COLUMNS)
 _SQL = {"lat": "ST_Y(geometry(location)) AS lat", "lon": "ST_X(geometry(location)) AS lon"}
 
 # (row, projection or None, request state) -> a JSON value, or GIVE_UP
