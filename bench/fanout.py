@@ -20,7 +20,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -30,11 +29,10 @@ from websockets.exceptions import InvalidMessage, InvalidStatus
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aidmap.db.cluster import LocalCluster, find_bin_dir  # noqa: E402
 from aidmap.db.migrate import upgrade  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import free_port, start_server, stop_server  # noqa: E402
+from harness import ScratchDatabase, start_server, stop_server  # noqa: E402
 
 HANOI = (21.0285, 105.8542)
 SUBSCRIBE = """subscription ($near: GeoPointInput!) {
@@ -216,14 +214,10 @@ def main() -> int:
     parser.add_argument("--profile", metavar="FILE", help="sample the server with py-spy while needs are created")
     args = parser.parse_args()
 
-    base = Path(tempfile.mkdtemp(prefix="aidmap-fanout-"))
-    cluster = LocalCluster(base_dir=base, port=free_port(), bin_dir=find_bin_dir(), durable=False)
-    cluster.init()
-    cluster.start()
+    database = ScratchDatabase("aidmap-fanout-")
     server = None
     try:
-        cluster.ensure_database("aidmap")
-        url = cluster.url()
+        url = database.url
         upgrade(url)
         server, port = start_server(url, env={
             "AIDMAP_PASSWORD_HASH_PROFILE": "CHEAPEST", "AIDMAP_DB_POOL_SIZE": "20", "AIDMAP_MAX_OPEN_NEEDS_PER_CATEGORY": "100000",
@@ -235,8 +229,7 @@ def main() -> int:
     finally:
         if server is not None:
             stop_server(server)
-        cluster.stop()
-        shutil.rmtree(base, ignore_errors=True)
+        database.remove()
     return 0
 
 

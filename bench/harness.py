@@ -1,13 +1,15 @@
-"""What every benchmark does around its measurement: free ports, and an `aidmap serve` process
-started on one (from this checkout or another) and stopped for sure."""
+"""What every benchmark does around its measurement: free ports, a throwaway PostGIS database, and
+an `aidmap serve` process started on one (from this checkout or another) and stopped for sure."""
 
 from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,6 +18,30 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+class ScratchDatabase:
+    """A database `name` in a PostGIS cluster of its own in a temporary folder, not durable (fast to
+    load); `remove()` stops the cluster and deletes the folder."""
+
+    def __init__(self, prefix: str, name: str = "aidmap") -> None:
+        # Imported here: the aidmap first on sys.path (rate_limit.py may put another checkout's there).
+        from aidmap.db.cluster import LocalCluster, find_bin_dir
+
+        self.base = Path(tempfile.mkdtemp(prefix=prefix))
+        self.cluster = LocalCluster(base_dir=self.base, port=free_port(), bin_dir=find_bin_dir(), durable=False)
+        self.cluster.init()
+        self.cluster.start()
+        try:
+            self.cluster.ensure_database(name)
+        except BaseException:
+            self.remove()
+            raise
+        self.url = self.cluster.url(name)
+
+    def remove(self) -> None:
+        self.cluster.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
 
 
 def start_server(

@@ -17,21 +17,18 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import shutil
 import socket
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from aidmap.db.cluster import LocalCluster, find_bin_dir  # noqa: E402
 from aidmap.db.migrate import upgrade  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import free_port, start_server, stop_server  # noqa: E402
+from harness import ScratchDatabase, start_server, stop_server  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -129,14 +126,10 @@ def main() -> int:
     parser.add_argument("--attack-fragments", type=int, default=60, help="the size streamed during /healthz")
     args = parser.parse_args()
 
-    base = Path(tempfile.mkdtemp(prefix="aidmap-hostile-"))
-    cluster = LocalCluster(base_dir=base, port=free_port(), bin_dir=find_bin_dir(), durable=False)
-    cluster.init()
-    cluster.start()
+    database = ScratchDatabase("aidmap-hostile-")
     server = None
     try:
-        cluster.ensure_database("aidmap")
-        url = cluster.url()
+        url = database.url
         if args.checkout is None:  # another checkout migrates its own way (aidmap serve does)
             upgrade(url)
         server, port = start_server(url, env={"AIDMAP_MAX_QUERY_TOKENS": "20000"}, checkout=args.checkout)
@@ -145,8 +138,7 @@ def main() -> int:
     finally:
         if server is not None:
             stop_server(server)
-        cluster.stop()
-        shutil.rmtree(base, ignore_errors=True)
+        database.remove()
     print(json.dumps(report, indent=2))
     if args.checkout is None:
         RESULTS.mkdir(exist_ok=True)

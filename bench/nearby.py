@@ -18,22 +18,19 @@ import http.client
 import json
 import os
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aidmap import demo  # noqa: E402
-from aidmap.db.cluster import LocalCluster, find_bin_dir  # noqa: E402
 from aidmap.db.connect import connect  # noqa: E402
 from aidmap.db.migrate import upgrade  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import free_port, start_server, stop_server  # noqa: E402
+from harness import ScratchDatabase, start_server, stop_server  # noqa: E402
 
 # What a donor's list shows per need (title, category, urgency, distance, map cell), and
 # everything a detail card shows. graphql-core spends ~12 us per resolved field, so the
@@ -92,16 +89,11 @@ def main() -> int:
     parser.add_argument("--compare-database-url", help="the other checkout's own database (same data), if needed")
     args = parser.parse_args()
 
-    cluster: LocalCluster | None = None
-    base = None
+    scratch: ScratchDatabase | None = None
     url = os.environ.get("AIDMAP_DATABASE_URL")
     if not url:
-        base = Path(tempfile.mkdtemp(prefix="aidmap-bench-"))
-        cluster = LocalCluster(base_dir=base, port=free_port(), bin_dir=find_bin_dir(), durable=False)
-        cluster.init()
-        cluster.start()
-        cluster.ensure_database("aidmap_bench")
-        url = cluster.url("aidmap_bench")
+        scratch = ScratchDatabase("aidmap-bench-", "aidmap_bench")
+        url = scratch.url
     server = other = None
     try:
         upgrade(url)
@@ -164,9 +156,8 @@ def main() -> int:
             stop_server(server)
         if other is not None:
             stop_server(other)
-        if cluster is not None:
-            cluster.stop()
-            shutil.rmtree(base or "", ignore_errors=True)
+        if scratch is not None:
+            scratch.remove()
     return 0
 
 

@@ -34,7 +34,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,14 +42,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aidmap import demo  # noqa: E402
-from aidmap.db.cluster import LocalCluster, find_bin_dir  # noqa: E402
 from aidmap.db.connect import connect  # noqa: E402
 from aidmap.db.migrate import upgrade  # noqa: E402
 from aidmap.db.reader import conninfo_from_url  # noqa: E402
 from aidmap.schema.ids import from_global_id  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import free_port, start_server, stop_server  # noqa: E402
+from harness import ScratchDatabase, free_port, start_server, stop_server  # noqa: E402
 from throughput import cpu_seconds  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
@@ -458,15 +456,11 @@ def main() -> int:
         return 0
     levels = tuple(int(c) for c in args.levels.split(","))
     url = os.environ.get("AIDMAP_DATABASE_URL")
-    cluster, base = None, None
+    scratch: ScratchDatabase | None = None
     started = datetime.now(UTC)
     if not url:
-        base = Path(tempfile.mkdtemp(prefix="aidmap-peer-"))
-        cluster = LocalCluster(base_dir=base, port=free_port(), bin_dir=find_bin_dir(), durable=False)
-        cluster.init()
-        cluster.start()
-        cluster.ensure_database("aidmap_bench")
-        url = cluster.url("aidmap_bench")
+        scratch = ScratchDatabase("aidmap-peer-", "aidmap_bench")
+        url = scratch.url
     results: dict[str, Any] = {"started": started.isoformat(timespec="seconds"), "needs": args.needs,
                                "seconds_per_burst": args.seconds, "rounds": args.rounds, "levels": levels}  # fmt: skip
     try:
@@ -510,10 +504,8 @@ def main() -> int:
                 stop_server(one)
         backends.close()
     finally:
-        if cluster is not None:
-            cluster.stop()
-        if base is not None:
-            shutil.rmtree(base, ignore_errors=True)
+        if scratch is not None:
+            scratch.remove()
     report = render(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report)

@@ -24,9 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -103,26 +101,20 @@ def main() -> int:
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2], help="processes sharing the buckets")
     args = parser.parse_args()
     sys.path.insert(0, str(args.checkout or HERE.parent))
-    from aidmap.db.cluster import LocalCluster, find_bin_dir
     from aidmap.db.migrate import upgrade
 
     sys.path.insert(0, str(HERE))
-    from harness import free_port
+    from harness import ScratchDatabase
 
-    base = Path(tempfile.mkdtemp(prefix="aidmap-rate-limit-"))
-    cluster = LocalCluster(base_dir=base, port=free_port(), bin_dir=find_bin_dir(), durable=False)
-    cluster.init()
-    cluster.start()
+    database = ScratchDatabase("aidmap-rate-limit-")  # with the cluster code of the checkout measured
     try:
-        cluster.ensure_database("aidmap")
-        url = cluster.url()
+        url = database.url
         upgrade(url)
         report = {"checkout": str(args.checkout or "this"), "at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
         for n in args.processes:
             report[f"{n} process{'es' if n > 1 else ''}"] = asyncio.run(_measure(url, n))
     finally:
-        cluster.stop()
-        shutil.rmtree(base, ignore_errors=True)
+        database.remove()
     print(json.dumps(report, indent=2))
     if args.checkout is None:
         RESULTS.mkdir(exist_ok=True)

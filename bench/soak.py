@@ -14,10 +14,8 @@ import argparse
 import asyncio
 import json
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,11 +26,10 @@ import websockets
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aidmap import demo  # noqa: E402
-from aidmap.db.cluster import LocalCluster, find_bin_dir  # noqa: E402
 from aidmap.db.migrate import upgrade  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import free_port, start_server, stop_server  # noqa: E402
+from harness import ScratchDatabase, start_server, stop_server  # noqa: E402
 
 NEEDS = "query ($near: GeoPointInput!) { needs(near: $near, radiusMeters: 3000, first: 20) { edges { distanceMeters node { id title quantity unit urgency approximateLocation { lat lon } } } } }"
 CREATE = "mutation ($input: CreateNeedInput!) { createNeed(input: $input) { need { id } errors { code } } }"
@@ -197,15 +194,10 @@ def soak(
     *, seconds: float, subscribers: int, workers: int = 8, warmup: float = 10.0, database_url: str | None = None
 ) -> Report:
     """Start PostGIS (unless a URL is given) and one server process, run the load, stop everything."""
-    base_dir = None
-    cluster = None
+    scratch: ScratchDatabase | None = None
     if database_url is None:
-        base_dir = Path(tempfile.mkdtemp(prefix="aidmap-soak-"))
-        cluster = LocalCluster(base_dir=base_dir, port=free_port(), bin_dir=find_bin_dir(), durable=False)
-        cluster.init()
-        cluster.start()
-        cluster.ensure_database("aidmap_soak")
-        database_url = cluster.url("aidmap_soak")
+        scratch = ScratchDatabase("aidmap-soak-", "aidmap_soak")
+        database_url = scratch.url
     server = None
     try:
         upgrade(database_url)
@@ -219,10 +211,8 @@ def soak(
     finally:
         if server is not None:
             stop_server(server)
-        if cluster is not None:
-            cluster.stop()
-        if base_dir is not None:
-            shutil.rmtree(base_dir, ignore_errors=True)
+        if scratch is not None:
+            scratch.remove()
 
 
 def main() -> int:

@@ -26,18 +26,16 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aidmap import demo  # noqa: E402
-from aidmap.db.cluster import LocalCluster, find_bin_dir  # noqa: E402
 from aidmap.db.migrate import upgrade  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import free_port, start_server, stop_server  # noqa: E402
+from harness import ScratchDatabase, start_server, stop_server  # noqa: E402
 
 SCRIPT = Path(__file__).resolve().parent / "wrk" / "nearby.lua"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -140,14 +138,10 @@ def main() -> int:
     )
     args = parser.parse_args()
     url = os.environ.get("AIDMAP_DATABASE_URL")
-    cluster, base = None, None
+    scratch: ScratchDatabase | None = None
     if not url:
-        base = Path(tempfile.mkdtemp(prefix="aidmap-throughput-"))
-        cluster = LocalCluster(base_dir=base, port=free_port(), bin_dir=find_bin_dir(), durable=False)
-        cluster.init()
-        cluster.start()
-        cluster.ensure_database("aidmap_bench")
-        url = cluster.url("aidmap_bench")
+        scratch = ScratchDatabase("aidmap-throughput-", "aidmap_bench")
+        url = scratch.url
     try:
         upgrade(url)
         if demo.database_is_empty(url):
@@ -159,10 +153,8 @@ def main() -> int:
         else:
             result = measure(url, seconds=args.seconds)
     finally:
-        if cluster is not None:
-            cluster.stop()
-        if base is not None:
-            shutil.rmtree(base, ignore_errors=True)
+        if scratch is not None:
+            scratch.remove()
     if args.compare_with:
         (this, this_figures), (other, other_figures) = compared.items()
         for name, figures in compared.items():

@@ -10,7 +10,8 @@ from playwright.sync_api import Browser, expect
 
 from aidmap.settings import Settings
 from tests.conftest import LiveServer
-from tests.frontend.test_page import CENTRE, _person
+from tests.frontend.forms import fill_need, watch
+from tests.frontend.test_page import _person
 
 
 @pytest.fixture
@@ -26,20 +27,12 @@ def test_the_donor_sees_the_address_only_once_the_requester_accepts(browser: Bro
         person.sign_up()
 
     page = requester.page
-    page.fill("#need-title", "Thuốc hạ sốt")
-    page.fill("#need-quantity", "1")
-    page.fill("#need-unit", "hộp")
-    page.fill("#need-phone", "0912 345 678")
-    page.fill("#need-lat", "21.0290")
-    page.fill("#need-lon", "105.8530")
-    page.dispatch_event("#need-lon", "change")
+    fill_need(page, title="Thuốc hạ sốt", quantity="1", unit="hộp", phone="0912 345 678",
+              at={"lat": "21.0290", "lon": "105.8530"})  # fmt: skip
     page.click("#need-form button[type=submit]")
     expect(page.locator("#my-needs [data-need]")).to_have_count(1)
 
-    donor.page.click('.tab[data-view="help"]')
-    donor.page.fill("#help-lat", CENTRE[0])
-    donor.page.fill("#help-lon", CENTRE[1])
-    donor.page.click("#help-filters button[type=submit]")
+    watch(donor.page)
     card = donor.page.locator("#nearby [data-need]", has_text="Thuốc hạ sốt")
     expect(card).to_be_visible(timeout=5000)
     card.locator("input[name=quantity]").fill("1")

@@ -21,9 +21,9 @@ from playwright.sync_api import Browser, expect
 from aidmap.settings import Settings
 from tests.conftest import LiveServer
 from tests.factories import PLEDGE, need_input
-from tests.frontend.test_page import CENTRE, Person, _person
+from tests.frontend.forms import NEAR, fill_need, watch
+from tests.frontend.test_page import Person, _person
 from tests.frontend.test_reload import _account, _post
-from tests.frontend.test_roles import NEAR
 
 PHONE = {"width": 390, "height": 844}
 REQUEST = "mutation ($id: ID!) { requestHelpNow(input: {needId: $id}) { helpRequest { status } errors { code } } }"
@@ -55,10 +55,7 @@ def test_a_donors_pending_ask_survives_a_reload(browser: Browser, live_server: L
     donor = _phone(browser, live_server, "Minh", "en-US")
     donor.sign_up()
     page = donor.page
-    page.click('.tab[data-view="help"]')
-    page.fill("#help-lat", CENTRE[0])
-    page.fill("#help-lon", CENTRE[1])
-    page.click("#help-filters button[type=submit]")
+    watch(page)
     page.check("#availability")
     expect(page.locator("#availability-text")).to_contain_text("You are available")
 
@@ -167,17 +164,9 @@ def test_the_need_form_keeps_the_persons_phone_and_household_for_the_next_need(
     requester = _phone(browser, live_server, "Bà Tư", "vi-VN")
     requester.sign_up()
     page = requester.page
-    page.select_option("#need-category", "MEDICINE")
-    page.fill("#need-title", "Thuốc ho cho cháu")
-    page.fill("#need-quantity", "2")
-    page.select_option("#need-urgency", "HIGH")
-    page.fill("#need-phone", "0912 345 678")
+    fill_need(page, category="MEDICINE", title="Thuốc ho cho cháu", quantity="2", urgency="HIGH", phone="0912 345 678")
     page.click("details.more summary")
-    page.fill("#need-household", "4")
-    page.fill("#need-details", "Gọi trước khi đến")
-    page.fill("#need-lat", str(NEAR["lat"]))
-    page.fill("#need-lon", str(NEAR["lon"]))
-    page.dispatch_event("#need-lon", "change")
+    fill_need(page, household="4", details="Gọi trước khi đến", at=NEAR)
     page.click("#need-form button[type=submit]")
     expect(page.locator("#my-needs [data-need]")).to_have_count(1)
 
@@ -216,15 +205,10 @@ def test_a_requester_edits_renews_and_cancels_a_need_on_a_phone(
     requester = _phone(browser, live_server, "Bà Tư", "vi-VN")
     requester.sign_up()
     page = requester.page
-    page.fill("#need-title", "Gạo")
-    page.fill("#need-quantity", "3")
-    page.fill("#need-phone", "0912 345 678")
+    fill_need(page, title="Gạo", quantity="3", phone="0912 345 678")
     page.click("details.more summary")
     tomorrow = page.evaluate("new Date(Date.now() + 86400e3).toISOString().slice(0, 10)")
-    page.fill("#need-expires", tomorrow)  # ends tomorrow: the page asks "still need help?"
-    page.fill("#need-lat", str(NEAR["lat"]))
-    page.fill("#need-lon", str(NEAR["lon"]))
-    page.dispatch_event("#need-lon", "change")
+    fill_need(page, expires=tomorrow, at=NEAR)  # ends tomorrow: the page asks "still need help?"
     page.click("#need-form button[type=submit]")
     mine = page.locator("#my-needs [data-need]")
     expect(mine).to_have_count(1)

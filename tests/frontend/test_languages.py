@@ -15,8 +15,9 @@ from typing import Any
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import LiveServer
-from tests.frontend.test_page import CENTRE, _person
-from tests.frontend.test_roles import NEAR, _api_need, _watch
+from tests.frontend.forms import CENTRE, NEAR, fill_need, watch
+from tests.frontend.test_page import _person
+from tests.frontend.test_roles import _api_need
 
 # Vietnamese letters that English never uses (đ, and vowels with a hook, horn, breve or tone mark).
 VIETNAMESE = re.compile(r"[àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữỳýỵỷỹđ]", re.IGNORECASE)
@@ -92,12 +93,8 @@ def test_the_requester_and_donor_flows_in_english_show_no_vietnamese(browser: Br
 
     page.select_option("#need-category", "MEDICINE")
     expect(page.locator("#need-unit")).to_have_value("box")
-    page.fill("#need-title", "Fever medicine for my son")
-    page.select_option("#need-urgency", "CRITICAL")
-    page.fill("#need-phone", "0912 345 678")
-    page.fill("#need-lat", CENTRE[0])
-    page.fill("#need-lon", CENTRE[1])
-    page.dispatch_event("#need-lon", "change")
+    fill_need(page, title="Fever medicine for my son", urgency="CRITICAL", phone="0912 345 678",
+              at={"lat": CENTRE[0], "lon": CENTRE[1]})  # fmt: skip
     page.click("#need-form button[type=submit]")
     mine = page.locator("#my-needs [data-need]")
     expect(mine).to_have_count(1)
@@ -107,7 +104,7 @@ def test_the_requester_and_donor_flows_in_english_show_no_vietnamese(browser: Br
     requester.shot("70-en-my-needs")
 
     # The donor: the area's needs, an offer and its suggestions, a pledge, the chat.
-    _watch(donor)
+    watch(donor.page)
     d = donor.page
     card = d.locator("#nearby [data-need]", has_text="Fever medicine for my son")
     expect(card).to_be_visible()
@@ -156,7 +153,7 @@ def test_key_screens_in_vietnamese_show_no_english(browser: Browser, live_server
     page.click("#need-form button[type=submit]")
     expect(page.locator("#need-title-error")).to_have_text("Tiêu đề không được để trống.")
     _check(page, "vi", "lỗi")
-    _watch(person)
+    watch(person.page)
     expect(page.locator("#nearby [data-need]")).to_have_count(1)
     _check(page, "vi", "giúp")
     for view in ("operator", "claim"):

@@ -16,8 +16,8 @@ from aidmap.resolvers.areas import BUNDLED, import_files
 from tests.conftest import LiveServer
 from tests.factories import CREATE_NEED, SIGN_UP, need_input
 from tests.frontend.conftest import SHOTS
+from tests.frontend.forms import CENTRE, fill_need, watch
 
-CENTRE = ("21.0285", "105.8542")
 _phones = itertools.count(1)
 
 
@@ -65,25 +65,17 @@ def test_a_need_reaches_a_watching_donor_live_and_they_finish_the_job_together(
     donor.sign_up()
 
     # The donor watches the area around Hoàn Kiếm.
-    donor.page.click('.tab[data-view="help"]')
-    donor.page.fill("#help-lat", CENTRE[0])
-    donor.page.fill("#help-lon", CENTRE[1])
-    donor.page.click("#help-filters button[type=submit]")
+    watch(donor.page)
     expect(donor.page.locator("#live")).to_have_attribute("data-state", "on")
     expect(donor.page.locator("#help-map path.area").first).to_be_attached()  # ward outlines drawn
 
     # The requester posts a need, choosing the place on the map.
     page = requester.page
-    page.fill("#need-title", "Gạo cho gia đình 4 người")
-    page.fill("#need-details", "Ngõ nhỏ, gọi trước khi đến")
-    page.fill("#need-quantity", "3")
-    page.fill("#need-unit", "bao")
-    page.fill("#need-phone", "0912 345 678")
+    fill_need(page, title="Gạo cho gia đình 4 người", details="Ngõ nhỏ, gọi trước khi đến", quantity="3", unit="bao",
+              phone="0912 345 678")  # fmt: skip
     page.locator("#need-map svg").click()
     expect(page.locator("#need-lat")).not_to_have_value("")
-    page.fill("#need-lat", "21.0290")
-    page.fill("#need-lon", "105.8530")
-    page.dispatch_event("#need-lon", "change")
+    fill_need(page, at={"lat": "21.0290", "lon": "105.8530"})
     requester.shot("02-need-form")
     page.click("#need-form button[type=submit]")
     expect(page.locator("#my-needs [data-need]")).to_have_count(1)

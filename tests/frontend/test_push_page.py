@@ -7,6 +7,7 @@ keys the test holds); everything else is the page's own code."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import json
 import os
@@ -29,10 +30,8 @@ from tests.notify.conftest import PushService
 
 @pytest.fixture
 def push_service() -> Iterator[PushService]:
-    found = PushService()
-    yield found
-    found.server.shutdown()
-    found.server.server_close()
+    with contextlib.closing(PushService()) as found:
+        yield found
 
 
 SIGN_UP = """mutation ($input: SignUpInput!) { signUp(input: $input) { token errors { code } } }"""

@@ -18,8 +18,8 @@ from playwright.sync_api import Browser, expect
 from aidmap.settings import Settings
 from tests.conftest import LiveServer
 from tests.factories import PLEDGE, SIGN_UP
+from tests.frontend.forms import NEAR, fill_need
 from tests.frontend.test_page import _person
-from tests.frontend.test_roles import NEAR
 
 AVAILABLE = "mutation ($input: SetAvailabilityInput!) { setAvailability(input: $input) { errors { code } } }"
 ACCEPT = """mutation ($id: ID!) { acceptHelpRequest(input: {helpRequestId: $id}) { helpRequest { status }
@@ -53,14 +53,8 @@ def test_pending_help_is_still_there_after_a_reload(browser: Browser, live_serve
     requester.open()
     requester.sign_up()
     page = requester.page
-    page.select_option("#need-category", "MEDICINE")
-    page.fill("#need-title", "Thuốc hạ sốt gấp")
-    page.fill("#need-quantity", "2")
-    page.select_option("#need-urgency", "CRITICAL")
-    page.fill("#need-phone", "0912 345 678")
-    page.fill("#need-lat", str(NEAR["lat"]))
-    page.fill("#need-lon", str(NEAR["lon"]))
-    page.dispatch_event("#need-lon", "change")
+    fill_need(page, category="MEDICINE", title="Thuốc hạ sốt gấp", quantity="2", urgency="CRITICAL",
+              phone="0912 345 678", at=NEAR)  # fmt: skip
     page.click("#need-form button[type=submit]")
     mine = page.locator("#my-needs [data-need]")
     expect(mine).to_have_count(1)

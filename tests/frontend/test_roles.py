@@ -18,9 +18,8 @@ from aidmap.resolvers.areas import BUNDLED, import_files
 from aidmap.settings import Settings
 from tests.conftest import LiveServer
 from tests.factories import CREATE_NEED, SIGN_UP, need_input
-from tests.frontend.test_page import CENTRE, Person, _person
-
-NEAR = {"lat": 21.0290, "lon": 105.8530}
+from tests.frontend.forms import NEAR, fill_need, watch
+from tests.frontend.test_page import _person
 
 
 @pytest.fixture
@@ -43,14 +42,6 @@ def _api_need(server: LiveServer, phone: str, **fields: Any) -> dict[str, Any]:
     return need
 
 
-def _watch(person: Person, lat: str = CENTRE[0], lon: str = CENTRE[1]) -> None:
-    page = person.page
-    page.click('.tab[data-view="help"]')
-    page.fill("#help-lat", lat)
-    page.fill("#help-lon", lon)
-    page.click("#help-filters button[type=submit]")
-
-
 def test_a_donor_posts_an_offer_reads_its_suggestions_and_pledges_from_them(
     browser: Browser, live_server: LiveServer
 ) -> None:
@@ -58,7 +49,7 @@ def test_a_donor_posts_an_offer_reads_its_suggestions_and_pledges_from_them(
     donor = _person(browser, live_server, "Minh", "en-US")
     donor.open()
     donor.sign_up()
-    _watch(donor)
+    watch(donor.page)
     page = donor.page
     page.select_option("#offer-category", "FOOD")
     expect(page.locator("#offer-unit")).to_have_value("kg")
@@ -93,7 +84,7 @@ def test_instant_help_from_request_to_acceptance_across_two_browsers(browser: Br
     for person in (requester, donor):
         person.open()
         person.sign_up()
-    _watch(donor)
+    watch(donor.page)
     donor.page.check("#availability")
     expect(donor.page.locator("#availability-text")).to_contain_text("You are available")
     donor.page.reload()  # the switch is read back from the API (myAvailability)
@@ -104,13 +95,7 @@ def test_instant_help_from_request_to_acceptance_across_two_browsers(browser: Br
     page = requester.page
     page.select_option("#need-category", "MEDICINE")
     expect(page.locator("#need-unit")).to_have_value("hộp")  # a unit that fits medicine, not "kg"
-    page.fill("#need-title", "Thuốc hạ sốt gấp")
-    page.select_option("#need-urgency", "CRITICAL")
-    page.fill("#need-household", "3")
-    page.fill("#need-phone", "0912 345 678")
-    page.fill("#need-lat", str(NEAR["lat"]))
-    page.fill("#need-lon", str(NEAR["lon"]))
-    page.dispatch_event("#need-lon", "change")
+    fill_need(page, title="Thuốc hạ sốt gấp", urgency="CRITICAL", household="3", phone="0912 345 678", at=NEAR)
     expect(page.locator("#need-location-ok")).to_be_visible()
     page.click("#need-form button[type=submit]")
     expect(page.locator("#need-urgency")).to_have_value("NORMAL")  # the next need is not silently LOW
@@ -195,7 +180,7 @@ def test_a_report_urgent_first_and_tapping_a_cell(browser: Browser, live_server:
     donor = _person(browser, live_server, "Minh", "en-US")
     donor.open()
     donor.sign_up()
-    _watch(donor)
+    watch(donor.page)
     items = donor.page.locator("#nearby [data-need]")
     expect(items).to_have_count(2)
     expect(items.first).to_contain_text("Rau gần")  # nearest first by default

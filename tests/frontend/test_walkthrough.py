@@ -22,8 +22,9 @@ from playwright.sync_api import Browser, Page, expect
 from aidmap.settings import Settings
 from tests.conftest import LiveServer
 from tests.frontend.conftest import SHOTS
+from tests.frontend.forms import CENTRE
 from tests.frontend.test_languages import _check
-from tests.frontend.test_page import CENTRE, Person, _person
+from tests.frontend.test_page import Person, _person
 
 PHONE = {"width": 390, "height": 844}
 # Boxes whose text must not be cut off (the tab strip scrolls sideways on purpose).

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
 
+from tests.stand_in import QuietHandler, StandIn
+
 ACCOUNT, TOKEN, SENDER = "AC0123456789abcdef", "gateway-secret", "+15005550006"
 
 
-class Gateway:
+class Gateway(StandIn):
     """Answers each POST with the next scripted status (then 201 with a message id), or, for the
     status 0, holds the request without answering; records every request it got."""
 
@@ -26,7 +28,7 @@ class Gateway:
         self.release = threading.Event()  # lets held requests go (at the end of the test)
         gateway = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 status = gateway.script.pop(0) if gateway.script else 201
@@ -48,13 +50,11 @@ class Gateway:
                 self.end_headers()
                 self.wfile.write(encoded)
 
-            def log_message(self, *args: Any) -> None:
-                pass
+        super().__init__(Handler)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def close(self) -> None:
+        self.release.set()  # the held requests go before the server stops
+        super().close()
 
     def settings(self) -> dict[str, Any]:
         """The aidmap settings that point at this gateway."""
@@ -72,14 +72,11 @@ class Gateway:
 
 @pytest.fixture
 def gateway() -> Iterator[Gateway]:
-    found = Gateway()
-    yield found
-    found.release.set()
-    found.server.shutdown()
-    found.server.server_close()
+    with contextlib.closing(Gateway()) as found:
+        yield found
 
 
-class PushService:
+class PushService(StandIn):
     """Plays a Web Push service: records each POST (headers and the encrypted body) under its path and
     answers with the next scripted status (then 201)."""
 
@@ -88,7 +85,7 @@ class PushService:
         self.script: list[int] = []
         service = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 status = service.script.pop(0) if service.script else 201
@@ -99,21 +96,13 @@ class PushService:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__(Handler)
 
 
 @pytest.fixture
 def push_service() -> Iterator[PushService]:
-    found = PushService()
-    yield found
-    found.server.shutdown()
-    found.server.server_close()
+    with contextlib.closing(PushService()) as found:
+        yield found
 
 
 def wait_until(condition: Any, timeout: float = 15, what: str = "the condition") -> Any:

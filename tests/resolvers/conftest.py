@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import threading
+import contextlib
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
+from tests.stand_in import QuietHandler, StandIn
 
-class Receiver:
+
+class Receiver(StandIn):
     """A local endpoint that answers with the next scripted status (then 200) and records what it got."""
 
     def __init__(self) -> None:
@@ -19,7 +20,7 @@ class Receiver:
         self.redirect_to: str | None = None  # sent as Location with a 3xx
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 status = receiver.script.pop(0) if receiver.script else 200
@@ -34,12 +35,7 @@ class Receiver:
                 self.send_response(200)
                 self.end_headers()
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/aidmap"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__(Handler, "/hooks/aidmap")
 
     def accepted(self) -> list[dict[str, Any]]:
         return [r for r in self.received if r["answered"] == 200]
@@ -47,7 +43,5 @@ class Receiver:
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    found = Receiver()
-    yield found
-    found.server.shutdown()
-    found.server.server_close()
+    with contextlib.closing(Receiver()) as found:
+        yield found

@@ -4,6 +4,7 @@ transaction is open while it trickles."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import socket
 import threading
@@ -52,13 +53,15 @@ class Trickler:
                 except OSError:
                     return
 
+    def close(self) -> None:
+        self.stopped.set()
+        self.listener.close()
+
 
 @pytest.fixture
 def trickler() -> Iterator[Trickler]:
-    found = Trickler()
-    yield found
-    found.stopped.set()
-    found.listener.close()
+    with contextlib.closing(Trickler()) as found:
+        yield found
 
 
 @pytest.fixture
