@@ -34,7 +34,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from aidmap import i18n
-from aidmap.db.engine import make_engine, make_read_sessionmaker, make_sessionmaker
+from aidmap.db.engine import RequestSessions, make_engine, make_read_sessionmaker, make_sessionmaker
 from aidmap.db.migrate import head_revision
 from aidmap.db.reader import Reader
 from aidmap.db.replica import REPLICA_CONNECTION_WAIT_S, ReadRouter
@@ -297,7 +297,7 @@ class AidmapGraphQL(GraphQL[Context, None]):
         self, request: Request | WebSocket, response: Response | WebSocket | None = None, *, credentials: bool = True
     ) -> Context:
         sessions: async_sessionmaker[AsyncSession] = request.state.sessions
-        reads: async_sessionmaker[AsyncSession] = request.state.reads
+        reads = RequestSessions(request.state.reads)
         reader: Reader = request.state.reader
         fanout: FanOut = request.state.fanout
         match_index: MatchIndex = request.state.match_index

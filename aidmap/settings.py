@@ -136,7 +136,7 @@ class Settings:
     # GraphQL limits.
     max_query_depth: int = 10
     max_aliases: int = 30
-    max_query_tokens: int = 2000
+    max_query_tokens: int = 800
     max_query_cost: int = 5000
     # Fragment spreads per document (`...Name`), refused before any other analysis.
     max_fragment_spreads: int = 500

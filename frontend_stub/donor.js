@@ -134,12 +134,19 @@ function showAvailability(on) {
   $("#availability-text").textContent = t(on ? "availabilityOn" : "availabilityOff");
 }
 
+// Bumped by each tap on the switch: an answer asked for before it must not undo it (a quick tap
+// after signing in flipped back when the first load came in late).
+let availabilityChanges = 0;
+
 async function loadAvailability() {
+  const changes = availabilityChanges;
   const data = await gql(Q.availability).catch(() => null);
+  if (changes !== availabilityChanges) return;
   showAvailability(Boolean(data && data.myAvailability && data.myAvailability.available));
 }
 
 async function setAvailability() {
+  availabilityChanges += 1;
   const on = $("#availability").checked;
   const radius = parseFloat($("#help-radius").value) || 3000;
   const input = on ? { available: true, near: ctx.state.helpCenter, radiusMeters: radius } : { available: false };

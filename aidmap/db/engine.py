@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
@@ -26,3 +30,22 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 def make_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions for single-statement reads, in autocommit: no BEGIN/ROLLBACK round trips per query."""
     return async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+
+
+# How many sessions one request may hold at once. Aliases run concurrently: one document of 30
+# `areas` aliases held all 10 pooled connections plus 10 overflow ones, opened and closed again for
+# it (a connection and a pre-ping each), while every other request waited for the pool.
+SESSIONS_PER_REQUEST = 4
+
+
+class RequestSessions:
+    """One request's read sessions: `async with reads() as session`, at most `limit` at a time."""
+
+    def __init__(self, factory: async_sessionmaker[AsyncSession], limit: int = SESSIONS_PER_REQUEST) -> None:
+        self._factory = factory
+        self._slots = asyncio.Semaphore(limit)
+
+    @contextlib.asynccontextmanager
+    async def __call__(self) -> AsyncIterator[AsyncSession]:
+        async with self._slots, self._factory() as session:
+            yield session

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Row, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.db.connect import connect
@@ -141,33 +141,33 @@ MAX_OUTLINES = 300
 # ~30 m: enough for a city map on a phone, and a ward outline stays a few hundred points.
 SIMPLIFY_DEGREES = 0.0003
 
-_OUTLINES = text(
-    """
-    SELECT code, name, name_en, full_name, level,
-           ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, :tolerance), 5) AS outline
+_OUTLINES = """
+    SELECT code, name, name_en, full_name, level, {outline} AS outline
     FROM admin_areas
     WHERE level = :level
       AND geom && ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :degrees)
       AND ST_DWithin(geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius)
     ORDER BY code LIMIT :limit
-    """
-)
+"""
+# The outline only when it is asked for: simplifying and encoding each one was most of the work of a
+# list of ward codes.
+_WITH_OUTLINES = text(_OUTLINES.format(outline="ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, :tolerance), 5)"))
+_WITHOUT_OUTLINES = text(_OUTLINES.format(outline="NULL::text"))
 
 
 async def outlines(
-    *, session: AsyncSession, lat: float, lon: float, radius_m: float, level: str
-) -> list[tuple[AdminArea, str]]:
-    """Areas of a level within radius_m of a point, with simplified GeoJSON outlines (the map's base layer)."""
+    *, session: AsyncSession, lat: float, lon: float, radius_m: float, level: str, with_outline: bool = True
+) -> list[Row[Any]]:
+    """Areas of a level within radius_m of a point, with simplified GeoJSON outlines (the map's base
+    layer; `outline` is None unless with_outline): rows of code, name, name_en, full_name, level,
+    outline, not ORM objects (up to 300 per call)."""
     # A bounding box first (index), then the exact distance; one degree of latitude is ~111 km.
     degrees = radius_m / 111_000 * 2
     rows = await session.execute(
-        _OUTLINES,
+        _WITH_OUTLINES if with_outline else _WITHOUT_OUTLINES,
         {
             "lat": lat, "lon": lon, "radius": radius_m, "degrees": degrees, "level": level,
             "tolerance": SIMPLIFY_DEGREES, "limit": MAX_OUTLINES,
         },
     )  # fmt: skip
-    return [
-        (AdminArea(code=r.code, name=r.name, name_en=r.name_en, full_name=r.full_name, level=r.level), r.outline)
-        for r in rows
-    ]
+    return list(rows)

@@ -221,6 +221,26 @@ async def escalate_due(
         return count
 
 
+async def readable_many(
+    *, session: AsyncSession, viewer: Viewer | None, request_ids: list[int]
+) -> dict[int, HelpRequest]:
+    """The instant-help requests among these ids the viewer may see, by id, in one statement: those on a
+    need the viewer asked for or filed, and those the viewer was asked (in any round)."""
+    if viewer is None or not request_ids:
+        return {}
+    me = viewer.account_id
+    asked = select(HelpAsk.help_request_id).where(HelpAsk.donor_id == me, HelpAsk.help_request_id == HelpRequest.id)
+    query = (
+        select(HelpRequest)
+        .join(Need, Need.id == HelpRequest.need_id)
+        .where(
+            HelpRequest.id.in_(request_ids),
+            (Need.owner_id == me) | (Need.filed_by_id == me) | asked.exists(),
+        )
+    )
+    return {request.id: request for request in (await session.execute(query)).scalars()}
+
+
 async def asked_of(*, session: AsyncSession, viewer: Viewer, limit: int = 50) -> list[HelpRequest]:
     """The instant-help requests the viewer was asked in their current round that nobody answered yet,
     newest first: what a donor's page shows with "Accept" (after a reload too)."""

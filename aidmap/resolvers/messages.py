@@ -52,5 +52,20 @@ async def for_pledge(*, session: AsyncSession, viewer: Viewer, pledge_id: int) -
     return list((await session.execute(query)).scalars())
 
 
+async def readable_many(*, session: AsyncSession, viewer: Viewer | None, message_ids: list[int]) -> dict[int, Message]:
+    """The messages among these ids whose pledge the viewer is a party to (as `for_pledge`), by id, in one
+    statement instead of a message and its whole thread per id."""
+    if viewer is None or not message_ids:
+        return {}
+    me = viewer.account_id
+    query = (
+        select(Message)
+        .join(Pledge, Pledge.id == Message.pledge_id)
+        .join(Need, Need.id == Pledge.need_id)
+        .where(Message.id.in_(message_ids), (Pledge.donor_id == me) | (Need.owner_id == me))
+    )
+    return {message.id: message for message in (await session.execute(query)).scalars()}
+
+
 async def get(*, session: AsyncSession, message_id: int) -> Message | None:
     return await session.get(Message, message_id)

@@ -151,7 +151,11 @@ async def create(
         await _check_disclosure_limit(session, viewer.account_id, need.id, disclosure_limit)
     still_open = need.quantity - need.quantity_pledged
     if quantity > still_open:
-        raise Problems.one("quantity", msg("Only {n} {unit} are still needed.", n=still_open, unit=need.unit), Code.QUANTITY_EXCEEDS_OPEN)
+        raise Problems.one(
+            "quantity",
+            msg("Only {n} {unit} are still needed.", n=still_open, unit=need.unit),
+            Code.QUANTITY_EXCEEDS_OPEN,
+        )
     offer = None
     if offer_id is not None:
         offer = (
@@ -165,7 +169,9 @@ async def create(
             )
         if offer.quantity_pledged + quantity > offer.quantity:
             left = offer.quantity - offer.quantity_pledged
-            raise Problems.one("quantity", msg("Your offer has only {n} {unit} left.", n=left, unit=offer.unit), Code.OFFER_UNAVAILABLE)
+            raise Problems.one(
+                "quantity", msg("Your offer has only {n} {unit} left.", n=left, unit=offer.unit), Code.OFFER_UNAVAILABLE
+            )
         offer.quantity_pledged += quantity
         if offer.quantity_pledged >= offer.quantity:
             offer.status = OfferStatus.EXHAUSTED.value
@@ -203,7 +209,9 @@ async def _involved_for_update(*, session: AsyncSession, viewer: Viewer, pledge_
     # Re-read under the need's lock: a concurrent cancel may have changed it.
     await session.refresh(pledge, with_for_update=True)
     if pledge.status != PledgeStatus.PLEDGED:
-        raise Problems.one("pledgeId", msg("This pledge is already {status}.", status=pledge.status.lower()), Code.INVALID_STATE)
+        raise Problems.one(
+            "pledgeId", msg("This pledge is already {status}.", status=pledge.status.lower()), Code.INVALID_STATE
+        )
     return pledge, need
 
 
@@ -261,12 +269,16 @@ async def accept(*, session: AsyncSession, viewer: Viewer, pledge_id: int) -> Pl
         raise Problems.one("pledgeId", msg("No pledge of yours has this id."), Code.NOT_FOUND)
     if viewer.account_id not in (need.owner_id, need.filed_by_id):
         raise Problems.one(
-            "pledgeId", msg("Only the person who asked for help, or who filed the need, can accept a pledge."), Code.FORBIDDEN
+            "pledgeId",
+            msg("Only the person who asked for help, or who filed the need, can accept a pledge."),
+            Code.FORBIDDEN,
         )
     # Re-read under the need's lock: a concurrent cancel or accept may have changed it.
     await session.refresh(pledge, with_for_update=True)
     if pledge.status != PledgeStatus.PLEDGED:
-        raise Problems.one("pledgeId", msg("This pledge is already {status}.", status=pledge.status.lower()), Code.INVALID_STATE)
+        raise Problems.one(
+            "pledgeId", msg("This pledge is already {status}.", status=pledge.status.lower()), Code.INVALID_STATE
+        )
     if pledge.accepted_at is not None:
         raise Problems.one("pledgeId", msg("This pledge is already accepted."), Code.INVALID_STATE)
     pledge.accepted_at = utcnow()
@@ -293,11 +305,15 @@ async def mine(*, session: AsyncSession, viewer: Viewer, first: int, after: str 
     return await newest_first(session=session, model=Pledge, where=where, first=first, after=after)
 
 
-async def can_read(*, session: AsyncSession, viewer: Viewer | None, pledge: Pledge) -> bool:
-    """Only the donor and the requester of a pledge may see it."""
-    if viewer is None:
-        return False
-    if viewer.account_id == pledge.donor_id:
-        return True
-    owner = (await session.execute(select(Need.owner_id).where(Need.id == pledge.need_id))).scalar_one()
-    return owner == viewer.account_id
+async def readable_many(*, session: AsyncSession, viewer: Viewer | None, pledge_ids: list[int]) -> dict[int, Pledge]:
+    """The pledges among these ids the viewer may see (only its donor and its need's requester),
+    by id, in one statement: a `nodes` document of 100 pledge ids made 200 round trips before."""
+    if viewer is None or not pledge_ids:
+        return {}
+    me = viewer.account_id
+    query = (
+        select(Pledge)
+        .join(Need, Need.id == Pledge.need_id)
+        .where(Pledge.id.in_(pledge_ids), (Pledge.donor_id == me) | (Need.owner_id == me))
+    )
+    return {pledge.id: pledge for pledge in (await session.execute(query)).scalars()}

@@ -7,21 +7,20 @@ from collections.abc import Iterator
 from functools import lru_cache
 
 import strawberry
-from graphql import DocumentNode, GraphQLError, parse, specified_rules, validate
+from graphql import DocumentNode, GraphQLError, specified_rules
 from graphql.validation import ASTValidationRule
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
     MaxTokensLimiter,
-    ParserCache,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.types.graphql import OperationType
 
 from aidmap.i18n import msg, translate
 from aidmap.observability import MetricsExtension
 from aidmap.problems import UserInputError
+from aidmap.schema.documents import CACHED_MAX_CHARS, SharedParse, parsed, validation_errors
 from aidmap.schema.fast.sharing import SharingExecutionContext
 from aidmap.schema.limits import Limits, OperationChecks, operation_checks
 from aidmap.schema.mutation import Mutation
@@ -100,20 +99,23 @@ class ClientSafeErrors(MaskErrors):
         return anonymised
 
 
-class CheckedValidation(ValidationCache):
+class CheckedValidation(SchemaExtension):
     """Spreads, depth and aliases (linear: schema/limits.py) before graphql-core's validation,
-    which a document over those limits never reaches."""
+    which a document over those limits never reaches; then that validation, once per document
+    (schema/documents.py)."""
 
     limits = Limits()
 
     def on_validate(self) -> Iterator[None]:
-        document = self.execution_context.graphql_document
+        context = self.execution_context
+        document = context.graphql_document
         errors = self.limits.document_errors(document) if document is not None else []
-        if errors:
-            self.execution_context.pre_execution_errors = errors
+        if errors or document is None:
+            context.pre_execution_errors = errors or None
             yield
             return
-        yield from super().on_validate()
+        context.pre_execution_errors = validation_errors(context.schema._schema, document, context.validation_rules)
+        yield
 
 
 class AidmapSchema(strawberry.Schema):
@@ -142,8 +144,8 @@ def build_schema(limits: Limits | None = None) -> AidmapSchema:
             ClientSafeErrors,
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
             lambda: AddValidationRules(rules),
-            lambda: ParserCache(maxsize=256),
-            lambda: validation(maxsize=256),
+            SharedParse,
+            validation,
             checks,
             MetricsExtension,
             ReadYourWrites,
@@ -161,15 +163,24 @@ def build_schema(limits: Limits | None = None) -> AidmapSchema:
 schema = build_schema()
 
 
-@lru_cache(maxsize=256)
 def checked_document(schema: AidmapSchema, query: str) -> DocumentNode | None:
     """The parsed document if it parses, is within the document limits and validates, else None
-    (the websocket path and the persisted-query store; strawberry's pipeline reports the errors)."""
+    (the websocket path and the persisted-query store; strawberry's pipeline reports the errors).
+    Kept for short texts only (schema/documents.py)."""
+    return _check(schema, query) if len(query) > CACHED_MAX_CHARS else _checked(schema, query)
+
+
+@lru_cache(maxsize=256)
+def _checked(schema: AidmapSchema, query: str) -> DocumentNode | None:
+    return _check(schema, query)
+
+
+def _check(schema: AidmapSchema, query: str) -> DocumentNode | None:
     try:
-        document = parse(query, max_tokens=schema.limits.max_tokens)
+        document = parsed(query, max_tokens=schema.limits.max_tokens)  # strawberry's pipeline's key too
     except GraphQLError:
         return None
     if schema.limits.document_errors(document):
         return None
-    rules = (*specified_rules, *schema.limit_rules)
-    return None if validate(schema._schema, document, rules) else document
+    rules = (*specified_rules, *schema.limit_rules)  # what strawberry validates with (AddValidationRules)
+    return None if validation_errors(schema._schema, document, rules) else document

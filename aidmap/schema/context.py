@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.websockets import WebSocket
 from strawberry.dataloader import DataLoader
 
+from aidmap.db.engine import RequestSessions
 from aidmap.db.reader import Reader
 from aidmap.db.replica import ReadRouter, Reads
 from aidmap.events.access_log import AccessLog
@@ -58,7 +59,7 @@ class Loaders:
     deployments: DataLoader[int, str | None]
 
     @classmethod
-    def build(cls, sessions: async_sessionmaker[AsyncSession]) -> Loaders:
+    def build(cls, sessions: RequestSessions) -> Loaders:
         async def load_pledges(need_ids: list[int]) -> Sequence[list[Pledge]]:
             grouped: dict[int, list[Pledge]] = defaultdict(list)
             async with sessions() as session:
@@ -110,7 +111,8 @@ class Loaders:
 @dataclass
 class Context:
     sessions: async_sessionmaker[AsyncSession]
-    reads: async_sessionmaker[AsyncSession]
+    # Read sessions, a few at a time per request (db/engine.RequestSessions).
+    reads: RequestSessions
     reader: Reader
     fanout: FanOut
     match_index: MatchIndex

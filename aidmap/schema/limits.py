@@ -57,7 +57,7 @@ class Limits:
     dev: bool = False
     max_depth: int = 10
     max_aliases: int = 30
-    max_tokens: int = 2000
+    max_tokens: int = 800
     max_cost: int = 5000
     max_fragment_spreads: int = 500
     # Fragments spread within fragments within...: graphql-core aborts validation past ~80 without
@@ -292,14 +292,33 @@ LIST_SIZES: dict[tuple[str, str], int] = {("Query", "areas"): MAX_OUTLINES}
 # ten ordinary fields' worth (areas x30 was 7.1 MB and 2.5 s of server time at a cost of ~150).
 # Fields whose work is large whatever they return: a suggestions call ranks every candidate in its
 # radius (with 3,000 demo needs, 24 aliases of suggestedNeeds passed at a cost of 4,824 and took
-# 473 ms of server CPU, of suggestedOffers 102 ms; on a busy machine one suggestedNeeds call took up
-# to ~50 ms; tests/guards/test_costliest_documents.py). With these weights a document holds one
-# suggestedNeeds call and at most 8 suggestedOffers calls.
+# 473 ms of server CPU; one suggestedNeeds call takes 50-80 ms, 8 suggestedOffers calls 57-73 ms, each
+# sent as a text the server had not seen; tests/guards/test_costliest_documents.py). With these
+# weights a document holds one suggestedNeeds call and at most 6 suggestedOffers calls.
 FIELD_WEIGHTS: dict[tuple[str, str], int] = {
     ("AreaOutline", "geojson"): 10,
     ("Query", "suggestedNeeds"): 2500,
-    ("Query", "suggestedOffers"): 400,
+    ("Query", "suggestedOffers"): 800,
 }
+# A field with a resolver of its own (not a plain attribute read) runs through graphql-core's and
+# strawberry's per-field machinery, usually a DataLoader too: ~20-40 us of server CPU per object, where
+# a plain field costs 1-2 us (schema/fast/plain_fields.py). A root field is a call that reads the
+# database: one of 15 aliased `needs(first: 1)` pages took ~4 ms of server CPU, sent as a text the
+# server had not seen (tests/guards/test_costliest_documents.py).
+RESOLVER_WEIGHT = 3
+ROOT_CALL_WEIGHT = 200
+_ROOT_TYPES = {"Query", "Mutation", "Subscription"}
+
+
+def _field_weight(parent: GraphQLNamedType, name: str, definition: GraphQLField | None) -> int:
+    weight = FIELD_WEIGHTS.get((parent.name, name))
+    if weight is not None:
+        return weight
+    if definition is None or name == "__typename" or getattr(definition.resolve, "_is_default", False):
+        return 0
+    return ROOT_CALL_WEIGHT if parent.name in _ROOT_TYPES else RESOLVER_WEIGHT
+
+
 # What looking up one id of `node`/`nodes` costs beyond its fields, by the id's type: needs and
 # offers come in one statement for all ids; an account the viewer may see is a query each (~0.15 ms
 # of server CPU); a pledge or a message opens a session of its own (~1-2 ms each: 17 aliases of 100
@@ -361,7 +380,7 @@ def query_cost(
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
                 definition = fields.get(selection.name.value)
-                total += 1 + (FIELD_WEIGHTS.get((parent.name, selection.name.value), 0) if parent else 0)
+                total += 1 + (_field_weight(parent, selection.name.value, definition) if parent else 0)
                 if selection.selection_set is not None:
                     child = get_named_type(definition.type) if definition is not None else None
                     n, lookups = size(parent, selection, definition) if definition is not None and parent else (1, 0)

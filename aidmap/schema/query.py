@@ -72,6 +72,12 @@ async def _need_connection(ctx: Context, page: Any) -> MyNeedConnection:
     return MyNeedConnection(edges=edges, page_info=_page_info(page))
 
 
+def _selects(selections: list[Any], name: str) -> bool:
+    """Whether a field of this name is selected anywhere below (through fragments too; one under
+    @skip counts, which only costs the work the field would have needed)."""
+    return any(getattr(s, "name", None) == name or _selects(getattr(s, "selections", []), name) for s in selections)
+
+
 def _signed_in(info: Info[Context, None]) -> accounts.Viewer:
     if info.context.viewer is None:
         raise UserInputError("authorization", msg("Sign in to see this."), Code.UNAUTHENTICATED)
@@ -94,20 +100,29 @@ async def _resolve_nodes(ctx: Context, global_ids: list[str]) -> list[Node | Non
             account = await ctx.visible_account(pk)  # one statement for all the Account ids asked
             return Account.from_model(account) if account is not None else None
         if type_name == "Message":
-            if ctx.viewer is None:
-                return None
-            async with ctx.reads() as session:
-                message = await messages.get(session=session, message_id=pk)
-                thread = (
-                    await messages.for_pledge(session=session, viewer=ctx.viewer, pledge_id=message.pledge_id)
-                    if message
-                    else None
-                )
-            return Message.from_model(message, ctx) if message and thread is not None else None
+            message = readable["Message"].get(pk)
+            return Message.from_model(message, ctx) if message is not None else None
+        if type_name == "HelpRequest":
+            request = readable["HelpRequest"].get(pk)
+            return HelpRequest.from_model(request) if request is not None else None
+        pledge = readable["Pledge"].get(pk)
+        return Pledge.from_model(pledge) if pledge is not None else None
+
+    # Pledges, messages and help requests the viewer may read, each kind in one statement, first.
+    wanted = {kind: [pk for t, pk in parsed if t == kind] for kind in ("Pledge", "Message", "HelpRequest")}
+    readable: dict[str, dict[int, Any]] = {kind: {} for kind in wanted}
+    if any(wanted.values()) and ctx.viewer is not None:
         async with ctx.reads() as session:
-            found = await pledges.get_many(session=session, pledge_ids=[pk])
-            visible = bool(found) and await pledges.can_read(session=session, viewer=ctx.viewer, pledge=found[0])
-        return Pledge.from_model(found[0]) if visible else None
+            viewer = ctx.viewer
+            readable["Pledge"] = await pledges.readable_many(
+                session=session, viewer=viewer, pledge_ids=wanted["Pledge"]
+            )
+            readable["Message"] = await messages.readable_many(
+                session=session, viewer=viewer, message_ids=wanted["Message"]
+            )
+            readable["HelpRequest"] = await help_requests.readable_many(
+                session=session, viewer=viewer, request_ids=wanted["HelpRequest"]
+            )
 
     # Gathered, so the loaders batch all ids of one type into one statement.
     return list(await asyncio.gather(*(one(t, pk) for t, pk in parsed)))
@@ -247,11 +262,19 @@ class Query(WebhookQuery, NotificationQuery):
         level: AreaLevel = AreaLevel.WARD,  # type: ignore[assignment]
     ) -> list[AreaOutline]:
         check_search_area(lat=near.lat, lon=near.lon, radius_m=radius_meters)
+        with_outline = _selects(info.selected_fields, "geojson")
         async with info.context.reads() as session:
             found = await areas.outlines(
-                session=session, lat=near.lat, lon=near.lon, radius_m=radius_meters, level=models.AreaLevel(level).value
+                session=session, lat=near.lat, lon=near.lon, radius_m=radius_meters,
+                level=models.AreaLevel(level).value, with_outline=with_outline,
+            )  # fmt: skip
+        return [
+            AreaOutline(
+                area=AdminArea(code=r.code, name=r.name, name_en=r.name_en, full_name=r.full_name, level=r.level),
+                geojson=r.outline or "",  # "" only when not selected
             )
-        return [AreaOutline(area=AdminArea.from_model(area), geojson=outline) for area, outline in found]
+            for r in found
+        ]
 
     @strawberry.field(description="Needs of an area by category and status, people helped, time to first pledge.")
     async def area_stats(self, info: Info[Context, None], area_code: str) -> AreaStats:

@@ -52,7 +52,7 @@ def test_ten_thousand_aliases_and_deep_fragments_are_refused_fast(api: Api) -> N
 
     (many, many_s), (deep, deep_s) = _timed(lambda: api.post(aliases)), _timed(lambda: api.post(fragments))
 
-    assert "more than 2000 tokens" in many["errors"][0]["message"]  # type: ignore[index]
+    assert "more than 800 tokens" in many["errors"][0]["message"]  # type: ignore[index]
     assert deep["errors"]  # type: ignore[index]
     assert many_s < 2 and deep_s < 2
 

@@ -104,3 +104,22 @@ def test_pledge_events_reach_the_operator_who_filed_the_need_after_the_claim_too
     own = create_need(api, person, quantity=1)
     pledge(api, donor, own["id"], 1)
     assert _audiences(db, "PLEDGE_CREATED")[-1] == {account_pk(db, person), account_pk(db, donor)}
+
+
+def test_a_help_request_id_in_nodes_is_the_help_request_for_those_involved_only(api: Api) -> None:
+    requester = sign_up(api, "Bà Lan")
+    asked, stranger = sign_up(api, "Minh"), sign_up(api, "Người lạ")
+    _available(api, asked)
+    need = create_need(api, requester, urgency="CRITICAL")
+    request = api.data(REQUEST, {"id": need["id"]}, requester)["requestHelpNow"]["helpRequest"]
+    # A pledge the requester may see: before, a help request's id was looked up as a pledge's number.
+    pledge(api, sign_up(api, "Hùng"), need["id"], 1)
+    nodes = """query ($ids: [ID!]!) { nodes(ids: $ids) { __typename id
+      ... on HelpRequest { status round need { id } } } }"""
+
+    for viewer in (requester, asked):
+        found = api.data(nodes, {"ids": [request["id"]]}, viewer)["nodes"]
+        assert found == [{"__typename": "HelpRequest", "id": request["id"], "status": "OPEN", "round": 1,
+                          "need": {"id": need["id"]}}]  # fmt: skip
+    assert api.data(nodes, {"ids": [request["id"]]}, stranger)["nodes"] == [None]
+    assert api.data(nodes, {"ids": [request["id"]]})["nodes"] == [None]

@@ -74,8 +74,8 @@ from aidmap.models.projection import PROJECTION_COLUMNS, project_need, reads_to_
 from aidmap.observability import operation_label
 from aidmap.problems import UserInputError
 from aidmap.resolvers import needs, offers
-from aidmap.resolvers.persisted import MAX_QUERY_CHARS
 from aidmap.schema import checked_document, database_unavailable
+from aidmap.schema.documents import CACHED_MAX_CHARS
 from aidmap.schema.ids import to_global_id
 from aidmap.schema.types import pledged_by_viewer
 
@@ -351,6 +351,8 @@ class CompiledDocuments:
         self._operations: BoundedDict[tuple[str, str | None], CompiledOperation | None] = BoundedDict(KEEP_DOCUMENTS)
 
     def operation(self, query: str, operation_name: str | None) -> CompiledOperation | None:
+        if len(query) > CACHED_MAX_CHARS:
+            return None  # a long text: a plan made for it would not be kept (schema/documents.py)
         key = (query, operation_name)
         try:
             return self._operations[key]
@@ -361,7 +363,7 @@ class CompiledDocuments:
         return compiled
 
     def _compile(self, query: str, operation_name: str | None) -> CompiledOperation | None:
-        if len(query) > MAX_QUERY_CHARS or ("needs" not in query and "offers" not in query):
+        if "needs" not in query and "offers" not in query:
             return None  # not worth parsing twice: it cannot be a search
         document = checked_document(self.schema, query)
         if document is None:
