@@ -39,7 +39,9 @@ SESSIONS_PER_REQUEST = 4
 
 
 class RequestSessions:
-    """One request's read sessions: `async with reads() as session`, at most `limit` at a time."""
+    """One request's read sessions (a websocket's: all its operations share one context), `async with
+    reads() as session`, at most `limit` at a time. Not re-entrant: code holding a read session must not
+    wait for another one (a loader, `need_views`...), or `limit` such holders wait on each other for good."""
 
     def __init__(self, factory: async_sessionmaker[AsyncSession], limit: int = SESSIONS_PER_REQUEST) -> None:
         self._factory = factory

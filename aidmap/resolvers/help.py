@@ -225,17 +225,25 @@ async def readable_many(
     *, session: AsyncSession, viewer: Viewer | None, request_ids: list[int]
 ) -> dict[int, HelpRequest]:
     """The instant-help requests among these ids the viewer may see, by id, in one statement: those on a
-    need the viewer asked for or filed, and those the viewer was asked (in any round)."""
+    need the viewer asked for or filed, the one the viewer accepted, and those the viewer is asked now
+    (as `asked_of`: the current round of an open request on an open need; a donor asked once must not
+    follow a need later reported, rejected or closed)."""
     if viewer is None or not request_ids:
         return {}
     me = viewer.account_id
-    asked = select(HelpAsk.help_request_id).where(HelpAsk.donor_id == me, HelpAsk.help_request_id == HelpRequest.id)
+    asked = select(HelpAsk.help_request_id).where(
+        HelpAsk.donor_id == me,
+        HelpAsk.help_request_id == HelpRequest.id,
+        HelpAsk.round == HelpRequest.round,
+        HelpRequest.status == HelpRequestStatus.OPEN.value,
+        text(status_in(OPEN_STATUSES, column="needs.status")),
+    )
     query = (
         select(HelpRequest)
         .join(Need, Need.id == HelpRequest.need_id)
         .where(
             HelpRequest.id.in_(request_ids),
-            (Need.owner_id == me) | (Need.filed_by_id == me) | asked.exists(),
+            (Need.owner_id == me) | (Need.filed_by_id == me) | (HelpRequest.accepted_by_id == me) | asked.exists(),
         )
     )
     return {request.id: request for request in (await session.execute(query)).scalars()}

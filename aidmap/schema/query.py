@@ -271,7 +271,7 @@ class Query(WebhookQuery, NotificationQuery):
         return [
             AreaOutline(
                 area=AdminArea(code=r.code, name=r.name, name_en=r.name_en, full_name=r.full_name, level=r.level),
-                geojson=r.outline or "",  # "" only when not selected
+                geojson=r.outline if with_outline else "",  # "" only when not selected
             )
             for r in found
         ]

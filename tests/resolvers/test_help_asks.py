@@ -106,7 +106,7 @@ def test_pledge_events_reach_the_operator_who_filed_the_need_after_the_claim_too
     assert _audiences(db, "PLEDGE_CREATED")[-1] == {account_pk(db, person), account_pk(db, donor)}
 
 
-def test_a_help_request_id_in_nodes_is_the_help_request_for_those_involved_only(api: Api) -> None:
+def test_a_help_request_id_in_nodes_is_the_help_request_for_those_involved_only(api: Api, db: Any) -> None:
     requester = sign_up(api, "Bà Lan")
     asked, stranger = sign_up(api, "Minh"), sign_up(api, "Người lạ")
     _available(api, asked)
@@ -123,3 +123,12 @@ def test_a_help_request_id_in_nodes_is_the_help_request_for_those_involved_only(
                           "need": {"id": need["id"]}}]  # fmt: skip
     assert api.data(nodes, {"ids": [request["id"]]}, stranger)["nodes"] == [None]
     assert api.data(nodes, {"ids": [request["id"]]})["nodes"] == [None]
+
+    # A donor asked once follows it only while they are asked (as myHelpAsks): not after the round
+    # moved on, nor once the need is no longer open; the requester still does.
+    db.execute("UPDATE help_requests SET round = 2")
+    assert api.data(nodes, {"ids": [request["id"]]}, asked)["nodes"] == [None]
+    db.execute("UPDATE help_requests SET round = 1")
+    db.execute("UPDATE needs SET status = 'UNDER_REVIEW'")
+    assert api.data(nodes, {"ids": [request["id"]]}, asked)["nodes"] == [None]
+    assert api.data(nodes, {"ids": [request["id"]]}, requester)["nodes"][0]["status"] == "OPEN"
