@@ -19,7 +19,6 @@ notifications of every process know who the socket has told already (aidmap/noti
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import uuid
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING
 from starlette.websockets import WebSocket, WebSocketState
 
 from aidmap.db.reader import Reader
+from aidmap.jobs.periodic import PeriodicJob
 
 if TYPE_CHECKING:
     from aidmap.resolvers.accounts import Viewer
@@ -66,7 +66,7 @@ class SocketGuard:
         self._interval_s = interval_s
         # By id: a WebSocket is a Mapping, so not hashable.
         self._sockets: dict[int, tuple[WebSocket, _Credentials]] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._job: PeriodicJob | None = None
         self.process = uuid.uuid4().hex
 
     async def mark_present(self, account_id: int) -> None:
@@ -124,23 +124,23 @@ class SocketGuard:
                     await websocket.close(code=REVOKED_CLOSE, reason=_reason(token_gone or key_gone))
         return closed
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval_s)
-            try:
-                await self.recheck()
-                await self.refresh_presence()
-            except Exception:  # the database is down: try again next round
-                log.warning("could not recheck the credentials of open websockets", exc_info=True)
+    async def _step(self) -> None:
+        await self.recheck()
+        await self.refresh_presence()
+
+    def _step_failed(self, _: Exception) -> None:
+        log.warning("could not recheck the credentials of open websockets", exc_info=True)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="aidmap-socket-guard")
+        # The database down only means trying again next round: one warning, no traceback storm.
+        self._job = PeriodicJob(
+            name="aidmap-socket-guard", step=self._step, interval_s=self._interval_s, on_error=self._step_failed
+        )
+        self._job.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        if self._job is not None:
+            await self._job.stop()
         with contextlib.suppress(Exception):  # the rows age out anyway
             await self._reader.execute(
                 "DELETE FROM live_sockets WHERE process = %(process)s", {"process": self.process}
