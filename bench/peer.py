@@ -3,10 +3,10 @@
 The job: "the 20 nearest open FOOD needs within 5 km of a point, with id, title, quantity, urgency
 and the approximate (public cell) location". aidmap serves it as `needs(near:, radiusMeters: 5000,
 categories: [FOOD], first: 20)`; the peer (bench/peers/postgraphile/, PostGraphile 5 from npm in
-production mode, one Node process) as `nearbyNeedsList(...)`, a STABLE SQL function
+production mode, one Node process) as `nearbyNeedsList(...)`, a STABLE plpgsql function
 (bench/peers/postgraphile/peer.sql) with aidmap's public rules: open statuses, KNN on the public
-`rank_point` through ix_needs_open_category_rank_point, the radius checked on the k nearest,
-(distance, id) order, the public cell as the location.
+`rank_point` through the category's own index (ix_needs_open_food_rank_point), the radius checked on
+the k nearest, (distance, id) order, the public cell as the location.
 
 1. Both answer 25 points; the ids, their order and every field must be the same (else it stops).
 2. wrk bursts (bench/wrk/job.lua) alternate aidmap, peer, peer, aidmap, ... at 1, 4 and 16
@@ -420,8 +420,8 @@ def render(results: dict[str, Any]) -> str:
             results["peer"],
             levels,
             "PostGraphile 5.1.5 on Node 22 (both from npm, bench/peers/postgraphile/package-lock.json), "
-            "`NODE_ENV=production`, no GraphiQL, no explain; its query is a STABLE SQL function "
-            "(bench/peers/postgraphile/peer.sql) on the same `ix_needs_open_category_rank_point` index, with "
+            "`NODE_ENV=production`, no GraphiQL, no explain; its query is a STABLE plpgsql function "
+            "(bench/peers/postgraphile/peer.sql) on the same per-category `ix_needs_open_food_rank_point` index, with "
             "aidmap's public rules (open statuses, KNN on the public rank point, radius on the k nearest, the "
             "cell as location). Ratios are aidmap / PostGraphile, round by round.",
         ),
