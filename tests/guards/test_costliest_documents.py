@@ -6,9 +6,9 @@ cost, depth and alias limits allow: `_largest_allowed`), sent to the server, whi
 limit refuses it), and timed in CPU time of the server process (all its threads, from
 /proc/<pid>/task/*/schedstat, in nanoseconds) and in wall time of the request. Each run sends a text
 the server has not seen (one more space), as an attacker would: cached, the same documents cost a
-third to a half as much, and no cache stops an attacker from changing a space. The median of three
-runs counts, so one run on a busy machine does not decide. The figures go to the test output and to
-test-artifacts/costliest-documents.md.
+third to a half as much, and no cache stops an attacker from changing a space. The median of five
+runs counts, so one or two runs on a busy machine (a garbage collection, a background job) do not
+decide. The figures go to the test output and to test-artifacts/costliest-documents.md.
 
 The budget is 100 ms of the server's CPU per document: about 40 ordinary page requests (2-2.5 ms
 each, see the README's Performance). The timed assertion is deliberate (the issue asks for this
@@ -40,7 +40,7 @@ from tests.factories import HANOI, SIGN_UP, create_need, create_offer, pledge
 from tests.guards.test_slow_clients import served_process
 
 BUDGET_CPU_S = 0.100
-RUNS = 3
+RUNS = 5
 SEEDED_NEEDS = 3000
 ARTIFACT = Path(__file__).resolve().parents[2] / "test-artifacts" / "costliest-documents.md"
 LIMITS = Limits()  # the defaults: what a deployment runs with
