@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import ColumnElement, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -221,23 +221,28 @@ async def escalate_due(
         return count
 
 
+def _asked_now(donor_id: int) -> tuple[ColumnElement[bool], ...]:
+    """A donor is asked now: an ask of theirs in the request's current round, the request open and its
+    need open (a query joining HelpAsk, HelpRequest and Need)."""
+    return (
+        HelpAsk.donor_id == donor_id,
+        HelpAsk.round == HelpRequest.round,
+        HelpRequest.status == HelpRequestStatus.OPEN.value,
+        text(status_in(OPEN_STATUSES, column="needs.status")),
+    )
+
+
 async def readable_many(
     *, session: AsyncSession, viewer: Viewer | None, request_ids: list[int]
 ) -> dict[int, HelpRequest]:
     """The instant-help requests among these ids the viewer may see, by id, in one statement: those on a
     need the viewer asked for or filed, the one the viewer accepted, and those the viewer is asked now
-    (as `asked_of`: the current round of an open request on an open need; a donor asked once must not
-    follow a need later reported, rejected or closed)."""
+    (`_asked_now`, as `asked_of`: a donor asked once must not follow a need later reported, rejected
+    or closed)."""
     if viewer is None or not request_ids:
         return {}
     me = viewer.account_id
-    asked = select(HelpAsk.help_request_id).where(
-        HelpAsk.donor_id == me,
-        HelpAsk.help_request_id == HelpRequest.id,
-        HelpAsk.round == HelpRequest.round,
-        HelpRequest.status == HelpRequestStatus.OPEN.value,
-        text(status_in(OPEN_STATUSES, column="needs.status")),
-    )
+    asked = select(HelpAsk.help_request_id).where(HelpAsk.help_request_id == HelpRequest.id, *_asked_now(me))
     query = (
         select(HelpRequest)
         .join(Need, Need.id == HelpRequest.need_id)
@@ -256,12 +261,7 @@ async def asked_of(*, session: AsyncSession, viewer: Viewer, limit: int = 50) ->
         select(HelpRequest)
         .join(HelpAsk, HelpAsk.help_request_id == HelpRequest.id)
         .join(Need, Need.id == HelpRequest.need_id)
-        .where(
-            HelpAsk.donor_id == viewer.account_id,
-            HelpAsk.round == HelpRequest.round,
-            HelpRequest.status == HelpRequestStatus.OPEN.value,
-            text(status_in(OPEN_STATUSES, column="needs.status")),
-        )
+        .where(*_asked_now(viewer.account_id))
         .order_by(HelpRequest.round_started_at.desc(), HelpRequest.id.desc())
         .limit(limit)
     )

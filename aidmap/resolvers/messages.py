@@ -10,6 +10,7 @@ from aidmap.i18n import msg
 from aidmap.models import EventKind, Message, Need, Pledge
 from aidmap.problems import Code, Problems
 from aidmap.resolvers.accounts import Viewer
+from aidmap.resolvers.pledges import is_party
 from aidmap.resolvers.validation import Checker
 
 MAX_BODY = 2000
@@ -57,12 +58,11 @@ async def readable_many(*, session: AsyncSession, viewer: Viewer | None, message
     statement instead of a message and its whole thread per id."""
     if viewer is None or not message_ids:
         return {}
-    me = viewer.account_id
     query = (
         select(Message)
         .join(Pledge, Pledge.id == Message.pledge_id)
         .join(Need, Need.id == Pledge.need_id)
-        .where(Message.id.in_(message_ids), (Pledge.donor_id == me) | (Need.owner_id == me))
+        .where(Message.id.in_(message_ids), is_party(viewer.account_id))
     )
     return {message.id: message for message in (await session.execute(query)).scalars()}
 

@@ -39,7 +39,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from aidmap.bounded import BoundedDict
-from aidmap.schema.documents import CACHED_MAX_CHARS
+from aidmap.schema.documents import cacheable
 
 GIVE_UP: Any = object()  # a completer's answer for "complete this field the ordinary way"
 
@@ -106,7 +106,7 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def _static(self) -> bool:
         """Is the document free of directives (so its selections do not depend on the variables)?"""
         operation = self.operation
-        if operation.loc is None or len(operation.loc.source.body) > CACHED_MAX_CHARS:
+        if not cacheable(operation):
             return False  # a long text is parsed anew each time: plans kept for it would never be used
         known = _static_documents.get(id(operation))
         if known is None:

@@ -5,11 +5,12 @@
 -- The same rules as aidmap's `needs(near:, radiusMeters:, categories: [X], first:)` for a public
 -- viewer (aidmap/db/nearby.py, aidmap/resolvers/needs.py):
 --   * open statuses and the category as constants, the predicate of migration 0031's partial index
---     of that category (ix_needs_open_<category>_rank_point), one statement per category: plpgsql
---     keeps each one's plan, so PostGraphile's parameters still reach the category's own index, as
---     aidmap's search does (on 100,000 needs, 0.87 ms of backend CPU per call; 1.0-1.1 ms as one SQL
---     statement on the composite (category, rank_point) index, 1.8 ms as a UNION ALL of the
---     categories, whose branches a generic plan cannot prune);
+--     of that category (ix_needs_open_<category>_rank_point), one statement per category, written
+--     out (EXECUTE of one text would plan every call): plpgsql keeps each one's plan, so
+--     PostGraphile's parameters still reach the category's own index, as aidmap's search does (on
+--     100,000 needs, 0.87 ms of backend CPU per call; 1.0-1.1 ms as one SQL statement on the
+--     composite (category, rank_point) index, 1.8 ms as a UNION ALL of the categories, whose
+--     branches a generic plan cannot prune);
 --   * the k nearest by KNN on `rank_point` (the public cell's centre nudged by a hash of the id,
 --     migration 0015), then the radius checked on those k rows, then (distance, id) order;
 --   * the location shown is the public cell, never the exact point, to 6 decimals
