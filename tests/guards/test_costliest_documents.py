@@ -10,10 +10,13 @@ third to a half as much, and no cache stops an attacker from changing a space. T
 runs counts, so one or two runs on a busy machine (a garbage collection, a background job) do not
 decide. The figures go to the test output and to test-artifacts/costliest-documents.md.
 
-The budget is 100 ms of the server's CPU per document: about 40 ordinary page requests (2-2.5 ms
-each, see the README's Performance). The timed assertion is deliberate (the issue asks for this
-budget); it is kept far from flaking: the costliest documents measure well under it on a loaded
-2-core machine, and PostgreSQL's own work is in the wall time, reported beside it.
+The budget is 40 ordinary page requests per document (the page's search for the 20 nearest needs,
+a text the server knows, as the page sends it), measured on the same server just before each
+candidate: this machine's speed drifts by up to 2x within minutes, and the whole table with it (one
+run had 108 ms for suggestedNeeds where quiet runs give 50-60 ms, with every other row 1.5x too), so
+only a ratio measured side by side is stable. On a quiet machine an ordinary page is ~2.5 ms and the
+budget ~100 ms. The absolute figures are reported beside the ratio; PostgreSQL's own work is in the
+wall time.
 """
 
 from __future__ import annotations
@@ -39,8 +42,12 @@ from tests.conftest import Api
 from tests.factories import HANOI, SIGN_UP, create_need, create_offer, pledge
 from tests.guards.test_slow_clients import served_process
 
-BUDGET_CPU_S = 0.100
+BUDGET_PAGES = 40
 RUNS = 5
+# An ordinary request: the page's nearby search (frontend_stub/app.js), anonymous.
+ORDINARY_PAGE = """{ needs(near: {lat: 21.0285, lon: 105.8542}, radiusMeters: 5000, first: 20) {
+  edges { cursor distanceMeters node { id title category quantity unit urgency approximateLocation { lat lon } } }
+  pageInfo { hasNextPage endCursor } } }"""
 SEEDED_NEEDS = 3000
 ARTIFACT = Path(__file__).resolve().parents[2] / "test-artifacts" / "costliest-documents.md"
 LIMITS = Limits()  # the defaults: what a deployment runs with
@@ -118,6 +125,15 @@ def _sign_up(api: Api, name: str, phone: str) -> str:
     assert payload["signUp"]["errors"] == [], payload
     token: str = payload["signUp"]["token"]
     return token
+
+
+def _timed(http: httpx2.Client, pid: int, query: str, headers: dict[str, str]) -> tuple[float, float, Any]:
+    """(server CPU s, wall s, response) of one request."""
+    before, started = _cpu_ns(pid), time.perf_counter()
+    response = http.post("/graphql", json={"query": query}, headers=headers)
+    took = time.perf_counter() - started
+    time.sleep(0.05)  # the response's last writes and the access log are part of its cost
+    return (_cpu_ns(pid) - before) / 1e9, took, response
 
 
 def _cpu_ns(pid: int) -> int:
@@ -233,35 +249,35 @@ def test_the_costliest_documents_the_limits_allow_stay_within_the_cpu_budget(
         http.post("/graphql", json={"query": query}, headers=auth if signed_in else {})
     measured = []
     for name, (query, signed_in) in candidates.items():
+        page = statistics.median(_timed(http, pid, ORDINARY_PAGE, {})[0] for _ in range(RUNS))
         cpu, wall = [], []
         for run in range(RUNS):
             # A text the server has not seen (one more space each run), as an attacker would send
             # it: no parse, validation or plan cache answers for it.
-            fresh = query + " " * (run + 1)
-            before, started = _cpu_ns(pid), time.perf_counter()
-            response = http.post("/graphql", json={"query": fresh}, headers=auth if signed_in else {})
-            wall.append(time.perf_counter() - started)
-            time.sleep(0.05)  # the response's last writes and the access log are part of its cost
-            cpu.append((_cpu_ns(pid) - before) / 1e9)
+            used, took, response = _timed(http, pid, query + " " * (run + 1), auth if signed_in else {})
+            cpu.append(used)
+            wall.append(took)
             body = response.json()
             codes = {e.get("extensions", {}).get("code") for e in body.get("errors") or []}
             # Allowed: no limit refuses it, and it really ran.
             assert response.status_code == 200 and not codes & {"QUERY_TOO_COSTLY", "QUERY_TOO_COMPLEX"}, (name, body)
             assert body.get("data"), (name, body)
-        measured.append((statistics.median(cpu), statistics.median(wall), len(response.content), _cost(query), name))
+        cost = statistics.median(cpu)
+        measured.append((cost / page, cost, statistics.median(wall), len(response.content), _cost(query), name, page))
 
     measured.sort(reverse=True)
     lines = [
         f"# The costliest documents the limits allow, costliest first ({SEEDED_NEEDS} demo needs, median of {RUNS})",
         "",
-        "| document | server CPU | wall | response bytes | cost |",
-        "| --- | --- | --- | --- | --- |",
-        *(f"| {name} | {c * 1000:.1f} ms | {w * 1000:.1f} ms | {b:,} | {cost:,} |" for c, w, b, cost, name in measured),
+        "| document | server CPU, in ordinary pages | server CPU | an ordinary page then | wall | response bytes | cost |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+        *(f"| {name} | {r:.1f} | {c * 1000:.1f} ms | {p * 1000:.2f} ms | {w * 1000:.1f} ms | {b:,} | {cost:,} |"
+          for r, c, w, b, cost, name, p in measured),
         "",
-        f"Budget: {BUDGET_CPU_S * 1000:.0f} ms of server CPU per document.",
+        f"Budget: {BUDGET_PAGES} ordinary page requests of server CPU per document, measured just before it.",
     ]  # fmt: skip
     ARTIFACT.parent.mkdir(exist_ok=True)
     ARTIFACT.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n" + "\n".join(lines))
-    over = [(name, round(c * 1000, 1)) for c, _, _, _, name in measured if c > BUDGET_CPU_S]
+    over = [(name, round(r, 1), round(c * 1000, 1)) for r, c, _, _, _, name, _ in measured if r > BUDGET_PAGES]
     assert not over, over
