@@ -70,7 +70,7 @@ from aidmap.schema import (
     checked_document,
     database_unavailable,
 )
-from aidmap.schema.context import Context, Loaders
+from aidmap.schema.context import Context
 from aidmap.schema.fast.compiled import CompiledDocuments
 from aidmap.schema.fast.http_route import FastGraphQLRoute
 from aidmap.schema.fast.live_batch import LiveBatches
@@ -331,7 +331,6 @@ class AidmapGraphQL(GraphQL[Context, None]):
             access_log=access_log,
             settings=self.settings,
             caller=caller,
-            loaders=Loaders.build(reads),
             request=request,
             response=response,
             metrics=request.state.metrics,

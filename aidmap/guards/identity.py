@@ -152,14 +152,15 @@ class Identities:
     async def identify(self, credentials: Credentials) -> Caller:
         """The Caller for these credentials. Never raises: a database that cannot be asked is the
         Caller's `failure`, with the rate limit of what could be learnt (the address's at least)."""
-        caller = Caller(credentials=credentials, rate_key=ip_key(credentials))
         token = credentials.token
+        if not token:
+            # No token (anonymous), or a malformed Authorization header (a rejected token). Built
+            # directly: the commonest request, where a replace() was a measurable part of its CPU.
+            return Caller(credentials=credentials, rate_key=ip_key(credentials), token_rejected=token is not None)
+        caller = Caller(credentials=credentials, rate_key=ip_key(credentials))
         try:
-            if token and is_partner_key(token):
+            if is_partner_key(token):
                 return await self._partner_caller(caller, token)
-            if not token:
-                # No token (anonymous), or a malformed Authorization header (a rejected token).
-                return dataclasses.replace(caller, token_rejected=token is not None)
             viewer = await viewer_for_token(reader=self.router or self.reader, token=token, primary=self.reader)
             if viewer is None:
                 account_id = await self._account_of(token)

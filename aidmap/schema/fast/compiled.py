@@ -45,12 +45,14 @@ from graphql import (
     GraphQLError,
     GraphQLField,
     GraphQLFloat,
+    GraphQLInputObjectType,
     GraphQLInt,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLString,
     ListValueNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     OperationType,
     Undefined,
@@ -205,6 +207,85 @@ class _Node:
     private: bool  # reads the projection: exactLocation / contactPhone of a need
 
 
+class _Arguments:
+    """A field's coerced arguments, with the request's variables put in their places.
+
+    graphql-core's get_argument_values walks the whole argument literal on every request (4% of a
+    search's CPU). Where a variable stands for an argument or a field of an input object literal,
+    coercion is that variable's coerced value unchanged (coerce_input_literal): so the arguments are
+    coerced once, from the first request that gives every variable a value, and each later request
+    copies them and puts its variables' values at their paths. Anything else (a variable inside a
+    list, a @oneOf or converted input object, a variable missing or null) is coerced the ordinary
+    way. tests/schema/test_compiled.py compares the two for generated documents and variables."""
+
+    def __init__(self, field: GraphQLField, node: FieldNode) -> None:
+        self.field = field
+        self.node = node
+        self.paths = _variable_paths(field, node)  # None: always the ordinary way
+        self.base: dict[str, Any] | None = None
+        # The input objects on the paths, outermost first: each request copies these.
+        self.containers = sorted({path[:i] for path, _ in self.paths or () for i in range(1, len(path))}, key=len)
+
+    def of(self, coerced: Any) -> dict[str, Any]:
+        paths = self.paths
+        if paths is None:
+            return get_argument_values(self.field, self.node, coerced)
+        values = coerced.coerced
+        for _, name in paths:
+            if values.get(name) is None:
+                return get_argument_values(self.field, self.node, coerced)
+        base = self.base
+        if base is None:
+            args = get_argument_values(self.field, self.node, coerced)
+            if not all(type(_at(args, container)) is dict for container in self.containers):
+                self.paths = None  # an input object converted to something else
+                return args
+            self.base = args
+            return args
+        args = dict(base)
+        for container in self.containers:
+            parent = _at(args, container[:-1])
+            parent[container[-1]] = dict(parent[container[-1]])
+        for path, name in paths:
+            _at(args, path[:-1])[path[-1]] = values[name]
+        return args
+
+
+def _at(args: dict[str, Any], path: tuple[str, ...]) -> Any:
+    for key in path:
+        args = args[key]
+    return args
+
+
+def _variable_paths(field: GraphQLField, node: FieldNode) -> tuple[tuple[tuple[str, ...], str], ...] | None:
+    """(path in the coerced arguments, variable name) for each variable of the field's arguments, or
+    None where a variable stands somewhere its coerced value is not simply put (inside a list)."""
+    paths: list[tuple[tuple[str, ...], str]] = []
+
+    def walk(value: Any, type_: Any, path: tuple[str, ...]) -> bool:
+        if isinstance(value, VariableNode):
+            paths.append((path, value.name.value))
+            return True
+        if isinstance(value, ObjectValueNode):
+            named = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+            if not isinstance(named, GraphQLInputObjectType) or named.is_one_of:
+                return False
+            for item in value.fields:
+                item_def = named.fields.get(item.name.value)
+                if item_def is None or not walk(
+                    item.value, item_def.type, (*path, item_def.out_name or item.name.value)
+                ):
+                    return False
+            return True
+        return not _has_variables([value])
+
+    for argument in node.arguments or ():
+        arg_def = field.args.get(argument.name.value)
+        if arg_def is None or not walk(argument.value, arg_def.type, (arg_def.out_name or argument.name.value,)):
+            return None
+    return tuple(paths)
+
+
 @dataclass(frozen=True)
 class SearchField:
     """One root `needs` or `offers` field: its arguments, the columns it reads, how it writes the page."""
@@ -216,9 +297,10 @@ class SearchField:
     entries: Entries  # of the connection, applied to the page
     columns: str
     private: bool
+    arguments: _Arguments  # when static_args is None
 
     async def run(self, ctx: Any, coerced: Any, request: _Request) -> Any:
-        args = self.static_args if self.static_args is not None else get_argument_values(self.field, self.node, coerced)
+        args = self.static_args if self.static_args is not None else self.arguments.of(coerced)
         near, categories = args["near"], args.get("categories")
         common = {
             "reader": ctx.hot_reader, "lat": near["lat"], "lon": near["lon"], "radius_m": args["radiusMeters"],
@@ -312,6 +394,16 @@ class CompiledOperation:
         self.checked: BoundedDict[tuple[Any, ...], bool] = BoundedDict(KEEP_PLANS)
         self.label = operation_label(SimpleNamespace(graphql_document=document, operation_name=name))
         self.plans: BoundedDict[tuple[Any, ...], tuple[tuple[str, Any], ...] | None] = BoundedDict(KEEP_PLANS)
+        self._metrics: Any = None
+        self._children: tuple[Any, Any] = (None, None)
+
+    def metric_children(self, metrics: Any) -> tuple[Any, Any]:
+        """This operation's "ok" request counter and latency histogram in `metrics`, looked up once
+        (prometheus_client's labels() hashes and locks on every call)."""
+        if self._metrics is not metrics:
+            self._children = (metrics.requests.labels(self.label, "ok"), metrics.latency.labels(self.label))
+            self._metrics = metrics
+        return self._children
 
     def check_key(self, coerced: Any, partner: Any) -> tuple[Any, ...] | None:
         """The key of `checked` for these variables and partner; None: not remembered."""
@@ -430,8 +522,9 @@ class CompiledDocuments:
         metrics = ctx.metrics
         if metrics is not None:
             elapsed = time.perf_counter() - started
-            metrics.requests.labels(compiled.label, "ok").inc()
-            metrics.latency.labels(compiled.label).observe(elapsed)
+            ok, latency = compiled.metric_children(metrics)
+            ok.inc()
+            latency.observe(elapsed)
             metrics.compiled.inc()
             if ctx.settings.access_log:
                 log.info(
@@ -498,7 +591,7 @@ class CompiledDocuments:
             else:
                 raise NotCompiled(sub_name)
         sql = ", ".join(sorted(_SQL.get(c, c) for c in columns))
-        return SearchField(kind, field, node, static_args, tuple(entries), sql, private)
+        return SearchField(kind, field, node, static_args, tuple(entries), sql, private, _Arguments(field, node))
 
     def _edge(
         self, op: CompiledOperation, coerced: Any, edge_type: GraphQLObjectType, details: Any,
@@ -568,14 +661,14 @@ class CompiledDocuments:
                 entries.append((name, _mine(spec[1])))
             elif how == "cell":
                 columns.update(_POINT)
-                entries.append((name, _cell(self._point(op, coerced, field_type, sub))))
+                entries.append((name, _cell(self._point(op, coerced, field_type, sub)[1])))
             elif how == "exact" and kind == "offers":
                 columns.update(("donor_id", *_POINT))
-                entries.append((name, _offer_exact(self._point(op, coerced, field_type, sub))))
+                entries.append((name, _offer_exact(self._point(op, coerced, field_type, sub)[0])))
             elif how == "exact":
                 columns.update(_PRIVACY_COLUMNS)
                 private = True
-                entries.append((name, _need_exact(self._point(op, coerced, field_type, sub))))
+                entries.append((name, _need_exact(self._point(op, coerced, field_type, sub)[0])))
             elif how == "phone":
                 columns.update(_PRIVACY_COLUMNS)
                 private = True
@@ -584,11 +677,15 @@ class CompiledDocuments:
                 raise NotCompiled(how)
         return _Node(tuple(entries), frozenset(columns), private)
 
-    def _point(self, op: CompiledOperation, coerced: Any, field_type: GraphQLOutputType, details: Any) -> Entries:
-        """A GeoPoint's selection, applied to a (lon, lat) pair."""
+    def _point(
+        self, op: CompiledOperation, coerced: Any, field_type: GraphQLOutputType, details: Any
+    ) -> tuple[Entries, tuple[tuple[str, str], ...]]:
+        """A GeoPoint's selection, applied to a (lon, lat) pair, and its shape: (response name, "lat",
+        "lon" or "=TypeName") pairs, the same for every document that selects the point alike."""
         point = get_named_type(field_type)
         assert isinstance(point, GraphQLObjectType)
         entries: list[tuple[str, Getter]] = []
+        shape: list[tuple[str, str]] = []
         for name, sub in self._collect(op, coerced, point, details).items():
             sub_name = sub[0].node.name.value
             if sub_name == "__typename":
@@ -597,7 +694,8 @@ class CompiledDocuments:
                 entries.append((name, _coordinate(1 if sub_name == "lat" else 0, _leaf(point.fields[sub_name].type))))
             else:
                 raise NotCompiled(sub_name)
-        return tuple(entries)
+            shape.append((name, f"={point.name}" if sub_name == "__typename" else sub_name))
+        return tuple(entries), tuple(shape)
 
 
 def _has_variables(arguments: Any) -> bool:
@@ -673,7 +771,6 @@ def _column(column: str, serialize: Callable[[Any], Any]) -> Getter:
 # The same few thousand needs near the places people search answer most requests: their global ids
 # and public cells (both fixed by the row: its id, its exact point) are computed once each.
 _cached_global_id = lru_cache(maxsize=32_768)(to_global_id)
-_cached_cell = lru_cache(maxsize=32_768)(snap_to_cell)
 
 
 def _global_id(type_name: str) -> Getter:
@@ -688,9 +785,27 @@ def _coordinate(index: int, serialize: Callable[[Any], Any]) -> Getter:
     return lambda point, projection, request: serialize(point[index])
 
 
-def _cell(point: Entries) -> Getter:
+def _cell(shape: tuple[tuple[str, str], ...]) -> Getter:
     # snap_to_cell of the exact point, as the views compute it: the same digits, and the public cell alone.
-    return lambda row, projection, request: _render(point, _cached_cell(row.lon, row.lat), None, request)
+    return lambda row, projection, request: _rendered_cell(shape, row.lon, row.lat)
+
+
+@lru_cache(maxsize=32_768)
+def _rendered_cell(shape: tuple[tuple[str, str], ...], lon: float, lat: float) -> Any:
+    """A need's public cell as a selection of this shape writes it, kept by (shape, point): the same
+    few thousand needs answer most searches, orjson only reads the dict, and one bounded cache
+    serves every document whatever documents are sent. The shape's "=Name" is a __typename."""
+    cell_lon, cell_lat = snap_to_cell(lon, lat)
+    out: dict[str, Any] = {}
+    for name, what in shape:
+        if what == "lat" or what == "lon":
+            value = cell_lat if what == "lat" else cell_lon
+            if not _plain_float(value):
+                return GIVE_UP  # what GeoPoint's Float! would refuse to write
+            out[name] = value
+        else:
+            out[name] = what[1:]
+    return out
 
 
 def _offer_exact(point: Entries) -> Getter:

@@ -1,0 +1,94 @@
+"""The compiled path's arguments (schema/fast/compiled.py _Arguments) are graphql-core's.
+
+_Arguments coerces a field's arguments once and then only puts each request's variables in their
+places. For documents with variables in every position an argument can hold them (a whole input
+object, its fields, a list, an item of a list, a scalar, with and without defaults), and for many
+variable sets in turn on the same _Arguments (present, missing, null, other values), its answer
+must equal get_argument_values' on the same variables, or both must refuse them.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from graphql import GraphQLError, OperationDefinitionNode, get_argument_values, parse
+from graphql.execution.values import get_variable_values
+
+from aidmap.schema import schema
+from aidmap.schema.fast.compiled import _Arguments
+
+DOCUMENTS = [
+    "query ($lat: Float!, $lon: Float!) { needs(near: {lat: $lat, lon: $lon}, radiusMeters: 5000, "
+    "categories: [FOOD], first: 20) { edges { cursor } } }",
+    "query ($near: GeoPointInput!, $first: Int!) { needs(near: $near, radiusMeters: 800, first: $first) "
+    "{ edges { cursor } } }",
+    "query ($lat: Float!, $r: Float = 3000, $cats: [NeedCategory!]) { needs(near: {lat: $lat, lon: 105.8}, "
+    "radiusMeters: $r, categories: $cats, first: 5) { edges { cursor } } }",
+    "query ($c: NeedCategory!, $lat: Float!, $lon: Float!) { needs(near: {lat: $lat, lon: $lon}, "
+    "radiusMeters: 900, categories: [$c, FOOD], first: 3) { edges { cursor } } }",
+    "query ($lat: Float!, $lon: Float!, $after: String, $order: NeedOrder = URGENCY, $u: [Urgency!]) "
+    "{ needs(near: {lat: $lat, lon: $lon}, radiusMeters: 2500, first: 10, after: $after, orderBy: $order, "
+    "urgencies: $u) { edges { cursor } } }",
+    "query ($lat: Float!, $lon: Float!, $first: Int = 7) { offers(near: {lon: $lon, lat: $lat}, "
+    "radiusMeters: 1200, first: $first) { edges { cursor } } }",
+]
+
+
+def _random_variables(rng: random.Random) -> dict[str, Any]:
+    choices: dict[str, list[Any]] = {
+        "lat": [21.0 + rng.random(), 10.7, 16, None],
+        "lon": [105.8 + rng.random(), 106, None],
+        "near": [{"lat": 21.02, "lon": 105.85}, {"lat": 10 + rng.random(), "lon": 106.7}, None],
+        "first": [1, 20, 7, None],
+        "r": [500.0, 4999.5, None],
+        "cats": [["FOOD"], ["MEDICINE", "FOOD"], [], None],
+        "c": ["MEDICINE", "ERRAND", None],
+        "after": ["abc", None],
+        "order": ["DISTANCE", "URGENCY", None],
+        "u": [["HIGH"], ["LOW", "CRITICAL"], None],
+    }
+    variables: dict[str, Any] = {}
+    for name, values in choices.items():
+        pick = rng.randrange(len(values) + 1)
+        if pick < len(values):  # else the variable is not sent at all
+            variables[name] = values[pick]
+    return variables
+
+
+def _ordinary(field: Any, node: Any, coerced: Any) -> Any:
+    try:
+        return get_argument_values(field, node, coerced)
+    except GraphQLError as error:
+        return ("refused", error.message)
+
+
+def _compiled(arguments: _Arguments, coerced: Any) -> Any:
+    try:
+        return arguments.of(coerced)
+    except GraphQLError as error:
+        return ("refused", error.message)
+
+
+@pytest.mark.parametrize("text", DOCUMENTS)
+def test_arguments_with_variables_in_their_places_are_graphql_cores(text: str) -> None:
+    gql = schema._schema
+    operation = parse(text).definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    node = operation.selection_set.selections[0]
+    field = gql.query_type.fields[node.name.value]  # type: ignore[union-attr]
+    arguments = _Arguments(field, node)  # type: ignore[arg-type]
+    rng = random.Random(text)
+    compared = substituted = 0
+    for _ in range(800):
+        coerced = get_variable_values(gql, operation.variable_definitions, _random_variables(rng))
+        if isinstance(coerced, list):
+            continue  # the variables themselves are refused before any argument is coerced
+        had_base = arguments.base is not None
+        assert _compiled(arguments, coerced) == _ordinary(field, node, coerced)
+        compared += 1
+        substituted += had_base and arguments.paths is not None
+    assert compared > 50
+    if "[$c" not in text:  # a variable inside a list is always coerced the ordinary way
+        assert substituted > 20, "the substitution itself was compared, not only the first coercion"
