@@ -16,7 +16,6 @@ import orjson
 from cross_web import HTTPException
 from graphql import GraphQLError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -57,7 +56,7 @@ from aidmap.jobs.matching import matching_job
 from aidmap.jobs.waiting import waiting_job
 from aidmap.jobs.webhooks import delivery_policy, webhook_job
 from aidmap.notify import dispatch
-from aidmap.notify.sms import SmsQueue, queue_for, sender_for
+from aidmap.notify.sms import queue_for, sender_for
 from aidmap.observability import Metrics, RequestIdMiddleware
 from aidmap.resolvers import attestations
 from aidmap.resolvers.partners import PartnerKey, PartnerKeys
@@ -77,27 +76,16 @@ from aidmap.schema.fast.live_batch import LiveBatches
 from aidmap.schema.fast.live_socket import AidmapTransportWSHandler
 from aidmap.schema.fast.sharing import SharedResults
 from aidmap.schema.limits import Limits
+from aidmap.services import Services
 from aidmap.settings import FRONTEND_DIR, Settings
 
 log = logging.getLogger(__name__)
 
 
 class State(TypedDict):
-    sessions: async_sessionmaker[AsyncSession]
-    reads: async_sessionmaker[AsyncSession]
-    reader: Reader
-    router: ReadRouter
-    fanout: FanOut
-    match_index: MatchIndex
-    snapshots: Snapshots
-    shared_results: SharedResults
-    access_log: AccessLog
-    partner_keys: PartnerKeys
-    identities: Identities
-    metrics: Metrics
-    persisted_queries: PersistedQueries
-    socket_guard: SocketGuard
-    sms: SmsQueue
+    """The lifespan's state, in every request's scope: the process's one Services (aidmap/services.py)."""
+
+    services: Services
 
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -214,7 +202,7 @@ class AidmapGraphQL(GraphQL[Context, None]):
         schema = self.schema
         assert isinstance(schema, AidmapSchema)
         refused = await persisted_query(
-            request.state.persisted_queries, context.partner, request_data, schema, context.caller.quota_client
+            request.state.services.persisted_queries, context.partner, request_data, schema, context.caller.quota_client
         )
         if refused is not None:
             return refused
@@ -296,14 +284,8 @@ class AidmapGraphQL(GraphQL[Context, None]):
     async def _context(
         self, request: Request | WebSocket, response: Response | WebSocket | None = None, *, credentials: bool = True
     ) -> Context:
-        sessions: async_sessionmaker[AsyncSession] = request.state.sessions
-        reads = RequestSessions(request.state.reads)
-        reader: Reader = request.state.reader
-        fanout: FanOut = request.state.fanout
-        match_index: MatchIndex = request.state.match_index
-        snapshots: Snapshots = request.state.snapshots
-        shared_results: SharedResults = request.state.shared_results
-        access_log: AccessLog = request.state.access_log
+        services: Services = request.state.services
+        reads = RequestSessions(services.read_sessions)
         if response is not None and not isinstance(request, WebSocket):
             request.scope["aidmap.sub_response"] = response  # process_result sets the status and media type
         # Error messages follow Accept-Language (the context var lives as long as this request's task).
@@ -321,21 +303,7 @@ class AidmapGraphQL(GraphQL[Context, None]):
             # unless that payload brings credentials of its own (on_ws_connect).
             request.scope["aidmap.refused"] = caller.refusal.reason
         return Context(
-            sessions=sessions,
-            reads=reads,
-            reader=reader,
-            fanout=fanout,
-            match_index=match_index,
-            snapshots=snapshots,
-            shared_results=shared_results,
-            access_log=access_log,
-            settings=self.settings,
-            caller=caller,
-            request=request,
-            response=response,
-            metrics=request.state.metrics,
-            sms=request.state.sms,
-            router=request.state.router,
+            services=services, reads=reads, settings=self.settings, caller=caller, request=request, response=response
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | None:
@@ -350,7 +318,7 @@ class AidmapGraphQL(GraphQL[Context, None]):
         if payload is not None:
             # Credentials in connection_init replace the upgrade request's: nothing of those stays
             # (a header key's partner beside a payload token's viewer would be neither).
-            identities: Identities = context.request.state.identities
+            identities: Identities = context.request.state.services.identities
             caller = await identities.identify(payload)
             if caller.failure is not None:
                 raise caller.failure  # handle_connection_init: 1013, try again later
@@ -374,14 +342,14 @@ class AidmapGraphQL(GraphQL[Context, None]):
             )
         if isinstance(context.request, WebSocket):
             # Revoked or expired later, the credentials close this socket (guards/sockets.py).
-            context.request.state.socket_guard.register(
+            context.request.state.services.socket_guard.register(
                 context.request,
                 token_hash=context.token_hash,
                 partner_id=context.partner.id if context.partner is not None else None,
                 viewer=context.viewer,
             )
             if context.viewer is not None:
-                await context.request.state.socket_guard.mark_present(context.viewer.account_id)
+                await context.request.state.services.socket_guard.mark_present(context.viewer.account_id)
         return UNSET
 
 
@@ -464,27 +432,28 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         notifications.start()
         partner_keys = PartnerKeys(reader)
         try:
-            yield {
-                "sessions": sessions,
-                "reads": make_read_sessionmaker(engine),
-                "reader": reader,
-                "router": router,
-                "fanout": fanout,
-                "match_index": match_index,
-                "snapshots": snapshots,
-                "shared_results": shared_results,
-                "access_log": access_log,
-                "partner_keys": partner_keys,
-                "identities": Identities(keys=partner_keys, reader=reader, router=router),
-                "metrics": metrics,
-                "persisted_queries": PersistedQueries(
+            services = Services(
+                sessions=sessions,
+                read_sessions=make_read_sessionmaker(engine),
+                reader=reader,
+                router=router,
+                fanout=fanout,
+                match_index=match_index,
+                snapshots=snapshots,
+                shared_results=shared_results,
+                access_log=access_log,
+                identities=Identities(keys=partner_keys, reader=reader, router=router),
+                partner_keys=partner_keys,
+                persisted_queries=PersistedQueries(
                     reader,
                     per_client_per_day=settings.persisted_queries_per_client_per_day,
                     max_automatic=settings.max_persisted_queries,
                 ),
-                "socket_guard": socket_guard,
-                "sms": sms,
-            }
+                socket_guard=socket_guard,
+                metrics=metrics,
+                sms=sms,
+            )
+            yield {"services": services}
         finally:
             await notifications.stop()
             await sms.stop()
@@ -512,7 +481,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         """Ready for traffic: database reachable, migrations current, event listener connected."""
         problems = []
         try:
-            rows = await request.state.reader.fetch("SELECT version_num FROM alembic_version", {})
+            rows = await request.state.services.reader.fetch("SELECT version_num FROM alembic_version", {})
             if not rows or rows[0].version_num != head_revision():
                 problems.append("migrations are not current: run `aidmap db upgrade`")
         except Exception:  # any failure to ask is a reason not to take traffic
@@ -525,13 +494,13 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
         )
 
     async def metrics_page(request: Request) -> Response:
-        fanout: FanOut = request.state.fanout
+        fanout: FanOut = request.state.services.fanout
         metrics.subscriptions.set(fanout.open_subscriptions())
         batches: LiveBatches = request.app.state.live_batches
         metrics.live_batch.labels("direct").set(batches.direct_sends)
         metrics.live_batch.labels("pushed").set(batches.pushed)
         try:
-            metrics.event_lag.set(max(0, await latest_seq(request.state.reader) - fanout.last_seq))
+            metrics.event_lag.set(max(0, await latest_seq(request.state.services.reader) - fanout.last_seq))
         except Exception:  # the page must answer even while the database is down
             log.warning("metrics: could not read the latest event")
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
@@ -548,12 +517,12 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
     async def jwks(request: Request) -> Response:
         """The public keys attestations are signed with: the signer and keys rotated out within their
         grace period (resolvers/attestations.py). Never a private key: only public_jwk is read."""
-        rows = await request.state.reader.fetch(attestations.JWKS_SQL, {})
+        rows = await request.state.services.reader.fetch(attestations.JWKS_SQL, {})
         return await cached_json(request, {"keys": [r.public_jwk for r in rows]}, max_age=3600)
 
     async def attestation_status(request: Request) -> Response:
         """Which unexpired attestations are revoked (expired ones fail on their own)."""
-        rows = await request.state.reader.fetch(attestations.STATUS_SQL, {})
+        rows = await request.state.services.reader.fetch(attestations.STATUS_SQL, {})
         body = {"issuer": settings.issuer_url(), "revoked": [r.jti for r in rows]}
         return await cached_json(request, body, max_age=300)
 

@@ -19,6 +19,9 @@ request_id: ContextVar[str] = ContextVar("aidmap_request_id", default="-")
 REQUEST_ID_HEADER = "x-request-id"
 
 
+_REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode()  # ASGI header names are lower-case
+
+
 class RequestIdMiddleware:
     """Every HTTP request and websocket gets an id (the client's X-Request-Id if sane), in logs and the response."""
 
@@ -29,7 +32,7 @@ class RequestIdMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        given = dict(scope.get("headers", ())).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
+        given = next((v for n, v in scope.get("headers", ()) if n == _REQUEST_ID_NAME), b"").decode("latin-1")
         ident = given if 0 < len(given) <= 64 and given.replace("-", "").isalnum() else os.urandom(16).hex()
         token = request_id.set(ident)
 

@@ -25,7 +25,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.datastructures import Headers
 from starlette.types import Scope as AsgiScope
 from strawberry.http.websocket_origin import normalize_origin
 
@@ -35,6 +34,7 @@ from aidmap.db.replica import ReadRouter
 from aidmap.models import Scope
 from aidmap.resolvers.accounts import Viewer, bearer_token, hash_token, viewer_for_account, viewer_for_token
 from aidmap.resolvers.partners import PartnerKey, PartnerKeys, is_partner_key
+from aidmap.services import services_of
 
 ACT_AS_HEADER = "aidmap-act-as"
 # Where credentials_of and caller_of keep a request's Credentials and Caller in the ASGI scope.
@@ -47,6 +47,9 @@ ORIGIN_REFUSED = "This API key may not be used from this browser origin."
 ACT_AS_REFUSED = "This API key may act only for accounts it signed up (scope accounts)."
 
 MAX_ACCOUNTS = 100_000
+
+# The request headers Credentials.of_headers reads, as ASGI spells them (lower-case bytes).
+_CREDENTIAL_HEADERS = {name.encode(): name for name in ("authorization", ACT_AS_HEADER, "origin")}
 
 _ACCOUNT_OF_TOKEN = "SELECT account_id FROM access_tokens WHERE token_hash = %(token_hash)s::text"
 
@@ -220,7 +223,13 @@ def credentials_of(scope: AsgiScope) -> Credentials:
     credentials: Credentials | None = scope.get(CREDENTIALS_KEY)
     if credentials is None:
         client = scope.get("client")
-        credentials = Credentials.of_headers(Headers(scope=scope), client[0] if client else None)
+        # One pass over the raw headers for the three it reads (the first of each, as starlette's
+        # Headers.get gives it), instead of a Headers object scanned once per name.
+        found: dict[str, str] = {}
+        for name, value in scope.get("headers", ()):
+            if name in _CREDENTIAL_HEADERS and (key := _CREDENTIAL_HEADERS[name]) not in found:
+                found[key] = value.decode("latin-1")
+        credentials = Credentials.of_headers(found, client[0] if client else None)
         scope[CREDENTIALS_KEY] = credentials
     return credentials
 
@@ -232,7 +241,8 @@ async def caller_of(scope: AsgiScope) -> Caller:
     if caller is not None:
         return caller
     credentials = credentials_of(scope)
-    identities: Identities | None = scope.get("state", {}).get("identities")
+    services = services_of(scope)
+    identities = services.identities if services is not None else None
     caller = Caller.anonymous(credentials) if identities is None else await identities.identify(credentials)
     scope[CALLER_KEY] = caller
     return caller

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.http.websocket_origin import is_same_origin, normalize_origin
 
 from aidmap.resolvers.partners import PartnerKeys
+from aidmap.services import services_of
 
 ALLOWED_HEADERS = "authorization, content-type, aidmap-act-as"
 PREFLIGHT_MAX_AGE = "600"
@@ -35,7 +36,8 @@ class OriginMiddleware:
             return False
         if normalized in self.allowed:
             return True
-        keys: PartnerKeys | None = scope.get("state", {}).get("partner_keys")
+        services = services_of(scope)
+        keys: PartnerKeys | None = services.partner_keys if services is not None else None
         try:
             return keys is not None and normalized in await keys.all_origins()
         except Exception:  # the database is down: only the configured origins, until it is back

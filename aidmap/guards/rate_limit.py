@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aidmap.guards.identity import Caller, caller_of, credentials_of, ip_key
 from aidmap.resolvers.partners import is_partner_key
+from aidmap.services import services_of
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +248,8 @@ class RateLimitMiddleware:
         if scope["type"] not in ("http", "websocket") or not scope["path"].startswith("/graphql"):
             await self.app(scope, receive, send)
             return
-        wait = await self.take_request(scope, scope.get("state", {}).get("reader"))
+        services = services_of(scope)
+        wait = await self.take_request(scope, services.reader if services is not None else None)
         if scope["type"] == "websocket":
             scope["aidmap.rate_limit"] = self
         if wait == 0.0:

@@ -1,4 +1,4 @@
-"""Per-request context: the viewer, the session factory and the DataLoaders."""
+"""Per-request context: the process's services, who is calling, its read sessions and DataLoaders."""
 
 from __future__ import annotations
 
@@ -26,10 +26,12 @@ from aidmap.guards.identity import Caller
 from aidmap.models import Account, AdminArea, HelpRequest, Need, Offer, Pledge, Scope
 from aidmap.models.need import ANONYMOUS, Principal
 from aidmap.notify.sms import SmsQueue
+from aidmap.observability import Metrics
 from aidmap.resolvers import accounts, areas, attestations, needs, offers, pledges
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.partners import PartnerKey
 from aidmap.schema.fast.sharing import SharedResults
+from aidmap.services import Services
 from aidmap.settings import Settings
 
 Row = TypeVar("Row", Account, Need, Offer, Pledge)
@@ -111,15 +113,12 @@ class Loaders:
 
 @dataclass
 class Context:
-    sessions: async_sessionmaker[AsyncSession]
+    """One request's (or one websocket's) context: the process's services, and what is its own."""
+
+    # What the process holds for every request (aidmap/services.py); the properties below reach it.
+    services: Services
     # Read sessions, a few at a time per request (db/engine.RequestSessions).
     reads: RequestSessions
-    reader: Reader
-    fanout: FanOut
-    match_index: MatchIndex
-    snapshots: Snapshots
-    shared_results: SharedResults
-    access_log: AccessLog
     settings: Settings
     # Who sent the request: identified once, by guards/identity.py (for a websocket, replaced once
     # if its connection_init brings credentials). viewer, partner and the rest below read it.
@@ -128,14 +127,50 @@ class Context:
     response: Any = None
     # Set by strawberry from a websocket's connection_init payload.
     connection_params: dict[str, Any] | None = None
-    # The process's Prometheus metrics (observability.Metrics).
-    metrics: Any = None
-    # Text messages sent in the background, through the configured gateway (or the log).
-    sms: SmsQueue | None = None
-    # The hot reads (searches, suggestions' candidates): a streaming replica while it is fresh
-    # (db/replica.py); None only where no app built the context.
-    router: ReadRouter | None = None
     _visible_accounts: DataLoader[int, bool] | None = None
+
+    @property
+    def sessions(self) -> async_sessionmaker[AsyncSession]:
+        return self.services.sessions
+
+    @property
+    def reader(self) -> Reader:
+        return self.services.reader
+
+    @property
+    def router(self) -> ReadRouter:
+        """The hot reads (searches, suggestions' candidates): a streaming replica while it is fresh
+        (db/replica.py), else the primary."""
+        return self.services.router
+
+    @property
+    def fanout(self) -> FanOut:
+        return self.services.fanout
+
+    @property
+    def match_index(self) -> MatchIndex:
+        return self.services.match_index
+
+    @property
+    def snapshots(self) -> Snapshots:
+        return self.services.snapshots
+
+    @property
+    def shared_results(self) -> SharedResults:
+        return self.services.shared_results
+
+    @property
+    def access_log(self) -> AccessLog:
+        return self.services.access_log
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.services.metrics
+
+    @property
+    def sms(self) -> SmsQueue:
+        """Text messages sent in the background, through the configured gateway (or the log)."""
+        return self.services.sms
 
     @functools.cached_property
     def loaders(self) -> Loaders:
@@ -167,14 +202,12 @@ class Context:
     @property
     def hot_reader(self) -> Reads:
         """Where this request's hot reads go: the replica, or the primary for a viewer who just wrote."""
-        if self.router is None:
-            return self.reader
-        return self.router.for_account(self.viewer.account_id if self.viewer is not None else None)
+        viewer = self.caller.viewer
+        return self.services.router.for_account(viewer.account_id if viewer is not None else None)
 
     async def settle_revocation(self) -> None:
         """After committing a revocation: return once no replica read can undo it (db/replica.py)."""
-        if self.router is not None:
-            await self.router.settle()
+        await self.services.router.settle()
 
     async def visible_account(self, account_id: int) -> Account | None:
         """The account, if this viewer may see it (accounts.visible_accounts), else None: the rule of

@@ -1,4 +1,4 @@
-"""The compiled path's arguments (schema/fast/compiled.py _Arguments) are graphql-core's.
+"""The compiled path's variables and arguments (schema/fast/compiled.py _Variables, _Arguments) are graphql-core's.
 
 _Arguments coerces a field's arguments once and then only puts each request's variables in their
 places. For documents with variables in every position an argument can hold them (a whole input
@@ -17,7 +17,7 @@ from graphql import GraphQLError, OperationDefinitionNode, get_argument_values, 
 from graphql.execution.values import get_variable_values
 
 from aidmap.schema import schema
-from aidmap.schema.fast.compiled import _Arguments
+from aidmap.schema.fast.compiled import _Arguments, _Variables
 
 DOCUMENTS = [
     "query ($lat: Float!, $lon: Float!) { needs(near: {lat: $lat, lon: $lon}, radiusMeters: 5000, "
@@ -92,3 +92,35 @@ def test_arguments_with_variables_in_their_places_are_graphql_cores(text: str) -
     assert compared > 50
     if "[$c" not in text:  # a variable inside a list is always coerced the ordinary way
         assert substituted > 20, "the substitution itself was compared, not only the first coercion"
+
+
+VARIABLE_DOCUMENTS = [
+    "query ($lat: Float!, $lon: Float!) { __typename }",
+    "query ($first: Int!, $after: String!, $yes: Boolean!) { __typename }",
+    "query ($lat: Float!, $first: Int) { __typename }",  # a nullable one: always graphql-core's way
+    "query ($lat: Float! = 1.5) { __typename }",  # a default: always graphql-core's way
+]
+ODD_VALUES = [1, 2.5, float("inf"), float("nan"), 2**31, -(2**31), True, "21.0", None, [1.0], {"a": 1}, "", "x"]
+
+
+def _values(result: Any) -> Any:
+    if isinstance(result, list):
+        return ("refused", [error.message for error in result])
+    return (result.coerced, {name: source.value for name, source in result.sources.items()})
+
+
+@pytest.mark.parametrize("text", VARIABLE_DOCUMENTS)
+def test_variables_taken_as_they_are_are_graphql_cores(text: str) -> None:
+    gql = schema._schema
+    operation = parse(text).definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    variables = _Variables(gql, operation.variable_definitions)
+    assert (variables.plain is not None) == (text.startswith("query ($lat: Float!, $lon") or "$yes" in text)
+    rng = random.Random(text)
+    names = [d.variable.name.value for d in operation.variable_definitions]
+    for _ in range(400):
+        inputs = {name: rng.choice([rng.random() * 100 - 50, rng.randrange(-5, 5), "abc", *ODD_VALUES])
+                  for name in names if rng.random() < 0.9}  # fmt: skip
+        ours, theirs = variables.of(inputs), get_variable_values(gql, operation.variable_definitions, inputs)
+        assert _values(ours) == _values(theirs), inputs
+        assert type(ours) is type(theirs)

@@ -63,7 +63,8 @@ from graphql import (
     visit,
 )
 from graphql.execution.collect_fields import FieldDetails, FragmentDetails, collect_fields, collect_subfields
-from graphql.execution.values import get_argument_values, get_variable_values
+from graphql.execution.get_variable_signature import get_variable_signature
+from graphql.execution.values import VariableValues, VariableValueSource, get_argument_values, get_variable_values
 from graphql.language import Visitor
 from strawberry.types import ExecutionResult
 
@@ -172,6 +173,7 @@ def _leaf(type_: GraphQLOutputType) -> Callable[[Any], Any]:
 
 
 _BUILT_IN = {t.name: t.serialize for t in (GraphQLString, GraphQLFloat, GraphQLInt, GraphQLBoolean)}
+_BUILT_IN_TYPES = {t.name: t for t in (GraphQLString, GraphQLFloat, GraphQLInt, GraphQLBoolean)}
 
 
 def _plain_string(value: Any) -> bool:
@@ -190,6 +192,12 @@ def _plain_bool(value: Any) -> bool:
     return type(value) is bool
 
 
+# A variable's value that its built-in type's input coercion returns unchanged.
+_PLAIN_INPUTS: dict[str, Callable[[Any], bool]] = {
+    "String": _plain_string, "Float": _plain_float, "Int": _plain_int, "Boolean": _plain_bool,
+}  # fmt: skip
+
+
 def _render(entries: Entries, row: Any, projection: Any, request: _Request) -> Any:
     out = {}
     for name, get in entries:
@@ -205,6 +213,49 @@ class _Node:
     entries: Entries
     columns: frozenset[str]
     private: bool  # reads the projection: exactLocation / contactPhone of a need
+
+
+class _Variables:
+    """An operation's coerced variables, as graphql-core's get_variable_values gives them.
+
+    Where every variable is a non-null Float, Int, String or Boolean without a default (the nearby
+    search's `$lat: Float!, $lon: Float!`), a value of exactly that type, finite and in range, is
+    what coercion returns unchanged: those are taken as they are (get_variable_values was 3% of a
+    search). Anything else, a value to convert or to refuse above all, goes through graphql-core.
+    tests/schema/test_compiled_arguments.py compares the two."""
+
+    def __init__(self, gql: Any, definitions: Any) -> None:
+        self.gql = gql
+        self.definitions = definitions
+        plain: list[tuple[str, Any, Callable[[Any], bool]]] = []
+        for definition in definitions:
+            signature = get_variable_signature(gql, definition)
+            if isinstance(signature, GraphQLError) or definition.default_value is not None:
+                break
+            type_ = signature.type
+            check = _PLAIN_INPUTS.get(type_.of_type.name) if isinstance(type_, GraphQLNonNull) else None
+            if check is None or type_.of_type is not _BUILT_IN_TYPES[type_.of_type.name]:
+                break
+            plain.append((signature.name, signature, check))
+        self.plain: tuple[tuple[str, Any, Callable[[Any], bool]], ...] | None = (
+            tuple(plain) if len(plain) == len(definitions) else None
+        )
+
+    def of(self, inputs: dict[str, Any]) -> Any:
+        """VariableValues, or the list of errors get_variable_values gives."""
+        plain = self.plain
+        if plain is not None:
+            sources: dict[str, Any] = {}
+            coerced: dict[str, Any] = {}
+            for name, signature, check in plain:
+                value = inputs.get(name)
+                if not check(value):
+                    break
+                sources[name] = VariableValueSource(signature, value)
+                coerced[name] = value
+            else:
+                return VariableValues(sources, coerced)
+        return get_variable_values(self.gql, self.definitions, inputs)
 
 
 class _Arguments:
@@ -394,6 +445,7 @@ class CompiledOperation:
         self.checked: BoundedDict[tuple[Any, ...], bool] = BoundedDict(KEEP_PLANS)
         self.label = operation_label(SimpleNamespace(graphql_document=document, operation_name=name))
         self.plans: BoundedDict[tuple[Any, ...], tuple[tuple[str, Any], ...] | None] = BoundedDict(KEEP_PLANS)
+        self.variables = _Variables(compiler.gql, operation.variable_definitions or ())
         self._metrics: Any = None
         self._children: tuple[Any, Any] = (None, None)
 
@@ -482,7 +534,7 @@ class CompiledDocuments:
             variables = {}
         if not isinstance(variables, dict):
             return None
-        coerced = get_variable_values(self.gql, compiled.operation.variable_definitions or (), variables)
+        coerced = compiled.variables.of(variables)
         if isinstance(coerced, list):
             return None  # bad variables
         check_key = compiled.check_key(coerced, ctx.partner)
@@ -786,18 +838,20 @@ def _coordinate(index: int, serialize: Callable[[Any], Any]) -> Getter:
 
 
 def _cell(shape: tuple[tuple[str, str], ...]) -> Getter:
-    # snap_to_cell of the exact point, as the views compute it: the same digits, and the public cell alone.
-    return lambda row, projection, request: _rendered_cell(shape, row.lon, row.lat)
+    # snap_to_cell of the exact point, as the views compute it: the same digits, and the public cell
+    # alone. The shape as one string: a str keeps its hash, a tuple of pairs would hash on every row.
+    key = " ".join(f"{name}:{what}" for name, what in shape)  # GraphQL names hold neither ":" nor " "
+    return lambda row, projection, request: _rendered_cell(key, row.lon, row.lat)
 
 
 @lru_cache(maxsize=32_768)
-def _rendered_cell(shape: tuple[tuple[str, str], ...], lon: float, lat: float) -> Any:
+def _rendered_cell(shape: str, lon: float, lat: float) -> Any:
     """A need's public cell as a selection of this shape writes it, kept by (shape, point): the same
     few thousand needs answer most searches, orjson only reads the dict, and one bounded cache
     serves every document whatever documents are sent. The shape's "=Name" is a __typename."""
     cell_lon, cell_lat = snap_to_cell(lon, lat)
     out: dict[str, Any] = {}
-    for name, what in shape:
+    for name, what in (pair.split(":") for pair in shape.split(" ") if pair):
         if what == "lat" or what == "lon":
             value = cell_lat if what == "lat" else cell_lon
             if not _plain_float(value):

@@ -132,7 +132,7 @@ class FastGraphQLRoute:
 
             request_data = GraphQLRequestData(query=query, variables=variables, operation_name=name, extensions=None)
             if await persisted_query(
-                request.state.persisted_queries,
+                request.state.services.persisted_queries,
                 context.partner,
                 request_data,
                 graphql.schema,
