@@ -11,7 +11,8 @@ The rule for reaching the database (each choice measured; see the modules named)
   replica.py): a SQLAlchemy session checkout costs as much as the search itself.
 - Raw SQL: in psycopg statements, named placeholders with their type, `%(name)s::bigint`; in
   SQLAlchemy `text()`, `:name`. No SQL is built from request values; status lists come from the
-  enums through sql.status_in (models/need.py OPEN_STATUSES, LIVE_STATUSES, HIDDEN_STATUSES...).
+  enums through sql.status_in and sql.status_is (models/need.py OPEN_STATUSES, LIVE_STATUSES,
+  HIDDEN_STATUSES...), in queries and in the models' partial-index predicates alike.
 - A plain synchronous connection (command-line helpers, the demo seed, start-up scans) is opened
   by connect.connect, nowhere else (cluster.py, which creates the database itself, and the
   migrations, run by Alembic, aside).

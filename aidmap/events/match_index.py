@@ -15,12 +15,13 @@ import time
 from collections.abc import Iterator
 
 from aidmap.db.connect import connect
-from aidmap.db.sql import status_in
+from aidmap.db.sql import status_in, status_is
 from aidmap.events.fanout import NEED_KINDS, OFFER_KINDS, LiveEvent
 from aidmap.fairness.reach import capped
 from aidmap.geo.distance import haversine_m
 from aidmap.geo.index import BoxIndex, circle_box
 from aidmap.models.need import OPEN_STATUSES
+from aidmap.models.offer import OfferStatus
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class MatchIndex:
             with conn.cursor(name="match_index_offers") as cursor:
                 cursor.execute(
                     "SELECT id, category, ST_X(geometry(cell)), ST_Y(geometry(cell)), radius_meters "
-                    "FROM offers WHERE status = 'ACTIVE' AND available_until > now()"
+                    "FROM offers WHERE " + status_is(OfferStatus.ACTIVE) + " AND available_until > now()"
                 )
                 for ident, category, lon, lat, radius in cursor:
                     offers.setdefault(category, []).append((ident, lon, lat, radius))

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aidmap.db.sql import status_is
 from aidmap.jobs.periodic import LaneJob
 from aidmap.models import DeliveryStatus, ReadChannel, Webhook, WebhookDelivery
 from aidmap.net import http
@@ -64,14 +65,14 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 # a transaction: no transaction or row lock is held across an HTTP call. A process that dies
 # mid-delivery loses its lease after LEASE_S and another takes the endpoint over (at least once).
 _CLAIM = text(
-    """
+    f"""
     UPDATE webhooks SET lease_until = now() + make_interval(secs => :lease)
     WHERE id IN (
         SELECT w.id FROM webhooks w
         WHERE w.deleted_at IS NULL AND (w.lease_until IS NULL OR w.lease_until < now())
           AND w.id <> ALL(CAST(:busy AS bigint[]))
           AND EXISTS (SELECT 1 FROM webhook_deliveries d
-                      WHERE d.webhook_id = w.id AND d.status = 'PENDING' AND d.next_attempt_at <= now())
+                      WHERE d.webhook_id = w.id AND {status_is(DeliveryStatus.PENDING, column="d.status")} AND d.next_attempt_at <= now())
         FOR UPDATE SKIP LOCKED
     )
     RETURNING id

@@ -10,6 +10,7 @@ from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, 
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
+from aidmap.db.sql import status_is
 from aidmap.models.base import Base, cell_column, created_at_column, enum_check, latitude_of, longitude_of
 
 
@@ -42,7 +43,7 @@ class HelpRequest(Base):
     __table_args__ = (
         enum_check("status", HelpRequestStatus, "status"),
         # The cascade job looks only at open requests, oldest round first.
-        Index("ix_help_requests_open", "round_started_at", postgresql_where=text("status = 'OPEN'")),
+        Index("ix_help_requests_open", "round_started_at", postgresql_where=text(status_is(HelpRequestStatus.OPEN))),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

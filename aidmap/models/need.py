@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from aidmap.db.sql import status_in, status_is
 from aidmap.models.base import (
     Base,
     cell_column,
@@ -199,16 +200,16 @@ class Need(Base):
         Index(
             "ix_needs_open_expires_at",
             "expires_at",
-            postgresql_where=text("status IN ('OPEN', 'PARTLY_PLEDGED', 'PLEDGED')"),
+            postgresql_where=text(status_in(ACTIVE_STATUSES)),
         ),
         # An import's row id, unique per filer: re-running the same file creates nothing new.
         Index("uq_needs_filed_by_id_external_id", "filed_by_id", "external_id", unique=True),
-        Index("ix_needs_waiting_created_at", "created_at", postgresql_where=text("status = 'OPEN'")),
+        Index("ix_needs_waiting_created_at", "created_at", postgresql_where=text(status_is(NeedStatus.OPEN))),
         Index(
             "ix_needs_hidden_by_ward",
             "ward_code",
             "created_at",
-            postgresql_where=text("status IN ('PENDING_VERIFICATION', 'UNDER_REVIEW')"),
+            postgresql_where=text(status_in((NeedStatus.PENDING_VERIFICATION, NeedStatus.UNDER_REVIEW))),
         ),
     )
 

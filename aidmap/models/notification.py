@@ -10,6 +10,7 @@ from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
+from aidmap.db.sql import status_is
 from aidmap.models.base import Base, created_at_column, enum_check
 
 
@@ -72,7 +73,12 @@ class Notification(Base):
         enum_check("status", NotificationStatus, "status"),
         # Never twice for the same event, person and channel (push: and browser).
         Index("uq_notifications_event", "event_seq", "recipient", "target", unique=True),
-        Index("ix_notifications_pending", "lane", "event_seq", postgresql_where=text("status = 'PENDING'")),
+        Index(
+            "ix_notifications_pending",
+            "lane",
+            "event_seq",
+            postgresql_where=text(status_is(NotificationStatus.PENDING)),
+        ),
         Index("ix_notifications_account", "account_id", "created_at"),
         Index("ix_notifications_charged", "recipient", "charged_at", postgresql_where=text("charged_at IS NOT NULL")),
         Index("ix_notifications_phone", "phone_hash", "charged_at", postgresql_where=text("charged_at IS NOT NULL")),

@@ -10,6 +10,7 @@ from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Index, Integer, 
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
+from aidmap.db.sql import status_is
 from aidmap.models.base import Base, created_at_column, enum_check
 
 
@@ -44,7 +45,12 @@ class WebhookDelivery(Base):
     __table_args__ = (
         enum_check("status", DeliveryStatus, "status"),
         UniqueConstraint("webhook_id", "event_seq", name="uq_webhook_deliveries_webhook_id_event_seq"),
-        Index("ix_webhook_deliveries_pending", "webhook_id", "event_seq", postgresql_where=text("status = 'PENDING'")),
+        Index(
+            "ix_webhook_deliveries_pending",
+            "webhook_id",
+            "event_seq",
+            postgresql_where=text(status_is(DeliveryStatus.PENDING)),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aidmap.db.sql import status_is
 from aidmap.models.notification import Channel, NotificationStatus
 from aidmap.models.notification import NotificationKind as K
 from aidmap.net import http
@@ -258,13 +259,15 @@ def quiet_until(now: datetime, time_zone: str, start: int, end: int) -> datetime
 
 # -- delivering ----------------------------------------------------------------------------------
 
+_PENDING = status_is(NotificationStatus.PENDING, column="n.status")
+
 _CLAIM = text(
-    """
+    f"""
     UPDATE notification_lanes SET lease_until = now() + make_interval(secs => :lease)
     WHERE lane IN (
         SELECT l.lane FROM notification_lanes l
         WHERE (l.lease_until IS NULL OR l.lease_until < now()) AND l.lane <> ALL(CAST(:busy AS text[]))
-          AND (SELECT n.next_attempt_at FROM notifications n WHERE n.lane = l.lane AND n.status = 'PENDING'
+          AND (SELECT n.next_attempt_at FROM notifications n WHERE n.lane = l.lane AND {_PENDING}
                ORDER BY n.event_seq, n.id LIMIT 1) <= now()
         LIMIT 200 FOR UPDATE SKIP LOCKED
     )
@@ -274,7 +277,7 @@ _CLAIM = text(
 _RENEW = text("UPDATE notification_lanes SET lease_until = now() + make_interval(secs => :lease) WHERE lane = :lane")
 _RELEASE = text("UPDATE notification_lanes SET lease_until = NULL WHERE lane = :lane")
 _HEAD = text(
-    """
+    f"""
     SELECT n.*, a.phone AS account_phone, b.beneficiary_phone,
            coalesce(p.time_zone, :tz) AS time_zone, coalesce(p.quiet_start, :qs) AS quiet_start,
            coalesce(p.quiet_end, :qe) AS quiet_end,
@@ -284,7 +287,7 @@ _HEAD = text(
     LEFT JOIN needs b ON b.id = n.need_id AND n.account_id IS NULL
     LEFT JOIN notification_preferences p ON p.account_id = n.account_id
     LEFT JOIN push_subscriptions s ON s.id = n.subscription_id
-    WHERE n.lane = :lane AND n.status = 'PENDING'
+    WHERE n.lane = :lane AND {_PENDING}
     ORDER BY n.event_seq, n.id LIMIT 1
     """
 )
@@ -302,16 +305,18 @@ async def claim_due(*, sessions: async_sessionmaker[AsyncSession], busy: set[str
         return [row.lane for row in rows]
 
 
+_SMS = status_is(Channel.SMS, column="channel")
+_NOT_FAILED = status_is(NotificationStatus.FAILED, negate=True)
 _TODAY = text(
-    """
-    SELECT (SELECT count(*) FROM notifications WHERE phone_hash = :p AND channel = 'SMS'
-            AND charged_at > now() - interval '24 hours' AND status <> 'FAILED')
+    f"""
+    SELECT (SELECT count(*) FROM notifications WHERE phone_hash = :p AND {_SMS}
+            AND charged_at > now() - interval '24 hours' AND {_NOT_FAILED})
          + (SELECT count(*) FROM sms_charges WHERE phone_hash = :p AND charged_at > now() - interval '24 hours')
     """
 )
 _MONTH = text(
-    """
-    SELECT (SELECT count(*) FROM notifications WHERE channel = 'SMS' AND status <> 'FAILED'
+    f"""
+    SELECT (SELECT count(*) FROM notifications WHERE {_SMS} AND {_NOT_FAILED}
             AND charged_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
          + (SELECT count(*) FROM sms_charges
             WHERE charged_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'),

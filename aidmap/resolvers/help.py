@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from aidmap.db.nearby import origin_point
-from aidmap.db.sql import status_in
+from aidmap.db.sql import status_in, status_is
 from aidmap.events.outbox import emit
 from aidmap.i18n import msg
 from aidmap.models import (
@@ -27,7 +27,7 @@ from aidmap.models import (
     NeedCategory,
     Pledge,
 )
-from aidmap.models.need import OPEN_STATUSES
+from aidmap.models.need import OPEN_STATUSES, NeedStatus
 from aidmap.problems import Code, Problems
 from aidmap.resolvers import pledges
 from aidmap.resolvers.accounts import Viewer
@@ -41,12 +41,12 @@ URGENT = ("HIGH", "CRITICAL")
 # reach announced by the waiting job) reaches donors farther than their radius, up to the cap: the
 # SQL twin of aidmap.fairness.reach.capped.
 _NEXT_DONORS = text(
-    """
+    f"""
     SELECT a.account_id FROM donor_availability a, needs n
     WHERE n.id = :need_id AND a.available AND a.account_id <> n.owner_id
       AND (cardinality(a.categories) = 0 OR n.category = ANY(a.categories))
       AND ST_DWithin(a.cell, n.cell, CASE
-        WHEN n.status = 'OPEN' AND n.waiting_reach_m > 0
+        WHEN {status_is(NeedStatus.OPEN, column="n.status")} AND n.waiting_reach_m > 0
         THEN greatest(a.radius_meters, least(CAST(:max_reach AS float8), a.radius_meters + n.waiting_reach_m))
         ELSE a.radius_meters END)
       AND NOT EXISTS (SELECT 1 FROM help_asks h WHERE h.help_request_id = :request_id AND h.donor_id = a.account_id)

@@ -12,6 +12,7 @@ from aidmap.db.nearby import Page, Rows, category_filter, nearest_rows, origin_p
 from aidmap.db.paging import newest_first
 from aidmap.db.reader import located_columns
 from aidmap.db.replica import Reads
+from aidmap.db.sql import status_is
 from aidmap.events.outbox import emit
 from aidmap.i18n import msg
 from aidmap.models import EventKind, NeedCategory, Offer, OfferStatus
@@ -84,8 +85,8 @@ async def _owned_for_update(*, session: AsyncSession, viewer: Viewer, offer_id: 
     return offer
 
 
-_LIVE_FOR_DONOR = """
-SELECT count(*) FROM offers WHERE donor_id = :me AND status = 'ACTIVE' AND available_until > now()
+_LIVE_FOR_DONOR = f"""
+SELECT count(*) FROM offers WHERE donor_id = :me AND {status_is(OfferStatus.ACTIVE)} AND available_until > now()
 """
 
 
@@ -153,7 +154,7 @@ async def withdraw(*, session: AsyncSession, viewer: Viewer, offer_id: int) -> O
 
 def _search_filter(categories: list[NeedCategory] | None) -> tuple[tuple[str, ...], dict[str, object]]:
     # The literal status matches the partial index predicate, so the planner can use it.
-    where = ["status = 'ACTIVE'", "available_until > now()"]
+    where = [status_is(OfferStatus.ACTIVE), "available_until > now()"]
     params: dict[str, object] = {}
     category_filter(categories, where, params)
     return tuple(where), params

@@ -22,12 +22,12 @@ from typing import Any
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from aidmap.db.sql import status_in
+from aidmap.db.sql import status_in, status_is
 from aidmap.events.outbox import emit
 from aidmap.fairness.areas import area_deficits
 from aidmap.fairness.matching import NeedSlot, OfferSlot, propose
 from aidmap.i18n import msg
-from aidmap.models import EventKind, MatchProposal, Need, Offer, Pledge, ProposalStatus
+from aidmap.models import EventKind, MatchProposal, Need, Offer, OfferStatus, Pledge, PledgeStatus, ProposalStatus
 from aidmap.models.need import ACTIVE_STATUSES, OPEN_STATUSES, NeedStatus
 from aidmap.problems import Code, Problems
 from aidmap.resolvers import pledges
@@ -38,12 +38,12 @@ from aidmap.resolvers.validation import utcnow
 _ROUND_LOCK = 0x41494431  # "AID1"
 
 _OFFERS = text(
-    """
+    f"""
     SELECT o.id, o.donor_id, o.category, o.radius_meters, o.quantity - o.quantity_pledged AS left,
            ST_X(geometry(o.cell)) AS lon, ST_Y(geometry(o.cell)) AS lat
     FROM offers o
-    WHERE o.status = 'ACTIVE' AND o.available_until > now() AND o.quantity > o.quantity_pledged
-      AND NOT EXISTS (SELECT 1 FROM match_proposals p WHERE p.offer_id = o.id AND p.status = 'PROPOSED')
+    WHERE {status_is(OfferStatus.ACTIVE, column="o.status")} AND o.available_until > now() AND o.quantity > o.quantity_pledged
+      AND NOT EXISTS (SELECT 1 FROM match_proposals p WHERE p.offer_id = o.id AND {status_is(ProposalStatus.PROPOSED, column="p.status")})
     ORDER BY o.id <= :after, o.id
     LIMIT :budget
     """
@@ -53,7 +53,7 @@ _NEEDS = text(
     SELECT n.id, n.owner_id, n.category, n.urgency, n.status, n.waiting_reach_m, n.beneficiary_key,
            n.ward_code, n.quantity - n.quantity_pledged
              - coalesce((SELECT sum(p.quantity) FROM match_proposals p
-                         WHERE p.need_id = n.id AND p.status = 'PROPOSED'), 0) AS open,
+                         WHERE p.need_id = n.id AND {status_is(ProposalStatus.PROPOSED, column="p.status")}), 0) AS open,
            extract(epoch FROM now() - n.created_at) AS waited,
            ST_X(geometry(n.cell)) AS lon, ST_Y(geometry(n.cell)) AS lat
     FROM needs n
@@ -77,10 +77,10 @@ _AREA_HELP = text(
     """
 )
 _EXCLUDED = text(
-    """
+    f"""
     SELECT offer_id, need_id FROM match_proposals WHERE offer_id = ANY(:offers)
     UNION SELECT o.id, p.need_id FROM pledges p JOIN offers o ON o.donor_id = p.donor_id
-    WHERE p.status <> 'CANCELLED' AND o.id = ANY(:offers)
+    WHERE {status_is(PledgeStatus.CANCELLED, column="p.status", negate=True)} AND o.id = ANY(:offers)
     """
 )
 

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.db.nearby import Page
 from aidmap.db.paging import newest_first
+from aidmap.db.sql import status_is
 from aidmap.events.outbox import emit
 from aidmap.i18n import msg
 from aidmap.models import EventKind, Need, NeedReport, NeedStatus, Pledge, PledgeStatus
@@ -130,13 +131,14 @@ async def reject(*, session: AsyncSession, viewer: Viewer, need_id: int, reason:
 
 
 _TRUSTED = text(
-    """
+    f"""
     SELECT EXISTS (
         SELECT 1 FROM accounts a
         WHERE a.id = :account AND a.created_at <= now() - make_interval(hours => :hours)
           AND EXISTS (
               SELECT 1 FROM pledges p JOIN needs n ON n.id = p.need_id JOIN accounts o ON o.id = n.owner_id
-              WHERE p.donor_id = a.id AND p.status = 'DELIVERED' AND n.owner_id <> a.id AND n.status <> 'REJECTED'
+              WHERE p.donor_id = a.id AND {status_is(PledgeStatus.DELIVERED, column="p.status")} AND n.owner_id <> a.id
+                AND {status_is(NeedStatus.REJECTED, column="n.status", negate=True)}
                 AND (n.verified_by_id IS NOT NULL OR o.created_at <= p.delivered_at - make_interval(hours => :hours))
           )
     )
