@@ -167,12 +167,13 @@ def rotate(*, url: str, secret: bytes, grace: timedelta) -> tuple[str, str | Non
         conn.execute("LOCK TABLE attestation_keys IN SHARE ROW EXCLUSIVE MODE")
         old = conn.execute(
             "UPDATE attestation_keys SET active = NULL, private_key = NULL, retired_at = now(), "
-            "publish_until = now() + %s WHERE active RETURNING kid",
-            (grace,),
+            "publish_until = now() + %(grace)s::interval WHERE active RETURNING kid",
+            {"grace": grace},
         ).fetchone()
         conn.execute(
-            "INSERT INTO attestation_keys (kid, public_jwk, private_key, active) VALUES (%s, %s::jsonb, %s, true)",
-            (kid, json.dumps(public), sealed),
+            "INSERT INTO attestation_keys (kid, public_jwk, private_key, active) "
+            "VALUES (%(kid)s::text, %(public)s::jsonb, %(sealed)s::bytea, true)",
+            {"kid": kid, "public": json.dumps(public), "sealed": sealed},
         )
     return kid, old[0] if old else None
 
@@ -188,12 +189,8 @@ def key_listing(*, url: str) -> list[tuple[str, str, datetime | None]]:
     return [(r[0], r[1], r[2]) for r in rows]
 
 
-JWKS_SQL = (
-    "SELECT public_jwk FROM attestation_keys WHERE active OR publish_until > now() ORDER BY created_at DESC"
-)
-STATUS_SQL = (
-    "SELECT jti FROM attestations WHERE revoked_at IS NOT NULL AND expires_at > now() ORDER BY jti"
-)
+JWKS_SQL = "SELECT public_jwk FROM attestation_keys WHERE active OR publish_until > now() ORDER BY created_at DESC"
+STATUS_SQL = "SELECT jti FROM attestations WHERE revoked_at IS NOT NULL AND expires_at > now() ORDER BY jti"
 
 
 # -- issuing and revoking -----------------------------------------------------------------------
@@ -217,9 +214,7 @@ def _epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 
 
-async def issue(
-    *, session: AsyncSession, issuer: Issuer, need: Any, role: str, verified_at: datetime
-) -> str | None:
+async def issue(*, session: AsyncSession, issuer: Issuer, need: Any, role: str, verified_at: datetime) -> str | None:
     """Sign an attestation for a verified need; earlier ones of the need are revoked (superseded)."""
     from aidmap.schema.ids import to_global_id
 
@@ -352,7 +347,9 @@ async def check_foreign(*, session: AsyncSession, token: str, need: Any, field: 
             keys = KeySet.import_key_set(deployment.jwks)  # type: ignore[arg-type]
             verified = jwt.decode(token, keys, algorithms=[ALG])
     except (JoseError, ValueError, KeyError, TypeError):
-        raise _invalid(msg("The attestation's signature does not verify with the trusted deployment's keys."), field) from None
+        raise _invalid(
+            msg("The attestation's signature does not verify with the trusted deployment's keys."), field
+        ) from None
     header, claims = verified.header, verified.claims
     if header.get("typ") != TYP:
         raise _invalid(msg("This JWS is not an aidmap attestation."), field)
@@ -539,7 +536,7 @@ def trust_remove(*, url: str, name: str) -> bool:
     from aidmap.db.connect import connect
 
     with connect(url) as conn:
-        return conn.execute("DELETE FROM trusted_deployments WHERE name = %s", (name,)).rowcount > 0
+        return conn.execute("DELETE FROM trusted_deployments WHERE name = %(name)s::text", {"name": name}).rowcount > 0
 
 
 def trust_listing(*, url: str) -> list[tuple[str, str, int, int, datetime]]:

@@ -107,19 +107,23 @@ def register(*, url: str, partner_name: str, paths: list[Path]) -> list[tuple[st
 
     registered = []
     with connect(url) as conn:
-        row = conn.execute("SELECT id FROM partners WHERE name = %s AND revoked_at IS NULL", (partner_name,)).fetchone()
+        row = conn.execute(
+            "SELECT id FROM partners WHERE name = %(name)s::text AND revoked_at IS NULL", {"name": partner_name}
+        ).fetchone()
         if row is None:
             raise ValueError(f"No active partner named {partner_name!r}.")
         for path in paths:
             query = path.read_text(encoding="utf-8")
             digest = sha256_of(query)
             conn.execute(
-                "INSERT INTO persisted_queries (sha256, query) VALUES (%s, %s) ON CONFLICT (sha256) DO NOTHING",
-                (digest, query),
+                "INSERT INTO persisted_queries (sha256, query) VALUES (%(sha256)s::text, %(query)s::text) "
+                "ON CONFLICT (sha256) DO NOTHING",
+                {"sha256": digest, "query": query},
             )
             conn.execute(
-                "INSERT INTO partner_queries (partner_id, sha256) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                (row[0], digest),
+                "INSERT INTO partner_queries (partner_id, sha256) VALUES (%(partner)s::bigint, %(sha256)s::text) "
+                "ON CONFLICT DO NOTHING",
+                {"partner": row[0], "sha256": digest},
             )
             registered.append((str(path), digest))
     return registered
