@@ -193,7 +193,7 @@ def _partner(settings: Settings, args: argparse.Namespace) -> int:
             elif args.action == "register-queries":
                 from pathlib import Path
 
-                from aidmap.resolvers.persisted import register
+                from aidmap.cli.partners import register_queries as register
 
                 if not args.name or not args.files:
                     print("partner register-queries needs --name and --query FILE", file=sys.stderr)
@@ -322,7 +322,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
 def _keys(settings: Settings, args: argparse.Namespace) -> int:
     from datetime import timedelta
 
-    from aidmap.resolvers import attestations
+    from aidmap.cli import attestations
 
     if args.action == "vapid":
         return _keys_vapid(settings, args)
@@ -341,7 +341,7 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _trust(settings: Settings, args: argparse.Namespace) -> int:
-    from aidmap.resolvers import attestations
+    from aidmap.cli import attestations
 
     try:
         with _migrated_database(settings) as url:
@@ -350,7 +350,9 @@ def _trust(settings: Settings, args: argparse.Namespace) -> int:
                     print("trust add needs --jwks URL", file=sys.stderr)
                     return 2
                 name, keys, revoked = attestations.trust_add(url=url, jwks_url=args.jwks, name=args.name)
-                print(f"trusting {name}: {keys} keys, {revoked} revoked attestations (cached; `aidmap trust refresh` updates)")
+                print(
+                    f"trusting {name}: {keys} keys, {revoked} revoked attestations (cached; `aidmap trust refresh` updates)"
+                )
             elif args.action == "refresh":
                 refreshed = attestations.trust_refresh(url=url, require_verification=settings.require_verification)
                 for name, outcome in refreshed:
@@ -478,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
     trust = commands.add_parser("trust", help="other aidmap deployments whose attestations this one accepts")
     trust.add_argument("action", choices=["add", "refresh", "list", "remove"])
     trust.add_argument("--jwks", help="add: the deployment's https://.../.well-known/jwks.json (fetched now, cached)")
-    trust.add_argument("--name", help="add: how needs show it (\"attested by NAME\"); remove: which one")
+    trust.add_argument("--name", help='add: how needs show it ("attested by NAME"); remove: which one')
     trust.set_defaults(run=_trust)
     export = commands.add_parser("export-schema", help="print the GraphQL SDL")
     export.set_defaults(run=_export_schema)

@@ -1,14 +1,18 @@
-"""`aidmap partner create | revoke | list`: partner apps' keys, made and revoked from the command line
-(how a request's key is looked up: aidmap/resolvers/partners.py)."""
+"""`aidmap partner create | revoke | list | register-queries`: partner apps' keys and their registered
+queries, from the command line (how a request's key is looked up: aidmap/resolvers/partners.py;
+how a registered query is served: aidmap/resolvers/persisted.py)."""
 
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
+from aidmap.db.connect import connect
 from aidmap.models import Scope
 from aidmap.resolvers.partners import KEY_PREFIX, hash_key
+from aidmap.resolvers.persisted import sha256_of
 
-__all__ = ["create", "hash_key", "listing", "parse_scopes", "revoke"]
+__all__ = ["create", "hash_key", "listing", "parse_scopes", "register_queries", "revoke"]
 
 
 def parse_scopes(raw: str) -> list[str]:
@@ -83,3 +87,30 @@ def listing(*, url: str) -> list[tuple[str, list[str], int, list[str], bool]]:
             "SELECT name, scopes, rate_limit_per_minute, allowed_origins, revoked_at IS NULL FROM partners ORDER BY name"
         ).fetchall()
     return [(r[0], list(r[1]), int(r[2]), list(r[3]), bool(r[4])) for r in rows]
+
+
+def register_queries(*, url: str, partner_name: str, paths: list[Path]) -> list[tuple[str, str]]:
+    """Register each file's document for the partner; returns (file, sha256) pairs. The client sends
+    the same text's sha256 as extensions.persistedQuery.sha256Hash."""
+    registered = []
+    with connect(url) as conn:
+        row = conn.execute(
+            "SELECT id FROM partners WHERE name = %(name)s::text AND revoked_at IS NULL", {"name": partner_name}
+        ).fetchone()
+        if row is None:
+            raise ValueError(f"No active partner named {partner_name!r}.")
+        for path in paths:
+            query = path.read_text(encoding="utf-8")
+            digest = sha256_of(query)
+            conn.execute(
+                "INSERT INTO persisted_queries (sha256, query) VALUES (%(sha256)s::text, %(query)s::text) "
+                "ON CONFLICT (sha256) DO NOTHING",
+                {"sha256": digest, "query": query},
+            )
+            conn.execute(
+                "INSERT INTO partner_queries (partner_id, sha256) VALUES (%(partner)s::bigint, %(sha256)s::text) "
+                "ON CONFLICT DO NOTHING",
+                {"partner": row[0], "sha256": digest},
+            )
+            registered.append((str(path), digest))
+    return registered

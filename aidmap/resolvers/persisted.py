@@ -4,7 +4,6 @@ and partners that accept only queries registered for them in advance."""
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 from aidmap.bounded import BoundedDict
 from aidmap.db.reader import Reader
@@ -98,32 +97,3 @@ class PersistedQueries:
         if rows:
             self._registered.add((partner_id, digest))
         return bool(rows)
-
-
-def register(*, url: str, partner_name: str, paths: list[Path]) -> list[tuple[str, str]]:
-    """Register each file's document for the partner; returns (file, sha256) pairs. The client sends
-    the same text's sha256 as extensions.persistedQuery.sha256Hash."""
-    from aidmap.db.connect import connect
-
-    registered = []
-    with connect(url) as conn:
-        row = conn.execute(
-            "SELECT id FROM partners WHERE name = %(name)s::text AND revoked_at IS NULL", {"name": partner_name}
-        ).fetchone()
-        if row is None:
-            raise ValueError(f"No active partner named {partner_name!r}.")
-        for path in paths:
-            query = path.read_text(encoding="utf-8")
-            digest = sha256_of(query)
-            conn.execute(
-                "INSERT INTO persisted_queries (sha256, query) VALUES (%(sha256)s::text, %(query)s::text) "
-                "ON CONFLICT (sha256) DO NOTHING",
-                {"sha256": digest, "query": query},
-            )
-            conn.execute(
-                "INSERT INTO partner_queries (partner_id, sha256) VALUES (%(partner)s::bigint, %(sha256)s::text) "
-                "ON CONFLICT DO NOTHING",
-                {"partner": row[0], "sha256": digest},
-            )
-            registered.append((str(path), digest))
-    return registered
