@@ -17,7 +17,8 @@ from graphql import GraphQLError, OperationDefinitionNode, get_argument_values, 
 from graphql.execution.values import get_variable_values
 
 from aidmap.schema import schema
-from aidmap.schema.fast.compiled import _Arguments, _Variables
+from aidmap.geo.privacy import snap_to_cell
+from aidmap.schema.fast.compiled import _Arguments, _cell_of, _rendered_cell, _Variables
 
 DOCUMENTS = [
     "query ($lat: Float!, $lon: Float!) { needs(near: {lat: $lat, lon: $lon}, radiusMeters: 5000, "
@@ -99,6 +100,7 @@ VARIABLE_DOCUMENTS = [
     "query ($first: Int!, $after: String!, $yes: Boolean!) { __typename }",
     "query ($lat: Float!, $first: Int) { __typename }",  # a nullable one: always graphql-core's way
     "query ($lat: Float! = 1.5) { __typename }",  # a default: always graphql-core's way
+    "query ($lat: Float!, $cats: [NeedCategory!]!) { __typename }",  # a non-null list: graphql-core's way
 ]
 ODD_VALUES = [1, 2.5, float("inf"), float("nan"), 2**31, -(2**31), True, "21.0", None, [1.0], {"a": 1}, "", "x"]
 
@@ -124,3 +126,20 @@ def test_variables_taken_as_they_are_are_graphql_cores(text: str) -> None:
         ours, theirs = variables.of(inputs), get_variable_values(gql, operation.variable_definitions, inputs)
         assert _values(ours) == _values(theirs), inputs
         assert type(ours) is type(theirs)
+
+
+def test_what_the_selection_keyed_cell_cache_holds_depends_on_the_public_cell_alone() -> None:
+    # A client chooses the selection's shape freely (aliases): a cache keyed by that shape and the
+    # exact point would let it time whether a stranger's need sits exactly where its own does. Two
+    # exact points of one cell, through a shape never seen before, must give one entry, not two.
+    lon, lat = 105.8412345, 21.0287654
+    cell = snap_to_cell(lon, lat)
+    other = next(
+        (lon + d, lat + d) for d in (1e-5, -1e-5, 2e-5, -2e-5) if snap_to_cell(lon + d, lat + d) == cell
+    )
+    shape = f"fresh{random.randrange(10**9)}:lat"
+    before = _rendered_cell.cache_info()
+    first, second = _cell_of(shape, lon, lat), _cell_of(shape, *other)
+    after = _rendered_cell.cache_info()
+    assert first == second == {shape.split(":")[0]: cell[1]}
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 1)

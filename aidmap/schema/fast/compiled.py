@@ -50,6 +50,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLScalarType,
     GraphQLString,
     ListValueNode,
     ObjectValueNode,
@@ -233,9 +234,10 @@ class _Variables:
             if isinstance(signature, GraphQLError) or definition.default_value is not None:
                 break
             type_ = signature.type
-            check = _PLAIN_INPUTS.get(type_.of_type.name) if isinstance(type_, GraphQLNonNull) else None
-            if check is None or type_.of_type is not _BUILT_IN_TYPES[type_.of_type.name]:
-                break
+            inner = type_.of_type if isinstance(type_, GraphQLNonNull) else None
+            check = _PLAIN_INPUTS.get(inner.name) if isinstance(inner, GraphQLScalarType) else None
+            if check is None or inner is not _BUILT_IN_TYPES[inner.name]:
+                break  # a list, an input object, an enum, a nullable or custom scalar: graphql-core's way
             plain.append((signature.name, signature, check))
         self.plain: tuple[tuple[str, Any, Callable[[Any], bool]], ...] | None = (
             tuple(plain) if len(plain) == len(definitions) else None
@@ -811,7 +813,7 @@ def _renderer(entries: Entries) -> Getter:
     the public cell) are read in place, the others called; the response names are written as string
     literals (repr) and every value the code uses comes from its namespace, never from the
     document's text. The loop and a call per field were 10% of a search's CPU."""
-    namespace: dict[str, Any] = {"GIVE_UP": GIVE_UP, "_gid": _cached_global_id, "_cell": _rendered_cell}
+    namespace: dict[str, Any] = {"GIVE_UP": GIVE_UP, "_gid": _cached_global_id, "_cell": _cell_of}
     lines = ["def render(row, projection, request):"]
     values = []
     for i, (name, get) in enumerate(entries):
@@ -886,17 +888,28 @@ def _cell(shape: tuple[tuple[str, str], ...]) -> Getter:
     # snap_to_cell of the exact point, as the views compute it: the same digits, and the public cell
     # alone. The shape as one string: a str keeps its hash, a tuple of pairs would hash on every row.
     key = " ".join(f"{name}:{what}" for name, what in shape)  # GraphQL names hold neither ":" nor " "
-    get: Any = lambda row, projection, request: _rendered_cell(key, row.lon, row.lat)  # noqa: E731
+    get: Any = lambda row, projection, request: _cell_of(key, row.lon, row.lat)  # noqa: E731
     get.inline = ("cell", key)
     return get  # type: ignore[no-any-return]
 
 
+_cached_cell = lru_cache(maxsize=32_768)(snap_to_cell)
+
+
+def _cell_of(shape: str, lon: float, lat: float) -> Any:
+    # Two caches, and only the first knows the exact point: one entry per point whatever the
+    # selections, as before. The rendered dicts are kept by the public cell: a cache keyed by the
+    # client's own shape and the exact point would let a client time, with fresh aliases each try,
+    # whether a stranger's need sits exactly where its own does (a review found it).
+    cell_lon, cell_lat = _cached_cell(lon, lat)
+    return _rendered_cell(shape, cell_lon, cell_lat)
+
+
 @lru_cache(maxsize=32_768)
-def _rendered_cell(shape: str, lon: float, lat: float) -> Any:
-    """A need's public cell as a selection of this shape writes it, kept by (shape, point): the same
-    few thousand needs answer most searches, orjson only reads the dict, and one bounded cache
-    serves every document whatever documents are sent. The shape's "=Name" is a __typename."""
-    cell_lon, cell_lat = snap_to_cell(lon, lat)
+def _rendered_cell(shape: str, cell_lon: float, cell_lat: float) -> Any:
+    """A public cell as a selection of this shape writes it: the same few thousand cells answer
+    most searches, orjson only reads the dict, and one bounded cache serves every document whatever
+    documents are sent. The shape's "=Name" is a __typename."""
     out: dict[str, Any] = {}
     for name, what in (pair.split(":") for pair in shape.split(" ") if pair):
         if what == "lat" or what == "lon":
