@@ -253,8 +253,6 @@ async def _text_claim_code(ctx: Context, need_id: int, phone: str, code: str) ->
     at once and has the code whatever becomes of the text. It counts against the phone's daily cap
     and the monthly budget, shared with notifications: past either the code is not texted (the filer
     reads it to the person)."""
-    if ctx.sms is None:
-        return
     policy = dispatch.policy_for(ctx.settings)
     async with ctx.sessions() as session, session.begin():
         refusal = await dispatch.charge_text(session, phone, policy, purpose="claim code", outcomes=_CLAIM_OUTCOMES)

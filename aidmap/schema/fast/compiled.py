@@ -154,9 +154,8 @@ def _leaf(type_: GraphQLOutputType) -> Callable[[Any], Any]:
     serialize = inner.serialize  # type: ignore[union-attr]
     # What graphql-core's serializers return unchanged, checked as they check it (the common case,
     # without their isinstance ladder); anything else goes through the serializer itself.
-    plain = {"String": _plain_string, "Float": _plain_float, "Int": _plain_int, "Boolean": _plain_bool}.get(
-        inner.name if serialize is _BUILT_IN.get(inner.name) else ""
-    )
+    built_in = _BUILT_IN_TYPES.get(inner.name)
+    plain = _PLAIN.get(inner.name) if built_in is not None and serialize is built_in.serialize else None
 
     def scalar(value: Any) -> Any:
         if value is None:
@@ -173,7 +172,6 @@ def _leaf(type_: GraphQLOutputType) -> Callable[[Any], Any]:
     return scalar
 
 
-_BUILT_IN = {t.name: t.serialize for t in (GraphQLString, GraphQLFloat, GraphQLInt, GraphQLBoolean)}
 _BUILT_IN_TYPES = {t.name: t for t in (GraphQLString, GraphQLFloat, GraphQLInt, GraphQLBoolean)}
 
 
@@ -193,8 +191,8 @@ def _plain_bool(value: Any) -> bool:
     return type(value) is bool
 
 
-# A variable's value that its built-in type's input coercion returns unchanged.
-_PLAIN_INPUTS: dict[str, Callable[[Any], bool]] = {
+# A value that its built-in scalar type writes (serialize) and reads (input coercion) unchanged.
+_PLAIN: dict[str, Callable[[Any], bool]] = {
     "String": _plain_string, "Float": _plain_float, "Int": _plain_int, "Boolean": _plain_bool,
 }  # fmt: skip
 
@@ -235,7 +233,7 @@ class _Variables:
                 break
             type_ = signature.type
             inner = type_.of_type if isinstance(type_, GraphQLNonNull) else None
-            check = _PLAIN_INPUTS.get(inner.name) if isinstance(inner, GraphQLScalarType) else None
+            check = _PLAIN.get(inner.name) if isinstance(inner, GraphQLScalarType) else None
             if check is None or inner is not _BUILT_IN_TYPES[inner.name]:
                 break  # a list, an input object, an enum, a nullable or custom scalar: graphql-core's way
             plain.append((signature.name, signature, check))
