@@ -16,9 +16,9 @@ import pytest
 from graphql import GraphQLError, OperationDefinitionNode, get_argument_values, parse
 from graphql.execution.values import get_variable_values
 
-from aidmap.schema import schema
 from aidmap.geo.privacy import snap_to_cell
-from aidmap.schema.fast.compiled import _Arguments, _cell_of, _rendered_cell, _Variables
+from aidmap.schema import schema
+from aidmap.schema.fast.compiled import _Arguments, _cell_of, _rendered_cell, _row_cell, _Variables
 
 DOCUMENTS = [
     "query ($lat: Float!, $lon: Float!) { needs(near: {lat: $lat, lon: $lon}, radiusMeters: 5000, "
@@ -134,12 +134,23 @@ def test_what_the_selection_keyed_cell_cache_holds_depends_on_the_public_cell_al
     # exact points of one cell, through a shape never seen before, must give one entry, not two.
     lon, lat = 105.8412345, 21.0287654
     cell = snap_to_cell(lon, lat)
-    other = next(
-        (lon + d, lat + d) for d in (1e-5, -1e-5, 2e-5, -2e-5) if snap_to_cell(lon + d, lat + d) == cell
-    )
+    other = next((lon + d, lat + d) for d in (1e-5, -1e-5, 2e-5, -2e-5) if snap_to_cell(lon + d, lat + d) == cell)
     shape = f"fresh{random.randrange(10**9)}:lat"
     before = _rendered_cell.cache_info()
-    first, second = _cell_of(shape, lon, lat), _cell_of(shape, *other)
+    first, second = _cell_of(shape, "needs", 1, lon, lat), _cell_of(shape, "needs", 2, *other)
     after = _rendered_cell.cache_info()
     assert first == second == {shape.split(":")[0]: cell[1]}
     assert (after.misses - before.misses, after.hits - before.hits) == (1, 1)
+
+
+def test_a_strangers_need_at_ones_own_exact_point_is_snapped_as_if_it_were_anywhere_else() -> None:
+    # The exact-point cache is keyed by the row too: an attacker who files a need at a guessed exact
+    # point and has it shown must not warm the entry a stranger's need at that point would hit, or
+    # the stranger's row would answer measurably faster exactly when the guess is right.
+    lon, lat = 105.8398765 + random.random() * 1e-3, 21.0271234 + random.random() * 1e-3
+    before = _row_cell.cache_info()
+    _cell_of("x:lat", "needs", 10**9 + 1, lon, lat)  # the attacker's own need, shown to them
+    _cell_of("x:lat", "needs", 10**9 + 2, lon, lat)  # the stranger's, at the same exact point
+    _cell_of("x:lat", "offers", 10**9 + 2, lon, lat)  # an offer with the stranger's need's number
+    after = _row_cell.cache_info()
+    assert (after.misses - before.misses, after.hits - before.hits) == (3, 0)

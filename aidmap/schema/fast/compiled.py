@@ -713,7 +713,7 @@ class CompiledDocuments:
                 entries.append((name, _mine(spec[1])))
             elif how == "cell":
                 columns.update(_POINT)
-                entries.append((name, _cell(self._point(op, coerced, field_type, sub)[1])))
+                entries.append((name, _cell(kind, self._point(op, coerced, field_type, sub)[1])))
             elif how == "exact" and kind == "offers":
                 columns.update(("donor_id", *_POINT))
                 entries.append((name, _offer_exact(self._point(op, coerced, field_type, sub)[0])))
@@ -831,8 +831,8 @@ def _renderer(entries: Entries) -> Getter:
             lines.append(f"    v{i} = _gid(c{i}, row.{column})")
             can_give_up = False
         elif how is not None and how[0] == "cell":
-            namespace[f"c{i}"] = how[1]
-            lines.append(f"    v{i} = _cell(c{i}, row.lon, row.lat)")
+            namespace[f"c{i}"], namespace[f"k{i}"] = how[1], how[2]
+            lines.append(f"    v{i} = _cell(c{i}, k{i}, row.id, row.lon, row.lat)")
         else:
             namespace[f"g{i}"] = get
             lines.append(f"    v{i} = g{i}(row, projection, request)")
@@ -882,24 +882,29 @@ def _coordinate(index: int, serialize: Callable[[Any], Any]) -> Getter:
     return lambda point, projection, request: serialize(point[index])
 
 
-def _cell(shape: tuple[tuple[str, str], ...]) -> Getter:
+def _cell(kind: str, shape: tuple[tuple[str, str], ...]) -> Getter:
     # snap_to_cell of the exact point, as the views compute it: the same digits, and the public cell
     # alone. The shape as one string: a str keeps its hash, a tuple of pairs would hash on every row.
     key = " ".join(f"{name}:{what}" for name, what in shape)  # GraphQL names hold neither ":" nor " "
-    get: Any = lambda row, projection, request: _cell_of(key, row.lon, row.lat)  # noqa: E731
-    get.inline = ("cell", key)
+    get: Any = lambda row, projection, request: _cell_of(key, kind, row.id, row.lon, row.lat)  # noqa: E731
+    get.inline = ("cell", key, kind)
     return get  # type: ignore[no-any-return]
 
 
-_cached_cell = lru_cache(maxsize=32_768)(snap_to_cell)
+@lru_cache(maxsize=32_768)
+def _row_cell(kind: str, row_id: int, lon: float, lat: float) -> tuple[float, float]:
+    # Keyed by the row as well as its point: whether a point was snapped before then says only
+    # whether this row was shown before, never whether a stranger's need sits exactly where one's
+    # own does (a cache keyed by the point alone let a client time that, once per point).
+    return snap_to_cell(lon, lat)
 
 
-def _cell_of(shape: str, lon: float, lat: float) -> Any:
-    # Two caches, and only the first knows the exact point: one entry per point whatever the
-    # selections, as before. The rendered dicts are kept by the public cell: a cache keyed by the
-    # client's own shape and the exact point would let a client time, with fresh aliases each try,
-    # whether a stranger's need sits exactly where its own does (a review found it).
-    cell_lon, cell_lat = _cached_cell(lon, lat)
+def _cell_of(shape: str, kind: str, row_id: int, lon: float, lat: float) -> Any:
+    # Two caches, and only the first knows the exact point, keyed by its row. The rendered dicts
+    # are kept by the public cell: a cache keyed by the client's own shape and the exact point would
+    # let a client time, with fresh aliases each try, whether a stranger's need sits exactly where
+    # its own does (a review found it).
+    cell_lon, cell_lat = _row_cell(kind, row_id, lon, lat)
     return _rendered_cell(shape, cell_lon, cell_lat)
 
 
