@@ -13,9 +13,11 @@ lock: setup
 setup-bench:
 	@AIDMAP_WITH_BENCH=1 bash scripts/setup.sh
 
-# Dev mode (introspection on) unless the caller says otherwise.
+# Dev mode (introspection on) unless the caller says otherwise. `exec`, so that the server is make's
+# own child: make passes a SIGTERM (systemd, docker stop, kill) on to it, not to a shell that would
+# die and leave the server and its PostgreSQL running.
 run: setup
-	AIDMAP_DEV=$${AIDMAP_DEV:-1} .venv/bin/aidmap serve
+	AIDMAP_DEV=$${AIDMAP_DEV:-1} exec .venv/bin/aidmap serve
 
 # The tests also drive the page in Debian's chromium (installed when missing).
 test:

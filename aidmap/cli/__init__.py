@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -70,6 +71,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             forwarded_allow_ips=",".join(trusted) or None,
         )  # fmt: skip
         log.info("GraphQL at http://%s:%d/graphql", settings.host, settings.port)
+        # uvicorn shuts down gracefully on SIGTERM, then raises the signal again with the handler it
+        # found: Python's default would end the process there, before the cluster started above is
+        # stopped. As an interrupt, uvicorn.run returns (as on Ctrl-C) and the `with` stops it.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         if args.workers == 1:
             uvicorn.run(
                 create_app(settings, database_url=url),

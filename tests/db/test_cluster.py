@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -85,8 +86,8 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
     raise AssertionError("aidmap serve did not become healthy")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> str:
-    process.send_signal(signal.SIGINT)
+def _stop(process: subprocess.Popen[bytes], how: signal.Signals = signal.SIGINT) -> str:
+    process.send_signal(how)
     out, _ = process.communicate(timeout=60)
     assert process.returncode == 0, out.decode()
     return out.decode()
@@ -136,5 +137,36 @@ def test_serve_starts_its_own_cluster_seeds_once_and_stops_it_without_losing_dat
                 "the demo is loaded only into an empty database"
             )
     finally:
-        _stop(second)
-    assert not cluster.is_running()
+        # SIGTERM, as systemd, `docker stop` or make (passing on its own) send it: the same clean stop.
+        _stop(second, signal.SIGTERM)
+    assert not cluster.is_running(), "a SIGTERM stops the cluster the service started too"
+
+
+def test_make_run_stopped_by_sigterm_leaves_no_server_and_no_cluster_behind(base_dir: Path) -> None:
+    # The README's command as a supervisor runs it (systemd, `docker stop`): a SIGTERM to make itself.
+    # make passes it to its child, which must be the server, not a shell that dies and orphans it.
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("AIDMAP_DATABASE_URL", "MAKEFLAGS", "MAKELEVEL")}
+    env.update(
+        AIDMAP_DATA_DIR=str(base_dir), AIDMAP_PG_PORT=str(free_port()), AIDMAP_PORT=str(port),
+        AIDMAP_PASSWORD_HASH_PROFILE="CHEAPEST",
+    )  # fmt: skip
+    root = Path(__file__).resolve().parents[2]
+    make = subprocess.Popen(
+        ["make", "--no-print-directory", "-C", str(root), "run"], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}", make)
+        make.send_signal(signal.SIGTERM)
+        out, _ = make.communicate(timeout=60)
+        with pytest.raises(httpx2.HTTPError):
+            httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+        cluster = LocalCluster(base_dir=base_dir, port=int(env["AIDMAP_PG_PORT"]), bin_dir=find_bin_dir())
+        deadline = time.monotonic() + 15  # the postmaster may take a moment to be reaped
+        while cluster.is_running() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not cluster.is_running(), out.decode()[-2000:]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(make.pid, signal.SIGKILL)  # whatever is left of the group, should the test fail
