@@ -38,11 +38,20 @@ function pick(p) {
   $("#op-location-ok").textContent = `✓ ${t("placeChosen")} (${p.lat.toFixed(4)}, ${p.lon.toFixed(4)})`;
 }
 
+// The need's number (its global id is base64 of "Need:<number>"): what the operator reads out and
+// the SMS gives, and what the claim screen takes, as digits rather than case-sensitive base64.
+function needNumber(id) {
+  try {
+    const [type, number] = atob(id).split(":");
+    return type === "Need" && /^\d+$/.test(number) ? number : id;
+  } catch { return id; }
+}
+
 function showCode(code, need) {
   const box = $("#op-code");
   box.hidden = false;
   box.replaceChildren(h("p", {}, t("claimCodeHint")), h("p", { class: "big-code" }, code),
-    need ? h("p", { class: "meta" }, `${t("needId")}: `, h("code", {}, need)) : null);
+    need ? h("p", { class: "meta" }, `${t("needId")}: `, h("code", { class: "need-number" }, needNumber(need))) : null);
 }
 
 async function file(event) {

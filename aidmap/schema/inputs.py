@@ -199,7 +199,9 @@ class RevokeRoleInput:
 
 @strawberry.input
 class ClaimNeedInput:
-    need_id: strawberry.ID
+    need_id: strawberry.ID = strawberry.field(
+        description="The need's id, or its number as the claim code's text and the filer's screen give it."
+    )
     code: str | None = strawberry.field(
         default=None, description="The one-time claim code given to whoever filed the need (required)."
     )

@@ -44,7 +44,7 @@ from aidmap.schema.errors import (
     RoleError,
     to_errors,
 )
-from aidmap.schema.ids import pk_of, to_global_id
+from aidmap.schema.ids import pk_of
 from aidmap.schema.inputs import (
     AcceptHelpRequestInput,
     AcceptPledgeInput,
@@ -217,6 +217,15 @@ def _pk(global_id: str, type_name: str, field: str) -> int:
     return pk
 
 
+def _claimed_need(reference: str) -> int:
+    """claimNeed's needId: the need's global id, or its number as the SMS and the operator's screen
+    give it ("request 123"), read out over the phone: digits, not case-sensitive base64."""
+    digits = reference.strip().lstrip("#").replace(" ", "")
+    if digits.isascii() and digits.isdigit() and 0 < len(digits) <= 18:
+        return int(digits)
+    return _pk(reference, "Need", "needId")
+
+
 def _need_fields(data: CreateNeedInput | UpdateNeedInput) -> NeedFields:
     """The input's need fields (models.need_fields.INPUT_FIELDS, same names in snake_case) as the service takes them."""
     given: dict[str, Any] = {}
@@ -259,7 +268,7 @@ async def _text_claim_code(ctx: Context, need_id: int, phone: str, code: str) ->
     if refusal is not None:
         log.info("SMS claim code not sent: %s", refusal)
         return
-    text = claims.sms_text(code=code, need_ref=to_global_id("Need", need_id), phone=phone)
+    text = claims.sms_text(code=code, need_ref=str(need_id), phone=phone)
     ctx.sms.submit(phone, text, purpose="claim code")
 
 
@@ -691,7 +700,7 @@ class Mutation(WebhookMutation, ImportMutation, NotificationMutation):
         address = info.context.client_address()
 
         async def action(session: AsyncSession, viewer: Viewer) -> models.Need:
-            need_id = _pk(input.need_id, "Need", "needId")
+            need_id = _claimed_need(input.need_id)
             account = await session.get(models.Account, viewer.account_id)
             assert account is not None
             keys = claims.attempt_keys(throttle, account_id=viewer.account_id, address=address)

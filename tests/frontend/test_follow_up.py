@@ -12,6 +12,7 @@ Screenshots go to test-artifacts/screenshots/ (7x-*.png).
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 from typing import Any
 
@@ -128,7 +129,10 @@ def test_the_operator_follows_a_claimed_need_live_to_its_delivery(browser: Brows
     person = _phone(browser, live_server, "Bảy", "vi-VN")
     _sign_in(person, "0977444555", "mật khẩu đủ dài")
     person.page.click('.tab[data-view="claim"]')
-    person.page.fill("#claim-needId", need_id)
+    # The operator reads the need's number out over the phone (the SMS gives it too): digits, typed
+    # with a stray space, never the case-sensitive global id.
+    number = base64.b64decode(need_id).decode().split(":")[1]
+    person.page.fill("#claim-needId", f" {number}")
     person.page.fill("#claim-code", filed["claimCode"])
     person.page.click("#claim-form button[type=submit]")
     mine = person.page.locator(f'#my-needs [data-need="{need_id}"]')

@@ -143,6 +143,7 @@ def test_an_operator_files_for_someone_and_the_person_claims_with_the_code(
     code = page.locator("#op-code .big-code")
     expect(code).to_have_text(__import__("re").compile(r"^\d{8}$"))
     need_id = page.locator("#op-code code").inner_text()
+    assert need_id.isdigit(), need_id  # the number, read out over the phone, not the base64 id
     filed = page.locator("#filed-needs [data-filed]")
     expect(filed).to_contain_text("Bà Năm")
     expect(filed).to_contain_text("Chưa nhận")

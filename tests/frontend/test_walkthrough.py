@@ -13,6 +13,7 @@ screenshots: test-artifacts/screenshots/8x-<lang>-*.png.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import re
 
@@ -95,7 +96,9 @@ def test_every_role_on_a_phone(browser: Browser, live_server: LiveServer, lang: 
     o.click("#op-form button[type=submit]")
     code = o.locator("#op-code .big-code")
     expect(code).to_have_text(re.compile(r"^\d{8}$"))
-    need_id = o.locator("#op-code code").inner_text()
+    number = o.locator("#op-code code").inner_text()
+    assert number.isdigit(), number  # the number, read out over the phone, not the base64 id
+    need_id = base64.b64encode(f"Need:{number}".encode()).decode()
     claim_code = code.inner_text()
     filed = o.locator(f'#filed-needs [data-filed="{need_id}"]')
     expect(filed).to_contain_text("Bà Sáu")
@@ -130,7 +133,7 @@ def test_every_role_on_a_phone(browser: Browser, live_server: LiveServer, lang: 
     expect(p.locator("#who")).to_have_text("Sáu")
     _tap_view(p, "claim")
     _screen(p, lang, "claim")
-    p.fill("#claim-needId", need_id)
+    p.fill("#claim-needId", number)
     p.fill("#claim-code", claim_code)
     p.click("#claim-form button[type=submit]")
     expect(p.locator(f'#my-needs [data-need="{need_id}"]')).to_be_visible()

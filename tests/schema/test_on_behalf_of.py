@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 from tests.conftest import Api
 from tests.factories import CREATE_NEED as PLAIN_CREATE_NEED
 from tests.factories import PLEDGE, SIGN_UP, need_input, sign_up
@@ -44,6 +46,31 @@ def test_an_operator_files_a_need_and_the_person_claims_it(api: Api) -> None:
     # Whoever filed it keeps seeing what they need to follow up: the exact location and phone.
     assert after_claim["isMine"] is False and after_claim["filedByMe"] is True
     assert after_claim["exactLocation"] is not None and after_claim["contactPhone"] is not None
+
+
+def test_the_person_claims_with_the_needs_number_as_it_is_read_out_to_them(api: Api) -> None:
+    # The operator reads the number over the phone and the SMS gives it: digits, as people type them.
+    operator = sign_up(api, "Tổng đài viên")
+    filed = [
+        api.data(
+            CREATE_NEED,
+            {"input": need_input(title=f"Thuốc {i}", onBehalfOf={"displayName": "Ông Tư", "phone": "0977 333 444"})},
+            operator,
+        )["createNeed"]  # fmt: skip
+        for i in range(2)
+    ]
+    numbers = [base64.b64decode(f["need"]["id"]).decode().split(":")[1] for f in filed]
+    tu = api.data(SIGN_UP, {"input": {"displayName": "Tư", "phone": "0977333444", "password": "mật khẩu dài"}})[
+        "signUp"
+    ]["token"]
+    # Another need's number with this code is refused as any wrong code is, not as a missing need.
+    crossed = api.data(CLAIM, {"input": {"needId": numbers[1], "code": filed[0]["claimCode"]}}, tu)["claimNeed"]
+    first = api.data(CLAIM, {"input": {"needId": f" #{numbers[0]} ", "code": filed[0]["claimCode"]}}, tu)["claimNeed"]
+    second = api.data(CLAIM, {"input": {"needId": numbers[1], "code": filed[1]["claimCode"]}}, tu)["claimNeed"]
+
+    assert crossed["errors"] == [{"field": "code", "code": "CLAIM_CODE_WRONG"}]
+    assert first["errors"] == [] and first["need"] == {"isMine": True, "filedByMe": False}
+    assert second["errors"] == []
 
 
 def test_on_behalf_of_needs_a_name_and_a_valid_phone(api: Api) -> None:
