@@ -28,10 +28,10 @@ from tests.frontend.test_languages import _check
 from tests.frontend.test_page import Person, _person
 
 PHONE = {"width": 390, "height": 844}
-# Boxes whose text must not be cut off (the tab strip scrolls sideways on purpose).
+# Boxes whose text must not be cut off, and tabs out of sight past the screen's edge.
 CLIPPED = """() => [...document.querySelectorAll("button, .badge, label, h2, h3, .meta span, a")]
-  .filter((e) => e.checkVisibility() && !e.closest(".tabs") && e.scrollWidth > e.clientWidth + 1
-    && getComputedStyle(e).overflow !== "visible")
+  .filter((e) => e.checkVisibility() && (e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflow !== "visible"
+    || e.matches(".tab") && (e.getBoundingClientRect().right > innerWidth + 0.5 || e.getBoundingClientRect().left < 0)))
   .map((e) => e.textContent.trim())"""
 
 
