@@ -17,7 +17,7 @@ const Q = {
   signIn: "mutation ($input: SignInInput!) { signIn(input: $input) { token errors { field message code } } }",
   signUp: "mutation ($input: SignUpInput!) { signUp(input: $input) { token errors { field message code } } }",
   myNeeds: `{ myNeeds(first: 50) { edges { node { ${NEED_FIELDS} rejectedReason expiresAt filedByMe contactPhone
-    pledges { id quantity status acceptedAt donor { displayName } } helpRequest { id status round createdAt } } } } }`,
+    pledges { id quantity status acceptedAt markedDeliveredAt donor { displayName } } helpRequest { id status round createdAt } } } } }`,
   updateNeed: `mutation ($input: UpdateNeedInput!) { updateNeed(input: $input) { need { id } errors { field message code } } }`,
   cancelNeed: `mutation ($id: ID!) { cancelNeed(input: {needId: $id}) { need { id } errors { field message code } } }`,
   renewNeed: `mutation ($id: ID!) { renewNeed(input: {needId: $id}) { need { id } errors { field message code } } }`,
@@ -29,13 +29,14 @@ const Q = {
   areas: `query ($near: GeoPointInput!, $radius: Float!) { areas(near: $near, radiusMeters: $radius) {
     area { code name fullName } geojson } }`,
   pledge: `mutation ($input: PledgeInput!) { pledge(input: $input) { pledge { id } errors { field message code } } }`,
-  myPledges: `{ myPledges(first: 50) { edges { node { id quantity status
+  myPledges: `{ myPledges(first: 50) { edges { node { id quantity status markedDeliveredAt
     need { id title unit status approximateLocation { lat lon } exactLocation { lat lon } contactPhone } } } } }`,
   messages: "query ($id: ID!) { messages(pledgeId: $id) { id body isMine sender { displayName } } }",
   send: `mutation ($input: SendMessageInput!) { sendMessage(input: $input) { errors { field message code } } }`,
   confirm: `mutation ($id: ID!) { confirmDelivery(input: {pledgeId: $id}) { errors { field message code } } }`,
   acceptPledge: `mutation ($id: ID!) { acceptPledge(input: {pledgeId: $id}) { errors { field message code } } }`,
   cancelPledge: `mutation ($id: ID!) { cancelPledge(input: {pledgeId: $id}) { errors { field message code } } }`,
+  markDelivered: `mutation ($id: ID!) { markDelivered(input: {pledgeId: $id}) { errors { field message code } } }`,
   queue: `{ verificationQueue(first: 50) { edges { node { ${NEED_FIELDS} exactLocation { lat lon } contactPhone
     details reports { reason } possibleDuplicateOf { id title } } } } }`,
   verify: `mutation ($id: ID!) { verifyNeed(input: {needId: $id}) { errors { field message code } } }`,
@@ -197,6 +198,8 @@ async function loadMyNeeds() {
         h("div", { class: "pledge-row" },
           h("span", {}, `${p.donor.displayName}: ${p.quantity} ${node.unit}`),
           pledgeBadge(p.status),
+          // The donor said they delivered it: the requester is the one who can say it arrived.
+          p.status === "PLEDGED" && p.markedDeliveredAt ? h("span", { class: "hint donor-says-delivered" }, t("donorSaysDelivered")) : null,
           p.status === "PLEDGED" ? h("button", {
             type: "button", class: "small primary",
             onclick: async () => { if (await run("need", () => gql(Q.confirm, { id: p.id }))) loadMyNeeds(); },
@@ -418,6 +421,12 @@ async function loadMyPledges() {
         mapsLink(need.exactLocation),
         need.contactPhone ? h("span", {}, `${t("contact")}: `, h("a", { href: `tel:${need.contactPhone}` }, need.contactPhone)) : null) : null);
     const row = h("div", { class: "pledge-row" }, chatToggle(node.id, holder),
+      // "I delivered it": the requester is asked to confirm (the pledge stays pledged until they do).
+      node.status === "PLEDGED" && !node.markedDeliveredAt ? h("button", {
+        type: "button", class: "small primary mark-delivered",
+        onclick: async () => { if (await run("help", () => gql(Q.markDelivered, { id: node.id }))) loadMyPledges(); },
+      }, t("markDelivered")) : null,
+      node.status === "PLEDGED" && node.markedDeliveredAt ? h("span", { class: "hint awaiting-confirmation" }, t("awaitingConfirmation")) : null,
       node.status === "PLEDGED" ? h("button", {
         type: "button", class: "small danger",
         onclick: async () => { if (await run("help", () => gql(Q.cancelPledge, { id: node.id }))) { loadMyPledges(); searchNearby(); } },
@@ -473,6 +482,8 @@ async function signedIn(token, { me = null } = {}) {
     if (event && event.kind === "HELP_EXHAUSTED") banner(t("helpExhausted"));
     // The requester, the donor and whoever filed the need for the person all hear of a delivery.
     if (event && event.kind === "PLEDGE_DELIVERED") banner(`✓ ${t("deliveryConfirmed")}`);
+    // Only those who confirm (and the filer) hear of it: the donor is not in the event's audience.
+    if (event && event.kind === "PLEDGE_MARKED_DELIVERED") banner(t("donorSaysDelivered"));
     if (state.view === "need") loadMyNeeds();
     if (state.view === "help") loadMyPledges();
     if (state.view === "operator") operator.load();

@@ -11,7 +11,7 @@ const Q = {
   file: `mutation ($input: CreateNeedInput!) { createNeed(input: $input) { claimCode need { id } errors { field message code } } }`,
   filed: `{ myNeeds(first: 50, filedForOthers: true) { edges { node { id title category status quantity quantityPledged
     quantityDelivered unit urgency householdSize isMine onBehalfOf { displayName phone }
-    pledges { id quantity status donor { displayName } } } } } }`,
+    pledges { id quantity status markedDeliveredAt donor { displayName } } } } } }`,
   code: `mutation ($id: ID!) { issueClaimCode(input: {needId: $id}) { claimCode errors { field message code } } }`,
   confirm: `mutation ($id: ID!) { confirmDelivery(input: {pledgeId: $id}) { errors { field message code } } }`,
   claim: `mutation ($input: ClaimNeedInput!) { claimNeed(input: $input) { need { id title } errors { field message code } } }`,
@@ -89,6 +89,7 @@ export async function load() {
       needMeta(node),
       h("ul", { class: "list" }, node.pledges.map((p) => h("li", { class: "sub pledge-row" },
         h("span", {}, `${p.donor ? p.donor.displayName : "?"}: ${p.quantity} ${node.unit}`), pledgeBadge(p.status),
+        p.status === "PLEDGED" && p.markedDeliveredAt ? h("span", { class: "hint donor-says-delivered" }, t("donorSaysDelivered")) : null,
         p.status === "PLEDGED" && node.isMine ? h("button", { type: "button", class: "small primary", onclick: async () => {
           if (payloadOk(await run("op", () => gql(Q.confirm, { id: p.id })), error)) load();
         } }, t("confirmDelivery")) : null,

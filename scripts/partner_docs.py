@@ -94,6 +94,8 @@ EXAMPLES = [
             note="What the person was told outside the socket, newest first: `DELIVERED`, `FAILED` (after the retries), `SKIPPED` (daily cap, monthly budget) or `PENDING` (with the reason: quiet hours, a retry)."),
     Example("acceptPledge", "mutation", "mutation ($input: AcceptPledgeInput!) { acceptPledge(input: $input) { pledge { id acceptedAt } errors { code } } }", {"input": {"pledgeId": "$MY_PLEDGE_ID"}},
             note="The requester (or whoever filed the need) accepts a pledge on their need; on a server with `AIDMAP_DISCLOSE_ON=accept` only then does the donor see the exact location and phone. Elsewhere pledges are accepted when made (`INVALID_STATE`)."),
+    Example("markDelivered", "mutation", "mutation ($input: MarkDeliveredInput!) { markDelivered(input: $input) { pledge { id status markedDeliveredAt } errors { code } } }", {"input": {"pledgeId": "$PLEDGE_ID"}},
+            note="The donor says they delivered their pledge: the requester (or whoever filed the need for them) is told and asked to confirm. The pledge stays `PLEDGED` until they do."),
     Example("confirmDelivery", "mutation", "mutation ($input: ConfirmDeliveryInput!) { confirmDelivery(input: $input) { pledge { id status } errors { code } } }", {"input": {"pledgeId": "$MY_PLEDGE_ID"}},
             note="The requester confirms a pledge on their need."),
     Example("cancelPledge", "mutation", "mutation ($input: CancelPledgeInput!) { cancelPledge(input: $input) { pledge { id status } errors { code } } }", {"input": {"pledgeId": "$PLEDGE_ID"}}),

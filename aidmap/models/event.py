@@ -31,6 +31,7 @@ class EventKind(StrEnum):
     PLEDGE_CANCELLED = "PLEDGE_CANCELLED"
     PLEDGE_DELIVERED = "PLEDGE_DELIVERED"
     PLEDGE_ACCEPTED = "PLEDGE_ACCEPTED"  # AIDMAP_DISCLOSE_ON=accept: the donor may now see the private fields
+    PLEDGE_MARKED_DELIVERED = "PLEDGE_MARKED_DELIVERED"  # the donor says it was delivered: the requester confirms
     MESSAGE_SENT = "MESSAGE_SENT"
     HELP_REQUESTED = "HELP_REQUESTED"
     HELP_ASKED = "HELP_ASKED"

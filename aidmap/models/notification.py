@@ -18,6 +18,7 @@ class NotificationKind(StrEnum):
     PLEDGE_CREATED = "PLEDGE_CREATED"  # to the requester or beneficiary
     PLEDGE_CANCELLED = "PLEDGE_CANCELLED"  # to the other side of whoever cancelled
     PLEDGE_DELIVERED = "PLEDGE_DELIVERED"  # to the beneficiary (filed for them) and to the donor
+    PLEDGE_MARKED_DELIVERED = "PLEDGE_MARKED_DELIVERED"  # to the requester or beneficiary: please confirm
     MESSAGE_SENT = "MESSAGE_SENT"  # to the other party, when no socket of theirs is open
     NEED_EXPIRING = "NEED_EXPIRING"  # to the requester or beneficiary, a day before
     HELP_ASKED = "HELP_ASKED"  # to each donor asked for instant help

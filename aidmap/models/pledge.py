@@ -50,6 +50,9 @@ class Pledge(Base):
     # When the need's private fields were released to the donor: at the pledge itself with
     # AIDMAP_DISCLOSE_ON=pledge, when the requester or filer accepts it with accept; NULL until then.
     accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the donor said "I delivered it" (markDelivered): the requester is asked to confirm; the
+    # pledge stays PLEDGED until they do, since only they can say it arrived.
+    marked_delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 def discloses() -> ColumnElement[bool]:

@@ -163,6 +163,10 @@ def _recipients(row: Any) -> list[_Recipient]:
     if kind == K.PLEDGE_DELIVERED:
         # The requester confirmed it themselves; a person it was filed for hears it was marked delivered.
         return [r for r in (donor, requester() if unclaimed else None) if r is not None]
+    if kind == K.PLEDGE_MARKED_DELIVERED:
+        # Whoever confirms is asked: the filer until the person claims the need (on the page, so no
+        # SMS of its own by default), then the person.
+        return [_Recipient("requester", row.owner_id, False) if unclaimed else requester()]
     if kind == K.MESSAGE_SENT:
         if row.sender_id == row.donor_id:
             return [requester(chat=True)]

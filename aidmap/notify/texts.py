@@ -35,6 +35,9 @@ _TEXTS: dict[tuple[str, str], tuple[str, str]] = {
     (K.PLEDGE_DELIVERED, "donor"): (
         N_("Delivery confirmed"), N_("The requester confirmed your {category} delivery. Thank you!")
     ),
+    (K.PLEDGE_MARKED_DELIVERED, "requester"): (
+        N_("Delivered?"), N_("A donor says your {category} request was delivered. Open the link to confirm it.")
+    ),
     (K.MESSAGE_SENT, "requester"): (N_("New message"), N_("You have a new message about a {category} request.")),
     (K.NEED_EXPIRING, "requester"): (
         N_("Still need help?"), N_("Your {category} request expires in a day. Open the link to renew it.")

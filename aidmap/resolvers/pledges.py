@@ -260,6 +260,25 @@ async def confirm_delivery(*, session: AsyncSession, viewer: Viewer, pledge_id: 
     return pledge
 
 
+async def mark_delivered(*, session: AsyncSession, viewer: Viewer, pledge_id: int) -> Pledge:
+    """The donor says "I delivered it": the requester (or whoever speaks for them) is asked to confirm.
+    Nothing else changes: the pledge stays PLEDGED, and the need's delivered quantity, the disclosure
+    limit and fairness count only what the requester confirms."""
+    pledge, need = await _involved_for_update(session=session, viewer=viewer, pledge_id=pledge_id)
+    if pledge.donor_id != viewer.account_id:
+        raise Problems.one("pledgeId", msg("Only the donor can mark a pledge delivered."), Code.FORBIDDEN)
+    if pledge.marked_delivered_at is not None:
+        raise Problems.one("pledgeId", msg("This pledge is already marked delivered."), Code.INVALID_STATE)
+    pledge.marked_delivered_at = utcnow()
+    await session.flush()
+    # Those who can confirm, and whoever filed the need for the person; the donor knows already.
+    audience = _parties(need, pledge.donor_id) - {pledge.donor_id}
+    await emit(
+        session=session, kind=EventKind.PLEDGE_MARKED_DELIVERED, need=need, pledge_id=pledge.id, audience=audience
+    )
+    return pledge
+
+
 async def accept(*, session: AsyncSession, viewer: Viewer, pledge_id: int) -> Pledge:
     """The requester, or whoever filed the need, accepts a pledge: its donor may now see the need's
     exact location and phone (AIDMAP_DISCLOSE_ON=accept; with pledge, every pledge is accepted when made)."""

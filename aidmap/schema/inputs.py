@@ -140,6 +140,11 @@ class ConfirmDeliveryInput:
 
 
 @strawberry.input
+class MarkDeliveredInput:
+    pledge_id: strawberry.ID
+
+
+@strawberry.input
 class AcceptPledgeInput:
     pledge_id: strawberry.ID
 

@@ -204,6 +204,7 @@ ROOT_SCOPES: dict[str, Scope | None] = {
     "createOffer": Scope.OFFERS_WRITE, "updateOffer": Scope.OFFERS_WRITE, "withdrawOffer": Scope.OFFERS_WRITE,
     "setAvailability": Scope.OFFERS_WRITE, "acceptHelpRequest": Scope.OFFERS_WRITE,
     "pledge": Scope.PLEDGES_WRITE, "cancelPledge": Scope.PLEDGES_WRITE, "confirmDelivery": Scope.PLEDGES_WRITE,
+    "markDelivered": Scope.PLEDGES_WRITE,
     "acceptPledge": Scope.PLEDGES_WRITE, "acceptProposal": Scope.PLEDGES_WRITE, "declineProposal": Scope.PLEDGES_WRITE,
     "sendMessage": Scope.MESSAGES, "verifyNeed": Scope.VERIFY, "rejectNeed": Scope.VERIFY,
     "createWebhook": Scope.WEBHOOKS, "deleteWebhook": Scope.WEBHOOKS, "webhooks": Scope.WEBHOOKS,

@@ -57,6 +57,7 @@ from aidmap.schema.inputs import (
     CreateOfferInput,
     GrantRoleInput,
     IssueClaimCodeInput,
+    MarkDeliveredInput,
     PledgeInput,
     ProposalInput,
     RejectNeedInput,
@@ -592,6 +593,18 @@ class Mutation(WebhookMutation, ImportMutation, NotificationMutation):
         async def action(session: AsyncSession, viewer: Viewer) -> models.Pledge:
             pledge_id = _pk(input.pledge_id, "Pledge", "pledgeId")
             return await pledges.confirm_delivery(session=session, viewer=viewer, pledge_id=pledge_id)
+
+        row, errors = await _in_transaction(info.context, PledgeError, action)
+        return _pledge_payload(row, errors)
+
+    @strawberry.mutation(
+        description="The donor says they delivered a pledge: the requester (or whoever filed the need for them) "
+        "is told and asked to confirm with confirmDelivery. The pledge stays PLEDGED until then."
+    )
+    async def mark_delivered(self, info: Info[Context, None], input: MarkDeliveredInput) -> PledgePayload:
+        async def action(session: AsyncSession, viewer: Viewer) -> models.Pledge:
+            pledge_id = _pk(input.pledge_id, "Pledge", "pledgeId")
+            return await pledges.mark_delivered(session=session, viewer=viewer, pledge_id=pledge_id)
 
         row, errors = await _in_transaction(info.context, PledgeError, action)
         return _pledge_payload(row, errors)

@@ -485,6 +485,10 @@ class Pledge(Node):
         description="When the donor was given the need's exact location and phone: when pledged, or when the "
         "requester (or filer) accepted it if the server asks for acceptance; null until then."
     )
+    marked_delivered_at: datetime | None = strawberry.field(
+        description="When the donor said they delivered it (markDelivered): the requester is asked to confirm. "
+        "The pledge stays PLEDGED until they do."
+    )
     _need_id: strawberry.Private[int]
     _donor_id: strawberry.Private[int]
     _offer_id: strawberry.Private[int | None]
@@ -517,6 +521,7 @@ class Pledge(Node):
             delivered_at=pledge.delivered_at,
             cancelled_at=pledge.cancelled_at,
             accepted_at=pledge.accepted_at,
+            marked_delivered_at=pledge.marked_delivered_at,
             _need_id=pledge.need_id,
             _donor_id=pledge.donor_id,
             _offer_id=pledge.offer_id,

@@ -25,7 +25,7 @@ from aidmap.app import create_app
 from aidmap.notify.push import new_vapid_pair
 from tests.conftest import serving
 from tests.factories import CREATE_NEED as PLAIN_CREATE_NEED
-from tests.factories import HANOI, create_need, need_input, pledge, sign_up
+from tests.factories import HANOI, SIGN_UP, create_need, need_input, pledge, sign_up
 from tests.live import LiveClient
 from tests.notify.conftest import Gateway, PushService, wait_until
 
@@ -127,6 +127,48 @@ def test_a_beneficiary_is_texted_once_per_event_in_their_language_without_locati
     assert len(gateway.received) == sent + 1 and len(_rows(db)) == 6
     metrics = api.http.get("/metrics").text
     assert 'aidmap_notifications_total{channel="SMS",outcome="delivered"} 6.0' in metrics
+
+
+MARK = "mutation ($id: ID!) { markDelivered(input: {pledgeId: $id}) { errors { code } } }"
+CLAIM = "mutation ($input: ClaimNeedInput!) { claimNeed(input: $input) { errors { code } } }"
+
+
+def test_a_donor_saying_delivered_asks_whoever_confirms_and_texts_no_one_who_cannot(
+    make_api: Any, gateway: Gateway, db: psycopg.Connection[Any]
+) -> None:
+    api = make_api(**_fast(gateway, sms_per_person_per_day=10))
+    operator, donor = sign_up(api, "Tổng đài"), sign_up(api, "Nhà hảo tâm")
+    filed = [
+        api.data(
+            CREATE_NEED,
+            {"input": need_input(onBehalfOf={"displayName": "Bà Lan", "phone": phone}, location=HA_NOI_EXACT)},
+            operator,
+        )["createNeed"]  # fmt: skip
+        for phone in ("0955 000 201", "0955 000 202")
+    ]
+    # The second person claims their need: they confirm from then on. The first has no account yet:
+    # the operator confirms for them, so a text asking them to confirm would ask the wrong person.
+    person = api.data(SIGN_UP, {"input": {"displayName": "Lan", "phone": "0955000202", "password": "mật khẩu dài"}})[
+        "signUp"
+    ]["token"]
+    claim = {"needId": filed[1]["need"]["id"], "code": filed[1]["claimCode"]}
+    assert api.data(CLAIM, {"input": claim}, person)["claimNeed"]["errors"] == []
+    for f in filed:
+        made = pledge(api, donor, f["need"]["id"], 1)["pledge"]
+        assert api.data(MARK, {"id": made["id"]}, donor)["markDelivered"]["errors"] == []
+    wait_until(lambda: any("xac nhan" in t for t in _texts(gateway, "+84955000202")), what="the text asking to confirm")
+    _settled(db, len(_rows(db)))
+
+    url = f"{PAGE}/#need={filed[1]['need']['id']}"
+    assert _texts(gateway, "+84955000202")[-1] == (
+        f"aidmap: Nha hao tam bao da giao yeu cau thuc pham cua ban. Mo lien ket de xac nhan. {url}"
+    )
+    assert not any("xac nhan" in text for text in _texts(gateway, "+84955000201"))
+    asked = [(r[1], r[3]) for r in _rows(db, "kind = 'PLEDGE_MARKED_DELIVERED'")]
+    # By SMS only the person who claimed; the operator is asked on the page (Web Push, when a browser
+    # of theirs is subscribed), the donor not at all.
+    claimed_by = db.execute("SELECT id FROM accounts WHERE phone = '+84955000202'").fetchone()[0]
+    assert [a for a in asked if a[0] == "SMS"] == [("SMS", f"account:{claimed_by}")], asked
 
 
 def _quiet_now(zone: str) -> tuple[str, str]:
