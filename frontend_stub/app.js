@@ -29,7 +29,7 @@ const Q = {
   areas: `query ($near: GeoPointInput!, $radius: Float!) { areas(near: $near, radiusMeters: $radius) {
     area { code name fullName } geojson } }`,
   pledge: `mutation ($input: PledgeInput!) { pledge(input: $input) { pledge { id } errors { field message code } } }`,
-  myPledges: `{ myPledges(first: 50) { edges { node { id quantity status markedDeliveredAt
+  myPledges: `{ myPledges(first: 50) { edges { node { id quantity status acceptedAt markedDeliveredAt
     need { id title unit status approximateLocation { lat lon } exactLocation { lat lon } contactPhone } } } } }`,
   messages: "query ($id: ID!) { messages(pledgeId: $id) { id body isMine sender { displayName } } }",
   send: `mutation ($input: SendMessageInput!) { sendMessage(input: $input) { errors { field message code } } }`,
@@ -422,7 +422,7 @@ async function loadMyPledges() {
         need.contactPhone ? h("span", {}, `${t("contact")}: `, h("a", { href: `tel:${need.contactPhone}` }, need.contactPhone)) : null) : null);
     const row = h("div", { class: "pledge-row" }, chatToggle(node.id, holder),
       // "I delivered it": the requester is asked to confirm (the pledge stays pledged until they do).
-      node.status === "PLEDGED" && !node.markedDeliveredAt ? h("button", {
+      node.status === "PLEDGED" && !node.markedDeliveredAt && node.acceptedAt ? h("button", {
         type: "button", class: "small primary mark-delivered",
         onclick: async () => { if (await run("help", () => gql(Q.markDelivered, { id: node.id }))) loadMyPledges(); },
       }, t("markDelivered")) : null,
@@ -482,7 +482,7 @@ async function signedIn(token, { me = null } = {}) {
     if (event && event.kind === "HELP_EXHAUSTED") banner(t("helpExhausted"));
     // The requester, the donor and whoever filed the need for the person all hear of a delivery.
     if (event && event.kind === "PLEDGE_DELIVERED") banner(`✓ ${t("deliveryConfirmed")}`);
-    // Only those who confirm (and the filer) hear of it: the donor is not in the event's audience.
+    // Only whoever confirms hears of it (the event's audience is the need's owner alone).
     if (event && event.kind === "PLEDGE_MARKED_DELIVERED") banner(t("donorSaysDelivered"));
     if (state.view === "need") loadMyNeeds();
     if (state.view === "help") loadMyPledges();

@@ -89,7 +89,7 @@ export async function load() {
       needMeta(node),
       h("ul", { class: "list" }, node.pledges.map((p) => h("li", { class: "sub pledge-row" },
         h("span", {}, `${p.donor ? p.donor.displayName : "?"}: ${p.quantity} ${node.unit}`), pledgeBadge(p.status),
-        p.status === "PLEDGED" && p.markedDeliveredAt ? h("span", { class: "hint donor-says-delivered" }, t("donorSaysDelivered")) : null,
+        p.status === "PLEDGED" && p.markedDeliveredAt && node.isMine ? h("span", { class: "hint donor-says-delivered" }, t("donorSaysDelivered")) : null,
         p.status === "PLEDGED" && node.isMine ? h("button", { type: "button", class: "small primary", onclick: async () => {
           if (payloadOk(await run("op", () => gql(Q.confirm, { id: p.id })), error)) load();
         } }, t("confirmDelivery")) : null,

@@ -32,18 +32,31 @@ def _migrated_database(settings: Settings) -> Iterator[str]:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from aidmap import demo
-    from aidmap.app import create_app
-    from aidmap.guards.connections import guarded_protocol
-
     trusted = settings.trusted_proxies
     if args.forwarded_allow_ips is not None:
         trusted = tuple(p.strip() for p in args.forwarded_allow_ips.split(",") if p.strip())
     if args.workers < 1:
         print("--workers must be at least 1", file=sys.stderr)
         return 2
+    # SIGTERM (systemd, `docker stop`, make) as an interrupt, from the start: while migrating or seeding
+    # it unwinds through the `with`, which stops the cluster it started; while serving, uvicorn shuts
+    # down gracefully and then raises the signal again with this handler, so uvicorn.run returns (as
+    # on Ctrl-C) instead of Python's default ending the process before the cluster is stopped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        return _serve_on(settings, args, trusted)
+    except KeyboardInterrupt:
+        log.info("interrupted before serving: stopped")
+        return 130
+
+
+def _serve_on(settings: Settings, args: argparse.Namespace, trusted: tuple[str, ...]) -> int:
+    import uvicorn
+
+    from aidmap import demo
+    from aidmap.app import create_app
+    from aidmap.guards.connections import guarded_protocol
+
     with _migrated_database(settings) as url:
         if not args.no_demo and demo.database_is_empty(url):
             log.info("empty database: loading the demo data set")
@@ -71,10 +84,6 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             forwarded_allow_ips=",".join(trusted) or None,
         )  # fmt: skip
         log.info("GraphQL at http://%s:%d/graphql", settings.host, settings.port)
-        # uvicorn shuts down gracefully on SIGTERM, then raises the signal again with the handler it
-        # found: Python's default would end the process there, before the cluster started above is
-        # stopped. As an interrupt, uvicorn.run returns (as on Ctrl-C) and the `with` stops it.
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
         if args.workers == 1:
             uvicorn.run(
                 create_app(settings, database_url=url),
@@ -93,6 +102,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             uvicorn.run(
                 "aidmap.workers:app", factory=True, workers=args.workers, http="aidmap.workers:HTTPProtocol", **common
             )
+        # Served and shut down: a second SIGTERM must not cut short the cluster's stop that follows.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     return 0
 
 

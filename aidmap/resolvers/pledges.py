@@ -267,12 +267,19 @@ async def mark_delivered(*, session: AsyncSession, viewer: Viewer, pledge_id: in
     pledge, need = await _involved_for_update(session=session, viewer=viewer, pledge_id=pledge_id)
     if pledge.donor_id != viewer.account_id:
         raise Problems.one("pledgeId", msg("Only the donor can mark a pledge delivered."), Code.FORBIDDEN)
+    if pledge.accepted_at is None:
+        # AIDMAP_DISCLOSE_ON=accept: a donor never given the address has delivered nothing, and asking
+        # the requester to confirm would only fish for a false confirmation (and its trust and credit).
+        raise Problems.one(
+            "pledgeId", msg("The requester has not accepted this pledge yet: nothing can be delivered."),
+            Code.INVALID_STATE,
+        )  # fmt: skip
     if pledge.marked_delivered_at is not None:
         raise Problems.one("pledgeId", msg("This pledge is already marked delivered."), Code.INVALID_STATE)
     pledge.marked_delivered_at = utcnow()
     await session.flush()
-    # Those who can confirm, and whoever filed the need for the person; the donor knows already.
-    audience = _parties(need, pledge.donor_id) - {pledge.donor_id}
+    # Only whoever confirms: the person once they claimed the need, else its filer (its owner then).
+    audience = {need.owner_id}
     await emit(
         session=session, kind=EventKind.PLEDGE_MARKED_DELIVERED, need=need, pledge_id=pledge.id, audience=audience
     )

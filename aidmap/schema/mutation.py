@@ -221,7 +221,8 @@ def _pk(global_id: str, type_name: str, field: str) -> int:
 def _claimed_need(reference: str) -> int:
     """claimNeed's needId: the need's global id, or its number as the SMS and the operator's screen
     give it ("request 123"), read out over the phone: digits, not case-sensitive base64."""
-    digits = reference.strip().lstrip("#").replace(" ", "")
+    # Copied from the text ("request 123.") or typed with spaces of any kind: digits are what count.
+    digits = "".join(reference.split()).lstrip("#").rstrip(".,;:")
     if digits.isascii() and digits.isdigit() and 0 < len(digits) <= 18:
         return int(digits)
     return _pk(reference, "Need", "needId")

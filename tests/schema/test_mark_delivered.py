@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.conftest import Api
 from tests.factories import create_need, pledge, sign_up
 
@@ -45,3 +47,25 @@ def test_a_cancelled_pledge_cannot_be_marked_delivered(api: Api) -> None:
     assert api.data(CANCEL, {"id": made["id"]}, requester)["cancelPledge"]["errors"] == []
     refused = api.data(MARK, {"id": made["id"]}, donor)["markDelivered"]
     assert [e["code"] for e in refused["errors"]] == ["INVALID_STATE"] and refused["pledge"] is None
+
+
+ACCEPT = "mutation ($id: ID!) { acceptPledge(input: {pledgeId: $id}) { errors { code } } }"
+
+
+def test_a_donor_never_given_the_address_cannot_ask_for_a_confirmation(make_api: Any) -> None:
+    # With AIDMAP_DISCLOSE_ON=accept, a pledge not yet accepted has delivered nothing: marking it would
+    # only fish for a false confirmation (and the trust and credit a delivery brings).
+    api = make_api(disclose_on="accept")
+    requester, donor = sign_up(api), sign_up(api)
+    made = pledge(api, donor, create_need(api, requester)["id"], 1)["pledge"]
+    early = api.data(MARK, {"id": made["id"]}, donor)["markDelivered"]
+    assert [e["code"] for e in early["errors"]] == ["INVALID_STATE"]
+    assert api.data(ACCEPT, {"id": made["id"]}, requester)["acceptPledge"]["errors"] == []
+    assert api.data(MARK, {"id": made["id"]}, donor)["markDelivered"]["errors"] == []
+
+
+def test_the_claim_takes_the_number_as_copied_from_the_text(api: Api) -> None:
+    # "request 123. Sign up with this number...": a copied full stop, a tab or a no-break space.
+    from aidmap.schema.mutation import _claimed_need
+
+    assert {_claimed_need(v) for v in ("123.", "\t123", "1\u00a023", "#123", " 12 3 ")} == {123}

@@ -48,9 +48,11 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DELETE FROM notifications WHERE kind = 'PLEDGE_MARKED_DELIVERED'")
     op.drop_constraint("ck_notifications_kind", "notifications")
+    # Back under 0027's name, so that upgrading again finds what it drops.
     op.create_check_constraint(
-        op.f("ck_notifications_kind"), "notifications", f"kind IN ({_listed(OLD_NOTIFICATION_KINDS)})"
-    )
+        op.f("ck_notifications_ck_notifications_kind"), "notifications",
+        f"kind IN ({_listed(OLD_NOTIFICATION_KINDS)})",
+    )  # fmt: skip
     op.execute("DELETE FROM events WHERE kind = 'PLEDGE_MARKED_DELIVERED'")
     op.drop_constraint("ck_events_kind", "events")
     op.create_check_constraint(op.f("ck_events_kind"), "events", f"kind IN ({_listed(OLD_KINDS)})")
