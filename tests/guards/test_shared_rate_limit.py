@@ -32,14 +32,18 @@ def test_two_processes_give_a_client_its_limit_once(database_url: str, limit: in
         for t in starters:
             t.join()
         clients = [stack.enter_context(httpx2.Client(base_url=f"http://127.0.0.1:{p}", timeout=10)) for p in ports]
+        started = time.monotonic()
         statuses = [
             clients[i % 2].post("/graphql", json={"query": "{ __typename }"}).status_code for i in range(2 * limit)
         ]
+        elapsed = time.monotonic() - started
 
     allowed = statuses.count(200)
-    # Once, within 10% (the bucket refills at `limit` a minute while the test runs; each process may
-    # hold a few tokens it took and did not spend).
-    assert limit * 0.9 <= allowed <= limit * 1.1, allowed
+    # Once, not once per process (that would be twice the limit): the bucket's burst, plus what it
+    # refills at `limit` a minute while the requests run (on a loaded machine that is many seconds),
+    # plus 10% for the tokens each process leased and did not spend.
+    refilled = limit * elapsed / 60
+    assert limit * 0.9 <= allowed <= limit * 1.1 + refilled, (allowed, round(elapsed, 1))
     assert set(statuses) == {200, 429}
 
 
