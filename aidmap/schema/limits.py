@@ -261,6 +261,11 @@ def missing_scopes(partner_scopes: frozenset[str], fields: set[str]) -> list[str
     return missing
 
 
+def scope_refusal(missing: list[str]) -> str:
+    """One wording for a field outside the key's scopes, over HTTP and on a socket, queries and subscriptions."""
+    return msg("This API key may not use: {fields}.", fields=", ".join(missing))
+
+
 def subscription_scope_refusal(
     document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None, partner: Any
 ) -> GraphQLError | None:
@@ -280,9 +285,7 @@ def subscription_scope_refusal(
     for name in sorted(root_fields(document, operation_name)):
         scope = ROOT_SCOPES.get(name)
         if scope is not None and not partner.allows(scope):
-            message = translate(
-                msg("This API key may not use {field} ({scope}).", field=name, scope=scope.value), "FORBIDDEN"
-            )
+            message = translate(scope_refusal([f"{name} ({scope.value})"]), "FORBIDDEN")
             return GraphQLError(message, extensions={"code": "FORBIDDEN", "field": name})
     return None
 
@@ -431,7 +434,7 @@ class OperationChecks(SchemaExtension):
             log.exception("checking an operation failed")
             return refusal("Unexpected error.", "INTERNAL")
         if missing:
-            return refusal(f"This API key may not use: {', '.join(missing)}.", "FORBIDDEN")
+            return refusal(scope_refusal(missing), "FORBIDDEN")
         if cost > cls.max_cost:
             return refusal(
                 f"This query may return too much (cost {cost}, at most {cls.max_cost}): ask for smaller pages.",

@@ -189,7 +189,7 @@ def test_a_missing_scope_is_refused_alike_on_http_and_on_a_websocket(
     ):
         subscriber = _key(database_url, f"Subscriber {field}", scopes)
         error = {
-            "message": f"This API key may not use {field} ({scope}).",
+            "message": f"This API key may not use: {field} ({scope}).",  # one wording, as over HTTP
             "extensions": {"code": "FORBIDDEN", "field": field},
         }
         assert _ws_answers(live_server, subscriber, query) == [
