@@ -413,6 +413,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
             interval_s=settings.webhook_interval_seconds,
             policy=delivery_policy(settings),
             on_failure=metrics.webhook_failures.inc,
+            wake=listener.wake_on_events(),
         )
         webhooks.start()
         socket_guard = SocketGuard(reader, interval_s=settings.socket_recheck_seconds)
@@ -428,6 +429,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
                 count=lambda channel, outcome: metrics.notifications.labels(channel, outcome).inc(),
                 budget_used=metrics.sms_budget_used.set,
             ),
+            wake=listener.wake_on_events(),
         )
         notifications.start()
         partner_keys = PartnerKeys(reader)

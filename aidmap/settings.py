@@ -104,10 +104,12 @@ class Settings:
     sms_timeout_seconds: float = 10.0
     sms_attempts: int = 3
     sms_retry_seconds: float = 5.0
-    # Notifications (aidmap/notify/dispatch.py): how often each process queues and sends them; the first
+    # Notifications (aidmap/notify/dispatch.py): each process queues and sends them as new events come
+    # (the event listener wakes the job) and every notify_interval_seconds for what comes due by the
+    # clock (retries, the end of quiet hours); the first
     # retry's delay (doubling, at most an hour) and the attempts before FAILED; SMS per person in 24 h
     # and per deployment per calendar month (0: no budget), with a warning from this share of it on.
-    notify_interval_seconds: float = 1.0
+    notify_interval_seconds: float = 5.0
     # Quiet hours for people who chose none (local time, HH:MM-HH:MM; equal ends: none) and their time zone.
     quiet_hours: str = "22:00-06:00"
     time_zone: str = "Asia/Ho_Chi_Minh"
@@ -144,9 +146,10 @@ class Settings:
     connection_init_timeout_seconds: float = 10.0
     # How often each process rechecks the credentials of its open websockets (revoked: closed, 4403).
     socket_recheck_seconds: float = 3.0
-    # Webhooks: how often each process queues and delivers; the first retry's delay (doubling);
+    # Webhooks: each process queues and delivers on new events (woken by the listener) and every
+    # webhook_interval_seconds for retries; the first retry's delay (doubling);
     # whether endpoints may be private addresses (tests, closed deployments).
-    webhook_interval_seconds: float = 1.0
+    webhook_interval_seconds: float = 5.0
     webhook_retry_seconds: float = 10.0
     webhook_allow_private: bool = False
     # One delivery attempt in all (connect + send + read), however the endpoint trickles.

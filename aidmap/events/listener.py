@@ -32,6 +32,13 @@ class Listener:
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
         self.reconnects = 0
+        self._wakes: list[asyncio.Event] = []
+
+    def wake_on_events(self) -> asyncio.Event:
+        """An event set whenever new outbox events were read (for a job to start on them, not poll)."""
+        wake = asyncio.Event()
+        self._wakes.append(wake)
+        return wake
 
     async def start(self) -> None:
         """Stream events after the fan-out's last_seq (set by the caller: older ones are replayed on demand)."""
@@ -49,6 +56,9 @@ class Listener:
             batch = await events_after(self._reader, self._fanout.last_seq)
             for event in batch:
                 self._fanout.publish(event)
+            if batch:
+                for wake in self._wakes:
+                    wake.set()
             if len(batch) < 1000:
                 return
 

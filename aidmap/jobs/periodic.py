@@ -12,6 +12,9 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+# The shortest time between two steps of a job woken by events.
+WAKE_GAP_S = 0.25
+
 
 class PeriodicJob:
     def __init__(
@@ -21,13 +24,17 @@ class PeriodicJob:
         step: Callable[[], Awaitable[object]],
         interval_s: float,
         on_error: Callable[[Exception], object] | None = None,
+        wake: asyncio.Event | None = None,
     ) -> None:
         """`on_error`, when given, is told of a failed step (inside the except block, so it may log
-        the traceback) instead of the log lines below."""
+        the traceback) instead of the log lines below. `wake`, when given, runs the step as soon as it
+        is set (new events: the listener sets it), at most every WAKE_GAP_S; `interval_s` is then only
+        the fallback for work that comes due by the clock (retries, the end of quiet hours)."""
         self._name = name
         self._step = step
         self._interval = interval_s
         self._on_error = on_error
+        self._wake = wake
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -39,10 +46,21 @@ class PeriodicJob:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    async def _pause(self) -> None:
+        if self._wake is None:
+            await asyncio.sleep(self._interval)
+            return
+        # A burst of events wakes the step a few times a second, not once per event.
+        gap = min(WAKE_GAP_S, self._interval)
+        await asyncio.sleep(gap)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self._interval - gap)
+        self._wake.clear()  # before the step: what is set while it runs wakes the next one
+
     async def _run(self) -> None:
         while True:
             # Wait first: a process that just started has nothing urgent, and its clients get the first word.
-            await asyncio.sleep(self._interval)
+            await self._pause()
             try:
                 await self._step()
             except asyncio.CancelledError:
@@ -77,8 +95,9 @@ class LaneJob(PeriodicJob):
         failed: str,
         interval_s: float,
         on_stop: Callable[[], Awaitable[object]] | None = None,
+        wake: asyncio.Event | None = None,
     ) -> None:
-        super().__init__(name=name, step=self._tick, interval_s=interval_s)
+        super().__init__(name=name, step=self._tick, interval_s=interval_s, wake=wake)
         self._lane_name, self._prepare, self._claim, self._deliver = lane_name, prepare, claim, deliver
         self._failed, self._on_stop = failed, on_stop
         self._running: dict[Any, asyncio.Task[object]] = {}

@@ -188,14 +188,16 @@ async def deliver_due(
 
 
 def webhook_job(
-    *, sessions: async_sessionmaker[AsyncSession], interval_s: float, policy: DeliveryPolicy, on_failure: Any = None
+    *, sessions: async_sessionmaker[AsyncSession], interval_s: float, policy: DeliveryPolicy, on_failure: Any = None,
+    wake: asyncio.Event | None = None,
 ) -> LaneJob:
-    """Every interval: queue new events, then deliver each due endpoint in a task of its own (a slow
-    endpoint holds only its own task, and the next ticks go on claiming and serving the others)."""
+    """On new events (`wake`) and every interval: queue new events, then deliver each due endpoint in a
+    task of its own (a slow endpoint holds only its own task, and the next ticks go on claiming and
+    serving the others)."""
     return LaneJob(
         name="aidmap-webhooks", lane_name=lambda hook_id: f"aidmap-webhook-{hook_id}",
         prepare=lambda: queue_new_events(sessions=sessions),
         claim=lambda busy: claim_due(sessions=sessions, policy=policy, busy=busy),
         deliver=lambda hook_id: deliver_endpoint(hook_id, sessions=sessions, policy=policy, on_failure=on_failure),
-        failed="delivering webhook %s failed", interval_s=interval_s,
+        failed="delivering webhook %s failed", interval_s=interval_s, wake=wake,
     )  # fmt: skip

@@ -520,7 +520,7 @@ async def run_once(
 
 def notify_job(
     *, sessions: async_sessionmaker[AsyncSession], sms: SmsSender, policy: NotifyPolicy, interval_s: float,
-    outcomes: Outcomes,
+    outcomes: Outcomes, wake: asyncio.Event | None = None,
 ) -> Any:  # fmt: skip
     from aidmap.jobs.periodic import LaneJob
 
@@ -530,5 +530,5 @@ def notify_job(
         prepare=lambda: queue_new_events(sessions=sessions, policy=policy),
         claim=lambda busy: claim_due(sessions=sessions, busy=busy),
         deliver=lambda lane: deliver_lane(lane, sessions=sessions, sms=sms, policy=policy, outcomes=outcomes),
-        failed="delivering notifications of %s failed", interval_s=interval_s, on_stop=sms.aclose,
+        failed="delivering notifications of %s failed", interval_s=interval_s, on_stop=sms.aclose, wake=wake,
     )  # fmt: skip

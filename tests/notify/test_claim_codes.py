@@ -4,6 +4,7 @@ has committed and without making the filer wait; a gateway that fails changes no
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import psycopg
@@ -43,7 +44,9 @@ def test_the_code_is_texted_once_to_the_persons_phone(
 
     code, new_code = filed["claimCode"], renewed["claimCode"]
     assert [r["form"]["To"] for r in received] == ["+84955000001", "+84955000001"]  # E.164, once each
-    assert f"{code[:4]} {code[4:]}" in first["form"]["Body"] and filed["need"]["id"] in first["form"]["Body"]
+    # The need by its number, as the person types it on the claim screen (not the base64 id).
+    number = base64.b64decode(filed["need"]["id"]).decode().split(":")[1]
+    assert f"{code[:4]} {code[4:]}" in first["form"]["Body"] and f"ma yeu cau: {number}." in first["form"]["Body"]
     assert f"{new_code[:4]} {new_code[4:]}" in received[1]["form"]["Body"]
     assert code.replace(" ", "") not in received[1]["form"]["Body"].replace(" ", "")
     for request in received:
