@@ -6,10 +6,12 @@ from __future__ import annotations
 import http.client
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -20,6 +22,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def interrupt_on_sigterm() -> None:
+    """A SIGTERM (`kill`, a CI timeout) as an interrupt, so that a benchmark unwinds through its
+    `finally` blocks: with Python's default it died at once and left its scratch PostgreSQL and its
+    servers running. Only from the main thread, and only over the default handler."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
 class ScratchDatabase:
     """A database `name` in a PostGIS cluster of its own in a temporary folder, not durable (fast to
     load); `remove()` stops the cluster and deletes the folder."""
@@ -28,6 +38,7 @@ class ScratchDatabase:
         # Imported here: the aidmap first on sys.path (rate_limit.py may put another checkout's there).
         from aidmap.db.cluster import LocalCluster, find_bin_dir
 
+        interrupt_on_sigterm()
         self.base = Path(tempfile.mkdtemp(prefix=prefix))
         self.cluster = LocalCluster(base_dir=self.base, port=free_port(), bin_dir=find_bin_dir(), durable=False)
         self.cluster.init()

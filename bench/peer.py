@@ -214,7 +214,10 @@ def burst(
     requests = max(summary["requests"], 1)
     return {
         "concurrency": concurrency, "requests": summary["requests"],
-        "errors": summary["errors"] + summary["socket_errors"], "rps": summary["requests"] / summary["seconds"],
+        # Kept apart: an answer with GraphQL errors (or not 200) is the server's; a socket error
+        # (connect, read, write, timeout) may be the load generator's or the machine's.
+        "errors": summary["errors"] + summary["socket_errors"], "graphql_errors": summary["errors"],
+        "socket_errors": summary["socket_errors"], "rps": summary["requests"] / summary["seconds"],
         "p50_ms": summary["p50_ms"], "p99_ms": summary["p99_ms"],
         "server_cpu_ms": server * 1000 / requests, "postgres_cpu_ms": db * 1000 / requests,
     }  # fmt: skip
@@ -263,6 +266,8 @@ def summarize(bursts: dict[str, list[dict[str, Any]]], levels: tuple[int, ...], 
                 "server_cpu_ms": sum(b["server_cpu_ms"] * b["requests"] for b in at) / max(requests, 1),
                 "postgres_cpu_ms": sum(b["postgres_cpu_ms"] * b["requests"] for b in at) / max(requests, 1),
                 "errors": sum(b["errors"] for b in at),
+                "graphql_errors": sum(b.get("graphql_errors", 0) for b in at),
+                "socket_errors": sum(b.get("socket_errors", 0) for b in at),
             }  # fmt: skip
         best: list[float | None] = []
         for r in range(rounds):
@@ -347,7 +352,7 @@ def markdown(title: str, summary: dict[str, Any], levels: tuple[int, ...], note:
     )
     lines += [
         "",
-        "| connections | server | req/s (median, range over rounds) | p50 | p99 (median, range) | server CPU / request | PostgreSQL CPU / request | errors |",
+        "| connections | server | req/s (median, range over rounds) | p50 | p99 (median, range) | server CPU / request | PostgreSQL CPU / request | errors (GraphQL or HTTP / socket) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for c in levels:
@@ -356,7 +361,7 @@ def markdown(title: str, summary: dict[str, Any], levels: tuple[int, ...], note:
             lines.append(
                 f"| {c} | {name} | {x['rps_median']:.0f} ({_range(x['rps_range'])}) | {x['p50_ms_median']:.2f} ms | "
                 f"{x['p99_ms_median']:.1f} ms ({_range(x['p99_ms_range'], '{:.1f}')}) | {x['server_cpu_ms']:.2f} ms | "
-                f"{x['postgres_cpu_ms']:.2f} ms | {x['errors']} |"
+                f"{x['postgres_cpu_ms']:.2f} ms | {_errors(x)} |"
             )
         r = ratio[c]
         lines.append(
@@ -437,6 +442,13 @@ def render(results: dict[str, Any]) -> str:
             )
         )
     return "\n".join(report)
+
+
+def _errors(level: dict[str, Any]) -> str:
+    """The errors of a level, split when the run recorded them apart (older peer.json files did not)."""
+    if "graphql_errors" not in level or level["errors"] == 0:
+        return str(level["errors"])
+    return f"{level['errors']} ({level['graphql_errors']} / {level['socket_errors']})"
 
 
 def main() -> int:
