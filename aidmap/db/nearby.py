@@ -108,6 +108,13 @@ def _nearest_sql(table: str, columns: str, where: tuple[str, ...], resume: bool,
     )
 
 
+@lru_cache(maxsize=8)
+def _cursor_sql(table: str) -> str:
+    return (
+        f"SELECT {_KEY} <-> {_ORIGIN} AS distance FROM {table} WHERE id = %(after_id)s::bigint{_PUBLIC.get(table, '')}"
+    )
+
+
 async def nearest_rows(
     *,
     reader: Reads,
@@ -134,6 +141,13 @@ async def nearest_rows(
     values = {**params, "lon": lon, "lat": lat}
     if after is not None:
         values["after_id"] = parse_distance_cursor(after)
+        # Where the cursor's row is, first: an unknown or hidden row's cursor (it answers like an
+        # unknown id's), or one already beyond the radius, ends the list here. Left to the search
+        # itself, no row would pass its condition and the nearest-first scan would walk the whole
+        # index: a made-up cursor made one request cost the database a full scan.
+        mark = await reader.fetch(_cursor_sql(table.name), values, binary=True)
+        if not mark or mark[0].distance is None or mark[0].distance > radius_m:
+            return Rows(rows=[], has_next=False)
     shape = (table.name, columns, where, after is not None)
     rows = sorted(
         await reader.fetch(_nearest_sql(*shape, False, first + 1), values, binary=True),

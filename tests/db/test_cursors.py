@@ -7,6 +7,9 @@ import pytest
 
 from aidmap.db.cursors import created_cursor, distance_cursor, parse_created_cursor, parse_distance_cursor
 from aidmap.problems import UserInputError
+from aidmap.schema.ids import from_global_id
+from tests.conftest import Api
+from tests.factories import create_need, sign_up
 
 
 def test_round_trips() -> None:
@@ -55,3 +58,47 @@ def test_an_out_of_range_cursor_is_a_typed_error_over_graphql(api: Any) -> None:
         ).json()
         assert body["errors"][0].get("extensions") == {"code": "INVALID", "field": "after"}, body
         assert parse_distance_cursor(distance_cursor(2**63 - 1)) == 2**63 - 1
+
+
+def test_a_made_up_cursor_costs_one_look_up_not_a_scan(api: Api, database_url: str) -> None:
+    # Left to the search, a cursor whose row is unknown (or hidden, or beyond the radius) matched no
+    # row, and the nearest-first scan walked the whole index: one request, a full scan, 24 aliases a
+    # document. Its place is looked up first, and such a cursor ends the list there.
+    import asyncio
+
+    from aidmap.db.cursors import distance_cursor
+    from aidmap.db.reader import Reader
+    from aidmap.resolvers.needs import search_rows
+
+    requester = sign_up(api)
+    made = [create_need(api, requester, title=f"n{i}", location={"lat": 21.0285 + i * 0.01, "lon": 105.8542})
+            for i in range(4)]  # fmt: skip
+    far_id = from_global_id(made[3]["id"])[1]  # ~3.3 km from the origin
+    near_id = from_global_id(made[0]["id"])[1]
+
+    class Recording:
+        def __init__(self, reader: Reader) -> None:
+            self.reader, self.statements = reader, []
+
+        async def fetch(self, sql: str, params: dict[str, Any], *, binary: bool = False) -> list[Any]:
+            self.statements.append(sql)
+            return await self.reader.fetch(sql, params, binary=binary)
+
+    async def page(after: str, radius_m: float) -> tuple[list[int], bool, int]:
+        reader = Reader(database_url, max_size=1)
+        await reader.open()
+        try:
+            recording = Recording(reader)
+            rows = await search_rows(
+                reader=recording, lat=21.0285, lon=105.8542, radius_m=radius_m, categories=None, statuses=None,
+                first=10, after=after, columns="id",
+            )  # fmt: skip
+            # How many nearest-first scans ran (the look-up of the cursor's place is no scan).
+            return [r.id for r in rows.rows], rows.has_next, sum("ORDER BY" in q for q in recording.statements)
+        finally:
+            await reader.close()
+
+    assert asyncio.run(page(distance_cursor(10**12), 50_000)) == ([], False, 0)  # unknown: no scan
+    assert asyncio.run(page(distance_cursor(far_id), 1_000)) == ([], False, 0)  # beyond the radius
+    ids, more, scans = asyncio.run(page(distance_cursor(near_id), 50_000))  # a real bookmark
+    assert len(ids) == 3 and near_id not in ids and not more and scans == 1
