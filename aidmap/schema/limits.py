@@ -299,7 +299,13 @@ LIST_SIZES: dict[tuple[str, str], int] = {("Query", "areas"): MAX_OUTLINES}
 # 473 ms of server CPU; one suggestedNeeds call takes 50-80 ms, 8 suggestedOffers calls 57-73 ms, each
 # sent as a text the server had not seen; tests/guards/test_costliest_documents.py). With these
 # weights a document holds one suggestedNeeds call and at most 6 suggestedOffers calls.
+# A password hash (argon2, 0.3-0.5 s of a core in a pool of at most 4 threads): one per document, or
+# 24 aliased signUp/signIn calls in one request kept the pool busy for everyone's sign-in.
+PASSWORD_HASH_WEIGHT = 2600
 FIELD_WEIGHTS: dict[tuple[str, str], int] = {
+    ("Mutation", "signUp"): PASSWORD_HASH_WEIGHT,
+    ("Mutation", "signIn"): PASSWORD_HASH_WEIGHT,
+    ("Mutation", "changePassword"): PASSWORD_HASH_WEIGHT,
     ("AreaOutline", "geojson"): 10,
     ("Query", "suggestedNeeds"): 2500,
     ("Query", "suggestedOffers"): 800,

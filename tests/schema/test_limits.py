@@ -195,3 +195,25 @@ def test_area_outlines_cost_what_they_weigh(api: Api) -> None:
 
     assert "errors" not in page, page
     assert _code(many) == "QUERY_TOO_COSTLY" and _code(two) == "QUERY_TOO_COSTLY"
+
+
+def test_one_password_hash_per_document(api: Api, db: Any) -> None:
+    # Each signUp, signIn or changePassword hashes a password (argon2, a few hundred ms in a pool of
+    # at most 4 threads): aliased copies in one request would hold the pool against everyone's sign-in.
+    def sign_ups(n: int) -> str:
+        calls = " ".join(
+            f'a{i}: signUp(input: {{displayName: "Khách {i}", phone: "09120000{i:02d}", password: "long enough pw"}}) {{ token }}'
+            for i in range(n)
+        )
+        return f"mutation {{ {calls} }}"
+
+    two = api.post(sign_ups(2))
+    one = api.post(sign_ups(1))
+    mixed = api.post('mutation { a: signIn(input: {phone: "0912000000", password: "long enough pw"}) { token } '
+                     'b: signIn(input: {phone: "0912000000", password: "long enough pw"}) { token } }')  # fmt: skip
+
+    assert _code(two) == "QUERY_TOO_COSTLY" and two["data"] is None
+    assert _code(mixed) == "QUERY_TOO_COSTLY"
+    assert one["data"]["a0"]["token"]
+    # Refused before anything ran: the two-account document made no account.
+    assert db.execute("SELECT count(*) FROM accounts").fetchone() == (1,)
