@@ -150,8 +150,18 @@ async def request_help(*, session: AsyncSession, viewer: Viewer, need_id: int, m
     return request
 
 
-async def accept(*, session: AsyncSession, viewer: Viewer, help_request_id: int) -> tuple[HelpRequest, Pledge]:
-    """The first asked donor (of the current round) to accept gets a pledge for what is still needed."""
+async def accept(
+    *,
+    session: AsyncSession,
+    viewer: Viewer,
+    help_request_id: int,
+    max_active: int | None = None,
+    disclosure_limit: int | None = None,
+) -> tuple[HelpRequest, Pledge]:
+    """The first asked donor (of the current round) to accept gets a pledge for what is still needed,
+    within the same limits as any pledge (active pledges, distinct needs a day without a delivery):
+    an accepted ask discloses the need at once, so without them an account switched to available
+    could collect addresses without end."""
     request = (
         await session.execute(select(HelpRequest).where(HelpRequest.id == help_request_id).with_for_update())
     ).scalar_one_or_none()
@@ -165,8 +175,9 @@ async def accept(*, session: AsyncSession, viewer: Viewer, help_request_id: int)
     need = await session.get(Need, request.need_id)
     assert need is not None
     pledge = await pledges.create(
-        session=session, viewer=viewer, need_id=need.id, quantity=need.quantity - need.quantity_pledged, offer_id=None
-    )
+        session=session, viewer=viewer, need_id=need.id, quantity=need.quantity - need.quantity_pledged, offer_id=None,
+        max_active=max_active, disclosure_limit=disclosure_limit,
+    )  # fmt: skip
     request.status, request.accepted_by_id, request.pledge_id = (
         HelpRequestStatus.ACCEPTED.value,
         viewer.account_id,

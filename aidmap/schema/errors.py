@@ -39,7 +39,10 @@ MessageErrorCode = _codes("MessageErrorCode", [*_INPUT, *_ACCESS])
 RoleErrorCode = _codes("RoleErrorCode", [*_INPUT, *_ACCESS])
 NotificationErrorCode = _codes("NotificationErrorCode", [*_INPUT, *_ACCESS])
 WebhookErrorCode = _codes("WebhookErrorCode", [*_INPUT, *_ACCESS, Code.QUOTA_EXCEEDED])
-HelpErrorCode = _codes("HelpErrorCode", [*_INPUT, *_ACCESS, Code.QUANTITY_EXCEEDS_OPEN, Code.OWN_NEED])
+HelpErrorCode = _codes(
+    "HelpErrorCode",
+    [*_INPUT, *_ACCESS, Code.QUANTITY_EXCEEDS_OPEN, Code.OWN_NEED, Code.QUOTA_EXCEEDED, Code.DISCLOSURE_LIMIT],
+)
 PledgeErrorCode = _codes(
     "PledgeErrorCode",
     [

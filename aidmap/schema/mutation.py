@@ -666,7 +666,11 @@ class Mutation(WebhookMutation, ImportMutation, NotificationMutation):
     async def accept_help_request(self, info: Info[Context, None], input: AcceptHelpRequestInput) -> HelpRequestPayload:
         async def action(session: AsyncSession, viewer: Viewer) -> tuple[models.HelpRequest, models.Pledge]:
             request_id = _pk(input.help_request_id, "HelpRequest", "helpRequestId")
-            return await help_requests.accept(session=session, viewer=viewer, help_request_id=request_id)
+            settings = info.context.settings
+            return await help_requests.accept(
+                session=session, viewer=viewer, help_request_id=request_id,
+                max_active=settings.max_active_pledges, disclosure_limit=settings.disclosure_limit_per_day,
+            )  # fmt: skip
 
         result, errors = await _in_transaction(info.context, HelpError, action)
         if result is None:

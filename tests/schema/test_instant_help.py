@@ -122,3 +122,23 @@ def test_my_availability_shows_what_was_set_and_only_to_the_donor(api: Api) -> N
     api.data(AVAILABLE, {"input": {"available": False}}, donor)
     assert api.data(query, token=donor)["myAvailability"]["available"] is False
     assert api.post(query)["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_an_accepted_ask_counts_against_the_donors_disclosure_limit(make_api: Any) -> None:
+    # Accepting an ask discloses the need at once: without the pledge limits, one account switched to
+    # available could collect address after address with no daily cap.
+    api = make_api(disclosure_limit_per_day=1)
+    donor = sign_up(api, "Bác sĩ")
+    on = {"input": {"available": True, "categories": ["FOOD"], "near": _north(0.5), "radiusMeters": 8000}}
+    assert api.data(AVAILABLE, on, donor)["setAvailability"]["errors"] == []
+    answers = []
+    for i in range(2):
+        requester = sign_up(api, f"Bệnh nhân {i}")
+        need = create_need(api, requester, title=f"cần gấp {i}", urgency="CRITICAL", quantity=1)
+        request = api.data(REQUEST, {"input": {"needId": need["id"]}}, requester)["requestHelpNow"]
+        assert request["errors"] == [], request
+        answers.append(
+            api.data(ACCEPT, {"input": {"helpRequestId": request["helpRequest"]["id"]}}, donor)["acceptHelpRequest"]
+        )
+    assert answers[0]["errors"] == [] and answers[0]["pledge"]["status"] == "PLEDGED"
+    assert [e["code"] for e in answers[1]["errors"]] == ["DISCLOSURE_LIMIT"] and answers[1]["pledge"] is None
