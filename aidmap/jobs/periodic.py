@@ -53,8 +53,11 @@ class PeriodicJob:
         # A burst of events wakes the step a few times a second, not once per event.
         gap = min(WAKE_GAP_S, self._interval)
         await asyncio.sleep(gap)
+        # asyncio.timeout, not wait_for: on 3.11 wait_for returns the inner result when a cancel
+        # arrives just as the wake is set, the cancel is lost, and stop() waits for ever.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self._interval - gap)
+            async with asyncio.timeout(max(self._interval - gap, 0.0)):
+                await self._wake.wait()
         self._wake.clear()  # before the step: what is set while it runs wakes the next one
 
     async def _run(self) -> None:

@@ -132,9 +132,14 @@ async def _check_quota(
     *, session: AsyncSession, viewer: Viewer, category: str, beneficiary_phone: str | None, limit: int
 ) -> None:
     """At most `limit` live needs per person and category: the person is the beneficiary when the
-    need is filed on someone's behalf (an operator files for many people), else the viewer."""
+    need is filed on someone's behalf (an operator files for many people), else the viewer. Filed
+    for a phone, only the filer's own needs for it count: counting every filer's told anyone filing
+    for a phone how many needs others had filed for it, hidden ones included (whether that person
+    asked for help), and let a stranger fill the person's quota (cross-filer duplicates go to the
+    verifiers as possibleDuplicateOf instead)."""
     if beneficiary_phone is not None:
-        key, who, params = f"phone:{beneficiary_phone}", "beneficiary_phone = :phone", {"phone": beneficiary_phone}
+        key, who = f"phone:{beneficiary_phone}:{viewer.account_id}", "beneficiary_phone = :phone AND filed_by_id = :me"
+        params = {"phone": beneficiary_phone, "me": viewer.account_id}
     else:
         key, who = f"account:{viewer.account_id}", "owner_id = :me AND (filed_by_id IS NULL OR filed_by_id <> :me)"
         params = {"me": viewer.account_id}

@@ -91,3 +91,22 @@ def test_a_donor_has_at_most_m_pledges_not_yet_delivered(make_api: Any, db: psyc
     assert [r["errors"] for r in results[:2]] == [[], []]
     assert results[2]["pledge"] is None and results[2]["errors"][0]["code"] == "QUOTA_EXCEEDED"
     assert db.execute("SELECT count(*) FROM pledges").fetchone() == (2,)
+
+
+def test_the_quota_for_a_phone_tells_no_one_what_others_filed_for_it(make_api: Any) -> None:
+    # Counting every filer's needs for a phone answered QUOTA_EXCEEDED sooner when someone else had
+    # filed for that person: anyone could learn whether a phone's owner asked for help, and fill
+    # their quota. Each filer counts only their own.
+    api: Api = make_api(max_open_needs_per_category=2)
+    hotline, stranger = sign_up(api, "tổng đài"), sign_up(api, "người lạ")
+    behalf = {"displayName": "Bà Tư", "phone": "0977 123 400"}
+    for _ in range(2):
+        assert api.data(CREATE_NEED, {"input": need_input(onBehalfOf=behalf)}, hotline)["createNeed"]["errors"] == []
+
+    probes = [api.data(CREATE_NEED, {"input": need_input(onBehalfOf=behalf)}, stranger)["createNeed"] for _ in range(3)]
+    third_by_hotline = api.data(CREATE_NEED, {"input": need_input(onBehalfOf=behalf)}, hotline)["createNeed"]
+
+    # The stranger gets exactly what it would for a phone nobody filed for: two, then the quota.
+    assert [p["errors"] == [] for p in probes] == [True, True, False]
+    assert probes[2]["errors"][0]["code"] == "QUOTA_EXCEEDED"
+    assert third_by_hotline["errors"][0]["code"] == "QUOTA_EXCEEDED"
