@@ -263,13 +263,19 @@ class Need(Node):
 
     @strawberry.field(
         description="A live need this one may duplicate (same phone, or similar text within 200 m and 7 days): "
-        "for verifiers of its ward and admins, to check; the need is not rejected for it."
+        "for verifiers of its ward and admins, to check, when they review the other need too; the need is not "
+        "rejected for it."
     )
     async def possible_duplicate_of(self, info: Info[Context, None]) -> Need | None:
         if self._duplicate_of is None or not self._reviewer(info.context):
             return None
         row = await info.context.loaders.needs.load(self._duplicate_of)
-        return (await visible_need_views(info.context, [row]))[0] if row is not None else None
+        # Only a need the reader reviews too: a verifier of one ward who files probes there (a
+        # phone, a point, a title) must not learn from the flag that a need of another ward has
+        # that contact phone or lies within 200 m of the probe.
+        if row is None or not reviews(info.context.viewer.principal, ward_code=row.ward_code):  # type: ignore[union-attr]
+            return None
+        return (await visible_need_views(info.context, [row]))[0]
 
     @strawberry.field(
         description="Reports on this need (reporters stay anonymous): for verifiers of its ward and admins."

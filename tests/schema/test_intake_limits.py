@@ -58,6 +58,28 @@ def test_same_phone_or_similar_text_nearby_is_flagged_for_the_wards_verifier(
     assert len(hashes[0]) == 64 and hashes[0] == hashes[2] and "0911" not in hashes[0] and "84911" not in hashes[0]
 
 
+def test_a_verifier_learns_nothing_of_another_wards_needs_from_the_duplicate_flag(
+    api: Api, database_url: str, db: psycopg.Connection[Any]
+) -> None:
+    # A verifier of Ba Đình files a probe in its own ward with the phone it wants to test: the flag
+    # would point at a Hoàn Kiếm need with that contact phone, and probes at chosen points would
+    # test "within 200 m" of a need it may not see. It flags only needs the reader reviews too.
+    import_files(database_url, [BUNDLED / "01_ha_noi.geojson"])
+    requester, ba_dinh, admin = sign_up(api, "bà Lan"), sign_up(api, "phường Ba Đình"), sign_up(api, "quản trị")
+    give_role(db, ba_dinh, "VERIFIER", ("00004",))
+    give_role(db, admin, "ADMIN")
+    target = create_need(api, requester, title="Gạo", contactPhone="0911 222 333", location=HOAN_KIEM_LAKE)
+    probe = create_need(
+        api, ba_dinh, title="Thử", contactPhone="0911 222 333", location={"lat": 21.0368, "lon": 105.8346}
+    )
+
+    def flagged(token: str) -> Any:
+        return api.data(DUPLICATE, {"id": probe["id"]}, token)["node"]["possibleDuplicateOf"]
+
+    assert flagged(ba_dinh) is None
+    assert flagged(admin)["id"] == target["id"]  # an admin reviews both: the flag is there
+
+
 def test_a_person_has_at_most_three_open_needs_per_category(make_api: Any) -> None:
     api: Api = make_api(max_open_needs_per_category=3)
     person, operator = sign_up(api), sign_up(api, "tổng đài")
