@@ -64,6 +64,9 @@ class Settings:
     require_verification: bool = False
     # Quotas: open needs per person and category; a donor's pledges not yet delivered.
     max_open_needs_per_category: int = 3
+    # Needs one account without the operator or admin role may file for other people in 24 h (each
+    # texts a claim code to a phone it names: without a cap, anyone could spam phones at the SMS bill's cost).
+    filed_for_others_per_day: int = 10
     # Live (ACTIVE, unexpired) offers per donor: each is work for every matching round.
     max_open_offers: int = 10
     max_active_pledges: int = 10

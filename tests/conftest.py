@@ -86,6 +86,7 @@ def settings(database_url: str) -> Settings:
         # Most tests post many needs and requests as one person from one address; the tests of
         # quotas, the disclosure limit and rate limits set these back (make_api).
         max_open_needs_per_category=1000,
+        filed_for_others_per_day=1000,
         max_open_offers=1000,
         max_active_pledges=1000,
         disclosure_limit_per_day=1000,

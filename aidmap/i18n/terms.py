@@ -22,7 +22,7 @@ FIELDS = (
     term("field", "helpRequestId"), term("field", "householdSize"), term("field", "idempotencyKey"),
     term("field", "ids"), term("field", "language"), term("field", "location"), term("field", "near"),
     term("field", "needId"), term("field", "newPassword"), term("field", "offerId"),
-    term("field", "onBehalfOf.displayName"), term("field", "onBehalfOf.phone"), term("field", "p256dh"),
+    term("field", "onBehalfOf"), term("field", "onBehalfOf.displayName"), term("field", "onBehalfOf.phone"), term("field", "p256dh"),
     term("field", "password"), term("field", "phone"), term("field", "pledgeId"), term("field", "proposalId"),
     term("field", "quantity"), term("field", "quietHoursEnd"), term("field", "quietHoursStart"),
     term("field", "radiusMeters"), term("field", "reason"), term("field", "role"), term("field", "statuses"),

@@ -120,6 +120,8 @@ class IntakePolicy:
     require_verification: bool = False
     max_open_per_category: int = 3
     partner_id: int | None = None
+    # Needs an account without the operator or admin role may file for others in 24 h (None: no cap).
+    filed_for_others_per_day: int | None = None
 
 
 _OPEN_FOR_PERSON = f"""
@@ -154,6 +156,28 @@ async def _check_quota(
         )
 
 
+_FILED_TODAY = text(
+    "SELECT count(*) FROM needs WHERE filed_by_id = :me AND beneficiary_phone IS NOT NULL"
+    " AND created_at > now() - interval '24 hours'"
+)
+
+
+async def _check_filed_for_others(*, session: AsyncSession, viewer: Viewer, limit: int | None) -> None:
+    """A relative files for a parent or two; a hotline (the operator role) for hundreds. Each filing
+    texts a claim code to the phone it names, so anyone else files at most `limit` a day."""
+    if limit is None or {"OPERATOR", "ADMIN"} & set(viewer.roles):
+        return
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7))"), {"key": f"filed:{viewer.account_id}"}
+    )
+    if (await session.execute(_FILED_TODAY, {"me": viewer.account_id})).scalar_one() >= limit:
+        raise Problems.one(
+            "onBehalfOf",
+            msg("At most {n} needs a day may be filed for other people without the operator role.", n=limit),
+            Code.QUOTA_EXCEEDED,
+        )
+
+
 async def create(
     *,
     session: AsyncSession,
@@ -176,6 +200,7 @@ async def create(
         if check.problems:
             raise Problems(check.problems)
         need.filed_by_id, need.beneficiary_name, need.beneficiary_phone = viewer.account_id, name, phone
+        await _check_filed_for_others(session=session, viewer=viewer, limit=policy.filed_for_others_per_day)
     await _check_quota(
         session=session,
         viewer=viewer,

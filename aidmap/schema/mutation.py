@@ -439,6 +439,7 @@ class Mutation(WebhookMutation, ImportMutation, NotificationMutation):
             require_verification=ctx.settings.require_verification,
             max_open_per_category=ctx.settings.max_open_needs_per_category,
             partner_id=ctx.partner.id if ctx.partner is not None else None,
+            filed_for_others_per_day=ctx.settings.filed_for_others_per_day,
         )
         codes: list[str] = []
         if input.attestation is not None and ctx.partner is None:

@@ -132,3 +132,27 @@ def test_the_quota_for_a_phone_tells_no_one_what_others_filed_for_it(make_api: A
     assert [p["errors"] == [] for p in probes] == [True, True, False]
     assert probes[2]["errors"][0]["code"] == "QUOTA_EXCEEDED"
     assert third_by_hotline["errors"][0]["code"] == "QUOTA_EXCEEDED"
+
+
+def test_filing_for_others_is_capped_a_day_except_for_operators(make_api: Any, db: psycopg.Connection[Any]) -> None:
+    # Each need filed for someone texts a claim code to the phone it names: without a cap any account
+    # could text phone after phone at the deployment's cost. A hotline (the operator role) files on.
+    api: Api = make_api(filed_for_others_per_day=2)
+    relative, hotline = sign_up(api, "con gái"), sign_up(api, "tổng đài")
+    give_role(db, hotline, "OPERATOR")
+
+    def file(token: str, i: int) -> Any:
+        behalf = {"displayName": f"Người {i}", "phone": f"0977 555 0{i:02d}"}
+        return api.data(CREATE_NEED, {"input": need_input(onBehalfOf=behalf)}, token)["createNeed"]
+
+    by_relative = [file(relative, i) for i in range(3)]
+    by_hotline = [file(hotline, 10 + i) for i in range(3)]
+    own = api.data(CREATE_NEED, {"input": need_input(title="for myself")}, relative)["createNeed"]
+
+    assert [r["errors"] == [] for r in by_relative] == [True, True, False]
+    assert by_relative[2]["errors"][0] == {
+        "field": "onBehalfOf", "code": "QUOTA_EXCEEDED",
+        "message": "At most 2 needs a day may be filed for other people without the operator role.",
+    }  # fmt: skip
+    assert all(r["errors"] == [] for r in by_hotline) and own["errors"] == []
+    assert db.execute("SELECT count(*) FROM needs WHERE beneficiary_phone LIKE '+8497755500%'").fetchone() == (2,)
