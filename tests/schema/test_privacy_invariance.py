@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from aidmap.app import create_app
 from aidmap.cli import partners
 from aidmap.db.connect import connect
+from aidmap.db.cursors import distance_cursor
 from aidmap.db.engine import make_sessionmaker
 from aidmap.fairness.areas import settings_area
 from aidmap.fairness.reach import settings_reach
@@ -43,6 +44,7 @@ from aidmap.geo.distance import haversine_m
 from aidmap.geo.privacy import CELL_LAT_DEG, _cell_lon_deg, snap_to_cell
 from aidmap.resolvers.areas import BUNDLED, import_files
 from aidmap.resolvers.proposals import run_round
+from aidmap.schema.ids import from_global_id
 from aidmap.settings import Settings
 from tests.conftest import Api, serving
 from tests.factories import create_need, create_offer, pledge, sign_up
@@ -278,6 +280,14 @@ def run_world(settings: Settings, url: str, world: Scenario, reference: Scenario
                 transcript.append(
                     (f"offers {origin}", _pages(api, OFFERS, "offers", rng.choice(viewers), origin, 2500.0, 2, None))
                 )
+                # A bookmark made from a need's id, replayed at radii just inside and just outside
+                # that need's exact distance: whether it ends the list at once (beyond the radius) or
+                # pages on is decided by its cell, never by where the need really is.
+                for need_id in need_ids[:4]:
+                    bookmark = distance_cursor(from_global_id(need_id)[1])
+                    for radius in (400.0, *_exact_radii(origin, reference)):
+                        variables = {"near": _point(origin), "radius": radius, "first": 3, "after": bookmark}
+                        transcript.append((f"bookmark {need_id} {origin} {radius}", api.post(NEEDS, variables)))
             for donor, offer_id in zip(donors, offer_ids, strict=True):
                 transcript.append((f"suggestedNeeds {offer_id}", api.post(SUGGESTED_NEEDS, {"id": offer_id}, donor)))
             for need_id in need_ids[:5]:
