@@ -89,14 +89,9 @@ def _nearest_sql(table: str, columns: str, where: tuple[str, ...], resume: bool,
     """
     conditions = list(where)
     if resume:
-        # Resume after the last row seen, measuring its distance again from this origin: the cursor
-        # holds only an id (the row may have been pledged since: it still marks the place). A hidden
-        # need (pending, under review, rejected) marks nothing: its cursor answers like an unknown id's,
-        # or a made-up cursor would tell that it exists and, by bisection, its cell.
-        conditions.append(
-            f"({_KEY} <-> {_ORIGIN}, id) > ((SELECT {_KEY} <-> {_ORIGIN} FROM {table} WHERE id = %(after_id)s::bigint"
-            f"{_PUBLIC.get(table, '')}), %(after_id)s::bigint)"
-        )
+        # Resume after the last row seen, at its distance from this origin as nearest_rows looked it
+        # up (_cursor_sql) just before.
+        conditions.append(f"({_KEY} <-> {_ORIGIN}, id) > (%(after_distance)s::float8, %(after_id)s::bigint)")
     order = "ORDER BY distance"
     if ties:
         conditions.append(f"{_KEY} <-> {_ORIGIN} = %(boundary)s::float8")
@@ -110,6 +105,10 @@ def _nearest_sql(table: str, columns: str, where: tuple[str, ...], resume: bool,
 
 @lru_cache(maxsize=8)
 def _cursor_sql(table: str) -> str:
+    """Where a cursor's row is from this origin. The cursor holds only an id: the row may have been
+    pledged since and still marks the place. A hidden need (pending, under review, rejected) marks
+    nothing, so its cursor answers like an unknown id's: a made-up cursor must not tell that it
+    exists and, by bisection, its cell."""
     return (
         f"SELECT {_KEY} <-> {_ORIGIN} AS distance FROM {table} WHERE id = %(after_id)s::bigint{_PUBLIC.get(table, '')}"
     )
@@ -148,6 +147,7 @@ async def nearest_rows(
         mark = await reader.fetch(_cursor_sql(table.name), values, binary=True)
         if not mark or mark[0].distance is None or mark[0].distance > radius_m:
             return Rows(rows=[], has_next=False)
+        values["after_distance"] = mark[0].distance
     shape = (table.name, columns, where, after is not None)
     rows = sorted(
         await reader.fetch(_nearest_sql(*shape, False, first + 1), values, binary=True),
