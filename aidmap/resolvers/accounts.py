@@ -23,6 +23,7 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from aidmap.db.locks import lock_until_commit
 from aidmap.db.reader import Reader
 from aidmap.db.replica import Reads
 from aidmap.i18n import msg
@@ -145,9 +146,13 @@ def password_problems(field: str, password: str, *, phone: str | None = None) ->
     it (the phone is the sign-in name), or one of the most common passwords, compared in lower case
     with look-alikes folded and digits or symbols around it dropped ("P@ssw0rd12" is "password")."""
     if len(password) < MIN_PASSWORD:
-        return [Problem(field, msg("{field} must be at least {n} characters.", field=field, n=MIN_PASSWORD), Code.TOO_SHORT)]
+        return [
+            Problem(field, msg("{field} must be at least {n} characters.", field=field, n=MIN_PASSWORD), Code.TOO_SHORT)
+        ]
     if len(password) > MAX_PASSWORD:
-        return [Problem(field, msg("{field} must be at most {n} characters.", field=field, n=MAX_PASSWORD), Code.TOO_LONG)]
+        return [
+            Problem(field, msg("{field} must be at most {n} characters.", field=field, n=MAX_PASSWORD), Code.TOO_LONG)
+        ]
     visible = {ch for ch in password if ch.isprintable() and not ch.isspace()}
     digits = "".join(ch for ch in password if ch.isdigit())
     national = phone.removeprefix("+84") if phone else None
@@ -197,7 +202,9 @@ async def sign_up(
         async with session.begin_nested():
             await session.flush()
     except IntegrityError:
-        raise Problems.one("phone", msg("An account with this phone number already exists."), Code.PHONE_TAKEN) from None
+        raise Problems.one(
+            "phone", msg("An account with this phone number already exists."), Code.PHONE_TAKEN
+        ) from None
     token = await _issue_token(session=session, account_id=account.id, ttl_days=ttl_days)
     return account, token
 
@@ -312,7 +319,7 @@ async def reserve_attempt(session: AsyncSession, keys: list[tuple[str, BackOff]]
     if the password is right): parallel guesses each take a slot, none slips past the count. Refused
     without counting while any key is locked."""
     for key, _ in sorted(keys):  # one order for every transaction: no deadlock between two keys
-        await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 11))"), {"key": key})
+        await lock_until_commit(session, key, space=11)
     rows = {r.key_hash: r for r in await session.execute(_BACKOFF_STATE, {"keys": [k for k, _ in keys]})}
     wait = max((float(r.locked_s) for r in rows.values() if r.locked_s is not None), default=0.0)
     if wait > 0:
@@ -320,7 +327,10 @@ async def reserve_attempt(session: AsyncSession, keys: list[tuple[str, BackOff]]
         raise Problems(
             [
                 Problem(
-                    None, msg("Too many wrong attempts; try again in {n} seconds.", n=seconds), Code.TOO_MANY_ATTEMPTS, seconds
+                    None,
+                    msg("Too many wrong attempts; try again in {n} seconds.", n=seconds),
+                    Code.TOO_MANY_ATTEMPTS,
+                    seconds,
                 )
             ]
         )
@@ -332,9 +342,7 @@ async def reserve_attempt(session: AsyncSession, keys: list[tuple[str, BackOff]]
         # The forgetting clock moves on by the whole periods forgotten, not to now: attempts (a right
         # password's too, given back later) do not hold back the forgetting of earlier failures.
         since = forgotten * rule.forget_s() if row and remembered > 0 else None
-        await session.execute(
-            _RECORD_FAILURE, {"key": key, "failures": remembered + 1, "lock": lock, "since": since}
-        )
+        await session.execute(_RECORD_FAILURE, {"key": key, "failures": remembered + 1, "lock": lock, "since": since})
 
 
 async def give_back(session: AsyncSession, keys: list[tuple[str, BackOff]], forget: set[str]) -> None:
@@ -421,7 +429,9 @@ _REMEMBER_PLACE = text(
 
 async def _known_place(session: AsyncSession, place: str) -> bool:
     found = await session.execute(
-        text("SELECT 1 FROM known_sign_in_places WHERE key_hash = :key AND seen_at > now() - make_interval(days => :days)"),
+        text(
+            "SELECT 1 FROM known_sign_in_places WHERE key_hash = :key AND seen_at > now() - make_interval(days => :days)"
+        ),
         {"key": place, "days": KNOWN_PLACE_DAYS},
     )
     return found.first() is not None

@@ -10,6 +10,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.db.cursors import check_page_size, distance_cursor, parse_urgency_cursor, urgency_cursor
+from aidmap.db.locks import lock_until_commit
 from aidmap.db.nearby import Page, Rows, category_filter, nearest_rows, origin_point
 from aidmap.db.paging import newest_first
 from aidmap.db.reader import located_columns
@@ -28,6 +29,7 @@ from aidmap.models import (
     Pledge,
     PledgeStatus,
     ReadChannel,
+    Role,
 )
 from aidmap.models.need import (
     ACTIVE_STATUSES,
@@ -146,7 +148,7 @@ async def _check_quota(
         key, who = f"account:{viewer.account_id}", "owner_id = :me AND (filed_by_id IS NULL OR filed_by_id <> :me)"
         params = {"me": viewer.account_id}
     # Two concurrent posts by one person must not both pass the count.
-    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7))"), {"key": f"quota:{key}"})
+    await lock_until_commit(session, f"quota:{key}")
     count = (await session.execute(text(_OPEN_FOR_PERSON.format(who=who)), {"category": category, **params})).scalar()
     if count is not None and count >= limit:
         raise Problems.one(
@@ -165,11 +167,9 @@ _FILED_TODAY = text(
 async def _check_filed_for_others(*, session: AsyncSession, viewer: Viewer, limit: int | None) -> None:
     """A relative files for a parent or two; a hotline (the operator role) for hundreds. Each filing
     texts a claim code to the phone it names, so anyone else files at most `limit` a day."""
-    if limit is None or {"OPERATOR", "ADMIN"} & set(viewer.roles):
+    if limit is None or Role.OPERATOR.value in viewer.roles or viewer.is_admin:
         return
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7))"), {"key": f"filed:{viewer.account_id}"}
-    )
+    await lock_until_commit(session, f"filed:{viewer.account_id}")
     if (await session.execute(_FILED_TODAY, {"me": viewer.account_id})).scalar_one() >= limit:
         raise Problems.one(
             "onBehalfOf",

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from aidmap.db.locks import lock_until_commit
 from aidmap.db.nearby import Page, Rows, category_filter, nearest_rows, origin_point
 from aidmap.db.paging import newest_first
 from aidmap.db.reader import located_columns
@@ -94,7 +95,7 @@ async def _check_quota(*, session: AsyncSession, viewer: Viewer, limit: int) -> 
     """At most `limit` live offers per donor: each one is work for every matching round."""
     # Two concurrent posts (or aliased fields of one request, each its own transaction) must not both pass.
     key = f"quota:offers:{viewer.account_id}"
-    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7))"), {"key": key})
+    await lock_until_commit(session, key)
     count = (await session.execute(text(_LIVE_FOR_DONOR), {"me": viewer.account_id})).scalar()
     if count is not None and count >= limit:
         raise Problems.one(

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, func, select, text
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from aidmap.db.locks import lock_until_commit
 from aidmap.db.nearby import Page
 from aidmap.db.paging import newest_first
 from aidmap.events.outbox import emit
@@ -46,9 +47,7 @@ def _follow_quantities(need: Need) -> None:
 async def _lock_donor(session: AsyncSession, donor_id: int) -> None:
     # Serialise one donor's pledges (until commit) so two at once cannot both pass a count below.
     # Always taken after the need's row lock, never before, so it cannot deadlock with it.
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 7))"), {"key": f"pledges:{donor_id}"}
-    )
+    await lock_until_commit(session, f"pledges:{donor_id}")
 
 
 async def _check_pledge_quota(session: AsyncSession, donor_id: int, limit: int) -> None:
