@@ -6,7 +6,7 @@ import { t } from "./i18n.js";
 import { SvgMap } from "./map.js";
 import * as operator from "./operator.js";
 import { placeFinder } from "./place.js";
-import { $, URGENT, badges, banner, geolocate, h, km, needMeta, payloadOk, place, pledgeBadge, run, showErrors, startLoad, verified } from "./ui.js";
+import { $, URGENT, badges, banner, geolocate, h, km, needMeta, payloadOk, place, pledgeBadge, redrawKeeping, run, showErrors, startLoad, verified } from "./ui.js";
 
 const HANOI = { lat: 21.0285, lon: 105.8542 };
 
@@ -192,7 +192,7 @@ async function loadMyNeeds() {
     if (!$("#need-phone").value) $("#need-phone").value = own[0].contactPhone || "";
     if (!$("#need-household").value && own[0].householdSize) $("#need-household").value = own[0].householdSize;
   }
-  list.replaceChildren(...own.map((node) => {
+  redrawKeeping(list, own.map((node) => {
     const pledges = node.pledges.map((p) => {
       const holder = h("li", { class: "sub", "data-pledge-holder": p.id },
         h("div", { class: "pledge-row" },
@@ -234,11 +234,13 @@ function needActions(node) {
     return result;
   };
   const soon = new Date(node.expiresAt) - Date.now() < 2 * 86400e3;
-  const editor = h("form", { class: "edit", hidden: true, onsubmit: (e) => {
+  const editor = h("form", { class: "edit", hidden: true, "data-keep-open": "edit", onsubmit: async (e) => {
     e.preventDefault();
     const f = Object.fromEntries(new FormData(e.currentTarget));
-    act(Q.updateNeed, { input: { needId: node.id, title: f.title, quantity: parseInt(f.quantity, 10) || 0,
+    editor.hidden = true; // saved: the redraw that follows shows the need, not the form
+    const result = await act(Q.updateNeed, { input: { needId: node.id, title: f.title, quantity: parseInt(f.quantity, 10) || 0,
       ...(f.householdSize ? { householdSize: parseInt(f.householdSize, 10) } : {}) } }, t("saved"));
+    if (!payloadOk(result)) editor.hidden = false;
   } },
   h("label", {}, t("title"), h("input", { name: "title", value: node.title, maxlength: 120 })),
   h("div", { class: "row" },
@@ -246,8 +248,8 @@ function needActions(node) {
     h("label", {}, t("household"), h("input", { name: "householdSize", type: "number", min: 1, value: node.householdSize || "" }))),
   h("button", { type: "submit", class: "small primary" }, t("save")));
   // A slip of the finger must not cancel a need: the button asks once more, in the page.
-  const sure = h("p", { class: "pledge-row sure", hidden: true }, h("span", {}, t("cancelSure")),
-    h("button", { type: "button", class: "small danger", onclick: () => act(Q.cancelNeed, { id: node.id }, t("needCancelled")) }, t("cancelYes")),
+  const sure = h("p", { class: "pledge-row sure", hidden: true, "data-keep-open": "sure" }, h("span", {}, t("cancelSure")),
+    h("button", { type: "button", class: "small danger", onclick: () => { sure.hidden = true; act(Q.cancelNeed, { id: node.id }, t("needCancelled")); } }, t("cancelYes")),
     h("button", { type: "button", class: "small", onclick: () => { sure.hidden = true; } }, t("cancelNo")));
   const urgentKind = URGENT.includes(node.urgency) || node.category === "MEDICAL_CONSULTATION";
   const asking = node.helpRequest && node.helpRequest.status === "OPEN";
@@ -344,7 +346,7 @@ function drawNearby() {
   const items = state.cell ? all.filter(({ node }) => cellKey(node.approximateLocation) === state.cell) : all;
   $("#cell-filter").hidden = !state.cell;
   const list = $("#nearby");
-  list.replaceChildren(...items.map(({ node, distanceMeters, fresh }) => {
+  redrawKeeping(list, items.map(({ node, distanceMeters, fresh }) => {
     const open = node.quantity - node.quantityPledged;
     const amount = h("input", { type: "number", min: 1, max: Math.max(open, 1), value: Math.max(Math.min(open, 1), 1), "aria-label": t("pledgeQuantity"), name: "quantity" });
     const error = h("p", { class: "field-error", role: "alert" });
@@ -359,6 +361,7 @@ function drawNearby() {
           if (!data) return;
           if (data.pledge.errors.length) { error.textContent = data.pledge.errors.map((e) => e.message).join(" "); return; }
           banner(t("pledgedOk"));
+          amount.value = amount.defaultValue; // pledged: the redraw starts this need's amount afresh
           searchNearby();
           loadMyPledges();
         },

@@ -196,7 +196,7 @@ export function reportButton(needId) {
     const result = await run("report", () => gql(Q.report, { input: { needId, reason } }));
     if (payloadOk(result, box.querySelector(".field-error"))) { box.hidden = true; banner(t("reported")); }
   };
-  const box = h("div", { class: "report", hidden: true },
+  const box = h("div", { class: "report", hidden: true, "data-keep-open": "report" },
     h("input", { name: "reason", "aria-label": t("reportReason"), placeholder: t("reportReason"), maxlength: 500,
       onkeydown: (e) => { if (e.key === "Enter") { e.preventDefault(); send(); } } }),
     h("button", { type: "button", class: "small danger send-report", onclick: send }, t("report")),

@@ -29,6 +29,33 @@ export function startLoad(key) {
   return () => generations[key] !== mine;
 }
 
+/**
+ * Redraw a list of needs from new data, keeping what the person was doing in it: live events redraw
+ * lists while people type. Per item ([data-need]) it keeps each field's typed value, which boxes
+ * marked [data-keep-open] are open, and the field with the keyboard focus (a phone's keyboard stays up).
+ */
+export function redrawKeeping(list, children) {
+  const kept = new Map();
+  for (const item of list.querySelectorAll("[data-need]")) {
+    const typed = [...item.querySelectorAll("input[name], textarea[name]")].filter((f) => f.value !== f.defaultValue);
+    const open = [...item.querySelectorAll("[data-keep-open]")].filter((box) => !box.hidden);
+    kept.set(item.dataset.need, { typed: typed.map((f) => [f.name, f.value]), open: open.map((box) => box.dataset.keepOpen) });
+  }
+  const active = document.activeElement;
+  const holder = active && active.name && list.contains(active) ? active.closest("[data-need]") : null;
+  list.replaceChildren(...children);
+  for (const item of list.querySelectorAll("[data-need]")) {
+    const was = kept.get(item.dataset.need);
+    if (!was) continue;
+    for (const name of was.open) { const box = item.querySelector(`[data-keep-open="${name}"]`); if (box) box.hidden = false; }
+    for (const [name, value] of was.typed) { const field = item.querySelector(`[name="${name}"]`); if (field) field.value = value; }
+  }
+  if (holder) {
+    const field = list.querySelector(`[data-need="${holder.dataset.need}"] [name="${active.name}"]`);
+    if (field && !field.closest("[hidden]")) field.focus();
+  }
+}
+
 export function banner(text) {
   const node = $("#banner");
   node.textContent = text;

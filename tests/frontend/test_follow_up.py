@@ -5,7 +5,9 @@
 - the operator who filed a need for someone follows it live after the person claimed it: a new
   pledge and the person's confirmation of the delivery show up without touching the page;
 - "I need help" keeps the person's phone and household size for their next need, clears what was
-  about the need, and starts the next one at NORMAL urgency (also after a reload).
+  about the need, and starts the next one at NORMAL urgency (also after a reload);
+- a live update that redraws a list keeps what the person is typing in it (the requester's edit
+  form and "cancel this request?", the donor's amount and report reason) and the keyboard's focus.
 
 Screenshots go to test-artifacts/screenshots/ (7x-*.png).
 """
@@ -246,3 +248,78 @@ def test_a_requester_edits_renews_and_cancels_a_need_on_a_phone(
     requester.shot("79b-requester-cancelled")
     assert db.execute("SELECT title, quantity, status FROM needs").fetchall() == [("Gạo tẻ", 5, "CANCELLED")]
     assert requester.errors == []
+
+
+def test_a_live_update_keeps_what_the_requester_is_typing(browser: Browser, live_server: LiveServer, db: Any) -> None:
+    """A pledge arriving while the person edits their need redraws the list: the open form, what was
+    typed into it, the keyboard's place and an open "cancel this request?" all stay."""
+    requester = _phone(browser, live_server, "Bà Tư", "vi-VN")
+    requester.sign_up()
+    page = requester.page
+    fill_need(page, title="Gạo", quantity="3", phone="0912 345 678")
+    page.click("details.more summary")
+    fill_need(page, at=NEAR)
+    page.click("#need-form button[type=submit]")
+    mine = page.locator("#my-needs [data-need]")
+    expect(mine).to_have_count(1)
+    need_id = mine.get_attribute("data-need")
+
+    mine.get_by_role("button", name="Sửa").click()
+    mine.locator("form.edit input[name=quantity]").fill("7")
+    mine.locator("form.edit input[name=title]").fill("Gạo nếp")
+    mine.get_by_role("button", name="Hủy yêu cầu").click()
+    mine.locator("form.edit input[name=title]").focus()
+    donor = _account(live_server, "Minh", "0988 000 444")
+    pledged = _post(live_server, PLEDGE, {"input": {"needId": need_id, "quantity": 1}}, donor)["pledge"]
+    assert pledged["errors"] == [], pledged
+    expect(mine).to_contain_text("Minh")  # the list was redrawn by the live event
+
+    expect(mine.locator("form.edit")).to_be_visible()
+    expect(mine.locator("form.edit input[name=title]")).to_have_value("Gạo nếp")
+    expect(mine.locator("form.edit input[name=quantity]")).to_have_value("7")
+    expect(mine.locator("form.edit input[name=title]")).to_be_focused()
+    expect(mine.locator(".sure")).to_be_visible()
+    requester.shot("79c-requester-editing-through-a-pledge")
+    mine.get_by_role("button", name="Không").click()
+
+    mine.locator("form.edit button[type=submit]").click()
+    expect(page.locator("#banner")).to_have_text("Đã lưu thay đổi.")
+    expect(mine.locator("h3")).to_have_text("Gạo nếp")
+    expect(mine.locator("form.edit")).to_be_hidden()  # saved: the form closes and stays closed
+    donor_two = _account(live_server, "Hùng", "0988 000 555")
+    assert (
+        _post(live_server, PLEDGE, {"input": {"needId": need_id, "quantity": 1}}, donor_two)["pledge"]["errors"] == []
+    )
+    expect(mine).to_contain_text("Hùng")
+    expect(mine.locator("form.edit")).to_be_hidden()
+    expect(mine.locator(".sure")).to_be_hidden()
+    assert db.execute("SELECT title, quantity FROM needs").fetchall() == [("Gạo nếp", 7)]
+    assert requester.errors == []
+
+
+def test_a_live_update_keeps_what_the_donor_is_typing(browser: Browser, live_server: LiveServer, db: Any) -> None:
+    """A need posted nearby redraws the donor's list: the amount typed, an open report box with its
+    reason and the focus stay on the need they were on."""
+    requester = _account(live_server, "Bà Lan", "0988 100 201")
+    first = _post(live_server, CREATE, {"input": need_input(title="Sữa cho bé", quantity=5, unit="hộp", location=NEAR)},
+                  requester)["createNeed"]["need"]  # fmt: skip
+    donor = _phone(browser, live_server, "Minh", "en-US")
+    donor.sign_up()
+    page = donor.page
+    watch(page)
+    item = page.locator(f'#nearby [data-need="{first["id"]}"]')
+    expect(item).to_be_visible()
+    item.locator("input[name=quantity]").fill("3")
+    item.locator(".report-toggle").click()
+    item.locator("input[name=reason]").fill("looks like a duplicate")
+    _post(live_server, CREATE, {"input": need_input(title="Gạo", location=NEAR)}, requester)
+    expect(page.locator("#nearby [data-need]")).to_have_count(2)  # redrawn by the live event
+
+    expect(item.locator("input[name=quantity]")).to_have_value("3")
+    expect(item.locator(".report")).to_be_visible()
+    expect(item.locator("input[name=reason]")).to_have_value("looks like a duplicate")
+    expect(item.locator("input[name=reason]")).to_be_focused()
+    item.locator(".pledge-row button[type=submit]").click()
+    expect(page.locator("#banner")).to_have_text("Thank you! Your pledge is sent.")
+    assert db.execute("SELECT quantity FROM pledges").fetchall() == [(3,)]  # the amount typed before the redraw
+    assert donor.errors == []
