@@ -9,8 +9,9 @@ import ipaddress
 import math
 import os
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
@@ -207,6 +208,33 @@ async def sign_up(
         ) from None
     token = await _issue_token(session=session, account_id=account.id, ttl_days=ttl_days)
     return account, token
+
+
+@asynccontextmanager
+async def phone_taken_budget(
+    sessions: async_sessionmaker[AsyncSession], throttle: SignInThrottle, address: str | None
+) -> AsyncIterator[None]:
+    """A signUp, counted like a failed sign-in of its client address (IPv6 by /64) when it answers
+    PHONE_TAKEN: that answer says a phone has an account, which signIn never tells. So trying phone
+    after phone through signUp from one place draws on the same budget as guessing through signIn
+    (AIDMAP_SIGN_IN_IP_MAX_FAILURES free, then the back-off), and a locked address gets
+    TOO_MANY_ATTEMPTS, for a taken phone and a free one alike. Sign-ups that make an account give their
+    attempt back: many people signing up behind one carrier's NAT are never held back. The attempt is
+    reserved in its own short transaction, so no lock is held while the password is hashed."""
+    keys = [(throttle.address_key(address), throttle.per_address)] if address else []
+    if keys:
+        async with sessions() as session, session.begin():
+            await reserve_attempt(session, keys)
+    taken = False
+    try:
+        yield
+    except Problems as failure:
+        taken = any(problem.code == Code.PHONE_TAKEN for problem in failure.problems)
+        raise
+    finally:
+        if keys and not taken:
+            async with sessions() as session, session.begin():
+                await give_back(session, keys, forget=set())
 
 
 @dataclass(frozen=True)

@@ -333,8 +333,15 @@ class Mutation(WebhookMutation, ImportMutation, NotificationMutation):
     @strawberry.mutation(description="Create an account; returns a bearer token for the Authorization header.")
     async def sign_up(self, info: Info[Context, None], input: SignUpInput) -> AuthPayload:
         settings, partner = info.context.settings, info.context.partner
+        # A partner app signs its people up from its own servers, within its key's limits.
+        address = info.context.client_address() if partner is None else None
+        throttle = accounts.SignInThrottle.from_settings(settings)
         try:
-            async with info.context.sessions() as session, session.begin():
+            async with (
+                accounts.phone_taken_budget(info.context.sessions, throttle, address),
+                info.context.sessions() as session,
+                session.begin(),
+            ):
                 account, token = await accounts.sign_up(
                     session=session,
                     display_name=input.display_name,
