@@ -15,7 +15,7 @@ from aidmap.db.nearby import Page, Rows, category_filter, nearest_rows, origin_p
 from aidmap.db.paging import newest_first
 from aidmap.db.reader import located_columns
 from aidmap.db.replica import Reads
-from aidmap.db.sql import status_in
+from aidmap.db.sql import status_in, status_is
 from aidmap.events.outbox import emit
 from aidmap.i18n import msg
 from aidmap.models import (
@@ -456,15 +456,22 @@ def _search_filter(
         )
     where = []
     params: dict[str, object] = {}
+    # One status or urgency is written as a literal (an enum's value, never the client's text), as one
+    # category is: the planner then walks that value's partial index (migration 0033), a small tree
+    # when few needs have it, in a generic plan too.
     if not statuses or set(statuses) == set(OPEN_STATUSES):
         where.append(_DEFAULT_STATUS_FILTER)
+    elif len(set(statuses)) == 1:
+        where.append(status_is(statuses[0]))
     else:
         where.append("status = ANY(%(statuses)s::text[])")
-        params["statuses"] = sorted(s.value for s in statuses)
+        params["statuses"] = sorted({s.value for s in statuses})
     category_filter(categories, where, params)
-    if urgencies and set(urgencies) != set(Urgency):
+    if urgencies and len(set(urgencies)) == 1:
+        where.append(status_is(Urgency(urgencies[0]), column="urgency"))
+    elif urgencies and set(urgencies) != set(Urgency):
         where.append("urgency = ANY(%(urgencies)s::text[])")
-        params["urgencies"] = sorted(u.value for u in urgencies)
+        params["urgencies"] = sorted({u.value for u in urgencies})
     return tuple(where), params
 
 
@@ -517,7 +524,8 @@ async def search_rows(
 
 
 _LEVELS = tuple(u.value for u in URGENCY_ORDER)
-_AT_LEVEL = "urgency = %(level)s::text"
+# Each level a literal: its search walks that level's partial index of open needs (migration 0033).
+_AT_LEVEL = {level: status_is(Urgency(level), column="urgency") for level in _LEVELS}
 
 
 async def _most_urgent_rows(
@@ -554,8 +562,8 @@ async def _most_urgent_rows(
         resume = distance_cursor(after_id) if after_id is not None and index == start else None
         room = first - len(rows)
         found = await nearest_rows(
-            reader=reader, model=Need, lon=lon, lat=lat, radius_m=radius_m, where=(*where, _AT_LEVEL),
-            params={**params, "level": level}, first=max(room, 1), after=resume, columns=columns,
+            reader=reader, model=Need, lon=lon, lat=lat, radius_m=radius_m, where=(*where, _AT_LEVEL[level]),
+            params=params, first=max(room, 1), after=resume, columns=columns,
         )  # fmt: skip
         if room == 0:  # the page is full: is there anything after it?
             if found.rows:

@@ -209,6 +209,34 @@ def test_status_filter_defaults_to_open_and_partly_pledged(api: Api) -> None:
     assert {e["node"]["title"] for e in default["edges"]} == {"open", "partly"}
     assert [e["node"]["id"] for e in pledged["edges"]] == [full["id"]]
     assert open_need["status"] == "OPEN"
+    # One status is searched on its own index (migration 0033), several together on the general one.
+    several = api.data(NEEDS, {"near": HANOI, "radius": 1000, "first": 10, "statuses": ["PLEDGED", "OPEN", "OPEN"]})
+    assert {e["node"]["title"] for e in several["needs"]["edges"]} == {"open", "full"}
+
+
+URGENT = """query ($order: NeedOrder!, $urgencies: [Urgency!]) {
+  needs(near: {lat: 21.0285, lon: 105.8542}, radiusMeters: 5000, first: 10, orderBy: $order, urgencies: $urgencies) {
+    edges { node { title urgency } } } }"""
+
+
+@pytest.mark.parametrize("order", ["DISTANCE", "URGENCY"])
+def test_one_urgency_or_several_list_exactly_those(api: Api, order: str) -> None:
+    owner = sign_up(api)
+    for i, urgency in enumerate(["LOW", "CRITICAL", "NORMAL", "HIGH", "CRITICAL"]):
+        location = {"lat": HANOI["lat"], "lon": HANOI["lon"] + i * 0.0087}
+        create_need(api, owner, title=f"{urgency.lower()} {i}", urgency=urgency, location=location)
+
+    def titles(urgencies: list[str] | None) -> list[str]:
+        found = api.data(URGENT, {"order": order, "urgencies": urgencies})["needs"]["edges"]
+        return [e["node"]["title"] for e in found]
+
+    assert titles(["CRITICAL"]) == ["critical 1", "critical 4"]
+    assert titles(["LOW"]) == ["low 0"]
+    assert sorted(titles(["HIGH", "LOW"])) == ["high 3", "low 0"]
+    everything = titles(None)
+    assert len(everything) == 5
+    if order == "URGENCY":
+        assert everything == ["critical 1", "critical 4", "high 3", "normal 2", "low 0"]
 
 
 def test_paging_through_250_needs_has_no_duplicates_or_gaps(api: Api, db: psycopg.Connection[Any]) -> None:
