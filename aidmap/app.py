@@ -359,16 +359,10 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
         engine = make_engine(database_url, pool_size=settings.db_pool_size)
-        bound = settings.read_statement_timeout_ms
-        reader = Reader(database_url, max_size=settings.db_pool_size, statement_timeout_ms=bound)
+        reader = Reader(database_url, max_size=settings.db_pool_size)
         await reader.open()
         replica = (
-            Reader(
-                read_url,
-                max_size=settings.db_pool_size,
-                connection_wait_s=REPLICA_CONNECTION_WAIT_S,
-                statement_timeout_ms=bound,
-            )  # fmt: skip
+            Reader(read_url, max_size=settings.db_pool_size, connection_wait_s=REPLICA_CONNECTION_WAIT_S)
             if (read_url := settings.read_database_url)
             else None
         )

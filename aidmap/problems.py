@@ -34,8 +34,6 @@ class Code(StrEnum):
     # Another deployment's attestation that does not verify, is not trusted, expired, revoked or not
     # for this need.
     ATTESTATION_INVALID = "ATTESTATION_INVALID"
-    # A document over the cost limit, or a search PostgreSQL cancelled past the read timeout.
-    QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
 
 
 @dataclass(frozen=True)

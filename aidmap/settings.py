@@ -41,9 +41,6 @@ class Settings:
     # argon2 profile name from argon2.profiles; tests use CHEAPEST.
     password_hash_profile: str = "RFC_9106_LOW_MEMORY"
     db_pool_size: int = 10
-    # The hot reads (searches, token and cursor look-ups; db/reader.py) take milliseconds: PostgreSQL
-    # cancels one past this (QUERY_TOO_COSTLY to the client), so no search holds a core for long. 0: none.
-    read_statement_timeout_ms: int = 1000
     # One log line per request costs ~0.1 ms; off unless asked for.
     access_log: bool = False
     # Events a live subscriber may have waiting before it is disconnected as too slow.

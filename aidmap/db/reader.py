@@ -9,15 +9,11 @@ here in autocommit; everything else, and every write, goes through SQLAlchemy.
 from __future__ import annotations
 
 import functools
-import time
 from typing import Any
 
 import psycopg
 from psycopg.rows import namedtuple_row
 from psycopg_pool import AsyncConnectionPool
-
-from aidmap.i18n import msg
-from aidmap.problems import Code, UserInputError
 
 
 def conninfo_from_url(url: str) -> str:
@@ -50,39 +46,17 @@ def located_columns(table: Any, alias: str = "") -> str:
 CONNECTION_WAIT_S = 2.0
 
 
-# How long a cancelled statement is refused without asking the database again, and how many are kept:
-# long enough for the rest of its request (the ordinary pipeline after the compiled path gave up, the
-# same search aliased), short enough that a moment's stall does not refuse a popular search for long.
-TOO_SLOW_FOR_S = 2.0
-TOO_SLOW_KEPT = 1000
-
-
-class StatementTooSlow(UserInputError):
-    """A hot read ran past the pool's statement timeout and PostgreSQL cancelled it: a search whose
-    filters match almost nothing walks its whole index (QUERY_TOO_COSTLY, never retried)."""
-
-    def __init__(self) -> None:
-        message = msg("This search takes the database too long: ask for a smaller radius or fewer filters.")
-        super().__init__("radiusMeters", message, Code.QUERY_TOO_COSTLY)
-
-
 class Reader:
-    def __init__(
-        self, url: str, *, max_size: int, connection_wait_s: float = CONNECTION_WAIT_S, statement_timeout_ms: int = 0
-    ) -> None:
+    def __init__(self, url: str, *, max_size: int, connection_wait_s: float = CONNECTION_WAIT_S) -> None:
         self._connection_wait_s = connection_wait_s
-        # prepare_threshold: hot statements are prepared server-side after two uses.
-        kwargs: dict[str, Any] = {"autocommit": True, "prepare_threshold": 2}
-        if statement_timeout_ms > 0:
-            # Every statement here takes milliseconds; one that does not is cancelled by PostgreSQL
-            # itself, so no client can hold a connection and a core with one search for long.
-            kwargs["options"] = f"-c statement_timeout={int(statement_timeout_ms)}"
         self._pool = AsyncConnectionPool(
-            conninfo_from_url(url), min_size=1, max_size=max_size, open=False, kwargs=kwargs
+            conninfo_from_url(url),
+            min_size=1,
+            max_size=max_size,
+            open=False,
+            # prepare_threshold: hot statements are prepared server-side after two uses.
+            kwargs={"autocommit": True, "prepare_threshold": 2},
         )
-        # Statements PostgreSQL just cancelled, by text and parameters: asked again within TOO_SLOW_FOR_S
-        # they are refused at once.
-        self._too_slow: dict[str, float] = {}
 
     async def open(self, *, wait: bool = True) -> None:
         """Open the pool; wait=False connects in the background (a replica that may be down at start)."""
@@ -103,8 +77,6 @@ class Reader:
         """
         try:
             return await self._fetch(sql, params, binary)
-        except StatementTooSlow:
-            raise  # the same statement would take as long again
         except psycopg.OperationalError:
             await self._pool.check()
             return await self._fetch(sql, params, binary)
@@ -123,21 +95,11 @@ class Reader:
         # autocommit does nothing but take the connection's lock (with the context managers, 3% of a
         # search's CPU). putconn still checks the connection: one left broken or in a transaction is
         # rolled back or replaced.
-        memo = self._too_slow
-        if memo:
-            key = f"{sql}\x00{sorted(params.items())!r}"
-            if memo.get(key, 0.0) > time.monotonic():
-                raise StatementTooSlow()
         pool = self._pool
         conn = await pool.getconn(timeout=self._connection_wait_s)
         try:
             cursor = conn.cursor(row_factory=namedtuple_row, binary=binary)
             await cursor.execute(sql, params)
             return await cursor.fetchall()
-        except psycopg.errors.QueryCanceled:
-            if len(memo) >= TOO_SLOW_KEPT:
-                memo.clear()
-            memo[f"{sql}\x00{sorted(params.items())!r}"] = time.monotonic() + TOO_SLOW_FOR_S
-            raise StatementTooSlow() from None
         finally:
             await pool.putconn(conn)

@@ -54,7 +54,7 @@ CODES = (
     term("code", "OWN_NEED"), term("code", "OFFER_UNAVAILABLE"), term("code", "QUOTA_EXCEEDED"),
     term("code", "ALREADY_REPORTED"), term("code", "IDEMPOTENCY_KEY_REUSED"), term("code", "TOO_MANY_ATTEMPTS"),
     term("code", "CLAIM_CODE_WRONG"), term("code", "CLAIM_CODE_EXPIRED"), term("code", "DISCLOSURE_LIMIT"),
-    term("code", "ATTESTATION_INVALID"), term("code", "UNAVAILABLE"), term("code", "QUERY_TOO_COSTLY"),
+    term("code", "ATTESTATION_INVALID"), term("code", "UNAVAILABLE"),
 )  # fmt: skip
 
 # A need's category in notifications (the English word is notify/texts.py's).
