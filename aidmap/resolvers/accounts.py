@@ -373,12 +373,19 @@ async def reserve_attempt(session: AsyncSession, keys: list[tuple[str, BackOff]]
         await session.execute(_RECORD_FAILURE, {"key": key, "failures": remembered + 1, "lock": lock, "since": since})
 
 
+# A key left with no failure and no lock says nothing: its row goes (every sign-up reserves one).
+_FORGET_EMPTY = text(
+    "DELETE FROM sign_in_backoff WHERE key_hash = :key AND failures = 0 AND (locked_until IS NULL OR locked_until <= now())"
+)
+
+
 async def give_back(session: AsyncSession, keys: list[tuple[str, BackOff]], forget: set[str]) -> None:
     for key, rule in sorted(keys):
         if key in forget:
             await session.execute(delete(SignInBackoff).where(SignInBackoff.key_hash == key))
         else:
             await session.execute(_FORGIVE, {"key": key, "free": rule.free})
+            await session.execute(_FORGET_EMPTY, {"key": key})
 
 
 async def sign_in(
