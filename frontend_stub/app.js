@@ -6,7 +6,7 @@ import { t } from "./i18n.js";
 import { SvgMap } from "./map.js";
 import * as operator from "./operator.js";
 import { placeFinder } from "./place.js";
-import { $, URGENT, badges, banner, geolocate, h, km, needMeta, payloadOk, place, pledgeBadge, redrawKeeping, run, showErrors, startLoad, verified } from "./ui.js";
+import { $, URGENT, badges, banner, geolocate, h, inItem, km, needMeta, payloadOk, place, pledgeBadge, redrawKeeping, run, showErrors, startLoad, verified } from "./ui.js";
 
 const HANOI = { lat: 21.0285, lon: 105.8542 };
 
@@ -227,20 +227,23 @@ async function loadMyNeeds() {
 function needActions(node) {
   const live = ["OPEN", "PARTLY_PLEDGED", "PLEDGED", "EXPIRED", "PENDING_VERIFICATION"].includes(node.status);
   if (!live) return null;
-  const error = h("p", { class: "field-error", role: "alert" });
+  const error = h("p", { class: "field-error need-error", role: "alert" });
+  const list = $("#my-needs");
   const act = async (query, variables, done) => {
     const result = await run("need", () => gql(query, variables));
-    if (payloadOk(result, error)) { if (done) banner(done); loadMyNeeds(); }
+    // Said where the need is drawn now: a live redraw may have replaced this card meanwhile.
+    if (payloadOk(result, inItem(list, node.id, ".need-error", error))) { if (done) banner(done); loadMyNeeds(); }
     return result;
   };
   const soon = new Date(node.expiresAt) - Date.now() < 2 * 86400e3;
-  const editor = h("form", { class: "edit", hidden: true, "data-keep-open": "edit", onsubmit: async (e) => {
+  const editable = node.status !== "EXPIRED"; // an expired need is renewed, not edited
+  const editor = !editable ? null : h("form", { class: "edit", hidden: true, "data-keep-open": "edit", onsubmit: async (e) => {
     e.preventDefault();
     const f = Object.fromEntries(new FormData(e.currentTarget));
     editor.hidden = true; // saved: the redraw that follows shows the need, not the form
     const result = await act(Q.updateNeed, { input: { needId: node.id, title: f.title, quantity: parseInt(f.quantity, 10) || 0,
       ...(f.householdSize ? { householdSize: parseInt(f.householdSize, 10) } : {}) } }, t("saved"));
-    if (!payloadOk(result)) editor.hidden = false;
+    if (!payloadOk(result)) inItem(list, node.id, "form.edit", editor).hidden = false; // not saved: the form again
   } },
   h("label", {}, t("title"), h("input", { name: "title", value: node.title, maxlength: 120 })),
   h("div", { class: "row" },
@@ -262,7 +265,8 @@ function needActions(node) {
           if (r && r.requestHelpNow.helpRequest) banner(t(r.requestHelpNow.helpRequest.status === "EXHAUSTED" ? "helpExhausted" : "helpNowSent"));
         } }, t("helpNow")) : null,
       node.status === "EXPIRED" || soon ? h("button", { type: "button", class: "small", onclick: () => act(Q.renewNeed, { id: node.id }, t("renewed")) }, t("renew")) : null,
-      node.status !== "EXPIRED" ? h("button", { type: "button", class: "small", onclick: () => { editor.hidden = !editor.hidden; } }, t("edit")) : null,
+      // Closed without saving, the form forgets what was typed: reopened, it shows the need as it is.
+      editable ? h("button", { type: "button", class: "small", onclick: () => { editor.hidden = !editor.hidden; if (editor.hidden) editor.reset(); } }, t("edit")) : null,
       node.status !== "EXPIRED" ? h("button", { type: "button", class: "small danger cancel-need", onclick: () => { sure.hidden = !sure.hidden; } }, t("cancelNeed")) : null),
     sure, editor, error);
 }
@@ -349,7 +353,7 @@ function drawNearby() {
   redrawKeeping(list, items.map(({ node, distanceMeters, fresh }) => {
     const open = node.quantity - node.quantityPledged;
     const amount = h("input", { type: "number", min: 1, max: Math.max(open, 1), value: Math.max(Math.min(open, 1), 1), "aria-label": t("pledgeQuantity"), name: "quantity" });
-    const error = h("p", { class: "field-error", role: "alert" });
+    const error = h("p", { class: "field-error pledge-error", role: "alert" });
     return h("li", { class: `item${fresh ? " new" : ""}${URGENT.includes(node.urgency) ? " urgent" : ""}`, "data-need": node.id },
       h("header", {}, h("h3", {}, node.title), badges(node)),
       h("p", { class: "meta" }, h("strong", {}, i18n.lang() === "vi" ? `${t("away")} ${km(distanceMeters)}` : `${km(distanceMeters)} ${t("away")}`)), needMeta(node), verified(node),
@@ -359,9 +363,11 @@ function drawNearby() {
           event.preventDefault();
           const data = await run("pledge", () => gql(Q.pledge, { input: { needId: node.id, quantity: parseInt(amount.value, 10) || 0 } }));
           if (!data) return;
-          if (data.pledge.errors.length) { error.textContent = data.pledge.errors.map((e) => e.message).join(" "); return; }
+          // This card may have been redrawn while the pledge was sent: speak to the one on screen now.
+          if (data.pledge.errors.length) { inItem(list, node.id, ".pledge-error", error).textContent = data.pledge.errors.map((e) => e.message).join(" "); return; }
           banner(t("pledgedOk"));
-          amount.value = amount.defaultValue; // pledged: the redraw starts this need's amount afresh
+          const now = inItem(list, node.id, "input[name=quantity]", amount);
+          now.value = now.defaultValue; // pledged: this need's amount starts afresh
           searchNearby();
           loadMyPledges();
         },

@@ -37,7 +37,9 @@ export function startLoad(key) {
 export function redrawKeeping(list, children) {
   const kept = new Map();
   for (const item of list.querySelectorAll("[data-need]")) {
-    const typed = [...item.querySelectorAll("input[name], textarea[name]")].filter((f) => f.value !== f.defaultValue);
+    // A closed box's fields are not kept: reopened, it shows the need as it is now.
+    const typed = [...item.querySelectorAll("input[name], textarea[name]")]
+      .filter((f) => f.value !== f.defaultValue && !f.closest("[hidden]"));
     const open = [...item.querySelectorAll("[data-keep-open]")].filter((box) => !box.hidden);
     kept.set(item.dataset.need, { typed: typed.map((f) => [f.name, f.value]), open: open.map((box) => box.dataset.keepOpen) });
   }
@@ -47,13 +49,19 @@ export function redrawKeeping(list, children) {
   for (const item of list.querySelectorAll("[data-need]")) {
     const was = kept.get(item.dataset.need);
     if (!was) continue;
-    for (const name of was.open) { const box = item.querySelector(`[data-keep-open="${name}"]`); if (box) box.hidden = false; }
-    for (const [name, value] of was.typed) { const field = item.querySelector(`[name="${name}"]`); if (field) field.value = value; }
+    for (const name of was.open) { const box = item.querySelector(`[data-keep-open="${CSS.escape(name)}"]`); if (box) box.hidden = false; }
+    for (const [name, value] of was.typed) { const field = item.querySelector(`[name="${CSS.escape(name)}"]`); if (field) field.value = value; }
   }
   if (holder) {
-    const field = list.querySelector(`[data-need="${holder.dataset.need}"] [name="${active.name}"]`);
+    const field = inItem(list, holder.dataset.need, `[name="${CSS.escape(active.name)}"]`);
     if (field && !field.closest("[hidden]")) field.focus();
   }
+}
+
+/** The element of a need's item in the list as drawn now (a live redraw may have replaced the one a
+ * handler was made with while it awaited an answer), else the fallback. */
+export function inItem(list, needId, selector, fallback = null) {
+  return list.querySelector(`[data-need="${CSS.escape(needId)}"] ${selector}`) || fallback;
 }
 
 export function banner(text) {

@@ -293,6 +293,17 @@ def test_a_live_update_keeps_what_the_requester_is_typing(browser: Browser, live
     expect(mine).to_contain_text("Hùng")
     expect(mine.locator("form.edit")).to_be_hidden()
     expect(mine.locator(".sure")).to_be_hidden()
+    # Closed without saving, the form forgets what was typed; a refused save keeps it open, saying why.
+    mine.get_by_role("button", name="Sửa").click()
+    mine.locator("form.edit input[name=title]").fill("never saved")
+    mine.get_by_role("button", name="Sửa").click()
+    mine.get_by_role("button", name="Sửa").click()
+    expect(mine.locator("form.edit input[name=title]")).to_have_value("Gạo nếp")
+    mine.locator("form.edit input[name=quantity]").fill("1")  # below the 2 pledged by the time of saving
+    mine.locator("form.edit button[type=submit]").click()
+    expect(mine.locator(".need-error")).not_to_be_empty()
+    expect(mine.locator("form.edit")).to_be_visible()
+    mine.get_by_role("button", name="Sửa").click()
     assert db.execute("SELECT title, quantity FROM needs").fetchall() == [("Gạo nếp", 7)]
     assert requester.errors == []
 
