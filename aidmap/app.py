@@ -37,6 +37,7 @@ from aidmap.db.engine import RequestSessions, make_engine, make_read_sessionmake
 from aidmap.db.migrate import head_revision
 from aidmap.db.reader import Reader
 from aidmap.db.replica import REPLICA_CONNECTION_WAIT_S, ReadRouter
+from aidmap.db.shares import ClientShares
 from aidmap.events.access_log import AccessLog
 from aidmap.events.fanout import FanOut
 from aidmap.events.listener import Listener
@@ -439,6 +440,7 @@ def create_app(settings: Settings, *, database_url: str) -> Starlette:
                 read_sessions=make_read_sessionmaker(engine),
                 reader=reader,
                 router=router,
+                shares=ClientShares(settings.hot_reads_per_client),
                 fanout=fanout,
                 match_index=match_index,
                 snapshots=snapshots,

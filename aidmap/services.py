@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from aidmap.db.reader import Reader
     from aidmap.db.replica import ReadRouter
+    from aidmap.db.shares import ClientShares
     from aidmap.events.access_log import AccessLog
     from aidmap.events.fanout import FanOut
     from aidmap.events.match_index import MatchIndex
@@ -41,6 +42,8 @@ class Services:
     # fresh replica when there is one (db/replica.py).
     reader: Reader
     router: ReadRouter
+    # Each client's share of those reads (db/shares.py).
+    shares: ClientShares
     # Live updates: the subscribers, the in-process spatial index, the snapshots and shared results
     # of events (events/, schema/fast/sharing.py).
     fanout: FanOut

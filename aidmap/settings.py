@@ -41,6 +41,8 @@ class Settings:
     # argon2 profile name from argon2.profiles; tests use CHEAPEST.
     password_hash_profile: str = "RFC_9106_LOW_MEMORY"
     db_pool_size: int = 10
+    # One client's searches at once on the hot-read pool, per process (db/shares.py); 0: no share.
+    hot_reads_per_client: int = 2
     # One log line per request costs ~0.1 ms; off unless asked for.
     access_log: bool = False
     # Events a live subscriber may have waiting before it is disconnected as too slow.

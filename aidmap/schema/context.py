@@ -201,9 +201,11 @@ class Context:
 
     @property
     def hot_reader(self) -> Reads:
-        """Where this request's hot reads go: the replica, or the primary for a viewer who just wrote."""
+        """Where this request's hot reads go: the replica, or the primary for a viewer who just wrote;
+        a few at a time for this client (db/shares.py)."""
         viewer = self.caller.viewer
-        return self.services.router.for_account(viewer.account_id if viewer is not None else None)
+        reads = self.services.router.for_account(viewer.account_id if viewer is not None else None)
+        return self.services.shares.reads_for(self.caller.rate_key, reads)
 
     async def settle_revocation(self) -> None:
         """After committing a revocation: return once no replica read can undo it (db/replica.py)."""
