@@ -78,3 +78,42 @@ def test_a_dozen_aliased_searches_take_the_clients_share_not_the_pool(
         lock.close()
     assert "errors" not in answers[0] and len(answers[0]["data"]) == ALIASES
     assert answers[1]["data"]["needs"]["edges"] == []
+
+
+def test_idle_clients_are_forgotten_and_a_busy_one_keeps_its_share(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from aidmap.db import shares
+
+    class Slow:
+        def __init__(self) -> None:
+            self.running = 0
+            self.most = 0
+            self.go = asyncio.Event()
+
+        async def fetch(self, sql: str, params: dict[str, Any], *, binary: bool = False) -> list[Any]:
+            self.running += 1
+            self.most = max(self.most, self.running)
+            await self.go.wait()
+            self.running -= 1
+            return []
+
+    async def scenario() -> None:
+        monkeypatch.setattr(shares, "MAX_CLIENTS", 3)
+        pool, slow = shares.ClientShares(2), Slow()
+        busy = [asyncio.create_task(pool.reads_for("busy", slow).fetch("q", {})) for _ in range(5)]
+        await asyncio.sleep(0.01)
+        for n in range(10):  # many other clients come and go
+            await asyncio.wait_for(pool.reads_for(f"idle {n}", _Quick()).fetch("q", {}), 1)
+        more = asyncio.create_task(pool.reads_for("busy", slow).fetch("q", {}))
+        await asyncio.sleep(0.01)
+        assert slow.most == 2 and len(pool._shares) <= 3
+        slow.go.set()
+        await asyncio.gather(*busy, more)
+
+    asyncio.run(scenario())
+
+
+class _Quick:
+    async def fetch(self, sql: str, params: dict[str, Any], *, binary: bool = False) -> list[Any]:
+        return []
