@@ -511,6 +511,17 @@ async def search_rows(
     order_by: NeedOrder = NeedOrder.DISTANCE,
 ) -> Rows:
     """search()'s page as rows of only these columns (schema/fast/compiled.py reads no more than it writes)."""
+    levels = sorted({u.value for u in urgencies or ()}, key=_LEVELS.index)
+    if (
+        order_by == NeedOrder.DISTANCE
+        and 1 < len(levels) < len(_LEVELS)
+        and set(statuses or OPEN_STATUSES) == set(OPEN_STATUSES)
+    ):
+        where, params = _search_filter(categories, statuses)
+        return await _nearest_of_levels(
+            reader=reader, lat=lat, lon=lon, radius_m=radius_m, where=where, params=params, first=first, after=after,
+            columns=columns, levels=levels,
+        )  # fmt: skip
     where, params = _search_filter(categories, statuses, urgencies)
     if order_by == NeedOrder.DISTANCE:
         return await nearest_rows(
@@ -526,6 +537,42 @@ async def search_rows(
 _LEVELS = tuple(u.value for u in URGENCY_ORDER)
 # Each level a literal: its search walks that level's partial index of open needs (migration 0033).
 _AT_LEVEL = {level: status_is(Urgency(level), column="urgency") for level in _LEVELS}
+
+
+async def _nearest_of_levels(
+    *,
+    reader: Reads,
+    lat: float,
+    lon: float,
+    radius_m: float,
+    where: tuple[str, ...],
+    params: dict[str, object],
+    first: int,
+    after: str | None,
+    columns: str,
+    levels: list[str],
+) -> Rows:
+    """Nearest first over several urgencies of open needs ("urgent only": HIGH and CRITICAL): one
+    search per level, each on that level's own index, merged by distance. One search filtering the
+    open needs by urgency walked all of them on a day when few are urgent. The cursor marks a place
+    by distance, the same in every level."""
+    found = [
+        await nearest_rows(
+            reader=reader,
+            model=Need,
+            lon=lon,
+            lat=lat,
+            radius_m=radius_m,
+            where=(*where, _AT_LEVEL[level]),
+            params=params,
+            first=first,
+            after=after,
+            columns=columns,
+        )  # fmt: skip
+        for level in levels
+    ]
+    rows = sorted((row for page in found for row in page.rows), key=lambda r: (r.distance, r.id))
+    return Rows(rows=rows[:first], has_next=len(rows) > first or any(page.has_next for page in found))
 
 
 async def _most_urgent_rows(

@@ -314,3 +314,33 @@ def test_my_needs_pages_newest_first(api: Api) -> None:
     assert [e["node"]["title"] for e in first["edges"]] == ["mine 2", "mine 1"]
     assert [e["node"]["title"] for e in second["edges"]] == ["mine 0"] and not second["pageInfo"]["hasNextPage"]
     assert api.post(MY_NEEDS, {})["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+PAGED = """query ($urgencies: [Urgency!], $first: Int!, $after: String) {
+  needs(near: {lat: 21.0285, lon: 105.8542}, radiusMeters: 9000, first: $first, after: $after, urgencies: $urgencies) {
+    edges { distanceMeters node { title } } pageInfo { hasNextPage endCursor } } }"""
+
+
+def test_several_urgencies_nearest_first_page_like_one_list(api: Api) -> None:
+    """ "Urgent only" searches each level on its own index and merges them: pages of 2 must give
+    exactly the one long list, nearest first, and that list exactly the urgent needs."""
+    owner = sign_up(api)
+    levels = ["HIGH", "LOW", "CRITICAL", "NORMAL", "CRITICAL", "HIGH", "HIGH", "LOW", "CRITICAL"]
+    for i, urgency in enumerate(levels):
+        location = {"lat": HANOI["lat"] + (i % 3) * 0.0061, "lon": HANOI["lon"] + i * 0.0071}
+        create_need(api, owner, title=f"{urgency.lower()} {i}", urgency=urgency, location=location)
+    urgent = ["HIGH", "CRITICAL"]
+    whole = api.data(PAGED, {"urgencies": urgent, "first": 20})["needs"]
+    assert not whole["pageInfo"]["hasNextPage"]
+    titles = [e["node"]["title"] for e in whole["edges"]]
+    assert sorted(titles) == sorted(f"{u.lower()} {i}" for i, u in enumerate(levels) if u in urgent)
+    distances = [e["distanceMeters"] for e in whole["edges"]]
+    assert distances == sorted(distances)
+    paged, after = [], None
+    while True:
+        page = api.data(PAGED, {"urgencies": urgent, "first": 2, "after": after})["needs"]
+        paged += [e["node"]["title"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert paged == titles
