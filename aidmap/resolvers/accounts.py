@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 from importlib import resources
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -218,23 +218,22 @@ async def phone_taken_budget(
     PHONE_TAKEN: that answer says a phone has an account, which signIn never tells. So trying phone
     after phone through signUp from one place draws on the same budget as guessing through signIn
     (AIDMAP_SIGN_IN_IP_MAX_FAILURES free, then the back-off), and a locked address gets
-    TOO_MANY_ATTEMPTS, for a taken phone and a free one alike. Sign-ups that make an account give their
-    attempt back: many people signing up behind one carrier's NAT are never held back. The attempt is
-    reserved in its own short transaction, so no lock is held while the password is hashed."""
+    TOO_MANY_ATTEMPTS, for a taken phone and a free one alike. Only a PHONE_TAKEN answer counts, once
+    it is given: sign-ups in flight count nothing, so many people signing up at once behind one
+    carrier's NAT never lock it (a few parallel probes may pass before their failures are counted;
+    the request rate bounds them). Each step is its own short transaction: no lock is held while the
+    password is hashed."""
     keys = [(throttle.address_key(address), throttle.per_address)] if address else []
     if keys:
         async with sessions() as session, session.begin():
-            await reserve_attempt(session, keys)
-    taken = False
+            await refuse_if_locked(session, keys)
     try:
         yield
     except Problems as failure:
-        taken = any(problem.code == Code.PHONE_TAKEN for problem in failure.problems)
-        raise
-    finally:
-        if keys and not taken:
+        if keys and any(problem.code == Code.PHONE_TAKEN for problem in failure.problems):
             async with sessions() as session, session.begin():
-                await give_back(session, keys, forget=set())
+                await reserve_attempt(session, keys)  # a failure now (TOO_MANY_ATTEMPTS if locked meanwhile)
+        raise
 
 
 @dataclass(frozen=True)
@@ -342,12 +341,8 @@ _FORGIVE = text(
 )
 
 
-async def reserve_attempt(session: AsyncSession, keys: list[tuple[str, BackOff]]) -> None:
-    """Count this attempt as a failure of every key before the password is checked (it is given back
-    if the password is right): parallel guesses each take a slot, none slips past the count. Refused
-    without counting while any key is locked."""
-    for key, _ in sorted(keys):  # one order for every transaction: no deadlock between two keys
-        await lock_until_commit(session, key, space=11)
+async def refuse_if_locked(session: AsyncSession, keys: list[tuple[str, BackOff]]) -> dict[str, Any]:
+    """TOO_MANY_ATTEMPTS (with the wait) while any of the keys is locked; else their rows."""
     rows = {r.key_hash: r for r in await session.execute(_BACKOFF_STATE, {"keys": [k for k, _ in keys]})}
     wait = max((float(r.locked_s) for r in rows.values() if r.locked_s is not None), default=0.0)
     if wait > 0:
@@ -362,6 +357,16 @@ async def reserve_attempt(session: AsyncSession, keys: list[tuple[str, BackOff]]
                 )
             ]
         )
+    return rows
+
+
+async def reserve_attempt(session: AsyncSession, keys: list[tuple[str, BackOff]]) -> None:
+    """Count this attempt as a failure of every key before the password is checked (it is given back
+    if the password is right): parallel guesses each take a slot, none slips past the count. Refused
+    without counting while any key is locked."""
+    for key, _ in sorted(keys):  # one order for every transaction: no deadlock between two keys
+        await lock_until_commit(session, key, space=11)
+    rows = await refuse_if_locked(session, keys)
     for key, rule in keys:
         row = rows.get(key)
         forgotten = math.floor(float(row.idle_s) / rule.forget_s()) if row else 0
