@@ -159,7 +159,10 @@ async function reopenChats(root, focused = null) {
   const boxes = [];
   for (const pledgeId of state.openChats) {
     const holder = root.querySelector(`[data-pledge-holder="${pledgeId}"]`);
-    if (holder) {
+    const drawn = holder && holder.querySelector(`.chat[data-pledge="${pledgeId}"]`);
+    if (drawn) {
+      boxes.push(drawn.refresh()); // a card kept by the redraw keeps its chat box: new messages only
+    } else if (holder) {
       boxes.push(chatBox(pledgeId).then((box) => {
         holder.append(box);
         if (pledgeId === focused) box.querySelector("input").focus(); // keep typing where you were
@@ -212,7 +215,7 @@ async function loadMyNeeds() {
       holder.querySelector(".pledge-row").append(chatToggle(p.id, holder));
       return holder;
     });
-    return h("li", { class: `item${URGENT.includes(node.urgency) ? " urgent" : ""}`, "data-need": node.id },
+    return h("li", { class: `item${URGENT.includes(node.urgency) ? " urgent" : ""}`, "data-need": node.id, "data-sig": JSON.stringify([i18n.lang(), node]) },
       h("header", {}, h("h3", {}, node.title), badges(node)),
       needMeta(node), verified(node),
       node.rejectedReason ? h("p", { class: "form-error" }, node.rejectedReason) : null,
@@ -354,7 +357,8 @@ function drawNearby() {
     const open = node.quantity - node.quantityPledged;
     const amount = h("input", { type: "number", min: 1, max: Math.max(open, 1), value: Math.max(Math.min(open, 1), 1), "aria-label": t("pledgeQuantity"), name: "quantity" });
     const error = h("p", { class: "field-error pledge-error", role: "alert" });
-    return h("li", { class: `item${fresh ? " new" : ""}${URGENT.includes(node.urgency) ? " urgent" : ""}`, "data-need": node.id },
+    return h("li", { class: `item${fresh ? " new" : ""}${URGENT.includes(node.urgency) ? " urgent" : ""}`, "data-need": node.id,
+      "data-sig": JSON.stringify([i18n.lang(), node, distanceMeters, Boolean(fresh)]) },
       h("header", {}, h("h3", {}, node.title), badges(node)),
       h("p", { class: "meta" }, h("strong", {}, i18n.lang() === "vi" ? `${t("away")} ${km(distanceMeters)}` : `${km(distanceMeters)} ${t("away")}`)), needMeta(node), verified(node),
       node.isMine || open <= 0 ? null : h("form", {

@@ -31,28 +31,39 @@ export function startLoad(key) {
 
 /**
  * Redraw a list of needs from new data, keeping what the person was doing in it: live events redraw
- * lists while people type. Per item ([data-need]) it keeps each field's typed value, which boxes
- * marked [data-keep-open] are open, and the field with the keyboard focus (a phone's keyboard stays up).
+ * lists while people type. An item drawn from the same data as before ([data-sig]) is not touched:
+ * what is typed in it, the caret, an IME composition (Telex) and the focus stay as they are. An item
+ * whose data changed is drawn afresh, keeping each field's typed value, the boxes marked
+ * [data-keep-open] that are open, and the field with the keyboard focus (a phone's keyboard stays up).
  */
 export function redrawKeeping(list, children) {
+  const before = new Map([...list.querySelectorAll(":scope > [data-need]")].map((item) => [item.dataset.need, item]));
+  const next = children.map((child) => {
+    const was = child.dataset && before.get(child.dataset.need);
+    return was && was.dataset.sig !== undefined && was.dataset.sig === child.dataset.sig ? was : child;
+  });
   const kept = new Map();
-  for (const item of list.querySelectorAll("[data-need]")) {
+  for (const [id, item] of before) {
+    if (next.includes(item)) continue;
     // A closed box's fields are not kept: reopened, it shows the need as it is now.
     const typed = [...item.querySelectorAll("input[name], textarea[name]")]
       .filter((f) => f.value !== f.defaultValue && !f.closest("[hidden]"));
     const open = [...item.querySelectorAll("[data-keep-open]")].filter((box) => !box.hidden);
-    kept.set(item.dataset.need, { typed: typed.map((f) => [f.name, f.value]), open: open.map((box) => box.dataset.keepOpen) });
+    kept.set(id, { typed: typed.map((f) => [f.name, f.value]), open: open.map((box) => box.dataset.keepOpen) });
   }
   const active = document.activeElement;
   const holder = active && active.name && list.contains(active) ? active.closest("[data-need]") : null;
-  list.replaceChildren(...children);
-  for (const item of list.querySelectorAll("[data-need]")) {
-    const was = kept.get(item.dataset.need);
+  // Items kept stay where they are (moving one would take its focus); the rest go or come in place.
+  const wanted = new Set(next);
+  for (const child of [...list.children]) if (!wanted.has(child)) child.remove();
+  next.forEach((child, i) => { if (list.children[i] !== child) list.insertBefore(child, list.children[i] || null); });
+  for (const item of next) {
+    const was = kept.get(item.dataset && item.dataset.need);
     if (!was) continue;
     for (const name of was.open) { const box = item.querySelector(`[data-keep-open="${CSS.escape(name)}"]`); if (box) box.hidden = false; }
     for (const [name, value] of was.typed) { const field = item.querySelector(`[name="${CSS.escape(name)}"]`); if (field) field.value = value; }
   }
-  if (holder) {
+  if (holder && !active.isConnected) {
     const field = inItem(list, holder.dataset.need, `[name="${CSS.escape(active.name)}"]`);
     if (field && !field.closest("[hidden]")) field.focus();
   }

@@ -8,7 +8,8 @@ The rule for reaching the database (each choice measured; see the modules named)
   engine.py), one transaction per mutation. Reads that need no write use `Context.reads`.
 - Hot reads (the nearby searches, bearer-token and partner-key look-ups, suggestion candidates) go
   through the psycopg pool (reader.py; `Context.hot_reader` picks the replica or the primary,
-  replica.py): a SQLAlchemy session checkout costs as much as the search itself.
+  replica.py, and gives each client a share of it, shares.py): a SQLAlchemy session checkout
+  costs as much as the search itself.
 - Raw SQL: in psycopg statements, named placeholders with their type, `%(name)s::bigint`; in
   SQLAlchemy `text()`, `:name`. No SQL is built from request values; status lists come from the
   enums through sql.status_in and sql.status_is (models/need.py OPEN_STATUSES, LIVE_STATUSES,
