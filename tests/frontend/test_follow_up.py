@@ -330,6 +330,14 @@ def test_a_live_update_keeps_what_the_donor_is_typing(browser: Browser, live_ser
     expect(item.locator(".report")).to_be_visible()
     expect(item.locator("input[name=reason]")).to_have_value("looks like a duplicate")
     expect(item.locator("input[name=reason]")).to_be_focused()
+    # A card whose data did not change is not drawn again: the selection in a field stays, so what
+    # is typed next replaces it (drawn again, the selection was lost: "4" typed over a selected "3" gave "34").
+    item.locator("input[name=quantity]").select_text()
+    _post(live_server, CREATE, {"input": need_input(title="Mì gói", location=NEAR)}, requester)
+    expect(page.locator("#nearby [data-need]")).to_have_count(3)
+    page.keyboard.type("4")
+    expect(item.locator("input[name=quantity]")).to_have_value("4")
+    item.locator("input[name=quantity]").fill("3")
     item.locator(".pledge-row button[type=submit]").click()
     expect(page.locator("#banner")).to_have_text("Thank you! Your pledge is sent.")
     assert db.execute("SELECT quantity FROM pledges").fetchall() == [(3,)]  # the amount typed before the redraw
