@@ -69,6 +69,16 @@ query ($near: GeoPointInput!, $radius: Float!, $first: Int!, $after: String, $ca
     pageInfo { hasNextPage endCursor }
   }
 }"""
+# "Urgent only" (the page's box): nearest first among the HIGH and CRITICAL needs, each level
+# searched on its own and the pages merged by distance, so the merge's order must be the cells' too.
+URGENT_ONLY = """
+query ($near: GeoPointInput!, $radius: Float!, $first: Int!, $after: String, $categories: [NeedCategory!]) {
+  needs(near: $near, radiusMeters: $radius, first: $first, after: $after, categories: $categories,
+        urgencies: [CRITICAL, HIGH]) {
+    edges { cursor distanceMeters node { id title urgency approximateLocation { lat lon } } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
 OFFERS = """
 query ($near: GeoPointInput!, $radius: Float!, $first: Int!, $after: String) {
   offers(near: $near, radiusMeters: $radius, first: $first, after: $after) {
@@ -276,6 +286,10 @@ def run_world(settings: Settings, url: str, world: Scenario, reference: Scenario
                     transcript.append(
                         (f"triage {origin} {radius}", _pages(api, TRIAGE, "needs", rng.choice(viewers), origin, radius,
                                                              2, None))
+                    )  # fmt: skip
+                    transcript.append(
+                        (f"urgent only {origin} {radius}", _pages(api, URGENT_ONLY, "needs", rng.choice(viewers),
+                                                                  origin, radius, 2, None))
                     )  # fmt: skip
                 transcript.append(
                     (f"offers {origin}", _pages(api, OFFERS, "offers", rng.choice(viewers), origin, 2500.0, 2, None))
