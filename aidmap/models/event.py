@@ -16,6 +16,9 @@ from aidmap.models.base import Base, created_at_column, enum_check
 class EventKind(StrEnum):
     NEED_CREATED = "NEED_CREATED"
     NEED_UPDATED = "NEED_UPDATED"
+    # Only what the public does not see changed (the exact point within its cell, the phone): told to
+    # those who may see it (the need's donors, the partner it was filed through), never by area.
+    NEED_PRIVATE_UPDATED = "NEED_PRIVATE_UPDATED"
     NEED_CANCELLED = "NEED_CANCELLED"
     NEED_EXPIRED = "NEED_EXPIRED"
     NEED_EXPIRING = "NEED_EXPIRING"

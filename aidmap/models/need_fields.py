@@ -58,7 +58,7 @@ class Reset(StrEnum):
     """What editing the field does to a verified need (a verifier vouched for what it said)."""
 
     NEVER = "NEVER"  # not vouched for (expires_at: renewNeed extends a need's life and keeps the badge)
-    ON_CHANGE = "ON_CHANGE"  # any change takes the badge away (a move even by a metre)
+    ON_CHANGE = "ON_CHANGE"  # any change takes the badge away (a point: a move to another cell)
     ON_RAISE = "ON_RAISE"  # only asking for more does; asking for less keeps it
 
 

@@ -41,7 +41,7 @@ from aidmap.models.need import (
     Urgency,
     status_for,
 )
-from aidmap.models.need_fields import INPUT_FIELDS, Kind, NeedField, Reset
+from aidmap.models.need_fields import INPUT_FIELDS, TYPE_FIELDS, Kind, NeedField, Reset
 from aidmap.models.pledge import discloses
 from aidmap.problems import Code, Problem, Problems, UserInputError
 from aidmap.resolvers import attestations, claims
@@ -250,7 +250,7 @@ def _raised(f: NeedField, before: object, after: object) -> bool:
     return isinstance(after, int) and isinstance(before, int) and after > before
 
 
-def _changes_what_was_verified(need: Need, values: dict[str, object], fields: NeedFields) -> bool:
+def _changes_what_was_verified(need: Need, values: dict[str, object]) -> bool:
     """What a verifier vouched for changed (models/need_fields.py, `resets`). Lowering the urgency or
     household size asks for less (things got better) and keeps the badge: a requester is not sent back
     to the queue for saying so. expires_at is not vouched for: renewNeed extends a need's life and keeps it."""
@@ -258,10 +258,8 @@ def _changes_what_was_verified(need: Need, values: dict[str, object], fields: Ne
         if f.resets is Reset.NEVER or f.name not in values:
             continue
         if f.kind is Kind.POINT:
-            # A move (and with it, perhaps, another ward) is a change even by a metre.
-            if tuple(fields.get(f.name)) != (need.lat, need.lon):
-                return True
-        elif f.resets is Reset.ON_CHANGE:
+            continue  # a move counts when it leaves the cell: update() compares the cells
+        if f.resets is Reset.ON_CHANGE:
             if values[f.name] != getattr(need, f.name):
                 return True
         elif _raised(f, getattr(need, f.name), values[f.name]):
@@ -279,13 +277,17 @@ async def update(
     require_verification: bool = False,
     issuer: attestations.Issuer | None = None,
 ) -> Need:
-    """Edit a need. A verified need whose text, amount, phone or place changes, or whose urgency or
+    """Edit a need. A verified need whose text, amount, phone or cell changes, or whose urgency or
     household size goes up, loses its verification (a verifier vouched for what it said, not for
     what it says now) and, with verification required, goes back to its ward's queue, hidden until
-    a verifier looks again."""
+    a verifier looks again.
+
+    An edit that changes nothing the public sees (the exact point moved within its cell, the same
+    values sent again) is told only to the need's donors (NEED_PRIVATE_UPDATED) and leaves updatedAt
+    alone: a public event, a new updatedAt or a lost badge would tell a stranger that the exact
+    point moved, an answer that depends on it."""
     values = _checked(fields, creating=False)
     need = await _owned_for_update(session=session, viewer=viewer, need_id=need_id)
-    unverified = need.verified_at is not None and _changes_what_was_verified(need, values, fields)
     if need.status not in EDITABLE_STATUSES:
         raise Problems.one(
             "needId", msg("A {status} need cannot be changed.", status=need.status.lower()), Code.INVALID_STATE
@@ -297,18 +299,29 @@ async def update(
             msg("{n} are already pledged; quantity cannot go below that.", n=need.quantity_pledged),
             Code.OUT_OF_RANGE,
         )
+    was_verified = need.verified_at is not None
+    unverified = was_verified and _changes_what_was_verified(need, values)
     attested_hash = attestations.need_hash(need) if need.attested_by_id is not None else None
+    seen_before = _public_state(need)
     for key, value in values.items():
         setattr(need, key, value)
-    if attested_hash is not None and attestations.need_hash(need) != attested_hash:
-        # Another deployment's attestation covers the public fields as they were; we cannot re-sign it.
-        unverified = True
     if "contact_phone" in values:
         need.contact_phone_hash = phone_hash(need.contact_phone, phone_key)
     if need.status != NeedStatus.PENDING_VERIFICATION:
         need.status = status_for(
             quantity=need.quantity, pledged=need.quantity_pledged, delivered=need.quantity_delivered
         ).value
+    await session.flush()
+    if "location" in values:
+        await assign_ward(session=session, need_id=need.id)
+    await session.refresh(need)  # the cell and the ward, computed by the database from the new point
+    if "location" in values:
+        # A move to another cell is a change a verifier would look at again; one within the cell is
+        # not (the ward, from the cell, is the same), and must not show.
+        unverified = unverified or (was_verified and (need.cell_lat, need.cell_lon) != seen_before[-1])
+    if attested_hash is not None and attestations.need_hash(need) != attested_hash:
+        # Another deployment's attestation covers the public fields as they were; we cannot re-sign it.
+        unverified = True
     kind = EventKind.NEED_UPDATED
     if unverified:
         need.verified_by_id, need.verified_at = None, None
@@ -318,17 +331,32 @@ async def update(
         if require_verification:
             # NEED_HIDDEN: public subscribers see it leave their view, as when reports hide it.
             need.status, kind = NeedStatus.PENDING_VERIFICATION.value, EventKind.NEED_HIDDEN
-    need.updated_at = utcnow()
     await session.flush()
-    if "location" in values:
-        await assign_ward(session=session, need_id=need.id)
-    await session.refresh(need)
+    await session.refresh(need)  # as stored, with what revoking the attestation changed
+    if _public_state(need) == seen_before:
+        kind = EventKind.NEED_PRIVATE_UPDATED
+    else:
+        need.updated_at = utcnow()
+        await session.flush()
+        await session.refresh(need)
     if need.verified_at is not None and issuer is not None and need.attested_by_id is None:
         # Still verified (urgency or household size lowered): the attestation follows the new fields.
         await attestations.reissue_if_changed(session=session, issuer=issuer, need=need)
     donors = await active_donors(session=session, need_id=need.id)
     await emit(session=session, kind=kind, need=need, audience=donors)
     return need
+
+
+# What anyone may see of a need, but for updatedAt (models/need_fields.py, in_type), with its ward,
+# its badge and, last, its cell.
+_PUBLIC_NAMES = (
+    *(f.name for f in TYPE_FIELDS if f.name != "updated_at"),
+    "ward_code", "verified_at", "attested_by_id",
+)  # fmt: skip
+
+
+def _public_state(need: Need) -> tuple[object, ...]:
+    return (*(getattr(need, name) for name in _PUBLIC_NAMES), (need.cell_lat, need.cell_lon))
 
 
 async def cancel(*, session: AsyncSession, viewer: Viewer, need_id: int) -> Need:

@@ -129,14 +129,29 @@ async def update(*, session: AsyncSession, viewer: Viewer, offer_id: int, fields
             msg("{n} are already pledged; quantity cannot go below that.", n=offer.quantity_pledged),
             Code.OUT_OF_RANGE,
         )
+    seen_before = _public_state(offer)
     for key, value in values.items():
         setattr(offer, key, value)
     offer.status = (OfferStatus.EXHAUSTED if offer.quantity_pledged >= offer.quantity else OfferStatus.ACTIVE).value
-    offer.updated_at = utcnow()
     await session.flush()
-    await session.refresh(offer)
-    await emit(session=session, kind=EventKind.OFFER_UPDATED, offer=offer)
+    await session.refresh(offer)  # the cell, computed by the database from the new point
+    if _public_state(offer) != seen_before:
+        # An exact point moved within its cell (or the same values sent again) is not told: an event
+        # for it would tell everyone watching the area that the donor's exact point moved.
+        offer.updated_at = utcnow()
+        await session.flush()
+        await session.refresh(offer)
+        await emit(session=session, kind=EventKind.OFFER_UPDATED, offer=offer)
     return offer
+
+
+# What anyone may see of an offer (schema/types.py, Offer), its cell last.
+_PUBLIC_NAMES = ("category", "title", "details", "quantity", "quantity_pledged", "unit", "radius_meters",
+                 "available_until", "status")  # fmt: skip
+
+
+def _public_state(offer: Offer) -> tuple[object, ...]:
+    return (*(getattr(offer, name) for name in _PUBLIC_NAMES), (offer.cell_lat, offer.cell_lon))
 
 
 async def withdraw(*, session: AsyncSession, viewer: Viewer, offer_id: int) -> Offer:

@@ -29,8 +29,13 @@ WEBHOOK_EVENTS = (
     EventKind.NEED_CREATED, EventKind.NEED_UPDATED, EventKind.NEED_CANCELLED, EventKind.NEED_EXPIRED,
     EventKind.NEED_RENEWED, EventKind.NEED_VERIFIED, EventKind.NEED_HIDDEN,
     EventKind.PLEDGE_CREATED, EventKind.PLEDGE_CANCELLED, EventKind.PLEDGE_DELIVERED,
+    EventKind.NEED_PRIVATE_UPDATED, EventKind.PLEDGE_MARKED_DELIVERED,
     EventKind.OFFER_CREATED, EventKind.OFFER_UPDATED, EventKind.OFFER_WITHDRAWN,
 )  # fmt: skip
+# Told only to the partner app the need was filed through: what changed is private (the exact
+# point within its cell, the phone), or it asks whoever is in charge of the need to act (confirm a
+# delivery). Anyone else's endpoint learning of it would learn that the secret changed.
+FILERS_ONLY = frozenset({EventKind.NEED_PRIVATE_UPDATED.value, EventKind.PLEDGE_MARKED_DELIVERED.value})
 MAX_PER_PARTNER = 20
 SCAN_BATCH = 1000
 INSIDE_NETWORK = msg("Webhook URLs must reach the public internet, not addresses inside this network.")
@@ -136,6 +141,8 @@ async def queue_new_events(*, sessions: async_sessionmaker[AsyncSession]) -> int
             partner = Principal(partner_id=hook.partner_id)
             for row in rows:
                 if row.kind not in hook.events or not row.in_circle or not row.in_areas:
+                    continue
+                if row.kind in FILERS_ONLY and row.need_partner_id != hook.partner_id:
                     continue
                 if row.need_id is not None and row.need_status is not None and not may_see_need(
                     partner, status=row.need_status, owner_id=row.owner_id, filed_by_id=row.filed_by_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from aidmap.settings import Settings
 from tests.conftest import Api, LiveServer
 from tests.factories import create_need, give_role, sign_up
 from tests.live import LiveClient
+from tests.schema.test_privacy_invariance import moved_within_cell
 
 HOAN_KIEM_LAKE = {"lat": 21.0288, "lon": 105.8525}
 BA_DINH = {"lat": 21.0368, "lon": 105.8342}
@@ -65,7 +67,7 @@ def test_a_retitled_and_moved_need_goes_back_to_its_queue_and_leaves_public_view
 @pytest.mark.parametrize(
     "change",
     [{"details": "Gửi tiền vào 0999999999"}, {"quantity": 500}, {"unit": "tấn"}, {"category": "MEDICINE"},
-     {"contactPhone": "0999 999 999"}, {"location": {"lat": 21.0290, "lon": 105.8525}},
+     {"contactPhone": "0999 999 999"}, {"location": BA_DINH},
      # Asking for more than was vouched for: more pressing, or for more people (none given before).
      {"urgency": "CRITICAL"}, {"householdSize": 40}, {"urgency": "CRITICAL", "householdSize": 40}],
 )  # fmt: skip
@@ -79,6 +81,21 @@ def test_an_edit_that_changes_nothing_vouched_for_keeps_the_badge(api: Api, peop
     need_id = _verified(api, people)
     same = api.data(UPDATE, {"input": {"needId": need_id, "title": "Gạo cho gia đình 4 người", "urgency": "HIGH"}}, people["requester"])  # fmt: skip
     assert same["updateNeed"]["need"]["status"] == "OPEN"
+    assert api.data(NODE, {"id": need_id}, people["donor"])["node"]["verification"] is not None
+
+
+def test_a_move_within_the_cell_keeps_the_badge_and_shows_no_one(
+    api: Api, people: dict[str, str], live_server: LiveServer
+) -> None:
+    """The verifier vouched for the place as the public sees it (its cell and ward); a move within
+    the cell that took the badge away would tell a stranger that the exact point moved."""
+    need_id = _verified(api, people)
+    lon, lat = moved_within_cell((HOAN_KIEM_LAKE["lon"], HOAN_KIEM_LAKE["lat"]), random.Random(3))
+    with LiveClient(live_server.url) as watcher:
+        watcher.subscribe(NEARBY, {"near": HOAN_KIEM_LAKE})
+        edited = api.data(UPDATE, {"input": {"needId": need_id, "location": {"lat": lat, "lon": lon}}}, people["requester"])  # fmt: skip
+        quiet = watcher.nothing_within(1.0)
+    assert edited["updateNeed"] == {"need": {"status": "OPEN"}, "errors": []} and quiet
     assert api.data(NODE, {"id": need_id}, people["donor"])["node"]["verification"] is not None
 
 
