@@ -10,6 +10,7 @@ import csv
 import dataclasses
 import io
 import json
+import random
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -45,6 +46,7 @@ from aidmap.settings import Settings
 from tests.conftest import Api
 from tests.factories import CREATE_NEED, SIGN_UP, account_pk, create_need, give_role, need_input, new_phone, sign_up
 from tests.resolvers.conftest import Receiver
+from tests.schema.test_privacy_invariance import moved_within_cell
 
 HOAN_KIEM_LAKE = {"lat": 21.0288, "lon": 105.8525}
 PHONE = "0912 345 678"
@@ -284,7 +286,11 @@ def _edits(f: NeedField) -> list[tuple[Any, bool]]:
     if f.kind is Kind.PHONE:
         return [("0912 000 999", True)]
     if f.kind is Kind.POINT:
-        return [({"lat": HOAN_KIEM_LAKE["lat"] + 0.00001, "lon": HOAN_KIEM_LAKE["lon"]}, True)]
+        # The verifier vouched for the place as the public sees it: a move to another cell (~670 m
+        # south) takes the badge away, one within the cell must not (it would show that the point moved).
+        lon, lat = moved_within_cell((HOAN_KIEM_LAKE["lon"], HOAN_KIEM_LAKE["lat"]), random.Random(5))
+        return [({"lat": HOAN_KIEM_LAKE["lat"] - 0.006, "lon": HOAN_KIEM_LAKE["lon"]}, True),
+                ({"lat": lat, "lon": lon}, False)]  # fmt: skip
     return [((datetime.now(UTC) + timedelta(days=30)).isoformat(), False)]
 
 
