@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -540,11 +541,7 @@ async def search_rows(
 ) -> Rows:
     """search()'s page as rows of only these columns (schema/fast/compiled.py reads no more than it writes)."""
     levels = sorted({u.value for u in urgencies or ()}, key=_LEVELS.index)
-    if (
-        order_by == NeedOrder.DISTANCE
-        and 1 < len(levels) < len(_LEVELS)
-        and set(statuses or OPEN_STATUSES) == set(OPEN_STATUSES)
-    ):
+    if order_by == NeedOrder.DISTANCE and _merged_by_distance(levels, statuses):
         where, params = _search_filter(categories, statuses)
         return await _nearest_of_levels(
             reader=reader, lat=lat, lon=lon, radius_m=radius_m, where=where, params=params, first=first, after=after,
@@ -560,6 +557,23 @@ async def search_rows(
         reader=reader, lat=lat, lon=lon, radius_m=radius_m, where=where, params=params, first=first, after=after,
         columns=columns, urgencies=urgencies,
     )  # fmt: skip
+
+
+def searches_per_page(
+    *, order_by: NeedOrder, urgencies: list[Urgency] | None, statuses: list[NeedStatus] | None
+) -> int:
+    """How many index searches one page of search_rows runs at most: most urgent first searches
+    each wanted level in turn, "urgent only" each of its levels. schema/limits.py weighs each one
+    as a call of its own, so aliased pages of either cost the database no more than their weight."""
+    levels = {u.value for u in urgencies or ()}
+    if order_by == NeedOrder.URGENCY:
+        return len(levels) or len(_LEVELS)
+    return len(levels) if _merged_by_distance(levels, statuses) else 1
+
+
+def _merged_by_distance(levels: Collection[str], statuses: list[NeedStatus] | None) -> bool:
+    """Nearest first over some of the levels of open needs: one search per level (_nearest_of_levels)."""
+    return 1 < len(levels) < len(_LEVELS) and set(statuses or OPEN_STATUSES) == set(OPEN_STATUSES)
 
 
 _LEVELS = tuple(u.value for u in URGENCY_ORDER)

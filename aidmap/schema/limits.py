@@ -43,7 +43,9 @@ from strawberry.extensions import SchemaExtension
 
 from aidmap.i18n import msg, translate
 from aidmap.models import Scope
+from aidmap.models.need import NeedOrder
 from aidmap.resolvers.areas import MAX_OUTLINES
+from aidmap.resolvers.needs import searches_per_page
 from aidmap.schema.ids import from_global_id
 
 log = logging.getLogger(__name__)
@@ -351,6 +353,23 @@ def _node_weight(ids: Any) -> int:
     return total
 
 
+def _needs_searches(args: dict[str, Any]) -> int:
+    """How many index searches a `needs` page runs (resolvers/needs.py): most urgent first and
+    "urgent only" search each urgency level on its own; 15 aliased pages of `needs(orderBy: URGENCY)`
+    ran 60 searches at the weight of 15."""
+    try:
+        return searches_per_page(
+            order_by=NeedOrder(args.get("orderBy") or NeedOrder.DISTANCE),
+            urgencies=args.get("urgencies"), statuses=args.get("statuses"),
+        )  # fmt: skip
+    except (TypeError, ValueError):  # bad arguments: execution refuses them
+        return 1
+
+
+# The arguments a document's cost depends on (schema/fast/compiled.py remembers a verdict by their values).
+COST_ARGUMENTS = frozenset({"first", "ids", "id", "orderBy", "urgencies", "statuses"})
+
+
 def query_cost(
     schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, variables: dict[str, Any]
 ) -> int:
@@ -376,6 +395,8 @@ def query_cost(
             return 1, 0  # bad arguments: execution refuses them
         node_argument = _NODE_FIELDS.get((parent.name, field.name.value))
         lookups = _node_weight(args.get(node_argument)) if node_argument else 0
+        if (parent.name, field.name.value) == ("Query", "needs"):
+            lookups += ROOT_CALL_WEIGHT * (_needs_searches(args) - 1)
         first, ids = args.get("first"), args.get("ids")
         if isinstance(first, int):
             return max(first, 1), lookups

@@ -194,6 +194,15 @@ def _candidates(facts: dict[str, Any]) -> dict[str, tuple[str, bool]]:
             _largest_allowed(lambda n: _aliased(n, lambda i: f"needs(near: {_point(i)}, radiusMeters: 50000, first: 5, statuses: [FULFILLED, CANCELLED, EXPIRED]) {{ edges {{ node {{ id title }} }} }}")),
             False,
         ),
+        # Each page searches every urgency level (or both of "urgent only") on its own.
+        "needs, most urgent first, the most aliases of small pages": (
+            _largest_allowed(lambda n: _aliased(n, lambda i: f"needs(near: {_point(i)}, radiusMeters: 50000, first: 1, orderBy: URGENCY) {{ edges {{ node {{ id title }} }} }}")),
+            False,
+        ),
+        "needs, urgent only, the most aliases of small pages": (
+            _largest_allowed(lambda n: _aliased(n, lambda i: f"needs(near: {_point(i)}, radiusMeters: 50000, first: 1, urgencies: [CRITICAL, HIGH]) {{ edges {{ node {{ id title }} }} }}")),
+            False,
+        ),
         "offers, the largest page of every field": (
             _largest_allowed(lambda n: f"{{ offers(near: {_point(0)}, radiusMeters: 50000, first: {n}) {{ edges {{ node {{ {OFFER_FIELDS} }} }} }} }}", stop=100),
             False,

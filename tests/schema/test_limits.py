@@ -82,6 +82,28 @@ def test_cost_counts_pages_across_nested_lists(make_api: Any) -> None:
     assert _code(nodes) == "QUERY_TOO_COSTLY"
 
 
+def test_pages_that_search_each_urgency_level_cost_a_call_per_level(api: Api) -> None:
+    """Most urgent first searches each level on its own, "urgent only" each of its two: aliased
+    pages of them cost the database four or two times what nearest-first pages do, and their
+    weight says so. One text, sent first with the cheap order until the server has compiled it and
+    remembered that it passed (schema/fast/compiled.py), then with the costly one: the verdict
+    remembered for one order must not let the other through."""
+    page = "edges { cursor }"
+    aliases = " ".join(f"a{i}: needs({NEAR}, first: 1, orderBy: $order, urgencies: $levels) {{ {page} }}"
+                       for i in range(20))  # fmt: skip
+    query = "query ($order: NeedOrder!, $levels: [Urgency!]) { " + aliases + " }"
+    for _ in range(4):
+        nearest = api.post(query, {"order": "DISTANCE", "levels": None})
+        assert "errors" not in nearest, nearest
+    most_urgent = api.post(query, {"order": "URGENCY", "levels": None})
+    urgent_only = api.post(query, {"order": "DISTANCE", "levels": ["CRITICAL", "HIGH"]})
+    one_level = api.post(query, {"order": "URGENCY", "levels": ["CRITICAL"]})
+
+    assert _code(most_urgent) == "QUERY_TOO_COSTLY" and "cost 16060" in _message(most_urgent)
+    assert _code(urgent_only) == "QUERY_TOO_COSTLY" and "cost 8060" in _message(urgent_only)
+    assert "errors" not in one_level
+
+
 def test_pages_and_id_lists_are_capped_at_100(api: Api) -> None:
     page = api.post(f"{{ needs({NEAR}, first: 101) {{ edges {{ cursor }} }} }}")
     ids = api.post("query ($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ["TmVlZDox"] * 101})

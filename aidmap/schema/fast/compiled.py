@@ -81,6 +81,7 @@ from aidmap.resolvers import needs, offers
 from aidmap.schema import checked_document, database_unavailable
 from aidmap.schema.documents import CACHED_MAX_CHARS
 from aidmap.schema.ids import to_global_id
+from aidmap.schema.limits import COST_ARGUMENTS
 from aidmap.schema.types import pledged_by_viewer
 
 log = logging.getLogger(__name__)
@@ -391,15 +392,15 @@ class _DirectiveVariables(Visitor):
 
 
 class _CostVariables(Visitor):
-    """The variables a document's cost can depend on: those inside `first`, `ids` and `id`
-    arguments (schema/limits.py query_cost reads no other argument)."""
+    """The variables a document's cost can depend on: those inside the arguments schema/limits.py
+    query_cost reads (COST_ARGUMENTS: page sizes, ids, the order and filters of `needs`)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.names: set[str] = set()
 
     def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
-        if node.name.value in ("first", "ids", "id"):
+        if node.name.value in COST_ARGUMENTS:
             stack = [node.value]
             while stack:
                 value = stack.pop()
