@@ -22,6 +22,7 @@ class NotificationKind(StrEnum):
     MESSAGE_SENT = "MESSAGE_SENT"  # to the other party, when no socket of theirs is open
     NEED_EXPIRING = "NEED_EXPIRING"  # to the requester or beneficiary, a day before
     HELP_ASKED = "HELP_ASKED"  # to each donor asked for instant help
+    NEED_PRIVATE_UPDATED = "NEED_PRIVATE_UPDATED"  # to the need's active donors: its address or phone changed
 
 
 class Channel(StrEnum):

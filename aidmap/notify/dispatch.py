@@ -173,7 +173,8 @@ def _recipients(row: Any) -> list[_Recipient]:
         return [donor] if donor else []
     if kind == K.NEED_EXPIRING:
         return [requester()]
-    if kind == K.HELP_ASKED:
+    if kind in (K.HELP_ASKED, K.NEED_PRIVATE_UPDATED):
+        # Those asked for instant help; the donors on their way to a need whose address changed.
         return [_Recipient("donor", a, False) for a in row.audience]
     return []
 

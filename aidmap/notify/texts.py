@@ -45,6 +45,10 @@ _TEXTS: dict[tuple[str, str], tuple[str, str]] = {
     (K.HELP_ASKED, "donor"): (
         N_("Help needed now"), N_("Someone near you needs help now ({category}). Open the link to answer.")
     ),
+    (K.NEED_PRIVATE_UPDATED, "donor"): (
+        N_("Address changed"),
+        N_("The {category} request you pledged to has a new address or phone. Open the link before you go."),
+    ),
 }  # fmt: skip
 _TEXTS[(K.MESSAGE_SENT, "donor")] = _TEXTS[(K.MESSAGE_SENT, "requester")]
 

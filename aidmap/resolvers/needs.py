@@ -303,7 +303,7 @@ async def update(
     was_verified = need.verified_at is not None
     unverified = was_verified and _changes_what_was_verified(need, values)
     attested_hash = attestations.need_hash(need) if need.attested_by_id is not None else None
-    seen_before = _public_state(need)
+    seen_before, private_before = _public_state(need), (need.lat, need.lon, need.contact_phone)
     for key, value in values.items():
         setattr(need, key, value)
     if "contact_phone" in values:
@@ -313,13 +313,13 @@ async def update(
             quantity=need.quantity, pledged=need.quantity_pledged, delivered=need.quantity_delivered
         ).value
     await session.flush()
-    if "location" in values:
+    await session.refresh(need)  # the cell, computed by the database from the new point
+    if (need.cell_lat, need.cell_lon) != seen_before[-1]:
+        # Another cell: another ward, perhaps, and a change a verifier would look at again. Within
+        # the cell neither is looked up again (wards re-imported since would show the edit).
         await assign_ward(session=session, need_id=need.id)
-    await session.refresh(need)  # the cell and the ward, computed by the database from the new point
-    if "location" in values:
-        # A move to another cell is a change a verifier would look at again; one within the cell is
-        # not (the ward, from the cell, is the same), and must not show.
-        unverified = unverified or (was_verified and (need.cell_lat, need.cell_lon) != seen_before[-1])
+        await session.refresh(need)
+        unverified = unverified or was_verified
     if attested_hash is not None and attestations.need_hash(need) != attested_hash:
         # Another deployment's attestation covers the public fields as they were; we cannot re-sign it.
         unverified = True
@@ -335,11 +335,16 @@ async def update(
     await session.flush()
     await session.refresh(need)  # as stored, with what revoking the attestation changed
     if _public_state(need) == seen_before:
-        kind = EventKind.NEED_PRIVATE_UPDATED
-    else:
-        need.updated_at = utcnow()
-        await session.flush()
-        await session.refresh(need)
+        if (need.lat, need.lon, need.contact_phone) == private_before:
+            return need  # the same values sent again: nothing to tell anyone
+        # Nothing public changed, so neither does the attestation (a new one would show on the
+        # status list): only those who may see the point are told.
+        donors = await active_donors(session=session, need_id=need.id)
+        await emit(session=session, kind=EventKind.NEED_PRIVATE_UPDATED, need=need, audience=donors)
+        return need
+    need.updated_at = utcnow()
+    await session.flush()
+    await session.refresh(need)
     if need.verified_at is not None and issuer is not None and need.attested_by_id is None:
         # Still verified (urgency or household size lowered): the attestation follows the new fields.
         await attestations.reissue_if_changed(session=session, issuer=issuer, need=need)

@@ -139,11 +139,16 @@ async def queue_new_events(*, sessions: async_sessionmaker[AsyncSession]) -> int
             if not rows:
                 continue
             partner = Principal(partner_id=hook.partner_id)
+            scopes = (
+                await session.execute(text("SELECT scopes FROM partners WHERE id = :p"), {"p": hook.partner_id})
+            ).scalar_one()
             for row in rows:
                 if row.kind not in hook.events or not row.in_circle or not row.in_areas:
                     continue
                 if row.kind in FILERS_ONLY and row.need_partner_id != hook.partner_id:
                     continue
+                if row.kind == EventKind.NEED_PRIVATE_UPDATED.value and "private:read" not in scopes:
+                    continue  # told of a change to what this key may not see, it would learn that it changed
                 if row.need_id is not None and row.need_status is not None and not may_see_need(
                     partner, status=row.need_status, owner_id=row.owner_id, filed_by_id=row.filed_by_id,
                     ward_code=row.ward_code, partner_id=row.need_partner_id, active_donor=False,

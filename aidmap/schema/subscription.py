@@ -264,7 +264,10 @@ class Subscription:
             )
         sub = ctx.fanout.subscribe_activity(viewer.account_id)
         replay = lambda seq: activity_events_after(ctx.reader, viewer.account_id, seq)  # noqa: E731
+        hidden = ctx.partner is not None and not ctx.partner.allows(models.Scope.PRIVATE_READ)
         async for event in _events(ctx, sub, replay, after):
+            if hidden and event.kind is models.EventKind.NEED_PRIVATE_UPDATED:
+                continue  # a key without private:read is not told that what it cannot see changed
             async with ctx.reads() as session:
                 need_rows = await needs.get_many(session=session, need_ids=[event.need_id]) if event.need_id else []
                 pledge_rows = (

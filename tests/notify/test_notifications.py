@@ -8,6 +8,7 @@ import base64
 import json
 import logging
 import os
+import random
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,9 +26,10 @@ from aidmap.app import create_app
 from aidmap.notify.push import new_vapid_pair
 from tests.conftest import serving
 from tests.factories import CREATE_NEED as PLAIN_CREATE_NEED
-from tests.factories import HANOI, SIGN_UP, create_need, need_input, pledge, sign_up
+from tests.factories import HANOI, SIGN_UP, account_pk, create_need, need_input, pledge, sign_up
 from tests.live import LiveClient
 from tests.notify.conftest import Gateway, PushService, wait_until
+from tests.schema.test_privacy_invariance import moved_within_cell
 
 CREATE_NEED = PLAIN_CREATE_NEED.replace("createNeed(input: $input) {", "createNeed(input: $input) { claimCode", 1)
 CANCEL = "mutation ($id: ID!) { cancelPledge(input: {pledgeId: $id}) { pledge { status } errors { code } } }"
@@ -39,7 +41,15 @@ SETTINGS = """mutation ($input: NotificationSettingsInput!) { setNotificationSet
 SUBSCRIBE = """mutation ($input: PushSubscriptionInput!) { subscribePush(input: $input) {
   subscribed errors { field code } } }"""
 MINE = "{ myNotifications(first: 50) { kind channel status title body attempts reason sentAt } }"
-EVERY_KIND = ["PLEDGE_CREATED", "PLEDGE_CANCELLED", "PLEDGE_DELIVERED", "MESSAGE_SENT", "NEED_EXPIRING", "HELP_ASKED"]
+EVERY_KIND = [
+    "PLEDGE_CREATED",
+    "PLEDGE_CANCELLED",
+    "PLEDGE_DELIVERED",
+    "MESSAGE_SENT",
+    "NEED_EXPIRING",
+    "HELP_ASKED",
+    "NEED_PRIVATE_UPDATED",
+]
 PAGE = "https://aidmap.example.vn"
 # A phone number of 9 or more digits, however it is spaced, or coordinates.
 PHONE_OR_POINT = re.compile(r"(?:\d[\s.-]?){9,}|\d+\.\d{3,}")
@@ -169,6 +179,45 @@ def test_a_donor_saying_delivered_asks_whoever_confirms_and_texts_no_one_who_can
     # of theirs is subscribed), the donor not at all.
     claimed_by = db.execute("SELECT id FROM accounts WHERE phone = '+84955000202'").fetchone()[0]
     assert [a for a in asked if a[0] == "SMS"] == [("SMS", f"account:{claimed_by}")], asked
+
+
+UPDATE_NEED = "mutation ($input: UpdateNeedInput!) { updateNeed(input: $input) { errors { code } } }"
+
+
+def test_a_donor_on_the_way_is_told_the_address_changed_and_no_one_else_is(
+    make_api: Any, gateway: Gateway, db: psycopg.Connection[Any]
+) -> None:
+    """The requester moves the exact point within its cell (nothing public changes, so no one
+    watching the area hears of it): the donor whose pledge is open is texted to look again; one
+    who cancelled, and one who never pledged, are not."""
+    api = make_api(**_fast(gateway))
+    requester = sign_up(api, "Chị Hoa")
+    donors = {name: sign_up(api, name) for name in ("on the way", "cancelled", "stranger")}
+    for token in donors.values():
+        chosen = api.data(SETTINGS, {"input": {"smsKinds": EVERY_KIND, "language": "en"}}, token)
+        assert chosen["setNotificationSettings"]["errors"] == []
+    need = create_need(api, requester, location=HA_NOI_EXACT)
+    pledge(api, donors["on the way"], need["id"], 1)
+    gone = pledge(api, donors["cancelled"], need["id"], 1)["pledge"]
+    assert api.data(CANCEL, {"id": gone["id"]}, donors["cancelled"])["cancelPledge"]["errors"] == []
+    lon, lat = moved_within_cell((HA_NOI_EXACT["lon"], HA_NOI_EXACT["lat"]), random.Random(1))
+    moved = {"lat": lat, "lon": lon}
+    assert api.data(UPDATE_NEED, {"input": {"needId": need["id"], "location": moved}}, requester)["updateNeed"][
+        "errors"] == []  # fmt: skip
+    told = wait_until(lambda: _rows(db, "kind = 'NEED_PRIVATE_UPDATED' AND status = 'DELIVERED'"), what="the text")
+    _settled(db, len(_rows(db)))
+
+    phone = {name: db.execute("SELECT phone FROM accounts WHERE id = %s", (account_pk(db, t),)).fetchone()[0]
+             for name, t in donors.items()}  # fmt: skip
+    assert _texts(gateway, phone["on the way"])[-1] == (
+        "aidmap: The food request you pledged to has a new address or phone. Open the link before you go. "
+        f"{PAGE}/#need={need['id']}"
+    )
+    assert [r[3] for r in told] == [f"account:{account_pk(db, donors['on the way'])}"]
+    assert not any("new address" in t for t in _texts(gateway, phone["cancelled"]) + _texts(gateway, phone["stranger"]))
+    # Nothing public changed: the need's last event is the private one.
+    last = db.execute("SELECT kind FROM events WHERE kind LIKE 'NEED_%' ORDER BY seq DESC LIMIT 1").fetchone()
+    assert last == ("NEED_PRIVATE_UPDATED",)
 
 
 def _quiet_now(zone: str) -> tuple[str, str]:

@@ -77,6 +77,13 @@ def filers_hook() -> Iterator[Receiver]:
     receiver.close()
 
 
+@pytest.fixture
+def blind_hook() -> Iterator[Receiver]:
+    receiver = Receiver()
+    yield receiver
+    receiver.close()
+
+
 def _point(p: tuple[float, float]) -> dict[str, float]:
     return {"lon": p[0], "lat": p[1]}
 
@@ -109,7 +116,7 @@ def _wait(condition: Any, seconds: float = 15.0) -> None:
 
 def test_moving_an_exact_point_within_its_cell_shows_strangers_nothing_and_tells_its_donor(
     api: Api, database_url: str, live_server: LiveServer, db: psycopg.Connection[Any],
-    strangers_hook: Receiver, filers_hook: Receiver,
+    strangers_hook: Receiver, filers_hook: Receiver, blind_hook: Receiver,
 ) -> None:  # fmt: skip
     rng = random.Random(7)
     requester, donor, giver, stranger = (sign_up(api, name) for name in ("requester", "donor", "giver", "stranger"))
@@ -121,24 +128,33 @@ def test_moving_an_exact_point_within_its_cell_shows_strangers_nothing_and_tells
         url=database_url, name="hotline", scopes=partners.parse_scopes("accounts,needs:read,needs:write,private:read,webhooks"),
         rate_limit_per_minute=10_000, allowed_origins=[],
     )[1]  # fmt: skip
+    # A partner that files needs but may not see exact points: it must not learn that one moved either.
+    blind = partners.create(
+        url=database_url, name="blind", scopes=partners.parse_scopes("accounts,needs:read,needs:write,webhooks"),
+        rate_limit_per_minute=10_000, allowed_origins=[],
+    )[1]  # fmt: skip
     _hook(api, outsider, strangers_hook.url)
     _hook(api, filer, filers_hook.url)
+    _hook(api, blind, blind_hook.url)
 
     need = create_need(api, requester, location=_point(HOAN_KIEM), householdSize=3)["id"]
     signed_up = _as(api, filer, SIGN_UP, {"input": {"displayName": "Bà Lan", "phone": "0933 000 111", "password": "long enough"}})  # fmt: skip
     operator = signed_up["data"]["signUp"]["account"]["id"]
     filed = _as(api, filer, CREATE_NEED, {"input": need_input(title="qua tổng đài", location=_point(ORIGINS[1]))}, operator)  # fmt: skip
     filed_need = filed["data"]["createNeed"]["need"]["id"]
+    blind_operator = _as(api, blind, SIGN_UP, {"input": {"displayName": "Anh Tư", "phone": "0933 000 222", "password": "long enough"}})["data"]["signUp"]["account"]["id"]  # fmt: skip
+    blind_filed = _as(api, blind, CREATE_NEED, {"input": need_input(title="qua ứng dụng", location=_point(ORIGINS[0]))}, blind_operator)  # fmt: skip
+    blind_need = blind_filed["data"]["createNeed"]["need"]["id"]
     offer = create_offer(api, giver, location=_point(ORIGINS[2]), radiusMeters=5000)["id"]
     assert pledge(api, donor, need, 1)["errors"] == []
-    _wait(lambda: len(strangers_hook.accepted()) >= 4)  # two needs, an offer, a pledge
+    _wait(lambda: len(strangers_hook.accepted()) >= 5)  # three needs, an offer, a pledge
 
     def seen() -> dict[str, Any]:
         """Everything a stranger may ask about the two needs and the offer."""
         views: dict[str, Any] = {}
         for who, ask in (("anonymous", api.post), ("stranger", lambda q, v: api.post(q, v, stranger)),
                          ("outsider", lambda q, v: _as(api, outsider, q, v))):  # fmt: skip
-            for ident in (need, filed_need, offer):
+            for ident in (need, filed_need, blind_need, offer):
                 views[f"{who} node {ident}"] = ask(NODE, {"id": ident})
             for origin in ORIGINS:
                 for radius in (200.0, 1500.0, 5000.0):
@@ -169,6 +185,8 @@ def test_moving_an_exact_point_within_its_cell_shows_strangers_nothing_and_tells
             api, filer, UPDATE_NEED, {"input": {"needId": filed_need, "location": _point(filed_moved)}}, operator
         )
         assert moved_filed["data"]["updateNeed"]["errors"] == []
+        blind_move = {"needId": blind_need, "location": _point(moved_within_cell(ORIGINS[0], rng))}
+        assert _as(api, blind, UPDATE_NEED, {"input": blind_move}, blind_operator)["data"]["updateNeed"]["errors"] == []
         offer_move = {"offerId": offer, "location": _point(moved_within_cell(ORIGINS[2], rng))}
         assert api.data(UPDATE_OFFER, {"input": offer_move}, giver)["updateOffer"]["errors"] == []
 
@@ -198,6 +216,7 @@ def test_moving_an_exact_point_within_its_cell_shows_strangers_nothing_and_tells
     assert first_offer_event["kind"] == "UPDATED" and first_offer_event["offer"]["title"] == "Tặng gạo nếp"
     assert _kinds(strangers_hook)[hooked:] == ["NEED_UPDATED", "OFFER_UPDATED"]
     assert "NEED_PRIVATE_UPDATED" not in _kinds(strangers_hook) and nothing_for_the_stranger
+    assert "NEED_PRIVATE_UPDATED" not in _kinds(blind_hook) and "NEED_CREATED" in _kinds(blind_hook)
     # The public edit moves updatedAt, as before.
     looked = before[f"stranger node {need}"]["data"]["node"]
     assert api.post(NODE, {"id": need}, stranger)["data"]["node"]["updatedAt"] != looked["updatedAt"]
@@ -205,4 +224,5 @@ def test_moving_an_exact_point_within_its_cell_shows_strangers_nothing_and_tells
     assert looked["title"] and before[f"outsider node {offer}"]["data"]["node"]["title"]
     assert all(before[f"stranger search {o} 5000.0"]["data"]["needs"]["edges"] for o in ORIGINS)
     assert before["suggestions"]["data"]["suggestedNeeds"]
+    # The three moves; the same values sent again told no one anything.
     assert db.execute("SELECT count(*) FROM events WHERE kind = 'NEED_PRIVATE_UPDATED'").fetchone() == (3,)
