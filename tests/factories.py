@@ -119,3 +119,26 @@ def give_role(db: Any, token: str, role: str, area_codes: tuple[str, ...] = ()) 
     db.execute("UPDATE accounts SET roles = array_append(roles, %s) WHERE id = %s", (role, pk))
     for code in area_codes:
         db.execute("INSERT INTO verifier_areas (account_id, area_code) VALUES (%s, %s)", (pk, code))
+
+
+def matching_round(settings: Any) -> Any:
+    """One matching round (aidmap/resolvers/proposals.run_round) as the job runs it, against the test database."""
+    import asyncio
+    from datetime import timedelta
+
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from aidmap.db.engine import make_sessionmaker
+    from aidmap.resolvers.proposals import run_round
+
+    async def go() -> Any:
+        engine = create_async_engine(settings.database_url or "")
+        try:
+            report = await run_round(sessions=make_sessionmaker(engine), fairness_weight=0.5, reach=None,
+                                     proposal_ttl=timedelta(hours=24))  # fmt: skip
+            assert report is not None
+            return report
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())

@@ -24,6 +24,14 @@ each connected group of offers and needs (needs within an offer's reach, at most
 candidates_per_offer of them, best first), then units are given in order of weight. Pure: the
 benchmark (bench/matching.py, bench/fairness.py) runs the code that serves.
 
+Relays: a collection point (a ward office, a charity's depot: RelaySlot) takes what donors near it
+drop there and its couriers carry it on to needs up to its reach. A need beyond an offer's own reach
+that a point within the donor's radius covers is a candidate through that point (the nearest such
+point to the donor): the donor's trip is to the point, so the pair is not damped, but it earns no
+closeness part either (the courier's trip is the long one), and the point's units left today bound
+what the round gives through it. Browsing leaves help where donors live because their trips are
+short; a relay keeps their trips short and carries the rest.
+
 Distances are between public cells (lon, lat are cell centres), like suggestions': a donor sees
 the proposal, so it must not depend on the exact point.
 """
@@ -33,7 +41,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -81,11 +89,31 @@ class OfferSlot:
 
 
 @dataclass(frozen=True)
+class RelaySlot:
+    """A collection point: its place is public (lon, lat exact), its couriers deliver up to reach_km
+    from it, and `capacity` units is what they can still carry today."""
+
+    point_id: int
+    lon: float
+    lat: float
+    reach_km: float
+    capacity: int
+
+
+@dataclass(frozen=True)
 class Proposal:
     offer_id: int
     need_id: int
     quantity: int
     weight: float = field(default=0.0, compare=False)  # the objective this pair added (first slot)
+    via: int | None = None  # the collection point it goes through (RelaySlot.point_id), None: direct
+
+
+class Candidate(NamedTuple):
+    weight: float  # of a first proposal
+    need: int  # index into needs
+    distance_m: float  # what the pair is weighed at: donor to need, or the radius through a relay (no closeness part)
+    relay: int = -1  # index into relays, -1: direct
 
 
 def pair_weight(
@@ -149,9 +177,10 @@ def candidates(
     area_weight: float = 0.0,
     area_reach_km: float = 0.0,
     beyond_decay: float = 0.0,
-) -> dict[int, list[tuple[float, int, float]]]:
-    """For each offer (by index), its best needs in reach: (weight of a first proposal, need index,
-    distance in metres), best first, at most candidates_per_offer."""
+    relays: list[RelaySlot] | tuple[RelaySlot, ...] = (),
+) -> dict[int, list[Candidate]]:
+    """For each offer (by index), its best needs in reach, directly or through a relay: best first,
+    at most candidates_per_offer."""
     reach = NO_REACH if reach is None else reach
     grow = {k: reach[k] for k in ("after_seconds", "km_per_hour") if k in reach}
     step = reach.get("step_km", 0.0)
@@ -188,7 +217,21 @@ def candidates(
     excluded_by_offer: dict[int, int] = {}
     for offer_id, _ in exclude:
         excluded_by_offer[offer_id] = excluded_by_offer.get(offer_id, 0) + 1
-    found: dict[int, list[tuple[float, int, float]]] = {}
+    relays_open = [r for r in range(len(relays)) if relays[r].capacity > 0]
+    relay_near: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}  # (relay, category) -> needs it reaches
+
+    def reached_by(r: int, category: str) -> np.ndarray:
+        if (r, category) not in relay_near:
+            tree, idx = trees[category]
+            point = relays[r]
+            centre = _unit_vectors(np.array([[point.lon, point.lat]], dtype=float))[0]
+            near = idx[
+                np.asarray(tree.query_ball_point(centre, _chord(point.reach_km) * (1 + 1e-9) + 1e-12), dtype=np.intp)
+            ]
+            relay_near[(r, category)] = near
+        return relay_near[(r, category)]
+
+    found: dict[int, list[Candidate]] = {}
     for j, offer in enumerate(offers):
         if offer.quantity <= 0 or offer.category not in trees:
             continue
@@ -196,53 +239,103 @@ def candidates(
         far = max(max_reach_km(offer.radius_km, max_km=max_km), offer.radius_km + area_far)
         centre = _unit_vectors(np.array([[offer.lon, offer.lat]], dtype=float))[0]
         near = idx[np.asarray(tree.query_ball_point(centre, _chord(far) * (1 + 1e-9) + 1e-12), dtype=np.intp)]
-        if near.size == 0:
-            continue
-        o_lon, o_lat = math.radians(offer.lon), math.radians(offer.lat)
-        a = (
-            np.sin((lat[near] - o_lat) / 2) ** 2
-            + math.cos(o_lat) * np.cos(lat[near]) * np.sin((lon[near] - o_lon) / 2) ** 2
-        )
-        distance = 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
-        reach_m = np.maximum(np.where(
-            extras[near] > 0, np.maximum(offer.radius_km, np.minimum(max_km, offer.radius_km + extras[near])), offer.radius_km
-        ), offer.radius_km + area_extras[near]) * 1000.0  # fmt: skip
-        inside = distance <= reach_m * (1 + 1e-9)
-        near, distance = near[inside], distance[inside]
-        if near.size == 0:
-            continue
-        radius_m = offer.radius_km * 1000.0
-        rough = (
-            alone[near]
-            + WEIGHTS["distance"] * (np.maximum(0.0, 1.0 - distance / radius_m) if radius_m > 0 else 0.0)
-            + WEIGHTS["quantity"] * np.minimum(1.0, offer.quantity / open_q[near])
-        )
-        if beyond_decay > 0 and radius_m > 0:
-            rough = rough * np.minimum(1.0, radius_m / np.maximum(distance, 1e-9)) ** beyond_decay
-        # The rough weight is the exact one up to rounding, and own or excluded needs are dropped below:
-        # a few more than asked for are enough.
-        keep = candidates_per_offer + excluded_by_offer.get(offer.offer_id, 0) + 8
-        if near.size > keep:
-            best = np.argpartition(-rough, keep)[:keep]
-            near = near[best]
-        scored = []
-        for i in near.tolist():
-            need = needs[i]
-            if (offer.offer_id, need.need_id) in exclude or (offer.donor is not None and offer.donor == need.owner):
-                continue
-            d = haversine_m(offer.lon, offer.lat, need.lon, need.lat)
-            if d > max(capped(offer.radius_km, float(extras[i]), max_km=max_km),
-                       offer.radius_km + float(area_extras[i])) * 1000.0:  # fmt: skip
-                continue
-            weight = pair_weight(need, offer, d, helped=int(helped[i]), fairness_weight=fairness_weight,
-                                 deficit=float(deficits[i]), area_weight=area_weight,
-                                 beyond_decay=beyond_decay)  # fmt: skip
-            scored.append((weight, i, d))
+        scored, reached = _direct(offer, near, needs, lon, lat, extras, area_extras, max_km, alone, open_q, deficits, helped,
+                         fairness_weight, area_weight, beyond_decay, exclude,
+                         candidates_per_offer + excluded_by_offer.get(offer.offer_id, 0) + 8)  # fmt: skip
+        if relays_open:
+            relayed = _relayed(offer, relays, relays_open, reached_by, reached, needs, alone, open_q, deficits,
+                               helped, fairness_weight, area_weight, exclude,
+                               candidates_per_offer + excluded_by_offer.get(offer.offer_id, 0) + 8)  # fmt: skip
+            # Beyond the radius a relay beats the donor's own long trip: one route per pair.
+            through = {c.need for c in relayed}
+            scored = [c for c in scored if c.need not in through] + relayed
         # Best first; ties by need id so the answer does not depend on the tree's order.
-        scored.sort(key=lambda t: (-t[0], needs[t[1]].need_id))
+        scored.sort(key=lambda c: (-c.weight, needs[c.need].need_id))
         if scored:
             found[j] = scored[:candidates_per_offer]
     return found
+
+
+def _direct(offer, near, needs, lon, lat, extras, area_extras, max_km, alone, open_q, deficits, helped,
+            fairness_weight, area_weight, beyond_decay, exclude, keep) -> tuple[list[Candidate], set[int]]:  # fmt: skip
+    """The offer's candidates in its own reach (radius, a waiting need's reach, a ward's reach), and
+    the needs within its radius (which no relay is needed for)."""
+    if near.size == 0:
+        return [], set()
+    o_lon, o_lat = math.radians(offer.lon), math.radians(offer.lat)
+    a = (
+        np.sin((lat[near] - o_lat) / 2) ** 2
+        + math.cos(o_lat) * np.cos(lat[near]) * np.sin((lon[near] - o_lon) / 2) ** 2
+    )
+    distance = 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+    reach_m = np.maximum(np.where(
+        extras[near] > 0, np.maximum(offer.radius_km, np.minimum(max_km, offer.radius_km + extras[near])), offer.radius_km
+    ), offer.radius_km + area_extras[near]) * 1000.0  # fmt: skip
+    inside = distance <= reach_m * (1 + 1e-9)
+    near, distance = near[inside], distance[inside]
+    radius_m = offer.radius_km * 1000.0
+    reached = set(near[distance <= radius_m * (1 + 1e-9)].tolist())
+    if near.size == 0:
+        return [], reached
+    rough = (
+        alone[near]
+        + WEIGHTS["distance"] * (np.maximum(0.0, 1.0 - distance / radius_m) if radius_m > 0 else 0.0)
+        + WEIGHTS["quantity"] * np.minimum(1.0, offer.quantity / open_q[near])
+    )
+    if beyond_decay > 0 and radius_m > 0:
+        rough = rough * np.minimum(1.0, radius_m / np.maximum(distance, 1e-9)) ** beyond_decay
+    # The rough weight is the exact one up to rounding, and own or excluded needs are dropped below:
+    # a few more than asked for are enough.
+    if near.size > keep:
+        best = np.argpartition(-rough, keep)[:keep]
+        near = near[best]
+    scored = []
+    for i in near.tolist():
+        need = needs[i]
+        if (offer.offer_id, need.need_id) in exclude or (offer.donor is not None and offer.donor == need.owner):
+            continue
+        d = haversine_m(offer.lon, offer.lat, need.lon, need.lat)
+        if d > max(capped(offer.radius_km, float(extras[i]), max_km=max_km),
+                   offer.radius_km + float(area_extras[i])) * 1000.0:  # fmt: skip
+            continue
+        weight = pair_weight(need, offer, d, helped=int(helped[i]), fairness_weight=fairness_weight,
+                             deficit=float(deficits[i]), area_weight=area_weight,
+                             beyond_decay=beyond_decay)  # fmt: skip
+        scored.append(Candidate(weight, i, d))
+    return scored, reached
+
+
+def _relayed(offer, relays, relays_open, reached_by, direct, needs, alone, open_q, deficits, helped,
+             fairness_weight, area_weight, exclude, keep) -> list[Candidate]:  # fmt: skip
+    """The offer's candidates through a collection point within its radius: needs its couriers reach
+    that the offer does not reach itself, each through the point nearest the donor."""
+    radius_m = offer.radius_km * 1000.0
+    points = sorted(
+        (haversine_m(offer.lon, offer.lat, relays[r].lon, relays[r].lat), relays[r].point_id, r) for r in relays_open
+    )
+    route: dict[int, int] = {}
+    for distance, _, r in points:
+        if distance > radius_m * (1 + 1e-9):
+            break
+        for i in reached_by(r, offer.category).tolist():
+            if i not in direct and i not in route:
+                route[i] = r
+    if not route:
+        return []
+    idx = np.fromiter(route, dtype=np.intp, count=len(route))
+    rough = alone[idx] + WEIGHTS["quantity"] * np.minimum(1.0, offer.quantity / open_q[idx])
+    if idx.size > keep:
+        idx = idx[np.argpartition(-rough, keep)[:keep]]
+    scored = []
+    for i in idx.tolist():
+        need = needs[i]
+        if (offer.offer_id, need.need_id) in exclude or (offer.donor is not None and offer.donor == need.owner):
+            continue
+        # Weighed at the radius: no closeness part, and no damping (the donor's own trip is in reach).
+        weight = pair_weight(need, offer, radius_m, helped=int(helped[i]), fairness_weight=fairness_weight,
+                             deficit=float(deficits[i]), area_weight=area_weight)  # fmt: skip
+        scored.append(Candidate(weight, i, radius_m, route[i]))
+    return scored
 
 
 def propose(
@@ -260,30 +353,33 @@ def propose(
     area_weight: float = 0.0,
     area_reach_km: float = 0.0,
     beyond_decay: float = 0.0,
+    relays: list[RelaySlot] | tuple[RelaySlot, ...] = (),
 ) -> list[Proposal]:
     """The pledges to propose this round (see the module), ordered by offer and need id.
 
     `reach` is aidmap.fairness.reach.settings_reach(settings) (None: offers reach only their own
     radius); `exclude` holds (offer_id, need_id) pairs not to propose again (already pledged,
     declined); `area_deficits` maps a need's area to its deficit (aidmap.fairness.areas.area_deficits),
-    weighed by `area_weight`, and lets it reach `area_reach_km` × deficit farther (None, 0: off)."""
+    weighed by `area_weight`, and lets it reach `area_reach_km` × deficit farther (None, 0: off);
+    `relays` are the collection points open today (none: every proposal is direct)."""
     found = candidates(
         needs, offers, fairness_weight=fairness_weight, helped_counts=helped_counts, reach=reach,
         candidates_per_offer=candidates_per_offer, exclude=exclude, area_deficits=area_deficits,
-        area_weight=area_weight, area_reach_km=area_reach_km, beyond_decay=beyond_decay,
+        area_weight=area_weight, area_reach_km=area_reach_km, beyond_decay=beyond_decay, relays=relays,
     )  # fmt: skip
     if not found:
         return []
     # Connected groups of offers and needs: each is its own (small) assignment problem.
     offer_ids = sorted(found)
-    need_ids = sorted({i for pairs in found.values() for _, i, _ in pairs})
+    need_ids = sorted({c.need for pairs in found.values() for c in pairs})
     row_of = {j: r for r, j in enumerate(offer_ids)}
     col_of = {i: c for c, i in enumerate(need_ids)}
     rows, cols = [], []
+    route = {(j, c.need): c.relay for j, pairs in found.items() for c in pairs}
     for j, pairs in found.items():
-        for _, i, _ in pairs:
+        for c in pairs:
             rows.append(row_of[j])
-            cols.append(len(offer_ids) + col_of[i])
+            cols.append(len(offer_ids) + col_of[c.need])
     size = len(offer_ids) + len(need_ids)
     graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(size, size))
     _, labels = connected_components(graph, directed=False)
@@ -294,25 +390,46 @@ def propose(
     matched: list[tuple[float, int, int]] = []  # (weight, offer index, need index)
     for group in groups.values():
         matched.extend(
-            _solve(group, found, needs, offers, fairness_weight, helped_counts, slots_per_offer, slots_per_need,
-                   area_deficits, area_weight, beyond_decay)  # fmt: skip
+            _solve(
+                group,
+                found,
+                needs,
+                offers,
+                fairness_weight,
+                helped_counts,
+                slots_per_offer,
+                slots_per_need,
+                area_deficits,
+                area_weight,
+                beyond_decay,
+            )  # fmt: skip
         )
-    # Units go in order of weight (ties by ids), within what each offer and need has left.
+    # Units go in order of weight (ties by ids), within what each offer, need and relay has left.
     matched.sort(key=lambda t: (-t[0], offers[t[1]].offer_id, needs[t[2]].need_id))
     left_offer = {j: offers[j].quantity for j in offer_ids}
     left_need = {i: needs[i].quantity_open for i in need_ids}
+    left_relay = [r.capacity for r in relays]
     given: dict[tuple[int, int], list[float]] = {}
     for weight, j, i in matched:
-        units = min(left_offer[j], left_need[i])
+        relay = route[(j, i)]
+        units = min(left_offer[j], left_need[i], left_relay[relay] if relay >= 0 else left_need[i])
         if units <= 0:
             continue
         left_offer[j] -= units
         left_need[i] -= units
+        if relay >= 0:
+            left_relay[relay] -= units
         entry = given.setdefault((j, i), [0, weight])
         entry[0] += units
     return sorted(
         (
-            Proposal(offers[j].offer_id, needs[i].need_id, int(units), weight)
+            Proposal(
+                offers[j].offer_id,
+                needs[i].need_id,
+                int(units),
+                weight,
+                via=relays[route[(j, i)]].point_id if route[(j, i)] >= 0 else None,
+            )  # fmt: skip
             for (j, i), (units, weight) in given.items()
         ),
         key=lambda p: (p.offer_id, p.need_id),
@@ -321,7 +438,7 @@ def propose(
 
 def _solve(
     group: list[int],
-    found: dict[int, list[tuple[float, int, float]]],
+    found: dict[int, list[Candidate]],
     needs: list[NeedSlot],
     offers: list[OfferSlot],
     fairness_weight: float,
@@ -333,7 +450,7 @@ def _solve(
     beyond_decay: float = 0.0,
 ) -> list[tuple[float, int, int]]:
     row_offer = [j for j in group for _ in range(min(offers[j].quantity, slots_per_offer))]
-    group_needs = sorted({i for j in group for _, i, _ in found[j]})
+    group_needs = sorted({c.need for j in group for c in found[j]})
     col_need, col_slot = [], []
     for i in group_needs:
         for k in range(min(needs[i].quantity_open, slots_per_need)):
@@ -348,7 +465,7 @@ def _solve(
         rows_of.setdefault(j, []).append(r)
     for j in group:
         offer = offers[j]
-        for _, i, distance in found[j]:
+        for _, i, distance, _ in found[j]:
             need = needs[i]
             base = helped_counts.get(need.beneficiary, 0)
             deficit = _deficit(need, area_deficits)

@@ -13,7 +13,9 @@ from aidmap.i18n import term
 
 # Input fields, as the API names them.
 FIELDS = (
-    term("field", "accountId"), term("field", "after"), term("field", "areaCode"), term("field", "areaCodes"),
+    term("field", "accountId"), term("field", "address"), term("field", "after"), term("field", "areaCode"),
+    term("field", "areaCodes"), term("field", "collectionPointId"), term("field", "name"),
+    term("field", "operatorId"), term("field", "reachMeters"), term("field", "unitsPerDay"),
     term("field", "attestation"), term("field", "authorization"), term("field", "availableUntil"),
     term("field", "body"), term("field", "category"), term("field", "code"), term("field", "contactPhone"),
     term("field", "content"), term("field", "currentPassword"), term("field", "details"),
@@ -43,6 +45,7 @@ STATUSES = (
 KINDS = (
     term("kind", "need"), term("kind", "offer"), term("kind", "pledge"), term("kind", "account"),
     term("kind", "matchproposal"), term("kind", "helprequest"), term("kind", "webhook"),
+    term("kind", "collectionpoint"),
 )  # fmt: skip
 
 # The general message for an error code (a message the catalog cannot say).

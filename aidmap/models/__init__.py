@@ -4,6 +4,7 @@ from aidmap.models.account import AccessToken, Account, Role, VerifierArea
 from aidmap.models.area import AdminArea, AreaLevel
 from aidmap.models.attestation import Attestation, SigningKey, TrustedDeployment
 from aidmap.models.base import Base
+from aidmap.models.collection_point import CollectionPoint
 from aidmap.models.event import Event, EventKind
 from aidmap.models.help import DonorAvailability, HelpAsk, HelpRequest, HelpRequestStatus
 from aidmap.models.idempotency import IdempotencyKey
@@ -31,6 +32,7 @@ from aidmap.models.rate_limit import RateBucket, RateLimitProcess
 from aidmap.models.webhook import DeliveryStatus, Webhook, WebhookDelivery
 
 __all__ = [
+    "CollectionPoint",
     "Channel",
     "LiveSocket",
     "Notification",

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ColumnElement,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     Text,
     and_,
@@ -35,12 +36,18 @@ class Pledge(Base):
     __table_args__ = (
         enum_check("status", PledgeStatus, "status"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
+        # A collection point's units today are counted from its pledges (resolvers/collection_points.py).
+        Index("ix_pledges_collection_point_id", "collection_point_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     need_id: Mapped[int] = mapped_column(ForeignKey("needs.id"), nullable=False, index=True)
     donor_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), nullable=False, index=True)
     offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id"), index=True)
+    # Relayed (models/collection_point.py): the donor drops it at this point, and its operator, the
+    # carrier, takes it to the requester; NULL for a pledge the donor delivers.
+    collection_point_id: Mapped[int | None] = mapped_column(ForeignKey("collection_points.id"))
+    carrier_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     quantity: Mapped[int] = mapped_column(Integer, nullable=False)
     status: Mapped[str] = mapped_column(Text, nullable=False, server_default=PledgeStatus.PLEDGED.value)
     created_at: Mapped[datetime] = created_at_column()
@@ -55,6 +62,12 @@ class Pledge(Base):
     marked_delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+def disclosed_to() -> ColumnElement[int]:
+    """Who an active pledge (discloses) shows the need's private fields to: its donor, or for a relayed
+    pledge its carrier (the collection point's operator), since that donor's trip ends at the point."""
+    return func.coalesce(Pledge.carrier_id, Pledge.donor_id)
+
+
 def discloses() -> ColumnElement[bool]:
     """The one definition of an "active donor" (models.need.may_see_private): a pledge that is neither
     delivered nor cancelled, and accepted. Deciding it from the row, not from the current setting,
@@ -64,6 +77,6 @@ def discloses() -> ColumnElement[bool]:
 
 def active_donors_sql(need_id_sql: str) -> str:
     """discloses() as plain SQL for the raw-SQL readers: the array of a need's active donors (or NULL)."""
-    query = select(func.array_agg(Pledge.donor_id)).where(Pledge.need_id == literal_column(need_id_sql), discloses())
+    query = select(func.array_agg(disclosed_to())).where(Pledge.need_id == literal_column(need_id_sql), discloses())
     compiled = query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
     return f"({compiled})"

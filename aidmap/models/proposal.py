@@ -32,6 +32,8 @@ class MatchProposal(Base):
     need_id: Mapped[int] = mapped_column(ForeignKey("needs.id"), nullable=False, index=True)
     donor_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), nullable=False, index=True)
     quantity: Mapped[int] = mapped_column(Integer, nullable=False)
+    # Through a collection point within the donor's radius (aidmap.fairness.matching.RelaySlot), or direct.
+    collection_point_id: Mapped[int | None] = mapped_column(ForeignKey("collection_points.id"))
     # The round's weight of the pair (aidmap.fairness.matching.pair_weight: score total + fairness weight x
     # fairness + area weight x ward deficit, damped beyond the radius), computed cell to cell.
     score: Mapped[float] = mapped_column(Float, nullable=False)

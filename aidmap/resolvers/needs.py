@@ -43,7 +43,7 @@ from aidmap.models.need import (
     status_for,
 )
 from aidmap.models.need_fields import INPUT_FIELDS, TYPE_FIELDS, Kind, NeedField, Reset
-from aidmap.models.pledge import discloses
+from aidmap.models.pledge import disclosed_to, discloses
 from aidmap.problems import Code, Problem, Problems, UserInputError
 from aidmap.resolvers import attestations, claims
 from aidmap.resolvers.accounts import BackOff, Viewer, give_back, reserve_attempt
@@ -385,7 +385,7 @@ async def cancel(*, session: AsyncSession, viewer: Viewer, need_id: int) -> Need
             now,
             viewer.account_id,
         )
-        donors.add(pledge.donor_id)
+        donors |= {pledge.donor_id, pledge.carrier_id} - {None}  # type: ignore[operator]
     need.quantity_pledged = need.quantity_delivered
     need.status, need.updated_at = NeedStatus.CANCELLED.value, now
     await session.flush()
@@ -472,7 +472,7 @@ async def new_claim_code(*, session: AsyncSession, viewer: Viewer, need_id: int,
 
 async def active_donors(*, session: AsyncSession, need_id: int) -> set[int]:
     """The need's active donors (models.pledge.discloses): those who may see its private fields."""
-    rows = await session.execute(select(Pledge.donor_id).where(Pledge.need_id == need_id, discloses()))
+    rows = await session.execute(select(disclosed_to()).where(Pledge.need_id == need_id, discloses()))
     return set(rows.scalars())
 
 
@@ -690,7 +690,7 @@ async def actively_pledged_need_ids(*, session: AsyncSession, viewer: Viewer, ne
     if not need_ids:
         return set()
     rows = await session.execute(
-        select(Pledge.need_id).where(Pledge.donor_id == viewer.account_id, Pledge.need_id.in_(need_ids), discloses())
+        select(Pledge.need_id).where(disclosed_to() == viewer.account_id, Pledge.need_id.in_(need_ids), discloses())
     )
     return set(rows.scalars())
 

@@ -20,6 +20,7 @@ from aidmap.i18n import msg
 from aidmap.models import EventKind, Need, Offer, OfferStatus, Pledge, PledgeStatus
 from aidmap.models.need import HIDDEN_STATUSES, OPEN_STATUSES, in_charge_of, status_for
 from aidmap.problems import Code, Problems
+from aidmap.resolvers import collection_points
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.validation import Checker, utcnow
 
@@ -121,12 +122,15 @@ async def create(
     max_active: int | None = None,
     disclosure_limit: int | None = None,
     accept_at_once: bool = True,
+    collection_point_id: int | None = None,
 ) -> Pledge:
     """Pledge a quantity; with max_active, a donor may have at most that many pledges not yet delivered;
     with disclosure_limit, pledge to at most that many distinct needs a day without a delivery.
     accept_at_once (AIDMAP_DISCLOSE_ON=pledge) releases the need's private fields to the donor now;
     otherwise only acceptPledge does. An instant-help pledge is accepted at once: the requester
-    asked for the first donor who answers."""
+    asked for the first donor who answers. With collection_point_id the pledge is relayed through that
+    point (resolvers/collection_points.check_relay): its operator carries it, and sees the need's
+    private fields instead of the donor."""
     check = Checker()
     check.positive_int("quantity", quantity)
     if check.problems:
@@ -171,6 +175,12 @@ async def create(
             raise Problems.one(
                 "quantity", msg("Your offer has only {n} {unit} left.", n=left, unit=offer.unit), Code.OFFER_UNAVAILABLE
             )
+    point = None
+    if collection_point_id is not None:
+        point = await collection_points.check_relay(
+            session=session, point_id=collection_point_id, offer=offer, need=need, quantity=quantity
+        )
+    if offer is not None:
         offer.quantity_pledged += quantity
         if offer.quantity_pledged >= offer.quantity:
             offer.status = OfferStatus.EXHAUSTED.value
@@ -183,27 +193,31 @@ async def create(
         offer_id=offer_id,
         quantity=quantity,
         accepted_at=func.now() if accept_at_once else None,
+        collection_point_id=point.id if point is not None else None,
+        carrier_id=point.operator_id if point is not None else None,
     )
     session.add(pledge)
     await session.flush()
     await session.refresh(pledge)
-    audience = _parties(need, viewer.account_id)
+    audience = _parties(need, pledge)
     await emit(session=session, kind=EventKind.PLEDGE_CREATED, need=need, pledge_id=pledge.id, audience=audience)
     if offer is not None:
         await emit(session=session, kind=EventKind.OFFER_UPDATED, offer=offer)
     return pledge
 
 
-def _parties(need: Need, donor_id: int) -> set[int]:
-    """Who follows a pledge on `myActivity`: the need's owner, the donor, and whoever filed the need for
-    someone (an operator or relative keeps following it after the person claims it)."""
-    return {need.owner_id, donor_id} | ({need.filed_by_id} if need.filed_by_id is not None else set())
+def _parties(need: Need, pledge: Pledge) -> set[int]:
+    """Who follows a pledge on `myActivity`: the need's owner, the donor, the carrier of a relayed one,
+    and whoever filed the need for someone (an operator or relative keeps following it after the
+    person claims it)."""
+    others = {need.filed_by_id, pledge.carrier_id} - {None}
+    return {need.owner_id, pledge.donor_id} | others  # type: ignore[operator]
 
 
 async def _involved_for_update(*, session: AsyncSession, viewer: Viewer, pledge_id: int) -> tuple[Pledge, Need]:
     pledge = await session.get(Pledge, pledge_id)
     need = await _need_for_update(session=session, need_id=pledge.need_id) if pledge else None
-    if pledge is None or need is None or viewer.account_id not in (pledge.donor_id, need.owner_id):
+    if pledge is None or need is None or viewer.account_id not in (pledge.donor_id, need.owner_id, pledge.carrier_id):
         raise Problems.one("pledgeId", msg("No pledge of yours has this id."), Code.NOT_FOUND)
     # Re-read under the need's lock: a concurrent cancel may have changed it.
     await session.refresh(pledge, with_for_update=True)
@@ -228,7 +242,7 @@ async def cancel(*, session: AsyncSession, viewer: Viewer, pledge_id: int) -> Pl
             offer.status = OfferStatus.ACTIVE.value
         offer.updated_at = now
     await session.flush()
-    audience = _parties(need, pledge.donor_id)
+    audience = _parties(need, pledge)
     await emit(session=session, kind=EventKind.PLEDGE_CANCELLED, need=need, pledge_id=pledge.id, audience=audience)
     if pledge.offer_id is not None:
         await emit(session=session, kind=EventKind.OFFER_UPDATED, offer=offer)
@@ -254,7 +268,7 @@ async def confirm_delivery(*, session: AsyncSession, viewer: Viewer, pledge_id: 
     need.quantity_delivered += pledge.quantity
     _follow_quantities(need)
     await session.flush()
-    audience = _parties(need, pledge.donor_id)
+    audience = _parties(need, pledge)
     await emit(session=session, kind=EventKind.PLEDGE_DELIVERED, need=need, pledge_id=pledge.id, audience=audience)
     return pledge
 
@@ -264,7 +278,13 @@ async def mark_delivered(*, session: AsyncSession, viewer: Viewer, pledge_id: in
     Nothing else changes: the pledge stays PLEDGED, and the need's delivered quantity, the disclosure
     limit and fairness count only what the requester confirms."""
     pledge, need = await _involved_for_update(session=session, viewer=viewer, pledge_id=pledge_id)
-    if pledge.donor_id != viewer.account_id:
+    if pledge.carrier_id is not None and pledge.carrier_id != viewer.account_id:
+        # Relayed: the donor's trip ended at the collection point; its operator delivers.
+        raise Problems.one(
+            "pledgeId", msg("Only the collection point that carries this pledge can mark it delivered."),
+            Code.FORBIDDEN,
+        )  # fmt: skip
+    if pledge.carrier_id is None and pledge.donor_id != viewer.account_id:
         raise Problems.one("pledgeId", msg("Only the donor can mark a pledge delivered."), Code.FORBIDDEN)
     if pledge.accepted_at is None:
         # AIDMAP_DISCLOSE_ON=accept: a donor never given the address has delivered nothing, and asking
@@ -308,7 +328,7 @@ async def accept(*, session: AsyncSession, viewer: Viewer, pledge_id: int) -> Pl
         raise Problems.one("pledgeId", msg("This pledge is already accepted."), Code.INVALID_STATE)
     pledge.accepted_at = utcnow()
     await session.flush()
-    audience = _parties(need, pledge.donor_id)
+    audience = _parties(need, pledge)
     await emit(session=session, kind=EventKind.PLEDGE_ACCEPTED, need=need, pledge_id=pledge.id, audience=audience)
     return pledge
 

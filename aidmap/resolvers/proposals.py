@@ -8,7 +8,9 @@ the same count as suggestions' fairness part. Pairs already proposed (answered o
 the donor already pledged to are not proposed again. Each need's ward weighs in by its deficit
 (aidmap/fairness/areas.py): the needs posted in the ward over the last `area_days` and how many
 of them were fully pledged or delivered, against the same share over all wards. One round at a time over all processes (a
-transaction-level advisory lock); proposals lapse after AIDMAP_MATCHING_PROPOSAL_HOURS.
+transaction-level advisory lock); proposals lapse after AIDMAP_MATCHING_PROPOSAL_HOURS. Open collection
+points with units left today are relays (aidmap/fairness/matching.py): a proposal through one names
+it, and accepting it makes a relayed pledge (resolvers/collection_points.py).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from aidmap.i18n import msg
 from aidmap.models import EventKind, MatchProposal, Need, Offer, OfferStatus, Pledge, PledgeStatus, ProposalStatus
 from aidmap.models.need import ACTIVE_STATUSES, OPEN_STATUSES, NeedStatus
 from aidmap.problems import Code, Problems
-from aidmap.resolvers import pledges
+from aidmap.resolvers import collection_points, pledges
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.suggestions import help_received
 from aidmap.resolvers.validation import utcnow
@@ -143,10 +145,11 @@ async def run_round(
                       category=r.category, donor=r.donor_id)
             for r in offer_rows
         ]  # fmt: skip
+        relays = await collection_points.open_relays(session)
         started = time.perf_counter()
         found = await asyncio.to_thread(
             propose, needs, offers, fairness_weight=fairness_weight, helped_counts=helped, reach=reach,
-            exclude=excluded, area_deficits=deficits, **(area or {}),
+            exclude=excluded, area_deficits=deficits, relays=relays, **(area or {}),
         )  # fmt: skip
         solve = time.perf_counter() - started
         donors = {r.id: r.donor_id for r in offer_rows}
@@ -154,7 +157,8 @@ async def run_round(
         need_models: dict[int, Any] = {}
         for p in found:
             row = MatchProposal(offer_id=p.offer_id, need_id=p.need_id, donor_id=donors[p.offer_id],
-                                quantity=p.quantity, score=round(p.weight, 4), expires_at=expires)  # fmt: skip
+                                quantity=p.quantity, score=round(p.weight, 4), expires_at=expires,
+                                collection_point_id=p.via)  # fmt: skip
             session.add(row)
             await session.flush()
             need = need_models.get(p.need_id) or await session.get(Need, p.need_id)
@@ -205,11 +209,16 @@ async def accept(
     offer = await session.get(Offer, row.offer_id)
     assert need is not None and offer is not None
     quantity = max(1, min(row.quantity, need.quantity - need.quantity_pledged, offer.quantity - offer.quantity_pledged))
+    # Answered before the pledge: a waiting proposal holds its collection point's units (units_left),
+    # and must not count against its own pledge. A refused pledge rolls this back with it.
+    row.status, row.answered_at = ProposalStatus.ACCEPTED.value, utcnow()
+    await session.flush()
     pledge = await pledges.create(
         session=session, viewer=viewer, need_id=row.need_id, quantity=quantity, offer_id=row.offer_id,
         max_active=max_active, disclosure_limit=disclosure_limit, accept_at_once=accept_at_once,
+        collection_point_id=row.collection_point_id,
     )  # fmt: skip
-    row.status, row.pledge_id, row.answered_at = ProposalStatus.ACCEPTED.value, pledge.id, utcnow()
+    row.pledge_id = pledge.id
     await session.flush()
     return row, pledge
 

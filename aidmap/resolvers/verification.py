@@ -199,7 +199,7 @@ async def _cancel_open_pledges(session: AsyncSession, need: Need, by_id: int) ->
         )
     ).scalars():
         pledge.status, pledge.cancelled_at, pledge.cancelled_by_id = PledgeStatus.CANCELLED.value, now, by_id
-        donors.add(pledge.donor_id)
+        donors |= {pledge.donor_id, pledge.carrier_id} - {None}  # type: ignore[operator]
     need.quantity_pledged = need.quantity_delivered
     return donors
 

@@ -23,11 +23,11 @@ from aidmap.events.fanout import FanOut
 from aidmap.events.match_index import MatchIndex
 from aidmap.events.snapshots import Snapshots
 from aidmap.guards.identity import Caller
-from aidmap.models import Account, AdminArea, HelpRequest, Need, Offer, Pledge, Scope
+from aidmap.models import Account, AdminArea, CollectionPoint, HelpRequest, Need, Offer, Pledge, Scope
 from aidmap.models.need import ANONYMOUS, Principal
 from aidmap.notify.sms import SmsQueue
 from aidmap.observability import Metrics
-from aidmap.resolvers import accounts, areas, attestations, needs, offers, pledges
+from aidmap.resolvers import accounts, areas, attestations, collection_points, needs, offers, pledges
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.partners import PartnerKey
 from aidmap.schema.fast.sharing import SharedResults
@@ -60,6 +60,9 @@ class Loaders:
     # A need's live attestation (token), and a trusted deployment's name, by id.
     attestations: DataLoader[int, str | None]
     deployments: DataLoader[int, str | None]
+    # Collection points by id, and what each can still carry today.
+    collection_points: DataLoader[int, CollectionPoint | None]
+    units_left: DataLoader[int, int]
 
     @classmethod
     def build(cls, sessions: RequestSessions) -> Loaders:
@@ -99,7 +102,20 @@ class Loaders:
                 found = {r.id: r.name for r in rows}
             return [found.get(i) for i in ids]
 
+        async def load_points(ids: list[int]) -> Sequence[CollectionPoint | None]:
+            async with sessions() as session:
+                found = await collection_points.get_many(session=session, ids=list(ids))
+            return [found.get(i) for i in ids]
+
+        async def load_units_left(ids: list[int]) -> Sequence[int]:
+            async with sessions() as session:
+                points = list((await collection_points.get_many(session=session, ids=list(ids))).values())
+                left = await collection_points.units_left(session, points)
+            return [left.get(i, 0) for i in ids]
+
         return cls(
+            collection_points=DataLoader(load_fn=load_points),
+            units_left=DataLoader(load_fn=load_units_left),
             areas=DataLoader(load_fn=load_areas),
             attestations=DataLoader(load_fn=load_attestations),
             deployments=DataLoader(load_fn=load_deployments),

@@ -37,6 +37,7 @@ NeedErrorCode = _codes(
 OfferErrorCode = _codes("OfferErrorCode", [*_INPUT, *_ACCESS, Code.QUOTA_EXCEEDED])
 MessageErrorCode = _codes("MessageErrorCode", [*_INPUT, *_ACCESS])
 RoleErrorCode = _codes("RoleErrorCode", [*_INPUT, *_ACCESS])
+CollectionPointErrorCode = _codes("CollectionPointErrorCode", [*_INPUT, *_ACCESS])
 NotificationErrorCode = _codes("NotificationErrorCode", [*_INPUT, *_ACCESS])
 WebhookErrorCode = _codes("WebhookErrorCode", [*_INPUT, *_ACCESS, Code.QUOTA_EXCEEDED])
 HelpErrorCode = _codes(
@@ -89,6 +90,11 @@ class RoleError(UserError):
 
 
 @strawberry.type
+class CollectionPointError(UserError):
+    code: CollectionPointErrorCode  # type: ignore[valid-type]
+
+
+@strawberry.type
 class NotificationError(UserError):
     code: NotificationErrorCode  # type: ignore[valid-type]
 
@@ -114,6 +120,7 @@ E = TypeVar(
     RoleError,
     WebhookError,
     NotificationError,
+    CollectionPointError,
 )
 
 _CODE_ENUMS = {
@@ -124,6 +131,7 @@ _CODE_ENUMS = {
     MessageError: MessageErrorCode,
     HelpError: HelpErrorCode,
     RoleError: RoleErrorCode,
+    CollectionPointError: CollectionPointErrorCode,
     WebhookError: WebhookErrorCode,
     NotificationError: NotificationErrorCode,
 }

@@ -124,9 +124,25 @@ class PledgeInput:
     need_id: strawberry.ID
     quantity: int
     offer_id: strawberry.ID | None = None
+    collection_point_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Relay it through this collection point (collectionPoints): it must be within the offer's travel "
+        "radius (offerId is then required) and deliver as far as the need, with the units left today. You drop it "
+        "at the point; its operator carries it on and sees the need's address and phone, you do not.",
+    )
     idempotency_key: str | None = strawberry.field(
         default=None, description="Retrying with the same key and input returns the first result and writes nothing."
     )
+
+
+@strawberry.input(description="Admins only: a collection point and the account that runs it (its operator).")
+class CreateCollectionPointInput:
+    name: str
+    address: str
+    location: GeoPointInput
+    reach_meters: float
+    units_per_day: int
+    operator_id: strawberry.ID
 
 
 @strawberry.input

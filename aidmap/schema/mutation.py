@@ -19,6 +19,7 @@ from aidmap.problems import SESSION_EXPIRED, UNAUTHENTICATED, Code, CountedProbl
 from aidmap.resolvers import (
     accounts,
     claims,
+    collection_points,
     idempotency,
     messages,
     needs,
@@ -36,6 +37,7 @@ from aidmap.resolvers.offers import OfferFields
 from aidmap.schema.context import Context
 from aidmap.schema.errors import (
     AccountError,
+    CollectionPointError,
     HelpError,
     MessageError,
     NeedError,
@@ -53,6 +55,7 @@ from aidmap.schema.inputs import (
     ChangePasswordInput,
     ClaimNeedInput,
     ConfirmDeliveryInput,
+    CreateCollectionPointInput,
     CreateNeedInput,
     CreateOfferInput,
     GrantRoleInput,
@@ -78,6 +81,7 @@ from aidmap.schema.notifications import NotificationMutation
 from aidmap.schema.types import (
     Account,
     Availability,
+    CollectionPoint,
     HelpRequest,
     MatchProposal,
     Message,
@@ -97,7 +101,17 @@ PARTNER_SESSION = msg(
     "Sessions are people's own: a partner key cannot sign out, sign out everywhere or change a password "
     "(an operator revokes a key with `aidmap partner revoke`)."
 )
-ErrorType = TypeVar("ErrorType", AccountError, NeedError, OfferError, PledgeError, MessageError, HelpError, RoleError)
+ErrorType = TypeVar(
+    "ErrorType",
+    AccountError,
+    NeedError,
+    OfferError,
+    PledgeError,
+    MessageError,
+    HelpError,
+    RoleError,
+    CollectionPointError,
+)
 
 # Another deployment's attestation comes with needs a partner app moves over, never from a person's app.
 ATTESTATION_NEEDS_KEY = Problem("attestation", msg("Only a partner key may send an attestation."), Code.FORBIDDEN)
@@ -314,6 +328,12 @@ class HelpRequestPayload:
     help_request: HelpRequest | None = None
     pledge: Pledge | None = None
     errors: list[HelpError]
+
+
+@strawberry.type
+class CollectionPointPayload:
+    collection_point: CollectionPoint | None = None
+    errors: list[CollectionPointError]
 
 
 @strawberry.type
@@ -540,6 +560,11 @@ class Mutation(WebhookMutation, ImportMutation, NotificationMutation):
         async def action(session: AsyncSession, viewer: Viewer) -> models.Pledge:
             need_id = _pk(input.need_id, "Need", "needId")
             offer_id = _pk(input.offer_id, "Offer", "offerId") if input.offer_id is not None else None
+            point_id = (
+                _pk(input.collection_point_id, "CollectionPoint", "collectionPointId")
+                if input.collection_point_id is not None
+                else None
+            )
             return await pledges.create(
                 session=session,
                 viewer=viewer,
@@ -549,6 +574,7 @@ class Mutation(WebhookMutation, ImportMutation, NotificationMutation):
                 max_active=info.context.settings.max_active_pledges,
                 disclosure_limit=info.context.settings.disclosure_limit_per_day,
                 accept_at_once=info.context.settings.disclose_on == "pledge",
+                collection_point_id=point_id,
             )
 
         row, errors = await _in_transaction(
@@ -700,6 +726,27 @@ class Mutation(WebhookMutation, ImportMutation, NotificationMutation):
         if row is not None:
             await info.context.settle_revocation()  # a role or a ward may have been taken away
         return RolePayload(account=Account.from_model(row) if row else None, errors=errors)
+
+    @strawberry.mutation(
+        description="Admins only: open a collection point (a ward office, a charity's depot) run by an account, "
+        "its operator: donors within their travel radius of it pledge through it, and its couriers carry up to "
+        "unitsPerDay units a day to needs up to reachMeters away. Matching rounds propose through it too."
+    )
+    async def create_collection_point(
+        self, info: Info[Context, None], input: CreateCollectionPointInput
+    ) -> CollectionPointPayload:
+        async def action(session: AsyncSession, viewer: Viewer) -> models.CollectionPoint:
+            return await collection_points.create(
+                session=session, viewer=viewer, name=input.name, address=input.address, lat=input.location.lat,
+                lon=input.location.lon, reach_meters=input.reach_meters, units_per_day=input.units_per_day,
+                operator_id=_pk(input.operator_id, "Account", "operatorId"),
+            )  # fmt: skip
+
+        row, errors = await _in_transaction(info.context, CollectionPointError, action)
+        return CollectionPointPayload(
+            collection_point=CollectionPoint.from_model(row, units_left=row.units_per_day) if row else None,
+            errors=errors,
+        )
 
     @strawberry.mutation(description="Admins only: take a role away (a verifier loses its areas).")
     async def revoke_role(self, info: Info[Context, None], input: RevokeRoleInput) -> RolePayload:

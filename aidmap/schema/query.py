@@ -13,7 +13,18 @@ from aidmap.fairness.reach import max_reach_m
 from aidmap.geo.privacy import round_distance
 from aidmap.i18n import msg
 from aidmap.problems import Code, Problems, UserInputError
-from aidmap.resolvers import accounts, areas, messages, needs, offers, pledges, proposals, suggestions, verification
+from aidmap.resolvers import (
+    accounts,
+    areas,
+    collection_points,
+    messages,
+    needs,
+    offers,
+    pledges,
+    proposals,
+    suggestions,
+    verification,
+)
 from aidmap.resolvers import help as help_requests
 from aidmap.resolvers.validation import check_search_area
 from aidmap.schema.context import Context
@@ -27,6 +38,7 @@ from aidmap.schema.types import (
     AreaOutline,
     AreaStats,
     Availability,
+    CollectionPoint,
     HelpRequest,
     MatchProposal,
     Message,
@@ -314,6 +326,29 @@ class Query(WebhookQuery, NotificationQuery):
             page = await pledges.mine(session=session, viewer=viewer, first=first, after=after)
         edges = [PledgeEdge(cursor=hit.cursor, node=Pledge.from_model(hit.row)) for hit in page.hits]
         return PledgeConnection(edges=edges, page_info=_page_info(page))
+
+    @strawberry.field(
+        description="Open collection points within radiusMeters of a place, nearest first (at most 100): where a "
+        "donor may drop what they pledge (pledge's collectionPointId) for the point's couriers to carry on."
+    )
+    async def collection_points(
+        self, info: Info[Context, None], near: GeoPointInput, radius_meters: float
+    ) -> list[CollectionPoint]:
+        check_search_area(lat=near.lat, lon=near.lon, radius_m=radius_meters)
+        async with info.context.reads() as session:
+            found = await collection_points.near(session=session, lat=near.lat, lon=near.lon, radius_m=radius_meters)
+            left = await collection_points.units_left(session, found)
+        return [CollectionPoint.from_model(p, units_left=left[p.id]) for p in found]
+
+    @strawberry.field(
+        description="The relayed pledges I carry as a collection point's operator, not yet delivered, oldest first "
+        "(at most 100): each need's exact location and phone are mine to see once the pledge is accepted."
+    )
+    async def my_relays(self, info: Info[Context, None]) -> list[Pledge]:
+        viewer = _signed_in(info)
+        async with info.context.reads() as session:
+            rows = await collection_points.carried_by(session=session, viewer=viewer)
+        return [Pledge.from_model(r) for r in rows]
 
     @strawberry.field(description="Pledges matching rounds propose to me that wait for my answer, newest first.")
     async def my_proposals(self, info: Info[Context, None]) -> list[MatchProposal]:

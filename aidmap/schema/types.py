@@ -498,6 +498,14 @@ class Pledge(Node):
     _need_id: strawberry.Private[int]
     _donor_id: strawberry.Private[int]
     _offer_id: strawberry.Private[int | None]
+    _collection_point_id: strawberry.Private[int | None]
+
+    @strawberry.field(
+        description="Relayed: the collection point the donor drops it at; its operator carries it to the requester "
+        "and, not the donor, sees the need's exact location and phone. Null when the donor delivers it."
+    )
+    async def collection_point(self, info: Info[Context, None]) -> CollectionPoint | None:
+        return await _collection_point(info, self._collection_point_id)
 
     @strawberry.field
     async def need(self, info: Info[Context, None]) -> Need:
@@ -531,6 +539,7 @@ class Pledge(Node):
             _need_id=pledge.need_id,
             _donor_id=pledge.donor_id,
             _offer_id=pledge.offer_id,
+            _collection_point_id=pledge.collection_point_id,
         )
 
 
@@ -681,6 +690,51 @@ ProposalStatus = strawberry.enum(models.ProposalStatus, name="ProposalStatus")
 
 
 @strawberry.type(
+    description="A collection point: a public place (a ward office, a charity's depot) where donors drop what "
+    "they pledge through it, for its couriers to carry on to needs up to reachMeters away. Its place is exact: "
+    "it is not anyone's home."
+)
+class CollectionPoint:
+    id: strawberry.ID
+    name: str
+    address: str
+    location: GeoPoint
+    reach_meters: float = strawberry.field(description="How far from the point its couriers deliver.")
+    units_per_day: int = strawberry.field(description="How many units its couriers carry a day (UTC days).")
+    _pk: strawberry.Private[int]
+    _units_left: strawberry.Private[int | None]
+
+    @strawberry.field(
+        description="What its couriers can still carry today: unitsPerDay less today's relayed pledges and the "
+        "units matching proposals through it hold while they wait."
+    )
+    async def units_left_today(self, info: Info[Context, None]) -> int:
+        if self._units_left is not None:
+            return self._units_left
+        return await info.context.loaders.units_left.load(self._pk)
+
+    @classmethod
+    def from_model(cls, point: models.CollectionPoint, units_left: int | None = None) -> CollectionPoint:
+        return cls(
+            id=strawberry.ID(to_global_id("CollectionPoint", point.id)),
+            name=point.name,
+            address=point.address,
+            location=GeoPoint(lat=point.lat, lon=point.lon),
+            reach_meters=point.reach_meters,
+            units_per_day=point.units_per_day,
+            _pk=point.id,
+            _units_left=units_left,
+        )
+
+
+async def _collection_point(info: Info[Context, None], point_id: int | None) -> CollectionPoint | None:
+    if point_id is None:
+        return None
+    point = await info.context.loaders.collection_points.load(point_id)
+    return CollectionPoint.from_model(point) if point is not None else None
+
+
+@strawberry.type(
     description="A pledge a matching round proposes to an offer's donor (AIDMAP_MATCHING_ROUND_MINUTES): "
     "acceptProposal makes the pledge, declineProposal turns it down; either way the pair is not proposed again."
 )
@@ -698,6 +752,14 @@ class MatchProposal:
     _need_id: strawberry.Private[int]
     _offer_id: strawberry.Private[int]
     _pledge_id: strawberry.Private[int | None]
+    _collection_point_id: strawberry.Private[int | None]
+
+    @strawberry.field(
+        description="The collection point it goes through (the donor drops it there, its couriers carry it on); "
+        "null when the donor delivers it."
+    )
+    async def collection_point(self, info: Info[Context, None]) -> CollectionPoint | None:
+        return await _collection_point(info, self._collection_point_id)
 
     @strawberry.field
     async def need(self, info: Info[Context, None]) -> Need:
@@ -723,6 +785,7 @@ class MatchProposal:
             _need_id=row.need_id,
             _offer_id=row.offer_id,
             _pledge_id=row.pledge_id,
+            _collection_point_id=row.collection_point_id,
         )
 
 

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from aidmap.fairness.matching import NeedSlot, OfferSlot, Proposal, candidates, pair_weight, propose
+from aidmap.fairness.matching import NeedSlot, OfferSlot, Proposal, RelaySlot, candidates, pair_weight, propose
 from aidmap.geo.distance import haversine_m
 from aidmap.geo.privacy import snap_to_cell
 
@@ -152,4 +152,38 @@ def test_the_quick_first_ranking_keeps_the_exact_best() -> None:
         if d <= 4000:
             exact.append((pair_weight(n, o, d, helped=helped[n.beneficiary], fairness_weight=0.5), n.need_id))
     exact.sort(key=lambda t: (-t[0], t[1]))
-    assert [needs[i].need_id for _, i, _ in found] == [nid for _, nid in exact[:10]]
+    assert [needs[c.need].need_id for c in found] == [nid for _, nid in exact[:10]]
+
+
+def relay(point_id: int, km_east: float, *, reach_km: float = 50.0, capacity: int = 10) -> RelaySlot:
+    return RelaySlot(point_id, LON + km_east * KM_LON, LAT, reach_km, capacity)
+
+
+def test_a_need_beyond_every_radius_goes_through_a_point_within_one() -> None:
+    far = need(1, 30.0, quantity=3)
+    donor = offer(10, 0.0, radius_km=3.0, quantity=3)
+    assert propose([far], [donor], fairness_weight=0.5, helped_counts={}) == []
+    # A point 2 km away (within the radius) whose couriers reach 50 km; one 4 km away is beyond it.
+    beyond = relay(7, -4.0)
+    got = propose([far], [donor], fairness_weight=0.5, helped_counts={}, relays=[beyond, relay(8, 2.0)])
+    assert [(p.offer_id, p.need_id, p.quantity, p.via) for p in got] == [(10, 1, 3, 8)]
+    assert propose([far], [donor], fairness_weight=0.5, helped_counts={}, relays=[beyond]) == []
+    # Couriers that do not reach the need, or have nothing left today, carry nothing.
+    assert propose([far], [donor], fairness_weight=0.5, helped_counts={}, relays=[relay(8, 2.0, reach_km=20.0)]) == []
+    assert propose([far], [donor], fairness_weight=0.5, helped_counts={}, relays=[relay(8, 2.0, capacity=0)]) == []
+
+
+def test_a_need_in_the_donors_radius_is_never_relayed_and_a_points_units_bound_the_round() -> None:
+    near, far_a, far_b = need(1, 1.0, quantity=2), need(2, 30.0, quantity=2), need(3, -30.0, quantity=2)
+    donors = [offer(10, 0.0, radius_km=3.0, quantity=2), offer(11, 0.5, radius_km=3.0, quantity=2),
+              offer(12, -0.5, radius_km=3.0, quantity=2)]  # fmt: skip
+    got = propose(
+        [near, far_a, far_b], donors, fairness_weight=0.5, helped_counts={}, relays=[relay(8, 0.2, capacity=3)]
+    )
+    direct = [p for p in got if p.need_id == 1]
+    assert direct and all(p.via is None for p in direct)
+    relayed = [p for p in got if p.via is not None]
+    assert relayed and {p.need_id for p in relayed} <= {2, 3} and sum(p.quantity for p in relayed) <= 3
+    # One unit left today: one unit goes through the point, however many donors could send more.
+    got = propose([far_a, far_b], donors, fairness_weight=0.5, helped_counts={}, relays=[relay(8, 0.2, capacity=1)])
+    assert [(p.quantity, p.via) for p in got] == [(1, 8)]

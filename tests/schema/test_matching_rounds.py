@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-from datetime import timedelta
 from typing import Any
 
 import psycopg
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from aidmap.db.engine import make_sessionmaker
 from aidmap.jobs.matching import matching_job
-from aidmap.resolvers.proposals import RoundReport, run_round
 from aidmap.settings import Settings
 from tests.conftest import Api, LiveServer
-from tests.factories import CREATE_NEED, create_offer, need_input, pledge, sign_up
+from tests.factories import CREATE_NEED, create_offer, matching_round, need_input, pledge, sign_up
 from tests.live import LiveClient
 
 CONFIRM = """mutation ($input: ConfirmDeliveryInput!) { confirmDelivery(input: $input) { errors { code } } }"""
@@ -25,20 +20,6 @@ ACCEPT = """mutation ($input: ProposalInput!) { acceptProposal(input: $input) {
   errors { field code } } }"""
 DECLINE = """mutation ($input: ProposalInput!) { declineProposal(input: $input) {
   proposal { status } errors { field code } } }"""
-
-
-def _round(settings: Settings) -> RoundReport:
-    async def go() -> RoundReport:
-        engine = create_async_engine(settings.database_url or "")
-        try:
-            report = await run_round(sessions=make_sessionmaker(engine), fairness_weight=0.5, reach=None,
-                                     proposal_ttl=timedelta(hours=24))  # fmt: skip
-            assert report is not None
-            return report
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
 
 
 def _file(api: Api, operator: str, household: str, phone: str) -> str:
@@ -67,7 +48,7 @@ def test_a_round_proposes_to_the_never_helped_household_and_accepting_pledges(
     with LiveClient(live_server.url, donor) as activity:
         activity.subscribe(ACTIVITY)
         activity.nothing_within(0.3)
-        report = _round(settings)
+        report = matching_round(settings)
         event = activity.next()["data"]["myActivity"]
     assert (report.offers, report.proposals) == (1, 1)
     assert event["kind"] == "MATCH_PROPOSED"
@@ -79,7 +60,7 @@ def test_a_round_proposes_to_the_never_helped_household_and_accepting_pledges(
     assert [(p["id"], p["need"]["id"]) for p in listed] == [(proposal["id"], waiting)]
     assert api.data(MINE, None, stranger)["myProposals"] == []
     # Nothing new while the donor has not answered.
-    assert _round(settings).proposals == 0
+    assert matching_round(settings).proposals == 0
 
     refused = api.data(ACCEPT, {"input": {"proposalId": proposal["id"]}}, stranger)["acceptProposal"]
     accepted = api.data(ACCEPT, {"input": {"proposalId": proposal["id"]}}, donor)["acceptProposal"]
@@ -99,12 +80,12 @@ def test_a_declined_pair_is_not_proposed_again(api: Api, settings: Settings, db:
     only = _file(api, operator, "HL-003", "0977 000 013")
     own_need = api.data(CREATE_NEED, {"input": need_input(title="mine")}, donor)["createNeed"]["need"]["id"]
     offer = create_offer(api, donor, quantity=5, radiusMeters=3000)
-    assert _round(settings).proposals == 1
+    assert matching_round(settings).proposals == 1
     proposal = api.data(MINE, None, donor)["myProposals"][0]
     assert proposal["need"]["id"] == only != own_need  # never the donor's own need
     declined = api.data(DECLINE, {"input": {"proposalId": proposal["id"]}}, donor)["declineProposal"]
     assert declined == {"proposal": {"status": "DECLINED"}, "errors": []}
-    assert _round(settings).proposals == 0
+    assert matching_round(settings).proposals == 0
     assert db.execute("SELECT count(*) FROM match_proposals").fetchone() == (1,)
     bad = api.data(DECLINE, {"input": {"proposalId": offer["id"]}}, donor)["declineProposal"]
     assert bad["errors"] and bad["errors"][0]["field"] == "proposalId"
@@ -114,7 +95,7 @@ def test_accepting_goes_through_the_pledge_rules(api: Api, settings: Settings, d
     operator, donor, other = sign_up(api, "Tổng đài"), sign_up(api, "Donor"), sign_up(api, "Other")
     need = _file(api, operator, "HL-004", "0977 000 014")
     create_offer(api, donor, quantity=2, radiusMeters=3000)
-    assert _round(settings).proposals == 1
+    assert matching_round(settings).proposals == 1
     proposal = api.data(MINE, None, donor)["myProposals"][0]
     assert pledge(api, other, need, 2)["errors"] == []  # someone else covered it meanwhile
     late = api.data(ACCEPT, {"input": {"proposalId": proposal["id"]}}, donor)["acceptProposal"]

@@ -1,0 +1,187 @@
+"""Collection points (aidmap/resolvers/collection_points.py): a donor drops what they pledge at a point
+within their radius, its operator carries it on to a need far away. Tried as the people involved
+would: the admin opens the point, the donor relays through it, the operator delivers, and neither a
+donor nor a stranger learns the address on the way; the point's reach is decided by the public cell."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from aidmap.geo.distance import haversine_m
+from aidmap.geo.privacy import CELL_LAT_DEG, snap_to_cell
+from aidmap.settings import Settings
+from tests.conftest import Api
+from tests.factories import account_pk, create_need, create_offer, give_role, matching_round, sign_up
+
+CREATE_POINT = """mutation ($input: CreateCollectionPointInput!) { createCollectionPoint(input: $input) {
+  collectionPoint { id name address location { lat lon } reachMeters unitsPerDay unitsLeftToday }
+  errors { field code } } }"""
+POINTS = """query ($near: GeoPointInput!, $r: Float!) { collectionPoints(near: $near, radiusMeters: $r) {
+  id name unitsLeftToday } }"""
+RELAY = """mutation ($input: PledgeInput!) { pledge(input: $input) {
+  pledge { id quantity status collectionPoint { id } need { id quantityPledged exactLocation { lat lon } contactPhone } }
+  errors { field code } } }"""
+NEED = """query ($id: ID!) { node(id: $id) { ... on Need { id quantityPledged exactLocation { lat lon } contactPhone } } }"""
+RELAYS = """{ myRelays { id quantity collectionPoint { id } need { id exactLocation { lat lon } contactPhone } } }"""
+MARK = """mutation ($input: MarkDeliveredInput!) { markDelivered(input: $input) { errors { field code } } }"""
+PROPOSALS = "{ myProposals { id quantity collectionPoint { id } need { id } } }"
+ACCEPT = """mutation ($input: ProposalInput!) { acceptProposal(input: $input) {
+  pledge { id quantity collectionPoint { id } need { exactLocation { lat lon } } } errors { field code } } }"""
+
+DONOR_AT = {"lat": 21.0285, "lon": 105.8542}  # Hoàn Kiếm
+POINT_AT = {"lat": 21.0285, "lon": 105.8642}  # ~1 km east of the donor
+FAR_NEED = {"lat": 21.1400, "lon": 105.5000}  # ~39 km west-north-west: Thạch Thất, beyond any donor's radius
+PHONE = "0912 777 001"
+PHONE_E164 = "+84912777001"
+
+
+def _point(api: Api, admin: str, operator_token: str, db: psycopg.Connection[Any], **overrides: Any) -> dict[str, Any]:
+    values = {
+        "name": "UBND phường Hàng Bài", "address": "2 Lý Thường Kiệt", "location": POINT_AT,
+        "reachMeters": 50_000.0, "unitsPerDay": 5, "operatorId": _account_id(api, operator_token, db),
+    } | overrides  # fmt: skip
+    payload = api.data(CREATE_POINT, {"input": values}, admin)["createCollectionPoint"]
+    assert payload["errors"] == [], payload
+    point: dict[str, Any] = payload["collectionPoint"]
+    return point
+
+
+def _account_id(api: Api, token: str, db: psycopg.Connection[Any]) -> str:
+    from aidmap.schema.ids import to_global_id
+
+    return to_global_id("Account", account_pk(db, token))
+
+
+def _relay(api: Api, token: str, need: str, quantity: int, offer: str | None, point: str) -> dict[str, Any]:
+    variables: dict[str, Any] = {"needId": need, "quantity": quantity, "collectionPointId": point}
+    if offer is not None:
+        variables["offerId"] = offer
+    result: dict[str, Any] = api.data(RELAY, {"input": variables}, token)["pledge"]
+    return result
+
+
+def test_a_donor_relays_through_a_point_and_only_its_operator_learns_the_address(
+    api: Api, db: psycopg.Connection[Any]
+) -> None:
+    admin, operator, donor, requester, stranger = (
+        sign_up(api, n) for n in ("Admin", "Operator", "Donor", "Requester", "Stranger")
+    )
+    give_role(db, admin, "ADMIN")
+    need = create_need(api, requester, quantity=3, location=FAR_NEED, contactPhone=PHONE)
+    offer = create_offer(api, donor, quantity=4, radiusMeters=3000, location=DONOR_AT)
+    point = _point(api, admin, operator, db)
+    assert (point["unitsPerDay"], point["unitsLeftToday"], point["location"]) == (5, 5, POINT_AT)
+    listed = api.data(POINTS, {"near": DONOR_AT, "r": 5000.0})["collectionPoints"]
+    assert listed == [{"id": point["id"], "name": "UBND phường Hàng Bài", "unitsLeftToday": 5}]
+
+    relayed = _relay(api, donor, need["id"], 2, offer["id"], point["id"])
+    assert relayed["errors"] == [], relayed
+    assert relayed["pledge"]["collectionPoint"] == {"id": point["id"]}
+    # The donor's trip ends at the point: the need's address and phone are not theirs to see.
+    assert relayed["pledge"]["need"]["exactLocation"] is None and relayed["pledge"]["need"]["contactPhone"] is None
+    for who in (donor, stranger):
+        seen = api.data(NEED, {"id": need["id"]}, who)["node"]
+        assert (seen["exactLocation"], seen["contactPhone"], seen["quantityPledged"]) == (None, None, 2)
+    # The operator carries it, so they see where it goes.
+    carried = api.data(RELAYS, None, operator)["myRelays"]
+    assert [(c["id"], c["quantity"], c["collectionPoint"]["id"]) for c in carried] == [
+        (relayed["pledge"]["id"], 2, point["id"])
+    ]
+    assert carried[0]["need"]["contactPhone"] == PHONE_E164
+    assert carried[0]["need"]["exactLocation"] == need["exactLocation"]
+    assert api.data(RELAYS, None, donor)["myRelays"] == []
+    assert api.data(POINTS, {"near": DONOR_AT, "r": 5000.0})["collectionPoints"][0]["unitsLeftToday"] == 3
+
+    # The operator, not the donor, says it was delivered.
+    refused = api.data(MARK, {"input": {"pledgeId": relayed["pledge"]["id"]}}, donor)["markDelivered"]
+    assert refused["errors"] == [{"field": "pledgeId", "code": "FORBIDDEN"}]
+    assert api.data(MARK, {"input": {"pledgeId": relayed["pledge"]["id"]}}, operator)["markDelivered"]["errors"] == []
+
+
+def test_a_relay_the_point_cannot_carry_is_refused_and_changes_nothing(api: Api, db: psycopg.Connection[Any]) -> None:
+    admin, operator, donor, requester = (sign_up(api, n) for n in ("Admin", "Operator", "Donor", "Requester"))
+    give_role(db, admin, "ADMIN")
+    need = create_need(api, requester, quantity=10, location=FAR_NEED)
+    offer = create_offer(api, donor, quantity=10, radiusMeters=3000, location=DONOR_AT)
+    point = _point(api, admin, operator, db, unitsPerDay=3)
+    far_point = _point(api, admin, operator, db, location={"lat": 21.0285, "lon": 105.9200})  # ~6.8 km from the donor
+    short_point = _point(api, admin, operator, db, reachMeters=10_000.0)
+
+    def refused(quantity: int, offer_id: str | None, point_id: str) -> list[dict[str, Any]]:
+        errors: list[dict[str, Any]] = _relay(api, donor, need["id"], quantity, offer_id, point_id)["errors"]
+        return errors
+
+    assert refused(4, offer["id"], point["id"]) == [{"field": "quantity", "code": "QUOTA_EXCEEDED"}]
+    assert refused(1, offer["id"], far_point["id"]) == [{"field": "collectionPointId", "code": "OUT_OF_RANGE"}]
+    assert refused(1, offer["id"], short_point["id"]) == [{"field": "collectionPointId", "code": "OUT_OF_RANGE"}]
+    assert refused(1, None, point["id"]) == [{"field": "offerId", "code": "REQUIRED"}]
+    assert refused(1, offer["id"], offer["id"]) == [{"field": "collectionPointId", "code": "NOT_FOUND"}]
+    assert db.execute("SELECT count(*), sum(quantity_pledged) FROM offers").fetchone() == (1, 0)
+    assert db.execute("SELECT count(*) FROM pledges").fetchone() == (0,)
+    assert _relay(api, donor, need["id"], 3, offer["id"], point["id"])["errors"] == []
+    assert refused(1, offer["id"], point["id"]) == [{"field": "quantity", "code": "QUOTA_EXCEEDED"}]
+
+    # Admins only, and bad input is a typed error that writes nothing.
+    other = api.data(CREATE_POINT, {"input": {
+        "name": "x", "address": "y", "location": POINT_AT, "reachMeters": 1000.0, "unitsPerDay": 1,
+        "operatorId": _account_id(api, operator, db)}}, donor)["createCollectionPoint"]  # fmt: skip
+    assert other == {"collectionPoint": None, "errors": [{"field": None, "code": "FORBIDDEN"}]}
+    bad = api.data(CREATE_POINT, {"input": {
+        "name": " ", "address": "y", "location": {"lat": 91.0, "lon": 0.0}, "reachMeters": 0.0, "unitsPerDay": 0,
+        "operatorId": _account_id(api, operator, db)}}, admin)["createCollectionPoint"]  # fmt: skip
+    assert sorted(e["field"] for e in bad["errors"]) == ["location", "name", "reachMeters", "unitsPerDay"]
+    assert db.execute("SELECT count(*) FROM collection_points").fetchone() == (3,)
+
+
+def test_whether_a_point_reaches_a_need_does_not_depend_on_the_exact_point_in_its_cell(
+    api: Api, db: psycopg.Connection[Any]
+) -> None:
+    """An attacker who opens points (or finds one) with reaches around a need must learn nothing finer
+    than its public cell: two needs in one cell, one exact point nearer the point's edge of reach than
+    the cell's centre and one farther, get the same answer from every reach."""
+    admin, operator, donor, requester = (sign_up(api, n) for n in ("Admin", "Operator", "Donor", "Requester"))
+    give_role(db, admin, "ADMIN")
+    lon_c, lat_c = snap_to_cell(FAR_NEED["lon"], FAR_NEED["lat"])
+    quarter = CELL_LAT_DEG / 4
+    near_side = {"lat": lat_c + quarter, "lon": lon_c}  # toward the point (north of the centre)...
+    far_side = {"lat": lat_c - quarter, "lon": lon_c}  # ...and away from it, in the same cell
+    assert snap_to_cell(near_side["lon"], near_side["lat"]) == snap_to_cell(far_side["lon"], far_side["lat"])
+    point_at = {"lat": lat_c + 0.2, "lon": lon_c}  # ~22 km due north
+    offer = create_offer(api, donor, quantity=20, radiusMeters=3000, location=point_at)
+    centre_m = haversine_m(point_at["lon"], point_at["lat"], lon_c, lat_c)
+    needs = [create_need(api, requester, quantity=2, location=where)["id"] for where in (near_side, far_side)]
+    for reach in (centre_m - 100.0, centre_m + 100.0):  # between the two exact points' distances, either side
+        point = _point(api, admin, operator, db, location=point_at, reachMeters=reach, unitsPerDay=100)
+        answers = [_relay(api, donor, need, 1, offer["id"], point["id"])["errors"] for need in needs]
+        assert answers[0] == answers[1], (reach, answers)
+        expected = [] if reach > centre_m else [{"field": "collectionPointId", "code": "OUT_OF_RANGE"}]
+        assert answers[0] == expected
+
+
+def test_a_round_proposes_through_a_point_a_need_no_donor_reaches(
+    api: Api, settings: Settings, db: psycopg.Connection[Any]
+) -> None:
+    admin, operator, donor, requester = (sign_up(api, n) for n in ("Admin", "Operator", "Donor", "Requester"))
+    give_role(db, admin, "ADMIN")
+    need = create_need(api, requester, quantity=2, location=FAR_NEED, contactPhone=PHONE)
+    create_offer(api, donor, quantity=4, radiusMeters=3000, location=DONOR_AT)
+    assert matching_round(settings).proposals == 0  # out of the donor's reach, and no point yet
+    full = _point(api, admin, operator, db, unitsPerDay=1)
+    assert _relay(api, sign_up(api, "Other"), need["id"], 1, None, full["id"])["errors"][0]["field"] == "offerId"
+    db.execute("UPDATE collection_points SET active = false")
+    point = _point(api, admin, operator, db)
+    assert matching_round(settings).proposals == 1
+    proposal = api.data(PROPOSALS, None, donor)["myProposals"][0]
+    assert (proposal["need"]["id"], proposal["quantity"], proposal["collectionPoint"]) == (
+        need["id"], 2, {"id": point["id"]}
+    )  # fmt: skip
+    # While it waits, the proposal holds the point's units; accepting does not count them twice.
+    assert api.data(POINTS, {"near": DONOR_AT, "r": 5000.0})["collectionPoints"][0]["unitsLeftToday"] == 3
+    accepted = api.data(ACCEPT, {"input": {"proposalId": proposal["id"]}}, donor)["acceptProposal"]
+    assert accepted["errors"] == [], accepted
+    assert accepted["pledge"]["collectionPoint"] == {"id": point["id"]}
+    assert accepted["pledge"]["need"]["exactLocation"] is None
+    assert api.data(RELAYS, None, operator)["myRelays"][0]["need"]["contactPhone"] == PHONE_E164
+    assert api.data(POINTS, {"near": DONOR_AT, "r": 5000.0})["collectionPoints"][0]["unitsLeftToday"] == 3
