@@ -50,6 +50,12 @@ Policies (each on a fresh copy of the same city and the same arrivals):
   needs table), the reach that deficit earns, and pairs beyond a donor's radius damped.
   In both, pairs once proposed are not proposed again (as in service), and donors answer at once,
   best proposal first.
+- `matching-relay`: `matching` with collection points (aidmap/resolvers/collection_points.py): one at
+  the centroid of each central ward, its couriers carrying `relay_units_per_point` units a day up to
+  `relay_reach_km`. The round (the service's `propose` with `relays`) may send a need beyond a donor's
+  radius through a point within it: the donor's trip is to the point, which they always make (it is
+  within their radius), and the point's units left bound what goes through it. The report adds
+  the same day with other courier capacities (RELAY_SWEEP), since the points are the city's to provide.
 
 What donors do, and what they may do, follows the service: they pledge only through what they are
 shown (their own radius, a waiting need's reach, a round's proposals), within the disclosure limit
@@ -139,6 +145,11 @@ class Config:
     # A donor asked to go beyond their travel radius (a waiting need's suggestion, a round's proposal)
     # agrees with probability (radius / distance) ** this (a gravity model's distance decay).
     decline_exponent: float = 2.0
+    # `matching-relay`: a collection point at the centroid of each central ward (as the ward offices
+    # of 2021 took in goods), whose couriers carry this many units a day (a van's round) to needs up
+    # to relay_reach_km from the point.
+    relay_units_per_point: int = 100
+    relay_reach_km: float = 60.0
 
 
 # -- the city ---------------------------------------------------------------------------------
@@ -317,7 +328,9 @@ def donor_poor_wards(city: City) -> list[str]:
     return ranked[: max(1, math.ceil(len(ranked) / 10))]
 
 
-def pooled_ratio(wards: list[str], needs_by_ward: dict[str, int], helped_by_ward: dict[str, int]) -> tuple[float, float]:
+def pooled_ratio(
+    wards: list[str], needs_by_ward: dict[str, int], helped_by_ward: dict[str, int]
+) -> tuple[float, float]:
     """(share of needs helped in these wards, pooled, over the city-wide share; that pooled share)."""
     total = sum(needs_by_ward.values())
     city = sum(helped_by_ward.get(w, 0) for w in needs_by_ward) / total if total else 0.0
@@ -411,6 +424,8 @@ class Day:
     # A what-if of the report, not the service: rounds leave out the needs of wards helped more than
     # (1 + this) times the city's share so far (help withheld where donors are; None: never).
     withhold_above: float | None = None
+    relay_left: dict[int, int] = field(default_factory=dict)  # collection point -> units its couriers can still carry
+    relayed_units: int = 0
 
     @property
     def now(self) -> datetime:
@@ -479,6 +494,10 @@ class Day:
         key = f"{self.city.config.seed}:{offer.id}:{need.id}".encode()
         draw = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "big") / 2.0**64
         return draw < (offer.radius_meters / distance) ** self.city.config.decline_exponent
+
+    def agrees_to_go(self, offer: SimOffer, lon: float, lat: float) -> bool:
+        """A trip to a collection point: within the radius, always (the round proposes no other)."""
+        return haversine_m(offer.cell_lon, offer.cell_lat, lon, lat) <= offer.radius_meters * (1 + 1e-9)
 
     def candidates(self, offer: SimOffer, radius_m: float) -> list[SimNeed]:
         return [
@@ -558,13 +577,19 @@ def growing_reach(day: Day, looking: list[SimOffer]) -> None:
         _pledge_down(day, offer, _ranked(scored, SUGGESTIONS_FIRST))
 
 
-def _round(day: Day, *, by_ward: bool) -> None:
+def relay_points(city: City) -> list[tuple[int, float, float]]:
+    """`matching-relay`'s collection points: (id, lon, lat), one at the centroid of each central ward."""
+    central = sorted((w for w in city.wards if w.code in city.central), key=lambda w: w.code)
+    return [(k + 1, w.centroid[0], w.centroid[1]) for k, w in enumerate(central)]
+
+
+def _round(day: Day, *, by_ward: bool, relays: bool = False) -> None:
     """One matching round over all donors present, as aidmap/resolvers/proposals.py runs it: open needs
     (what is still needed), offers with something left, pairs already proposed left out, the help each
     beneficiary received, and (by_ward) each ward's deficit from the needs posted there and those fully
     pledged, through the service's own aidmap.fairness.areas.area_deficits and its settings."""
     from aidmap.fairness.areas import area_deficits, settings_area
-    from aidmap.fairness.matching import NeedSlot, OfferSlot, propose
+    from aidmap.fairness.matching import NeedSlot, OfferSlot, RelaySlot, propose
     from aidmap.fairness.reach import settings_reach
 
     if int(day.now_s) % int(day.city.config.round_every_minutes * 60) != 0:
@@ -594,16 +619,31 @@ def _round(day: Day, *, by_ward: bool) -> None:
     area = settings_area(day.settings) if by_ward else {"area_weight": 0.0, "area_reach_km": 0.0, "beyond_decay": 0.0}
     # The day is shorter than the service's window (AIDMAP_FAIRNESS_AREA_DAYS): every need posted so far counts.
     deficits = area_deficits(day.posted_by_ward, day.helped_by_ward) if by_ward else None
+    points = {p: (lon, lat) for p, lon, lat in relay_points(day.city)} if relays else {}
+    if relays and not day.relay_left:
+        day.relay_left = {p: day.city.config.relay_units_per_point for p in points}
+    relay_slots = [
+        RelaySlot(point_id=p, lon=lon, lat=lat, reach_km=day.city.config.relay_reach_km, capacity=day.relay_left[p])
+        for p, (lon, lat) in points.items()
+    ]  # fmt: skip
     proposals = propose(
         slots, offer_slots, fairness_weight=day.settings.matching_fairness_weight, helped_counts=helped,
-        reach=settings_reach(day.settings), exclude=day.proposed, area_deficits=deficits, **area,
+        reach=settings_reach(day.settings), exclude=day.proposed, area_deficits=deficits, relays=relay_slots, **area,
     )  # fmt: skip
     # Donors answer what is proposed, best first (the round's own order of weight); one beyond their
     # radius may be declined (Day.agrees). Either way the pair is not proposed again, as in service.
     for proposal in sorted(proposals, key=lambda p: (-p.weight, p.offer_id, p.need_id)):
         offer, need = offers[proposal.offer_id], day.needs[proposal.need_id]
         day.proposed.add((offer.id, need.id))
-        if day.agrees(offer, need):
+        if proposal.via is not None:
+            # Through a collection point within the donor's radius: the donor's trip is to the point.
+            lon, lat = points[proposal.via]
+            units = min(proposal.quantity, day.relay_left[proposal.via])
+            before = offer.quantity_pledged
+            if units > 0 and day.agrees_to_go(offer, lon, lat) and day.pledge(offer, need, units):
+                day.relay_left[proposal.via] -= offer.quantity_pledged - before
+                day.relayed_units += offer.quantity_pledged - before
+        elif day.agrees(offer, need):
             day.pledge(offer, need, proposal.quantity)
 
 
@@ -618,9 +658,15 @@ def matching(day: Day, looking: list[SimOffer]) -> None:
     _round(day, by_ward=True)
 
 
+def matching_relay(day: Day, looking: list[SimOffer]) -> None:
+    """`matching` with collection points: a need beyond a donor's radius can be served through a
+    point within it, whose couriers carry it on (Config.relay_units_per_point, relay_reach_km)."""
+    _round(day, by_ward=True, relays=True)
+
+
 POLICIES: dict[str, Policy] = {
     "baseline": baseline, "suggestions": suggestions, "growing-reach": growing_reach,
-    "matching-households": matching_households, "matching": matching,
+    "matching-households": matching_households, "matching": matching, "matching-relay": matching_relay,
 }  # fmt: skip
 NEEDS_FAIRNESS = "requires aidmap.fairness (branch `fair`: aidmap/fairness/reach.py and matching.py)"
 
@@ -651,6 +697,7 @@ class Outcome:
     unused_outer_units: int = 0
     outer_units_needed: int = 0
     outer_units_pledged: int = 0
+    relayed_units: int = 0  # pledged through collection points (matching-relay)
 
     def as_row(self) -> dict[str, Any]:
         row = {k: v for k, v in self.__dict__.items() if k != "share_by_ward"}
@@ -703,7 +750,9 @@ def simulate(city: City, policy: str, settings: Settings | None = None, withhold
     config = city.config
     needs = [replace(n) for n in city.needs]
     offers = sorted((replace(o) for o in city.offers), key=lambda o: (o.arrive_s, o.id))
-    day = Day(city=city, settings=settings, needs={n.id: n for n in needs}, offers=offers, withhold_above=withhold_above)
+    day = Day(
+        city=city, settings=settings, needs={n.id: n for n in needs}, offers=offers, withhold_above=withhold_above
+    )
     ordered = sorted(needs, key=lambda n: (n.posted_s, n.id))
     step = config.step_minutes * 60.0
     error = None
@@ -738,6 +787,7 @@ def simulate(city: City, policy: str, settings: Settings | None = None, withhold
         unused_outer_units=sum(o.can_give for o in offers if o.ward not in city.central),
         outer_units_needed=sum(n.quantity for n in needs if n.ward not in city.central),
         outer_units_pledged=sum(n.quantity_pledged for n in needs if n.ward not in city.central),
+        relayed_units=day.relayed_units,
     )  # fmt: skip
 
 
@@ -767,6 +817,23 @@ def sensitivity_runs(city: City, settings: Settings) -> list[tuple[str, Outcome]
          "(not a product policy: it refuses help where donors are)",
          simulate(city, "matching", settings, withhold_above=0.2)),
     ]  # fmt: skip
+
+
+RELAY_SWEEP = (0, 25, 50, 200)  # units a day per collection point, besides Config.relay_units_per_point
+
+
+def relay_runs(city: City, settings: Settings) -> list[tuple[int, Outcome]]:
+    """`matching-relay` with other courier capacities: what the ratio costs in relay capacity."""
+    sizes = sorted({*RELAY_SWEEP, city.config.relay_units_per_point})
+    return [
+        (
+            size,
+            simulate(
+                replace(city, config=replace(city.config, relay_units_per_point=size)), "matching-relay", settings
+            ),
+        )
+        for size in sizes
+    ]
 
 
 def run(config: Config, policies: Iterable[str], settings: Settings | None = None) -> tuple[City, list[Outcome]]:
@@ -799,6 +866,7 @@ def report(
     elapsed: float,
     settings: Settings,
     sensitivity: list[tuple[str, Outcome]] = (),  # type: ignore[assignment]
+    relays: list[tuple[int, Outcome]] = (),  # type: ignore[assignment]
 ) -> str:
     config = city.config
     central_area = sum(w.area_km2 for w in city.wards if w.code in city.central)
@@ -860,11 +928,42 @@ def report(
             f"{units_offered - central_units:,}; outside the central wards {best.outer_units_pledged:,} of the "
             f"{best.outer_units_needed:,} units needed were pledged "
             f"({best.outer_units_pledged / max(1, best.outer_units_needed):.0%})."
-            + (" Outside the centre the donors' capacity is used up: the worst-served wards are short of donors "
-               "within reach, not of a better ranking." if best.unused_outer_units < 0.05 * (units_offered - central_units)
-               else ""),
+            + (
+                " Outside the centre the donors' capacity is used up: the worst-served wards are short of donors "
+                "within reach, not of a better ranking."
+                if best.unused_outer_units < 0.05 * (units_offered - central_units)
+                else ""
+            ),
             "",
         ]
+    relayed = next((o for o in outcomes if o.policy == "matching-relay" and o.error is None), None)
+    if relayed:
+        points = len(relay_points(city))
+        lines += [
+            f"`matching-relay` is `matching` with {points} collection points, one at the centroid of each central "
+            f"ward (the ward offices that took in goods in 2021), whose couriers carry {config.relay_units_per_point} "
+            f"units a day each (a van's round; {points * config.relay_units_per_point:,} in all) up to "
+            f"{config.relay_reach_km:g} km: a need beyond a donor's radius is proposed through a point within it, "
+            "so the donor's trip stays short (they always agree to it) and the point's operator carries it on "
+            f"(aidmap/resolvers/collection_points.py). {relayed.relayed_units:,} of its {relayed.units_given:,} "
+            "units given went through a point. Its median time to first pledge is longer, "
+            f"{relayed.median_first_pledge_min or 0:.0f} min: it pledges to more of the needs far from donors, "
+            "which wait for a round to send them through a point; the couriers' own trip is not simulated "
+            f"(a relayed pledge counts as delivered {config.delivery_hours:g} hours later, like any other). "
+            "The points and their capacity are the city's to provide; what the ratio costs in courier capacity, "
+            "same city and seed:",
+            "",
+            "| units a day per point | in all | relayed | needs helped | vs baseline | worst decile helped | "
+            "city-wide | fairness ratio | donor-poor ratio |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for size, o in relays:
+            versus = f"{(o.helped / base.helped - 1) * 100:+.1f}%" if base and base.helped else ""
+            lines.append(
+                f"| {size} | {size * points:,} | {o.relayed_units:,} | {o.helped:,} | {versus} | "
+                f"{o.worst_decile_share:.1%} | {o.city_share:.1%} | {o.fairness_ratio:.2f} | {o.donor_poor_ratio:.2f} |"
+            )
+        lines.append("")
     if sensitivity:
         lines += [
             "What bounds the ratio: `matching` again, same city and seed, with one setting or what the donors do "
@@ -968,12 +1067,21 @@ def main(argv: list[str] | None = None) -> int:
         plot(city, outcomes, image)
         images.append(image.name)
     sensitivity = [] if args.no_sensitivity or "matching" not in args.policies else sensitivity_runs(city, settings)
-    text = report(city, outcomes, images, elapsed, settings, sensitivity)
+    relays = [] if args.no_sensitivity or "matching-relay" not in args.policies else relay_runs(city, settings)
+    text = report(city, outcomes, images, elapsed, settings, sensitivity, relays)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     (args.out.with_suffix(".json")).write_text(
-        json.dumps({"config": config.__dict__, "outcomes": [o.as_row() for o in outcomes],
-                    "sensitivity": [{"variant": label, **o.as_row()} for label, o in sensitivity]}, indent=2), encoding="utf-8"
+        json.dumps(
+            {
+                "config": config.__dict__,
+                "outcomes": [o.as_row() for o in outcomes],
+                "sensitivity": [{"variant": label, **o.as_row()} for label, o in sensitivity],
+                "relays": [{"units_per_point": size, **o.as_row()} for size, o in relays],
+            },
+            indent=2,
+        ),
+        encoding="utf-8",
     )
     print(text)
     return 0

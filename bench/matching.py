@@ -1,6 +1,8 @@
 """Cost of a matching round (aidmap/fairness/matching.py, the code a round runs) against the number
 of open needs and offers, in a synthetic city shaped like the demo's (clusters around five city
 centres, offers of 1-10 km); pure Python + scipy, no database. Writes bench/results/matching.md.
+The same round again with collection points (RELAYS_PER_CITY per city, couriers reaching
+RELAY_REACH_KM, aidmap/resolvers/collection_points.py) shows what relays add to it.
 
     .venv/bin/python bench/matching.py [--sizes 1000:100,10000:1000,100000:10000] [--repeat 3]
 """
@@ -16,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aidmap.fairness.matching import NeedSlot, OfferSlot, candidates, propose  # noqa: E402
+from aidmap.fairness.matching import NeedSlot, OfferSlot, RelaySlot, candidates, propose  # noqa: E402
 from aidmap.fairness.reach import settings_reach  # noqa: E402
 from aidmap.geo.privacy import snap_to_cell  # noqa: E402
 from aidmap.settings import Settings  # noqa: E402
@@ -24,6 +26,17 @@ from aidmap.settings import Settings  # noqa: E402
 CITIES = [(105.8542, 21.0285, 0.06), (106.7009, 10.7769, 0.07), (107.5909, 16.4637, 0.03),
           (106.0983, 11.3101, 0.03), (107.0843, 10.3460, 0.02)]  # fmt: skip
 CATEGORIES = ["FOOD"] * 5 + ["MEDICINE"] * 2 + ["ESSENTIALS", "STUDY_DEVICE", "ERRAND"]
+RELAYS_PER_CITY = 10
+RELAY_REACH_KM = 30.0
+
+
+def relays(seed: int) -> list[RelaySlot]:
+    """Collection points near each city's centre, 100 units a day each."""
+    rng = random.Random(seed)
+    return [
+        RelaySlot(k, lon + rng.gauss(0, spread / 3), lat + rng.gauss(0, spread / 3), RELAY_REACH_KM, 100)
+        for k, (lon, lat, spread) in enumerate(CITIES * RELAYS_PER_CITY)
+    ]
 
 
 def city(n_needs: int, n_offers: int, seed: int) -> tuple[list[NeedSlot], list[OfferSlot], dict[str, int]]:
@@ -59,7 +72,8 @@ def main() -> None:
     for size in args.sizes.split(","):
         n_needs, n_offers = (int(x) for x in size.split(":"))
         needs, offers, helped = city(n_needs, n_offers, seed=n_needs)
-        times, cand_times, proposals = [], [], 0
+        times, cand_times, relay_times, proposals, relayed = [], [], [], 0, 0
+        points = relays(seed=n_needs)
         for _ in range(args.repeat):
             started = time.process_time()
             candidates(needs, offers, fairness_weight=0.5, helped_counts=helped, reach=reach)
@@ -68,20 +82,29 @@ def main() -> None:
             found = propose(needs, offers, fairness_weight=0.5, helped_counts=helped, reach=reach)
             times.append(time.process_time() - started)
             proposals = len(found)
+            started = time.process_time()
+            through = propose(needs, offers, fairness_weight=0.5, helped_counts=helped, reach=reach, relays=points)
+            relay_times.append(time.process_time() - started)
+            relayed = sum(1 for p in through if p.via is not None)
         units = sum(p.quantity for p in found)
         rows.append((n_needs, n_offers, proposals, units, statistics.median(cand_times), statistics.median(times),
-                     max(times)))  # fmt: skip
+                     max(times), statistics.median(relay_times), relayed))  # fmt: skip
         print(rows[-1], flush=True)
     lines = [
         "# Matching round cost (`bench/matching.py`)",
         "",
         f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; CPU time of one process (median of "
         f"{args.repeat}), synthetic city of five clusters, default reach settings, fairness weight 0.5, "
-        "20 candidates per offer, 3 slots per offer, 2 per need.",
+        f"20 candidates per offer, 3 slots per offer, 2 per need; the last columns: the same round with "
+        f"{RELAYS_PER_CITY * len(CITIES)} collection points ({RELAYS_PER_CITY} per city, {RELAY_REACH_KM:g} km).",
         "",
-        "| open needs | open offers | proposals (units) | candidates only | whole round p50 | max |",
-        "| --- | --- | --- | --- | --- | --- |",
-        *(f"| {n:,} | {o:,} | {p:,} ({u:,}) | {c:.2f} s | {t:.2f} s | {m:.2f} s |" for n, o, p, u, c, t, m in rows),
+        "| open needs | open offers | proposals (units) | candidates only | whole round p50 | max | "
+        "with collection points p50 | proposals through one |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        *(
+            f"| {n:,} | {o:,} | {p:,} ({u:,}) | {c:.2f} s | {t:.2f} s | {m:.2f} s | {r:.2f} s ({r / t:.2f}x) | {v:,} |"
+            for n, o, p, u, c, t, m, r, v in rows
+        ),  # fmt: skip
         "",
     ]
     Path(args.out).write_text("\n".join(lines))

@@ -82,6 +82,14 @@ EXAMPLES = [
             note="Answers a HELP_ASKED event of myActivity; whoever accepts first gets the pledge."),
     Example("pledge", "mutation", "mutation ($input: PledgeInput!) { pledge(input: $input) { pledge { id quantity status } errors { field code message } } }", {"input": {"needId": "$NEED_ID", "quantity": 1}},
             note="A donor may pledge to at most `AIDMAP_DISCLOSURE_LIMIT_PER_DAY` (5) different needs in 24 hours without a delivery (cancelled pledges count; a confirmed delivery gives one back): past it, `DISCLOSURE_LIMIT`."),
+    Example("collectionPoints", "query", "query ($near: GeoPointInput!) { collectionPoints(near: $near, radiusMeters: 5000) { id name address location { lat lon } reachMeters unitsLeftToday } }",
+            {"near": NEAR}, "key",
+            "Open collection points near a place (ward offices, charities' depots, opened by admins): a donor may pledge through one "
+            "within their offer's radius (`pledge` with `offerId` and `collectionPointId`) to a need it reaches, drop the goods there, "
+            "and its operator carries them on. The donor then never sees the need's address or phone; the operator does."),
+    Example("myRelays", "query", "{ myRelays { id quantity collectionPoint { name } need { title exactLocation { lat lon } contactPhone } } }",
+            note="For a collection point's operator: the relayed pledges to carry, oldest first, each need's address and phone "
+                 "shown once the pledge is accepted (with `private:read`). The operator marks them delivered (`markDelivered`)."),
     Example("myPledges", "query", "{ myPledges(first: 10) { edges { node { id quantity status need { title exactLocation { lat lon } contactPhone } } } } }",
             note="Once your pledge is accepted (when you make it, unless the server runs with `AIDMAP_DISCLOSE_ON=accept`), the need's exact location and phone are yours to see (with `private:read`) until it is delivered or cancelled."),
     Example("sendMessage", "mutation", "mutation ($input: SendMessageInput!) { sendMessage(input: $input) { message { id body } errors { code } } }", {"input": {"pledgeId": "$PLEDGE_ID", "body": "Tôi sẽ đến lúc 5 giờ chiều"}}),

@@ -16,7 +16,7 @@ from aidmap.jobs.periodic import PeriodicJob
 from aidmap.models import EventKind, Need, NeedClaimCode, NeedStatus, SignInBackoff
 from aidmap.models.need import OPEN_STATUSES
 from aidmap.resolvers import idempotency
-from aidmap.resolvers.needs import active_donors
+from aidmap.resolvers.needs import following_donors
 from aidmap.resolvers.validation import utcnow
 
 PROMPT_BEFORE = timedelta(hours=24)
@@ -38,7 +38,7 @@ async def expire_due(*, sessions: async_sessionmaker[AsyncSession]) -> int:
         ).scalars()
         count = 0
         for need in due:
-            donors = await active_donors(session=session, need_id=need.id)
+            donors = await following_donors(session=session, need_id=need.id)
             need.status, need.updated_at = NeedStatus.EXPIRED.value, utcnow()
             await session.flush()
             await emit(session=session, kind=EventKind.NEED_EXPIRED, need=need, audience={need.owner_id, *donors})

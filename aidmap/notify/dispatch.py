@@ -107,7 +107,7 @@ _EVENTS = text(
     """
     SELECT e.seq, e.kind, e.audience, coalesce(e.need_id, p.need_id) AS need_id,
            n.owner_id, n.filed_by_id, n.beneficiary_phone, n.category, n.urgency,
-           p.donor_id, p.cancelled_by_id, m.sender_id
+           coalesce(p.carrier_id, p.donor_id) AS donor_id, p.donor_id AS giver_id, p.cancelled_by_id, m.sender_id
     FROM events e
     LEFT JOIN pledges p ON p.id = e.pledge_id
     LEFT JOIN needs n ON n.id = coalesce(e.need_id, p.need_id)
@@ -155,14 +155,22 @@ def _recipients(row: Any) -> list[_Recipient]:
             return _Recipient("requester", None, True)
         return _Recipient("requester", row.owner_id, row.beneficiary_phone is not None)
 
+    # donor_id is who brings the pledge: its donor, or for a relayed one the collection point's operator
+    # (the carrier), who is the requester's other side in the chat; giver_id the donor who gave it, told
+    # of what happens to it but never part of the chat (they must not be asked for the address).
     donor = _Recipient("donor", row.donor_id, False) if row.donor_id is not None else None
+    giver = _Recipient("donor", row.giver_id, False) if row.giver_id not in (None, row.donor_id) else None
     if kind == K.PLEDGE_CREATED:
         return [requester()]
     if kind == K.PLEDGE_CANCELLED:
-        return [requester()] if row.cancelled_by_id == row.donor_id else [donor] if donor else []
+        if row.cancelled_by_id == row.donor_id:
+            return [r for r in (requester(), giver) if r is not None]
+        if giver is not None and row.cancelled_by_id == row.giver_id:
+            return [requester(), donor] if donor else [requester()]
+        return [r for r in (donor, giver) if r is not None]
     if kind == K.PLEDGE_DELIVERED:
         # The requester confirmed it themselves; a person it was filed for hears it was marked delivered.
-        return [r for r in (donor, requester() if unclaimed else None) if r is not None]
+        return [r for r in (donor, giver, requester() if unclaimed else None) if r is not None]
     if kind == K.PLEDGE_MARKED_DELIVERED:
         # Whoever confirms is asked: the filer until the person claims the need (on the page, so no
         # SMS of its own by default), then the person.

@@ -612,8 +612,8 @@ _ACQUAINTED_SQL = """
 SELECT b.id FROM unnest(%(bs)s::bigint[]) AS b(id)
 WHERE EXISTS (
     SELECT 1 FROM pledges p JOIN needs n ON n.id = p.need_id
-    WHERE (p.donor_id = %(a)s::bigint AND b.id IN (n.owner_id, n.filed_by_id))
-       OR (p.donor_id = b.id AND %(a)s::bigint IN (n.owner_id, n.filed_by_id))
+    WHERE (%(a)s::bigint IN (p.donor_id, p.carrier_id) AND b.id IN (n.owner_id, n.filed_by_id))
+       OR (b.id IN (p.donor_id, p.carrier_id) AND %(a)s::bigint IN (n.owner_id, n.filed_by_id))
 ) OR EXISTS (
     SELECT 1 FROM needs n
     WHERE (n.owner_id = %(a)s::bigint AND n.filed_by_id = b.id)

@@ -355,7 +355,7 @@ async def unverify_revoked(*, session: AsyncSession, require_verification: bool)
     from aidmap.events.outbox import emit
     from aidmap.models import EventKind, Need, NeedStatus
     from aidmap.models.need import ACTIVE_STATUSES
-    from aidmap.resolvers.needs import active_donors
+    from aidmap.resolvers.needs import following_donors
 
     revoked = {
         row.id: set(row.revoked)
@@ -391,7 +391,7 @@ async def unverify_revoked(*, session: AsyncSession, require_verification: bool)
         need.updated_at = utcnow()
         await session.flush()
         await session.refresh(need)
-        donors = await active_donors(session=session, need_id=need.id)
+        donors = await following_donors(session=session, need_id=need.id)
         await emit(session=session, kind=kind, need=need, audience=donors)
         counts[row.attested_by_id] = counts.get(row.attested_by_id, 0) + 1
     return counts

@@ -27,6 +27,7 @@ from aidmap.resolvers.validation import Checker, utcnow
 MAX_REACH_M = 100_000.0  # a courier's day trip; more than any city's radius
 MAX_UNITS_PER_DAY = 100_000
 NEAR_LIMIT = 100  # points answered by one `collectionPoints` search
+CARRIED_LIMIT = 100  # relayed pledges answered by one `myRelays`
 
 
 def _start_of_day(now: datetime) -> datetime:
@@ -80,22 +81,26 @@ _UNITS_USED = text(
     SELECT c.id,
            coalesce((SELECT sum(p.quantity) FROM pledges p
                      WHERE p.collection_point_id = c.id AND p.created_at >= :day
-                       AND {status_is(PledgeStatus.CANCELLED, column="p.status", negate=True)}), 0)
-         + coalesce((SELECT sum(m.quantity) FROM match_proposals m
-                     WHERE m.collection_point_id = c.id AND m.expires_at > now()
-                       AND {status_is(ProposalStatus.PROPOSED, column="m.status")}), 0) AS used
+                       AND {status_is(PledgeStatus.CANCELLED, column="p.status", negate=True)}), 0) AS pledged,
+           coalesce((SELECT sum(m.quantity) FROM match_proposals m
+                     WHERE m.collection_point_id = c.id AND m.created_at >= :day AND m.expires_at > now()
+                       AND {status_is(ProposalStatus.PROPOSED, column="m.status")}), 0) AS proposed
     FROM collection_points c WHERE c.id = ANY(:ids)
     """
 )
 
 
-async def units_left(session: AsyncSession, points: list[CollectionPoint]) -> dict[int, int]:
-    """What each point's couriers can still carry today: units per day, less today's relayed pledges
-    (not cancelled) and the units matching proposals through it hold while they wait."""
+async def units_left(
+    session: AsyncSession, points: list[CollectionPoint], *, less_proposed: bool = False
+) -> dict[int, int]:
+    """What each point's couriers can still carry today: units per day less today's relayed pledges (not
+    cancelled). With less_proposed (a matching round's view), less what today's proposals through it
+    still waiting hold too, so rounds do not propose more than it can carry. A pledge is never refused
+    for a proposal: a donor who leaves one unanswered holds nothing that others could have used."""
     if not points:
         return {}
     rows = await session.execute(_UNITS_USED, {"ids": [p.id for p in points], "day": _start_of_day(utcnow())})
-    used = {r.id: int(r.used) for r in rows}
+    used = {r.id: int(r.pledged) + (int(r.proposed) if less_proposed else 0) for r in rows}
     return {p.id: max(0, p.units_per_day - used.get(p.id, 0)) for p in points}
 
 
@@ -119,7 +124,7 @@ async def get_many(*, session: AsyncSession, ids: list[int]) -> dict[int, Collec
 async def open_relays(session: AsyncSession) -> list[RelaySlot]:
     """Every open point with units left today, for a matching round (aidmap.fairness.matching.RelaySlot)."""
     points = list((await session.execute(select(CollectionPoint).where(CollectionPoint.active))).scalars())
-    left = await units_left(session, points)
+    left = await units_left(session, points, less_proposed=True)
     return [
         RelaySlot(point_id=p.id, lon=p.lon, lat=p.lat, reach_km=p.reach_meters / 1000.0, capacity=left[p.id])
         for p in points
@@ -174,7 +179,7 @@ async def check_relay(
     return point
 
 
-async def carried_by(*, session: AsyncSession, viewer: Viewer, limit: int = 100) -> list[Pledge]:
+async def carried_by(*, session: AsyncSession, viewer: Viewer, limit: int = CARRIED_LIMIT) -> list[Pledge]:
     """The relayed pledges the viewer carries (as a point's operator) that are not delivered yet,
     oldest first: the operator's round of deliveries."""
     rows = await session.execute(

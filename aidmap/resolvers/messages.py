@@ -1,8 +1,9 @@
-"""Messages on a pledge: only its donor and its requester can write or read them."""
+"""Messages on a pledge: only its requester and whoever brings it (its donor, or a relayed pledge's
+carrier; pledges.in_chat) can write or read them."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.events.outbox import emit
@@ -10,20 +11,21 @@ from aidmap.i18n import msg
 from aidmap.models import EventKind, Message, Need, Pledge
 from aidmap.problems import Code, Problems
 from aidmap.resolvers.accounts import Viewer
-from aidmap.resolvers.pledges import is_party
+from aidmap.resolvers.pledges import in_chat
 from aidmap.resolvers.validation import Checker
 
 MAX_BODY = 2000
 
 
 async def _parties(*, session: AsyncSession, pledge_id: int) -> tuple[int, int] | None:
-    """(donor, requester) of the pledge, or None."""
+    """(who brings it, requester) of the pledge, or None."""
+    bringer = func.coalesce(Pledge.carrier_id, Pledge.donor_id).label("bringer")
     row = (
         await session.execute(
-            select(Pledge.donor_id, Need.owner_id).join(Need, Need.id == Pledge.need_id).where(Pledge.id == pledge_id)
+            select(bringer, Need.owner_id).join(Need, Need.id == Pledge.need_id).where(Pledge.id == pledge_id)
         )
     ).one_or_none()
-    return (row.donor_id, row.owner_id) if row else None
+    return (row.bringer, row.owner_id) if row else None
 
 
 async def send(*, session: AsyncSession, viewer: Viewer, pledge_id: int, body: str) -> Message:
@@ -62,7 +64,7 @@ async def readable_many(*, session: AsyncSession, viewer: Viewer | None, message
         select(Message)
         .join(Pledge, Pledge.id == Message.pledge_id)
         .join(Need, Need.id == Pledge.need_id)
-        .where(Message.id.in_(message_ids), is_party(viewer.account_id))
+        .where(Message.id.in_(message_ids), in_chat(viewer.account_id))
     )
     return {message.id: message for message in (await session.execute(query)).scalars()}
 

@@ -348,7 +348,7 @@ async def update(
     if need.verified_at is not None and issuer is not None and need.attested_by_id is None:
         # Still verified (urgency or household size lowered): the attestation follows the new fields.
         await attestations.reissue_if_changed(session=session, issuer=issuer, need=need)
-    donors = await active_donors(session=session, need_id=need.id)
+    donors = await following_donors(session=session, need_id=need.id)
     await emit(session=session, kind=kind, need=need, audience=donors)
     return need
 
@@ -474,6 +474,18 @@ async def active_donors(*, session: AsyncSession, need_id: int) -> set[int]:
     """The need's active donors (models.pledge.discloses): those who may see its private fields."""
     rows = await session.execute(select(disclosed_to()).where(Pledge.need_id == need_id, discloses()))
     return set(rows.scalars())
+
+
+async def following_donors(*, session: AsyncSession, need_id: int) -> set[int]:
+    """Who is told of a public change to a need (updated, hidden, expired): its active donors, and the
+    donors of its relayed pledges still open, who never see its private fields but are on their way to
+    a collection point with the goods."""
+    rows = await session.execute(
+        select(Pledge.donor_id).where(
+            Pledge.need_id == need_id, Pledge.status == PledgeStatus.PLEDGED.value, Pledge.carrier_id.is_not(None)
+        )
+    )
+    return await active_donors(session=session, need_id=need_id) | set(rows.scalars())
 
 
 def _search_filter(

@@ -228,9 +228,21 @@ async def _involved_for_update(*, session: AsyncSession, viewer: Viewer, pledge_
     return pledge, need
 
 
+def _check_cancellable(pledge: Pledge, need: Need, viewer: Viewer) -> None:
+    # A relayed pledge its carrier says was delivered is past the donor's hands: only the requester may
+    # still call it off (it did not arrive); the donor cancelling would take back goods already handed on.
+    if pledge.carrier_id is not None and pledge.marked_delivered_at is not None and viewer.account_id != need.owner_id:
+        raise Problems.one(
+            "pledgeId", msg("This pledge was marked delivered: only the person who asked for help can cancel it now."),
+            Code.INVALID_STATE,
+        )  # fmt: skip
+
+
 async def cancel(*, session: AsyncSession, viewer: Viewer, pledge_id: int) -> Pledge:
-    """Either side cancels before delivery; the quantity opens up again."""
+    """Either side cancels before delivery (a relayed one: its donor, its carrier or the requester); the
+    quantity opens up again."""
     pledge, need = await _involved_for_update(session=session, viewer=viewer, pledge_id=pledge_id)
+    _check_cancellable(pledge, need, viewer)
     now = utcnow()
     pledge.status, pledge.cancelled_at, pledge.cancelled_by_id = PledgeStatus.CANCELLED.value, now, viewer.account_id
     need.quantity_pledged -= pledge.quantity
@@ -351,9 +363,16 @@ async def mine(*, session: AsyncSession, viewer: Viewer, first: int, after: str 
 
 
 def is_party(account_id: int) -> ColumnElement[bool]:
-    """Who may read a pledge and its messages: its donor and its need's requester (a query joining
-    Pledge and Need)."""
-    return (Pledge.donor_id == account_id) | (Need.owner_id == account_id)
+    """Who may read a pledge: its donor, its carrier (a relayed one's collection point operator) and its
+    need's requester (a query joining Pledge and Need)."""
+    return (Pledge.donor_id == account_id) | (Pledge.carrier_id == account_id) | (Need.owner_id == account_id)
+
+
+def in_chat(account_id: int) -> ColumnElement[bool]:
+    """Who writes and reads a pledge's messages: its requester and whoever brings it, the donor or, for a
+    relayed pledge, the carrier. A relaying donor is not in the chat: the requester would tell them
+    the address they must not have (a query joining Pledge and Need)."""
+    return (func.coalesce(Pledge.carrier_id, Pledge.donor_id) == account_id) | (Need.owner_id == account_id)
 
 
 async def readable_many(*, session: AsyncSession, viewer: Viewer | None, pledge_ids: list[int]) -> dict[int, Pledge]:

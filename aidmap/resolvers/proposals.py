@@ -209,8 +209,8 @@ async def accept(
     offer = await session.get(Offer, row.offer_id)
     assert need is not None and offer is not None
     quantity = max(1, min(row.quantity, need.quantity - need.quantity_pledged, offer.quantity - offer.quantity_pledged))
-    # Answered before the pledge: a waiting proposal holds its collection point's units (units_left),
-    # and must not count against its own pledge. A refused pledge rolls this back with it.
+    # Answered before the pledge (a refused pledge rolls this back with it): the round's view of a
+    # collection point's units (units_left, less_proposed) no longer counts it twice.
     row.status, row.answered_at = ProposalStatus.ACCEPTED.value, utcnow()
     await session.flush()
     pledge = await pledges.create(

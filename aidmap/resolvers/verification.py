@@ -29,7 +29,7 @@ from aidmap.models.need import ACTIVE_STATUSES, HIDDEN_STATUSES, may_see_need, p
 from aidmap.problems import Code, Problems
 from aidmap.resolvers import attestations
 from aidmap.resolvers.accounts import Viewer
-from aidmap.resolvers.needs import active_donors
+from aidmap.resolvers.needs import active_donors, following_donors
 from aidmap.resolvers.validation import Checker, utcnow
 
 MAX_REASON = 500
@@ -181,7 +181,7 @@ async def report(
         need.status, need.updated_at = NeedStatus.UNDER_REVIEW.value, utcnow()
         await session.flush()
         await session.refresh(need)
-        donors = await active_donors(session=session, need_id=need.id)
+        donors = await following_donors(session=session, need_id=need.id)
         await emit(session=session, kind=EventKind.NEED_HIDDEN, need=need, audience=_people(need) | donors)
     return need
 

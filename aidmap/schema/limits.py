@@ -44,6 +44,7 @@ from strawberry.extensions import SchemaExtension
 from aidmap.i18n import msg, translate
 from aidmap.models import Scope
 from aidmap.models.need import NeedOrder
+from aidmap.resolvers import collection_points
 from aidmap.resolvers.areas import MAX_OUTLINES
 from aidmap.resolvers.needs import searches_per_page
 from aidmap.schema.ids import from_global_id
@@ -294,7 +295,11 @@ def subscription_scope_refusal(
 
 
 # Lists whose size no argument states: their realistic size (areas returns up to MAX_OUTLINES).
-LIST_SIZES: dict[tuple[str, str], int] = {("Query", "areas"): MAX_OUTLINES}
+LIST_SIZES: dict[tuple[str, str], int] = {
+    ("Query", "areas"): MAX_OUTLINES,
+    ("Query", "collectionPoints"): collection_points.NEAR_LIMIT,
+    ("Query", "myRelays"): collection_points.CARRIED_LIMIT,
+}
 # Fields whose answer is large for one field: a ward's simplified outline is ~800 bytes of GeoJSON,
 # ten ordinary fields' worth (areas x30 was 7.1 MB and 2.5 s of server time at a cost of ~150).
 # Fields whose work is large whatever they return: a suggestions call ranks every candidate in its

@@ -347,7 +347,8 @@ class Need(Node):
 
     @strawberry.field(
         description="Pledges on this need: all of them for the requester and for whoever filed it for them "
-        "(before and after the claim, to follow up), a donor's own for a donor."
+        "(before and after the claim, to follow up), a donor's own for a donor, and a carrier's own for a "
+        "collection point's operator."
     )
     async def pledges(self, info: Info[Context, None]) -> list[Pledge]:
         viewer = info.context.viewer
@@ -355,7 +356,7 @@ class Need(Node):
             return []
         rows = await info.context.loaders.pledges_by_need.load(self._pk)
         if viewer.account_id not in (self._owner_id, self._filed_by_id):
-            rows = [p for p in rows if p.donor_id == viewer.account_id]
+            rows = [p for p in rows if viewer.account_id in (p.donor_id, p.carrier_id)]
         return [Pledge.from_model(p) for p in rows]
 
     @strawberry.field(
@@ -705,8 +706,7 @@ class CollectionPoint:
     _units_left: strawberry.Private[int | None]
 
     @strawberry.field(
-        description="What its couriers can still carry today: unitsPerDay less today's relayed pledges and the "
-        "units matching proposals through it hold while they wait."
+        description="What its couriers can still carry today (UTC): unitsPerDay less today's relayed pledges."
     )
     async def units_left_today(self, info: Info[Context, None]) -> int:
         if self._units_left is not None:

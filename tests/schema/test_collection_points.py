@@ -12,8 +12,9 @@ import psycopg
 from aidmap.geo.distance import haversine_m
 from aidmap.geo.privacy import CELL_LAT_DEG, snap_to_cell
 from aidmap.settings import Settings
-from tests.conftest import Api
+from tests.conftest import Api, LiveServer
 from tests.factories import account_pk, create_need, create_offer, give_role, matching_round, sign_up
+from tests.live import LiveClient
 
 CREATE_POINT = """mutation ($input: CreateCollectionPointInput!) { createCollectionPoint(input: $input) {
   collectionPoint { id name address location { lat lon } reachMeters unitsPerDay unitsLeftToday }
@@ -177,11 +178,125 @@ def test_a_round_proposes_through_a_point_a_need_no_donor_reaches(
     assert (proposal["need"]["id"], proposal["quantity"], proposal["collectionPoint"]) == (
         need["id"], 2, {"id": point["id"]}
     )  # fmt: skip
-    # While it waits, the proposal holds the point's units; accepting does not count them twice.
-    assert api.data(POINTS, {"near": DONOR_AT, "r": 5000.0})["collectionPoints"][0]["unitsLeftToday"] == 3
+    # While it waits, pledges may still use the point's units (only rounds count the proposal).
+    assert api.data(POINTS, {"near": DONOR_AT, "r": 5000.0})["collectionPoints"][0]["unitsLeftToday"] == 5
     accepted = api.data(ACCEPT, {"input": {"proposalId": proposal["id"]}}, donor)["acceptProposal"]
     assert accepted["errors"] == [], accepted
     assert accepted["pledge"]["collectionPoint"] == {"id": point["id"]}
     assert accepted["pledge"]["need"]["exactLocation"] is None
     assert api.data(RELAYS, None, operator)["myRelays"][0]["need"]["contactPhone"] == PHONE_E164
     assert api.data(POINTS, {"near": DONOR_AT, "r": 5000.0})["collectionPoints"][0]["unitsLeftToday"] == 3
+
+
+SEND = (
+    """mutation ($id: ID!, $body: String!) { sendMessage(input: {pledgeId: $id, body: $body}) { errors { code } } }"""
+)
+THREAD = """query ($id: ID!) { messages(pledgeId: $id) { body } }"""
+CANCEL = """mutation ($id: ID!) { cancelPledge(input: {pledgeId: $id}) { pledge { status } errors { code } } }"""
+UPDATE = """mutation ($input: UpdateNeedInput!) { updateNeed(input: $input) { errors { code } } }"""
+
+
+def _relayed_world(api: Api, db: psycopg.Connection[Any]) -> tuple[str, str, str, str, str]:
+    """(operator, donor, requester, need id, relayed pledge id): one relayed pledge of 1 unit."""
+    admin, operator, donor, requester = (sign_up(api, n) for n in ("Admin", "Operator", "Donor", "Requester"))
+    give_role(db, admin, "ADMIN")
+    need = create_need(api, requester, quantity=3, location=FAR_NEED, contactPhone=PHONE)
+    offer = create_offer(api, donor, quantity=4, radiusMeters=3000, location=DONOR_AT)
+    point = _point(api, admin, operator, db)
+    relayed = _relay(api, donor, need["id"], 1, offer["id"], point["id"])
+    assert relayed["errors"] == [], relayed
+    return operator, donor, requester, need["id"], relayed["pledge"]["id"]
+
+
+def test_the_relays_chat_is_the_requester_and_the_operator_never_the_donor(
+    api: Api, db: psycopg.Connection[Any]
+) -> None:
+    """The requester would tell whoever is in the chat where to come: that must be the one who carries it."""
+    operator, donor, requester, _, pledge_id = _relayed_world(api, db)
+    assert api.data(SEND, {"id": pledge_id, "body": "Số 12 ngõ 5, gọi 0912 777 001"}, requester)["sendMessage"] == {
+        "errors": []
+    }
+    assert api.data(SEND, {"id": pledge_id, "body": "Chiều nay tôi mang đến"}, operator)["sendMessage"]["errors"] == []
+    assert [m["body"] for m in api.data(THREAD, {"id": pledge_id}, operator)["messages"]] == [
+        "Số 12 ngõ 5, gọi 0912 777 001", "Chiều nay tôi mang đến"
+    ]  # fmt: skip
+    assert api.data(SEND, {"id": pledge_id, "body": "Địa chỉ ở đâu?"}, donor)["sendMessage"]["errors"] == [
+        {"code": "NOT_FOUND"}
+    ]
+    refused = api.post(THREAD, {"id": pledge_id}, donor)
+    assert refused.get("data") is None or refused["data"].get("messages") is None
+    assert "12 ngõ 5" not in str(refused)
+
+
+def test_once_the_operator_says_delivered_the_donor_cannot_take_it_back(api: Api, db: psycopg.Connection[Any]) -> None:
+    operator, donor, requester, _, pledge_id = _relayed_world(api, db)
+    assert api.data(MARK, {"input": {"pledgeId": pledge_id}}, operator)["markDelivered"]["errors"] == []
+    assert api.data(CANCEL, {"id": pledge_id}, donor)["cancelPledge"]["errors"] == [{"code": "INVALID_STATE"}]
+    assert api.data(CANCEL, {"id": pledge_id}, operator)["cancelPledge"]["errors"] == [{"code": "INVALID_STATE"}]
+    assert db.execute("SELECT status FROM pledges").fetchone() == ("PLEDGED",)
+    # It did not arrive, says the requester: they still may.
+    assert api.data(CANCEL, {"id": pledge_id}, requester)["cancelPledge"]["errors"] == []
+
+
+def test_an_unanswered_proposal_holds_nothing_back_from_a_donor_who_relays(
+    api: Api, settings: Settings, db: psycopg.Connection[Any]
+) -> None:
+    """A squatter whose offer a round proposed through a point, and who never answers, must not keep
+    others from using the point; the next round does not propose past the point's units either."""
+    admin, operator, squatter, honest, requester = (
+        sign_up(api, n) for n in ("Admin", "Operator", "Squatter", "Honest", "Requester")
+    )
+    give_role(db, admin, "ADMIN")
+    first = create_need(api, requester, quantity=3, location=FAR_NEED)
+    second = create_need(api, sign_up(api, "Other requester"), quantity=3, location=FAR_NEED)
+    create_offer(api, squatter, quantity=3, radiusMeters=3000, location=DONOR_AT)
+    point = _point(api, admin, operator, db, unitsPerDay=3)
+    assert matching_round(settings).proposals == 1
+    waiting = api.data(PROPOSALS, None, squatter)["myProposals"]
+    assert [(p["quantity"], p["collectionPoint"]) for p in waiting] == [(3, {"id": point["id"]})]
+    # The round's view counts it: a second offer is not proposed through the full point.
+    create_offer(api, sign_up(api, "Second donor"), quantity=3, radiusMeters=3000, location=DONOR_AT)
+    assert matching_round(settings).proposals == 0
+    # A pledge is never refused for it.
+    offer = create_offer(api, honest, quantity=3, radiusMeters=3000, location=DONOR_AT)
+    target = next(n["id"] for n in (first, second) if n["id"] != waiting[0]["need"]["id"])
+    assert _relay(api, honest, target, 3, offer["id"], point["id"])["errors"] == []
+    late = api.data(ACCEPT, {"input": {"proposalId": waiting[0]["id"]}}, squatter)["acceptProposal"]
+    assert late["errors"] == [{"field": "quantity", "code": "QUOTA_EXCEEDED"}]
+
+
+def test_the_relaying_donor_hears_public_changes_to_the_need_but_never_its_address(
+    api: Api, live_server: LiveServer, db: psycopg.Connection[Any]
+) -> None:
+    operator, donor, requester, need_id, _ = _relayed_world(api, db)
+    activity_query = "subscription { myActivity { kind need { id quantity exactLocation { lat } contactPhone } } }"
+    with LiveClient(live_server.url, donor) as activity:
+        activity.subscribe(activity_query)
+        activity.nothing_within(0.3)
+        assert api.data(UPDATE, {"input": {"needId": need_id, "quantity": 2}}, requester)["updateNeed"]["errors"] == []
+        event = activity.next()["data"]["myActivity"]
+    assert event["kind"] == "NEED_UPDATED"
+    assert event["need"] == {"id": need_id, "quantity": 2, "exactLocation": None, "contactPhone": None}
+    with LiveClient(live_server.url, operator) as activity:
+        activity.subscribe(activity_query)
+        activity.nothing_within(0.3)
+        assert api.data(UPDATE, {"input": {"needId": need_id, "quantity": 3}}, requester)["updateNeed"]["errors"] == []
+        event = activity.next()["data"]["myActivity"]
+    assert event["need"]["contactPhone"] == PHONE_E164
+
+
+def test_a_downgrade_past_0035_shows_no_relayed_need_to_its_donor(
+    api: Api, database_url: str, db: psycopg.Connection[Any]
+) -> None:
+    """Before 0035 a pledge's donor is who sees the need: an open relayed pledge must not become the
+    donor's address book on a rollback."""
+    from alembic import command
+
+    from aidmap.db.migrate import alembic_config, upgrade
+
+    _relayed_world(api, db)
+    command.downgrade(alembic_config(database_url), "0034_private_need_updates")
+    try:
+        assert db.execute("SELECT status, accepted_at FROM pledges").fetchall() == [("PLEDGED", None)]
+    finally:
+        upgrade(database_url)

@@ -52,6 +52,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Before 0035 a pledge's donor is who sees the need's private fields: an open relayed pledge would
+    # show them to the donor who dropped it at a point. Unaccepted, it shows them to nobody.
+    op.execute("UPDATE pledges SET accepted_at = NULL WHERE carrier_id IS NOT NULL AND status = 'PLEDGED'")
     op.drop_index("ix_pledges_carrier_id", "pledges")
     op.drop_constraint("fk_pledges_carrier_id_accounts", "pledges", type_="foreignkey")
     op.drop_column("pledges", "carrier_id")
