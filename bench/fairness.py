@@ -944,7 +944,7 @@ def report(
             f"ward (the ward offices that took in goods in 2021), whose couriers carry {config.relay_units_per_point} "
             f"units a day each (a van's round; {points * config.relay_units_per_point:,} in all) up to "
             f"{config.relay_reach_km:g} km: a need beyond a donor's radius is proposed through a point within it, "
-            "so the donor's trip stays short (they always agree to it) and the point's operator carries it on "
+            "so the donor's trip stays short (they always agree to it) and the point's manager carries it on "
             f"(aidmap/resolvers/collection_points.py). {relayed.relayed_units:,} of its {relayed.units_given:,} "
             "units given went through a point. Its median time to first pledge is longer, "
             f"{relayed.median_first_pledge_min or 0:.0f} min: it pledges to more of the needs far from donors, "

@@ -86,10 +86,10 @@ EXAMPLES = [
             {"near": NEAR}, "key",
             "Open collection points near a place (ward offices, charities' depots, opened by admins): a donor may pledge through one "
             "within their offer's radius (`pledge` with `offerId` and `collectionPointId`) to a need it reaches, drop the goods there, "
-            "and its operator carries them on. The donor then never sees the need's address or phone; the operator does."),
+            "and its manager carries them on. The donor then never sees the need's address or phone; the manager does."),
     Example("myRelays", "query", "{ myRelays { id quantity collectionPoint { name } need { title exactLocation { lat lon } contactPhone } } }",
-            note="For a collection point's operator: the relayed pledges to carry, oldest first, each need's address and phone "
-                 "shown once the pledge is accepted (with `private:read`). The operator marks them delivered (`markDelivered`)."),
+            note="For a collection point's manager: the relayed pledges to carry, oldest first, each need's address and phone "
+                 "shown once the pledge is accepted (with `private:read`). The manager marks them delivered (`markDelivered`)."),
     Example("myPledges", "query", "{ myPledges(first: 10) { edges { node { id quantity status need { title exactLocation { lat lon } contactPhone } } } } }",
             note="Once your pledge is accepted (when you make it, unless the server runs with `AIDMAP_DISCLOSE_ON=accept`), the need's exact location and phone are yours to see (with `private:read`) until it is delivered or cancelled."),
     Example("sendMessage", "mutation", "mutation ($input: SendMessageInput!) { sendMessage(input: $input) { message { id body } errors { code } } }", {"input": {"pledgeId": "$PLEDGE_ID", "body": "Tôi sẽ đến lúc 5 giờ chiều"}}),

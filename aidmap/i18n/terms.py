@@ -15,7 +15,7 @@ from aidmap.i18n import term
 FIELDS = (
     term("field", "accountId"), term("field", "address"), term("field", "after"), term("field", "areaCode"),
     term("field", "areaCodes"), term("field", "collectionPointId"), term("field", "name"),
-    term("field", "operatorId"), term("field", "reachMeters"), term("field", "unitsPerDay"),
+    term("field", "managerId"), term("field", "reachMeters"), term("field", "unitsPerDay"),
     term("field", "attestation"), term("field", "authorization"), term("field", "availableUntil"),
     term("field", "body"), term("field", "category"), term("field", "code"), term("field", "contactPhone"),
     term("field", "content"), term("field", "currentPassword"), term("field", "details"),

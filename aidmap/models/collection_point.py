@@ -1,8 +1,8 @@
 """Collection points: where donors drop what they pledge, for the point's couriers to carry on.
 
-A point's place is public (it is an office or a depot, not a home): lat/lon are exact. Its operator
+A point's place is public (it is an office or a depot, not a home): lat/lon are exact. Its manager
 (an account an admin names) carries relayed pledges to the requester, so a relayed pledge shows the
-need's private fields to the operator, never to the donor (models.pledge.disclosed_to).
+need's private fields to the manager, never to the donor (models.pledge.disclosed_to).
 """
 
 from __future__ import annotations
@@ -31,6 +31,6 @@ class CollectionPoint(Base):
     # How far from the point its couriers deliver, and how many units they carry a day (UTC days).
     reach_meters: Mapped[float] = mapped_column(Float, nullable=False)
     units_per_day: Mapped[int] = mapped_column(Integer, nullable=False)
-    operator_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), nullable=False, index=True)
+    manager_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), nullable=False, index=True)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=true())
     created_at: Mapped[datetime] = created_at_column()

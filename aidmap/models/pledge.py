@@ -44,7 +44,7 @@ class Pledge(Base):
     need_id: Mapped[int] = mapped_column(ForeignKey("needs.id"), nullable=False, index=True)
     donor_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), nullable=False, index=True)
     offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id"), index=True)
-    # Relayed (models/collection_point.py): the donor drops it at this point, and its operator, the
+    # Relayed (models/collection_point.py): the donor drops it at this point, and its manager, the
     # carrier, takes it to the requester; NULL for a pledge the donor delivers.
     collection_point_id: Mapped[int | None] = mapped_column(ForeignKey("collection_points.id"))
     carrier_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
@@ -64,7 +64,7 @@ class Pledge(Base):
 
 def disclosed_to() -> ColumnElement[int]:
     """Who an active pledge (discloses) shows the need's private fields to: its donor, or for a relayed
-    pledge its carrier (the collection point's operator), since that donor's trip ends at the point."""
+    pledge its carrier (the collection point's manager), since that donor's trip ends at the point."""
     return func.coalesce(Pledge.carrier_id, Pledge.donor_id)
 
 

@@ -155,7 +155,7 @@ def _recipients(row: Any) -> list[_Recipient]:
             return _Recipient("requester", None, True)
         return _Recipient("requester", row.owner_id, row.beneficiary_phone is not None)
 
-    # donor_id is who brings the pledge: its donor, or for a relayed one the collection point's operator
+    # donor_id is who brings the pledge: its donor, or for a relayed one the collection point's manager
     # (the carrier), who is the requester's other side in the chat; giver_id the donor who gave it, told
     # of what happens to it but never part of the chat (they must not be asked for the address).
     donor = _Recipient("donor", row.donor_id, False) if row.donor_id is not None else None

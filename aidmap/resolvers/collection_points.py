@@ -1,11 +1,11 @@
-"""Collection points: an admin opens one (a ward office, a charity's depot) with its operator, how far
+"""Collection points: an admin opens one (a ward office, a charity's depot) with its manager, how far
 its couriers deliver and how many units they carry a day; donors pledge through it ("relayed"): they
-drop the goods at the point, within their own travel radius, and the operator carries them on.
+drop the goods at the point, within their own travel radius, and the manager carries them on.
 
 Browsing and matching leave help where donors live because a donor's trip is short; a relay keeps
 the trip short and carries the rest (bench/fairness.py, `matching-relay`). The privacy rule holds:
 whether a point reaches a need is decided from the need's public cell, and the need's address and
-phone go to the operator (the carrier: models.pledge.disclosed_to), never to the relaying donor.
+phone go to the manager (the carrier: models.pledge.disclosed_to), never to the relaying donor.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, select, text
+from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from aidmap.db.nearby import origin_point
@@ -45,35 +46,93 @@ async def create(
     lon: float,
     reach_meters: float,
     units_per_day: int,
-    operator_id: int,
+    manager_id: int,
 ) -> CollectionPoint:
-    """Admins only: open a collection point run by `operator_id`'s account."""
+    """Admins only: open a collection point run by `manager_id`'s account."""
     if Role.ADMIN.value not in viewer.roles:
         raise Problems.one(None, msg("Only an admin can open a collection point."), Code.FORBIDDEN)
     check = Checker()
     name = check.text("name", name, max_len=120) or ""
     address = check.text("address", address, max_len=300) or ""
     check.point("location", lat, lon)
+    _check_reach(check, reach_meters)
+    check.positive_int("unitsPerDay", units_per_day, maximum=MAX_UNITS_PER_DAY)
+    if check.problems:
+        raise Problems(check.problems)
+    await _check_account(session, manager_id)
+    point = CollectionPoint(
+        name=name, address=address, location=origin_point(lon=lon, lat=lat),
+        reach_meters=reach_meters, units_per_day=units_per_day, manager_id=manager_id,
+    )  # fmt: skip
+    session.add(point)
+    await session.flush()
+    await session.refresh(point)
+    return point
+
+
+async def update(
+    *,
+    session: AsyncSession,
+    viewer: Viewer,
+    point_id: int,
+    name: str | None = None,
+    address: str | None = None,
+    reach_meters: float | None = None,
+    units_per_day: int | None = None,
+    manager_id: int | None = None,
+    active: bool | None = None,
+) -> CollectionPoint:
+    """Admins only: change a point; fields left out keep their value. Closing it (active false) stops new
+    relays and proposals through it; those on their way stay with its manager. A new manager takes
+    over the open relays too, and the old one no longer sees their needs (their carrier changes)."""
+    if Role.ADMIN.value not in viewer.roles:
+        raise Problems.one(None, msg("Only an admin can change a collection point."), Code.FORBIDDEN)
+    point = (
+        await session.execute(select(CollectionPoint).where(CollectionPoint.id == point_id).with_for_update())
+    ).scalar_one_or_none()
+    if point is None:
+        raise Problems.one("collectionPointId", msg("No collection point has this id."), Code.NOT_FOUND)
+    check = Checker()
+    if name is not None:
+        name = check.text("name", name, max_len=120)
+    if address is not None:
+        address = check.text("address", address, max_len=300)
+    if reach_meters is not None:
+        _check_reach(check, reach_meters)
+    if units_per_day is not None:
+        check.positive_int("unitsPerDay", units_per_day, maximum=MAX_UNITS_PER_DAY)
+    if check.problems:
+        raise Problems(check.problems)
+    if manager_id is not None and manager_id != point.manager_id:
+        await _check_account(session, manager_id)
+        await session.execute(
+            sql_update(Pledge)
+            .where(Pledge.collection_point_id == point.id, Pledge.status == PledgeStatus.PLEDGED.value)
+            .values(carrier_id=manager_id)
+        )
+        point.manager_id = manager_id
+    for attribute, value in (("name", name), ("address", address), ("reach_meters", reach_meters),
+                             ("units_per_day", units_per_day), ("active", active)):  # fmt: skip
+        if value is not None:
+            setattr(point, attribute, value)
+    await session.flush()
+    await session.refresh(point)  # with its place (deferred) loaded for the answer
+    return point
+
+
+def _check_reach(check: Checker, reach_meters: float) -> None:
     if not (reach_meters == reach_meters and 0 < reach_meters <= MAX_REACH_M):  # NaN fails the first test
         check.add(
             "reachMeters",
             msg("{field} must be more than 0 and at most {n} metres.", field="reachMeters", n=f"{MAX_REACH_M:.0f}"),
             Code.OUT_OF_RANGE,
         )
-    check.positive_int("unitsPerDay", units_per_day, maximum=MAX_UNITS_PER_DAY)
-    if check.problems:
-        raise Problems(check.problems)
-    exists = (await session.execute(text("SELECT 1 FROM accounts WHERE id = :id"), {"id": operator_id})).first()
+
+
+async def _check_account(session: AsyncSession, account_id: int) -> None:
+    exists = (await session.execute(text("SELECT 1 FROM accounts WHERE id = :id"), {"id": account_id})).first()
     if exists is None:
-        raise Problems.one("operatorId", msg("No account has this id."), Code.NOT_FOUND)
-    point = CollectionPoint(
-        name=name, address=address, location=origin_point(lon=lon, lat=lat),
-        reach_meters=reach_meters, units_per_day=units_per_day, operator_id=operator_id,
-    )  # fmt: skip
-    session.add(point)
-    await session.flush()
-    await session.refresh(point)
-    return point
+        raise Problems.one("managerId", msg("No account has this id."), Code.NOT_FOUND)
 
 
 _UNITS_USED = text(
@@ -180,8 +239,8 @@ async def check_relay(
 
 
 async def carried_by(*, session: AsyncSession, viewer: Viewer, limit: int = CARRIED_LIMIT) -> list[Pledge]:
-    """The relayed pledges the viewer carries (as a point's operator) that are not delivered yet,
-    oldest first: the operator's round of deliveries."""
+    """The relayed pledges the viewer carries (as a point's manager) that are not delivered yet,
+    oldest first: the manager's round of deliveries."""
     rows = await session.execute(
         select(Pledge)
         .where(Pledge.carrier_id == viewer.account_id, Pledge.status == PledgeStatus.PLEDGED.value)

@@ -129,7 +129,7 @@ async def create(
     accept_at_once (AIDMAP_DISCLOSE_ON=pledge) releases the need's private fields to the donor now;
     otherwise only acceptPledge does. An instant-help pledge is accepted at once: the requester
     asked for the first donor who answers. With collection_point_id the pledge is relayed through that
-    point (resolvers/collection_points.check_relay): its operator carries it, and sees the need's
+    point (resolvers/collection_points.check_relay): its manager carries it, and sees the need's
     private fields instead of the donor."""
     check = Checker()
     check.positive_int("quantity", quantity)
@@ -194,7 +194,7 @@ async def create(
         quantity=quantity,
         accepted_at=func.now() if accept_at_once else None,
         collection_point_id=point.id if point is not None else None,
-        carrier_id=point.operator_id if point is not None else None,
+        carrier_id=point.manager_id if point is not None else None,
     )
     session.add(pledge)
     await session.flush()
@@ -291,7 +291,7 @@ async def mark_delivered(*, session: AsyncSession, viewer: Viewer, pledge_id: in
     limit and fairness count only what the requester confirms."""
     pledge, need = await _involved_for_update(session=session, viewer=viewer, pledge_id=pledge_id)
     if pledge.carrier_id is not None and pledge.carrier_id != viewer.account_id:
-        # Relayed: the donor's trip ended at the collection point; its operator delivers.
+        # Relayed: the donor's trip ended at the collection point; its manager delivers.
         raise Problems.one(
             "pledgeId", msg("Only the collection point that carries this pledge can mark it delivered."),
             Code.FORBIDDEN,
@@ -363,7 +363,7 @@ async def mine(*, session: AsyncSession, viewer: Viewer, first: int, after: str 
 
 
 def is_party(account_id: int) -> ColumnElement[bool]:
-    """Who may read a pledge: its donor, its carrier (a relayed one's collection point operator) and its
+    """Who may read a pledge: its donor, its carrier (a relayed one's collection point manager) and its
     need's requester (a query joining Pledge and Need)."""
     return (Pledge.donor_id == account_id) | (Pledge.carrier_id == account_id) | (Need.owner_id == account_id)
 

@@ -128,21 +128,35 @@ class PledgeInput:
         default=None,
         description="Relay it through this collection point (collectionPoints): it must be within the offer's travel "
         "radius (offerId is then required) and deliver as far as the need, with the units left today. You drop it "
-        "at the point; its operator carries it on and sees the need's address and phone, you do not.",
+        "at the point; its manager carries it on and sees the need's address and phone, you do not.",
     )
     idempotency_key: str | None = strawberry.field(
         default=None, description="Retrying with the same key and input returns the first result and writes nothing."
     )
 
 
-@strawberry.input(description="Admins only: a collection point and the account that runs it (its operator).")
+@strawberry.input(description="Admins only: a collection point and the account that runs it (its manager).")
 class CreateCollectionPointInput:
     name: str
     address: str
     location: GeoPointInput
     reach_meters: float
     units_per_day: int
-    operator_id: strawberry.ID
+    manager_id: strawberry.ID
+
+
+@strawberry.input(
+    description="Admins only: change a collection point; fields left out keep their value. `open: false` closes it "
+    "to new relays (those on their way stay); a new managerId takes over its open relays too."
+)
+class UpdateCollectionPointInput:
+    collection_point_id: strawberry.ID
+    name: str | None = None
+    address: str | None = None
+    reach_meters: float | None = None
+    units_per_day: int | None = None
+    manager_id: strawberry.ID | None = None
+    open: bool | None = None
 
 
 @strawberry.input

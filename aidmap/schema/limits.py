@@ -214,7 +214,8 @@ ROOT_SCOPES: dict[str, Scope | None] = {
     "webhookDeliveries": Scope.WEBHOOKS, "importNeeds": Scope.IMPORT,
     "myNotifications": Scope.ACCOUNTS, "myNotificationSettings": Scope.ACCOUNTS, "pushPublicKey": Scope.ACCOUNTS,
     "setNotificationSettings": Scope.ACCOUNTS, "subscribePush": Scope.ACCOUNTS, "unsubscribePush": Scope.ACCOUNTS,
-    "grantRole": None, "revokeRole": None, "createCollectionPoint": None,  # admin work is never done through a partner app
+    "grantRole": None, "revokeRole": None, "createCollectionPoint": None,
+    "updateCollectionPoint": None,  # admin work is never done through a partner app
     "collectionPoints": Scope.OFFERS_READ, "myRelays": Scope.NEEDS_READ,
     # Subscription
     "needsNearby": Scope.NEEDS_READ, "offersNearby": Scope.OFFERS_READ, "myActivity": Scope.ACCOUNTS,

@@ -72,6 +72,7 @@ from aidmap.schema.inputs import (
     SetAvailabilityInput,
     SignInInput,
     SignUpInput,
+    UpdateCollectionPointInput,
     UpdateNeedInput,
     UpdateOfferInput,
     VerifyNeedInput,
@@ -729,7 +730,7 @@ class Mutation(WebhookMutation, ImportMutation, NotificationMutation):
 
     @strawberry.mutation(
         description="Admins only: open a collection point (a ward office, a charity's depot) run by an account, "
-        "its operator: donors within their travel radius of it pledge through it, and its couriers carry up to "
+        "its manager: donors within their travel radius of it pledge through it, and its couriers carry up to "
         "unitsPerDay units a day to needs up to reachMeters away. Matching rounds propose through it too."
     )
     async def create_collection_point(
@@ -739,7 +740,7 @@ class Mutation(WebhookMutation, ImportMutation, NotificationMutation):
             return await collection_points.create(
                 session=session, viewer=viewer, name=input.name, address=input.address, lat=input.location.lat,
                 lon=input.location.lon, reach_meters=input.reach_meters, units_per_day=input.units_per_day,
-                operator_id=_pk(input.operator_id, "Account", "operatorId"),
+                manager_id=_pk(input.manager_id, "Account", "managerId"),
             )  # fmt: skip
 
         row, errors = await _in_transaction(info.context, CollectionPointError, action)
@@ -747,6 +748,26 @@ class Mutation(WebhookMutation, ImportMutation, NotificationMutation):
             collection_point=CollectionPoint.from_model(row, units_left=row.units_per_day) if row else None,
             errors=errors,
         )
+
+    @strawberry.mutation(
+        description="Admins only: change a collection point (its name, address, reach, units a day, manager), or "
+        "close it (`open: false`) to new relays. A new manager takes over the relays on their way, and the old one "
+        "no longer sees their needs."
+    )
+    async def update_collection_point(
+        self, info: Info[Context, None], input: UpdateCollectionPointInput
+    ) -> CollectionPointPayload:
+        async def action(session: AsyncSession, viewer: Viewer) -> models.CollectionPoint:
+            return await collection_points.update(
+                session=session, viewer=viewer,
+                point_id=_pk(input.collection_point_id, "CollectionPoint", "collectionPointId"),
+                name=input.name, address=input.address, reach_meters=input.reach_meters,
+                units_per_day=input.units_per_day, active=input.open,
+                manager_id=_pk(input.manager_id, "Account", "managerId") if input.manager_id is not None else None,
+            )  # fmt: skip
+
+        row, errors = await _in_transaction(info.context, CollectionPointError, action)
+        return CollectionPointPayload(collection_point=CollectionPoint.from_model(row) if row else None, errors=errors)
 
     @strawberry.mutation(description="Admins only: take a role away (a verifier loses its areas).")
     async def revoke_role(self, info: Info[Context, None], input: RevokeRoleInput) -> RolePayload:

@@ -341,7 +341,7 @@ class Query(WebhookQuery, NotificationQuery):
         return [CollectionPoint.from_model(p, units_left=left[p.id]) for p in found]
 
     @strawberry.field(
-        description="The relayed pledges I carry as a collection point's operator, not yet delivered, oldest first "
+        description="The relayed pledges I carry as a collection point's manager, not yet delivered, oldest first "
         "(at most 100): each need's exact location and phone are mine to see once the pledge is accepted."
     )
     async def my_relays(self, info: Info[Context, None]) -> list[Pledge]:

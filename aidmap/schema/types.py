@@ -348,7 +348,7 @@ class Need(Node):
     @strawberry.field(
         description="Pledges on this need: all of them for the requester and for whoever filed it for them "
         "(before and after the claim, to follow up), a donor's own for a donor, and a carrier's own for a "
-        "collection point's operator."
+        "collection point's manager."
     )
     async def pledges(self, info: Info[Context, None]) -> list[Pledge]:
         viewer = info.context.viewer
@@ -502,7 +502,7 @@ class Pledge(Node):
     _collection_point_id: strawberry.Private[int | None]
 
     @strawberry.field(
-        description="Relayed: the collection point the donor drops it at; its operator carries it to the requester "
+        description="Relayed: the collection point the donor drops it at; its manager carries it to the requester "
         "and, not the donor, sees the need's exact location and phone. Null when the donor delivers it."
     )
     async def collection_point(self, info: Info[Context, None]) -> CollectionPoint | None:

@@ -533,27 +533,27 @@ def test_aidmap_keys_vapid_prints_a_new_pair_the_server_accepts(capsys: pytest.C
 def test_a_relayed_pledges_chat_and_cancellation_reach_the_operator_and_never_tell_the_donor_the_chat(
     make_api: Any, gateway: Gateway, db: psycopg.Connection[Any]
 ) -> None:
-    """Through a collection point the one who brings it is the point's operator: the requester's
-    message (which may say where to come) is texted to the operator, not to the donor who dropped the
-    goods off; when the operator calls it off, the requester and the donor are both told."""
+    """Through a collection point the one who brings it is the point's manager: the requester's
+    message (which may say where to come) is texted to the manager, not to the donor who dropped the
+    goods off; when the manager calls it off, the requester and the donor are both told."""
     from tests.factories import create_offer, give_role
     from tests.schema.test_collection_points import DONOR_AT, FAR_NEED, _point, _relay
 
     api = make_api(**_fast(gateway))
-    admin, operator, donor, requester = (sign_up(api, n) for n in ("Admin", "Operator", "Donor", "Requester"))
+    admin, manager, donor, requester = (sign_up(api, n) for n in ("Admin", "Manager", "Donor", "Requester"))
     give_role(db, admin, "ADMIN")
-    for token in (operator, donor, requester):
+    for token in (manager, donor, requester):
         chosen = api.data(SETTINGS, {"input": {"smsKinds": EVERY_KIND, "language": "en"}}, token)
         assert chosen["setNotificationSettings"]["errors"] == []
     need = create_need(api, requester, quantity=3, location=FAR_NEED)
     offer = create_offer(api, donor, quantity=3, radiusMeters=3000, location=DONOR_AT)
-    point = _point(api, admin, operator, db)
+    point = _point(api, admin, manager, db)
     relayed = _relay(api, donor, need["id"], 1, offer["id"], point["id"])["pledge"]
     secret = "So 12 ngo 5"
     assert api.data(SEND, {"id": relayed["id"], "body": secret}, requester)["sendMessage"]["errors"] == []
     told = wait_until(lambda: _rows(db, "kind = 'MESSAGE_SENT' AND status <> 'PENDING'"), what="the chat's text")
-    assert [r[3] for r in told] == [f"account:{account_pk(db, operator)}"]
-    assert api.data(CANCEL, {"id": relayed["id"]}, operator)["cancelPledge"]["errors"] == []
+    assert [r[3] for r in told] == [f"account:{account_pk(db, manager)}"]
+    assert api.data(CANCEL, {"id": relayed["id"]}, manager)["cancelPledge"]["errors"] == []
     cancelled = wait_until(
         lambda: (rows := _rows(db, "kind = 'PLEDGE_CANCELLED' AND status <> 'PENDING'")) and len(rows) >= 2 and rows,
         what="both told of the cancellation",

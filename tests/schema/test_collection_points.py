@@ -1,6 +1,6 @@
 """Collection points (aidmap/resolvers/collection_points.py): a donor drops what they pledge at a point
-within their radius, its operator carries it on to a need far away. Tried as the people involved
-would: the admin opens the point, the donor relays through it, the operator delivers, and neither a
+within their radius, its manager carries it on to a need far away. Tried as the people involved
+would: the admin opens the point, the donor relays through it, the manager delivers, and neither a
 donor nor a stranger learns the address on the way; the point's reach is decided by the public cell."""
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ PHONE = "0912 777 001"
 PHONE_E164 = "+84912777001"
 
 
-def _point(api: Api, admin: str, operator_token: str, db: psycopg.Connection[Any], **overrides: Any) -> dict[str, Any]:
+def _point(api: Api, admin: str, manager_token: str, db: psycopg.Connection[Any], **overrides: Any) -> dict[str, Any]:
     values = {
         "name": "UBND phường Hàng Bài", "address": "2 Lý Thường Kiệt", "location": POINT_AT,
-        "reachMeters": 50_000.0, "unitsPerDay": 5, "operatorId": _account_id(api, operator_token, db),
+        "reachMeters": 50_000.0, "unitsPerDay": 5, "managerId": _account_id(api, manager_token, db),
     } | overrides  # fmt: skip
     payload = api.data(CREATE_POINT, {"input": values}, admin)["createCollectionPoint"]
     assert payload["errors"] == [], payload
@@ -66,13 +66,13 @@ def _relay(api: Api, token: str, need: str, quantity: int, offer: str | None, po
 def test_a_donor_relays_through_a_point_and_only_its_operator_learns_the_address(
     api: Api, db: psycopg.Connection[Any]
 ) -> None:
-    admin, operator, donor, requester, stranger = (
-        sign_up(api, n) for n in ("Admin", "Operator", "Donor", "Requester", "Stranger")
+    admin, manager, donor, requester, stranger = (
+        sign_up(api, n) for n in ("Admin", "Manager", "Donor", "Requester", "Stranger")
     )
     give_role(db, admin, "ADMIN")
     need = create_need(api, requester, quantity=3, location=FAR_NEED, contactPhone=PHONE)
     offer = create_offer(api, donor, quantity=4, radiusMeters=3000, location=DONOR_AT)
-    point = _point(api, admin, operator, db)
+    point = _point(api, admin, manager, db)
     assert (point["unitsPerDay"], point["unitsLeftToday"], point["location"]) == (5, 5, POINT_AT)
     listed = api.data(POINTS, {"near": DONOR_AT, "r": 5000.0})["collectionPoints"]
     assert listed == [{"id": point["id"], "name": "UBND phường Hàng Bài", "unitsLeftToday": 5}]
@@ -85,8 +85,8 @@ def test_a_donor_relays_through_a_point_and_only_its_operator_learns_the_address
     for who in (donor, stranger):
         seen = api.data(NEED, {"id": need["id"]}, who)["node"]
         assert (seen["exactLocation"], seen["contactPhone"], seen["quantityPledged"]) == (None, None, 2)
-    # The operator carries it, so they see where it goes.
-    carried = api.data(RELAYS, None, operator)["myRelays"]
+    # The manager carries it, so they see where it goes.
+    carried = api.data(RELAYS, None, manager)["myRelays"]
     assert [(c["id"], c["quantity"], c["collectionPoint"]["id"]) for c in carried] == [
         (relayed["pledge"]["id"], 2, point["id"])
     ]
@@ -95,20 +95,20 @@ def test_a_donor_relays_through_a_point_and_only_its_operator_learns_the_address
     assert api.data(RELAYS, None, donor)["myRelays"] == []
     assert api.data(POINTS, {"near": DONOR_AT, "r": 5000.0})["collectionPoints"][0]["unitsLeftToday"] == 3
 
-    # The operator, not the donor, says it was delivered.
+    # The manager, not the donor, says it was delivered.
     refused = api.data(MARK, {"input": {"pledgeId": relayed["pledge"]["id"]}}, donor)["markDelivered"]
     assert refused["errors"] == [{"field": "pledgeId", "code": "FORBIDDEN"}]
-    assert api.data(MARK, {"input": {"pledgeId": relayed["pledge"]["id"]}}, operator)["markDelivered"]["errors"] == []
+    assert api.data(MARK, {"input": {"pledgeId": relayed["pledge"]["id"]}}, manager)["markDelivered"]["errors"] == []
 
 
 def test_a_relay_the_point_cannot_carry_is_refused_and_changes_nothing(api: Api, db: psycopg.Connection[Any]) -> None:
-    admin, operator, donor, requester = (sign_up(api, n) for n in ("Admin", "Operator", "Donor", "Requester"))
+    admin, manager, donor, requester = (sign_up(api, n) for n in ("Admin", "Manager", "Donor", "Requester"))
     give_role(db, admin, "ADMIN")
     need = create_need(api, requester, quantity=10, location=FAR_NEED)
     offer = create_offer(api, donor, quantity=10, radiusMeters=3000, location=DONOR_AT)
-    point = _point(api, admin, operator, db, unitsPerDay=3)
-    far_point = _point(api, admin, operator, db, location={"lat": 21.0285, "lon": 105.9200})  # ~6.8 km from the donor
-    short_point = _point(api, admin, operator, db, reachMeters=10_000.0)
+    point = _point(api, admin, manager, db, unitsPerDay=3)
+    far_point = _point(api, admin, manager, db, location={"lat": 21.0285, "lon": 105.9200})  # ~6.8 km from the donor
+    short_point = _point(api, admin, manager, db, reachMeters=10_000.0)
 
     def refused(quantity: int, offer_id: str | None, point_id: str) -> list[dict[str, Any]]:
         errors: list[dict[str, Any]] = _relay(api, donor, need["id"], quantity, offer_id, point_id)["errors"]
@@ -127,11 +127,11 @@ def test_a_relay_the_point_cannot_carry_is_refused_and_changes_nothing(api: Api,
     # Admins only, and bad input is a typed error that writes nothing.
     other = api.data(CREATE_POINT, {"input": {
         "name": "x", "address": "y", "location": POINT_AT, "reachMeters": 1000.0, "unitsPerDay": 1,
-        "operatorId": _account_id(api, operator, db)}}, donor)["createCollectionPoint"]  # fmt: skip
+        "managerId": _account_id(api, manager, db)}}, donor)["createCollectionPoint"]  # fmt: skip
     assert other == {"collectionPoint": None, "errors": [{"field": None, "code": "FORBIDDEN"}]}
     bad = api.data(CREATE_POINT, {"input": {
         "name": " ", "address": "y", "location": {"lat": 91.0, "lon": 0.0}, "reachMeters": 0.0, "unitsPerDay": 0,
-        "operatorId": _account_id(api, operator, db)}}, admin)["createCollectionPoint"]  # fmt: skip
+        "managerId": _account_id(api, manager, db)}}, admin)["createCollectionPoint"]  # fmt: skip
     assert sorted(e["field"] for e in bad["errors"]) == ["location", "name", "reachMeters", "unitsPerDay"]
     assert db.execute("SELECT count(*) FROM collection_points").fetchone() == (3,)
 
@@ -142,7 +142,7 @@ def test_whether_a_point_reaches_a_need_does_not_depend_on_the_exact_point_in_it
     """An attacker who opens points (or finds one) with reaches around a need must learn nothing finer
     than its public cell: two needs in one cell, one exact point nearer the point's edge of reach than
     the cell's centre and one farther, get the same answer from every reach."""
-    admin, operator, donor, requester = (sign_up(api, n) for n in ("Admin", "Operator", "Donor", "Requester"))
+    admin, manager, donor, requester = (sign_up(api, n) for n in ("Admin", "Manager", "Donor", "Requester"))
     give_role(db, admin, "ADMIN")
     lon_c, lat_c = snap_to_cell(FAR_NEED["lon"], FAR_NEED["lat"])
     quarter = CELL_LAT_DEG / 4
@@ -154,7 +154,7 @@ def test_whether_a_point_reaches_a_need_does_not_depend_on_the_exact_point_in_it
     centre_m = haversine_m(point_at["lon"], point_at["lat"], lon_c, lat_c)
     needs = [create_need(api, requester, quantity=2, location=where)["id"] for where in (near_side, far_side)]
     for reach in (centre_m - 100.0, centre_m + 100.0):  # between the two exact points' distances, either side
-        point = _point(api, admin, operator, db, location=point_at, reachMeters=reach, unitsPerDay=100)
+        point = _point(api, admin, manager, db, location=point_at, reachMeters=reach, unitsPerDay=100)
         answers = [_relay(api, donor, need, 1, offer["id"], point["id"])["errors"] for need in needs]
         assert answers[0] == answers[1], (reach, answers)
         expected = [] if reach > centre_m else [{"field": "collectionPointId", "code": "OUT_OF_RANGE"}]
@@ -164,15 +164,15 @@ def test_whether_a_point_reaches_a_need_does_not_depend_on_the_exact_point_in_it
 def test_a_round_proposes_through_a_point_a_need_no_donor_reaches(
     api: Api, settings: Settings, db: psycopg.Connection[Any]
 ) -> None:
-    admin, operator, donor, requester = (sign_up(api, n) for n in ("Admin", "Operator", "Donor", "Requester"))
+    admin, manager, donor, requester = (sign_up(api, n) for n in ("Admin", "Manager", "Donor", "Requester"))
     give_role(db, admin, "ADMIN")
     need = create_need(api, requester, quantity=2, location=FAR_NEED, contactPhone=PHONE)
     create_offer(api, donor, quantity=4, radiusMeters=3000, location=DONOR_AT)
     assert matching_round(settings).proposals == 0  # out of the donor's reach, and no point yet
-    full = _point(api, admin, operator, db, unitsPerDay=1)
+    full = _point(api, admin, manager, db, unitsPerDay=1)
     assert _relay(api, sign_up(api, "Other"), need["id"], 1, None, full["id"])["errors"][0]["field"] == "offerId"
     db.execute("UPDATE collection_points SET active = false")
-    point = _point(api, admin, operator, db)
+    point = _point(api, admin, manager, db)
     assert matching_round(settings).proposals == 1
     proposal = api.data(PROPOSALS, None, donor)["myProposals"][0]
     assert (proposal["need"]["id"], proposal["quantity"], proposal["collectionPoint"]) == (
@@ -184,7 +184,7 @@ def test_a_round_proposes_through_a_point_a_need_no_donor_reaches(
     assert accepted["errors"] == [], accepted
     assert accepted["pledge"]["collectionPoint"] == {"id": point["id"]}
     assert accepted["pledge"]["need"]["exactLocation"] is None
-    assert api.data(RELAYS, None, operator)["myRelays"][0]["need"]["contactPhone"] == PHONE_E164
+    assert api.data(RELAYS, None, manager)["myRelays"][0]["need"]["contactPhone"] == PHONE_E164
     assert api.data(POINTS, {"near": DONOR_AT, "r": 5000.0})["collectionPoints"][0]["unitsLeftToday"] == 3
 
 
@@ -197,27 +197,27 @@ UPDATE = """mutation ($input: UpdateNeedInput!) { updateNeed(input: $input) { er
 
 
 def _relayed_world(api: Api, db: psycopg.Connection[Any]) -> tuple[str, str, str, str, str]:
-    """(operator, donor, requester, need id, relayed pledge id): one relayed pledge of 1 unit."""
-    admin, operator, donor, requester = (sign_up(api, n) for n in ("Admin", "Operator", "Donor", "Requester"))
+    """(manager, donor, requester, need id, relayed pledge id): one relayed pledge of 1 unit."""
+    admin, manager, donor, requester = (sign_up(api, n) for n in ("Admin", "Manager", "Donor", "Requester"))
     give_role(db, admin, "ADMIN")
     need = create_need(api, requester, quantity=3, location=FAR_NEED, contactPhone=PHONE)
     offer = create_offer(api, donor, quantity=4, radiusMeters=3000, location=DONOR_AT)
-    point = _point(api, admin, operator, db)
+    point = _point(api, admin, manager, db)
     relayed = _relay(api, donor, need["id"], 1, offer["id"], point["id"])
     assert relayed["errors"] == [], relayed
-    return operator, donor, requester, need["id"], relayed["pledge"]["id"]
+    return manager, donor, requester, need["id"], relayed["pledge"]["id"]
 
 
 def test_the_relays_chat_is_the_requester_and_the_operator_never_the_donor(
     api: Api, db: psycopg.Connection[Any]
 ) -> None:
     """The requester would tell whoever is in the chat where to come: that must be the one who carries it."""
-    operator, donor, requester, _, pledge_id = _relayed_world(api, db)
+    manager, donor, requester, _, pledge_id = _relayed_world(api, db)
     assert api.data(SEND, {"id": pledge_id, "body": "Số 12 ngõ 5, gọi 0912 777 001"}, requester)["sendMessage"] == {
         "errors": []
     }
-    assert api.data(SEND, {"id": pledge_id, "body": "Chiều nay tôi mang đến"}, operator)["sendMessage"]["errors"] == []
-    assert [m["body"] for m in api.data(THREAD, {"id": pledge_id}, operator)["messages"]] == [
+    assert api.data(SEND, {"id": pledge_id, "body": "Chiều nay tôi mang đến"}, manager)["sendMessage"]["errors"] == []
+    assert [m["body"] for m in api.data(THREAD, {"id": pledge_id}, manager)["messages"]] == [
         "Số 12 ngõ 5, gọi 0912 777 001", "Chiều nay tôi mang đến"
     ]  # fmt: skip
     assert api.data(SEND, {"id": pledge_id, "body": "Địa chỉ ở đâu?"}, donor)["sendMessage"]["errors"] == [
@@ -229,10 +229,10 @@ def test_the_relays_chat_is_the_requester_and_the_operator_never_the_donor(
 
 
 def test_once_the_operator_says_delivered_the_donor_cannot_take_it_back(api: Api, db: psycopg.Connection[Any]) -> None:
-    operator, donor, requester, _, pledge_id = _relayed_world(api, db)
-    assert api.data(MARK, {"input": {"pledgeId": pledge_id}}, operator)["markDelivered"]["errors"] == []
+    manager, donor, requester, _, pledge_id = _relayed_world(api, db)
+    assert api.data(MARK, {"input": {"pledgeId": pledge_id}}, manager)["markDelivered"]["errors"] == []
     assert api.data(CANCEL, {"id": pledge_id}, donor)["cancelPledge"]["errors"] == [{"code": "INVALID_STATE"}]
-    assert api.data(CANCEL, {"id": pledge_id}, operator)["cancelPledge"]["errors"] == [{"code": "INVALID_STATE"}]
+    assert api.data(CANCEL, {"id": pledge_id}, manager)["cancelPledge"]["errors"] == [{"code": "INVALID_STATE"}]
     assert db.execute("SELECT status FROM pledges").fetchone() == ("PLEDGED",)
     # It did not arrive, says the requester: they still may.
     assert api.data(CANCEL, {"id": pledge_id}, requester)["cancelPledge"]["errors"] == []
@@ -243,14 +243,14 @@ def test_an_unanswered_proposal_holds_nothing_back_from_a_donor_who_relays(
 ) -> None:
     """A squatter whose offer a round proposed through a point, and who never answers, must not keep
     others from using the point; the next round does not propose past the point's units either."""
-    admin, operator, squatter, honest, requester = (
-        sign_up(api, n) for n in ("Admin", "Operator", "Squatter", "Honest", "Requester")
+    admin, manager, squatter, honest, requester = (
+        sign_up(api, n) for n in ("Admin", "Manager", "Squatter", "Honest", "Requester")
     )
     give_role(db, admin, "ADMIN")
     first = create_need(api, requester, quantity=3, location=FAR_NEED)
     second = create_need(api, sign_up(api, "Other requester"), quantity=3, location=FAR_NEED)
     create_offer(api, squatter, quantity=3, radiusMeters=3000, location=DONOR_AT)
-    point = _point(api, admin, operator, db, unitsPerDay=3)
+    point = _point(api, admin, manager, db, unitsPerDay=3)
     assert matching_round(settings).proposals == 1
     waiting = api.data(PROPOSALS, None, squatter)["myProposals"]
     assert [(p["quantity"], p["collectionPoint"]) for p in waiting] == [(3, {"id": point["id"]})]
@@ -268,7 +268,7 @@ def test_an_unanswered_proposal_holds_nothing_back_from_a_donor_who_relays(
 def test_the_relaying_donor_hears_public_changes_to_the_need_but_never_its_address(
     api: Api, live_server: LiveServer, db: psycopg.Connection[Any]
 ) -> None:
-    operator, donor, requester, need_id, _ = _relayed_world(api, db)
+    manager, donor, requester, need_id, _ = _relayed_world(api, db)
     activity_query = "subscription { myActivity { kind need { id quantity exactLocation { lat } contactPhone } } }"
     with LiveClient(live_server.url, donor) as activity:
         activity.subscribe(activity_query)
@@ -277,7 +277,7 @@ def test_the_relaying_donor_hears_public_changes_to_the_need_but_never_its_addre
         event = activity.next()["data"]["myActivity"]
     assert event["kind"] == "NEED_UPDATED"
     assert event["need"] == {"id": need_id, "quantity": 2, "exactLocation": None, "contactPhone": None}
-    with LiveClient(live_server.url, operator) as activity:
+    with LiveClient(live_server.url, manager) as activity:
         activity.subscribe(activity_query)
         activity.nothing_within(0.3)
         assert api.data(UPDATE, {"input": {"needId": need_id, "quantity": 3}}, requester)["updateNeed"]["errors"] == []
@@ -300,3 +300,36 @@ def test_a_downgrade_past_0035_shows_no_relayed_need_to_its_donor(
         assert db.execute("SELECT status, accepted_at FROM pledges").fetchall() == [("PLEDGED", None)]
     finally:
         upgrade(database_url)
+
+
+UPDATE_POINT = """mutation ($input: UpdateCollectionPointInput!) { updateCollectionPoint(input: $input) {
+  collectionPoint { id unitsPerDay reachMeters } errors { field code } } }"""
+
+
+def test_an_admin_hands_a_point_to_a_new_manager_and_closes_it(api: Api, db: psycopg.Connection[Any]) -> None:
+    manager, donor, _, need_id, pledge_id = _relayed_world(api, db)
+    admin = sign_up(api, "Second admin")
+    give_role(db, admin, "ADMIN")
+    point_id = api.data(RELAYS, None, manager)["myRelays"][0]["collectionPoint"]["id"]
+    successor = sign_up(api, "Successor")
+
+    def change(token: str, **fields: Any) -> dict[str, Any]:
+        result: dict[str, Any] = api.data(UPDATE_POINT, {"input": {"collectionPointId": point_id, **fields}}, token)
+        return result["updateCollectionPoint"]
+
+    assert change(manager, open=False)["errors"] == [{"field": None, "code": "FORBIDDEN"}]
+    assert sorted(e["field"] for e in change(admin, reachMeters=-1.0, unitsPerDay=0)["errors"]) == [
+        "reachMeters", "unitsPerDay"
+    ]  # fmt: skip
+    assert change(admin, managerId=_account_id(api, successor, db))["errors"] == []
+    # The relay on its way goes with the point: the old manager no longer sees where it goes.
+    assert api.data(RELAYS, None, manager)["myRelays"] == []
+    assert api.data(NEED, {"id": need_id}, manager)["node"]["contactPhone"] is None
+    assert [r["id"] for r in api.data(RELAYS, None, successor)["myRelays"]] == [pledge_id]
+    assert api.data(NEED, {"id": need_id}, successor)["node"]["contactPhone"] == PHONE_E164
+    # Closed: no longer listed, and no new relay goes through it.
+    assert change(admin, open=False, unitsPerDay=7)["collectionPoint"]["unitsPerDay"] == 7
+    assert api.data(POINTS, {"near": DONOR_AT, "r": 5000.0})["collectionPoints"] == []
+    offer = create_offer(api, donor, quantity=1, radiusMeters=3000, location=DONOR_AT)
+    refused = _relay(api, donor, need_id, 1, offer["id"], point_id)["errors"]
+    assert refused == [{"field": "collectionPointId", "code": "NOT_FOUND"}]

@@ -1,6 +1,6 @@
 """Collection points: public places (a ward office, a charity's depot) whose couriers carry what
 donors near them drop there on to needs farther away (aidmap/resolvers/collection_points.py). A
-pledge relayed through one names it and its carrier, the point's operator: the one who sees the
+pledge relayed through one names it and its carrier, the point's manager: the one who sees the
 need's address instead of the donor.
 
 Revision ID: 0035_collection_points
@@ -29,15 +29,15 @@ def upgrade() -> None:
         sa.Column("location", Geography(geometry_type="POINT", srid=4326, spatial_index=False), nullable=False),
         sa.Column("reach_meters", sa.Float(), nullable=False),
         sa.Column("units_per_day", sa.Integer(), nullable=False),
-        sa.Column("operator_id", sa.BigInteger(), nullable=False),
+        sa.Column("manager_id", sa.BigInteger(), nullable=False),
         sa.Column("active", sa.Boolean(), server_default=sa.true(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.CheckConstraint("reach_meters > 0", name="ck_collection_points_reach_positive"),
         sa.CheckConstraint("units_per_day > 0", name="ck_collection_points_units_positive"),
-        sa.ForeignKeyConstraint(["operator_id"], ["accounts.id"], name="fk_collection_points_operator_id_accounts"),
+        sa.ForeignKeyConstraint(["manager_id"], ["accounts.id"], name="fk_collection_points_manager_id_accounts"),
         sa.PrimaryKeyConstraint("id", name="pk_collection_points"),
     )
-    op.create_index("ix_collection_points_operator_id", "collection_points", ["operator_id"])
+    op.create_index("ix_collection_points_manager_id", "collection_points", ["manager_id"])
     for table in ("pledges", "match_proposals"):
         op.add_column(table, sa.Column("collection_point_id", sa.BigInteger(), nullable=True))
         op.create_foreign_key(
@@ -62,5 +62,5 @@ def downgrade() -> None:
     for table in ("pledges", "match_proposals"):
         op.drop_constraint(f"fk_{table}_collection_point_id_collection_points", table, type_="foreignkey")
         op.drop_column(table, "collection_point_id")
-    op.drop_index("ix_collection_points_operator_id", "collection_points")
+    op.drop_index("ix_collection_points_manager_id", "collection_points")
     op.drop_table("collection_points")
