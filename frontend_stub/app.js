@@ -30,7 +30,15 @@ const Q = {
     area { code name fullName } geojson } }`,
   pledge: `mutation ($input: PledgeInput!) { pledge(input: $input) { pledge { id } errors { field message code } } }`,
   myPledges: `{ myPledges(first: 50) { edges { node { id quantity status acceptedAt markedDeliveredAt
+    collectionPoint { name address }
     need { id title unit status approximateLocation { lat lon } exactLocation { lat lon } contactPhone } } } } }`,
+  // Matching rounds' proposals waiting for my answer, and what I carry as a collection point's manager.
+  myProposals: `{ myProposals { id quantity collectionPoint { name address } need { id title unit urgency }
+    offer { id title } } }`,
+  acceptProposal: `mutation ($id: ID!) { acceptProposal(input: {proposalId: $id}) { errors { field message code } } }`,
+  declineProposal: `mutation ($id: ID!) { declineProposal(input: {proposalId: $id}) { errors { field message code } } }`,
+  myRelays: `{ myRelays { id quantity acceptedAt markedDeliveredAt collectionPoint { name }
+    need { id title unit exactLocation { lat lon } contactPhone } } }`,
   messages: "query ($id: ID!) { messages(pledgeId: $id) { id body isMine sender { displayName } } }",
   send: `mutation ($input: SendMessageInput!) { sendMessage(input: $input) { errors { field message code } } }`,
   confirm: `mutation ($id: ID!) { confirmDelivery(input: {pledgeId: $id}) { errors { field message code } } }`,
@@ -408,14 +416,15 @@ async function searchNearby() {
 }
 
 /** The exact address as a link the phone's maps app opens (geo: URI), with a walking-time hint from here. */
-function mapsLink(point) {
+// walk: the time on foot from where I look for needs (not for a courier setting out from a collection point).
+function mapsLink(point, walk = true) {
   const from = state.helpCenter;
   const dLat = (point.lat - from.lat) * 111320, dLon = (point.lon - from.lon) * 111320 * Math.cos((point.lat * Math.PI) / 180);
   const minutes = Math.max(1, Math.round(Math.hypot(dLat, dLon) * 1.3 / 80)); // ~80 m a minute, streets ~1.3x the straight line
   const text = `${point.lat.toFixed(5)}, ${point.lon.toFixed(5)}`;
   return h("span", { class: "maps" },
     h("a", { class: "maps-link", href: `geo:${point.lat},${point.lon}?q=${point.lat},${point.lon}` }, `📍 ${t("openMaps")}`),
-    " ", h("small", {}, text), " · ", h("span", { class: "walk" }, t("walk", { n: minutes })));
+    " ", h("small", {}, text), ...(walk ? [" · ", h("span", { class: "walk" }, t("walk", { n: minutes }))] : []));
 }
 
 async function loadMyPledges() {
@@ -426,21 +435,24 @@ async function loadMyPledges() {
   const focused = focusedChat();
   list.replaceChildren(...data.myPledges.edges.map(({ node }) => {
     const need = node.need;
+    const point = node.collectionPoint;
     const holder = h("li", { class: "item", "data-pledge-holder": node.id },
       h("header", {}, h("h3", {}, need.title),
         pledgeBadge(node.status)),
       h("p", { class: "meta" }, h("span", {}, `${node.quantity} ${need.unit}`), h("span", {}, i18n.status(need.status))),
+      // Relayed: the donor's trip ends at the collection point, whose manager carries it on (and has the address).
+      point ? h("p", { class: "meta drop-at" }, `${t("dropAt")}: ${point.name}, ${point.address}`) : null,
       need.exactLocation ? h("p", { class: "meta" },
         mapsLink(need.exactLocation),
         need.contactPhone ? h("span", {}, `${t("contact")}: `, h("a", { href: `tel:${need.contactPhone}` }, need.contactPhone)) : null) : null);
-    const row = h("div", { class: "pledge-row" }, chatToggle(node.id, holder),
+    const row = h("div", { class: "pledge-row" }, point ? null : chatToggle(node.id, holder),
       // "I delivered it": the requester is asked to confirm (the pledge stays pledged until they do).
-      node.status === "PLEDGED" && !node.markedDeliveredAt && node.acceptedAt ? h("button", {
+      node.status === "PLEDGED" && !node.markedDeliveredAt && node.acceptedAt && !point ? h("button", {
         type: "button", class: "small primary mark-delivered",
         onclick: async () => { if (await run("help", () => gql(Q.markDelivered, { id: node.id }))) loadMyPledges(); },
       }, t("markDelivered")) : null,
       node.status === "PLEDGED" && node.markedDeliveredAt ? h("span", { class: "hint awaiting-confirmation" }, t("awaitingConfirmation")) : null,
-      node.status === "PLEDGED" ? h("button", {
+      node.status === "PLEDGED" && !(point && node.markedDeliveredAt) ? h("button", {
         type: "button", class: "small danger",
         onclick: async () => { if (await run("help", () => gql(Q.cancelPledge, { id: node.id }))) { loadMyPledges(); searchNearby(); } },
       }, t("cancelPledge")) : null);
@@ -448,6 +460,56 @@ async function loadMyPledges() {
     return holder;
   }));
   await reopenChats(list, focused);
+  loadProposals();
+  loadRelays();
+}
+
+/** Pledges a matching round proposes to me: accept (a real pledge, maybe through a collection point) or decline. */
+async function loadProposals() {
+  const stale = startLoad("proposals");
+  const data = await run("help", () => gql(Q.myProposals));
+  if (!data || stale()) return;
+  $("#proposals-card").hidden = data.myProposals.length === 0;
+  $("#my-proposals").replaceChildren(...data.myProposals.map((proposal) => {
+    const error = h("p", { class: "field-error", role: "alert" });
+    const point = proposal.collectionPoint;
+    const answer = (query) => async () => {
+      if (payloadOk(await run("help", () => gql(query, { id: proposal.id })), error)) loadMyPledges();
+    };
+    return h("li", { class: `item${URGENT.includes(proposal.need.urgency) ? " urgent" : ""}`, "data-proposal": proposal.id },
+      h("header", {}, h("h3", {}, proposal.need.title)),
+      h("p", { class: "meta" }, h("span", {}, `${proposal.quantity} ${proposal.need.unit}`),
+        h("span", {}, `${t("fromOffer")}: ${proposal.offer.title}`)),
+      point ? h("p", { class: "meta drop-at" }, `${t("dropAt")}: ${point.name}, ${point.address}`) : null,
+      h("div", { class: "pledge-row" },
+        h("button", { type: "button", class: "small primary", onclick: answer(Q.acceptProposal) }, t("acceptProposal")),
+        h("button", { type: "button", class: "small", onclick: answer(Q.declineProposal) }, t("declineProposal"))),
+      error);
+  }));
+}
+
+/** What I carry as a collection point's manager: where each goes, the chat with the requester, "I delivered it". */
+async function loadRelays() {
+  const stale = startLoad("relays");
+  const data = await run("help", () => gql(Q.myRelays));
+  if (!data || stale()) return;
+  $("#relays-card").hidden = data.myRelays.length === 0;
+  const list = $("#my-relays");
+  list.replaceChildren(...data.myRelays.map((node) => {
+    const need = node.need;
+    const holder = h("li", { class: "item", "data-relay": node.id },
+      h("header", {}, h("h3", {}, need.title), h("span", { class: "badge" }, node.collectionPoint.name)),
+      h("p", { class: "meta" }, h("span", {}, `${node.quantity} ${need.unit}`)),
+      need.exactLocation ? h("p", { class: "meta" }, mapsLink(need.exactLocation, false),
+        need.contactPhone ? h("span", {}, `${t("contact")}: `, h("a", { href: `tel:${need.contactPhone}` }, need.contactPhone)) : null) : null);
+    holder.append(h("div", { class: "pledge-row" }, chatToggle(node.id, holder),
+      !node.markedDeliveredAt && node.acceptedAt ? h("button", {
+        type: "button", class: "small primary mark-delivered",
+        onclick: async () => { if (await run("help", () => gql(Q.markDelivered, { id: node.id }))) loadRelays(); },
+      }, t("markDelivered")) : null,
+      node.markedDeliveredAt ? h("span", { class: "hint awaiting-confirmation" }, t("awaitingConfirmation")) : null));
+    return holder;
+  }));
 }
 
 // ---------------------------------------------------------------- verifier

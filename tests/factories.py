@@ -141,4 +141,8 @@ def matching_round(settings: Any) -> Any:
         finally:
             await engine.dispose()
 
-    return asyncio.run(go())
+    # In a thread of its own: a browser test's thread already runs Playwright's event loop.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, go()).result()
