@@ -495,9 +495,11 @@ async function loadRelays() {
   if (!data || stale()) return;
   $("#relays-card").hidden = data.myRelays.length === 0;
   const list = $("#my-relays");
+  const focused = focusedChat();
   list.replaceChildren(...data.myRelays.map((node) => {
     const need = node.need;
-    const holder = h("li", { class: "item", "data-relay": node.id },
+    // data-pledge-holder: an open chat is drawn again after a redraw (reopenChats), as under My pledges.
+    const holder = h("li", { class: "item", "data-relay": node.id, "data-pledge-holder": node.id },
       h("header", {}, h("h3", {}, need.title), h("span", { class: "badge" }, node.collectionPoint.name)),
       h("p", { class: "meta" }, h("span", {}, `${node.quantity} ${need.unit}`)),
       need.exactLocation ? h("p", { class: "meta" }, mapsLink(need.exactLocation, false),
@@ -510,6 +512,7 @@ async function loadRelays() {
       node.markedDeliveredAt ? h("span", { class: "hint awaiting-confirmation" }, t("awaitingConfirmation")) : null));
     return holder;
   }));
+  await reopenChats(list, focused);
 }
 
 // ---------------------------------------------------------------- verifier

@@ -84,7 +84,8 @@ async def update(
 ) -> CollectionPoint:
     """Admins only: change a point; fields left out keep their value. Closing it (active false) stops new
     relays and proposals through it; those on their way stay with its manager. A new manager takes
-    over the open relays too, and the old one no longer sees their needs (their carrier changes)."""
+    over the relays not yet marked delivered: they become their carrier (address, phone, chat,
+    notifications), and the old manager is no longer shown them from then on."""
     if Role.ADMIN.value not in viewer.roles:
         raise Problems.one(None, msg("Only an admin can change a collection point."), Code.FORBIDDEN)
     point = (
@@ -105,9 +106,15 @@ async def update(
         raise Problems(check.problems)
     if manager_id is not None and manager_id != point.manager_id:
         await _check_account(session, manager_id)
+        # The relays still to carry; one the old manager says they delivered stays theirs (the new one
+        # never carried it and has no need of its address).
         await session.execute(
             sql_update(Pledge)
-            .where(Pledge.collection_point_id == point.id, Pledge.status == PledgeStatus.PLEDGED.value)
+            .where(
+                Pledge.collection_point_id == point.id,
+                Pledge.status == PledgeStatus.PLEDGED.value,
+                Pledge.marked_delivered_at.is_(None),
+            )
             .values(carrier_id=manager_id)
         )
         point.manager_id = manager_id

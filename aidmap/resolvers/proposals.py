@@ -29,7 +29,17 @@ from aidmap.events.outbox import emit
 from aidmap.fairness.areas import area_deficits
 from aidmap.fairness.matching import NeedSlot, OfferSlot, propose
 from aidmap.i18n import msg
-from aidmap.models import EventKind, MatchProposal, Need, Offer, OfferStatus, Pledge, PledgeStatus, ProposalStatus
+from aidmap.models import (
+    CollectionPoint,
+    EventKind,
+    MatchProposal,
+    Need,
+    Offer,
+    OfferStatus,
+    Pledge,
+    PledgeStatus,
+    ProposalStatus,
+)
 from aidmap.models.need import ACTIVE_STATUSES, OPEN_STATUSES, NeedStatus
 from aidmap.problems import Code, Problems
 from aidmap.resolvers import collection_points, pledges
@@ -209,6 +219,12 @@ async def accept(
     offer = await session.get(Offer, row.offer_id)
     assert need is not None and offer is not None
     quantity = max(1, min(row.quantity, need.quantity - need.quantity_pledged, offer.quantity - offer.quantity_pledged))
+    if row.collection_point_id is not None:
+        # What the point can still carry today, if less (none left: the pledge's own check refuses it).
+        point = await session.get(CollectionPoint, row.collection_point_id)
+        if point is not None:
+            left = (await collection_points.units_left(session, [point]))[point.id]
+            quantity = max(1, min(quantity, left))
     # Answered before the pledge (a refused pledge rolls this back with it): the round's view of a
     # collection point's units (units_left, less_proposed) no longer counts it twice.
     row.status, row.answered_at = ProposalStatus.ACCEPTED.value, utcnow()

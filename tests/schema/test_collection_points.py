@@ -11,6 +11,7 @@ import psycopg
 
 from aidmap.geo.distance import haversine_m
 from aidmap.geo.privacy import CELL_LAT_DEG, snap_to_cell
+from aidmap.schema.ids import from_global_id, to_global_id
 from aidmap.settings import Settings
 from tests.conftest import Api, LiveServer
 from tests.factories import account_pk, create_need, create_offer, give_role, matching_round, sign_up
@@ -50,7 +51,6 @@ def _point(api: Api, admin: str, manager_token: str, db: psycopg.Connection[Any]
 
 
 def _account_id(api: Api, token: str, db: psycopg.Connection[Any]) -> str:
-    from aidmap.schema.ids import to_global_id
 
     return to_global_id("Account", account_pk(db, token))
 
@@ -260,9 +260,13 @@ def test_an_unanswered_proposal_holds_nothing_back_from_a_donor_who_relays(
     # A pledge is never refused for it.
     offer = create_offer(api, honest, quantity=3, radiusMeters=3000, location=DONOR_AT)
     target = next(n["id"] for n in (first, second) if n["id"] != waiting[0]["need"]["id"])
-    assert _relay(api, honest, target, 3, offer["id"], point["id"])["errors"] == []
+    assert _relay(api, honest, target, 2, offer["id"], point["id"])["errors"] == []
+    # Accepted late, the proposal gets what the point can still carry; then nothing is left.
     late = api.data(ACCEPT, {"input": {"proposalId": waiting[0]["id"]}}, squatter)["acceptProposal"]
-    assert late["errors"] == [{"field": "quantity", "code": "QUOTA_EXCEEDED"}]
+    assert late["errors"] == [] and late["pledge"]["quantity"] == 1
+    assert _relay(api, honest, target, 1, offer["id"], point["id"])["errors"] == [
+        {"field": "quantity", "code": "QUOTA_EXCEEDED"}
+    ]
 
 
 def test_the_relaying_donor_hears_public_changes_to_the_need_but_never_its_address(
@@ -288,16 +292,22 @@ def test_the_relaying_donor_hears_public_changes_to_the_need_but_never_its_addre
 def test_a_downgrade_past_0035_shows_no_relayed_need_to_its_donor(
     api: Api, database_url: str, db: psycopg.Connection[Any]
 ) -> None:
-    """Before 0035 a pledge's donor is who sees the need: an open relayed pledge must not become the
-    donor's address book on a rollback."""
+    """Before 0035 a pledge's donor is who sees the need and chats with the requester: a relayed pledge
+    must not become the donor's address book, or hand them the requester's chat with the manager, on
+    a rollback."""
     from alembic import command
 
     from aidmap.db.migrate import alembic_config, upgrade
 
-    _relayed_world(api, db)
+    manager, _, requester, _, pledge_id = _relayed_world(api, db)
+    assert api.data(SEND, {"id": pledge_id, "body": "Số 12 ngõ 5"}, requester)["sendMessage"]["errors"] == []
     command.downgrade(alembic_config(database_url), "0034_private_need_updates")
     try:
-        assert db.execute("SELECT status, accepted_at FROM pledges").fetchall() == [("PLEDGED", None)]
+        # Cancelled (the code before 0035 cannot carry it), its units open again, its chat gone.
+        assert db.execute("SELECT status, accepted_at FROM pledges").fetchall() == [("CANCELLED", None)]
+        assert db.execute("SELECT quantity_pledged, status FROM needs").fetchall() == [(0, "OPEN")]
+        assert db.execute("SELECT quantity_pledged, status FROM offers").fetchall() == [(0, "ACTIVE")]
+        assert db.execute("SELECT count(*) FROM messages").fetchone() == (0,)
     finally:
         upgrade(database_url)
 
@@ -321,15 +331,22 @@ def test_an_admin_hands_a_point_to_a_new_manager_and_closes_it(api: Api, db: psy
     assert sorted(e["field"] for e in change(admin, reachMeters=-1.0, unitsPerDay=0)["errors"]) == [
         "reachMeters", "unitsPerDay"
     ]  # fmt: skip
+    # A relay the manager already says they delivered stays theirs: the successor never carried it.
+    offer = create_offer(api, donor, quantity=1, radiusMeters=3000, location=DONOR_AT)
+    done = _relay(api, donor, need_id, 1, offer["id"], point_id)["pledge"]["id"]
+    assert api.data(MARK, {"input": {"pledgeId": done}}, manager)["markDelivered"]["errors"] == []
     assert change(admin, managerId=_account_id(api, successor, db))["errors"] == []
-    # The relay on its way goes with the point: the old manager no longer sees where it goes.
-    assert api.data(RELAYS, None, manager)["myRelays"] == []
-    assert api.data(NEED, {"id": need_id}, manager)["node"]["contactPhone"] is None
+    carriers = dict(db.execute("SELECT id, carrier_id FROM pledges").fetchall())
+    assert carriers[from_global_id(done)[1]] == account_pk(db, manager)
+    # The relay on its way goes with the point, its chat too.
+    assert [r["id"] for r in api.data(RELAYS, None, manager)["myRelays"]] == [done]
+    assert api.data(SEND, {"id": pledge_id, "body": "?"}, manager)["sendMessage"]["errors"] == [{"code": "NOT_FOUND"}]
+    assert api.data(SEND, {"id": pledge_id, "body": "Tôi nhận"}, successor)["sendMessage"]["errors"] == []
     assert [r["id"] for r in api.data(RELAYS, None, successor)["myRelays"]] == [pledge_id]
     assert api.data(NEED, {"id": need_id}, successor)["node"]["contactPhone"] == PHONE_E164
     # Closed: no longer listed, and no new relay goes through it.
     assert change(admin, open=False, unitsPerDay=7)["collectionPoint"]["unitsPerDay"] == 7
     assert api.data(POINTS, {"near": DONOR_AT, "r": 5000.0})["collectionPoints"] == []
-    offer = create_offer(api, donor, quantity=1, radiusMeters=3000, location=DONOR_AT)
-    refused = _relay(api, donor, need_id, 1, offer["id"], point_id)["errors"]
+    refused = _relay(api, donor, need_id, 1, create_offer(api, donor, quantity=1, radiusMeters=3000,
+                                                           location=DONOR_AT)["id"], point_id)["errors"]  # fmt: skip
     assert refused == [{"field": "collectionPointId", "code": "NOT_FOUND"}]

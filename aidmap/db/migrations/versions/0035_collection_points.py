@@ -20,6 +20,12 @@ branch_labels = None
 depends_on = None
 
 
+_OPEN_RELAYS = """
+    SELECT {key} AS key, sum(quantity) AS q FROM pledges
+    WHERE carrier_id IS NOT NULL AND status = 'PLEDGED' AND {key} IS NOT NULL GROUP BY {key}
+"""
+
+
 def upgrade() -> None:
     op.create_table(
         "collection_points",
@@ -52,9 +58,28 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # Before 0035 a pledge's donor is who sees the need's private fields: an open relayed pledge would
-    # show them to the donor who dropped it at a point. Unaccepted, it shows them to nobody.
-    op.execute("UPDATE pledges SET accepted_at = NULL WHERE carrier_id IS NOT NULL AND status = 'PLEDGED'")
+    # Before 0035 a pledge's donor is who sees the need's private fields and who chats with the
+    # requester: a relayed pledge would give the donor who dropped it at a point the address, and the
+    # requester's chat with the point's manager. The code before 0035 cannot carry a relay, so open
+    # relays are cancelled (their quantities open again) and every relay's messages are deleted.
+    op.execute(f"""
+        UPDATE needs n SET quantity_pledged = n.quantity_pledged - r.q,
+               status = CASE WHEN n.status NOT IN ('PLEDGED', 'PARTLY_PLEDGED') THEN n.status
+                             WHEN n.quantity_pledged - r.q <= 0 THEN 'OPEN'
+                             WHEN n.quantity_pledged - r.q < n.quantity THEN 'PARTLY_PLEDGED' ELSE 'PLEDGED' END,
+               updated_at = now()
+        FROM ({_OPEN_RELAYS.format(key="need_id")}) r WHERE r.key = n.id
+    """)  # fmt: skip
+    op.execute(f"""
+        UPDATE offers o SET quantity_pledged = o.quantity_pledged - r.q,
+               status = CASE WHEN o.status = 'EXHAUSTED' THEN 'ACTIVE' ELSE o.status END, updated_at = now()
+        FROM ({_OPEN_RELAYS.format(key="offer_id")}) r WHERE r.key = o.id
+    """)  # fmt: skip
+    op.execute("""
+        UPDATE pledges SET status = 'CANCELLED', cancelled_at = now(), accepted_at = NULL
+        WHERE carrier_id IS NOT NULL AND status = 'PLEDGED'
+    """)  # fmt: skip
+    op.execute("DELETE FROM messages WHERE pledge_id IN (SELECT id FROM pledges WHERE collection_point_id IS NOT NULL)")
     op.drop_index("ix_pledges_carrier_id", "pledges")
     op.drop_constraint("fk_pledges_carrier_id_accounts", "pledges", type_="foreignkey")
     op.drop_column("pledges", "carrier_id")
