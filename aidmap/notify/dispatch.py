@@ -161,13 +161,14 @@ def _recipients(row: Any) -> list[_Recipient]:
     donor = _Recipient("donor", row.donor_id, False) if row.donor_id is not None else None
     giver = _Recipient("donor", row.giver_id, False) if row.giver_id not in (None, row.donor_id) else None
     if kind == K.PLEDGE_CREATED:
-        return [requester()]
+        # Relayed: the collection point's manager has a delivery to carry.
+        return [requester()] + ([_Recipient("carrier", row.donor_id, False)] if giver is not None else [])
     if kind == K.PLEDGE_CANCELLED:
-        if row.cancelled_by_id == row.donor_id:
-            return [r for r in (requester(), giver) if r is not None]
-        if giver is not None and row.cancelled_by_id == row.giver_id:
-            return [requester(), donor] if donor else [requester()]
-        return [r for r in (donor, giver) if r is not None]
+        if giver is None:  # the donor brings it: whichever side did not cancel is told
+            return [requester()] if row.cancelled_by_id == row.donor_id else [donor] if donor else []
+        # Relayed: everyone on it but whoever cancelled, the manager and donor in the relay's words.
+        told = [] if row.cancelled_by_id == row.owner_id else [requester()]
+        return told + [_Recipient("relay", a, False) for a in (row.donor_id, row.giver_id) if a != row.cancelled_by_id]
     if kind == K.PLEDGE_DELIVERED:
         # The requester confirmed it themselves; a person it was filed for hears it was marked delivered.
         return [r for r in (donor, giver, requester() if unclaimed else None) if r is not None]

@@ -24,7 +24,8 @@ CATEGORIES = {
 }  # fmt: skip
 
 # (kind, side) -> (title, body) in English, the keys of their translations (i18n's catalog); side is
-# "requester" or "donor".
+# "requester" or "donor", or for a relayed pledge "carrier" (the collection point's manager) and
+# "relay" (its manager or donor, about the relay).
 _TEXTS: dict[tuple[str, str], tuple[str, str]] = {
     (K.PLEDGE_CREATED, "requester"): (N_("Someone pledged"), N_("A donor has just pledged to your {category} request.")),
     (K.PLEDGE_CANCELLED, "requester"): (
@@ -48,6 +49,13 @@ _TEXTS: dict[tuple[str, str], tuple[str, str]] = {
     (K.NEED_PRIVATE_UPDATED, "donor"): (
         N_("Address changed"),
         N_("The {category} request you pledged to has a new address or phone. Open the link before you go."),
+    ),
+    # A relayed pledge (through a collection point): its manager carries it, its donor dropped it off.
+    (K.PLEDGE_CREATED, "carrier"): (
+        N_("Delivery to carry"), N_("A {category} pledge was made through your collection point. Open the link.")
+    ),
+    (K.PLEDGE_CANCELLED, "relay"): (
+        N_("Pledge cancelled"), N_("A {category} pledge through a collection point was cancelled.")
     ),
 }  # fmt: skip
 _TEXTS[(K.MESSAGE_SENT, "donor")] = _TEXTS[(K.MESSAGE_SENT, "requester")]

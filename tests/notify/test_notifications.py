@@ -561,3 +561,7 @@ def test_a_relayed_pledges_chat_and_cancellation_reach_the_operator_and_never_te
     assert sorted(r[3] for r in cancelled) == sorted(f"account:{account_pk(db, t)}" for t in (requester, donor))
     phone = db.execute("SELECT phone FROM accounts WHERE id = %s", (account_pk(db, donor),)).fetchone()[0]
     assert not any(secret in t for t in _texts(gateway, phone))
+    assert any("pledge through a collection point was cancelled" in t for t in _texts(gateway, phone))
+    # The manager was told there is something to carry (the requester, as always, that someone pledged).
+    carried = _rows(db, "kind = 'PLEDGE_CREATED' AND recipient = %s", (f"account:{account_pk(db, manager)}",))
+    assert carried and "through your collection point" in carried[0][6]
