@@ -149,7 +149,7 @@ _UNITS_USED = text(
                      WHERE p.collection_point_id = c.id AND p.created_at >= :day
                        AND {status_is(PledgeStatus.CANCELLED, column="p.status", negate=True)}), 0) AS pledged,
            coalesce((SELECT sum(m.quantity) FROM match_proposals m
-                     WHERE m.collection_point_id = c.id AND m.created_at >= :day AND m.expires_at > now()
+                     WHERE m.collection_point_id = c.id AND m.expires_at > now()
                        AND {status_is(ProposalStatus.PROPOSED, column="m.status")}), 0) AS proposed
     FROM collection_points c WHERE c.id = ANY(:ids)
     """
@@ -160,8 +160,9 @@ async def units_left(
     session: AsyncSession, points: list[CollectionPoint], *, less_proposed: bool = False
 ) -> dict[int, int]:
     """What each point's couriers can still carry today: units per day less today's relayed pledges (not
-    cancelled). With less_proposed (a matching round's view), less what today's proposals through it
-    still waiting hold too, so rounds do not propose more than it can carry. A pledge is never refused
+    cancelled). With less_proposed (a matching round's view), less what proposals through it still
+    waiting hold too (made today or before: accepted today, they take today's units), so rounds do
+    not propose more than it can carry. A pledge is never refused
     for a proposal: a donor who leaves one unanswered holds nothing that others could have used."""
     if not points:
         return {}

@@ -41,7 +41,7 @@ from aidmap.models import (
     ProposalStatus,
 )
 from aidmap.models.need import ACTIVE_STATUSES, OPEN_STATUSES, NeedStatus
-from aidmap.problems import Code, Problems
+from aidmap.problems import Code, CountedProblems, Problems
 from aidmap.resolvers import collection_points, pledges
 from aidmap.resolvers.accounts import Viewer
 from aidmap.resolvers.suggestions import help_received
@@ -220,11 +220,18 @@ async def accept(
     assert need is not None and offer is not None
     quantity = max(1, min(row.quantity, need.quantity - need.quantity_pledged, offer.quantity - offer.quantity_pledged))
     if row.collection_point_id is not None:
-        # What the point can still carry today, if less (none left: the pledge's own check refuses it).
+        # What the point can still carry today, if less. Closed since the round, or full today: the
+        # proposal lapses (committed, so the offer is free for the next round) and says why.
         point = await session.get(CollectionPoint, row.collection_point_id)
-        if point is not None:
-            left = (await collection_points.units_left(session, [point]))[point.id]
-            quantity = max(1, min(quantity, left))
+        left = (await collection_points.units_left(session, [point]))[point.id] if point is not None else 0
+        if point is None or not point.active or left <= 0:
+            row.status, row.answered_at = ProposalStatus.LAPSED.value, utcnow()
+            await session.flush()
+            raise CountedProblems.one(
+                "proposalId", msg("The collection point of this proposal is closed or full today: it has lapsed."),
+                Code.INVALID_STATE,
+            )  # fmt: skip
+        quantity = min(quantity, left)
     # Answered before the pledge (a refused pledge rolls this back with it): the round's view of a
     # collection point's units (units_left, less_proposed) no longer counts it twice.
     row.status, row.answered_at = ProposalStatus.ACCEPTED.value, utcnow()

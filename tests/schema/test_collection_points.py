@@ -254,7 +254,8 @@ def test_an_unanswered_proposal_holds_nothing_back_from_a_donor_who_relays(
     assert matching_round(settings).proposals == 1
     waiting = api.data(PROPOSALS, None, squatter)["myProposals"]
     assert [(p["quantity"], p["collectionPoint"]) for p in waiting] == [(3, {"id": point["id"]})]
-    # The round's view counts it: a second offer is not proposed through the full point.
+    # The round's view counts it, made yesterday too: a second offer is not proposed through the full point.
+    db.execute("UPDATE match_proposals SET created_at = created_at - interval '1 day'")
     create_offer(api, sign_up(api, "Second donor"), quantity=3, radiusMeters=3000, location=DONOR_AT)
     assert matching_round(settings).proposals == 0
     # A pledge is never refused for it.
@@ -350,3 +351,22 @@ def test_an_admin_hands_a_point_to_a_new_manager_and_closes_it(api: Api, db: psy
     refused = _relay(api, donor, need_id, 1, create_offer(api, donor, quantity=1, radiusMeters=3000,
                                                            location=DONOR_AT)["id"], point_id)["errors"]  # fmt: skip
     assert refused == [{"field": "collectionPointId", "code": "NOT_FOUND"}]
+
+
+def test_a_proposal_through_a_point_closed_since_the_round_lapses_when_accepted(
+    api: Api, settings: Settings, db: psycopg.Connection[Any]
+) -> None:
+    admin, manager, donor, requester = (sign_up(api, n) for n in ("Admin", "Manager", "Donor", "Requester"))
+    give_role(db, admin, "ADMIN")
+    create_need(api, requester, quantity=2, location=FAR_NEED)
+    create_offer(api, donor, quantity=2, radiusMeters=3000, location=DONOR_AT)
+    point = _point(api, admin, manager, db)
+    assert matching_round(settings).proposals == 1
+    proposal = api.data(PROPOSALS, None, donor)["myProposals"][0]
+    db.execute("UPDATE collection_points SET active = false")
+    late = api.data(ACCEPT, {"input": {"proposalId": proposal["id"]}}, donor)["acceptProposal"]
+    assert late["errors"] == [{"field": "proposalId", "code": "INVALID_STATE"}]
+    assert db.execute("SELECT status FROM match_proposals").fetchall() == [("LAPSED",)]
+    assert db.execute("SELECT count(*) FROM pledges").fetchone() == (0,)
+    assert api.data(PROPOSALS, None, donor)["myProposals"] == []
+    assert point["id"]
