@@ -44,7 +44,7 @@ from aidmap.geo.distance import haversine_m
 from aidmap.geo.privacy import CELL_LAT_DEG, _cell_lon_deg, snap_to_cell
 from aidmap.resolvers.areas import BUNDLED, import_files
 from aidmap.resolvers.proposals import run_round
-from aidmap.schema.ids import from_global_id
+from aidmap.schema.ids import from_global_id, to_global_id
 from aidmap.settings import Settings
 from tests.conftest import Api, serving
 from tests.factories import create_need, create_offer, pledge, sign_up
@@ -103,7 +103,14 @@ subscription ($near: GeoPointInput!, $radius: Float!) {
   offersNearby(near: $near, radiusMeters: $radius) {
     cursor kind distanceMeters offer { id approximateLocation { lat lon } exactLocation { lat } } }
 }"""
-MY_PROPOSALS = "{ myProposals { id quantity score status need { id exactLocation { lat } } offer { id } } }"
+MY_PROPOSALS = (
+    "{ myProposals { id quantity score status need { id exactLocation { lat } } offer { id } collectionPoint { id } } }"
+)
+RELAY = """mutation ($input: PledgeInput!) { pledge(input: $input) {
+  pledge { quantity collectionPoint { id unitsLeftToday } need { id quantityPledged exactLocation { lat } } }
+  errors { field code } } }"""
+POINTS = """query ($near: GeoPointInput!) { collectionPoints(near: $near, radiusMeters: 50000) {
+  id reachMeters unitsLeftToday } }"""
 ACTIVITY = "subscription { myActivity { cursor kind helpRequest { id status round } need { id } } }"
 AVAILABLE = """mutation ($input: SetAvailabilityInput!) { setAvailability(input: $input) { errors { code } } }"""
 HELP_NOW = """mutation ($input: RequestHelpNowInput!) { requestHelpNow(input: $input) { errors { code } } }"""
@@ -309,6 +316,32 @@ def run_world(settings: Settings, url: str, world: Scenario, reference: Scenario
                     (f"suggestedOffers {need_id}", api.post(SUGGESTED_OFFERS, {"id": need_id}, requester))
                 )
 
+            # Collection points whose reach ends exactly at world A's need points (the attacker's best
+            # guess): whether a relay through one is taken, and what the points say after, are the cells'
+            # too; then the round below may propose through them as well.
+            sign_up(api)  # the points' manager, the newest account when they are opened (max(id) below)
+            with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as db:
+                for n in reference.needs[:4]:
+                    db.execute(
+                        "INSERT INTO collection_points (name, address, location, reach_meters, units_per_day, manager_id)"
+                        " SELECT 'p', 'a', ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography, %s, 100, max(id)"
+                        " FROM accounts",
+                        (*CENTRE, haversine_m(*CENTRE, *n["point"])),
+                    )
+                point_ids = [r[0] for r in db.execute("SELECT id FROM collection_points ORDER BY id")]
+            relayer = sign_up(api)
+            relay_offers = [
+                create_offer(api, relayer, category=n["category"], quantity=20, radiusMeters=2000.0,
+                             location=_point(CENTRE))["id"]
+                for n in world.needs[:4]
+            ]  # fmt: skip
+            for point_id in point_ids:
+                for need_id, relay_offer in zip(need_ids[:4], relay_offers, strict=True):
+                    variables = {"input": {"needId": need_id, "quantity": 1, "offerId": relay_offer,
+                                           "collectionPointId": to_global_id("CollectionPoint", point_id)}}  # fmt: skip
+                    transcript.append((f"relay {point_id} {need_id}", api.post(RELAY, variables, relayer)))
+            transcript.append(("collectionPoints", api.post(POINTS, {"near": _point(CENTRE)}, stranger)))
+
             # A matching round, with the deployment's fairness, reach and ward weights: which donor is
             # proposed which need, and each pair's weight, are the cells' too.
             proposed = _matching_round(settings, url)
@@ -404,6 +437,8 @@ def test_moving_exact_points_inside_their_cells_changes_no_public_answer(
     assert any(e["node"]["ward"] for k, pages in first if k.startswith("needs") for p in pages
                for e in p["data"]["needs"]["edges"])  # fmt: skip
     assert any(body["data"]["myProposals"] for k, body in first if k.startswith("myProposals"))
+    relays = [body["data"]["pledge"]["errors"] for k, body in first if k.startswith("relay")]
+    assert [] in relays and [{"field": "collectionPointId", "code": "OUT_OF_RANGE"}] in relays, relays
     asked = [e for k, events in first if k.startswith("helper") for e in events]
     assert sum(e["data"]["myActivity"]["kind"] == "HELP_ASKED" for e in asked) >= 3, asked
     # Nobody public saw an exact point or phone anywhere in it.
