@@ -55,7 +55,7 @@ async def create(
     name = check.text("name", name, max_len=120) or ""
     address = check.text("address", address, max_len=300) or ""
     check.point("location", lat, lon)
-    _check_reach(check, reach_meters)
+    check.radius("reachMeters", reach_meters, maximum=MAX_REACH_M)
     check.positive_int("unitsPerDay", units_per_day, maximum=MAX_UNITS_PER_DAY)
     if check.problems:
         raise Problems(check.problems)
@@ -99,7 +99,7 @@ async def update(
     if address is not None:
         address = check.text("address", address, max_len=300)
     if reach_meters is not None:
-        _check_reach(check, reach_meters)
+        check.radius("reachMeters", reach_meters, maximum=MAX_REACH_M)
     if units_per_day is not None:
         check.positive_int("unitsPerDay", units_per_day, maximum=MAX_UNITS_PER_DAY)
     if check.problems:
@@ -125,15 +125,6 @@ async def update(
     await session.flush()
     await session.refresh(point)  # with its place (deferred) loaded for the answer
     return point
-
-
-def _check_reach(check: Checker, reach_meters: float) -> None:
-    if not (reach_meters == reach_meters and 0 < reach_meters <= MAX_REACH_M):  # NaN fails the first test
-        check.add(
-            "reachMeters",
-            msg("{field} must be more than 0 and at most {n} metres.", field="reachMeters", n=f"{MAX_REACH_M:.0f}"),
-            Code.OUT_OF_RANGE,
-        )
 
 
 async def _check_account(session: AsyncSession, account_id: int) -> None:

@@ -86,11 +86,11 @@ class Checker:
                 field, msg("Latitude must be within [-90, 90] and longitude within [-180, 180]."), Code.OUT_OF_RANGE
             )
 
-    def radius(self, field: str, meters: float) -> None:
-        if not math.isfinite(meters) or meters <= 0 or meters > MAX_RADIUS_M:
+    def radius(self, field: str, meters: float, *, maximum: float = MAX_RADIUS_M) -> None:
+        if not math.isfinite(meters) or meters <= 0 or meters > maximum:
             self.add(
                 field,
-                msg("{field} must be more than 0 and at most {n} metres.", field=field, n=f"{MAX_RADIUS_M:.0f}"),
+                msg("{field} must be more than 0 and at most {n} metres.", field=field, n=f"{maximum:.0f}"),
                 Code.OUT_OF_RANGE,
             )
 
